@@ -1,0 +1,661 @@
+//! The conformance suite every [`Store`] must pass: ours, and yours.
+//!
+//! Run it from a test against a fresh (or shared: everything happens under a
+//! unique prefix and is deleted afterwards) instance of your backend:
+//!
+//! ```
+//! use blocksmith_store::{MemoryStore, conformance::Suite};
+//! let report = Suite::new(&MemoryStore::new())
+//!     .with_large_value_size(1 << 20) // the default is 64 MiB
+//!     .run()
+//!     .unwrap();
+//! assert!(report.skipped.is_empty());
+//! ```
+//!
+//! Checks that need an ability the backend does not declare in its
+//! [`Capabilities`](crate::Capabilities) are skipped and listed in
+//! [`Report::skipped`], never passed silently; for those, the suite still
+//! checks that the backend refuses the operation instead of doing something else.
+
+use crate::{
+    ByteRange, Error, Key, ListOptions, ListPage, ObjectMeta, PutOptions, Store, StoreExt,
+};
+use bytes::Bytes;
+use std::collections::HashSet;
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A failed check.
+#[derive(Debug)]
+pub struct Failure {
+    /// The check's name.
+    pub check: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "conformance check `{}` failed: {}",
+            self.check, self.message
+        )
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// What ran.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Checks that passed.
+    pub passed: Vec<&'static str>,
+    /// Checks skipped, with the missing capability.
+    pub skipped: Vec<(&'static str, &'static str)>,
+}
+
+enum Outcome {
+    Passed,
+    Skipped(&'static str),
+}
+
+/// The suite, configured for one store.
+#[derive(Debug)]
+pub struct Suite<'a, S: ?Sized> {
+    store: &'a S,
+    prefix: String,
+    large_value_size: usize,
+    threads: usize,
+    increments: usize,
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!($($fmt)+));
+        }
+    };
+}
+
+fn ok<T>(what: &str, r: crate::Result<T>) -> Result<T, String> {
+    r.map_err(|e| format!("{what}: unexpected error: {e}"))
+}
+
+impl<'a, S: Store + ?Sized> Suite<'a, S> {
+    /// A suite with the defaults: 64 MiB large values, 8 threads x 25
+    /// compare-and-swap increments, a unique prefix under `conformance/`.
+    pub fn new(store: &'a S) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Suite {
+            store,
+            prefix: format!("conformance/{nanos:x}-{}", std::process::id()),
+            large_value_size: 64 << 20,
+            threads: 8,
+            increments: 25,
+        }
+    }
+
+    /// Runs everything under this key prefix instead (no trailing `/`).
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Size of the value in the large-value check.
+    #[must_use]
+    pub fn with_large_value_size(mut self, bytes: usize) -> Self {
+        self.large_value_size = bytes;
+        self
+    }
+
+    /// Threads and increments per thread in the compare-and-swap race.
+    #[must_use]
+    pub fn with_race(mut self, threads: usize, increments: usize) -> Self {
+        self.threads = threads.max(1);
+        self.increments = increments.max(1);
+        self
+    }
+
+    /// Runs every check, stopping at the first failure; cleans up its keys.
+    pub fn run(&self) -> Result<Report, Failure> {
+        let checks: [(&'static str, fn(&Self, &str) -> Result<Outcome, String>); 14] = [
+            ("put_get_head", Self::put_get_head),
+            ("missing_keys", Self::missing_keys),
+            ("overwrite_and_versions", Self::overwrite_and_versions),
+            ("empty_value", Self::empty_value),
+            ("create_only", Self::create_only),
+            ("compare_and_swap", Self::compare_and_swap),
+            ("ranges", Self::ranges),
+            ("listing_order_and_prefix", Self::listing),
+            ("listing_pagination", Self::pagination),
+            ("delete", Self::delete),
+            ("unicode_keys", Self::unicode_keys),
+            ("large_value", Self::large_value),
+            ("create_race", Self::create_race),
+            ("compare_and_swap_race", Self::cas_race),
+        ];
+        let mut report = Report::default();
+        let mut failure = None;
+        for (name, check) in checks {
+            let base = format!("{}/{name}", self.prefix);
+            match check(self, &base) {
+                Ok(Outcome::Passed) => report.passed.push(name),
+                Ok(Outcome::Skipped(why)) => report.skipped.push((name, why)),
+                Err(message) => {
+                    failure = Some(Failure {
+                        check: name,
+                        message,
+                    });
+                    break;
+                }
+            }
+        }
+        self.cleanup();
+        match failure {
+            Some(f) => Err(f),
+            None => Ok(report),
+        }
+    }
+
+    fn cleanup(&self) {
+        let b = self.store.blocking();
+        if let Ok(all) = b.list_all(&format!("{}/", self.prefix)) {
+            for m in all {
+                let _ = b.delete(&m.key);
+            }
+        }
+    }
+
+    fn key(base: &str, rel: &str) -> Result<Key, String> {
+        Key::new(format!("{base}/{rel}")).map_err(|e| format!("building a key: {e}"))
+    }
+
+    fn put_get_head(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let k = Self::key(base, "k")?;
+        let put = ok("put", b.put(&k, "hello"))?;
+        let got = ok("get", b.get(&k))?;
+        ensure!(&got.data[..] == b"hello", "get returned {:?}", got.data);
+        ensure!(got.meta.size == 5, "size {} != 5", got.meta.size);
+        ensure!(got.meta.key == k, "meta key {} != {k}", got.meta.key);
+        ensure!(
+            got.meta.version == put.version,
+            "get version differs from put's"
+        );
+        ensure!(got.range == (0..5), "whole-object range {:?}", got.range);
+        let head = ok("head", b.head(&k))?;
+        ensure!(head == got.meta, "head {head:?} != get meta {:?}", got.meta);
+        Ok(Outcome::Passed)
+    }
+
+    fn missing_keys(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let k = Self::key(base, "absent")?;
+        ensure!(
+            matches!(b.get(&k), Err(Error::NotFound { .. })),
+            "get of a missing key is not NotFound"
+        );
+        ensure!(
+            matches!(b.head(&k), Err(Error::NotFound { .. })),
+            "head of a missing key is not NotFound"
+        );
+        ensure!(
+            matches!(b.get_range(&k, 0..1), Err(Error::NotFound { .. })),
+            "ranged get of a missing key is not NotFound"
+        );
+        ok("delete of a missing key", b.delete(&k))?;
+        ok("second delete", b.delete(&k))?;
+        ensure!(
+            ok("get_opt", b.get_opt(&k))?.is_none(),
+            "get_opt found a ghost"
+        );
+        Ok(Outcome::Passed)
+    }
+
+    fn overwrite_and_versions(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let k = Self::key(base, "k")?;
+        let mut seen = HashSet::new();
+        for i in 0..20 {
+            let v = ok("put", b.put(&k, format!("value {i}")))?.version;
+            ensure!(seen.insert(v.clone()), "version {v} reused on put {i}");
+        }
+        let got = ok("get", b.get(&k))?;
+        ensure!(
+            &got.data[..] == b"value 19",
+            "overwrite lost: {:?}",
+            got.data
+        );
+        // Deleting and re-creating must not bring an old version back (ABA).
+        ok("delete", b.delete(&k))?;
+        let v = ok("put after delete", b.put(&k, "again"))?.version;
+        ensure!(!seen.contains(&v), "version {v} reused after delete");
+        Ok(Outcome::Passed)
+    }
+
+    fn empty_value(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let k = Self::key(base, "empty")?;
+        ok("put", b.put(&k, Bytes::new()))?;
+        let got = ok("get", b.get(&k))?;
+        ensure!(
+            got.data.is_empty() && got.meta.size == 0,
+            "empty value not empty"
+        );
+        ensure!(
+            ok("head", b.head(&k))?.size == 0,
+            "head size of empty value"
+        );
+        ensure!(
+            matches!(
+                b.get_range(&k, ByteRange::From(0)),
+                Err(Error::InvalidRange { .. })
+            ),
+            "a range of an empty object is not InvalidRange"
+        );
+        Ok(Outcome::Passed)
+    }
+
+    fn create_only(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let k = Self::key(base, "k")?;
+        if !self.store.capabilities().create_only {
+            ensure!(
+                matches!(
+                    b.put_opts(&k, "x", PutOptions::create()),
+                    Err(Error::Unsupported { .. })
+                ),
+                "create-only put is not declared but did not fail with Unsupported"
+            );
+            return Ok(Outcome::Skipped("create_only"));
+        }
+        let v = ok("create", b.put_opts(&k, "first", PutOptions::create()))?.version;
+        match b.put_opts(&k, "second", PutOptions::create()) {
+            Err(Error::AlreadyExists { .. }) => {}
+            other => return Err(format!("second create gave {other:?}, not AlreadyExists")),
+        }
+        let got = ok("get", b.get(&k))?;
+        ensure!(&got.data[..] == b"first", "failed create changed the value");
+        ensure!(got.meta.version == v, "failed create changed the version");
+        Ok(Outcome::Passed)
+    }
+
+    fn compare_and_swap(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let k = Self::key(base, "k")?;
+        if !self.store.capabilities().compare_and_swap {
+            let v = ok("put", b.put(&k, "x"))?.version;
+            ensure!(
+                matches!(
+                    b.put_opts(&k, "y", PutOptions::update(v)),
+                    Err(Error::Unsupported { .. })
+                ),
+                "compare-and-swap is not declared but did not fail with Unsupported"
+            );
+            return Ok(Outcome::Skipped("compare_and_swap"));
+        }
+        let v1 = ok("put", b.put(&k, "one"))?.version;
+        let v2 = ok(
+            "update with current version",
+            b.put_opts(&k, "two", PutOptions::update(v1.clone())),
+        )?
+        .version;
+        ensure!(v2 != v1, "update kept the version");
+        match b.put_opts(&k, "stale", PutOptions::update(v1.clone())) {
+            Err(Error::PreconditionFailed { .. }) => {}
+            other => {
+                return Err(format!(
+                    "stale update gave {other:?}, not PreconditionFailed"
+                ));
+            }
+        }
+        ensure!(
+            &ok("get", b.get(&k))?.data[..] == b"two",
+            "stale update changed the value"
+        );
+        let missing = Self::key(base, "missing")?;
+        match b.put_opts(&missing, "x", PutOptions::update(v2.clone())) {
+            Err(Error::PreconditionFailed { .. }) => {}
+            other => {
+                return Err(format!(
+                    "update of a missing key gave {other:?}, not PreconditionFailed"
+                ));
+            }
+        }
+        ensure!(
+            ok("get_opt", b.get_opt(&missing))?.is_none(),
+            "failed update created the key"
+        );
+        ok("delete", b.delete(&k))?;
+        ok("recreate", b.put(&k, "three"))?;
+        match b.put_opts(&k, "aba", PutOptions::update(v2)) {
+            Err(Error::PreconditionFailed { .. }) => {}
+            other => return Err(format!("update with a pre-delete version gave {other:?}")),
+        }
+        Ok(Outcome::Passed)
+    }
+
+    fn ranges(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let k = Self::key(base, "k")?;
+        let value: Vec<u8> = (0..100u8).collect();
+        ok("put", b.put(&k, value.clone()))?;
+        let cases: [(ByteRange, std::ops::Range<usize>); 7] = [
+            (ByteRange::Bounded(10..20), 10..20),
+            (ByteRange::Bounded(0..1), 0..1),
+            (ByteRange::Bounded(90..200), 90..100),
+            (ByteRange::From(95), 95..100),
+            (ByteRange::From(0), 0..100),
+            (ByteRange::Suffix(5), 95..100),
+            (ByteRange::Suffix(500), 0..100),
+        ];
+        for (range, want) in cases {
+            let got = ok(&format!("get {range}"), b.get_range(&k, range.clone()))?;
+            ensure!(
+                got.data[..] == value[want.clone()],
+                "{range} returned wrong bytes"
+            );
+            ensure!(
+                got.range == (want.start as u64..want.end as u64),
+                "{range} reported range {:?}",
+                got.range
+            );
+            ensure!(
+                got.meta.size == 100,
+                "{range} reported size {}",
+                got.meta.size
+            );
+        }
+        for bad in [
+            ByteRange::Bounded(100..101),
+            ByteRange::Bounded(5..5),
+            ByteRange::From(100),
+            ByteRange::Suffix(0),
+        ] {
+            match b.get_range(&k, bad.clone()) {
+                Err(Error::InvalidRange { .. }) => {}
+                other => return Err(format!("{bad} gave {other:?}, not InvalidRange")),
+            }
+        }
+        Ok(Outcome::Passed)
+    }
+
+    fn listing(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let rels = ["a", "a/b", "a/b/c", "a/bc", "ab", "b/x", "b/y", "a-", "a0"];
+        for r in rels {
+            ok("put", b.put(&Self::key(base, r)?, r))?;
+        }
+        let names = |metas: Vec<ObjectMeta>| -> Vec<String> {
+            metas
+                .into_iter()
+                .map(|m| m.key.as_str()[base.len() + 1..].to_string())
+                .collect()
+        };
+        let mut all: Vec<String> = rels.iter().map(ToString::to_string).collect();
+        all.sort();
+        let got = names(ok("list_all", b.list_all(&format!("{base}/")))?);
+        ensure!(
+            got == all,
+            "full listing {got:?}, expected {all:?} (byte order)"
+        );
+        let cases: [(&str, &[&str]); 5] = [
+            ("a/", &["a/b", "a/b/c", "a/bc"]),
+            ("a/b", &["a/b", "a/b/c", "a/bc"]),
+            ("a/b/", &["a/b/c"]),
+            ("b", &["b/x", "b/y"]),
+            ("zz", &[]),
+        ];
+        for (p, want) in cases {
+            let got = names(ok("list", b.list_all(&format!("{base}/{p}")))?);
+            ensure!(
+                got == want,
+                "prefix {p:?} listed {got:?}, expected {want:?}"
+            );
+        }
+        for m in ok("list", b.list_all(&format!("{base}/")))? {
+            let v = m.key.as_str()[base.len() + 1..].to_string();
+            ensure!(m.size == v.len() as u64, "listed size of {v} is {}", m.size);
+            let head = ok("head", b.head(&m.key))?;
+            ensure!(
+                head.version == m.version,
+                "listed version of {v} differs from head"
+            );
+        }
+        Ok(Outcome::Passed)
+    }
+
+    fn pagination(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let mut want = Vec::new();
+        for i in 0..23 {
+            let k = Self::key(base, &format!("item-{i:03}"))?;
+            ok("put", b.put(&k, vec![i as u8]))?;
+            want.push(k);
+        }
+        let prefix = format!("{base}/");
+        let mut got = Vec::new();
+        let mut after: Option<Key> = None;
+        for page_no in 0.. {
+            ensure!(page_no < 100, "pagination does not end");
+            let page: ListPage = ok(
+                "list page",
+                b.list(
+                    ListOptions::prefix(prefix.clone())
+                        .with_limit(5)
+                        .with_start_after(after.clone()),
+                ),
+            )?;
+            ensure!(
+                page.objects.len() <= 5,
+                "page of {} with limit 5",
+                page.objects.len()
+            );
+            got.extend(page.objects.into_iter().map(|m| m.key));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        ensure!(
+            got == want,
+            "pages gave {} keys, not the 23 in order",
+            got.len()
+        );
+        // start_after need not be an existing key.
+        let page = ok(
+            "list after a non-key",
+            b.list(
+                ListOptions::prefix(prefix.clone())
+                    .with_start_after(Some(Self::key(base, "item-010x")?)),
+            ),
+        )?;
+        ensure!(
+            page.objects.first().map(|m| &m.key) == Some(&want[11]),
+            "start_after between keys resumed at {:?}",
+            page.objects.first().map(|m| m.key.as_str())
+        );
+        let page = ok(
+            "list after everything",
+            b.list(ListOptions::prefix(prefix).with_start_after(Some(Self::key(base, "zzz")?))),
+        )?;
+        ensure!(
+            page.objects.is_empty() && page.next.is_none(),
+            "listing past the end is not empty"
+        );
+        Ok(Outcome::Passed)
+    }
+
+    fn delete(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let k = Self::key(base, "d/k")?;
+        let keep = Self::key(base, "d/keep")?;
+        ok("put", b.put(&k, "x"))?;
+        ok("put", b.put(&keep, "y"))?;
+        ok("delete", b.delete(&k))?;
+        ensure!(
+            matches!(b.get(&k), Err(Error::NotFound { .. })),
+            "deleted key still readable"
+        );
+        let listed = ok("list", b.list_all(&format!("{base}/d/")))?;
+        ensure!(
+            listed.len() == 1 && listed[0].key == keep,
+            "listing after delete: {:?}",
+            listed.iter().map(|m| m.key.as_str()).collect::<Vec<_>>()
+        );
+        Ok(Outcome::Passed)
+    }
+
+    fn unicode_keys(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let rels = [
+            "ünï/cødé",
+            "日本語/ファイル.txt",
+            "emoji/🦀🚀",
+            "punct/sp ace+plus=eq&amp@at,comma;semi'q",
+            "punct/%25~tilde",
+        ];
+        for r in rels {
+            let k = Self::key(base, r)?;
+            ok(r, b.put(&k, r))?;
+            let got = ok(r, b.get(&k))?;
+            ensure!(&got.data[..] == r.as_bytes(), "{r} read back wrong");
+        }
+        let listed: Vec<String> = ok("list", b.list_all(&format!("{base}/")))?
+            .into_iter()
+            .map(|m| m.key.into_string())
+            .collect();
+        let mut want: Vec<String> = rels.iter().map(|r| format!("{base}/{r}")).collect();
+        want.sort();
+        ensure!(
+            listed == want,
+            "unicode listing {listed:?}, expected {want:?}"
+        );
+        let got = ok("list prefix", b.list_all(&format!("{base}/日本")))?;
+        ensure!(got.len() == 1, "unicode prefix matched {} keys", got.len());
+        Ok(Outcome::Passed)
+    }
+
+    fn large_value(&self, base: &str) -> Result<Outcome, String> {
+        let n = self.large_value_size;
+        if self
+            .store
+            .capabilities()
+            .max_value_size
+            .is_some_and(|max| max < n as u64)
+        {
+            return Ok(Outcome::Skipped("max_value_size"));
+        }
+        let b = self.store.blocking();
+        let k = Self::key(base, "big")?;
+        let value: Bytes = (0..n)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect::<Vec<u8>>()
+            .into();
+        ok("put large", b.put(&k, value.clone()))?;
+        ensure!(ok("head", b.head(&k))?.size == n as u64, "large value size");
+        let got = ok("get large", b.get(&k))?;
+        ensure!(got.data == value, "large value read back wrong");
+        let mid = n as u64 / 2;
+        let end = (mid + (1 << 20)).min(n as u64);
+        if mid < end {
+            let part = ok("ranged get", b.get_range(&k, mid..end))?;
+            ensure!(
+                part.data[..] == value[mid as usize..end as usize],
+                "large ranged read wrong"
+            );
+        }
+        ok("delete large", b.delete(&k))?;
+        Ok(Outcome::Passed)
+    }
+
+    fn create_race(&self, base: &str) -> Result<Outcome, String> {
+        if !self.store.capabilities().create_only {
+            return Ok(Outcome::Skipped("create_only"));
+        }
+        let k = Self::key(base, "k")?;
+        let results: Vec<crate::Result<_>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..self.threads)
+                .map(|i| {
+                    let k = &k;
+                    s.spawn(move || {
+                        self.store
+                            .blocking()
+                            .put_opts(k, format!("{i}"), PutOptions::create())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("racing thread panicked"))
+                .collect()
+        });
+        let wins = results.iter().filter(|r| r.is_ok()).count();
+        let lost = results
+            .iter()
+            .filter(|r| matches!(r, Err(Error::AlreadyExists { .. })))
+            .count();
+        ensure!(
+            wins == 1 && lost == self.threads - 1,
+            "{wins} creates won, {lost} lost with AlreadyExists, of {}",
+            self.threads
+        );
+        Ok(Outcome::Passed)
+    }
+
+    fn cas_race(&self, base: &str) -> Result<Outcome, String> {
+        let caps = self.store.capabilities();
+        if !caps.compare_and_swap || !caps.create_only {
+            return Ok(Outcome::Skipped("compare_and_swap"));
+        }
+        let k = Self::key(base, "counter")?;
+        let errors: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..self.threads)
+                .map(|_| {
+                    let k = &k;
+                    s.spawn(move || -> Result<(), String> {
+                        for _ in 0..self.increments {
+                            ok("update", self.store.blocking().update(k, increment))?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().expect("racing thread panicked").err())
+                .collect()
+        });
+        ensure!(errors.is_empty(), "racing updates failed: {errors:?}");
+        let got = ok("get", self.store.blocking().get(&k))?;
+        let want = self.threads * self.increments;
+        ensure!(
+            got.data[..] == *want.to_string().as_bytes(),
+            "{} threads x {} increments gave {:?}, not {want}: a lost update",
+            self.threads,
+            self.increments,
+            String::from_utf8_lossy(&got.data)
+        );
+        Ok(Outcome::Passed)
+    }
+}
+
+/// The increment used by the race: a decimal counter (public so hosts can
+/// drive the same race across processes).
+pub fn increment(old: Option<&Bytes>) -> crate::Result<Option<Bytes>> {
+    let n: u64 = match old {
+        None => 0,
+        Some(b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::Corrupt {
+                key: "counter".into(),
+                reason: "not a decimal number".into(),
+            })?,
+    };
+    Ok(Some((n + 1).to_string().into()))
+}

@@ -1,0 +1,168 @@
+//! The one error type of `blocksmith-store`.
+
+use std::fmt;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong talking to a store.
+///
+/// The variants a caller branches on are stable: [`Error::NotFound`],
+/// [`Error::AlreadyExists`] (create-only put on an existing key) and
+/// [`Error::PreconditionFailed`] (compare-and-swap lost the race). Everything a
+/// backend cannot classify is [`Error::Backend`], with the original error as its
+/// source and a flag saying whether retrying may help.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The key does not exist.
+    #[error("key not found: {key}")]
+    NotFound {
+        /// The key that was asked for.
+        key: String,
+    },
+    /// A create-only put found the key already present.
+    #[error("key already exists: {key}")]
+    AlreadyExists {
+        /// The key that was written.
+        key: String,
+    },
+    /// A compare-and-swap put found another version than the one expected
+    /// (or no value at all).
+    #[error("precondition failed for {key}: the stored version is not the expected one")]
+    PreconditionFailed {
+        /// The key that was written.
+        key: String,
+    },
+    /// A key was rejected at construction.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The rejected input (truncated to 64 characters).
+        key: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A byte range cannot be served for an object of this size.
+    #[error("invalid range {range} for {key} of {size} bytes")]
+    InvalidRange {
+        /// The object.
+        key: String,
+        /// The requested range, human readable.
+        range: String,
+        /// The object's size.
+        size: u64,
+    },
+    /// The backend does not support this operation (see [`crate::Capabilities`]).
+    #[error("{backend} does not support {operation}")]
+    Unsupported {
+        /// The backend's name.
+        backend: &'static str,
+        /// The operation, e.g. `"compare-and-swap put"`.
+        operation: &'static str,
+    },
+    /// Stored bytes are not what this crate wrote (a torn file, a foreign file,
+    /// a record of another type).
+    #[error("corrupt data at {key}: {reason}")]
+    Corrupt {
+        /// Where the data was read.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A typed record was written by another schema version than the reader's.
+    #[error("record {key} has schema {kind} v{found}, reader expects v{expected}")]
+    SchemaMismatch {
+        /// Where the record was read.
+        key: String,
+        /// The record kind.
+        kind: String,
+        /// The version the reader understands.
+        expected: u32,
+        /// The version found in the envelope.
+        found: u32,
+    },
+    /// A typed record could not be (de)serialized.
+    #[error("record {key}: {source}")]
+    Serde {
+        /// Where the record was read or written.
+        key: String,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A compare-and-swap helper gave up after this many attempts.
+    #[error("gave up on {key} after {attempts} conflicting attempts")]
+    TooManyConflicts {
+        /// The contended key.
+        key: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// An I/O error from a local backend.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Any other backend failure.
+    #[error("{backend} error: {source}")]
+    Backend {
+        /// The backend's name.
+        backend: &'static str,
+        /// Whether retrying the same call may succeed (network hiccup, lock timeout).
+        temporary: bool,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// True when the error says the key does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// True for a failed write condition (create-only or compare-and-swap).
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Error::AlreadyExists { .. } | Error::PreconditionFailed { .. }
+        )
+    }
+
+    /// True when the same call may succeed if retried.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            Error::Backend { temporary, .. } => *temporary,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::TimedOut
+            ),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn io(context: impl fmt::Display, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.to_string(),
+            source,
+        }
+    }
+
+    pub(crate) fn backend(
+        backend: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Backend {
+            backend,
+            temporary: false,
+            source: Box::new(source),
+        }
+    }
+}

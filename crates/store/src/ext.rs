@@ -1,0 +1,226 @@
+//! Conveniences over [`Store`]: you get them for free, you never implement them.
+
+use crate::record::{self, Record};
+use crate::{
+    ByteRange, Error, GetOptions, GetResult, Key, ListOptions, ListPage, ObjectMeta, PutMode,
+    PutOptions, PutResult, Result, Store, Version, block_on,
+};
+use bytes::Bytes;
+use std::future::Future;
+
+/// How many times [`StoreExt::update`] retries a lost compare-and-swap.
+pub const DEFAULT_UPDATE_ATTEMPTS: u32 = 1000;
+
+/// Extension methods for every [`Store`] (blanket-implemented; do not
+/// implement it yourself).
+///
+/// The compare-and-swap loop, written once and correctly:
+///
+/// ```
+/// use blocksmith_store::{Key, MemoryStore, StoreExt};
+/// let store = MemoryStore::new();
+/// let key = Key::new("counters/visits").unwrap();
+/// for _ in 0..3 {
+///     store.blocking().update(&key, |old| {
+///         let n = old.map_or(0, |b| String::from_utf8_lossy(b).parse::<u64>().unwrap_or(0));
+///         Ok(Some((n + 1).to_string().into()))
+///     }).unwrap();
+/// }
+/// assert_eq!(&store.blocking().get(&key).unwrap().data[..], b"3");
+/// ```
+pub trait StoreExt: Store {
+    /// Like [`Store::get`] but a missing key is `Ok(None)`.
+    fn get_opt(&self, key: &Key) -> impl Future<Output = Result<Option<GetResult>>> + Send {
+        async move {
+            match self.get(key, GetOptions::new()).await {
+                Ok(r) => Ok(Some(r)),
+                Err(Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    /// Read-modify-write with optimistic concurrency.
+    ///
+    /// `f` sees the current value (or `None`) and returns the new value, or
+    /// `Ok(None)` to leave the key as it is. When another writer wins the race
+    /// the value is read again and `f` called again, up to
+    /// [`DEFAULT_UPDATE_ATTEMPTS`] times. Returns the new version, or `None` if
+    /// `f` chose not to write. Needs create-only and compare-and-swap.
+    fn update<F>(&self, key: &Key, mut f: F) -> impl Future<Output = Result<Option<Version>>> + Send
+    where
+        F: FnMut(Option<&Bytes>) -> Result<Option<Bytes>> + Send,
+    {
+        async move {
+            for _ in 0..DEFAULT_UPDATE_ATTEMPTS {
+                let current = self.get_opt(key).await?;
+                let Some(next) = f(current.as_ref().map(|r| &r.data))? else {
+                    return Ok(None);
+                };
+                let mode = match current {
+                    Some(r) => PutMode::Update(r.meta.version),
+                    None => PutMode::Create,
+                };
+                match self.put(key, next, mode.into()).await {
+                    Ok(p) => return Ok(Some(p.version)),
+                    Err(e) if e.is_conflict() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(Error::TooManyConflicts {
+                key: key.to_string(),
+                attempts: DEFAULT_UPDATE_ATTEMPTS,
+            })
+        }
+    }
+
+    /// Lists every object under `prefix`, following pagination.
+    fn list_all(&self, prefix: &str) -> impl Future<Output = Result<Vec<ObjectMeta>>> + Send {
+        let prefix = prefix.to_string();
+        async move {
+            let mut out = Vec::new();
+            let mut after = None;
+            loop {
+                let page = self
+                    .list(ListOptions::prefix(prefix.clone()).with_start_after(after))
+                    .await?;
+                out.extend(page.objects);
+                match page.next {
+                    Some(n) => after = Some(n),
+                    None => return Ok(out),
+                }
+            }
+        }
+    }
+
+    /// Reads a typed record; `Ok(None)` if the key is missing.
+    fn get_record<T: Record + Send>(
+        &self,
+        key: &Key,
+    ) -> impl Future<Output = Result<Option<(T, Version)>>> + Send {
+        async move {
+            match self.get_opt(key).await? {
+                Some(r) => Ok(Some((
+                    record::decode(key.as_str(), &r.data)?,
+                    r.meta.version,
+                ))),
+                None => Ok(None),
+            }
+        }
+    }
+
+    /// Writes a typed record under a put condition.
+    fn put_record<T: Record + Sync>(
+        &self,
+        key: &Key,
+        value: &T,
+        options: PutOptions,
+    ) -> impl Future<Output = Result<PutResult>> + Send {
+        async move { self.put(key, record::encode(value)?, options).await }
+    }
+
+    /// [`StoreExt::update`] on a typed record.
+    fn update_record<T, F>(
+        &self,
+        key: &Key,
+        mut f: F,
+    ) -> impl Future<Output = Result<Option<Version>>> + Send
+    where
+        T: Record + Send,
+        F: FnMut(Option<T>) -> Result<Option<T>> + Send,
+    {
+        async move {
+            self.update(key, |old| {
+                let old = old
+                    .map(|b| record::decode::<T>(key.as_str(), b))
+                    .transpose()?;
+                f(old)?.map(|v| record::encode(&v)).transpose()
+            })
+            .await
+        }
+    }
+
+    /// The same operations as blocking calls, for synchronous hosts and tests.
+    fn blocking(&self) -> Blocking<'_, Self> {
+        Blocking(self)
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}
+
+/// Blocking calls over a [`Store`] (see [`StoreExt::blocking`]); each method
+/// drives the async one with [`block_on`].
+#[derive(Debug)]
+pub struct Blocking<'a, S: ?Sized>(&'a S);
+
+impl<S: Store + ?Sized> Blocking<'_, S> {
+    /// Reads a whole object.
+    pub fn get(&self, key: &Key) -> Result<GetResult> {
+        block_on(self.0.get(key, GetOptions::new()))
+    }
+    /// Reads a whole object, `None` if missing.
+    pub fn get_opt(&self, key: &Key) -> Result<Option<GetResult>> {
+        block_on(self.0.get_opt(key))
+    }
+    /// Reads a byte range.
+    pub fn get_range(&self, key: &Key, range: impl Into<ByteRange>) -> Result<GetResult> {
+        block_on(self.0.get(key, GetOptions::new().with_range(range)))
+    }
+    /// Reads metadata.
+    pub fn head(&self, key: &Key) -> Result<ObjectMeta> {
+        block_on(self.0.head(key))
+    }
+    /// Overwrites a value.
+    pub fn put(&self, key: &Key, value: impl Into<Bytes>) -> Result<PutResult> {
+        block_on(self.0.put(key, value.into(), PutOptions::new()))
+    }
+    /// Writes a value under a condition.
+    pub fn put_opts(
+        &self,
+        key: &Key,
+        value: impl Into<Bytes>,
+        options: impl Into<PutOptions>,
+    ) -> Result<PutResult> {
+        block_on(self.0.put(key, value.into(), options.into()))
+    }
+    /// Deletes (idempotent).
+    pub fn delete(&self, key: &Key) -> Result<()> {
+        block_on(self.0.delete(key))
+    }
+    /// Lists one page.
+    pub fn list(&self, options: ListOptions) -> Result<ListPage> {
+        block_on(self.0.list(options))
+    }
+    /// Lists everything under `prefix`.
+    pub fn list_all(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        block_on(self.0.list_all(prefix))
+    }
+    /// See [`StoreExt::update`].
+    pub fn update<F>(&self, key: &Key, f: F) -> Result<Option<Version>>
+    where
+        F: FnMut(Option<&Bytes>) -> Result<Option<Bytes>> + Send,
+    {
+        block_on(self.0.update(key, f))
+    }
+    /// See [`StoreExt::get_record`].
+    pub fn get_record<T: Record + Send>(&self, key: &Key) -> Result<Option<(T, Version)>> {
+        block_on(self.0.get_record(key))
+    }
+    /// See [`StoreExt::put_record`].
+    pub fn put_record<T: Record + Sync>(
+        &self,
+        key: &Key,
+        value: &T,
+        options: impl Into<PutOptions>,
+    ) -> Result<PutResult> {
+        block_on(self.0.put_record(key, value, options.into()))
+    }
+    /// See [`StoreExt::update_record`].
+    pub fn update_record<T, F>(&self, key: &Key, f: F) -> Result<Option<Version>>
+    where
+        T: Record + Send,
+        F: FnMut(Option<T>) -> Result<Option<T>> + Send,
+    {
+        block_on(self.0.update_record(key, f))
+    }
+}

@@ -1,0 +1,36 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod blocking;
+pub mod conformance;
+mod dir;
+mod error;
+mod ext;
+mod key;
+mod memory;
+#[cfg(feature = "object-store")]
+mod object;
+pub mod record;
+#[cfg(feature = "redb")]
+mod redb_store;
+mod traits;
+mod types;
+
+pub use blocking::block_on;
+pub use dir::DirStore;
+pub use error::{Error, Result};
+pub use ext::{Blocking, DEFAULT_UPDATE_ATTEMPTS, StoreExt};
+pub use key::{Key, MAX_KEY_LEN};
+pub use memory::MemoryStore;
+#[cfg(feature = "object-store")]
+pub use object::ObjectStoreAdapter;
+pub use record::Record;
+#[cfg(feature = "redb")]
+pub use redb_store::RedbStore;
+pub use traits::{BoxFuture, DynStore, Store};
+pub use types::{
+    ByteRange, Capabilities, GetOptions, GetResult, ListOptions, ListPage, ObjectMeta, PutMode,
+    PutOptions, PutResult, Version,
+};

@@ -1,0 +1,182 @@
+//! The storage traits: [`Store`] (static, zero-cost) and [`DynStore`] (its
+//! dyn-compatible twin).
+
+use crate::{Capabilities, GetOptions, GetResult, Key, ListOptions, ListPage, ObjectMeta};
+use crate::{PutOptions, PutResult, Result};
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A boxed, `Send` future, as returned by [`DynStore`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A store of versioned blobs: the one way Blocksmith crates persist state.
+///
+/// Implement this trait for your own backend; the six methods are all there is
+/// to write. Conveniences (compare-and-swap retry, typed records, listing every
+/// page) come from [`crate::StoreExt`], blocking calls from
+/// [`crate::StoreExt::blocking`], and `Arc<dyn DynStore>` works wherever a
+/// `Store` is expected. Run [`crate::conformance`] against your implementation.
+///
+/// # Semantics every implementation guarantees
+/// - A put is atomic: a reader sees the old value or the new one, never a mix.
+/// - Every successful put returns a fresh [`crate::Version`], never reused for that key.
+/// - [`crate::PutMode::Create`] on an existing key fails with
+///   [`crate::Error::AlreadyExists`]; [`crate::PutMode::Update`] with another
+///   version (or on a missing key) fails with [`crate::Error::PreconditionFailed`],
+///   when [`Capabilities`] declares them; otherwise they fail with
+///   [`crate::Error::Unsupported`], never silently overwrite.
+/// - Delete is idempotent: deleting a missing key succeeds.
+/// - Listing is in ascending byte order of keys, by plain string prefix, and
+///   resumes strictly after `start_after`.
+///
+/// The futures are `Send` and need no particular runtime: the embedded
+/// backends complete synchronously, the `object_store` adapter drives its own
+/// I/O on a Tokio runtime it owns or is given.
+pub trait Store: Send + Sync {
+    /// What this backend can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Reads an object (or a range of it) with its metadata.
+    fn get(&self, key: &Key, options: GetOptions)
+    -> impl Future<Output = Result<GetResult>> + Send;
+
+    /// Reads an object's metadata.
+    fn head(&self, key: &Key) -> impl Future<Output = Result<ObjectMeta>> + Send;
+
+    /// Writes a whole object atomically, under the condition in `options`.
+    fn put(
+        &self,
+        key: &Key,
+        value: Bytes,
+        options: PutOptions,
+    ) -> impl Future<Output = Result<PutResult>> + Send;
+
+    /// Deletes an object; succeeds if it is absent.
+    fn delete(&self, key: &Key) -> impl Future<Output = Result<()>> + Send;
+
+    /// Lists one page of objects.
+    fn list(&self, options: ListOptions) -> impl Future<Output = Result<ListPage>> + Send;
+}
+
+/// The dyn-compatible twin of [`Store`], implemented for every `Store`.
+///
+/// Use `Arc<dyn DynStore>` to choose a backend at run time; it implements
+/// [`Store`] itself, so it goes wherever a store is expected.
+///
+/// ```
+/// use blocksmith_store::{DynStore, MemoryStore, Key, StoreExt};
+/// use std::sync::Arc;
+/// let store: Arc<dyn DynStore> = Arc::new(MemoryStore::new());
+/// let s = store.blocking();
+/// s.put(&Key::new("k").unwrap(), "v").unwrap();
+/// assert_eq!(&s.get(&Key::new("k").unwrap()).unwrap().data[..], b"v");
+/// ```
+pub trait DynStore: Send + Sync {
+    /// See [`Store::capabilities`].
+    fn dyn_capabilities(&self) -> Capabilities;
+    /// See [`Store::get`].
+    fn dyn_get<'a>(&'a self, key: &'a Key, options: GetOptions)
+    -> BoxFuture<'a, Result<GetResult>>;
+    /// See [`Store::head`].
+    fn dyn_head<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<ObjectMeta>>;
+    /// See [`Store::put`].
+    fn dyn_put<'a>(
+        &'a self,
+        key: &'a Key,
+        value: Bytes,
+        options: PutOptions,
+    ) -> BoxFuture<'a, Result<PutResult>>;
+    /// See [`Store::delete`].
+    fn dyn_delete<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<()>>;
+    /// See [`Store::list`].
+    fn dyn_list(&self, options: ListOptions) -> BoxFuture<'_, Result<ListPage>>;
+}
+
+impl<T: Store> DynStore for T {
+    fn dyn_capabilities(&self) -> Capabilities {
+        self.capabilities()
+    }
+    fn dyn_get<'a>(
+        &'a self,
+        key: &'a Key,
+        options: GetOptions,
+    ) -> BoxFuture<'a, Result<GetResult>> {
+        Box::pin(self.get(key, options))
+    }
+    fn dyn_head<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<ObjectMeta>> {
+        Box::pin(self.head(key))
+    }
+    fn dyn_put<'a>(
+        &'a self,
+        key: &'a Key,
+        value: Bytes,
+        options: PutOptions,
+    ) -> BoxFuture<'a, Result<PutResult>> {
+        Box::pin(self.put(key, value, options))
+    }
+    fn dyn_delete<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.delete(key))
+    }
+    fn dyn_list(&self, options: ListOptions) -> BoxFuture<'_, Result<ListPage>> {
+        Box::pin(self.list(options))
+    }
+}
+
+impl Store for dyn DynStore {
+    fn capabilities(&self) -> Capabilities {
+        self.dyn_capabilities()
+    }
+    fn get(
+        &self,
+        key: &Key,
+        options: GetOptions,
+    ) -> impl Future<Output = Result<GetResult>> + Send {
+        async move { self.dyn_get(key, options).await }
+    }
+    fn head(&self, key: &Key) -> impl Future<Output = Result<ObjectMeta>> + Send {
+        async move { self.dyn_head(key).await }
+    }
+    fn put(
+        &self,
+        key: &Key,
+        value: Bytes,
+        options: PutOptions,
+    ) -> impl Future<Output = Result<PutResult>> + Send {
+        async move { self.dyn_put(key, value, options).await }
+    }
+    fn delete(&self, key: &Key) -> impl Future<Output = Result<()>> + Send {
+        async move { self.dyn_delete(key).await }
+    }
+    fn list(&self, options: ListOptions) -> impl Future<Output = Result<ListPage>> + Send {
+        async move { self.dyn_list(options).await }
+    }
+}
+
+macro_rules! forward_store {
+    ($($ptr:ty),*) => {$(
+        impl<T: Store + ?Sized> Store for $ptr {
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
+            }
+            fn get(&self, key: &Key, options: GetOptions) -> impl Future<Output = Result<GetResult>> + Send {
+                (**self).get(key, options)
+            }
+            fn head(&self, key: &Key) -> impl Future<Output = Result<ObjectMeta>> + Send {
+                (**self).head(key)
+            }
+            fn put(&self, key: &Key, value: Bytes, options: PutOptions) -> impl Future<Output = Result<PutResult>> + Send {
+                (**self).put(key, value, options)
+            }
+            fn delete(&self, key: &Key) -> impl Future<Output = Result<()>> + Send {
+                (**self).delete(key)
+            }
+            fn list(&self, options: ListOptions) -> impl Future<Output = Result<ListPage>> + Send {
+                (**self).list(options)
+            }
+        }
+    )*};
+}
+
+forward_store!(&T, Box<T>, Arc<T>);
