@@ -1,1 +1,30 @@
+//! # Blocksmith
+//!
+//! Embeddable, storage-agnostic engines for the hard parts of common backend
+//! features. This umbrella crate re-exports each Blocksmith crate behind a
+//! cargo feature of the same name; depend on the member crates directly
+//! (`blocksmith-store`, ...) to keep your dependency tree minimal.
+//!
+//! ```
+//! use blocksmith::store::{Key, MemoryStore, StoreExt};
+//! let store = MemoryStore::new();
+//! store.blocking().put(&Key::new("hello").unwrap(), "world").unwrap();
+//! ```
+//!
+//! # Crate features
+//! - `store` (default): [`store`], the storage traits every crate persists through.
+//! - `redb` (default): the embedded default backend `store::RedbStore`.
+//! - `object-store`: `store::ObjectStoreAdapter` over the `object_store` crate.
+//! - `full`: everything.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "store")]
+#[doc(inline)]
+pub use blocksmith_store as store;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

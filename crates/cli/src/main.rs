@@ -1,1 +1,62 @@
-fn main() {}
+//! `blocksmith`: a thin command-line shell over every Blocksmith crate.
+//!
+//! `blocksmith <crate> <verb> ...`, human output by default and `--json` for
+//! machines. Exit codes: 0 success, 1 internal failure, 2 bad input (usage,
+//! invalid key or range), 3 not found, 4 a write condition failed.
+
+#![forbid(unsafe_code)]
+
+mod output;
+mod store_cmd;
+
+use clap::{Parser, Subcommand};
+use output::Output;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Blocksmith: embeddable engines for common backend features.
+#[derive(Parser, Debug)]
+#[command(name = "blocksmith", version, about)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Directory of the embedded store that persisting commands use.
+    #[arg(long, global = true, value_name = "DIR", default_value = ".blocksmith")]
+    store: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Read and write the embedded blob store.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output { json: cli.json };
+    let result = match cli.command {
+        Command::Store(cmd) => store_cmd::run(cmd, &cli.store, &out),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(e.code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -60,6 +60,8 @@ enum Outcome {
     Skipped(&'static str),
 }
 
+type Check<'a, S> = fn(&Suite<'a, S>, &str) -> Result<Outcome, String>;
+
 /// The suite, configured for one store.
 #[derive(Debug)]
 pub struct Suite<'a, S: ?Sized> {
@@ -122,7 +124,7 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
 
     /// Runs every check, stopping at the first failure; cleans up its keys.
     pub fn run(&self) -> Result<Report, Failure> {
-        let checks: [(&'static str, fn(&Self, &str) -> Result<Outcome, String>); 14] = [
+        let checks: [(&'static str, Check<'a, S>); 14] = [
             ("put_get_head", Self::put_get_head),
             ("missing_keys", Self::missing_keys),
             ("overwrite_and_versions", Self::overwrite_and_versions),

@@ -5,6 +5,7 @@ use crate::{
     PutOptions, PutResult, Result, Store, Version,
 };
 use bytes::Bytes;
+use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -225,7 +226,6 @@ impl DirStore {
     }
 
     fn walk(
-        &self,
         dir: &Path,
         key_prefix: &str,
         name_filter: &str,
@@ -258,7 +258,7 @@ impl DirStore {
                     out.push(full);
                 }
             } else if !is_object && ft.is_dir() {
-                self.walk(&entry.path(), &format!("{full}/"), "", out, opts)?;
+                Self::walk(&entry.path(), &format!("{full}/"), "", out, opts)?;
             }
         }
         Ok(())
@@ -325,7 +325,7 @@ fn escape(seg: &str) -> String {
     let mut out = String::with_capacity(seg.len());
     for c in seg.chars() {
         if needs_escape(c) {
-            out.push_str(&format!("%{:02X}", c as u32));
+            let _ = write!(out, "%{:02X}", c as u32);
         } else {
             out.push(c);
         }
@@ -425,7 +425,7 @@ impl Store for DirStore {
             dir.push(escape(seg));
         }
         let mut keys = Vec::new();
-        self.walk(&dir, dir_part, name_filter, &mut keys, &options)?;
+        Self::walk(&dir, dir_part, name_filter, &mut keys, &options)?;
         keys.sort_unstable();
         let mut objects = Vec::with_capacity(keys.len().min(options.limit + 1));
         for k in keys {

@@ -155,6 +155,7 @@ impl Error {
         }
     }
 
+    #[cfg_attr(not(any(feature = "redb", feature = "object-store")), allow(dead_code))]
     pub(crate) fn backend(
         backend: &'static str,
         source: impl std::error::Error + Send + Sync + 'static,

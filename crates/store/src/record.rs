@@ -58,6 +58,9 @@ pub struct Envelope<'a> {
 }
 
 /// Encodes a record.
+///
+/// # Panics
+/// If `T::KIND` is empty or longer than 64 bytes (a programming error).
 pub fn encode<T: Record>(value: &T) -> Result<Bytes> {
     let kind = T::KIND.as_bytes();
     assert!(
@@ -96,7 +99,7 @@ pub fn peek<'a>(key: &str, bytes: &'a [u8]) -> Result<Envelope<'a>> {
         return Err(corrupt("truncated or bad kind length"));
     }
     let kind = std::str::from_utf8(&rest[..n]).map_err(|_| corrupt("kind is not UTF-8"))?;
-    let version = u32::from_le_bytes(rest[n..n + 4].try_into().expect("4 bytes"));
+    let version = u32::from_le_bytes([rest[n], rest[n + 1], rest[n + 2], rest[n + 3]]);
     Ok(Envelope {
         kind,
         version,

@@ -128,29 +128,20 @@ impl Store for dyn DynStore {
     fn capabilities(&self) -> Capabilities {
         self.dyn_capabilities()
     }
-    fn get(
-        &self,
-        key: &Key,
-        options: GetOptions,
-    ) -> impl Future<Output = Result<GetResult>> + Send {
-        async move { self.dyn_get(key, options).await }
+    async fn get(&self, key: &Key, options: GetOptions) -> Result<GetResult> {
+        self.dyn_get(key, options).await
     }
-    fn head(&self, key: &Key) -> impl Future<Output = Result<ObjectMeta>> + Send {
-        async move { self.dyn_head(key).await }
+    async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+        self.dyn_head(key).await
     }
-    fn put(
-        &self,
-        key: &Key,
-        value: Bytes,
-        options: PutOptions,
-    ) -> impl Future<Output = Result<PutResult>> + Send {
-        async move { self.dyn_put(key, value, options).await }
+    async fn put(&self, key: &Key, value: Bytes, options: PutOptions) -> Result<PutResult> {
+        self.dyn_put(key, value, options).await
     }
-    fn delete(&self, key: &Key) -> impl Future<Output = Result<()>> + Send {
-        async move { self.dyn_delete(key).await }
+    async fn delete(&self, key: &Key) -> Result<()> {
+        self.dyn_delete(key).await
     }
-    fn list(&self, options: ListOptions) -> impl Future<Output = Result<ListPage>> + Send {
-        async move { self.dyn_list(options).await }
+    async fn list(&self, options: ListOptions) -> Result<ListPage> {
+        self.dyn_list(options).await
     }
 }
 

@@ -300,6 +300,7 @@ impl ListPage {
 /// lacks what they need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[allow(clippy::struct_excessive_bools)] // independent flags, not a state machine
 pub struct Capabilities {
     /// [`PutMode::Create`] is atomic.
     pub create_only: bool,
