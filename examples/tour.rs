@@ -11,6 +11,9 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
+#[path = "tsz_metrics.rs"]
+mod tsz_metrics;
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Visits {
     count: u64,
@@ -63,6 +66,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let store = RedbStore::open(dir.join("blocksmith.redb"))?;
     println!("Blocksmith tour (embedded store at {})", dir.display());
     println!("{}", store_section(&store)?);
+    println!("{}", tsz_metrics::demo(&store)?);
     println!("tour complete");
     Ok(())
 }

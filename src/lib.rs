@@ -15,6 +15,7 @@
 //! - `store` (default): [`store`], the storage traits every crate persists through.
 //! - `redb` (default): the embedded default backend `store::RedbStore`.
 //! - `object-store`: `store::ObjectStoreAdapter` over the `object_store` crate.
+//! - `tsz` (default): [`tsz`], time-series compression and series over a store.
 //! - `full`: everything.
 
 #![forbid(unsafe_code)]
@@ -23,6 +24,10 @@
 #[cfg(feature = "store")]
 #[doc(inline)]
 pub use blocksmith_store as store;
+
+#[cfg(feature = "tsz")]
+#[doc(inline)]
+pub use blocksmith_tsz as tsz;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

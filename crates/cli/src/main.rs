@@ -8,6 +8,7 @@
 
 mod output;
 mod store_cmd;
+mod tsz_cmd;
 
 use clap::{Parser, Subcommand};
 use output::Output;
@@ -33,6 +34,9 @@ enum Command {
     /// Read and write the embedded blob store.
     #[command(subcommand)]
     Store(store_cmd::StoreCmd),
+    /// Time-series compression: measure, compress, decompress.
+    #[command(subcommand)]
+    Tsz(tsz_cmd::TszCmd),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let out = Output { json: cli.json };
     let result = match cli.command {
         Command::Store(cmd) => store_cmd::run(cmd, &cli.store, &out),
+        Command::Tsz(cmd) => tsz_cmd::run(cmd, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -86,3 +86,74 @@ fn bad_input_exits_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
     }
 }
+
+#[test]
+fn tsz_stats_compress_decompress() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tsz/data/timeseries/stocks_de.csv"
+    );
+    let o = run(d, &["--json", "tsz", "stats", data]);
+    assert!(o.status.success(), "{o:?}");
+    let rows = json(&o);
+    let row = &rows[0];
+    assert_eq!(row["points"], 1024);
+    let g = row["bits_per_value"]["gorilla"].as_f64().unwrap();
+    let b = row["bits_per_value"]["best"].as_f64().unwrap();
+    assert!(b < g / 2.0, "best {b} vs gorilla {g}");
+    assert_eq!(rows[1]["file"], "(overall)");
+
+    let pts = d.join("pts.csv");
+    let mut lines = String::new();
+    for i in 0..5000i64 {
+        let (t, v) = (1_700_000_000_000 + i * 1000, (i % 97) as f64 / 4.0);
+        lines.push_str(&t.to_string());
+        lines.push(',');
+        lines.push_str(&v.to_string());
+        lines.push('\n');
+    }
+    std::fs::write(&pts, &lines).unwrap();
+    let packed = d.join("pts.tsz");
+    let o = run(
+        d,
+        &[
+            "tsz",
+            "compress",
+            pts.to_str().unwrap(),
+            packed.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let back = d.join("back.csv");
+    let o = run(
+        d,
+        &[
+            "tsz",
+            "decompress",
+            packed.to_str().unwrap(),
+            back.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let parse = |s: &str| -> Vec<(i64, f64)> {
+        s.lines()
+            .map(|l| {
+                let (t, v) = l.split_once(',').unwrap();
+                (t.parse().unwrap(), v.parse().unwrap())
+            })
+            .collect()
+    };
+    assert_eq!(
+        parse(&std::fs::read_to_string(back).unwrap()),
+        parse(&lines)
+    );
+    // A damaged file is bad input, not a crash.
+    let mut bytes = std::fs::read(&packed).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&packed, bytes).unwrap();
+    let o = run(d, &["tsz", "decompress", packed.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+}

@@ -1,0 +1,515 @@
+//! A time series persisted through [`blocksmith_store`]: appends, range
+//! queries that decode only the chunks they need, rollups, counter rates and
+//! retention.
+//!
+//! # Layout in the store
+//! Under the series prefix `P` (for example `tsz/cpu.user`):
+//! - `P/meta`: a typed record with the time unit and the chunk sequence counter;
+//! - `P/chunks/<first timestamp, sortable hex>-<seq>`: sealed [`Chunk`]s, written once
+//!   (create-only), rewritten only by a late-write merge (compare-and-swap);
+//! - `P/head`: the open, not yet sealed points, written by [`Series::flush`].
+//!
+//! Appends go to the open head in memory; a chunk is sealed (encoded and
+//! written) when it reaches [`SeriesConfig::max_points`] or spans
+//! [`SeriesConfig::max_span`]. Call [`Series::flush`] to make the head durable.
+//! One writer per series at a time: concurrent writers are detected by the
+//! store's conditions, not merged.
+
+use crate::{Chunk, ChunkHeader, Error, Point, Policy, Result, TimeUnit};
+use blocksmith_store::{
+    ByteRange, GetOptions, Key, PutMode, PutOptions, Store, StoreExt, Version, record::Record,
+};
+
+/// What to do with a point older than the sealed chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LatePolicy {
+    /// Refuse it with [`Error::LateWrite`].
+    #[default]
+    Reject,
+    /// Decode the chunk it belongs to, insert it, re-encode and rewrite the
+    /// chunk (compare-and-swap).
+    Merge,
+}
+
+/// How a series seals and encodes chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SeriesConfig {
+    /// Unit of the timestamps.
+    pub unit: TimeUnit,
+    /// Codec choice for sealed chunks.
+    pub policy: Policy,
+    /// Seal the head when it holds this many points (1..=[`Chunk::MAX_POINTS`]).
+    pub max_points: usize,
+    /// Seal the head when its last timestamp is this far past its first.
+    pub max_span: Option<i64>,
+    /// Late points.
+    pub late: LatePolicy,
+}
+
+impl Default for SeriesConfig {
+    fn default() -> Self {
+        Self {
+            unit: TimeUnit::Millis,
+            policy: Policy::Auto,
+            max_points: 4096,
+            max_span: None,
+            late: LatePolicy::Reject,
+        }
+    }
+}
+
+impl SeriesConfig {
+    /// Defaults for timestamps in `unit`.
+    pub fn new(unit: TimeUnit) -> Self {
+        Self {
+            unit,
+            ..Self::default()
+        }
+    }
+    /// Sets the codec policy.
+    #[must_use]
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+    /// Sets the sealing size (clamped to 1..=[`Chunk::MAX_POINTS`]).
+    #[must_use]
+    pub fn with_max_points(mut self, n: usize) -> Self {
+        self.max_points = n.clamp(1, Chunk::MAX_POINTS);
+        self
+    }
+    /// Seals by time span too.
+    #[must_use]
+    pub fn with_max_span(mut self, span: i64) -> Self {
+        self.max_span = Some(span.max(0));
+        self
+    }
+    /// Sets the late-write policy.
+    #[must_use]
+    pub fn with_late_policy(mut self, late: LatePolicy) -> Self {
+        self.late = late;
+        self
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Meta {
+    unit: u8,
+    next_seq: u64,
+}
+
+impl Record for Meta {
+    const KIND: &'static str = "tsz.series";
+    const VERSION: u32 = 1;
+}
+
+#[derive(Debug, Clone)]
+struct SealedChunk {
+    key: Key,
+    header: ChunkHeader,
+}
+
+/// One interval of a rollup.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    /// Start of the interval (a multiple of the interval).
+    pub start: i64,
+    /// Number of points.
+    pub count: u64,
+    /// Sum of the values.
+    pub sum: f64,
+    /// Smallest value (NaN-ignoring; NaN if all are NaN).
+    pub min: f64,
+    /// Largest value (NaN-ignoring; NaN if all are NaN).
+    pub max: f64,
+    /// The value of the latest point.
+    pub last: f64,
+}
+
+impl Bucket {
+    /// Mean value.
+    pub fn avg(&self) -> f64 {
+        self.sum / self.count as f64
+    }
+}
+
+/// What a range query read, for callers that watch their I/O.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Sealed chunks in the series.
+    pub chunks_total: usize,
+    /// Chunks fetched and decoded.
+    pub chunks_decoded: usize,
+}
+
+/// A series over a [`Store`].
+///
+/// ```
+/// use blocksmith_store::{MemoryStore, block_on};
+/// use blocksmith_tsz::{series::{Series, SeriesConfig}, TimeUnit};
+/// block_on(async {
+///     let store = MemoryStore::new();
+///     let config = SeriesConfig::new(TimeUnit::Seconds).with_max_points(100);
+///     let mut s = Series::open(&store, "cpu", config).await?;
+///     for t in 0..1000 {
+///         s.append(t, (t % 60) as f64).await?;
+///     }
+///     s.flush().await?;
+///     let (points, stats) = s.range(250, 349).await?;
+///     assert_eq!(points.len(), 100);
+///     assert!(stats.chunks_decoded <= 2);
+///     Ok::<(), blocksmith_tsz::Error>(())
+/// })?;
+/// # Ok::<(), blocksmith_tsz::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Series<S> {
+    store: S,
+    name: String,
+    prefix: String,
+    config: SeriesConfig,
+    sealed: Vec<SealedChunk>,
+    head: Vec<Point>,
+    next_seq: u64,
+    meta_version: Option<Version>,
+}
+
+fn sortable(t: i64) -> u64 {
+    (t as u64) ^ (1 << 63)
+}
+
+impl<S: Store> Series<S> {
+    /// Opens (or creates) the series `name` in `store`, loading its chunk
+    /// index (chunk headers only, by ranged reads) and its unsealed head.
+    pub async fn open(store: S, name: &str, config: SeriesConfig) -> Result<Self> {
+        let prefix = format!("tsz/{name}");
+        let meta_key = Key::new(format!("{prefix}/meta"))?;
+        let (next_seq, meta_version) = match store.get_record::<Meta>(&meta_key).await? {
+            Some((m, v)) => {
+                if m.unit != config.unit.id() {
+                    return Err(Error::SeriesMismatch {
+                        series: name.to_string(),
+                        reason: format!(
+                            "stored with time unit {:?}, opened with {:?}",
+                            TimeUnit::from_id(m.unit),
+                            config.unit
+                        ),
+                    });
+                }
+                (m.next_seq, Some(v))
+            }
+            None => (0, None),
+        };
+        let mut sealed = Vec::new();
+        for meta in store.list_all(&format!("{prefix}/chunks/")).await? {
+            let r = store
+                .get(
+                    &meta.key,
+                    GetOptions::new().with_range(ByteRange::Bounded(0..Chunk::HEADER_LEN as u64)),
+                )
+                .await?;
+            sealed.push(SealedChunk {
+                header: Chunk::peek(&r.data)?,
+                key: meta.key,
+            });
+        }
+        sealed.sort_by_key(|c| (c.header.first_timestamp, c.header.last_timestamp));
+        let head_key = Key::new(format!("{prefix}/head"))?;
+        let mut head = match store.get_opt(&head_key).await? {
+            Some(r) => Chunk::decode(&r.data)?.1,
+            None => Vec::new(),
+        };
+        // A crash between writing a sealed chunk and deleting the head leaves
+        // a head identical to the last chunk: drop it instead of doubling points.
+        if let (Some(last), Some(f), Some(l)) = (sealed.last(), head.first(), head.last()) {
+            let h = &last.header;
+            if (h.first_timestamp, h.last_timestamp, h.count as usize) == (f.0, l.0, head.len()) {
+                head.clear();
+            }
+        }
+        Ok(Series {
+            store,
+            name: name.to_string(),
+            prefix,
+            config,
+            sealed,
+            head,
+            next_seq,
+            meta_version,
+        })
+    }
+
+    /// The series name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SeriesConfig {
+        &self.config
+    }
+
+    /// Number of sealed chunks.
+    pub fn sealed_chunks(&self) -> usize {
+        self.sealed.len()
+    }
+
+    /// Points in sealed chunks plus the head.
+    pub fn len(&self) -> u64 {
+        self.sealed
+            .iter()
+            .map(|c| u64::from(c.header.count))
+            .sum::<u64>()
+            + self.head.len() as u64
+    }
+
+    /// True when the series holds no point.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of sealed chunks (their encoded size).
+    pub fn sealed_bytes(&self) -> u64 {
+        self.sealed
+            .iter()
+            .map(|c| c.header.total_len() as u64)
+            .sum()
+    }
+
+    fn sealed_until(&self) -> Option<i64> {
+        self.sealed.iter().map(|c| c.header.last_timestamp).max()
+    }
+
+    /// Appends one point. Points out of order within the head are sorted in;
+    /// points older than the sealed chunks follow [`SeriesConfig::late`].
+    pub async fn append(&mut self, timestamp: i64, value: f64) -> Result<()> {
+        if let Some(until) = self.sealed_until()
+            && timestamp < until
+        {
+            return match self.config.late {
+                LatePolicy::Reject => Err(Error::LateWrite {
+                    timestamp,
+                    sealed_until: until,
+                }),
+                LatePolicy::Merge => self.merge_late(timestamp, value).await,
+            };
+        }
+        match self.head.last() {
+            Some(&(last, _)) if timestamp < last => {
+                let at = self.head.partition_point(|p| p.0 <= timestamp);
+                self.head.insert(at, (timestamp, value));
+            }
+            _ => self.head.push((timestamp, value)),
+        }
+        let span_full = self.config.max_span.is_some_and(|span| {
+            self.head
+                .last()
+                .zip(self.head.first())
+                .is_some_and(|(l, f)| l.0.saturating_sub(f.0) >= span)
+        });
+        if self.head.len() >= self.config.max_points || span_full {
+            self.seal().await?;
+        }
+        Ok(())
+    }
+
+    /// Appends many points.
+    pub async fn append_all(&mut self, points: &[Point]) -> Result<()> {
+        for &(t, v) in points {
+            self.append(t, v).await?;
+        }
+        Ok(())
+    }
+
+    async fn save_meta(&mut self) -> Result<()> {
+        let meta_key = Key::new(format!("{}/meta", self.prefix))?;
+        let meta = Meta {
+            unit: self.config.unit.id(),
+            next_seq: self.next_seq,
+        };
+        let mode = match self.meta_version.take() {
+            Some(v) => PutMode::Update(v),
+            None => PutMode::Create,
+        };
+        let r = self
+            .store
+            .put_record(&meta_key, &meta, PutOptions::new().with_mode(mode))
+            .await?;
+        self.meta_version = Some(r.version);
+        Ok(())
+    }
+
+    /// Encodes the head into a chunk and writes it, even if not full.
+    pub async fn seal(&mut self) -> Result<()> {
+        if self.head.is_empty() {
+            return Ok(());
+        }
+        let bytes = Chunk::encode(&self.head, self.config.unit, self.config.policy)?;
+        let header = Chunk::peek(&bytes)?;
+        let key = Key::new(format!(
+            "{}/chunks/{:016x}-{:010}",
+            self.prefix,
+            sortable(header.first_timestamp),
+            self.next_seq
+        ))?;
+        self.next_seq += 1;
+        // The counter is saved first: a crash between the two leaves a gap in
+        // sequence numbers, never two chunks with the same key.
+        self.save_meta().await?;
+        self.store
+            .put(&key, bytes.into(), PutOptions::create())
+            .await?;
+        self.sealed.push(SealedChunk { key, header });
+        self.head.clear();
+        self.store
+            .delete(&Key::new(format!("{}/head", self.prefix))?)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes the unsealed head durable.
+    pub async fn flush(&mut self) -> Result<()> {
+        let head_key = Key::new(format!("{}/head", self.prefix))?;
+        if self.head.is_empty() {
+            self.store.delete(&head_key).await?;
+        } else {
+            let bytes = Chunk::encode(&self.head, self.config.unit, Policy::Best)?;
+            self.store
+                .put(&head_key, bytes.into(), PutOptions::new())
+                .await?;
+        }
+        if self.meta_version.is_none() {
+            self.save_meta().await?;
+        }
+        Ok(())
+    }
+
+    async fn merge_late(&mut self, timestamp: i64, value: f64) -> Result<()> {
+        // The chunk whose range covers the point, else the latest one starting
+        // before it, else the first.
+        let idx = self
+            .sealed
+            .iter()
+            .rposition(|c| c.header.first_timestamp <= timestamp)
+            .unwrap_or(0);
+        let key = self.sealed[idx].key.clone();
+        let r = self.store.get(&key, GetOptions::new()).await?;
+        let (_, mut points) = Chunk::decode(&r.data)?;
+        let at = points.partition_point(|p| p.0 <= timestamp);
+        points.insert(at, (timestamp, value));
+        if points.len() > Chunk::MAX_POINTS {
+            return Err(Error::TooManyPoints {
+                count: points.len(),
+                max: Chunk::MAX_POINTS,
+            });
+        }
+        let bytes = Chunk::encode(&points, self.config.unit, self.config.policy)?;
+        let header = Chunk::peek(&bytes)?;
+        self.store
+            .put(&key, bytes.into(), PutOptions::update(r.meta.version))
+            .await?;
+        self.sealed[idx].header = header;
+        self.sealed
+            .sort_by_key(|c| (c.header.first_timestamp, c.header.last_timestamp));
+        Ok(())
+    }
+
+    /// Points with `start <= timestamp <= end`, in time order. Only sealed
+    /// chunks whose header range overlaps are fetched and decoded.
+    pub async fn range(&self, start: i64, end: i64) -> Result<(Vec<Point>, QueryStats)> {
+        let mut stats = QueryStats {
+            chunks_total: self.sealed.len(),
+            chunks_decoded: 0,
+        };
+        let mut out = Vec::new();
+        for c in self.sealed.iter().filter(|c| c.header.overlaps(start, end)) {
+            let r = self.store.get(&c.key, GetOptions::new()).await?;
+            let (_, points) = Chunk::decode(&r.data)?;
+            stats.chunks_decoded += 1;
+            out.extend(points.into_iter().filter(|p| p.0 >= start && p.0 <= end));
+        }
+        out.extend(self.head.iter().filter(|p| p.0 >= start && p.0 <= end));
+        // Late merges can make chunk ranges overlap; keep the answer sorted.
+        if !out.is_sorted_by_key(|p| p.0) {
+            out.sort_by_key(|p| p.0);
+        }
+        Ok((out, stats))
+    }
+
+    /// Downsamples `[start, end]` into buckets of `interval` time units
+    /// (aligned to multiples of `interval`): count, sum, min, max, last (and
+    /// [`Bucket::avg`]). Empty intervals are omitted.
+    pub async fn rollup(&self, start: i64, end: i64, interval: i64) -> Result<Vec<Bucket>> {
+        let interval = interval.max(1);
+        let (points, _) = self.range(start, end).await?;
+        Ok(rollup(&points, interval))
+    }
+
+    /// Per-second rate of a monotonic counter over `[start, end]`, with
+    /// counter resets handled as Prometheus does (a drop means the counter
+    /// restarted from zero). `None` with fewer than two points.
+    pub async fn rate(&self, start: i64, end: i64) -> Result<Option<f64>> {
+        let (points, _) = self.range(start, end).await?;
+        Ok(rate(&points, self.config.unit))
+    }
+
+    /// Deletes sealed chunks whose newest point is older than `cutoff`;
+    /// returns how many were dropped.
+    pub async fn drop_before(&mut self, cutoff: i64) -> Result<usize> {
+        let (old, keep): (Vec<_>, Vec<_>) = self
+            .sealed
+            .drain(..)
+            .partition(|c| c.header.last_timestamp < cutoff);
+        self.sealed = keep;
+        for c in &old {
+            self.store.delete(&c.key).await?;
+        }
+        Ok(old.len())
+    }
+}
+
+/// Buckets of `interval` over sorted points (see [`Series::rollup`]).
+pub fn rollup(points: &[Point], interval: i64) -> Vec<Bucket> {
+    let interval = interval.max(1);
+    let mut out: Vec<Bucket> = Vec::new();
+    for &(t, v) in points {
+        let start = t.div_euclid(interval) * interval;
+        match out.last_mut() {
+            Some(b) if b.start == start => {
+                b.count += 1;
+                b.sum += v;
+                b.min = b.min.min(v);
+                b.max = b.max.max(v);
+                b.last = v;
+            }
+            _ => out.push(Bucket {
+                start,
+                count: 1,
+                sum: v,
+                min: v,
+                max: v,
+                last: v,
+            }),
+        }
+    }
+    out
+}
+
+/// Counter rate per second over sorted points (see [`Series::rate`]).
+pub fn rate(points: &[Point], unit: TimeUnit) -> Option<f64> {
+    let (first, last) = (points.first()?, points.last()?);
+    if points.len() < 2 || last.0 == first.0 {
+        return None;
+    }
+    let increase: f64 = points
+        .windows(2)
+        .map(|w| {
+            let d = w[1].1 - w[0].1;
+            if d < 0.0 { w[1].1 } else { d }
+        })
+        .sum();
+    let seconds = (last.0 - first.0) as f64 * unit.nanos() as f64 / 1e9;
+    Some(increase / seconds)
+}

@@ -1,0 +1,160 @@
+//! Series over a store: sealing, range queries that skip chunks, late
+//! writes, rollups, rates, retention, reopening.
+
+use blocksmith_store::{DirStore, Key, MemoryStore, StoreExt, block_on};
+use blocksmith_tsz::series::{LatePolicy, Series, SeriesConfig};
+use blocksmith_tsz::{Error, TimeUnit};
+
+fn cfg() -> SeriesConfig {
+    SeriesConfig::new(TimeUnit::Seconds).with_max_points(100)
+}
+
+#[test]
+fn range_decodes_only_needed_chunks() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let mut s = Series::open(&store, "cpu", cfg()).await.unwrap();
+        for t in 0..1050 {
+            s.append(t * 10, t as f64 * 0.5).await.unwrap();
+        }
+        assert_eq!(s.sealed_chunks(), 10);
+        assert_eq!(s.len(), 1050);
+        let (points, stats) = s.range(2000, 2990).await.unwrap();
+        assert_eq!(points.len(), 100);
+        assert_eq!(points[0], (2000, 100.0));
+        assert_eq!(stats.chunks_total, 10);
+        assert_eq!(
+            stats.chunks_decoded, 1,
+            "only the chunk covering [2000, 2990]"
+        );
+        // The head (unsealed) is part of the answer too.
+        let (tail, stats) = s.range(10_400, 20_000).await.unwrap();
+        assert_eq!(tail.len(), 10);
+        assert_eq!(stats.chunks_decoded, 0, "served from the head alone");
+    });
+}
+
+#[test]
+fn out_of_order_in_head_is_sorted_and_late_writes_follow_policy() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let mut s = Series::open(&store, "m", cfg()).await.unwrap();
+        for t in [5, 3, 4, 1, 2] {
+            s.append(t, t as f64).await.unwrap();
+        }
+        let (p, _) = s.range(0, 10).await.unwrap();
+        assert_eq!(p.iter().map(|p| p.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        s.seal().await.unwrap();
+        s.append(10, 10.0).await.unwrap();
+        match s.append(2, 99.0).await {
+            Err(Error::LateWrite {
+                timestamp: 2,
+                sealed_until: 5,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        let mut merging = Series::open(&store, "m", cfg().with_late_policy(LatePolicy::Merge))
+            .await
+            .unwrap();
+        merging.append(2, 99.0).await.unwrap();
+        let (p, _) = merging.range(0, 5).await.unwrap();
+        assert_eq!(
+            p,
+            [(1, 1.0), (2, 2.0), (2, 99.0), (3, 3.0), (4, 4.0), (5, 5.0)]
+        );
+    });
+}
+
+#[test]
+fn reopen_gives_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    block_on(async {
+        let store = DirStore::open(dir.path()).unwrap();
+        let mut s = Series::open(&store, "disk/io", cfg()).await.unwrap();
+        let pts: Vec<(i64, f64)> = (0..345).map(|t| (t, (t * 7 % 13) as f64)).collect();
+        s.append_all(&pts).await.unwrap();
+        s.flush().await.unwrap();
+        let before = s.range(i64::MIN, i64::MAX).await.unwrap().0;
+        drop(s);
+        let s = Series::open(&store, "disk/io", cfg()).await.unwrap();
+        assert_eq!(s.sealed_chunks(), 3);
+        assert_eq!(s.range(i64::MIN, i64::MAX).await.unwrap().0, before);
+        assert_eq!(before, pts);
+        match Series::open(&store, "disk/io", SeriesConfig::new(TimeUnit::Millis)).await {
+            Err(Error::SeriesMismatch { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn stale_head_after_crash_is_not_doubled() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let mut s = Series::open(&store, "x", cfg()).await.unwrap();
+        for t in 0..50 {
+            s.append(t, 1.0).await.unwrap();
+        }
+        s.flush().await.unwrap();
+        let head = store
+            .blocking()
+            .get(&Key::new("tsz/x/head").unwrap())
+            .unwrap();
+        s.seal().await.unwrap();
+        // Simulate a crash after the chunk was written but before the head was deleted.
+        store
+            .blocking()
+            .put(&Key::new("tsz/x/head").unwrap(), head.data)
+            .unwrap();
+        let s = Series::open(&store, "x", cfg()).await.unwrap();
+        assert_eq!(s.len(), 50);
+    });
+}
+
+#[test]
+fn rollup_rate_and_retention() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let mut s = Series::open(&store, "req", cfg()).await.unwrap();
+        // A counter growing 2/s with a reset at t=300.
+        for t in 0..600 {
+            let v = if t < 300 { 2 * t } else { 2 * (t - 300) };
+            s.append(t, v as f64).await.unwrap();
+        }
+        // 0 -> 598, reset to 0 (counted as restarting from 0), 0 -> 598.
+        let rate = s.rate(0, 599).await.unwrap().unwrap();
+        assert!((rate - 1196.0 / 599.0).abs() < 1e-9, "rate {rate}");
+        // Without the reset handling the drop would subtract 598.
+        assert!(rate > 1.9);
+        let buckets = s.rollup(0, 599, 60).await.unwrap();
+        assert_eq!(buckets.len(), 10);
+        let b = buckets[1];
+        assert_eq!(
+            (b.start, b.count, b.min, b.max, b.last),
+            (60, 60, 120.0, 238.0, 238.0)
+        );
+        assert!((b.avg() - 179.0).abs() < 1e-9);
+        let dropped = s.drop_before(250).await.unwrap();
+        assert_eq!(dropped, 2);
+        assert_eq!(s.range(0, 199).await.unwrap().0.len(), 0);
+        assert_eq!(
+            store.blocking().list_all("tsz/req/chunks/").unwrap().len(),
+            4
+        );
+    });
+}
+
+#[test]
+fn seals_by_time_span() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let config = SeriesConfig::new(TimeUnit::Millis)
+            .with_max_points(10_000)
+            .with_max_span(60_000);
+        let mut s = Series::open(&store, "span", config).await.unwrap();
+        for t in 0..300 {
+            s.append(t * 1000, 1.0).await.unwrap();
+        }
+        assert_eq!(s.sealed_chunks(), 4, "a chunk per minute of data");
+    });
+}
