@@ -67,51 +67,53 @@ fn split<'a>(key: &Key, raw: &'a [u8]) -> Result<(u64, &'a [u8])> {
     Ok((u64::from_le_bytes(v.try_into().expect("8 bytes")), data))
 }
 
+impl RedbStore {
+    /// Runs `f` on the stored version and bytes of `key` inside a read transaction.
+    fn with_row<T>(&self, key: &Key, f: impl FnOnce(u64, &[u8]) -> Result<T>) -> Result<T> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(BLOBS).map_err(err)?;
+        let guard = table
+            .get(key.as_str())
+            .map_err(err)?
+            .ok_or_else(|| Error::NotFound {
+                key: key.to_string(),
+            })?;
+        let (version, data) = split(key, guard.value())?;
+        f(version, data)
+    }
+}
+
 impl Store for RedbStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities::FULL.with_cross_process(false)
     }
 
     async fn get(&self, key: &Key, options: GetOptions) -> Result<GetResult> {
-        let txn = self.db.begin_read().map_err(err)?;
-        let table = txn.open_table(BLOBS).map_err(err)?;
-        let guard = table
-            .get(key.as_str())
-            .map_err(err)?
-            .ok_or_else(|| Error::NotFound {
-                key: key.to_string(),
-            })?;
-        let (version, data) = split(key, guard.value())?;
-        let size = data.len() as u64;
-        let range = match &options.range {
-            Some(r) => r.resolve(key, size)?,
-            None => 0..size,
-        };
-        Ok(GetResult {
-            meta: ObjectMeta {
-                key: key.clone(),
-                size,
-                version: Version::from_u64(version),
-            },
-            data: Bytes::copy_from_slice(&data[range.start as usize..range.end as usize]),
-            range,
+        self.with_row(key, |version, data| {
+            let size = data.len() as u64;
+            let range = match &options.range {
+                Some(r) => r.resolve(key, size)?,
+                None => 0..size,
+            };
+            Ok(GetResult {
+                meta: ObjectMeta {
+                    key: key.clone(),
+                    size,
+                    version: Version::from_u64(version),
+                },
+                data: Bytes::copy_from_slice(&data[range.start as usize..range.end as usize]),
+                range,
+            })
         })
     }
 
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
-        let txn = self.db.begin_read().map_err(err)?;
-        let table = txn.open_table(BLOBS).map_err(err)?;
-        let guard = table
-            .get(key.as_str())
-            .map_err(err)?
-            .ok_or_else(|| Error::NotFound {
-                key: key.to_string(),
-            })?;
-        let (version, data) = split(key, guard.value())?;
-        Ok(ObjectMeta {
-            key: key.clone(),
-            size: data.len() as u64,
-            version: Version::from_u64(version),
+        self.with_row(key, |version, data| {
+            Ok(ObjectMeta {
+                key: key.clone(),
+                size: data.len() as u64,
+                version: Version::from_u64(version),
+            })
         })
     }
 
