@@ -93,19 +93,65 @@ fn estimate(sample: &[f64], e: usize, f: usize) -> u64 {
     u64::from(width) * sample.len() as u64 + exceptions * (EXCEPTION_BYTES as u64 * 8)
 }
 
-/// Picks up to `k` promising `(e, f)` pairs for `vals` from a sample of 32 values.
-pub(crate) fn candidates(vals: &[f64], k: usize) -> Vec<(usize, usize)> {
+/// Every `(e, f)` pair, `0 <= f <= e <= MAX_EXPONENT`.
+fn all_pairs() -> impl Iterator<Item = (usize, usize)> {
+    (0..=MAX_EXPONENT).flat_map(|e| (0..=e).map(move |f| (e, f)))
+}
+
+fn sample32(vals: &[f64]) -> Vec<f64> {
     let step = (vals.len() / 32).max(1);
-    let sample: Vec<f64> = vals.iter().step_by(step).take(32).copied().collect();
-    let mut scored: Vec<(u64, usize, usize)> = Vec::with_capacity(190);
-    for e in 0..=MAX_EXPONENT {
-        for f in 0..=e {
-            scored.push((estimate(&sample, e, f), e, f));
-        }
-    }
+    vals.iter().step_by(step).take(32).copied().collect()
+}
+
+/// Picks up to `k` promising `(e, f)` pairs for `vals` from a sample of 32
+/// values, among `pairs` (all pairs when `None`).
+pub(crate) fn candidates(
+    vals: &[f64],
+    k: usize,
+    pairs: Option<&[(usize, usize)]>,
+) -> Vec<(usize, usize)> {
+    let sample = sample32(vals);
+    let mut scored: Vec<(u64, usize, usize)> = match pairs {
+        Some(p) => p
+            .iter()
+            .map(|&(e, f)| (estimate(&sample, e, f), e, f))
+            .collect(),
+        None => all_pairs()
+            .map(|(e, f)| (estimate(&sample, e, f), e, f))
+            .collect(),
+    };
     // Cheapest first; ties go to the smaller exponent (fewer wasted digits).
     scored.sort_unstable();
     scored.into_iter().take(k).map(|(_, e, f)| (e, f)).collect()
+}
+
+/// ALP's first sampling level: the `(e, f)` pairs that win on a sample of
+/// vectors spread over the whole column, most frequent first (at most `k`).
+/// Each vector then only ranks these, instead of all 190 pairs.
+pub(crate) fn column_candidates(vals: &[f64], vector_len: usize, k: usize) -> Vec<(usize, usize)> {
+    let vectors = vals.len().div_ceil(vector_len).max(1);
+    let stride = vectors.div_ceil(8);
+    let mut wins: Vec<(usize, u64, usize, usize)> = Vec::new();
+    for v in (0..vectors).step_by(stride) {
+        let chunk = &vals[v * vector_len..((v + 1) * vector_len).min(vals.len())];
+        let sample = sample32(chunk);
+        let Some((cost, e, f)) = all_pairs()
+            .map(|(e, f)| (estimate(&sample, e, f), e, f))
+            .min()
+        else {
+            continue;
+        };
+        match wins.iter_mut().find(|w| (w.2, w.3) == (e, f)) {
+            Some(w) => {
+                w.0 += 1;
+                w.1 += cost;
+            }
+            None => wins.push((1, cost, e, f)),
+        }
+    }
+    // Most wins first, then cheapest.
+    wins.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    wins.into_iter().take(k).map(|w| (w.2, w.3)).collect()
 }
 
 /// A fully encoded vector for one `(e, f)` pair, ready to be written.
@@ -330,7 +376,7 @@ mod tests {
         let vals: Vec<f64> = (0..1024)
             .map(|i| (f64::from(i) * 7.0 + 1000.0) / 100.0)
             .collect();
-        let c = candidates(&vals, 3);
+        let c = candidates(&vals, 3, None);
         let best = c
             .iter()
             .map(|&(e, f)| Encoded::new(&vals, e, f, true))

@@ -10,10 +10,14 @@
 //! value vector, so a decoder streams through the payload once:
 //!
 //! * timestamp block: the deltas-of-deltas `D_i = (t_i - t_{i-1}) - (t_{i-1} - t_{i-2})`
-//!   (wrapping 64-bit arithmetic) of the vector's points, zigzag encoded, as
-//!   `min: varint, width: u8, packed (zigzag(D_i) - min) at width bits`. Points 0
+//!   (wrapping 64-bit arithmetic) of the vector's points, zigzag encoded, minus
+//!   their minimum, as a patched frame of reference: `min: varint, width: u8,
+//!   exceptions: varint, packed values at width bits (0 in exception slots),
+//!   exception positions (u16 LE each), exception values (varint each)`. The
+//!   encoder picks the width that minimises the block, so a missed scrape or a
+//!   clock jump costs one exception instead of widening every slot. Points 0
 //!   and 1 of the chunk have no delta-of-delta; their slots hold a filler the
-//!   decoder ignores. Perfectly regular timestamps cost 2 bytes per 1024 points.
+//!   decoder ignores. Perfectly regular timestamps cost 3 bytes per 1024 points.
 //! * value vector: a scheme byte then the scheme's body:
 //!    * `0` — ALP decimal: `e: u8, f: u8, width: u8, base: zigzag varint,
 //!      exceptions: varint, packed (n - base) at width bits, exception positions
@@ -30,8 +34,11 @@
 //!      dictionary encoded with up to 8 entries) and a right part (low `r` bits);
 //!    * `2` — raw little-endian `u64` bit patterns (never larger than the input).
 //!
-//! For each vector the encoder samples 32 values over all `(e, f)` pairs,
-//! fully encodes the 3 most promising pairs and keeps the smallest; ALP_rd is
+//! As in ALP, sampling has two levels: on columns of more than two vectors,
+//! up to 8 vectors spread over the column are sampled (32 values each) against
+//! all 190 `(e, f)` pairs and the 5 most frequent winners are kept; each vector
+//! then ranks only those on its own 32-value sample (all pairs for shorter
+//! columns) and encodes the vector once with the best; ALP_rd is
 //! tried when ALP needs more than 48 bits per value. Beyond ALP, the winner's
 //! frame of reference is chosen to minimise total size, turning a few outliers
 //! into exceptions instead of widening every value.
@@ -52,16 +59,18 @@ const SCHEME_RAW: u8 = 2;
 /// Smallest possible encoded vector, used to bound declared counts.
 const MIN_VECTOR_BYTES: usize = 5;
 
-/// Appends one encoded vector of at most [`VECTOR_LEN`] values.
-fn encode_vector(vals: &[f64], out: &mut Vec<u8>) {
+/// How many `(e, f)` pairs the column-level sampling keeps for the vectors.
+const COLUMN_CANDIDATES: usize = 5;
+
+/// Appends one encoded vector; `pairs` are the column's candidate `(e, f)`
+/// pairs (ALP's two-level sampling), or `None` to rank all of them.
+fn encode_vector(vals: &[f64], pairs: Option<&[(usize, usize)]>, out: &mut Vec<u8>) {
     debug_assert!(vals.len() <= VECTOR_LEN);
-    // Rank the sampled candidates on the whole vector, then let the winner
-    // trade outliers for exceptions.
-    let alp_best = alp::candidates(vals, 3)
-        .into_iter()
-        .map(|(e, f)| (alp::Encoded::new(vals, e, f, false), e, f))
-        .min_by_key(|c| c.0.size())
-        .map(|(_, e, f)| alp::Encoded::new(vals, e, f, true));
+    // The sample's best pair, encoded once with the size-minimising frame
+    // (outliers become exceptions).
+    let alp_best = alp::candidates(vals, 1, pairs)
+        .first()
+        .map(|&(e, f)| alp::Encoded::new(vals, e, f, true));
     let raw_size = vals.len() * 8;
     let alp_size = alp_best.as_ref().map_or(usize::MAX, alp::Encoded::size);
     let rd = (alp_size > vals.len() * 6).then(|| alp_rd::Encoded::new(vals));
@@ -112,8 +121,9 @@ fn decode_vector(r: &mut ByteReader<'_>, out: &mut [f64], scratch: &mut [u64]) -
 /// ```
 pub fn encode_values(values: &[f64]) -> Vec<u8> {
     let mut out = Vec::with_capacity(values.len() * 2 + 16);
+    let pairs = column_pairs(values);
     for v in values.chunks(VECTOR_LEN) {
-        encode_vector(v, &mut out);
+        encode_vector(v, pairs.as_deref(), &mut out);
     }
     out
 }
@@ -183,14 +193,55 @@ fn encode_ts_block(ts: &[i64], start: usize, all: &[i64], zz: &mut Vec<u64>, out
         }
     }
     let min = zz.iter().copied().min().unwrap_or(0);
-    let max = zz.iter().copied().max().unwrap_or(0);
-    let width = bit_width(max - min);
     for x in zz.iter_mut() {
         *x -= min;
     }
+    // Patched frame of reference: pick the width that minimises the block's
+    // size when the values wider than it become exceptions (a missed scrape
+    // then costs one exception, not a wider slot for all 1024 points).
+    let mut hist = [0usize; 65];
+    for &x in zz.iter() {
+        hist[bit_width(x) as usize] += 1;
+    }
+    let exception_bits = |b: usize| 16 + 8 * b.max(1).div_ceil(7);
+    let mut width = 0usize;
+    let mut best_cost = usize::MAX;
+    let mut wider: usize = hist
+        .iter()
+        .enumerate()
+        .map(|(b, &c)| c * exception_bits(b))
+        .sum();
+    for w in 0..=64usize {
+        // `wider` = cost of the values whose width exceeds `w`, as exceptions.
+        wider -= hist[w] * exception_bits(w);
+        let cost = w * zz.len() + wider;
+        if cost < best_cost {
+            best_cost = cost;
+            width = w;
+        }
+    }
+    let limit = if width == 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
+    let mut exceptions: Vec<(u16, u64)> = Vec::new();
+    for (i, x) in zz.iter_mut().enumerate() {
+        if *x > limit {
+            exceptions.push((i as u16, *x));
+            *x = 0;
+        }
+    }
     put_uvarint(out, min);
     out.push(width as u8);
-    pack(zz, width, out);
+    put_uvarint(out, exceptions.len() as u64);
+    pack(zz, width as u32, out);
+    for &(pos, _) in &exceptions {
+        out.extend_from_slice(&pos.to_le_bytes());
+    }
+    for &(_, x) in &exceptions {
+        put_uvarint(out, x);
+    }
 }
 
 /// Encodes the chunk payload.
@@ -200,15 +251,24 @@ pub(crate) fn encode_payload(ts: &[i64], vals: &[f64]) -> Vec<u8> {
         put_uvarint(&mut out, ts[1].wrapping_sub(ts[0]) as u64);
     }
     let mut zz = Vec::with_capacity(VECTOR_LEN);
+    let pairs = column_pairs(vals);
     for (k, (tb, vb)) in ts
         .chunks(VECTOR_LEN)
         .zip(vals.chunks(VECTOR_LEN))
         .enumerate()
     {
         encode_ts_block(tb, k * VECTOR_LEN, ts, &mut zz, &mut out);
-        encode_vector(vb, &mut out);
+        encode_vector(vb, pairs.as_deref(), &mut out);
     }
     out
+}
+
+/// The column-level candidates, when there are enough vectors for the
+/// first sampling level to pay off (a single vector ranks all pairs itself).
+fn column_pairs(vals: &[f64]) -> Option<Vec<(usize, usize)>> {
+    (vals.len() > 2 * VECTOR_LEN)
+        .then(|| alp::column_candidates(vals, VECTOR_LEN, COLUMN_CANDIDATES))
+        .filter(|p| !p.is_empty())
 }
 
 /// Running state of the timestamp decoder.
@@ -226,21 +286,43 @@ fn decode_ts_block(
 ) -> Result<()> {
     let min = r.uvarint("best timestamp block minimum")?;
     let width = u32::from(r.u8("best timestamp block width")?);
+    let n_exc = r.uvarint("best timestamp exception count")?;
+    if n_exc > out.len() as u64 {
+        return Err(Error::Corrupt("more timestamp exceptions than points"));
+    }
     let bytes = r.take(packed_len(out.len(), width.min(64)), "best timestamps")?;
     // Points 0 and 1 of the chunk were set up by the caller.
     let skip = 2usize.saturating_sub(start).min(out.len());
     let (mut t, mut delta) = (st.t, st.delta);
-    if width == 0 {
-        // Constant delta-of-delta (0 for regular series): nothing to unpack.
+    if width == 0 && n_exc == 0 {
+        // Constant delta-of-delta (0 for regular series): closed form, no
+        // dependency chain, so the loop vectorises.
         let dod = unzigzag(min);
-        for o in &mut out[skip..] {
-            delta = delta.wrapping_add(dod);
-            t = t.wrapping_add(delta);
-            *o = t;
+        let (t0, d0) = (t, delta);
+        for (k, o) in out[skip..].iter_mut().enumerate() {
+            let k1 = k as u64 + 1;
+            let tri = k1 * (k1 + 1) / 2;
+            *o = t0
+                .wrapping_add(d0.wrapping_mul(k1 as i64))
+                .wrapping_add(dod.wrapping_mul(tri as i64));
+        }
+        let m = (out.len() - skip) as u64;
+        delta = d0.wrapping_add(dod.wrapping_mul(m as i64));
+        if let Some(&last) = out[skip..].last() {
+            t = last;
         }
     } else {
         let zz = &mut scratch[..out.len()];
         unpack(bytes, width, zz)?;
+        let n_exc = n_exc as usize;
+        let positions = r.take(2 * n_exc, "best timestamp exception positions")?;
+        for p in positions.chunks_exact(2) {
+            let pos = usize::from(u16::from_le_bytes([p[0], p[1]]));
+            let slot = zz
+                .get_mut(pos)
+                .ok_or(Error::Corrupt("timestamp exception position out of range"))?;
+            *slot = r.uvarint("best timestamp exception value")?;
+        }
         for (o, &x) in out[skip..].iter_mut().zip(&zz[skip..]) {
             delta = delta.wrapping_add(unzigzag(x.wrapping_add(min)));
             t = t.wrapping_add(delta);

@@ -193,3 +193,26 @@ fn auto_picks_the_smaller_codec() {
     let b = Chunk::encode(&pts, TimeUnit::Millis, Policy::Best).unwrap();
     assert_eq!(auto.len(), g.len().min(b.len()));
 }
+
+/// A missed scrape in an otherwise regular series costs a timestamp exception,
+/// not a wider slot for every point of its vector.
+#[test]
+fn one_timestamp_gap_stays_cheap() {
+    let mut ts: Vec<i64> = (0..4096).map(|i| 1_700_000_000_000 + i * 15_000).collect();
+    let regular_points: Vec<(i64, f64)> = ts.iter().map(|&t| (t, 1.0)).collect();
+    for t in &mut ts[2000..] {
+        *t += 300_000; // five minutes of missed scrapes
+    }
+    ts[3000..].iter_mut().for_each(|t| *t -= 7); // and a small clock step
+    let gappy: Vec<(i64, f64)> = ts.iter().map(|&t| (t, 1.0)).collect();
+    let regular = Chunk::encode(&regular_points, TimeUnit::Millis, Policy::Best).unwrap();
+    let bytes = Chunk::encode(&gappy, TimeUnit::Millis, Policy::Best).unwrap();
+    assert_eq!(Chunk::decode(&bytes).unwrap().1, gappy);
+    // Two events, each a pair of delta-of-delta exceptions of a few bytes.
+    assert!(
+        bytes.len() <= regular.len() + 32,
+        "{} bytes with two gaps vs {} regular",
+        bytes.len(),
+        regular.len()
+    );
+}
