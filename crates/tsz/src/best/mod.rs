@@ -211,9 +211,9 @@ fn encode_ts_block(ts: &[i64], start: usize, all: &[i64], zz: &mut Vec<u64>, out
         .enumerate()
         .map(|(b, &c)| c * exception_bits(b))
         .sum();
-    for w in 0..=64usize {
+    for (w, &count) in hist.iter().enumerate() {
         // `wider` = cost of the values whose width exceeds `w`, as exceptions.
-        wider -= hist[w] * exception_bits(w);
+        wider -= count * exception_bits(w);
         let cost = w * zz.len() + wider;
         if cost < best_cost {
             best_cost = cost;
