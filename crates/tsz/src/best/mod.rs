@@ -295,21 +295,12 @@ fn decode_ts_block(
     let skip = 2usize.saturating_sub(start).min(out.len());
     let (mut t, mut delta) = (st.t, st.delta);
     if width == 0 && n_exc == 0 {
-        // Constant delta-of-delta (0 for regular series): closed form, no
-        // dependency chain, so the loop vectorises.
+        // Constant delta-of-delta (0 for regular series): nothing to unpack.
         let dod = unzigzag(min);
-        let (t0, d0) = (t, delta);
-        for (k, o) in out[skip..].iter_mut().enumerate() {
-            let k1 = k as u64 + 1;
-            let tri = k1 * (k1 + 1) / 2;
-            *o = t0
-                .wrapping_add(d0.wrapping_mul(k1 as i64))
-                .wrapping_add(dod.wrapping_mul(tri as i64));
-        }
-        let m = (out.len() - skip) as u64;
-        delta = d0.wrapping_add(dod.wrapping_mul(m as i64));
-        if let Some(&last) = out[skip..].last() {
-            t = last;
+        for o in &mut out[skip..] {
+            delta = delta.wrapping_add(dod);
+            t = t.wrapping_add(delta);
+            *o = t;
         }
     } else {
         let zz = &mut scratch[..out.len()];
