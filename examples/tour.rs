@@ -13,6 +13,8 @@ use std::time::Instant;
 
 #[path = "tsz_metrics.rs"]
 mod tsz_metrics;
+#[path = "vault_manager.rs"]
+mod vault_manager;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Visits {
@@ -67,6 +69,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("Blocksmith tour (embedded store at {})", dir.display());
     println!("{}", store_section(&store)?);
     println!("{}", tsz_metrics::demo(&store)?);
+    println!("{}", vault_manager::demo(&store)?);
     println!("tour complete");
     Ok(())
 }

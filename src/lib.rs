@@ -16,6 +16,7 @@
 //! - `redb` (default): the embedded default backend `store::RedbStore`.
 //! - `object-store`: `store::ObjectStoreAdapter` over the `object_store` crate.
 //! - `tsz` (default): [`tsz`], time-series compression and series over a store.
+//! - `vault` (default): [`vault`], zero-knowledge vault crypto, key rotation, sharing, API keys.
 //! - `full`: everything.
 
 #![forbid(unsafe_code)]
@@ -28,6 +29,10 @@ pub use blocksmith_store as store;
 #[cfg(feature = "tsz")]
 #[doc(inline)]
 pub use blocksmith_tsz as tsz;
+
+#[cfg(feature = "vault")]
+#[doc(inline)]
+pub use blocksmith_vault as vault;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

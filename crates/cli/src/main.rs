@@ -9,6 +9,7 @@
 mod output;
 mod store_cmd;
 mod tsz_cmd;
+mod vault_cmd;
 
 use clap::{Parser, Subcommand};
 use output::Output;
@@ -37,6 +38,12 @@ enum Command {
     /// Time-series compression: measure, compress, decompress.
     #[command(subcommand)]
     Tsz(tsz_cmd::TszCmd),
+    /// Zero-knowledge vault: init, add, get, list, share, rotate.
+    #[command(subcommand)]
+    Vault(vault_cmd::VaultCmd),
+    /// API keys: new, verify, rotate (with a grace period), revoke, list.
+    #[command(subcommand)]
+    Apikey(vault_cmd::ApiKeyCmd),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +52,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Store(cmd) => store_cmd::run(cmd, &cli.store, &out),
         Command::Tsz(cmd) => tsz_cmd::run(cmd, &out),
+        Command::Vault(cmd) => vault_cmd::run(cmd, &cli.store, &out),
+        Command::Apikey(cmd) => vault_cmd::run_apikey(cmd, &cli.store, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,7 @@
 //! The `blocksmith` binary, run as a user would.
 
+mod vault;
+
 use std::process::{Command, Output};
 
 fn run(dir: &std::path::Path, args: &[&str]) -> Output {

@@ -1,0 +1,639 @@
+//! API keys: readable prefix, embedded checksum, keyed hash at rest,
+//! constant-time verification, rotation with a grace period, revocation.
+//!
+//! # Key format
+//!
+//! `<prefix>_<id><secret><checksum>`, for example
+//! `bsk_4fQ2x9LmZ0aBt8...`: the prefix (1-24 of `a-z`, `0-9`, `_`, starting
+//! with a letter) says what the key is, so leaked-key scanners can spot it; the
+//! body is 50 base62 characters: a 12-character public key id (the lookup
+//! handle, about 71 bits), a 32-character secret (about 190 bits) and a
+//! 6-character CRC-32 of everything before it, so a typo or a truncated copy
+//! is caught offline by [`ApiKey::parse`] without a database round trip.
+//!
+//! # At rest
+//!
+//! Only `BLAKE3-keyed(pepper, "blocksmith-apikey/v1" || key)` is stored,
+//! with the metadata (owner, scopes, created, expires, last used, status).
+//! Keys are high-entropy, so a fast keyed hash is enough (no password
+//! hashing); the pepper is a host secret kept outside the store, so a stolen
+//! store cannot even test guesses.
+
+use crate::encoding::{base62_fixed, hex_bytes, is_base62, random_base62};
+use crate::secret::SymmetricKey;
+use crate::{Error, Result};
+use blocksmith_store::{Key, PutOptions, Store, StoreExt, record::Record};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+/// Length of the public id part.
+pub const ID_LEN: usize = 12;
+/// Length of the secret part.
+pub const SECRET_LEN: usize = 32;
+/// Length of the checksum part.
+pub const CHECKSUM_LEN: usize = 6;
+const BODY_LEN: usize = ID_LEN + SECRET_LEN + CHECKSUM_LEN;
+const HASH_DOMAIN: &[u8] = b"blocksmith-apikey/v1";
+
+fn check_prefix(prefix: &str) -> Result<()> {
+    let b = prefix.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 24
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(
+            "API key prefix must be 1-24 of a-z, 0-9, _ starting with a letter".into(),
+        ))
+    }
+}
+
+fn checksum(text: &str) -> String {
+    base62_fixed(u64::from(crc32fast::hash(text.as_bytes())), CHECKSUM_LEN)
+}
+
+/// A full API key (the secret the client holds). Zeroized on drop; `Debug`
+/// shows only the prefix and id.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// A fresh key with `prefix`.
+    ///
+    /// ```
+    /// use blocksmith_vault::apikey::ApiKey;
+    /// let key = ApiKey::generate("bsk")?;
+    /// let parsed = ApiKey::parse(key.expose_secret())?;
+    /// assert_eq!(parsed.prefix(), "bsk");
+    /// assert_eq!(parsed.id(), key.id());
+    /// assert!(!format!("{key:?}").contains(&key.expose_secret()[20..]));
+    /// # Ok::<(), blocksmith_vault::Error>(())
+    /// ```
+    pub fn generate(prefix: &str) -> Result<ApiKey> {
+        check_prefix(prefix)?;
+        let id = random_base62(ID_LEN)?;
+        let secret = random_base62(SECRET_LEN)?;
+        let mut text = Zeroizing::new(String::with_capacity(prefix.len() + 1 + BODY_LEN));
+        text.push_str(prefix);
+        text.push('_');
+        text.push_str(&id);
+        text.push_str(&secret);
+        let c = checksum(&text);
+        text.push_str(&c);
+        Ok(ApiKey(std::mem::take(&mut *text)))
+    }
+
+    /// Checks the format and the checksum, offline. Errors:
+    /// [`Error::Malformed`] for the wrong shape, [`Error::ApiKeyChecksum`]
+    /// for a typo.
+    pub fn parse(text: &str) -> Result<ApiKey> {
+        const WHAT: &str = "API key";
+        let text = text.trim();
+        let (prefix, body) = text
+            .rsplit_once('_')
+            .ok_or(Error::malformed(WHAT, "missing prefix"))?;
+        check_prefix(prefix).map_err(|_| Error::malformed(WHAT, "bad prefix"))?;
+        if body.len() != BODY_LEN || !is_base62(body.as_bytes()) {
+            return Err(Error::malformed(WHAT, "body is not 50 base62 characters"));
+        }
+        let split = text.len() - CHECKSUM_LEN;
+        if checksum(&text[..split]) != text[split..] {
+            return Err(Error::ApiKeyChecksum);
+        }
+        Ok(ApiKey(text.to_string()))
+    }
+
+    /// The readable prefix.
+    pub fn prefix(&self) -> &str {
+        self.0.rsplit_once('_').map_or("", |(p, _)| p)
+    }
+
+    /// The public id (safe to log: it identifies the key, it does not open anything).
+    pub fn id(&self) -> &str {
+        let start = self.0.len() - BODY_LEN;
+        &self.0[start..start + ID_LEN]
+    }
+
+    /// The whole key, to give to the client once. Do not log it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The stored hash of this key under `pepper`.
+    pub fn hash(&self, pepper: &SymmetricKey) -> [u8; 32] {
+        let mut h = blake3::Hasher::new_keyed(pepper.expose_secret());
+        h.update(HASH_DOMAIN);
+        h.update(self.0.as_bytes());
+        *h.finalize().as_bytes()
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey({}_{}…<redacted>)", self.prefix(), self.id())
+    }
+}
+
+/// The state of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApiKeyStatus {
+    /// Works until it expires.
+    Active,
+    /// Replaced by a rotation; still works until `until` (Unix seconds).
+    Grace {
+        /// End of the grace period.
+        until: u64,
+    },
+    /// No longer works.
+    Revoked {
+        /// When it was revoked.
+        at: u64,
+    },
+}
+
+/// What is stored about a key: metadata and the keyed hash, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ApiKeyInfo {
+    /// The public id.
+    pub id: String,
+    /// The token prefix.
+    pub prefix: String,
+    /// Who the key belongs to.
+    pub owner: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// Creation time, Unix seconds.
+    pub created: u64,
+    /// Expiry, Unix seconds.
+    pub expires: Option<u64>,
+    /// Last successful verification (updated at most once per
+    /// [`ApiKeyOptions::touch_interval`]).
+    pub last_used: Option<u64>,
+    /// State.
+    pub status: ApiKeyStatus,
+    /// The key that replaced this one.
+    pub replaced_by: Option<String>,
+    /// The key this one replaced.
+    pub replaces: Option<String>,
+}
+
+/// What the store holds: the metadata and the keyed hash (kept out of
+/// [`ApiKeyInfo`] so hosts that serialize the metadata never publish it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredKey {
+    #[serde(flatten)]
+    info: ApiKeyInfo,
+    #[serde(with = "hex_bytes")]
+    hash: Vec<u8>,
+}
+
+impl Record for StoredKey {
+    const KIND: &'static str = "vault.apikey";
+    const VERSION: u32 = 1;
+}
+
+/// What a new key is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiKeySpec {
+    /// Owner (a user or service id).
+    pub owner: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Lifetime; `None` never expires.
+    pub ttl: Option<Duration>,
+}
+
+impl ApiKeySpec {
+    /// A non-expiring key without scopes for `owner`.
+    pub fn new(owner: impl Into<String>) -> Self {
+        ApiKeySpec {
+            owner: owner.into(),
+            scopes: Vec::new(),
+            ttl: None,
+        }
+    }
+
+    /// Adds scopes.
+    #[must_use]
+    pub fn with_scopes<I, T>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the lifetime.
+    #[must_use]
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+}
+
+/// A key just issued: give `key` to the client once.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NewApiKey {
+    /// The key.
+    pub key: ApiKey,
+    /// Its stored metadata.
+    pub info: ApiKeyInfo,
+}
+
+/// How the service names and touches keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiKeyOptions {
+    /// Token prefix of new keys, and the only one [`ApiKeys::verify`]
+    /// accepts (default `bsk`).
+    pub prefix: String,
+    /// Store key prefix (default `apikeys`).
+    pub store_prefix: String,
+    /// Minimum time between two `last_used` writes of one key (default 60 s).
+    pub touch_interval: Duration,
+}
+
+impl Default for ApiKeyOptions {
+    fn default() -> Self {
+        ApiKeyOptions {
+            prefix: "bsk".into(),
+            store_prefix: "apikeys".into(),
+            touch_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl ApiKeyOptions {
+    /// Sets the token prefix.
+    #[must_use]
+    pub fn with_prefix(mut self, p: impl Into<String>) -> Self {
+        self.prefix = p.into();
+        self
+    }
+
+    /// Sets the store key prefix.
+    #[must_use]
+    pub fn with_store_prefix(mut self, p: impl Into<String>) -> Self {
+        self.store_prefix = p.into();
+        self
+    }
+
+    /// Sets the `last_used` write interval.
+    #[must_use]
+    pub fn with_touch_interval(mut self, d: Duration) -> Self {
+        self.touch_interval = d;
+        self
+    }
+}
+
+type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+fn system_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The API key service over a [`Store`].
+///
+/// ```
+/// use blocksmith_store::{MemoryStore, block_on};
+/// use blocksmith_vault::apikey::{ApiKeys, ApiKeySpec};
+/// use blocksmith_vault::SymmetricKey;
+/// use std::time::Duration;
+/// block_on(async {
+///     let keys = ApiKeys::new(MemoryStore::new(), SymmetricKey::generate()?);
+///     let old = keys.create(ApiKeySpec::new("svc-billing").with_scopes(["invoices:read"])).await?;
+///     let verified = keys.verify(old.key.expose_secret()).await?;
+///     assert_eq!(verified.owner, "svc-billing");
+///     // Rotate with a grace period: both keys work until it ends.
+///     let new = keys.rotate(&old.info.id, Duration::from_secs(3600)).await?;
+///     assert!(keys.verify(old.key.expose_secret()).await.is_ok());
+///     assert!(keys.verify(new.key.expose_secret()).await.is_ok());
+///     keys.revoke(&old.info.id).await?;
+///     assert!(keys.verify(old.key.expose_secret()).await.is_err());
+///     Ok::<(), blocksmith_vault::Error>(())
+/// })?;
+/// # Ok::<(), blocksmith_vault::Error>(())
+/// ```
+pub struct ApiKeys<S> {
+    store: S,
+    pepper: SymmetricKey,
+    options: ApiKeyOptions,
+    clock: Clock,
+}
+
+impl<S> fmt::Debug for ApiKeys<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeys")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> ApiKeys<S> {
+    /// A service storing in `store`, hashing with `pepper` (a 256-bit host
+    /// secret kept outside the store, e.g. in a vault item or a KMS).
+    pub fn new(store: S, pepper: SymmetricKey) -> Self {
+        ApiKeys {
+            store,
+            pepper,
+            options: ApiKeyOptions::default(),
+            clock: Arc::new(system_clock),
+        }
+    }
+
+    /// Sets the options.
+    #[must_use]
+    pub fn with_options(mut self, options: ApiKeyOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Replaces the clock (Unix seconds), for tests and simulations.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    fn key_of(&self, id: &str) -> Result<Key> {
+        Ok(Key::new(format!("{}/{id}", self.options.store_prefix))?)
+    }
+
+    /// Issues a key.
+    pub async fn create(&self, spec: ApiKeySpec) -> Result<NewApiKey> {
+        self.issue(spec, None).await
+    }
+
+    async fn issue(&self, spec: ApiKeySpec, replaces: Option<String>) -> Result<NewApiKey> {
+        if spec.owner.is_empty() || spec.owner.len() > 256 {
+            return Err(Error::InvalidArgument("owner must be 1-256 bytes".into()));
+        }
+        let key = ApiKey::generate(&self.options.prefix)?;
+        let now = self.now();
+        let info = ApiKeyInfo {
+            id: key.id().to_string(),
+            prefix: self.options.prefix.clone(),
+            owner: spec.owner,
+            scopes: spec.scopes,
+            created: now,
+            expires: spec.ttl.map(|d| now.saturating_add(d.as_secs())),
+            last_used: None,
+            status: ApiKeyStatus::Active,
+            replaced_by: None,
+            replaces,
+        };
+        let stored = StoredKey {
+            info,
+            hash: key.hash(&self.pepper).to_vec(),
+        };
+        self.store
+            .put_record(
+                &self.key_of(&stored.info.id)?,
+                &stored,
+                PutOptions::create(),
+            )
+            .await?;
+        Ok(NewApiKey {
+            key,
+            info: stored.info,
+        })
+    }
+
+    /// Verifies a presented key: format and checksum, then the keyed hash in
+    /// constant time, then status and expiry. Returns the key's metadata
+    /// (its status says whether it is in a rotation grace period).
+    pub async fn verify(&self, presented: &str) -> Result<ApiKeyInfo> {
+        let key = ApiKey::parse(presented)?;
+        if key.prefix() != self.options.prefix {
+            return Err(Error::ApiKeyRejected);
+        }
+        let hash = key.hash(&self.pepper);
+        let Some((StoredKey { info, hash: stored }, _)) = self
+            .store
+            .get_record::<StoredKey>(&self.key_of(key.id())?)
+            .await?
+        else {
+            return Err(Error::ApiKeyRejected);
+        };
+        if !bool::from(hash.ct_eq(&stored[..])) {
+            return Err(Error::ApiKeyRejected);
+        }
+        let now = self.now();
+        match info.status {
+            ApiKeyStatus::Revoked { .. } => return Err(Error::ApiKeyRevoked { id: info.id }),
+            ApiKeyStatus::Grace { until } if now >= until => {
+                return Err(Error::ApiKeyRevoked { id: info.id });
+            }
+            _ => {}
+        }
+        if info.expires.is_some_and(|e| now >= e) {
+            return Err(Error::ApiKeyExpired { id: info.id });
+        }
+        let interval = self.options.touch_interval.as_secs();
+        if info
+            .last_used
+            .is_none_or(|t| now.saturating_sub(t) >= interval)
+        {
+            let key = self.key_of(&info.id)?;
+            self.store
+                .update_record::<StoredKey, _>(&key, |old| {
+                    Ok(old.map(|mut r| {
+                        r.info.last_used = Some(r.info.last_used.map_or(now, |t| t.max(now)));
+                        r
+                    }))
+                })
+                .await?;
+            let mut info = info;
+            info.last_used = Some(now);
+            return Ok(info);
+        }
+        Ok(info)
+    }
+
+    /// A key's metadata.
+    pub async fn get(&self, id: &str) -> Result<ApiKeyInfo> {
+        self.store
+            .get_record::<StoredKey>(&self.key_of(id)?)
+            .await?
+            .map(|(s, _)| s.info)
+            .ok_or_else(|| Error::ApiKeyNotFound { id: id.to_string() })
+    }
+
+    /// Every key, optionally only `owner`'s.
+    pub async fn list(&self, owner: Option<&str>) -> Result<Vec<ApiKeyInfo>> {
+        let mut out = Vec::new();
+        for m in self
+            .store
+            .list_all(&format!("{}/", self.options.store_prefix))
+            .await?
+        {
+            if let Some((s, _)) = self.store.get_record::<StoredKey>(&m.key).await?
+                && owner.is_none_or(|o| s.info.owner == o)
+            {
+                out.push(s.info);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces an active key: issues a new one with the same owner, scopes
+    /// and lifetime, and puts the old one in a grace period of `grace` during
+    /// which both work (zero revokes the old one at once).
+    pub async fn rotate(&self, id: &str, grace: Duration) -> Result<NewApiKey> {
+        let old = self.get(id).await?;
+        if old.status != ApiKeyStatus::Active {
+            return Err(Error::ApiKeyNotActive { id: id.to_string() });
+        }
+        let mut spec = ApiKeySpec::new(old.owner.clone()).with_scopes(old.scopes.clone());
+        if let Some(e) = old.expires {
+            spec = spec.with_ttl(Duration::from_secs(e.saturating_sub(old.created)));
+        }
+        let new = self.issue(spec, Some(id.to_string())).await?;
+        let now = self.now();
+        let until = now.saturating_add(grace.as_secs());
+        let mut was_active = false;
+        self.store
+            .update_record::<StoredKey, _>(&self.key_of(id)?, |r| {
+                let Some(mut r) = r else { return Ok(None) };
+                was_active = r.info.status == ApiKeyStatus::Active;
+                if !was_active {
+                    return Ok(None);
+                }
+                r.info.status = if grace.is_zero() {
+                    ApiKeyStatus::Revoked { at: now }
+                } else {
+                    ApiKeyStatus::Grace { until }
+                };
+                r.info.replaced_by = Some(new.info.id.clone());
+                Ok(Some(r))
+            })
+            .await?;
+        if !was_active {
+            // Another rotation or a revocation won the race: withdraw ours.
+            self.store.delete(&self.key_of(&new.info.id)?).await?;
+            return Err(Error::ApiKeyNotActive { id: id.to_string() });
+        }
+        Ok(new)
+    }
+
+    /// Revokes a key at once (idempotent).
+    pub async fn revoke(&self, id: &str) -> Result<()> {
+        let now = self.now();
+        let v = self
+            .store
+            .update_record::<StoredKey, _>(&self.key_of(id)?, |r| {
+                Ok(r.and_then(|mut r| {
+                    if matches!(r.info.status, ApiKeyStatus::Revoked { .. }) {
+                        None
+                    } else {
+                        r.info.status = ApiKeyStatus::Revoked { at: now };
+                        Some(r)
+                    }
+                }))
+            })
+            .await?;
+        if v.is_none() {
+            // Either already revoked (fine) or missing (an error).
+            self.get(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks keys whose grace period is over as revoked; returns how many.
+    pub async fn sweep(&self) -> Result<usize> {
+        let now = self.now();
+        let mut n = 0;
+        for info in self.list(None).await? {
+            if let ApiKeyStatus::Grace { until } = info.status
+                && now >= until
+            {
+                let v = self
+                    .store
+                    .update_record::<StoredKey, _>(&self.key_of(&info.id)?, |r| {
+                        Ok(r.and_then(|mut r| match r.info.status {
+                            ApiKeyStatus::Grace { until } if now >= until => {
+                                r.info.status = ApiKeyStatus::Revoked { at: until };
+                                Some(r)
+                            }
+                            _ => None,
+                        }))
+                    })
+                    .await?;
+                n += usize::from(v.is_some());
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn format_and_checksum() {
+        let k = ApiKey::generate("bsk").unwrap();
+        let t = k.expose_secret();
+        assert_eq!(t.len(), 4 + BODY_LEN);
+        assert!(t.starts_with("bsk_"));
+        assert_eq!(ApiKey::parse(t).unwrap().id(), k.id());
+        // Every single-character substitution is caught offline.
+        for i in 4..t.len() {
+            let mut b = t.as_bytes().to_vec();
+            b[i] = if b[i] == b'a' { b'b' } else { b'a' };
+            let typo = String::from_utf8(b).unwrap();
+            assert!(ApiKey::parse(&typo).is_err(), "position {i}");
+        }
+        assert!(matches!(
+            ApiKey::parse(&t[..t.len() - 1]),
+            Err(Error::Malformed { .. })
+        ));
+        assert!(ApiKey::parse("nounderscore").is_err());
+        assert!(ApiKey::generate("Bad").is_err());
+        assert!(ApiKey::generate("").is_err());
+        assert_eq!(ApiKey::generate("bsk_live").unwrap().prefix(), "bsk_live");
+    }
+
+    #[test]
+    fn hash_depends_on_pepper() {
+        let k = ApiKey::generate("bsk").unwrap();
+        let a = k.hash(&SymmetricKey::from_bytes([1; 32]));
+        let b = k.hash(&SymmetricKey::from_bytes([2; 32]));
+        assert_ne!(a, b);
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in ".{0,80}") {
+            let _ = ApiKey::parse(&s);
+        }
+
+        #[test]
+        fn roundtrip(prefix in "[a-z][a-z0-9_]{0,10}") {
+            let k = ApiKey::generate(&prefix).unwrap();
+            let p = ApiKey::parse(k.expose_secret()).unwrap();
+            prop_assert_eq!(p.prefix(), prefix.as_str());
+            prop_assert_eq!(p.expose_secret(), k.expose_secret());
+        }
+    }
+}

@@ -1,0 +1,1275 @@
+//! A vault persisted through [`blocksmith_store`]: create, unlock, items,
+//! password change, recovery, resumable key rotation and sharing.
+//!
+//! # Layout in the store
+//!
+//! Under `vault/<vault id>/`:
+//! - `header`: a typed record (`vault.header` v1) with the Argon2 parameters
+//!   and salt, the vault key wrapped by the password-derived key and by the
+//!   recovery key, the auth verifier, the X25519 public key and the sealed
+//!   private key, and the current key epoch;
+//! - `manifest`: the encrypted item list (see [`crate::item`]);
+//! - `items/<item id>/<version>-<tag>`: one item blob per version, the tag
+//!   random per write (the previous blob is deleted once the manifest names
+//!   the new one; [`Vault::vacuum`] removes blobs orphaned by a crash);
+//! - `rotation`: a typed record (`vault.rotation` v1) while a key rotation is
+//!   under way: the next vault key wrapped by the current one, the recovery
+//!   key it will install (sealed by the next key) and a cursor.
+//!
+//! Shares wait under `shares/<recipient fingerprint>/<share id>`.
+//!
+//! Everything written is ciphertext, a wrapped key, a public key, a salt, a
+//! verifier hash or a number. What the store can still see: how many items
+//! there are, their sizes, how often they change, and when.
+//!
+//! One writer per vault at a time: concurrent writers are detected by the
+//! store's compare-and-swap ([`Error::Conflict`]), not merged. Argon2 runs
+//! inside [`Vault::create`], [`Vault::unlock`] and
+//! [`Vault::change_password`]: on an async server, call them from a blocking
+//! thread.
+
+use crate::encoding::{hex_bytes, hex_opt};
+use crate::envelope::{self, Context, Envelope, Kind};
+use crate::ids::{ItemId, ShareId, VaultId};
+use crate::item::{ItemBlob, ItemInfo, Manifest, NewItem};
+use crate::kdf::{KdfFloor, KdfParams, KdfPolicy, StoredKdf};
+use crate::keys::{AuthKey, AuthVerifier, Credentials, RecoveryKey};
+use crate::secret::{SecretBytes, SymmetricKey, random_array};
+use crate::share::{self, PublicKey, ReceivedShare, SharedItem};
+use crate::{Error, Result};
+use blocksmith_store::{Key, PutOptions, Store, StoreExt, Version, record::Record};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+use x25519_dalek::StaticSecret;
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// How a vault is created and opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VaultOptions {
+    /// Argon2id parameters for new vaults and password changes.
+    pub kdf: KdfParams,
+    /// What stored parameters unlocking (and creating) accepts.
+    pub kdf_policy: KdfPolicy,
+    /// Refuse a manifest older than this sequence number (a client that
+    /// remembers the last one it saw detects a rolled-back store).
+    pub min_manifest_seq: u64,
+    /// Items re-encrypted between two rotation checkpoints.
+    pub rotation_batch: usize,
+}
+
+impl Default for VaultOptions {
+    fn default() -> Self {
+        VaultOptions {
+            kdf: KdfParams::default(),
+            kdf_policy: KdfPolicy::default(),
+            min_manifest_seq: 0,
+            rotation_batch: 64,
+        }
+    }
+}
+
+impl VaultOptions {
+    /// Tiny Argon2 parameters (64 KiB, one pass) and no floor: for tests,
+    /// benchmarks and demos only, never for real secrets.
+    pub fn insecure_fast() -> Self {
+        VaultOptions {
+            kdf: KdfParams::new(64, 1, 1),
+            kdf_policy: KdfPolicy::default().with_floor(KdfFloor::None),
+            ..VaultOptions::default()
+        }
+    }
+
+    /// Sets the Argon2id parameters.
+    #[must_use]
+    pub fn with_kdf(mut self, kdf: KdfParams) -> Self {
+        self.kdf = kdf;
+        self
+    }
+
+    /// Sets the parameter policy.
+    #[must_use]
+    pub fn with_kdf_policy(mut self, policy: KdfPolicy) -> Self {
+        self.kdf_policy = policy;
+        self
+    }
+
+    /// Sets the smallest acceptable manifest sequence number.
+    #[must_use]
+    pub fn with_min_manifest_seq(mut self, seq: u64) -> Self {
+        self.min_manifest_seq = seq;
+        self
+    }
+
+    /// Sets the rotation checkpoint interval (at least 1).
+    #[must_use]
+    pub fn with_rotation_batch(mut self, n: usize) -> Self {
+        self.rotation_batch = n.max(1);
+        self
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct Header {
+    vault_id: String,
+    created: u64,
+    kdf: StoredKdf,
+    #[serde(with = "hex_bytes")]
+    salt: Vec<u8>,
+    secret_key: bool,
+    epoch: u32,
+    #[serde(with = "hex_bytes")]
+    wrapped_key: Vec<u8>,
+    #[serde(with = "hex_opt")]
+    recovery_wrap: Option<Vec<u8>>,
+    #[serde(with = "hex_bytes")]
+    auth_verifier: Vec<u8>,
+    #[serde(with = "hex_bytes")]
+    public_key: Vec<u8>,
+    #[serde(with = "hex_bytes")]
+    identity: Vec<u8>,
+}
+
+impl Record for Header {
+    const KIND: &'static str = "vault.header";
+    const VERSION: u32 = 1;
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct RotationRecord {
+    from_epoch: u32,
+    to_epoch: u32,
+    #[serde(with = "hex_bytes")]
+    next_key: Vec<u8>,
+    #[serde(with = "hex_bytes")]
+    recovery: Vec<u8>,
+    cursor: Option<String>,
+    done: u64,
+    started: u64,
+}
+
+impl Record for RotationRecord {
+    const KIND: &'static str = "vault.rotation";
+    const VERSION: u32 = 1;
+}
+
+const CTX_VAULT_KEY: &[u8] = b"vault-key";
+const CTX_IDENTITY: &[u8] = b"identity";
+const CTX_ROTATION: &[u8] = b"rotation";
+const CTX_RECOVERY: &[u8] = b"recovery";
+
+/// Progress of a key rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RotationProgress {
+    /// The key generation being retired.
+    pub from_epoch: u32,
+    /// The key generation being installed.
+    pub to_epoch: u32,
+    /// Items re-encrypted so far (over all runs).
+    pub done: u64,
+    /// Items still to re-encrypt.
+    pub remaining: u64,
+    /// True once the new key is installed and the old one retired.
+    pub finished: bool,
+}
+
+/// What a completed rotation did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RotationReport {
+    /// The retired key generation.
+    pub from_epoch: u32,
+    /// The new key generation.
+    pub to_epoch: u32,
+    /// Items re-encrypted (over all runs, including interrupted ones).
+    pub items: u64,
+    /// The new recovery key (the old one no longer opens the vault): show it
+    /// to the user.
+    pub recovery_key: RecoveryKey,
+    /// The vault's new public key (shares must now be sent to it).
+    pub public_key: PublicKey,
+}
+
+/// What a client needs before logging in: how to derive its keys.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PreLogin {
+    /// The vault.
+    pub vault: VaultId,
+    /// Argon2id parameters.
+    pub kdf: KdfParams,
+    /// Argon2 salt.
+    pub salt: Vec<u8>,
+    /// Whether the vault needs a secret key as well as the password.
+    pub secret_key_required: bool,
+}
+
+impl PreLogin {
+    /// Derives the [`AuthKey`] to present at login (checking `policy`
+    /// first, so a server cannot downgrade the cost and then brute-force
+    /// what it receives).
+    pub fn derive_auth_key(
+        &self,
+        credentials: &Credentials,
+        policy: &KdfPolicy,
+    ) -> Result<AuthKey> {
+        policy.check(&self.kdf)?;
+        if self.secret_key_required && credentials.secret_key().is_none() {
+            return Err(Error::SecretKeyRequired);
+        }
+        Ok(credentials.derive(&self.kdf, &self.salt, &self.vault)?.auth)
+    }
+}
+
+struct KeyRing {
+    epoch: u32,
+    current: SymmetricKey,
+    pending: Option<(u32, SymmetricKey)>,
+}
+
+impl KeyRing {
+    fn get(&self, epoch: u32) -> Result<&SymmetricKey> {
+        if epoch == self.epoch {
+            return Ok(&self.current);
+        }
+        match &self.pending {
+            Some((e, k)) if *e == epoch => Ok(k),
+            _ => Err(Error::UnknownKeyEpoch { epoch }),
+        }
+    }
+
+    /// The key new data is sealed with: the pending one during a rotation.
+    fn write(&self) -> (u32, &SymmetricKey) {
+        match &self.pending {
+            Some((e, k)) => (*e, k),
+            None => (self.epoch, &self.current),
+        }
+    }
+}
+
+/// An unlocked vault over a [`Store`].
+///
+/// ```
+/// use blocksmith_store::{MemoryStore, block_on};
+/// use blocksmith_vault::{Credentials, NewItem, Vault, VaultOptions};
+/// block_on(async {
+///     let store = MemoryStore::new();
+///     let creds = Credentials::new("correct horse battery staple");
+///     let opts = VaultOptions::insecure_fast(); // tests only: tiny Argon2 cost
+///     let (mut vault, _recovery) = Vault::create(&store, &creds, opts.clone()).await?;
+///     let id = vault.add(NewItem::new("email", "hunter2")).await?;
+///     let vault_id = vault.id();
+///     drop(vault);
+///     let vault = Vault::unlock(&store, vault_id, &creds, opts.clone()).await?;
+///     assert_eq!(vault.get(&id).await?.expose_secret(), b"hunter2");
+///     assert!(Vault::unlock(&store, vault_id, &Credentials::new("nope"), opts).await.is_err());
+///     Ok::<(), blocksmith_vault::Error>(())
+/// })?;
+/// # Ok::<(), blocksmith_vault::Error>(())
+/// ```
+pub struct Vault<S> {
+    store: S,
+    id: VaultId,
+    options: VaultOptions,
+    kek: Option<SymmetricKey>,
+    keys: KeyRing,
+    identity: StaticSecret,
+    header: Header,
+    header_version: Version,
+    manifest: Manifest,
+    manifest_version: Version,
+    rotation: Option<(RotationRecord, Version)>,
+}
+
+impl<S> fmt::Debug for Vault<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault")
+            .field("id", &self.id)
+            .field("epoch", &self.keys.epoch)
+            .field("items", &self.manifest.items.len())
+            .field("manifest_seq", &self.manifest.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+fn prefix(id: &VaultId) -> String {
+    format!("vault/{id}")
+}
+
+fn key_of(id: &VaultId, rest: &str) -> Result<Key> {
+    Ok(Key::new(format!("{}/{rest}", prefix(id)))?)
+}
+
+/// The store key of an item's blob: version and a random per-write tag, so a
+/// blob orphaned by an interrupted write never blocks the next one.
+fn item_key(id: &VaultId, item: &ItemId, version: u64, tag: u64) -> Result<Key> {
+    key_of(id, &format!("items/{item}/{version:016x}-{tag:016x}"))
+}
+
+fn random_tag() -> Result<u64> {
+    Ok(u64::from_le_bytes(random_array()?))
+}
+
+fn conflict(e: blocksmith_store::Error, what: &'static str) -> Error {
+    if e.is_conflict() {
+        Error::Conflict(what)
+    } else {
+        Error::Store(e)
+    }
+}
+
+fn seal_identity(
+    key: &SymmetricKey,
+    epoch: u32,
+    vault: &VaultId,
+    id: &StaticSecret,
+) -> Result<Vec<u8>> {
+    let ctx = Context::new(vault.as_bytes())
+        .with_item(CTX_IDENTITY)
+        .with_version(u64::from(epoch));
+    Envelope::seal(key, Kind::IdentityKey, epoch, &ctx, id.as_bytes())
+}
+
+fn wrap_vault_key(
+    kek: &SymmetricKey,
+    kind: Kind,
+    epoch: u32,
+    vault: &VaultId,
+    key: &SymmetricKey,
+) -> Result<Vec<u8>> {
+    let ctx = Context::new(vault.as_bytes())
+        .with_item(CTX_VAULT_KEY)
+        .with_version(u64::from(epoch));
+    Envelope::seal(kek, kind, epoch, &ctx, key.expose_secret())
+}
+
+fn unwrap_vault_key(
+    kek: &SymmetricKey,
+    kind: Kind,
+    epoch: u32,
+    vault: &VaultId,
+    bytes: &[u8],
+) -> Result<SymmetricKey> {
+    let env = Envelope::parse_kind(bytes, kind)?;
+    if env.key_epoch() != epoch {
+        return Err(Error::Inconsistent("wrapped vault key of another epoch"));
+    }
+    let ctx = Context::new(vault.as_bytes())
+        .with_item(CTX_VAULT_KEY)
+        .with_version(u64::from(epoch));
+    match env.open(kek, &ctx) {
+        Ok(k) => SymmetricKey::from_slice(k.expose_secret()),
+        Err(Error::Decrypt) => Err(Error::WrongCredentials),
+        Err(e) => Err(e),
+    }
+}
+
+fn verifier_of(h: &Header) -> Result<AuthVerifier> {
+    let b: [u8; 32] = h.auth_verifier[..]
+        .try_into()
+        .map_err(|_| Error::Inconsistent("auth verifier length"))?;
+    Ok(AuthVerifier::from_bytes(b))
+}
+
+fn public_of(s: &StaticSecret) -> PublicKey {
+    PublicKey::from_bytes(x25519_dalek::PublicKey::from(s).to_bytes())
+}
+
+fn inbox_prefix(pk: &PublicKey) -> String {
+    format!("shares/{}/", pk.fingerprint())
+}
+
+impl<S: Store> Vault<S> {
+    /// Creates a vault with a random id, vault key, recovery key and sharing
+    /// key pair. Returns the unlocked vault and the recovery key (show it to
+    /// the user once; it is not stored).
+    pub async fn create(
+        store: S,
+        credentials: &Credentials,
+        options: VaultOptions,
+    ) -> Result<(Self, RecoveryKey)> {
+        options.kdf_policy.check(&options.kdf)?;
+        let id = VaultId::generate()?;
+        let salt = random_array::<16>()?;
+        let derived = credentials.derive(&options.kdf, &salt, &id)?;
+        let epoch = 1;
+        let vault_key = SymmetricKey::generate()?;
+        let recovery = RecoveryKey::generate()?;
+        let identity = StaticSecret::from(random_array::<32>()?);
+        let header = Header {
+            vault_id: id.to_string(),
+            created: now(),
+            kdf: StoredKdf::from_params(&options.kdf),
+            salt: salt.to_vec(),
+            secret_key: credentials.secret_key().is_some(),
+            epoch,
+            wrapped_key: wrap_vault_key(&derived.kek, Kind::VaultKey, epoch, &id, &vault_key)?,
+            recovery_wrap: Some(wrap_vault_key(
+                &recovery.kek(&id),
+                Kind::RecoveryWrap,
+                epoch,
+                &id,
+                &vault_key,
+            )?),
+            auth_verifier: derived.auth.verifier().as_bytes().to_vec(),
+            public_key: public_of(&identity).as_bytes().to_vec(),
+            identity: seal_identity(&vault_key, epoch, &id, &identity)?,
+        };
+        let manifest = Manifest::with_seq(1);
+        let blob = manifest.seal(&vault_key, epoch, &id)?;
+        let s = &store;
+        let manifest_version = s
+            .put(&key_of(&id, "manifest")?, blob.into(), PutOptions::create())
+            .await?
+            .version;
+        let header_version = s
+            .put_record(&key_of(&id, "header")?, &header, PutOptions::create())
+            .await?
+            .version;
+        Ok((
+            Vault {
+                store,
+                id,
+                options,
+                kek: Some(derived.kek),
+                keys: KeyRing {
+                    epoch,
+                    current: vault_key,
+                    pending: None,
+                },
+                identity,
+                header,
+                header_version,
+                manifest,
+                manifest_version,
+                rotation: None,
+            },
+            recovery,
+        ))
+    }
+
+    async fn load_header(store: &S, id: &VaultId) -> Result<(Header, Version)> {
+        let (header, version) = store
+            .get_record::<Header>(&key_of(id, "header")?)
+            .await?
+            .ok_or_else(|| Error::VaultNotFound { id: id.to_string() })?;
+        if header.vault_id != id.to_string() {
+            return Err(Error::Inconsistent("header of another vault"));
+        }
+        Ok((header, version))
+    }
+
+    /// What a client needs to derive its login key ([`PreLogin::derive_auth_key`]).
+    pub async fn prelogin(store: S, id: VaultId) -> Result<PreLogin> {
+        let (h, _) = Self::load_header(&store, &id).await?;
+        Ok(PreLogin {
+            vault: id,
+            kdf: h.kdf.params()?,
+            salt: h.salt.clone(),
+            secret_key_required: h.secret_key,
+        })
+    }
+
+    /// Server side of a login: checks an [`AuthKey`] against the stored
+    /// verifier, in constant time. Knowing the verifier (or the auth key)
+    /// does not decrypt anything.
+    pub async fn verify_login(store: S, id: VaultId, key: &AuthKey) -> Result<bool> {
+        let (h, _) = Self::load_header(&store, &id).await?;
+        Ok(key.vault() == id && verifier_of(&h)?.verify(key))
+    }
+
+    /// Unlocks with the password (and secret key, for two-secret vaults).
+    /// A wrong password is [`Error::WrongCredentials`].
+    pub async fn unlock(
+        store: S,
+        id: VaultId,
+        credentials: &Credentials,
+        options: VaultOptions,
+    ) -> Result<Self> {
+        let (header, header_version) = Self::load_header(&store, &id).await?;
+        let params = header.kdf.params()?;
+        options.kdf_policy.check(&params)?;
+        if header.secret_key && credentials.secret_key().is_none() {
+            return Err(Error::SecretKeyRequired);
+        }
+        let derived = credentials.derive(&params, &header.salt, &id)?;
+        let vault_key = unwrap_vault_key(
+            &derived.kek,
+            Kind::VaultKey,
+            header.epoch,
+            &id,
+            &header.wrapped_key,
+        )?;
+        Self::finish_open(
+            store,
+            id,
+            header,
+            header_version,
+            Some(derived.kek),
+            vault_key,
+            options,
+        )
+        .await
+    }
+
+    /// Unlocks with the recovery key. The vault then needs a new password
+    /// ([`Vault::change_password`]) before it can rotate its key.
+    pub async fn unlock_with_recovery(
+        store: S,
+        id: VaultId,
+        recovery: &RecoveryKey,
+        options: VaultOptions,
+    ) -> Result<Self> {
+        let (header, header_version) = Self::load_header(&store, &id).await?;
+        let wrap = header
+            .recovery_wrap
+            .as_deref()
+            .ok_or(Error::WrongCredentials)?;
+        let vault_key = unwrap_vault_key(
+            &recovery.kek(&id),
+            Kind::RecoveryWrap,
+            header.epoch,
+            &id,
+            wrap,
+        )?;
+        Self::finish_open(store, id, header, header_version, None, vault_key, options).await
+    }
+
+    async fn finish_open(
+        store: S,
+        id: VaultId,
+        header: Header,
+        header_version: Version,
+        kek: Option<SymmetricKey>,
+        vault_key: SymmetricKey,
+        options: VaultOptions,
+    ) -> Result<Self> {
+        let epoch = header.epoch;
+        let ctx = Context::new(id.as_bytes())
+            .with_item(CTX_IDENTITY)
+            .with_version(u64::from(epoch));
+        let sk = envelope::open(&vault_key, Kind::IdentityKey, &ctx, &header.identity)?;
+        let sk: [u8; 32] = sk
+            .expose_secret()
+            .try_into()
+            .map_err(|_| Error::Inconsistent("identity key length"))?;
+        let identity = StaticSecret::from(sk);
+        if public_of(&identity).as_bytes()[..] != header.public_key[..] {
+            return Err(Error::Inconsistent(
+                "public key does not match the identity key",
+            ));
+        }
+        let mut keys = KeyRing {
+            epoch,
+            current: vault_key,
+            pending: None,
+        };
+        let rotation = store
+            .get_record::<RotationRecord>(&key_of(&id, "rotation")?)
+            .await?;
+        if let Some((rec, _)) = &rotation {
+            if rec.from_epoch == epoch && rec.to_epoch == epoch + 1 {
+                let ctx = Context::new(id.as_bytes())
+                    .with_item(CTX_ROTATION)
+                    .with_version(u64::from(rec.to_epoch));
+                let next = envelope::open(&keys.current, Kind::RotationKey, &ctx, &rec.next_key)?;
+                keys.pending = Some((
+                    rec.to_epoch,
+                    SymmetricKey::from_slice(next.expose_secret())?,
+                ));
+            } else if rec.to_epoch != epoch {
+                return Err(Error::Inconsistent("rotation record of another epoch"));
+            }
+            // to_epoch == epoch: the rotation committed; `rotate` cleans up.
+        }
+        let r = store
+            .get(
+                &key_of(&id, "manifest")?,
+                blocksmith_store::GetOptions::new(),
+            )
+            .await?;
+        let (seq, env) = Manifest::parse_blob(&r.data)?;
+        if seq < options.min_manifest_seq {
+            return Err(Error::Rollback {
+                what: "manifest",
+                expected: options.min_manifest_seq,
+                found: seq,
+            });
+        }
+        let manifest = Manifest::open(&env, seq, keys.get(env.key_epoch())?, &id)?;
+        Ok(Vault {
+            store,
+            id,
+            options,
+            kek,
+            keys,
+            identity,
+            header,
+            header_version,
+            manifest,
+            manifest_version: r.meta.version,
+            rotation,
+        })
+    }
+
+    /// The vault id.
+    pub fn id(&self) -> VaultId {
+        self.id
+    }
+
+    /// The current vault key generation (1 at creation, +1 per rotation).
+    pub fn epoch(&self) -> u32 {
+        self.keys.epoch
+    }
+
+    /// The manifest sequence number: remember it and pass it as
+    /// [`VaultOptions::with_min_manifest_seq`] to detect a rolled-back store.
+    pub fn manifest_seq(&self) -> u64 {
+        self.manifest.seq
+    }
+
+    /// The Argon2id parameters the vault is stored with.
+    pub fn kdf_params(&self) -> Result<KdfParams> {
+        self.header.kdf.params()
+    }
+
+    /// The public key others share items to.
+    pub fn public_key(&self) -> PublicKey {
+        public_of(&self.identity)
+    }
+
+    /// The verifier a login server stores for this vault.
+    pub fn auth_verifier(&self) -> Result<AuthVerifier> {
+        verifier_of(&self.header)
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.manifest.items.len()
+    }
+
+    /// True when the vault holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.manifest.items.is_empty()
+    }
+
+    /// Every item, in id order.
+    pub fn items(&self) -> impl Iterator<Item = &ItemInfo> {
+        self.manifest.items.values()
+    }
+
+    /// Items of a collection.
+    pub fn collection<'a>(
+        &'a self,
+        collection: &'a str,
+    ) -> impl Iterator<Item = &'a ItemInfo> + 'a {
+        self.items()
+            .filter(move |i| i.collection() == Some(collection))
+    }
+
+    /// An item by id.
+    pub fn info(&self, id: &ItemId) -> Option<&ItemInfo> {
+        self.manifest.items.get(id)
+    }
+
+    /// An item by name.
+    pub fn find(&self, name: &str) -> Option<&ItemInfo> {
+        self.manifest
+            .by_name
+            .get(name)
+            .and_then(|id| self.manifest.items.get(id))
+    }
+
+    /// Status of an interrupted or partial key rotation, if any.
+    pub fn rotation_pending(&self) -> Option<RotationProgress> {
+        self.rotation.as_ref().map(|(r, _)| self.progress(r))
+    }
+
+    fn progress(&self, r: &RotationRecord) -> RotationProgress {
+        let cursor = r.cursor.as_deref().and_then(|c| c.parse::<ItemId>().ok());
+        let remaining = match cursor {
+            Some(c) => self
+                .manifest
+                .items
+                .range(c..)
+                .filter(|(id, _)| **id > c)
+                .count(),
+            None => self.manifest.items.len(),
+        };
+        RotationProgress {
+            from_epoch: r.from_epoch,
+            to_epoch: r.to_epoch,
+            done: r.done,
+            remaining: remaining as u64,
+            finished: r.to_epoch == self.keys.epoch,
+        }
+    }
+
+    async fn save_manifest(&mut self, next: Manifest) -> Result<()> {
+        let (epoch, key) = self.keys.write();
+        let blob = next.seal(key, epoch, &self.id)?;
+        let r = self
+            .store
+            .put(
+                &key_of(&self.id, "manifest")?,
+                blob.into(),
+                PutOptions::update(self.manifest_version.clone()),
+            )
+            .await
+            .map_err(|e| conflict(e, "manifest"))?;
+        self.manifest = next;
+        self.manifest_version = r.version;
+        Ok(())
+    }
+
+    fn next_manifest(&self) -> Manifest {
+        let mut m = self.manifest.clone();
+        m.seq += 1;
+        m
+    }
+
+    async fn write_item(&self, id: &ItemId, version: u64, tag: u64, secret: &[u8]) -> Result<()> {
+        let (epoch, key) = self.keys.write();
+        let blob = ItemBlob::seal(key, epoch, &self.id, id, version, secret)?;
+        self.store
+            .put(
+                &item_key(&self.id, id, version, tag)?,
+                blob.into(),
+                PutOptions::create(),
+            )
+            .await
+            .map_err(|e| conflict(e, "item"))?;
+        Ok(())
+    }
+
+    /// Adds an item; names are unique.
+    pub async fn add(&mut self, item: NewItem) -> Result<ItemId> {
+        Ok(self.add_many(vec![item]).await?.remove(0))
+    }
+
+    /// Adds several items with one manifest write.
+    pub async fn add_many(&mut self, items: Vec<NewItem>) -> Result<Vec<ItemId>> {
+        let mut next = self.next_manifest();
+        let mut ids = Vec::with_capacity(items.len());
+        let mut tags = Vec::with_capacity(items.len());
+        let t = now();
+        for item in &items {
+            item.validate()?;
+            if let Some(id) = next.by_name.get(&item.name) {
+                return Err(Error::DuplicateName { id: id.to_string() });
+            }
+            let id = ItemId::generate()?;
+            let tag = random_tag()?;
+            next.insert(ItemInfo {
+                id,
+                name: item.name.clone(),
+                collection: item.collection.clone(),
+                version: 1,
+                tag,
+                created: t,
+                updated: t,
+                size: u32::try_from(item.secret.len()).unwrap_or(u32::MAX),
+            });
+            ids.push(id);
+            tags.push(tag);
+        }
+        for ((id, tag), item) in ids.iter().zip(&tags).zip(&items) {
+            self.write_item(id, 1, *tag, item.secret.expose_secret())
+                .await?;
+        }
+        if let Err(e) = self.save_manifest(next).await {
+            for (id, tag) in ids.iter().zip(&tags) {
+                let _ = self.store.delete(&item_key(&self.id, id, 1, *tag)?).await;
+            }
+            return Err(e);
+        }
+        Ok(ids)
+    }
+
+    /// Decrypts an item's secret.
+    pub async fn get(&self, id: &ItemId) -> Result<SecretBytes> {
+        let info = self
+            .info(id)
+            .ok_or_else(|| Error::ItemNotFound { id: id.to_string() })?;
+        let r = self
+            .store
+            .get_opt(&item_key(&self.id, id, info.version, info.tag)?)
+            .await?
+            .ok_or(Error::Inconsistent(
+                "an item in the manifest is missing from the store",
+            ))?;
+        self.open_blob(&r.data, id, info.version)
+    }
+
+    fn open_blob(&self, bytes: &[u8], id: &ItemId, version: u64) -> Result<SecretBytes> {
+        let blob = ItemBlob::parse(bytes)?;
+        blob.open(self.keys.get(blob.epoch())?, &self.id, id, version)
+    }
+
+    /// Decrypts an item's secret, found by name.
+    pub async fn get_by_name(&self, name: &str) -> Result<SecretBytes> {
+        let id = self
+            .manifest
+            .by_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::ItemNotFound {
+                id: "(by name)".into(),
+            })?;
+        self.get(&id).await
+    }
+
+    /// Replaces an item's secret (its version goes up by one; the old
+    /// version's blob is deleted).
+    pub async fn update(&mut self, id: &ItemId, secret: impl Into<SecretBytes>) -> Result<u64> {
+        let secret = secret.into();
+        let old = self
+            .info(id)
+            .ok_or_else(|| Error::ItemNotFound { id: id.to_string() })?;
+        let (old_version, old_tag) = (old.version, old.tag);
+        let (version, tag) = (old_version + 1, random_tag()?);
+        self.write_item(id, version, tag, secret.expose_secret())
+            .await?;
+        let mut next = self.next_manifest();
+        if let Some(i) = next.items.get_mut(id) {
+            i.version = version;
+            i.tag = tag;
+            i.updated = now();
+            i.size = u32::try_from(secret.len()).unwrap_or(u32::MAX);
+        }
+        if let Err(e) = self.save_manifest(next).await {
+            let _ = self
+                .store
+                .delete(&item_key(&self.id, id, version, tag)?)
+                .await;
+            return Err(e);
+        }
+        self.store
+            .delete(&item_key(&self.id, id, old_version, old_tag)?)
+            .await?;
+        Ok(version)
+    }
+
+    /// Removes an item.
+    pub async fn remove(&mut self, id: &ItemId) -> Result<()> {
+        let mut next = self.next_manifest();
+        let info = next
+            .remove(id)
+            .ok_or_else(|| Error::ItemNotFound { id: id.to_string() })?;
+        let key = item_key(&self.id, id, info.version, info.tag)?;
+        self.save_manifest(next).await?;
+        self.store.delete(&key).await?;
+        Ok(())
+    }
+
+    /// Deletes item blobs the manifest does not name: left behind by writes
+    /// interrupted between the blob and the manifest. Returns how many. Run
+    /// it when no other writer is active (their uncommitted blobs look the
+    /// same).
+    pub async fn vacuum(&self) -> Result<usize> {
+        let prefix = format!("{}/items/", prefix(&self.id));
+        let mut n = 0;
+        for m in self.store.list_all(&prefix).await? {
+            let live = m.key.as_str()[prefix.len()..]
+                .split_once('/')
+                .and_then(|(item, rest)| {
+                    let info = self.info(&item.parse().ok()?)?;
+                    Some(rest == format!("{:016x}-{:016x}", info.version, info.tag))
+                })
+                .unwrap_or(false);
+            if !live {
+                self.store.delete(&m.key).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn save_header(&mut self, next: Header) -> Result<()> {
+        let r = self
+            .store
+            .put_record(
+                &key_of(&self.id, "header")?,
+                &next,
+                PutOptions::update(self.header_version.clone()),
+            )
+            .await
+            .map_err(|e| conflict(e, "header"))?;
+        self.header = next;
+        self.header_version = r.version;
+        Ok(())
+    }
+
+    /// Sets a new password (and secret key, and optionally new Argon2
+    /// parameters): one key is re-wrapped, no item is touched.
+    pub async fn change_password(
+        &mut self,
+        credentials: &Credentials,
+        kdf: Option<KdfParams>,
+    ) -> Result<()> {
+        let params = match kdf {
+            Some(p) => p,
+            None => self.header.kdf.params()?,
+        };
+        self.options.kdf_policy.check(&params)?;
+        let salt = random_array::<16>()?;
+        let derived = credentials.derive(&params, &salt, &self.id)?;
+        let mut next = self.header.clone();
+        next.kdf = StoredKdf::from_params(&params);
+        next.salt = salt.to_vec();
+        next.secret_key = credentials.secret_key().is_some();
+        next.wrapped_key = wrap_vault_key(
+            &derived.kek,
+            Kind::VaultKey,
+            self.keys.epoch,
+            &self.id,
+            &self.keys.current,
+        )?;
+        next.auth_verifier = derived.auth.verifier().as_bytes().to_vec();
+        self.save_header(next).await?;
+        self.kek = Some(derived.kek);
+        Ok(())
+    }
+
+    /// Issues a new recovery key; the previous one stops working.
+    pub async fn new_recovery_key(&mut self) -> Result<RecoveryKey> {
+        let recovery = RecoveryKey::generate()?;
+        let mut next = self.header.clone();
+        next.recovery_wrap = Some(wrap_vault_key(
+            &recovery.kek(&self.id),
+            Kind::RecoveryWrap,
+            self.keys.epoch,
+            &self.id,
+            &self.keys.current,
+        )?);
+        self.save_header(next).await?;
+        Ok(recovery)
+    }
+
+    /// Rotates the vault key: every item is re-encrypted under a fresh item
+    /// key wrapped by a fresh vault key, the manifest and the sharing key
+    /// pair are replaced, a new recovery key is issued and the old vault key
+    /// is retired (data sealed under it no longer opens). Progress is
+    /// checkpointed in the store: if interrupted (crash, store error), unlock
+    /// again and call `rotate` to resume where it stopped.
+    ///
+    /// Shares sent to the old public key and not yet received cannot be
+    /// opened afterwards: [`Vault::receive_shares`] first.
+    pub async fn rotate(&mut self) -> Result<RotationReport> {
+        self.rotate_partially(usize::MAX).await?;
+        self.finish_rotation().await
+    }
+
+    /// Begins (or resumes) a rotation and re-encrypts at most `max_items`
+    /// items, checkpointing every [`VaultOptions::rotation_batch`] items,
+    /// without installing the new key. [`Vault::rotate`] finishes it.
+    pub async fn rotate_partially(&mut self, max_items: usize) -> Result<RotationProgress> {
+        if self.kek.is_none() {
+            return Err(Error::PasswordRequired);
+        }
+        if self.rotation.is_none() {
+            self.begin_rotation().await?;
+        }
+        let Some((rec, _)) = &self.rotation else {
+            return Err(Error::Inconsistent("rotation record missing"));
+        };
+        if rec.to_epoch == self.keys.epoch {
+            return Ok(self.progress(rec));
+        }
+        let cursor = rec
+            .cursor
+            .as_deref()
+            .map(str::parse::<ItemId>)
+            .transpose()?;
+        let todo: Vec<(ItemId, u64, u64)> = self
+            .manifest
+            .items
+            .values()
+            .filter(|i| cursor.is_none_or(|c| i.id > c))
+            .take(max_items)
+            .map(|i| (i.id, i.version, i.tag))
+            .collect();
+        for batch in todo.chunks(self.options.rotation_batch) {
+            for (id, version, tag) in batch {
+                self.reencrypt(id, *version, *tag).await?;
+            }
+            if let Some((last, _, _)) = batch.last() {
+                self.checkpoint(*last, batch.len() as u64).await?;
+            }
+        }
+        match &self.rotation {
+            Some((rec, _)) => Ok(self.progress(rec)),
+            None => Err(Error::Inconsistent("rotation record missing")),
+        }
+    }
+
+    async fn begin_rotation(&mut self) -> Result<()> {
+        let from = self.keys.epoch;
+        let to = from
+            .checked_add(1)
+            .ok_or(Error::Inconsistent("key epoch overflow"))?;
+        let next = SymmetricKey::generate()?;
+        let recovery = RecoveryKey::generate()?;
+        let rctx = Context::new(self.id.as_bytes())
+            .with_item(CTX_ROTATION)
+            .with_version(u64::from(to));
+        let cctx = Context::new(self.id.as_bytes())
+            .with_item(CTX_RECOVERY)
+            .with_version(u64::from(to));
+        let rec = RotationRecord {
+            from_epoch: from,
+            to_epoch: to,
+            next_key: Envelope::seal(
+                &self.keys.current,
+                Kind::RotationKey,
+                from,
+                &rctx,
+                next.expose_secret(),
+            )?,
+            recovery: Envelope::seal(
+                &next,
+                Kind::PendingRecovery,
+                to,
+                &cctx,
+                recovery.expose_secret(),
+            )?,
+            cursor: None,
+            done: 0,
+            started: now(),
+        };
+        let v = self
+            .store
+            .put_record(&key_of(&self.id, "rotation")?, &rec, PutOptions::create())
+            .await
+            .map_err(|e| conflict(e, "rotation record"))?
+            .version;
+        self.keys.pending = Some((to, next));
+        self.rotation = Some((rec, v));
+        Ok(())
+    }
+
+    async fn reencrypt(&self, id: &ItemId, version: u64, tag: u64) -> Result<()> {
+        let key = item_key(&self.id, id, version, tag)?;
+        let r = self.store.get_opt(&key).await?.ok_or(Error::Inconsistent(
+            "an item in the manifest is missing from the store",
+        ))?;
+        let (to, next) = self.keys.write();
+        if ItemBlob::parse(&r.data)?.epoch() == to {
+            return Ok(()); // already done (a resumed run, or written during the rotation)
+        }
+        let secret = self.open_blob(&r.data, id, version)?;
+        let blob = ItemBlob::seal(next, to, &self.id, id, version, secret.expose_secret())?;
+        self.store
+            .put(&key, blob.into(), PutOptions::update(r.meta.version))
+            .await
+            .map_err(|e| conflict(e, "item"))?;
+        Ok(())
+    }
+
+    async fn checkpoint(&mut self, last: ItemId, n: u64) -> Result<()> {
+        let Some((rec, v)) = &self.rotation else {
+            return Err(Error::Inconsistent("rotation record missing"));
+        };
+        let mut rec = rec.clone();
+        rec.cursor = Some(last.to_string());
+        rec.done += n;
+        let v = self
+            .store
+            .put_record(
+                &key_of(&self.id, "rotation")?,
+                &rec,
+                PutOptions::update(v.clone()),
+            )
+            .await
+            .map_err(|e| conflict(e, "rotation record"))?
+            .version;
+        self.rotation = Some((rec, v));
+        Ok(())
+    }
+
+    async fn finish_rotation(&mut self) -> Result<RotationReport> {
+        let (rec, _) = self
+            .rotation
+            .clone()
+            .ok_or(Error::Inconsistent("rotation record missing"))?;
+        let to = rec.to_epoch;
+        if to != self.keys.epoch {
+            if self.progress(&rec).remaining > 0 {
+                return Err(Error::Inconsistent("rotation finished with items left"));
+            }
+            let kek = self.kek.clone().ok_or(Error::PasswordRequired)?;
+            let (_, next_key) = self
+                .keys
+                .pending
+                .as_ref()
+                .ok_or(Error::Inconsistent("next key missing"))?;
+            let next_key = next_key.clone();
+            let recovery = self.pending_recovery(&rec, &next_key)?;
+            // 1. The manifest under the new key (the old key may no longer open it).
+            let m = self.next_manifest();
+            self.save_manifest(m).await?;
+            // 2. Commit: the header names the new epoch, wraps the new key, and
+            //    carries a new sharing key pair. The old key is gone from the store.
+            let identity = StaticSecret::from(random_array::<32>()?);
+            let mut h = self.header.clone();
+            h.epoch = to;
+            h.wrapped_key = wrap_vault_key(&kek, Kind::VaultKey, to, &self.id, &next_key)?;
+            h.recovery_wrap = Some(wrap_vault_key(
+                &recovery.kek(&self.id),
+                Kind::RecoveryWrap,
+                to,
+                &self.id,
+                &next_key,
+            )?);
+            h.identity = seal_identity(&next_key, to, &self.id, &identity)?;
+            h.public_key = public_of(&identity).as_bytes().to_vec();
+            self.save_header(h).await?;
+            self.keys = KeyRing {
+                epoch: to,
+                current: next_key,
+                pending: None,
+            };
+            self.identity = identity;
+        }
+        // 3. Clean up (also reached when resuming after a crash past the commit).
+        let recovery = self.pending_recovery(&rec, &self.keys.current)?;
+        self.store.delete(&key_of(&self.id, "rotation")?).await?;
+        self.rotation = None;
+        Ok(RotationReport {
+            from_epoch: rec.from_epoch,
+            to_epoch: to,
+            items: rec.done,
+            recovery_key: recovery,
+            public_key: self.public_key(),
+        })
+    }
+
+    fn pending_recovery(&self, rec: &RotationRecord, key: &SymmetricKey) -> Result<RecoveryKey> {
+        let ctx = Context::new(self.id.as_bytes())
+            .with_item(CTX_RECOVERY)
+            .with_version(u64::from(rec.to_epoch));
+        let b = envelope::open(key, Kind::PendingRecovery, &ctx, &rec.recovery)?;
+        let arr: [u8; 32] = b
+            .expose_secret()
+            .try_into()
+            .map_err(|_| Error::Inconsistent("recovery key length"))?;
+        Ok(RecoveryKey::from_bytes(arr))
+    }
+
+    /// Seals copies of `items` to `recipient` and returns the bundle (to
+    /// hand over out of band, or see [`Vault::share`]).
+    pub async fn share_bundle(
+        &self,
+        items: &[ItemId],
+        recipient: &PublicKey,
+    ) -> Result<(ShareId, Vec<u8>)> {
+        let mut shared = Vec::with_capacity(items.len());
+        for id in items {
+            let info = self
+                .info(id)
+                .ok_or_else(|| Error::ItemNotFound { id: id.to_string() })?;
+            shared.push(SharedItem {
+                name: info.name.clone(),
+                collection: info.collection.clone(),
+                secret: self.get(id).await?,
+            });
+        }
+        share::seal(&self.identity, recipient, &shared)
+    }
+
+    /// Shares `items` with the holder of `recipient`: the sealed bundle waits
+    /// in the recipient's inbox in this store until they
+    /// [`Vault::receive_shares`]. Check the recipient's
+    /// [`PublicKey::fingerprint`] out of band first.
+    pub async fn share(&self, items: &[ItemId], recipient: &PublicKey) -> Result<ShareId> {
+        let (id, bundle) = self.share_bundle(items, recipient).await?;
+        let key = Key::new(format!("{}{id}", inbox_prefix(recipient)))?;
+        self.store
+            .put(&key, bundle.into(), PutOptions::create())
+            .await?;
+        Ok(id)
+    }
+
+    /// Shares every item of `collection`.
+    pub async fn share_collection(
+        &self,
+        collection: &str,
+        recipient: &PublicKey,
+    ) -> Result<ShareId> {
+        let ids: Vec<ItemId> = self.collection(collection).map(ItemInfo::id).collect();
+        if ids.is_empty() {
+            return Err(Error::ItemNotFound {
+                id: "(collection)".into(),
+            });
+        }
+        self.share(&ids, recipient).await
+    }
+
+    /// Opens a share bundle sealed to this vault's public key.
+    pub fn open_share(&self, bundle: &[u8]) -> Result<ReceivedShare> {
+        share::open(&self.identity, bundle)
+    }
+
+    /// Imports the items of an opened share. A name already in the vault
+    /// gets a ` (shared N)` suffix.
+    pub async fn import_share(&mut self, share: &ReceivedShare) -> Result<Vec<ItemId>> {
+        let mut items = Vec::with_capacity(share.items.len());
+        let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for it in &share.items {
+            let mut name = it.name.clone();
+            let mut n = 1;
+            while self.manifest.by_name.contains_key(&name) || taken.contains(&name) {
+                name = format!("{} (shared {n})", it.name);
+                n += 1;
+            }
+            taken.insert(name.clone());
+            let mut item = NewItem::new(name, it.secret.clone());
+            item.collection.clone_from(&it.collection);
+            items.push(item);
+        }
+        self.add_many(items).await
+    }
+
+    /// Opens and imports every share waiting in this vault's inbox, then
+    /// deletes them. Bundles that do not open (not for us, tampered) are
+    /// left in place and reported as errors only if nothing else succeeded.
+    pub async fn receive_shares(&mut self) -> Result<Vec<(ReceivedShare, Vec<ItemId>)>> {
+        let metas = self
+            .store
+            .list_all(&inbox_prefix(&self.public_key()))
+            .await?;
+        let mut out = Vec::new();
+        let mut first_err = None;
+        for m in metas {
+            let Some(r) = self.store.get_opt(&m.key).await? else {
+                continue;
+            };
+            match self.open_share(&r.data) {
+                Ok(share) => {
+                    let ids = self.import_share(&share).await?;
+                    self.store.delete(&m.key).await?;
+                    out.push((share, ids));
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
+    }
+}
+
+/// The store key prefix of a vault (for hosts that list or remove vaults).
+pub fn store_prefix(id: &VaultId) -> String {
+    format!("{}/", prefix(id))
+}

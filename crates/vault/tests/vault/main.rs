@@ -1,0 +1,11 @@
+//! Integration tests of `blocksmith-vault`: one binary, one module per theme.
+
+mod apikeys;
+mod common;
+mod instrumented;
+mod kat;
+mod negative;
+mod rotation;
+mod sharing;
+mod vault_flow;
+mod wycheproof_vectors;
