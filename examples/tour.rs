@@ -11,6 +11,8 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
+#[path = "config_drift.rs"]
+mod config_drift;
 #[path = "tsz_metrics.rs"]
 mod tsz_metrics;
 #[path = "vault_manager.rs"]
@@ -70,6 +72,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", store_section(&store)?);
     println!("{}", tsz_metrics::demo(&store)?);
     println!("{}", vault_manager::demo(&store)?);
+    println!("{}", config_drift::demo(&store)?);
     println!("tour complete");
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod diff_cmd;
 mod output;
 mod store_cmd;
 mod tsz_cmd;
@@ -38,6 +39,9 @@ enum Command {
     /// Time-series compression: measure, compress, decompress.
     #[command(subcommand)]
     Tsz(tsz_cmd::TszCmd),
+    /// Diff, patch and merge text and JSON/YAML/TOML; config history and drift.
+    /// Exit code 1 means "differences found" (as diff(1) does).
+    Diff(diff_cmd::DiffArgs),
     /// Zero-knowledge vault: init, add, get, list, share, rotate.
     #[command(subcommand)]
     Vault(vault_cmd::VaultCmd),
@@ -52,6 +56,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Store(cmd) => store_cmd::run(cmd, &cli.store, &out),
         Command::Tsz(cmd) => tsz_cmd::run(cmd, &out),
+        Command::Diff(args) => match diff_cmd::run(args, &cli.store, &out) {
+            Ok(diff_cmd::Outcome::Different) => return ExitCode::from(1),
+            other => other.map(drop),
+        },
         Command::Vault(cmd) => vault_cmd::run(cmd, &cli.store, &out),
         Command::Apikey(cmd) => vault_cmd::run_apikey(cmd, &cli.store, &out),
     };

@@ -1,5 +1,6 @@
 //! The `blocksmith` binary, run as a user would.
 
+mod diff;
 mod vault;
 
 use std::process::{Command, Output};
