@@ -103,6 +103,7 @@ pub fn parse(text: &str, format: Format) -> Result<Value> {
             })
         }
         Format::Yaml => {
+            check_yaml_nesting(text)?;
             let de = serde_norway::Deserializer::from_str(text);
             Strict.deserialize(de).map_err(|e| {
                 let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
@@ -119,6 +120,65 @@ pub fn parse(text: &str, format: Format) -> Result<Value> {
             Strict.deserialize(de).map_err(|e| toml_error(text, &e))
         }
     }
+}
+
+/// Deepest nesting accepted in YAML (the same order as serde_json's 128).
+pub const MAX_YAML_NESTING: usize = 128;
+
+/// Rejects YAML nested deeper than [`MAX_YAML_NESTING`] before the parser
+/// sees it: the YAML parser's time grows quadratically with nesting depth (a
+/// 200 KB line of `[` took minutes), so hostile depth must stop here. Counts
+/// flow collections (`[`, `{` outside quotes and comments) and compact block
+/// sequences (`- - - x`) on one line.
+fn check_yaml_nesting(text: &str) -> Result<()> {
+    let too_deep = |line: usize, column: usize| Error::Parse {
+        format: Format::Yaml,
+        line,
+        column,
+        message: format!("nesting deeper than {MAX_YAML_NESTING} levels"),
+    };
+    let mut depth = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        // Compact block sequences at the start of the line: "- - - x".
+        let mut compact = 0usize;
+        let mut leading = true;
+        for (col, c) in line.chars().enumerate() {
+            match quote {
+                Some('\'') if c == '\'' => quote = None,
+                Some('"') if c == '"' && prev != '\\' => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '#' if prev.is_whitespace() || col == 0 => break,
+                    '\'' | '"'
+                        if prev.is_whitespace()
+                            || matches!(prev, '[' | '{' | ',' | ':')
+                            || col == 0 =>
+                    {
+                        quote = Some(c);
+                    }
+                    '[' | '{' => {
+                        depth += 1;
+                        if depth > MAX_YAML_NESTING {
+                            return Err(too_deep(i + 1, col + 1));
+                        }
+                    }
+                    ']' | '}' => depth = depth.saturating_sub(1),
+                    '-' if leading => {
+                        compact += 1;
+                        if compact > MAX_YAML_NESTING {
+                            return Err(too_deep(i + 1, col + 1));
+                        }
+                    }
+                    c if c.is_whitespace() => {}
+                    _ => leading = false,
+                },
+            }
+            prev = if prev == '\\' && c == '\\' { ' ' } else { c };
+        }
+    }
+    Ok(())
 }
 
 fn toml_error(text: &str, e: &toml::de::Error) -> Error {

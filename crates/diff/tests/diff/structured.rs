@@ -170,6 +170,17 @@ fn hostile_nesting_is_an_error_not_a_crash() {
     assert!(parse(&deep, Format::Yaml).is_err());
     let deep = format!("a = {}", "[".repeat(100_000));
     assert!(parse(&deep, Format::Toml).is_err());
+    // Compact block sequences nest too ("- - - x").
+    let deep = format!("{}x", "- ".repeat(100_000));
+    assert!(parse(&deep, Format::Yaml).is_err());
+    // Quoted brackets and comments do not count as nesting.
+    let fine = format!(
+        "a: '{}'\nb: \"{}\" # {}\n",
+        "[".repeat(500),
+        "{".repeat(500),
+        "[".repeat(500)
+    );
+    assert!(parse(&fine, Format::Yaml).is_ok());
     // YAML alias expansion is bounded ("billion laughs").
     let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
