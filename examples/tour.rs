@@ -13,6 +13,8 @@ use std::time::Instant;
 
 #[path = "config_drift.rs"]
 mod config_drift;
+#[path = "geo_dispatch.rs"]
+mod geo_dispatch;
 #[path = "tsz_metrics.rs"]
 mod tsz_metrics;
 #[path = "vault_manager.rs"]
@@ -73,6 +75,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", tsz_metrics::demo(&store)?);
     println!("{}", vault_manager::demo(&store)?);
     println!("{}", config_drift::demo(&store)?);
+    println!("{}", geo_dispatch::demo(&store)?);
     println!("tour complete");
     Ok(())
 }

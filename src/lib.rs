@@ -16,6 +16,7 @@
 //! - `redb` (default): the embedded default backend `store::RedbStore`.
 //! - `object-store`: `store::ObjectStoreAdapter` over the `object_store` crate.
 //! - `tsz` (default): [`tsz`], time-series compression and series over a store.
+//! - `geo` (default): [`geo`], moving-entity index, nearby queries, geofences, trajectories.
 //! - `diff` (default): [`diff`], text and structured diff, patch, merge, config history and drift.
 //! - `vault` (default): [`vault`], zero-knowledge vault crypto, key rotation, sharing, API keys.
 //! - `full`: everything.
@@ -38,6 +39,10 @@ pub use blocksmith_vault as vault;
 #[cfg(feature = "diff")]
 #[doc(inline)]
 pub use blocksmith_diff as diff;
+
+#[cfg(feature = "geo")]
+#[doc(inline)]
+pub use blocksmith_geo as geo;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

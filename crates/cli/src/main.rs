@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod diff_cmd;
+mod geo_cmd;
 mod output;
 mod store_cmd;
 mod tsz_cmd;
@@ -42,6 +43,9 @@ enum Command {
     /// Diff, patch and merge text and JSON/YAML/TOML; config history and drift.
     /// Exit code 1 means "differences found" (as diff(1) does).
     Diff(diff_cmd::DiffArgs),
+    /// Moving entities: load positions, nearby queries, geofences.
+    #[command(subcommand)]
+    Geo(geo_cmd::GeoCmd),
     /// Zero-knowledge vault: init, add, get, list, share, rotate.
     #[command(subcommand)]
     Vault(vault_cmd::VaultCmd),
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
             Ok(diff_cmd::Outcome::Different) => return ExitCode::from(1),
             other => other.map(drop),
         },
+        Command::Geo(cmd) => geo_cmd::run(cmd, &cli.store, &out),
         Command::Vault(cmd) => vault_cmd::run(cmd, &cli.store, &out),
         Command::Apikey(cmd) => vault_cmd::run_apikey(cmd, &cli.store, &out),
     };

@@ -1,0 +1,176 @@
+//! Saving and restoring an index through [`blocksmith_store`].
+//!
+//! # Layout in the store
+//! Under `geo/<name>/`:
+//! - `manifest`: a typed record naming the current snapshot epoch, its part
+//!   count, total length and CRC-32;
+//! - `snap/<epoch, 16 hex digits>/<part, 6 digits>`: the snapshot bytes
+//!   ([`crate::snapshot`]) cut into parts of at most 8 MiB (less if the
+//!   store's capabilities say so), each written create-only.
+//!
+//! A save writes the new epoch's parts, then swaps the manifest
+//! (compare-and-swap against the version it read, so two concurrent savers
+//! cannot both win), then deletes every other epoch's parts. A crash at any
+//! point leaves the previous snapshot readable; leftovers are deleted by the
+//! next save.
+
+use crate::{Error, GeoIndex, GeoOptions, Result, snapshot};
+use blocksmith_store::{Key, PutMode, PutOptions, Store, StoreExt, record::Record};
+
+const PART_SIZE: usize = 8 << 20;
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
+struct Manifest {
+    epoch: u64,
+    parts: u32,
+    len: u64,
+    crc: u32,
+}
+
+impl Record for Manifest {
+    const KIND: &'static str = "geo.snapshot";
+    const VERSION: u32 = 1;
+}
+
+/// What a save wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SaveInfo {
+    /// The new epoch (1 for the first save).
+    pub epoch: u64,
+    /// Snapshot size in bytes.
+    pub bytes: u64,
+    /// Number of parts written.
+    pub parts: u32,
+}
+
+fn prefix(name: &str) -> Result<String> {
+    // Validates the name as a key segment.
+    Key::new(format!("geo/{name}/manifest"))?;
+    if name.is_empty() || name.contains('/') {
+        return Err(Error::InvalidId {
+            id: crate::error::truncate(name),
+            reason: "an index name is a non-empty key segment without '/'",
+        });
+    }
+    Ok(format!("geo/{name}"))
+}
+
+fn part_key(prefix: &str, epoch: u64, part: usize) -> Result<Key> {
+    Ok(Key::new(format!("{prefix}/snap/{epoch:016x}/{part:06}"))?)
+}
+
+/// Saves `index` as the snapshot `name`.
+///
+/// ```
+/// use blocksmith_geo::{Fix, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter, persist};
+/// use blocksmith_store::{MemoryStore, block_on};
+/// let store = MemoryStore::new();
+/// let mut index = GeoIndex::new(GeoOptions::default());
+/// index.upsert("car-1", &Kind::Driver, Fix::new(52.52, 13.405, 1_000))?;
+/// block_on(persist::save(&store, "berlin", &index))?;
+/// let back = block_on(persist::load(&store, "berlin", GeoOptions::default()))?.expect("saved");
+/// let here = LatLon::new(52.52, 13.40)?;
+/// assert_eq!(
+///     back.radius(here, 1000.0, 10, &QueryFilter::new())?,
+///     index.radius(here, 1000.0, 10, &QueryFilter::new())?,
+/// );
+/// # Ok::<(), blocksmith_geo::Error>(())
+/// ```
+pub async fn save<S: Store + ?Sized>(store: &S, name: &str, index: &GeoIndex) -> Result<SaveInfo> {
+    let prefix = prefix(name)?;
+    let manifest_key = Key::new(format!("{prefix}/manifest"))?;
+    let current = store.get_record::<Manifest>(&manifest_key).await?;
+    let epoch = current.as_ref().map_or(1, |(m, _)| m.epoch + 1);
+    let bytes = snapshot::encode(index);
+    let part_size = store
+        .capabilities()
+        .max_value_size
+        .map_or(PART_SIZE, |m| (m as usize).clamp(1, PART_SIZE));
+    let mut parts = 0usize;
+    for (i, chunk) in bytes.chunks(part_size).enumerate() {
+        store
+            .put(
+                &part_key(&prefix, epoch, i)?,
+                bytes::Bytes::copy_from_slice(chunk),
+                PutOptions::create(),
+            )
+            .await?;
+        parts = i + 1;
+    }
+    let manifest = Manifest {
+        epoch,
+        parts: u32::try_from(parts).map_err(|_| Error::Snapshot {
+            offset: 0,
+            reason: "too many parts".into(),
+        })?,
+        len: bytes.len() as u64,
+        crc: crc32fast::hash(&bytes),
+    };
+    let mode = match current {
+        Some((_, v)) => PutMode::Update(v),
+        None => PutMode::Create,
+    };
+    store
+        .put_record(&manifest_key, &manifest, PutOptions::new().with_mode(mode))
+        .await?;
+    let keep = format!("{prefix}/snap/{epoch:016x}/");
+    for meta in store.list_all(&format!("{prefix}/snap/")).await? {
+        if !meta.key.as_str().starts_with(&keep) {
+            store.delete(&meta.key).await?;
+        }
+    }
+    Ok(SaveInfo {
+        epoch,
+        bytes: bytes.len() as u64,
+        parts: manifest.parts,
+    })
+}
+
+/// Loads the snapshot `name` into an index with `options`; `Ok(None)` if
+/// there is none.
+pub async fn load<S: Store + ?Sized>(
+    store: &S,
+    name: &str,
+    options: GeoOptions,
+) -> Result<Option<GeoIndex>> {
+    let prefix = prefix(name)?;
+    let manifest_key = Key::new(format!("{prefix}/manifest"))?;
+    let Some((m, _)) = store.get_record::<Manifest>(&manifest_key).await? else {
+        return Ok(None);
+    };
+    let corrupt = |reason: String| Error::Snapshot { offset: 0, reason };
+    let len = usize::try_from(m.len).map_err(|_| corrupt("snapshot too large".into()))?;
+    let mut bytes = Vec::with_capacity(len.min(1 << 30));
+    for i in 0..m.parts as usize {
+        let r = store
+            .get(
+                &part_key(&prefix, m.epoch, i)?,
+                blocksmith_store::GetOptions::new(),
+            )
+            .await?;
+        bytes.extend_from_slice(&r.data);
+        if bytes.len() > len {
+            return Err(corrupt(format!("parts exceed the manifest's {len} bytes")));
+        }
+    }
+    if bytes.len() != len || crc32fast::hash(&bytes) != m.crc {
+        return Err(corrupt(format!(
+            "snapshot epoch {} does not match its manifest",
+            m.epoch
+        )));
+    }
+    snapshot::decode(&bytes, options).map(Some)
+}
+
+/// Deletes the snapshot `name` (manifest and parts); succeeds if absent.
+pub async fn delete<S: Store + ?Sized>(store: &S, name: &str) -> Result<()> {
+    let prefix = prefix(name)?;
+    store
+        .delete(&Key::new(format!("{prefix}/manifest"))?)
+        .await?;
+    for meta in store.list_all(&format!("{prefix}/snap/")).await? {
+        store.delete(&meta.key).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! Integration tests of blocksmith-geo (one binary).
+
+// The tests check exact answers (bit-equal to a brute-force scan, stored
+// values returned unchanged), so exact float comparison is the point.
+#![allow(clippy::float_cmp)]
+
+mod csv_load;
+mod fences;
+mod ingest;
+mod queries;
+mod snapshot;
+mod trajectory;
