@@ -13,10 +13,10 @@
 //! cargo bench --bench geo                      # 1 M entities
 //! GEO_BENCH_N=200000 cargo bench --bench geo   # smaller
 //! GEO_BENCH_SWEEP=1 cargo bench --bench geo    # also sweep the cell size
-//! GEO_BENCH_CLOCK=cpu cargo bench --bench geo  # thread CPU time (Linux)
+//! BENCH_CLOCK=cpu cargo bench --bench geo  # thread CPU time (Linux)
 //! ```
 //!
-//! `GEO_BENCH_CLOCK=cpu` measures every routine, ours and the baselines, in
+//! `BENCH_CLOCK=cpu` (or the older `GEO_BENCH_CLOCK=cpu`) measures every routine, ours and the baselines, in
 //! on-CPU time of the benchmark thread (`/proc/thread-self/schedstat`)
 //! instead of wall time: on a shared machine it leaves out the time the
 //! thread waits for a core, not the cache and memory contention.
@@ -36,7 +36,11 @@ use std::time::{Duration, Instant};
 fn now() -> Duration {
     static CPU: OnceLock<bool> = OnceLock::new();
     static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let cpu = *CPU.get_or_init(|| std::env::var("GEO_BENCH_CLOCK").is_ok_and(|v| v == "cpu"));
+    let cpu = *CPU.get_or_init(|| {
+        ["BENCH_CLOCK", "GEO_BENCH_CLOCK"]
+            .iter()
+            .any(|k| std::env::var(k).is_ok_and(|v| v == "cpu"))
+    });
     if cpu
         && let Some(ns) = std::fs::read_to_string("/proc/thread-self/schedstat")
             .ok()

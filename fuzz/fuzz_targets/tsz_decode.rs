@@ -12,6 +12,17 @@ fuzz_target!(|data: &[u8]| {
     let _ = Chunk::peek(data);
     let _ = Chunk::decode(data);
     let _ = Chunk::decode_unverified(data);
+    // The direct-to-buffer column decoder agrees with the point decoder.
+    let (mut ts, mut vals) = (Vec::new(), Vec::new());
+    let cols = Chunk::decode_columns_into(data, &mut ts, &mut vals);
+    match (Chunk::decode(data), cols) {
+        (Ok((_, p)), Ok(_)) => {
+            assert!(p.iter().map(|x| x.0).eq(ts.iter().copied()));
+            assert!(p.iter().map(|x| x.1.to_bits()).eq(vals.iter().map(|v| v.to_bits())));
+        }
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("decode {a:?} but decode_columns_into {b:?}"),
+    }
     let _ = prometheus::decode(data);
     // The first two bytes choose a value count for the column decoders.
     if let [a, b, rest @ ..] = data {

@@ -237,6 +237,12 @@ pub fn encode(index: &GeoIndex) -> Vec<u8> {
 }
 
 /// Decodes a snapshot into an index with `options`, verifying the checksum.
+///
+/// The snapshot holds data, not configuration: `options` may differ from
+/// those of the saved index. Positions are re-bucketed into the new cell
+/// size, so queries give the same answers; TTL, speed and accuracy limits
+/// apply from now on (state already computed, like fence membership, is
+/// kept as saved).
 pub fn decode(bytes: &[u8], options: GeoOptions) -> Result<GeoIndex> {
     if bytes.len() < MAGIC.len() + 5 {
         return Err(Error::Snapshot {

@@ -217,9 +217,22 @@ impl Chunk {
         timestamps: &mut Vec<i64>,
         values: &mut Vec<f64>,
     ) -> Result<ChunkHeader> {
+        let (header, payload) = validated_payload(bytes, true)?;
+        if header.codec == Codec::Best {
+            // Straight into the caller's buffers: no per-vector copy. Buffers
+            // already of the right length (repeated decodes) are not cleared.
+            let count = header.count as usize;
+            timestamps.truncate(count);
+            values.truncate(count);
+            timestamps.resize(count, 0);
+            values.resize(count, 0.0);
+            best::decode_payload_into(payload, header.first_timestamp, timestamps, values)?;
+            check_timestamps(&header, timestamps)?;
+            return Ok(header);
+        }
         timestamps.clear();
         values.clear();
-        decode_impl(bytes, true, &mut |h, ts, vals| {
+        decode_payload(&header, payload, &mut |h, ts, vals| {
             timestamps.reserve(h.count as usize);
             values.reserve(h.count as usize);
             timestamps.extend_from_slice(ts);
@@ -318,12 +331,9 @@ fn parse_header(bytes: &[u8], verify: bool) -> Result<ChunkHeader> {
     })
 }
 
-/// Decodes the chunk, handing validated batches of timestamps and values to `sink`.
-fn decode_impl(
-    bytes: &[u8],
-    verify: bool,
-    sink: &mut impl FnMut(&ChunkHeader, &[i64], &[f64]),
-) -> Result<ChunkHeader> {
+/// Checks the header, length and (if `verify`) checksums; returns the
+/// header and the payload.
+fn validated_payload(bytes: &[u8], verify: bool) -> Result<(ChunkHeader, &[u8])> {
     let header = parse_header(bytes, verify)?;
     let total = header.total_len();
     if bytes.len() < total {
@@ -343,7 +353,50 @@ fn decode_impl(
             });
         }
     }
-    let payload = &bytes[Chunk::HEADER_LEN..total - Chunk::TRAILER_LEN];
+    Ok((
+        header,
+        &bytes[Chunk::HEADER_LEN..total - Chunk::TRAILER_LEN],
+    ))
+}
+
+/// Decoded timestamps must be non-decreasing, start at or after the
+/// header's first one and end at its last one.
+fn check_timestamps(header: &ChunkHeader, ts: &[i64]) -> Result<()> {
+    if ts.len() != header.count as usize {
+        return Err(Error::Corrupt("decoded points disagree with the header"));
+    }
+    let Some((&first, &last)) = ts.first().zip(ts.last()) else {
+        return Ok(());
+    };
+    let mut ok = first >= header.first_timestamp;
+    for w in ts.windows(2) {
+        ok &= w[0] <= w[1];
+    }
+    if !ok {
+        return Err(Error::Corrupt("decoded timestamps decrease"));
+    }
+    if last != header.last_timestamp {
+        return Err(Error::Corrupt("decoded points disagree with the header"));
+    }
+    Ok(())
+}
+
+/// Decodes the chunk, handing validated batches of timestamps and values to `sink`.
+fn decode_impl(
+    bytes: &[u8],
+    verify: bool,
+    sink: &mut impl FnMut(&ChunkHeader, &[i64], &[f64]),
+) -> Result<ChunkHeader> {
+    let (header, payload) = validated_payload(bytes, verify)?;
+    decode_payload(&header, payload, sink)
+}
+
+fn decode_payload(
+    header: &ChunkHeader,
+    payload: &[u8],
+    sink: &mut impl FnMut(&ChunkHeader, &[i64], &[f64]),
+) -> Result<ChunkHeader> {
+    let header = *header;
     let count = header.count as usize;
     let mut prev = header.first_timestamp;
     let mut seen = 0usize;

@@ -156,6 +156,21 @@ fn bytes_round_trip_gives_identical_answers() {
     same_future(a, b);
 }
 
+/// Options are host configuration, not data: a restore may change the cell
+/// size (entities are re-bucketed) and the answers stay the same.
+#[test]
+fn restore_with_another_cell_size_gives_identical_answers() {
+    let a = populated();
+    let bytes = snapshot::encode(&a);
+    for cell in [60.0, 1_000.0, 20_000.0] {
+        let b = snapshot::decode(&bytes, options().with_cell_size_m(cell)).unwrap();
+        same_answers(&a, &b);
+        assert_eq!(snapshot::encode(&b), bytes);
+    }
+    let b = snapshot::decode(&bytes, options().with_cell_size_m(1_000.0)).unwrap();
+    same_future(a, b);
+}
+
 #[test]
 fn store_round_trip_on_redb_with_small_parts() {
     let dir = tempfile::tempdir().unwrap();

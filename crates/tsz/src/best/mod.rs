@@ -142,24 +142,27 @@ pub fn decode_values(bytes: &[u8], count: usize) -> Result<Vec<f64>> {
 /// Like [`decode_values`], but appends to `out` so its allocation can be reused.
 ///
 /// # Errors
-/// As [`decode_values`]; `out` may hold a partial result after an error.
+/// As [`decode_values`]; after an error `out` is as it was.
 pub fn decode_values_into(bytes: &[u8], count: usize, out: &mut Vec<f64>) -> Result<()> {
     check_count(count, bytes.len())?;
-    out.reserve(count);
+    let at = out.len();
+    out.resize(at + count, 0.0);
     let mut r = ByteReader::new(bytes);
-    let mut buf = [0.0f64; VECTOR_LEN];
     let mut scratch = [0u64; 2 * VECTOR_LEN];
-    let mut left = count;
-    while left > 0 {
-        let len = left.min(VECTOR_LEN);
-        decode_vector(&mut r, &mut buf[..len], &mut scratch)?;
-        out.extend_from_slice(&buf[..len]);
-        left -= len;
+    let mut decode = || {
+        for v in out[at..].chunks_mut(VECTOR_LEN) {
+            decode_vector(&mut r, v, &mut scratch)?;
+        }
+        match r.remaining() {
+            0 => Ok(()),
+            n => Err(Error::TrailingBytes(n)),
+        }
+    };
+    let result = decode();
+    if result.is_err() {
+        out.truncate(at);
     }
-    match r.remaining() {
-        0 => Ok(()),
-        n => Err(Error::TrailingBytes(n)),
-    }
+    result
 }
 
 /// Rejects counts that `len` bytes cannot possibly describe, so a length
@@ -333,34 +336,88 @@ pub(crate) fn decode_payload(
     first_ts: i64,
     sink: &mut impl FnMut(&[i64], &[f64]) -> Result<()>,
 ) -> Result<()> {
-    check_count(count, payload.len())?;
-    let mut r = ByteReader::new(payload);
-    let mut st = TsState {
-        t: first_ts,
-        delta: 0,
-    };
+    let mut d = PayloadDecoder::new(payload, count, first_ts)?;
     let mut tbuf = [0i64; VECTOR_LEN];
     let mut vbuf = [0.0f64; VECTOR_LEN];
-    let mut scratch = [0u64; 2 * VECTOR_LEN];
-    if count >= 1 {
-        tbuf[0] = first_ts;
-    }
-    if count >= 2 {
-        st.delta = r.uvarint("best first delta")? as i64;
-        st.t = first_ts.wrapping_add(st.delta);
-        tbuf[1] = st.t;
-    }
-    let mut start = 0;
-    while start < count {
-        let len = (count - start).min(VECTOR_LEN);
-        decode_ts_block(&mut r, start, &mut st, &mut tbuf[..len], &mut scratch)?;
-        decode_vector(&mut r, &mut vbuf[..len], &mut scratch)?;
+    while let Some(len) = d.next_len() {
+        d.next_vector(&mut tbuf[..len], &mut vbuf[..len])?;
         sink(&tbuf[..len], &vbuf[..len])?;
-        start += len;
     }
-    match r.remaining() {
-        0 => Ok(()),
-        n => Err(Error::TrailingBytes(n)),
+    d.finish()
+}
+
+/// Decodes a chunk payload of `count` points straight into `ts` and `vals`
+/// (each exactly `count` long), with no intermediate copy. The caller checks
+/// the timestamps' order.
+pub(crate) fn decode_payload_into(
+    payload: &[u8],
+    first_ts: i64,
+    ts: &mut [i64],
+    vals: &mut [f64],
+) -> Result<()> {
+    debug_assert_eq!(ts.len(), vals.len());
+    let mut d = PayloadDecoder::new(payload, ts.len(), first_ts)?;
+    for (tb, vb) in ts.chunks_mut(VECTOR_LEN).zip(vals.chunks_mut(VECTOR_LEN)) {
+        d.next_vector(tb, vb)?;
+    }
+    d.finish()
+}
+
+/// Walks a payload one vector at a time.
+struct PayloadDecoder<'a> {
+    r: ByteReader<'a>,
+    st: TsState,
+    first: [i64; 2],
+    start: usize,
+    count: usize,
+    scratch: [u64; 2 * VECTOR_LEN],
+}
+
+impl<'a> PayloadDecoder<'a> {
+    fn new(payload: &'a [u8], count: usize, first_ts: i64) -> Result<Self> {
+        check_count(count, payload.len())?;
+        let mut r = ByteReader::new(payload);
+        let mut st = TsState {
+            t: first_ts,
+            delta: 0,
+        };
+        if count >= 2 {
+            st.delta = r.uvarint("best first delta")? as i64;
+            st.t = first_ts.wrapping_add(st.delta);
+        }
+        Ok(PayloadDecoder {
+            r,
+            first: [first_ts, st.t],
+            st,
+            start: 0,
+            count,
+            scratch: [0; 2 * VECTOR_LEN],
+        })
+    }
+
+    /// The length of the next vector, if any is left.
+    fn next_len(&self) -> Option<usize> {
+        (self.start < self.count).then(|| (self.count - self.start).min(VECTOR_LEN))
+    }
+
+    /// Decodes the next vector into `ts` and `vals` (its length each).
+    fn next_vector(&mut self, ts: &mut [i64], vals: &mut [f64]) -> Result<()> {
+        if self.start == 0 {
+            // Points 0 and 1 come from the header and the first delta.
+            let n = ts.len().min(2);
+            ts[..n].copy_from_slice(&self.first[..n]);
+        }
+        decode_ts_block(&mut self.r, self.start, &mut self.st, ts, &mut self.scratch)?;
+        decode_vector(&mut self.r, vals, &mut self.scratch)?;
+        self.start += ts.len();
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        match self.r.remaining() {
+            0 => Ok(()),
+            n => Err(Error::TrailingBytes(n)),
+        }
     }
 }
 

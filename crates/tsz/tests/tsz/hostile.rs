@@ -36,6 +36,7 @@ fn decode_everything(bytes: &[u8]) {
     let _ = Chunk::peek(bytes);
     let _ = Chunk::decode(bytes);
     let _ = Chunk::decode_unverified(bytes);
+    let _ = Chunk::decode_columns(bytes);
     let _ = prometheus::decode(bytes);
     for count in [0, 1, 2, 100, 5000, usize::MAX / 2] {
         let _ = gorilla::decode_values(bytes, count);
@@ -118,6 +119,51 @@ fn framed(codec: u8, count: u32, payload: &[u8]) -> Vec<u8> {
     good
 }
 
+/// Recomputes both checksums, so damage reaches the payload decoders of the
+/// verifying entry points.
+fn reseal(c: &mut [u8]) {
+    let crc = crc32fast::hash(&c[..32]);
+    c[32..36].copy_from_slice(&crc.to_le_bytes());
+    let end = c.len() - 4;
+    let crc = crc32fast::hash(&c[..end]);
+    c[end..].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// `decode` and the direct-to-buffer `decode_columns_into` agree on every
+/// input: the same points, or both an error.
+fn decoders_agree(c: &[u8]) {
+    let points = Chunk::decode(c);
+    let (mut ts, mut vals) = (vec![7; 3], vec![f64::NAN; 5000]);
+    let cols = Chunk::decode_columns_into(c, &mut ts, &mut vals);
+    match (points, cols) {
+        (Ok((_, p)), Ok(h)) => {
+            assert_eq!(h.count as usize, p.len());
+            assert_eq!(ts, p.iter().map(|x| x.0).collect::<Vec<_>>());
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&vals),
+                bits(&p.iter().map(|x| x.1).collect::<Vec<_>>())
+            );
+        }
+        // Both reject; which check fires first may differ.
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("decode gave {a:?}, decode_columns_into gave {b:?}"),
+    }
+}
+
+#[test]
+fn column_decoding_agrees_on_valid_and_resealed_damaged_chunks() {
+    for c in chunks().into_iter().filter(|c| c.len() < 3000) {
+        decoders_agree(&c);
+        for bit in (Chunk::HEADER_LEN * 8..(c.len() - 4) * 8).step_by(3) {
+            let mut d = c.clone();
+            d[bit / 8] ^= 1 << (bit % 8);
+            reseal(&mut d);
+            decoders_agree(&d);
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -148,5 +194,7 @@ proptest! {
             c[i] ^= 1 << bit;
         }
         let _ = Chunk::decode_unverified(&c);
+        reseal(&mut c);
+        decoders_agree(&c);
     }
 }
