@@ -11,7 +11,7 @@
 use blocksmith::geo::geo::{LineString, Polygon};
 use blocksmith::geo::{
     Fence, FenceEventKind, Fix, GeoIndex, GeoOptions, HistoryOptions, Kind, LatLon, Outcome,
-    QueryFilter, persist,
+    QueryFilter, RoamingFence, persist,
 };
 use blocksmith::store::{Store, block_on};
 use std::error::Error;
@@ -69,6 +69,13 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
         Fence::new("cdg-pickup", airport)
             .with_kinds([Kind::Driver])
             .with_dwell_ms(120_000),
+    )?;
+
+    // A rider waiting at Châtelet, with a roaming fence that follows them:
+    // drivers coming within 400 m emit Enter (the "driver is close" push).
+    index.upsert("rider-1", &Kind::Rider, Fix::new(48.8584, 2.3470, START_MS))?;
+    index.add_roaming_fence(
+        RoamingFence::new("near-rider-1", "rider-1", 400.0).with_kinds([Kind::Driver]),
     )?;
 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -148,8 +155,12 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
         }
     }
     index.advance_clock(START_MS + STEPS * STEP_MS);
-    let (mut enter, mut dwell, mut exit) = (0, 0, 0);
+    let (mut enter, mut dwell, mut exit, mut close) = (0, 0, 0, 0);
     for e in index.drain_events() {
+        if &*e.fence == "near-rider-1" {
+            close += usize::from(e.kind == FenceEventKind::Enter);
+            continue;
+        }
         match e.kind {
             FenceEventKind::Enter => enter += 1,
             FenceEventKind::Dwell => dwell += 1,
@@ -181,6 +192,7 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
     Ok(format!(
         "geo     {DRIVERS} drivers, {upserts} upserts ({} rejected jumps for {glitches} glitches, {} out of order, {} low accuracy); \
          rider's nearest 5: {}; airport fence: {enter} enter, {dwell} dwell, {exit} exit; \
+         {close} drivers came within 400 m of the rider; \
          drv-000 trail {} -> {} points ({}-char polyline); snapshot {} bytes restored, same answer: {same}",
         stats.rejected_jumps,
         stats.out_of_order,

@@ -7,7 +7,9 @@
 
 use crate::output::{CliError, Output};
 use blocksmith_geo::geo::{Coord, LineString, MultiPolygon, Polygon};
-use blocksmith_geo::{Fence, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter, csv, persist};
+use blocksmith_geo::{
+    Fence, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter, RoamingFence, csv, persist,
+};
 use blocksmith_store::{RedbStore, block_on};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -67,7 +69,25 @@ pub(crate) enum FenceCmd {
         #[command(flatten)]
         at: IndexArg,
     },
-    /// List fences with their members.
+    /// Add a roaming fence: a circle of RADIUS_M metres that follows
+    /// entity ANCHOR.
+    Roam {
+        /// Fence id.
+        id: String,
+        /// Id of the entity the fence follows.
+        anchor: String,
+        /// Radius in metres.
+        radius_m: f64,
+        /// Apply only to this kind; repeatable (default: every kind).
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        /// Emit Dwell after this many seconds inside.
+        #[arg(long)]
+        dwell_s: Option<u32>,
+        #[command(flatten)]
+        at: IndexArg,
+    },
+    /// List fences (polygon and roaming) with their members.
     List {
         #[command(flatten)]
         at: IndexArg,
@@ -205,10 +225,28 @@ fn parse_geojson(text: &str) -> Result<MultiPolygon<f64>, CliError> {
     }
 }
 
+fn roaming_json(index: &GeoIndex, f: &RoamingFence) -> Value {
+    let members = index.fence_members(&f.id).unwrap_or_default();
+    let center = index
+        .roaming_fence_center(&f.id)
+        .map(|c| json!({"lat": c.lat(), "lon": c.lon()}));
+    json!({
+        "id": &*f.id,
+        "type": "roaming",
+        "anchor": &*f.anchor,
+        "radius_m": f.radius_m,
+        "center": center,
+        "kinds": f.kinds.iter().map(Kind::as_str).collect::<Vec<_>>(),
+        "dwell_ms": f.dwell_ms,
+        "members": members.iter().map(|m| &**m).collect::<Vec<_>>(),
+    })
+}
+
 fn fence_json(index: &GeoIndex, f: &Fence) -> Value {
     let members = index.fence_members(&f.id).unwrap_or_default();
     json!({
         "id": &*f.id,
+        "type": "polygon",
         "kinds": f.kinds.iter().map(Kind::as_str).collect::<Vec<_>>(),
         "dwell_ms": f.dwell_ms,
         "polygons": f.shape.0.len(),
@@ -341,32 +379,71 @@ pub(crate) fn run(cmd: GeoCmd, store_dir: &Path, out: &Output) -> Result<(), Cli
                 format!("added fence {id} ({} vertices)", value["vertices"])
             });
         }
+        GeoCmd::Fence(FenceCmd::Roam {
+            id,
+            anchor,
+            radius_m,
+            kinds,
+            dwell_s,
+            at,
+        }) => {
+            let mut fence = RoamingFence::new(id.as_str(), anchor.as_str(), radius_m)
+                .with_kinds(kinds.iter().map(|k| Kind::parse(k)));
+            if let Some(s) = dwell_s {
+                fence = fence.with_dwell_ms(i64::from(s) * 1000);
+            }
+            let mut index =
+                load_index(&store, &at.name)?.unwrap_or_else(|| GeoIndex::new(options()));
+            index.add_roaming_fence(fence)?;
+            save(&store, &at.name, &index)?;
+            let f = index
+                .roaming_fence(&id)
+                .ok_or_else(|| CliError::Internal("fence vanished".into()))?;
+            let value = roaming_json(&index, f);
+            out.emit(&value, || {
+                format!("added roaming fence {id}: {radius_m} m around {anchor}")
+            });
+        }
         GeoCmd::Fence(FenceCmd::List { at }) => {
             let index = load_index(&store, &at.name)?.unwrap_or_else(|| GeoIndex::new(options()));
-            let fences: Vec<Value> = index
+            let mut fences: Vec<Value> = index
                 .fences()
                 .into_iter()
                 .map(|f| fence_json(&index, f))
+                .chain(
+                    index
+                        .roaming_fences()
+                        .into_iter()
+                        .map(|f| roaming_json(&index, f)),
+                )
                 .collect();
+            fences.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
             out.emit(&json!(fences), || {
                 let mut s = String::new();
                 for f in &fences {
-                    let _ = writeln!(
-                        s,
-                        "{:<24} {} polygon(s), {} hole(s), {} vertices, {} inside",
-                        f["id"].as_str().unwrap_or(""),
-                        f["polygons"],
-                        f["holes"],
-                        f["vertices"],
-                        f["members"].as_array().map_or(0, Vec::len)
-                    );
+                    let inside = f["members"].as_array().map_or(0, Vec::len);
+                    let id = f["id"].as_str().unwrap_or("");
+                    let _ = if f["type"] == "roaming" {
+                        writeln!(
+                            s,
+                            "{id:<24} {} m around {}, {inside} inside",
+                            f["radius_m"].as_f64().unwrap_or(0.0),
+                            f["anchor"].as_str().unwrap_or("")
+                        )
+                    } else {
+                        writeln!(
+                            s,
+                            "{id:<24} {} polygon(s), {} hole(s), {} vertices, {inside} inside",
+                            f["polygons"], f["holes"], f["vertices"],
+                        )
+                    };
                 }
                 s.trim_end().to_string()
             });
         }
         GeoCmd::Fence(FenceCmd::Remove { id, at }) => {
             let mut index = require_index(&store, &at.name)?;
-            if index.remove_fence(&id).is_none() {
+            if index.remove_fence(&id).is_none() && index.remove_roaming_fence(&id).is_none() {
                 return Err(CliError::NotFound(format!("no fence {id:?}")));
             }
             save(&store, &at.name, &index)?;

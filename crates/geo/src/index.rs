@@ -4,6 +4,7 @@ use crate::fence::{Fence, FenceEvent, FenceEventKind, FenceSet, Inside, check_id
 use crate::grid::{ColRun, Grid, key};
 use crate::id::IdKey;
 use crate::kind::Kinds;
+use crate::roam::RoamSet;
 use crate::sphere::{self, MAX_DISTANCE_M, chord2, chord2_to_m, m_to_chord2, unit};
 use crate::trajectory::{HistoryOptions, TrackPoint, Trajectory};
 use crate::{Error, Kind, LatLon, Result};
@@ -13,6 +14,9 @@ use std::fmt;
 use std::sync::Arc;
 
 type Hasher = foldhash::fast::RandomState;
+
+/// Tags a roaming fence slot among polygon fence slots.
+const ROAMING: u32 = 1 << 31;
 
 /// Relative margin around distance thresholds inside which the exact
 /// distance is computed (see `sphere`).
@@ -487,6 +491,8 @@ pub(crate) struct Hot {
 pub(crate) struct Entity {
     pub(crate) id: IdKey,
     pub(crate) inside: Vec<Inside>,
+    /// Roaming fence slots the entity is inside, sorted.
+    pub(crate) roam: Vec<u32>,
     pub(crate) trail: VecDeque<TrackPoint>,
 }
 
@@ -629,14 +635,15 @@ trait Visitor {
 }
 
 /// Exact inclusion test against a radius, with the margin band.
-struct Radius {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Radius {
     r: f64,
     lo: f64,
     hi: f64,
 }
 
 impl Radius {
-    fn new(r: f64) -> Radius {
+    pub(crate) fn new(r: f64) -> Radius {
         let c2 = m_to_chord2(r);
         Radius {
             r,
@@ -656,7 +663,7 @@ impl Radius {
     /// Like [`Radius::admits`] without computing the distance unless the
     /// chord is in the margin band.
     #[inline]
-    fn contains(&self, c2: f64) -> bool {
+    pub(crate) fn contains(&self, c2: f64) -> bool {
         c2 <= self.lo || (c2 <= self.hi && chord2_to_m(c2) <= self.r)
     }
 }
@@ -734,9 +741,10 @@ pub struct GeoIndex {
     ids: HashMap<IdKey, u32, Hasher>,
     pub(crate) kinds: Kinds,
     pub(crate) fences: FenceSet,
+    pub(crate) roam: RoamSet,
     pub(crate) clock: i64,
     pub(crate) stats: Stats,
-    events: Vec<FenceEvent>,
+    pub(crate) events: Vec<FenceEvent>,
     scratch: Vec<u32>,
 }
 
@@ -765,6 +773,7 @@ impl GeoIndex {
             ids: HashMap::default(),
             kinds: Kinds::default(),
             fences: FenceSet::default(),
+            roam: RoamSet::default(),
             clock: i64::MIN,
             stats: Stats::default(),
             events: Vec::new(),
@@ -915,6 +924,7 @@ impl GeoIndex {
             self.entities[slot as usize] = Some(Entity {
                 id: id.clone(),
                 inside: Vec::new(),
+                roam: Vec::new(),
                 trail: VecDeque::new(),
             });
             self.ids.insert(id, slot);
@@ -931,6 +941,7 @@ impl GeoIndex {
         }
         if !low_acc {
             self.evaluate_fences(slot);
+            self.evaluate_roaming(slot, id);
         }
         Ok(outcome)
     }
@@ -1096,11 +1107,21 @@ impl GeoIndex {
                 }
             }
         }
+        // Roaming fences' slots are tagged with the top bit.
+        due.extend(
+            self.roaming_dwell_due(now)
+                .into_iter()
+                .map(|(f, e, m, r)| (f, e, m, r | ROAMING)),
+        );
         due.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         for (fence, entity, m, fslot) in due {
-            let e = live_mut(&mut self.entities, m);
-            if let Some(s) = e.inside.iter_mut().find(|s| s.fence == fslot) {
-                s.dwelt = true;
+            if fslot & ROAMING != 0 {
+                self.roaming_dwelt(fslot & !ROAMING, m);
+            } else {
+                let e = live_mut(&mut self.entities, m);
+                if let Some(s) = e.inside.iter_mut().find(|s| s.fence == fslot) {
+                    s.dwelt = true;
+                }
             }
             self.events.push(FenceEvent {
                 kind: FenceEventKind::Dwell,
@@ -1156,6 +1177,21 @@ impl GeoIndex {
             });
             self.stats.events += 1;
         }
+        let mut roam_events = Vec::new();
+        for &r in &e.roam {
+            roam_events.push(self.roam.get(r).fence.id.clone());
+        }
+        for fence in roam_events {
+            self.events.push(FenceEvent {
+                kind: FenceEventKind::Removed,
+                entity: e.id.to_arc(),
+                fence,
+                ts_ms: ts,
+                position: h.fix.position(),
+            });
+            self.stats.events += 1;
+        }
+        self.roaming_entity_removed(slot, e.id.as_str(), &e.roam, ts);
         self.hot[slot as usize].in_fence = false;
         self.free.push(slot);
     }
@@ -1200,6 +1236,10 @@ impl GeoIndex {
                 .inside
                 .iter()
                 .map(|s| (self.fences.get(s.fence).fence.id.clone(), s.since))
+                .chain(e.roam.iter().map(|&r| {
+                    let rs = self.roam.get(r);
+                    (rs.fence.id.clone(), rs.members[&slot].since)
+                }))
                 .collect(),
         })
     }
@@ -1362,7 +1402,7 @@ impl GeoIndex {
         Ok(v.n)
     }
 
-    fn search(
+    pub(crate) fn search(
         &self,
         center: LatLon,
         rmax: f64,
@@ -1464,7 +1504,7 @@ impl GeoIndex {
     /// next accepted fix.
     pub fn add_fence(&mut self, fence: Fence) -> Result<()> {
         let rect = fence.validate()?;
-        if self.fences.ids.contains_key(&*fence.id) {
+        if self.fences.ids.contains_key(&*fence.id) || self.roam.ids.contains_key(&*fence.id) {
             return Err(Error::DuplicateFence {
                 fence: crate::error::truncate(&fence.id),
             });
@@ -1514,10 +1554,12 @@ impl GeoIndex {
         self.fences.len()
     }
 
-    /// Entities currently inside a fence (by their last fix evaluated),
-    /// sorted.
+    /// Entities currently inside a fence or roaming fence (by their last
+    /// fix evaluated), sorted.
     pub fn fence_members(&self, id: &str) -> Option<Vec<Arc<str>>> {
-        let slot = *self.fences.ids.get(id)?;
+        let Some(&slot) = self.fences.ids.get(id) else {
+            return self.roaming_members(id);
+        };
         let mut v: Vec<Arc<str>> = self
             .fences
             .get(slot)
@@ -1594,10 +1636,21 @@ impl GeoIndex {
         self.entities.push(Some(Entity {
             id: id.clone(),
             inside,
+            roam: Vec::new(),
             trail,
         }));
         self.ids.insert(id, slot);
         Ok(())
+    }
+
+    /// The slot of an entity by id.
+    pub(crate) fn slot_of(&self, id: &str) -> Option<u32> {
+        self.ids.get(id.as_bytes()).copied()
+    }
+
+    /// The id of the live entity in `slot`.
+    pub(crate) fn entity_id(&self, slot: u32) -> Arc<str> {
+        live(&self.entities, slot).id.to_arc()
     }
 
     pub(crate) fn fence_slot(&self, id: &str) -> Option<u32> {

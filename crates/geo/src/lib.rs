@@ -11,6 +11,7 @@ mod index;
 mod kind;
 pub mod persist;
 pub mod polyline;
+mod roam;
 pub mod snapshot;
 mod sphere;
 mod trajectory;
@@ -22,6 +23,7 @@ pub use index::{
     Stats, Update,
 };
 pub use kind::{Kind, MAX_KIND_LEN};
+pub use roam::RoamingFence;
 pub use sphere::{EARTH_RADIUS_M, LatLon, MAX_DISTANCE_M, distance_m};
 pub use trajectory::{HistoryOptions, TrackPoint, Trajectory};
 

@@ -6,12 +6,13 @@
 //! | field | encoding |
 //! | --- | --- |
 //! | magic | `BSGEO` |
-//! | format | `u8`, 1 |
+//! | format | `u8`, 2 (1 is read too: it has no roaming fences) |
 //! | clock | `i64` |
 //! | counters | 8 x `u64` ([`crate::Stats`] in declaration order) |
 //! | kind tags | `u32` n, n x (`u8` len, UTF-8) (codes 3, 4, ... in order) |
 //! | fences | `u32` n, n x fence |
 //! | entities | `u32` n, n x entity |
+//! | roaming fences | `u32` n, n x roaming fence (format 2) |
 //! | checksum | `u32` CRC-32 of everything before |
 //!
 //! A fence is `u16`-prefixed id, `u16` n + n x `u16` kind codes, `u8` has
@@ -20,7 +21,11 @@
 //! `u16` kind code, `f64` lat, `f64` lon, `i64` ts, `u8` flags (1 accuracy,
 //! 2 speed, 4 heading, 8 low accuracy) followed by the `f32`s present,
 //! `u16` n + n x (`u32` fence index, `i64` since, `u8` dwelt), `u32` n + n x
-//! (`i64` ts, `f64` lat, `f64` lon) of trajectory.
+//! (`i64` ts, `f64` lat, `f64` lon) of trajectory. A roaming fence is
+//! `u16`-prefixed id and anchor id, `f64` radius, `u16` n + n x `u16` kind
+//! codes, `u8` has dwell + `i64` dwell ms, `u8` placed + `f64` lat + `f64`
+//! lon of its centre, `u32` n + n x (`u32` entity index, `i64` since, `u8`
+//! dwelt) of members.
 //!
 //! Decoding checks every length against the bytes left before allocating,
 //! every coordinate, code and reference, and the checksum, so hostile bytes
@@ -28,14 +33,15 @@
 
 use crate::fence::{Fence, Inside};
 use crate::index::{Fix, GeoIndex, GeoOptions};
+use crate::roam::RoamState;
 use crate::trajectory::TrackPoint;
-use crate::{Error, Kind, Result};
+use crate::{Error, Kind, LatLon, Result, RoamingFence};
 use geo::{LineString, MultiPolygon, Polygon};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 const MAGIC: &[u8; 5] = b"BSGEO";
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 
 struct W(Vec<u8>);
 
@@ -200,6 +206,17 @@ pub fn encode(index: &GeoIndex) -> Vec<u8> {
         .filter_map(|(e, h)| e.as_ref().map(|e| (e, h)))
         .collect();
     w.len32(entities.len());
+    // Roaming state refers to entities by position in this list.
+    let mut entity_pos = vec![u32::MAX; index.entities.len()];
+    for (n, slot) in index
+        .entities
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.as_ref().map(|_| i))
+        .enumerate()
+    {
+        entity_pos[slot] = n as u32;
+    }
     for (e, h) in entities {
         w.str16(e.id.as_str());
         w.u16(h.kind);
@@ -229,6 +246,35 @@ pub fn encode(index: &GeoIndex) -> Vec<u8> {
             w.i64(p.ts_ms);
             w.f64(p.lat);
             w.f64(p.lon);
+        }
+    }
+    let roaming: Vec<&crate::roam::RoamSlot> = index.roam.slots.iter().flatten().collect();
+    w.len32(roaming.len());
+    for rs in roaming {
+        w.str16(&rs.fence.id);
+        w.str16(&rs.fence.anchor);
+        w.f64(rs.fence.radius_m);
+        w.u16(rs.kind_codes.len() as u16);
+        for &c in &rs.kind_codes {
+            w.u16(c);
+        }
+        w.u8(u8::from(rs.fence.dwell_ms.is_some()));
+        w.i64(rs.fence.dwell_ms.unwrap_or(0));
+        w.u8(u8::from(rs.center.is_some()));
+        let c = rs.center.map_or((0.0, 0.0), |c| (c.lat(), c.lon()));
+        w.f64(c.0);
+        w.f64(c.1);
+        let mut members: Vec<(u32, RoamState)> = rs
+            .members
+            .iter()
+            .map(|(&m, &st)| (entity_pos[m as usize], st))
+            .collect();
+        members.sort_unstable_by_key(|m| m.0);
+        w.len32(members.len());
+        for (pos, st) in members {
+            w.u32(pos);
+            w.i64(st.since);
+            w.u8(u8::from(st.dwelt));
         }
     }
     let crc = crc32fast::hash(&w.0);
@@ -280,7 +326,7 @@ fn decode_body(bytes: &[u8], options: GeoOptions) -> Result<GeoIndex> {
         });
     }
     let format = r.u8()?;
-    if format != FORMAT {
+    if !(1..=FORMAT).contains(&format) {
         return r.err(format!("unknown snapshot format {format}"));
     }
     let history = options.history;
@@ -453,8 +499,70 @@ fn decode_body(bytes: &[u8], options: GeoOptions) -> Result<GeoIndex> {
                 reason: e.to_string(),
             })?;
     }
+    if format >= 2 {
+        decode_roaming(&mut r, &mut index, nent, nkinds)?;
+    }
     if r.at != bytes.len() {
         return r.err("trailing bytes");
     }
     Ok(index)
+}
+
+fn decode_roaming(r: &mut R<'_>, index: &mut GeoIndex, nent: usize, nkinds: usize) -> Result<()> {
+    let n = r.count32(2 + 2 + 8 + 2 + 9 + 17 + 4)?;
+    for _ in 0..n {
+        let at = r.at;
+        let idlen = usize::from(r.u16()?);
+        let id: Arc<str> = r.str(idlen)?.into();
+        let alen = usize::from(r.u16()?);
+        let anchor: Arc<str> = r.str(alen)?.into();
+        let radius = r.f64()?;
+        let nk = usize::from(r.u16()?);
+        let nk = r.count(nk, 2)?;
+        let mut kinds = Vec::with_capacity(nk);
+        for _ in 0..nk {
+            let code = r.u16()?;
+            if usize::from(code) >= nkinds {
+                return r.err(format!("unknown kind code {code}"));
+            }
+            kinds.push(index.kinds.get(code).clone());
+        }
+        let dwell_ms = match (r.u8()?, r.i64()?) {
+            (0, _) => None,
+            (1, d) => Some(d),
+            _ => return r.err("bad dwell flag"),
+        };
+        let center = match (r.u8()?, r.f64()?, r.f64()?) {
+            (0, _, _) => None,
+            (1, lat, lon) => Some(LatLon::new(lat, lon).map_err(|e| Error::Snapshot {
+                offset: at,
+                reason: e.to_string(),
+            })?),
+            _ => return r.err("bad centre flag"),
+        };
+        let nm = r.count32(13)?;
+        let mut members = Vec::with_capacity(nm);
+        for _ in 0..nm {
+            let pos = r.u32()?;
+            let since = r.i64()?;
+            let dwelt = match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return r.err("bad dwelt flag"),
+            };
+            if pos as usize >= nent {
+                return r.err(format!("entity index {pos} out of range"));
+            }
+            members.push((pos, RoamState { since, dwelt }));
+        }
+        let mut fence = RoamingFence::new(id.clone(), anchor, radius).with_kinds(kinds);
+        fence.dwell_ms = dwell_ms;
+        let snap = |e: Error| Error::Snapshot {
+            offset: at,
+            reason: e.to_string(),
+        };
+        index.add_roaming_fence(fence).map_err(snap)?;
+        index.restore_roaming(&id, center, members).map_err(snap)?;
+    }
+    Ok(())
 }

@@ -157,3 +157,51 @@ fn geo_bad_input_exits_2_and_missing_index_exits_3() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
     }
 }
+
+#[test]
+fn geo_roaming_fence_follows_its_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = run(
+        d,
+        &[
+            "geo", "fence", "roam", "near-d1", "d1", "500", "--kind", "rider", "--json",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(json(&o)["center"], serde_json::Value::Null);
+    let csv = d.join("moves.csv");
+    std::fs::write(
+        &csv,
+        "id,kind,lat,lon,ts\n\
+         d1,driver,48.8566,2.3522,1000\n\
+         r1,rider,48.8590,2.3522,2000\n\
+         r2,rider,48.9000,2.3522,2000\n\
+         d2,driver,48.8567,2.3522,2000\n",
+    )
+    .unwrap();
+    let o = run(d, &["geo", "load", csv.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(json(&o)["fence_events"], 1);
+    let o = run(d, &["geo", "fence", "list", "--json"]);
+    let f = &json(&o)[0];
+    assert_eq!(f["type"], "roaming");
+    assert_eq!(f["anchor"], "d1");
+    assert_eq!(f["members"], serde_json::json!(["r1"]));
+    assert_eq!(f["center"]["lat"], 48.8566);
+    let o = run(d, &["geo", "fence", "list"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("500 m around d1, 1 inside"));
+    assert!(
+        run(d, &["geo", "fence", "roam", "bad", "d1", "-5"])
+            .status
+            .code()
+            == Some(2)
+    );
+    assert!(
+        run(d, &["geo", "fence", "remove", "near-d1"])
+            .status
+            .success()
+    );
+    let o = run(d, &["geo", "fence", "list", "--json"]);
+    assert_eq!(json(&o), serde_json::json!([]));
+}

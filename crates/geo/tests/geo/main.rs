@@ -8,5 +8,6 @@ mod csv_load;
 mod fences;
 mod ingest;
 mod queries;
+mod roaming;
 mod snapshot;
 mod trajectory;
