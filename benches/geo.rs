@@ -29,41 +29,12 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 use std::hint::black_box;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Wall time since the first call, or the thread's on-CPU time.
-fn now() -> Duration {
-    static CPU: OnceLock<bool> = OnceLock::new();
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let cpu = *CPU.get_or_init(|| {
-        ["BENCH_CLOCK", "GEO_BENCH_CLOCK"]
-            .iter()
-            .any(|k| std::env::var(k).is_ok_and(|v| v == "cpu"))
-    });
-    if cpu
-        && let Some(ns) = std::fs::read_to_string("/proc/thread-self/schedstat")
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-    {
-        return Duration::from_nanos(ns);
-    }
-    EPOCH.get_or_init(Instant::now).elapsed()
-}
-
-/// Time elapsed since `t` (a [`now`] reading).
-fn since(t: Duration) -> Duration {
-    now().saturating_sub(t)
-}
-
-/// Times `iters` calls of `f`.
-fn timed<T>(iters: u64, mut f: impl FnMut() -> T) -> Duration {
-    let t = now();
-    for _ in 0..iters {
-        black_box(f());
-    }
-    since(t)
-}
+#[path = "support/clock.rs"]
+mod clock;
+use clock::{now, since, timed};
 
 const CENTER: (f64, f64) = (48.8566, 2.3522);
 const BATCH: usize = 10_000;

@@ -28,36 +28,14 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pco::ChunkConfig;
 use pco::standalone::{simple_compress, simple_decompress_into};
 use std::hint::black_box;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tsz::decode::Error as TszError;
 use tsz::stream::{BufferedReader, BufferedWriter};
 use tsz::{DataPoint, Decode, Encode, StdDecoder, StdEncoder};
 
-/// The current time: on-CPU time of this thread with `BENCH_CLOCK=cpu`
-/// (Linux), wall time otherwise.
-fn now() -> Duration {
-    static CPU: OnceLock<bool> = OnceLock::new();
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let cpu = *CPU.get_or_init(|| std::env::var("BENCH_CLOCK").is_ok_and(|v| v == "cpu"));
-    if cpu
-        && let Some(ns) = std::fs::read_to_string("/proc/thread-self/schedstat")
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-    {
-        return Duration::from_nanos(ns);
-    }
-    EPOCH.get_or_init(Instant::now).elapsed()
-}
-
-/// Times `iters` calls of `f`.
-fn timed<T>(iters: u64, mut f: impl FnMut() -> T) -> Duration {
-    let t = now();
-    for _ in 0..iters {
-        black_box(f());
-    }
-    now().saturating_sub(t)
-}
+#[path = "support/clock.rs"]
+mod clock;
+use clock::{now, since, timed};
 
 /// Points per input: one full chunk.
 const N: usize = Chunk::MAX_POINTS;
@@ -362,7 +340,7 @@ fn bench(c: &mut Criterion) {
                     let bytes = e.tsz.clone();
                     let t = now();
                     tsz_decode(black_box(bytes), &mut points);
-                    total += now().saturating_sub(t);
+                    total += since(t);
                 }
                 total
             });

@@ -129,20 +129,30 @@ impl Fence {
         if rect.width() > 360.0 {
             return Err(bad("wider than 360 degrees of longitude".into()));
         }
-        if let Some(d) = self.dwell_ms
-            && d < 0
-        {
-            return Err(bad(format!("negative dwell time {d}")));
-        }
-        for k in &self.kinds {
-            if let Kind::Tag(t) = k
-                && (t.is_empty() || t.len() > crate::kind::MAX_KIND_LEN)
-            {
-                return Err(bad(format!("bad kind tag {:?}", truncate(t))));
-            }
-        }
+        check_kinds_and_dwell(&self.kinds, self.dwell_ms).map_err(bad)?;
         Ok(rect)
     }
+}
+
+/// The options fences of both sorts share: kind tags in range, a
+/// non-negative dwell time.
+pub(crate) fn check_kinds_and_dwell(
+    kinds: &[Kind],
+    dwell_ms: Option<i64>,
+) -> std::result::Result<(), String> {
+    if let Some(d) = dwell_ms
+        && d < 0
+    {
+        return Err(format!("negative dwell time {d}"));
+    }
+    for k in kinds {
+        if let Kind::Tag(t) = k
+            && (t.is_empty() || t.len() > crate::kind::MAX_KIND_LEN)
+        {
+            return Err(format!("bad kind tag {:?}", truncate(t)));
+        }
+    }
+    Ok(())
 }
 
 /// The longitudes at which to test a point against a shape spanning

@@ -98,19 +98,7 @@ impl RoamingFence {
                 self.radius_m
             )));
         }
-        if let Some(d) = self.dwell_ms
-            && d < 0
-        {
-            return Err(bad(format!("negative dwell time {d}")));
-        }
-        for k in &self.kinds {
-            if let Kind::Tag(t) = k
-                && (t.is_empty() || t.len() > crate::kind::MAX_KIND_LEN)
-            {
-                return Err(bad(format!("bad kind tag {:?}", truncate(t))));
-            }
-        }
-        Ok(())
+        crate::fence::check_kinds_and_dwell(&self.kinds, self.dwell_ms).map_err(bad)
     }
 }
 

@@ -370,23 +370,7 @@ fn decode_body(bytes: &[u8], options: GeoOptions) -> Result<GeoIndex> {
         let at = r.at;
         let idlen = usize::from(r.u16()?);
         let id: Arc<str> = r.str(idlen)?.into();
-        let nk = usize::from(r.u16()?);
-        let nk = r.count(nk, 2)?;
-        let mut kinds = Vec::with_capacity(nk);
-        for _ in 0..nk {
-            let code = r.u16()?;
-            if usize::from(code) >= nkinds {
-                return r.err(format!("unknown kind code {code}"));
-            }
-            kinds.push(index.kinds.get(code).clone());
-        }
-        let has_dwell = r.u8()?;
-        let dwell = r.i64()?;
-        let dwell_ms = match has_dwell {
-            0 => None,
-            1 => Some(dwell),
-            _ => return r.err("bad dwell flag"),
-        };
+        let (kinds, dwell_ms) = read_kinds_and_dwell(&mut r, &index)?;
         let npoly = r.count32(4)?;
         let mut polys = Vec::with_capacity(npoly);
         for _ in 0..npoly {
@@ -500,7 +484,7 @@ fn decode_body(bytes: &[u8], options: GeoOptions) -> Result<GeoIndex> {
             })?;
     }
     if format >= 2 {
-        decode_roaming(&mut r, &mut index, nent, nkinds)?;
+        decode_roaming(&mut r, &mut index, nent)?;
     }
     if r.at != bytes.len() {
         return r.err("trailing bytes");
@@ -508,7 +492,7 @@ fn decode_body(bytes: &[u8], options: GeoOptions) -> Result<GeoIndex> {
     Ok(index)
 }
 
-fn decode_roaming(r: &mut R<'_>, index: &mut GeoIndex, nent: usize, nkinds: usize) -> Result<()> {
+fn decode_roaming(r: &mut R<'_>, index: &mut GeoIndex, nent: usize) -> Result<()> {
     let n = r.count32(2 + 2 + 8 + 2 + 9 + 17 + 4)?;
     for _ in 0..n {
         let at = r.at;
@@ -517,21 +501,7 @@ fn decode_roaming(r: &mut R<'_>, index: &mut GeoIndex, nent: usize, nkinds: usiz
         let alen = usize::from(r.u16()?);
         let anchor: Arc<str> = r.str(alen)?.into();
         let radius = r.f64()?;
-        let nk = usize::from(r.u16()?);
-        let nk = r.count(nk, 2)?;
-        let mut kinds = Vec::with_capacity(nk);
-        for _ in 0..nk {
-            let code = r.u16()?;
-            if usize::from(code) >= nkinds {
-                return r.err(format!("unknown kind code {code}"));
-            }
-            kinds.push(index.kinds.get(code).clone());
-        }
-        let dwell_ms = match (r.u8()?, r.i64()?) {
-            (0, _) => None,
-            (1, d) => Some(d),
-            _ => return r.err("bad dwell flag"),
-        };
+        let (kinds, dwell_ms) = read_kinds_and_dwell(r, index)?;
         let center = match (r.u8()?, r.f64()?, r.f64()?) {
             (0, _, _) => None,
             (1, lat, lon) => Some(LatLon::new(lat, lon).map_err(|e| Error::Snapshot {
@@ -565,4 +535,24 @@ fn decode_roaming(r: &mut R<'_>, index: &mut GeoIndex, nent: usize, nkinds: usiz
         index.restore_roaming(&id, center, members).map_err(snap)?;
     }
     Ok(())
+}
+
+/// A fence's kinds (`u16` n + n x `u16` code) and dwell (`u8` flag + `i64`).
+fn read_kinds_and_dwell(r: &mut R<'_>, index: &GeoIndex) -> Result<(Vec<Kind>, Option<i64>)> {
+    let nk = usize::from(r.u16()?);
+    let nk = r.count(nk, 2)?;
+    let mut kinds = Vec::with_capacity(nk);
+    for _ in 0..nk {
+        let code = r.u16()?;
+        if usize::from(code) >= index.kinds.len() {
+            return r.err(format!("unknown kind code {code}"));
+        }
+        kinds.push(index.kinds.get(code).clone());
+    }
+    let dwell_ms = match (r.u8()?, r.i64()?) {
+        (0, _) => None,
+        (1, d) => Some(d),
+        _ => return r.err("bad dwell flag"),
+    };
+    Ok((kinds, dwell_ms))
 }
