@@ -13,6 +13,8 @@ use std::time::Instant;
 
 #[path = "config_drift.rs"]
 mod config_drift;
+#[path = "feed_timeline.rs"]
+mod feed_timeline;
 #[path = "geo_dispatch.rs"]
 mod geo_dispatch;
 #[path = "tsz_metrics.rs"]
@@ -76,6 +78,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", vault_manager::demo(&store)?);
     println!("{}", config_drift::demo(&store)?);
     println!("{}", geo_dispatch::demo(&store)?);
+    println!("{}", feed_timeline::demo(&store)?);
     println!("tour complete");
     Ok(())
 }

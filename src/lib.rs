@@ -45,6 +45,10 @@ pub use blocksmith_diff as diff;
 pub use blocksmith_geo as geo;
 
 /// The README's examples, compiled and run as doctests.
+#[cfg(feature = "feed")]
+#[doc(inline)]
+pub use blocksmith_feed as feed;
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

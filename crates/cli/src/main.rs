@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod diff_cmd;
+mod feed_cmd;
 mod geo_cmd;
 mod output;
 mod store_cmd;
@@ -46,6 +47,9 @@ enum Command {
     /// Moving entities: load positions, nearby queries, geofences.
     #[command(subcommand)]
     Geo(geo_cmd::GeoCmd),
+    /// Feed ranking and delivery: simulate a social graph, timelines.
+    #[command(subcommand)]
+    Feed(feed_cmd::FeedCmd),
     /// Zero-knowledge vault: init, add, get, list, share, rotate.
     #[command(subcommand)]
     Vault(vault_cmd::VaultCmd),
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
             other => other.map(drop),
         },
         Command::Geo(cmd) => geo_cmd::run(cmd, &cli.store, &out),
+        Command::Feed(cmd) => feed_cmd::run(cmd, &cli.store, &out),
         Command::Vault(cmd) => vault_cmd::run(cmd, &cli.store, &out),
         Command::Apikey(cmd) => vault_cmd::run_apikey(cmd, &cli.store, &out),
     };

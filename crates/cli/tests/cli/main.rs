@@ -1,6 +1,7 @@
 //! The `blocksmith` binary, run as a user would.
 
 mod diff;
+mod feed;
 mod geo;
 mod vault;
 

@@ -1,0 +1,41 @@
+//! The crate's error type.
+
+/// Everything that can go wrong in `blocksmith-feed`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] blocksmith_store::Error),
+    /// A user id beyond [`crate::FeedConfig::max_users`].
+    #[error("user id {id} is out of range (max_users is {max})")]
+    UserOutOfRange {
+        /// The id.
+        id: u32,
+        /// The configured bound.
+        max: u32,
+    },
+    /// A post id that was never created.
+    #[error("unknown post {0}")]
+    UnknownPost(u64),
+    /// A post that was deleted (it cannot be reshared or interacted with).
+    #[error("post {0} is deleted")]
+    DeletedPost(u64),
+    /// An operation that makes no sense (following yourself, resharing a reshare...).
+    #[error("invalid operation: {0}")]
+    Invalid(String),
+    /// A cursor that is malformed, forged, or issued for another user or feed.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(&'static str),
+    /// Bytes that do not decode (a persisted record, an inbox block).
+    #[error("corrupt {what}: {reason}")]
+    Corrupt {
+        /// What was being decoded.
+        what: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
