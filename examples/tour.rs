@@ -19,6 +19,8 @@ mod feed_timeline;
 mod geo_dispatch;
 #[path = "tsz_metrics.rs"]
 mod tsz_metrics;
+#[path = "upload_resume.rs"]
+mod upload_resume;
 #[path = "vault_manager.rs"]
 mod vault_manager;
 
@@ -79,6 +81,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", config_drift::demo(&store)?);
     println!("{}", geo_dispatch::demo(&store)?);
     println!("{}", feed_timeline::demo(&store)?);
+    println!("{}", upload_resume::demo(&store)?);
     println!("tour complete");
     Ok(())
 }

@@ -49,6 +49,10 @@ pub use blocksmith_geo as geo;
 #[doc(inline)]
 pub use blocksmith_feed as feed;
 
+#[cfg(feature = "upload")]
+#[doc(inline)]
+pub use blocksmith_upload as upload;
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

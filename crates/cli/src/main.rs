@@ -12,6 +12,7 @@ mod geo_cmd;
 mod output;
 mod store_cmd;
 mod tsz_cmd;
+mod upload_cmd;
 mod vault_cmd;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,9 @@ enum Command {
     /// Feed ranking and delivery: simulate a social graph, timelines.
     #[command(subcommand)]
     Feed(feed_cmd::FeedCmd),
+    /// resumable chunked uploads: put, status, CDC plans.
+    #[command(subcommand)]
+    Upload(upload_cmd::UploadCmd),
     /// Zero-knowledge vault: init, add, get, list, share, rotate.
     #[command(subcommand)]
     Vault(vault_cmd::VaultCmd),
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         },
         Command::Geo(cmd) => geo_cmd::run(cmd, &cli.store, &out),
         Command::Feed(cmd) => feed_cmd::run(cmd, &cli.store, &out),
+        Command::Upload(cmd) => upload_cmd::run(cmd, &cli.store, &out),
         Command::Vault(cmd) => vault_cmd::run(cmd, &cli.store, &out),
         Command::Apikey(cmd) => vault_cmd::run_apikey(cmd, &cli.store, &out),
     };

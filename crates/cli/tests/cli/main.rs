@@ -3,6 +3,7 @@
 mod diff;
 mod feed;
 mod geo;
+mod upload;
 mod vault;
 
 use std::process::{Command, Output};

@@ -1,0 +1,166 @@
+//! blocksmith-upload: ingest throughput and content-defined chunking speed.
+//!
+//! - `ingest`: a 16 MiB file read from disk and sent in 8 MiB parts with
+//!   CRC-32C, then finalized (parts re-checked, assembled, published), into
+//!   `MemoryStore` (with the default CRC-32C object digest, and with SHA-256)
+//!   and `DirStore`; baselines: `std::fs::copy` of the same
+//!   file, and the copy followed by `sync_all` (DirStore makes every write
+//!   durable, so that is its fair comparison).
+//! - `cdc`: FastCDC (16 KiB / 64 KiB / 256 KiB, normalization 1) over 32 MiB
+//!   of random bytes, ours against the `fastcdc` crate's `v2020` chunker.
+//!
+//! ```text
+//! cargo bench --bench upload
+//! BENCH_CLOCK=cpu cargo bench --bench upload   # thread CPU time (Linux)
+//! ```
+//!
+//! With `BENCH_CLOCK=cpu` every routine, ours and the baselines, is timed in
+//! on-CPU time of the benchmark thread (`/proc/thread-self/schedstat`, user
+//! and kernel time), which leaves out time spent waiting for a core on a
+//! shared machine, and also time blocked on the disk (so `sync_all` and
+//! DirStore's fsyncs count only for their CPU work: compare them on wall time).
+
+use blocksmith::store::{DirStore, MemoryStore, Store, block_on};
+use blocksmith::upload::cdc::{CdcConfig, Chunker};
+use blocksmith::upload::client::Uploader;
+use blocksmith::upload::{Algorithm, CreateOptions, UploadOptions, Uploads};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// On-CPU time of this thread, if `BENCH_CLOCK=cpu` and Linux provides it.
+fn cpu_now() -> Option<Duration> {
+    if std::env::var("BENCH_CLOCK").ok().as_deref() != Some("cpu") {
+        return None;
+    }
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Times `iters` runs of `f` on the chosen clock.
+fn timed<T>(iters: u64, mut f: impl FnMut() -> T) -> Duration {
+    let (wall, cpu) = (Instant::now(), cpu_now());
+    for _ in 0..iters {
+        black_box(f());
+    }
+    match (cpu, cpu_now()) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => wall.elapsed(),
+    }
+}
+
+const FILE_MB: usize = 16;
+const CDC_MB: usize = 32;
+
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 24) as u8
+        })
+        .collect()
+}
+
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("blocksmith-upload-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn ingest<S: Store>(uploads: &Uploads<S>, source: &PathBuf) {
+    let data = std::fs::read(source).unwrap();
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let out = block_on(Uploader::default().with_part_size(8 << 20).upload(
+        uploads,
+        data.into(),
+        CreateOptions::default().with_target(format!("bench/obj{n}")),
+    ))
+    .unwrap();
+    black_box(out.published.unwrap());
+}
+
+fn bench_ingest(c: &mut Criterion) {
+    let dir = scratch();
+    let source = dir.join("source.bin");
+    std::fs::write(&source, noise(FILE_MB << 20, 1)).unwrap();
+    let mut g = c.benchmark_group("upload/ingest_16MiB");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    g.throughput(Throughput::Bytes((FILE_MB << 20) as u64));
+    let dest = dir.join("copy.bin");
+    g.bench_function("baseline_std_fs_copy", |b| {
+        b.iter_custom(|n| timed(n, || std::fs::copy(&source, &dest).unwrap()));
+    });
+    g.bench_function("baseline_std_fs_copy_sync", |b| {
+        b.iter_custom(|n| {
+            timed(n, || {
+                std::fs::copy(&source, &dest).unwrap();
+                std::fs::File::open(&dest).unwrap().sync_all().unwrap();
+            })
+        });
+    });
+    let options = UploadOptions::default();
+    g.bench_function("memory_store", |b| {
+        b.iter_custom(|n| {
+            timed(n, || {
+                let store = MemoryStore::new();
+                ingest(&Uploads::with_options(&store, options.clone()), &source);
+            })
+        });
+    });
+    let sha = options.clone().with_digest(Algorithm::Sha256);
+    g.bench_function("memory_store_sha256_digest", |b| {
+        b.iter_custom(|n| {
+            timed(n, || {
+                let store = MemoryStore::new();
+                ingest(&Uploads::with_options(&store, sha.clone()), &source);
+            })
+        });
+    });
+    let store_dir = dir.join("dirstore");
+    let store = DirStore::open(&store_dir).unwrap();
+    let uploads = Uploads::with_options(&store, options);
+    g.bench_function("dir_store", |b| {
+        b.iter_custom(|n| timed(n, || ingest(&uploads, &source)));
+    });
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn bench_cdc(c: &mut Criterion) {
+    let data = noise(CDC_MB << 20, 2);
+    let (min, avg, max) = (16 * 1024, 64 * 1024, 256 * 1024);
+    let config = CdcConfig::new(min, avg, max).unwrap();
+    let mut g = c.benchmark_group("upload/cdc_32MiB");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("blocksmith_fastcdc", |b| {
+        b.iter_custom(|n| timed(n, || Chunker::new(black_box(&data), config).count()));
+    });
+    g.bench_function("baseline_fastcdc_crate_v2020", |b| {
+        b.iter_custom(|n| {
+            timed(n, || {
+                fastcdc::v2020::FastCDC::new(black_box(&data), min as u32, avg as u32, max as u32)
+                    .count()
+            })
+        });
+    });
+    g.finish();
+    let ours = Chunker::new(&data, config).count();
+    let theirs = fastcdc::v2020::FastCDC::new(&data, min as u32, avg as u32, max as u32).count();
+    println!(
+        "cdc chunk counts on {CDC_MB} MiB: ours {ours} (avg {} B), fastcdc {theirs} (avg {} B)",
+        data.len() / ours,
+        data.len() / theirs
+    );
+}
+
+criterion_group!(benches, bench_cdc, bench_ingest);
+criterion_main!(benches);

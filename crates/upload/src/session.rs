@@ -1,0 +1,1195 @@
+//! Upload sessions over a [`Store`]: create, send parts in any order, resume,
+//! finalize with verification, abort, expire.
+//!
+//! # Layout in the store
+//! Under the prefix `P` (default `uploads`):
+//! - `P/sessions/<id>`: the session, a typed record, written on create, on a
+//!   deferred length declaration, and on finalize or abort;
+//! - `P/parts/<id>/<offset>-<length>-<crc32c>` (16, 16 and 8 hex digits): one
+//!   part's bytes. The name carries everything needed to compute the offset
+//!   and the missing ranges from a listing, and to detect a torn or rotten
+//!   part: its size must equal its length and its bytes must match the CRC;
+//! - the published object under the session's target key (default
+//!   `P/objects/<id>`), written create-only.
+//!
+//! # Crash safety
+//! Every step is one atomic store operation, and the session state lives only
+//! in the store: a process that dies loses at most the part it was writing,
+//! and a new process resumes from [`Uploads::status`]. A part is written
+//! only after its checksum matched; at finalize every part is checked again
+//! against the CRC in its name, and a corrupt one is deleted and reported as
+//! [`Error::CorruptPart`] so the client sends it again: it is never
+//! assembled. Finalize publishes create-only, then marks the session, then
+//! deletes the parts; run again after a crash at any point, it completes the
+//! same publication (an object already there with the same SHA-256 counts as
+//! published) and never publishes twice.
+
+use crate::checksum::{Algorithm, Checksum, hex};
+use crate::image::{self, ImageInfo};
+use crate::{Error, Result, magic};
+use blocksmith_store::record::Record;
+use blocksmith_store::{GetOptions, Key, PutOptions, Store, StoreExt};
+use bytes::{Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+const MIB: u64 = 1024 * 1024;
+/// Most bytes of metadata (keys plus values) a session may carry.
+pub const MAX_METADATA: usize = 64 * 1024;
+
+/// Limits and defaults of an [`Uploads`] engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadOptions {
+    /// Store prefix of sessions, parts and default objects.
+    pub prefix: String,
+    /// Largest upload (default 5 GiB: the object is assembled in memory).
+    pub max_size: u64,
+    /// Smallest part that is not the last one (default 5 MiB, like S3).
+    pub min_part_size: u64,
+    /// Largest part (default 5 GiB, like S3).
+    pub max_part_size: u64,
+    /// Most parts per upload (default 10 000, like S3).
+    pub max_parts: u64,
+    /// Allowed content types by magic bytes (`image/*`, `video/mp4` ...);
+    /// `None` allows everything.
+    pub allowed_types: Option<Vec<String>>,
+    /// Largest declared image size in pixels (default 100 megapixels).
+    pub max_image_pixels: Option<u64>,
+    /// Session lifetime in seconds when the creator gives none (default 24 h).
+    pub default_ttl: u64,
+    /// Digest of every published object, in [`Published::checksum`]
+    /// (default CRC-32C, combined from the parts' CRCs at no extra cost, like
+    /// S3's full-object CRC checksums; SHA-256 costs a pass over the object
+    /// where a content identity is wanted). A client's expected checksum of
+    /// the same kind is reused.
+    pub digest: Algorithm,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            prefix: "uploads".into(),
+            max_size: 5 * 1024 * MIB,
+            min_part_size: 5 * MIB,
+            max_part_size: 5 * 1024 * MIB,
+            max_parts: 10_000,
+            allowed_types: None,
+            max_image_pixels: Some(100_000_000),
+            default_ttl: 24 * 3600,
+            digest: Algorithm::Crc32c,
+        }
+    }
+}
+
+impl UploadOptions {
+    /// Sets the store prefix.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+    /// Sets the largest upload.
+    #[must_use]
+    pub fn with_max_size(mut self, bytes: u64) -> Self {
+        self.max_size = bytes;
+        self
+    }
+    /// Sets the part size bounds (`min` applies to every part but the last).
+    #[must_use]
+    pub fn with_part_size(mut self, min: u64, max: u64) -> Self {
+        self.min_part_size = min;
+        self.max_part_size = max.max(1);
+        self
+    }
+    /// Sets the most parts per upload.
+    #[must_use]
+    pub fn with_max_parts(mut self, n: u64) -> Self {
+        self.max_parts = n.max(1);
+        self
+    }
+    /// Allows only these content types (checked by magic bytes).
+    #[must_use]
+    pub fn with_allowed_types<I: IntoIterator<Item = T>, T: Into<String>>(
+        mut self,
+        types: I,
+    ) -> Self {
+        self.allowed_types = Some(types.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets the image pixel limit (`None`: no limit).
+    #[must_use]
+    pub fn with_max_image_pixels(mut self, limit: Option<u64>) -> Self {
+        self.max_image_pixels = limit;
+        self
+    }
+    /// Sets the digest of published objects.
+    #[must_use]
+    pub fn with_digest(mut self, algorithm: Algorithm) -> Self {
+        self.digest = algorithm;
+        self
+    }
+    /// Sets the default session lifetime in seconds.
+    #[must_use]
+    pub fn with_default_ttl(mut self, secs: u64) -> Self {
+        self.default_ttl = secs;
+        self
+    }
+}
+
+/// How a new session is created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CreateOptions {
+    /// The session id (1-64 of `[A-Za-z0-9_-]`); random if `None`. Creating
+    /// an id that exists resumes that session.
+    pub id: Option<String>,
+    /// Total length; `None` defers it ([`Uploads::declare_length`]).
+    pub length: Option<u64>,
+    /// Free-form metadata (tus `Upload-Metadata`).
+    pub metadata: BTreeMap<String, String>,
+    /// The expected checksum of the whole upload, verified at finalize.
+    pub expected: Option<Checksum>,
+    /// Where to publish; default `<prefix>/objects/<id>`.
+    pub target: Option<String>,
+    /// Lifetime in seconds; default [`UploadOptions::default_ttl`].
+    pub ttl: Option<u64>,
+    /// A tus partial upload: never published itself, only concatenated.
+    pub partial: bool,
+    /// Strip image metadata (EXIF ...) before publishing.
+    pub strip_metadata: bool,
+    /// Replace an existing object at the target instead of failing.
+    pub overwrite: bool,
+}
+
+impl CreateOptions {
+    /// A session of `length` bytes.
+    pub fn with_length(length: u64) -> Self {
+        CreateOptions {
+            length: Some(length),
+            ..Self::default()
+        }
+    }
+    /// A session whose length comes later.
+    pub fn deferred() -> Self {
+        Self::default()
+    }
+    /// Sets the id.
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+    /// Adds a metadata entry.
+    #[must_use]
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+    /// Sets the expected full-upload checksum.
+    #[must_use]
+    pub fn with_expected(mut self, checksum: Checksum) -> Self {
+        self.expected = Some(checksum);
+        self
+    }
+    /// Sets the publication key.
+    #[must_use]
+    pub fn with_target(mut self, key: impl Into<String>) -> Self {
+        self.target = Some(key.into());
+        self
+    }
+    /// Sets the lifetime in seconds.
+    #[must_use]
+    pub fn with_ttl(mut self, secs: u64) -> Self {
+        self.ttl = Some(secs);
+        self
+    }
+    /// Marks the session as a tus partial upload.
+    #[must_use]
+    pub fn with_partial(mut self, partial: bool) -> Self {
+        self.partial = partial;
+        self
+    }
+    /// Strips image metadata before publishing.
+    #[must_use]
+    pub fn with_strip_metadata(mut self, strip: bool) -> Self {
+        self.strip_metadata = strip;
+        self
+    }
+    /// Replaces an existing object at the target.
+    #[must_use]
+    pub fn with_overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+}
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum SessionState {
+    /// Receiving parts.
+    Open,
+    /// Published.
+    Finalized(Published),
+    /// Aborted by the client; kept as a tombstone until it expires.
+    Aborted,
+}
+
+/// A published object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    /// The key it was published under.
+    pub key: String,
+    /// Its size in bytes (after metadata stripping, if asked).
+    pub size: u64,
+    /// Digest of the published bytes ([`UploadOptions::digest`]).
+    pub checksum: Checksum,
+    /// Content type by magic bytes.
+    pub content_type: String,
+    /// Image format and dimensions, for images.
+    pub image: Option<ImageInfo>,
+    /// Bytes removed by metadata stripping.
+    pub stripped_bytes: u64,
+}
+
+/// An upload session as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The id.
+    pub id: String,
+    /// Total length, if declared.
+    pub length: Option<u64>,
+    /// Metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Expected checksum of the whole upload.
+    pub expected: Option<Checksum>,
+    /// Publication key.
+    pub target: String,
+    /// Creation time, Unix seconds.
+    pub created_at: u64,
+    /// Expiry, Unix seconds.
+    pub expires_at: u64,
+    /// A tus partial upload.
+    pub partial: bool,
+    /// Strip image metadata before publishing.
+    pub strip_metadata: bool,
+    /// Replace an existing object at the target.
+    pub overwrite: bool,
+    /// State.
+    pub state: SessionState,
+    /// For a concatenation: the partial sessions it was made of, in order.
+    #[serde(default)]
+    pub concat: Vec<String>,
+}
+
+impl Record for Session {
+    const KIND: &'static str = "upload.session";
+    const VERSION: u32 = 1;
+}
+
+/// A session with what has been received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The session.
+    pub session: Session,
+    /// Bytes received contiguously from the start (the tus `Upload-Offset`).
+    pub offset: u64,
+    /// Bytes received in total.
+    pub received: u64,
+    /// Ranges still missing (up to the length, or up to the last byte
+    /// received while the length is deferred).
+    pub missing: Vec<Range<u64>>,
+    /// Number of stored parts.
+    pub parts: usize,
+}
+
+impl Status {
+    /// Whether every byte of a declared length is here.
+    pub fn is_complete(&self) -> bool {
+        self.session.length.is_some() && self.missing.is_empty()
+    }
+}
+
+/// The result of [`Uploads::create`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    /// The session.
+    pub session: Session,
+    /// `true` if the id existed and the session was resumed.
+    pub resumed: bool,
+}
+
+/// What [`Uploads::expire`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpireReport {
+    /// Sessions removed (expired, or tombstones past their expiry).
+    pub sessions: usize,
+    /// Parts removed.
+    pub parts: usize,
+    /// Parts removed that belonged to no live session.
+    pub orphans: usize,
+    /// Session records removed because they could not be decoded.
+    pub corrupt_records: usize,
+}
+
+/// A clock in Unix seconds.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+fn system_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A stored part, parsed from its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Part {
+    pub(crate) key: Key,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+    pub(crate) crc: u32,
+    pub(crate) stored: u64,
+}
+
+impl Part {
+    fn end(&self) -> u64 {
+        self.offset + self.len
+    }
+}
+
+/// Merges `[start, end)` ranges into sorted, disjoint ones.
+pub fn merge_ranges(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+    ranges.retain(|r| r.start < r.end);
+    ranges.sort_by_key(|r| r.start);
+    let mut out: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// The gaps of merged `covered` ranges within `0..end`.
+pub fn gaps(covered: &[Range<u64>], end: u64) -> Vec<Range<u64>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for r in covered {
+        if r.start > at {
+            out.push(at..r.start.min(end));
+        }
+        at = at.max(r.end);
+        if at >= end {
+            break;
+        }
+    }
+    if at < end {
+        out.push(at..end);
+    }
+    out.retain(|r| r.start < r.end);
+    out
+}
+
+/// The upload engine over a store.
+///
+/// Cheap to clone when `S` is (`&MemoryStore`, `Arc<...>`); holds no state
+/// besides its options: any number of engines in any number of processes can
+/// serve the same sessions.
+#[derive(Clone)]
+pub struct Uploads<S> {
+    store: S,
+    options: UploadOptions,
+    clock: Clock,
+}
+
+impl<S> fmt::Debug for Uploads<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Uploads")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a session id: 1-64 of `[A-Za-z0-9_-]`.
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidId {
+            id: id.chars().take(64).collect(),
+        })
+    }
+}
+
+fn random_id() -> Result<String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(hex(&b))
+}
+
+impl<S: Store> Uploads<S> {
+    /// An engine with default options.
+    pub fn new(store: S) -> Self {
+        Self::with_options(store, UploadOptions::default())
+    }
+
+    /// An engine with `options`.
+    pub fn with_options(store: S, options: UploadOptions) -> Self {
+        Uploads {
+            store,
+            options,
+            clock: Arc::new(system_clock),
+        }
+    }
+
+    /// Replaces the clock (Unix seconds), for tests and simulations.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The options.
+    pub fn options(&self) -> &UploadOptions {
+        &self.options
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The current time of the engine's clock.
+    pub fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    fn session_key(&self, id: &str) -> Result<Key> {
+        Ok(Key::new(format!("{}/sessions/{id}", self.options.prefix))?)
+    }
+
+    fn parts_prefix(&self, id: &str) -> String {
+        format!("{}/parts/{id}/", self.options.prefix)
+    }
+
+    fn part_key(&self, id: &str, offset: u64, len: u64, crc: u32) -> Result<Key> {
+        Ok(Key::new(format!(
+            "{}{offset:016x}-{len:016x}-{crc:08x}",
+            self.parts_prefix(id)
+        ))?)
+    }
+
+    fn check_length(&self, length: u64) -> Result<()> {
+        if length > self.options.max_size {
+            return Err(Error::TooLarge {
+                what: "upload",
+                size: length,
+                limit: self.options.max_size,
+            });
+        }
+        if length.div_ceil(self.options.max_part_size) > self.options.max_parts {
+            return Err(Error::TooManyParts {
+                limit: self.options.max_parts,
+            });
+        }
+        Ok(())
+    }
+
+    /// Creates a session, or resumes it if `options.id` names an existing one
+    /// (which must then agree on length and target).
+    pub async fn create(&self, options: CreateOptions) -> Result<Opened> {
+        self.create_inner(options, Vec::new()).await
+    }
+
+    async fn create_inner(&self, options: CreateOptions, concat: Vec<String>) -> Result<Opened> {
+        let id = match options.id {
+            Some(id) => {
+                validate_id(&id)?;
+                id
+            }
+            None => random_id()?,
+        };
+        if let Some(l) = options.length {
+            self.check_length(l)?;
+        }
+        let meta_bytes: usize = options
+            .metadata
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if meta_bytes > MAX_METADATA {
+            return Err(Error::TooLarge {
+                what: "metadata",
+                size: meta_bytes as u64,
+                limit: MAX_METADATA as u64,
+            });
+        }
+        let target = match options.target {
+            Some(t) => t,
+            None => format!("{}/objects/{id}", self.options.prefix),
+        };
+        Key::new(target.as_str())?;
+        let now = self.now();
+        let session = Session {
+            id: id.clone(),
+            length: options.length,
+            metadata: options.metadata,
+            expected: options.expected,
+            target,
+            created_at: now,
+            expires_at: now.saturating_add(options.ttl.unwrap_or(self.options.default_ttl)),
+            partial: options.partial,
+            strip_metadata: options.strip_metadata,
+            overwrite: options.overwrite,
+            state: SessionState::Open,
+            concat,
+        };
+        let key = self.session_key(&id)?;
+        match self
+            .store
+            .put_record(&key, &session, PutOptions::create())
+            .await
+        {
+            Ok(_) => Ok(Opened {
+                session,
+                resumed: false,
+            }),
+            Err(blocksmith_store::Error::AlreadyExists { .. }) => {
+                let existing = self.session(&id).await?;
+                if existing.target != session.target
+                    || (session.length.is_some()
+                        && existing.length.is_some()
+                        && existing.length != session.length)
+                {
+                    return Err(Error::InvalidState {
+                        id,
+                        reason: "exists with another length or target",
+                    });
+                }
+                Ok(Opened {
+                    session: existing,
+                    resumed: true,
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads a session record (any state).
+    pub async fn session(&self, id: &str) -> Result<Session> {
+        validate_id(id)?;
+        match self
+            .store
+            .get_record::<Session>(&self.session_key(id)?)
+            .await?
+        {
+            Some((s, _)) => Ok(s),
+            None => Err(Error::NotFound { id: id.into() }),
+        }
+    }
+
+    /// A session that can still receive parts.
+    async fn open_session(&self, id: &str) -> Result<Session> {
+        let s = self.session(id).await?;
+        match s.state {
+            SessionState::Open if s.expires_at <= self.now() => Err(Error::Gone {
+                id: id.into(),
+                reason: "expired",
+            }),
+            SessionState::Open => Ok(s),
+            SessionState::Aborted => Err(Error::Gone {
+                id: id.into(),
+                reason: "aborted",
+            }),
+            SessionState::Finalized(_) => Err(Error::InvalidState {
+                id: id.into(),
+                reason: "already finalized",
+            }),
+        }
+    }
+
+    pub(crate) async fn parts(&self, id: &str) -> Result<Vec<Part>> {
+        let prefix = self.parts_prefix(id);
+        let mut out = Vec::new();
+        for meta in self.store.list_all(&prefix).await? {
+            let name = &meta.key.as_str()[prefix.len()..];
+            let parsed = (|| {
+                let mut it = name.split('-');
+                let off = u64::from_str_radix(it.next()?, 16).ok()?;
+                let len = u64::from_str_radix(it.next()?, 16).ok()?;
+                let crc = u32::from_str_radix(it.next()?, 16).ok()?;
+                (it.next().is_none() && len > 0).then_some((off, len, crc))
+            })();
+            match parsed {
+                Some((offset, len, crc)) if offset.checked_add(len).is_some() => out.push(Part {
+                    key: meta.key.clone(),
+                    offset,
+                    len,
+                    crc,
+                    stored: meta.size,
+                }),
+                // Not ours: a foreign key under our prefix is garbage.
+                _ => self.store.delete(&meta.key).await?,
+            }
+        }
+        // A torn part (size differs from its name) is as good as missing.
+        let mut sound = Vec::with_capacity(out.len());
+        for p in out {
+            if p.stored == p.len {
+                sound.push(p);
+            } else {
+                self.store.delete(&p.key).await?;
+            }
+        }
+        sound.sort_by_key(|p| (p.offset, p.len));
+        Ok(sound)
+    }
+
+    fn status_of(session: Session, parts: &[Part]) -> Status {
+        let covered = merge_ranges(parts.iter().map(|p| p.offset..p.end()).collect());
+        let received = covered.iter().map(|r| r.end - r.start).sum();
+        let offset = covered
+            .first()
+            .filter(|r| r.start == 0)
+            .map_or(0, |r| r.end);
+        let end = session
+            .length
+            .unwrap_or_else(|| covered.last().map_or(0, |r| r.end));
+        let missing = gaps(&covered, end);
+        Status {
+            session,
+            offset,
+            received,
+            missing,
+            parts: parts.len(),
+        }
+    }
+
+    /// The session with its offset and missing ranges: what a client needs to
+    /// resume after a crash on either side.
+    pub async fn status(&self, id: &str) -> Result<Status> {
+        let session = self.session(id).await?;
+        let parts = if session.state == SessionState::Open {
+            self.parts(id).await?
+        } else {
+            Vec::new()
+        };
+        let mut st = Self::status_of(session, &parts);
+        if let SessionState::Finalized(p) = &st.session.state {
+            st.offset = st.session.length.unwrap_or(p.size);
+            st.received = st.offset;
+        }
+        Ok(st)
+    }
+
+    /// Declares the length of a deferred-length session (idempotent for the
+    /// same value).
+    pub async fn declare_length(&self, id: &str, length: u64) -> Result<Session> {
+        self.check_length(length)?;
+        let s = self.open_session(id).await?;
+        if let Some(d) = s.length {
+            return if d == length {
+                Ok(s)
+            } else {
+                Err(Error::LengthConflict {
+                    declared: d,
+                    got: length,
+                })
+            };
+        }
+        if let Some(last) = self.parts(id).await?.last() {
+            let end = last.end();
+            if end > length {
+                return Err(Error::OutOfBounds {
+                    range: last.offset..end,
+                    length,
+                });
+            }
+        }
+        let mut out = None;
+        self.store
+            .update_record::<Session, _>(&self.session_key(id)?, |cur| {
+                let Some(mut cur) = cur else {
+                    return Err(blocksmith_store::Error::NotFound { key: id.into() });
+                };
+                let write = cur.length.is_none();
+                cur.length.get_or_insert(length);
+                out = Some(cur.clone());
+                Ok(write.then_some(cur))
+            })
+            .await?;
+        let s = out.ok_or_else(|| Error::NotFound { id: id.into() })?;
+        match s.length {
+            Some(d) if d != length => Err(Error::LengthConflict {
+                declared: d,
+                got: length,
+            }),
+            _ => Ok(s),
+        }
+    }
+
+    /// Content type and image checks on the first bytes (`whole`: all of them).
+    fn check_head(&self, data: &[u8], whole: bool) -> Result<()> {
+        if let Some(allowed) = &self.options.allowed_types {
+            // Fewer than 16 bytes of a longer file may be too few to sniff:
+            // finalize checks again on the whole file.
+            if whole || data.len() >= 16 {
+                let found = magic::sniff(data);
+                if !magic::allowed(allowed, found) {
+                    return Err(Error::ContentTypeNotAllowed {
+                        found: found.into(),
+                    });
+                }
+            }
+        }
+        if let Some(limit) = self.options.max_image_pixels {
+            match image::probe(data) {
+                Ok(Some(info)) => info.check_pixels(limit)?,
+                Ok(None) => {}
+                Err(e) if image::is_truncated(&e) => {} // checked again at finalize
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the part `data` at `offset`, after checking it against
+    /// `checksum` if given. Parts may come in any order and in parallel; a
+    /// part identical to one already stored is accepted again (a retry); any
+    /// other overlap is refused. Returns the new status.
+    pub async fn put_part(
+        &self,
+        id: &str,
+        offset: u64,
+        data: Bytes,
+        checksum: Option<&Checksum>,
+    ) -> Result<Status> {
+        let session = self.open_session(id).await?;
+        let len = data.len() as u64;
+        let end = offset.checked_add(len).ok_or(Error::OutOfBounds {
+            range: offset..u64::MAX,
+            length: session.length.unwrap_or(u64::MAX),
+        })?;
+        if len > self.options.max_part_size {
+            return Err(Error::TooLarge {
+                what: "part",
+                size: len,
+                limit: self.options.max_part_size,
+            });
+        }
+        match session.length {
+            Some(l) if end > l => {
+                return Err(Error::OutOfBounds {
+                    range: offset..end,
+                    length: l,
+                });
+            }
+            None if end > self.options.max_size => {
+                return Err(Error::TooLarge {
+                    what: "upload",
+                    size: end,
+                    limit: self.options.max_size,
+                });
+            }
+            _ => {}
+        }
+        if len < self.options.min_part_size && len > 0 && session.length.is_some_and(|l| end != l) {
+            return Err(Error::PartTooSmall {
+                offset,
+                size: len,
+                min: self.options.min_part_size,
+            });
+        }
+        if let Some(c) = checksum.filter(|c| !c.matches(&data)) {
+            return Err(Error::ChecksumMismatch {
+                what: "part",
+                algorithm: c.algorithm.name(),
+            });
+        }
+        if offset == 0 && !session.partial {
+            self.check_head(&data, session.length == Some(len))?;
+        }
+        let mut parts = self.parts(id).await?;
+        if len == 0 {
+            return Ok(Self::status_of(session, &parts));
+        }
+        // The client's CRC-32C, already checked, names the part as it is.
+        let crc = match checksum {
+            Some(c) if c.algorithm == Algorithm::Crc32c => {
+                u32::from_be_bytes([c.digest[0], c.digest[1], c.digest[2], c.digest[3]])
+            }
+            _ => crc32c::crc32c(&data),
+        };
+        let mut duplicate = false;
+        for p in &parts {
+            if p.offset < end && offset < p.end() {
+                if p.offset == offset && p.len == len && p.crc == crc {
+                    duplicate = true;
+                } else {
+                    return Err(Error::Overlap { range: offset..end });
+                }
+            }
+        }
+        if !duplicate {
+            if parts.len() as u64 >= self.options.max_parts {
+                return Err(Error::TooManyParts {
+                    limit: self.options.max_parts,
+                });
+            }
+            let key = self.part_key(id, offset, len, crc)?;
+            self.store.put(&key, data, PutOptions::new()).await?;
+            parts.push(Part {
+                key,
+                offset,
+                len,
+                crc,
+                stored: len,
+            });
+            parts.sort_by_key(|p| (p.offset, p.len));
+        }
+        Ok(Self::status_of(session, &parts))
+    }
+
+    /// Reads and checks every part, in order: the assembled bytes and their
+    /// CRC-32C (combined from the parts' CRCs, no extra pass).
+    async fn assemble(&self, length: u64, parts: &[Part]) -> Result<(Bytes, u32)> {
+        let mut out = BytesMut::new();
+        let mut crc = 0u32;
+        let mut single = None;
+        let mut at = 0u64;
+        for p in parts {
+            if p.end() <= at {
+                continue; // fully covered by earlier parts (a racing duplicate)
+            }
+            let r = match self.store.get(&p.key, GetOptions::new()).await {
+                Ok(r) => r,
+                Err(blocksmith_store::Error::NotFound { .. }) => {
+                    return Err(Error::Incomplete {
+                        missing: p.len,
+                        first: p.offset..p.end(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if r.data.len() as u64 != p.len || crc32c::crc32c(&r.data) != p.crc {
+                self.store.delete(&p.key).await?;
+                return Err(Error::CorruptPart {
+                    range: p.offset..p.end(),
+                });
+            }
+            if p.offset > at {
+                return Err(Error::Incomplete {
+                    missing: p.offset - at,
+                    first: at..p.offset,
+                });
+            }
+            let skip = (at - p.offset) as usize;
+            let used = &r.data[skip..];
+            let used_crc = if skip == 0 {
+                p.crc
+            } else {
+                crc32c::crc32c(used)
+            };
+            crc = crc32c::crc32c_combine(crc, used_crc, used.len());
+            if at == 0 && p.len == length {
+                single = Some(r.data); // one part: no copy
+            } else {
+                if out.capacity() == 0 {
+                    out.reserve(usize::try_from(length).unwrap_or(0));
+                }
+                out.extend_from_slice(used);
+            }
+            at = p.end();
+        }
+        if at != length {
+            return Err(Error::Incomplete {
+                missing: length - at,
+                first: at..length,
+            });
+        }
+        Ok((single.unwrap_or_else(|| out.freeze()), crc))
+    }
+
+    async fn delete_parts(&self, id: &str) -> Result<usize> {
+        let metas = self.store.list_all(&self.parts_prefix(id)).await?;
+        for m in &metas {
+            self.store.delete(&m.key).await?;
+        }
+        Ok(metas.len())
+    }
+
+    /// Assembles, verifies and atomically publishes the upload, then removes
+    /// its parts. Idempotent: after a crash anywhere in it, calling it again
+    /// completes the same publication.
+    pub async fn finalize(&self, id: &str) -> Result<Published> {
+        let session = self.session(id).await?;
+        match &session.state {
+            SessionState::Finalized(p) => {
+                self.delete_parts(id).await?;
+                return Ok(p.clone());
+            }
+            SessionState::Aborted => {
+                return Err(Error::Gone {
+                    id: id.into(),
+                    reason: "aborted",
+                });
+            }
+            SessionState::Open if session.expires_at <= self.now() => {
+                return Err(Error::Gone {
+                    id: id.into(),
+                    reason: "expired",
+                });
+            }
+            SessionState::Open => {}
+        }
+        if session.partial {
+            return Err(Error::InvalidState {
+                id: id.into(),
+                reason: "a partial upload is concatenated, not published",
+            });
+        }
+        let length = session.length.ok_or(Error::LengthUnknown)?;
+        let parts = self.parts(id).await?;
+        let st = Self::status_of(session.clone(), &parts);
+        if let Some(first) = st.missing.first() {
+            return Err(Error::Incomplete {
+                missing: st.missing.iter().map(|r| r.end - r.start).sum(),
+                first: first.clone(),
+            });
+        }
+        let (data, crc) = self.assemble(length, &parts).await?;
+        let crc_be = crc.to_be_bytes();
+        let verified = |c: &Checksum| {
+            if c.algorithm == Algorithm::Crc32c {
+                c.digest == crc_be
+            } else {
+                c.matches(&data)
+            }
+        };
+        if let Some(expected) = session.expected.as_ref().filter(|c| !verified(c)) {
+            return Err(Error::ChecksumMismatch {
+                what: "upload",
+                algorithm: expected.algorithm.name(),
+            });
+        }
+        self.check_head(&data, true)?;
+        let info = if magic::sniff(&data).starts_with("image/") {
+            match image::probe(&data) {
+                Ok(info) => info,
+                Err(e) if image::format_of(&data).is_some() => return Err(e),
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let content_type = magic::sniff(&data).to_string();
+        let (data, stripped_bytes) = if session.strip_metadata && info.is_some() {
+            match image::strip_metadata(&data)? {
+                Some((out, s)) => (Bytes::from(out), s.bytes as u64),
+                None => (data, 0),
+            }
+        } else {
+            (data, 0)
+        };
+        // The expected checksum, already verified, is the digest if it is of
+        // the configured kind and nothing was stripped.
+        let checksum = match (&session.expected, self.options.digest) {
+            _ if stripped_bytes > 0 => self.options.digest.digest(&data),
+            (Some(c), d) if c.algorithm == d => c.clone(),
+            (_, Algorithm::Crc32c) => Checksum {
+                algorithm: Algorithm::Crc32c,
+                digest: crc.to_be_bytes().to_vec(),
+            },
+            (_, d) => d.digest(&data),
+        };
+        let target = Key::new(session.target.as_str())?;
+        let mode = if session.overwrite {
+            PutOptions::new()
+        } else {
+            PutOptions::create()
+        };
+        let size = data.len() as u64;
+        match self.store.put(&target, data.clone(), mode).await {
+            Ok(_) => {}
+            Err(blocksmith_store::Error::AlreadyExists { .. }) => {
+                // Published before a crash, or someone else's object?
+                let existing = self.store.get(&target, GetOptions::new()).await?;
+                if existing.data != data {
+                    return Err(Error::TargetExists {
+                        key: session.target.clone(),
+                    });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let published = Published {
+            key: session.target.clone(),
+            size,
+            checksum,
+            content_type,
+            image: info,
+            stripped_bytes,
+        };
+        let mut winner = None;
+        self.store
+            .update_record::<Session, _>(&self.session_key(id)?, |cur| {
+                let Some(mut cur) = cur else {
+                    return Err(blocksmith_store::Error::NotFound { key: id.into() });
+                };
+                if let SessionState::Finalized(p) = &cur.state {
+                    winner = Some(p.clone());
+                    return Ok(None);
+                }
+                cur.state = SessionState::Finalized(published.clone());
+                Ok(Some(cur))
+            })
+            .await?;
+        self.delete_parts(id).await?;
+        Ok(winner.unwrap_or(published))
+    }
+
+    /// Aborts a session and deletes its parts (tus termination). The record
+    /// stays as a tombstone until [`Uploads::expire`]. Idempotent.
+    pub async fn abort(&self, id: &str) -> Result<()> {
+        let s = self.session(id).await?;
+        if let SessionState::Finalized(_) = s.state {
+            return Err(Error::InvalidState {
+                id: id.into(),
+                reason: "already finalized",
+            });
+        }
+        self.store
+            .update_record::<Session, _>(&self.session_key(id)?, |cur| {
+                Ok(cur.filter(|c| c.state == SessionState::Open).map(|mut c| {
+                    c.state = SessionState::Aborted;
+                    c
+                }))
+            })
+            .await?;
+        self.delete_parts(id).await?;
+        Ok(())
+    }
+
+    /// Removes sessions past their expiry (open ones with their parts,
+    /// finalized and aborted tombstones), parts of no open session, and
+    /// undecodable session records.
+    pub async fn expire(&self) -> Result<ExpireReport> {
+        let now = self.now();
+        let mut report = ExpireReport::default();
+        let sprefix = format!("{}/sessions/", self.options.prefix);
+        let mut live = std::collections::HashSet::new();
+        for meta in self.store.list_all(&sprefix).await? {
+            let id = meta.key.as_str()[sprefix.len()..].to_string();
+            let session = match self.store.get_record::<Session>(&meta.key).await {
+                Ok(Some((s, _))) => s,
+                Ok(None) => continue,
+                Err(_) => {
+                    self.store.delete(&meta.key).await?;
+                    report.corrupt_records += 1;
+                    continue;
+                }
+            };
+            if session.expires_at <= now {
+                report.parts += self.delete_parts(&id).await?;
+                self.store.delete(&meta.key).await?;
+                report.sessions += 1;
+            } else if session.state == SessionState::Open {
+                live.insert(id);
+            }
+        }
+        let pprefix = format!("{}/parts/", self.options.prefix);
+        for meta in self.store.list_all(&pprefix).await? {
+            let rest = &meta.key.as_str()[pprefix.len()..];
+            let id = rest.split('/').next().unwrap_or("");
+            if !live.contains(id) {
+                self.store.delete(&meta.key).await?;
+                report.orphans += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Lists the ids of every stored session.
+    pub async fn list(&self) -> Result<Vec<String>> {
+        let sprefix = format!("{}/sessions/", self.options.prefix);
+        Ok(self
+            .store
+            .list_all(&sprefix)
+            .await?
+            .into_iter()
+            .map(|m| m.key.as_str()[sprefix.len()..].to_string())
+            .collect())
+    }
+
+    /// Concatenates complete partial sessions into a new session (tus
+    /// `concatenation`) and finalizes it. The partials stay until they expire.
+    pub async fn concat(
+        &self,
+        sources: &[String],
+        options: CreateOptions,
+    ) -> Result<(Session, Published)> {
+        if sources.is_empty() {
+            return Err(Error::invalid("concatenation", "no partial uploads"));
+        }
+        let mut plan = Vec::with_capacity(sources.len());
+        let mut total = 0u64;
+        for sid in sources {
+            let st = self.status(sid).await?;
+            if !st.session.partial {
+                return Err(Error::InvalidState {
+                    id: sid.clone(),
+                    reason: "not a partial upload",
+                });
+            }
+            if st.session.state != SessionState::Open {
+                return Err(Error::Gone {
+                    id: sid.clone(),
+                    reason: "not open",
+                });
+            }
+            if !st.is_complete() {
+                return Err(Error::InvalidState {
+                    id: sid.clone(),
+                    reason: "partial upload is incomplete",
+                });
+            }
+            let len = st.session.length.unwrap_or(0);
+            plan.push((sid.clone(), total, len));
+            total = total.checked_add(len).ok_or(Error::TooLarge {
+                what: "upload",
+                size: u64::MAX,
+                limit: self.options.max_size,
+            })?;
+        }
+        self.check_length(total)?;
+        let mut options = options;
+        options.length = Some(total);
+        options.partial = false;
+        let opened = self.create_inner(options, sources.to_vec()).await?;
+        let id = opened.session.id.clone();
+        if opened.session.state == SessionState::Open {
+            for (sid, base, len) in plan {
+                let parts = self.parts(&sid).await?;
+                let (data, crc) = self.assemble(len, &parts).await?;
+                if len == 0 {
+                    continue;
+                }
+                let key = self.part_key(&id, base, len, crc)?;
+                self.store.put(&key, data, PutOptions::new()).await?;
+            }
+        }
+        let published = self.finalize(&id).await?;
+        let session = self.session(&id).await?;
+        Ok((session, published))
+    }
+}

@@ -1,0 +1,489 @@
+//! The session engine: ordering, parallelism, deferred length, validation,
+//! abort, expiry, concatenation, idempotent publication.
+
+use crate::noise;
+use blocksmith_store::{Key, MemoryStore, StoreExt, block_on};
+use blocksmith_upload::session::{gaps, merge_ranges};
+use blocksmith_upload::{Algorithm, CreateOptions, Error, SessionState, UploadOptions, Uploads};
+use bytes::Bytes;
+use proptest::prelude::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+fn small() -> UploadOptions {
+    UploadOptions::default().with_part_size(100, 10_000)
+}
+
+#[test]
+fn out_of_order_parts_and_missing_ranges() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small());
+    let file = noise(1000, 1);
+    let id = block_on(up.create(CreateOptions::with_length(1000)))
+        .unwrap()
+        .session
+        .id;
+    block_on(up.put_part(&id, 500, file.slice(500..700), None)).unwrap();
+    block_on(up.put_part(&id, 900, file.slice(900..), None)).unwrap();
+    let st = block_on(up.status(&id)).unwrap();
+    assert_eq!((st.offset, st.received), (0, 300));
+    assert_eq!(st.missing, vec![0..500, 700..900]);
+    assert!(matches!(
+        block_on(up.finalize(&id)),
+        Err(Error::Incomplete { missing: 700, .. })
+    ));
+    block_on(up.put_part(&id, 0, file.slice(..500), None)).unwrap();
+    block_on(up.put_part(&id, 700, file.slice(700..900), None)).unwrap();
+    // A retried identical part is fine; a different overlapping one is not.
+    block_on(up.put_part(&id, 700, file.slice(700..900), None)).unwrap();
+    assert!(matches!(
+        block_on(up.put_part(&id, 650, file.slice(650..800), None)),
+        Err(Error::Overlap { .. })
+    ));
+    let st = block_on(up.status(&id)).unwrap();
+    assert!(st.is_complete());
+    assert_eq!(st.offset, 1000);
+    let p = block_on(up.finalize(&id)).unwrap();
+    assert_eq!(
+        store
+            .blocking()
+            .get(&Key::new(&*p.key).unwrap())
+            .unwrap()
+            .data,
+        file
+    );
+    // Idempotent, and the parts are gone.
+    assert_eq!(block_on(up.finalize(&id)).unwrap(), p);
+    assert!(
+        store
+            .blocking()
+            .list_all("uploads/parts/")
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        block_on(up.session(&id)).unwrap().state,
+        SessionState::Finalized(_)
+    ));
+}
+
+#[test]
+fn parallel_parts_from_many_threads() {
+    let store = Arc::new(MemoryStore::new());
+    let up = Uploads::with_options(store.clone(), small());
+    let file = noise(64 * 1000, 2);
+    let id = block_on(up.create(CreateOptions::with_length(file.len() as u64)))
+        .unwrap()
+        .session
+        .id;
+    let next = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= 64 {
+                        break;
+                    }
+                    let part = file.slice(i as usize * 1000..(i as usize + 1) * 1000);
+                    block_on(up.put_part(&id, i * 1000, part, None)).unwrap();
+                }
+            });
+        }
+    });
+    let p = block_on(up.finalize(&id)).unwrap();
+    assert_eq!(
+        store
+            .blocking()
+            .get(&Key::new(p.key).unwrap())
+            .unwrap()
+            .data,
+        file
+    );
+}
+
+#[test]
+fn deferred_length() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small());
+    let file = noise(450, 3);
+    let id = block_on(up.create(CreateOptions::deferred()))
+        .unwrap()
+        .session
+        .id;
+    block_on(up.put_part(&id, 0, file.slice(..200), None)).unwrap();
+    block_on(up.put_part(&id, 200, file.slice(200..400), None)).unwrap();
+    assert!(matches!(
+        block_on(up.finalize(&id)),
+        Err(Error::LengthUnknown)
+    ));
+    assert!(matches!(
+        block_on(up.declare_length(&id, 300)),
+        Err(Error::OutOfBounds { .. })
+    ));
+    block_on(up.declare_length(&id, 450)).unwrap();
+    block_on(up.declare_length(&id, 450)).unwrap();
+    assert!(matches!(
+        block_on(up.declare_length(&id, 451)),
+        Err(Error::LengthConflict { .. })
+    ));
+    block_on(up.put_part(&id, 400, file.slice(400..), None)).unwrap();
+    let p = block_on(up.finalize(&id)).unwrap();
+    assert_eq!(p.size, 450);
+}
+
+#[test]
+fn limits_are_checked_up_front() {
+    let store = MemoryStore::new();
+    let opts = small().with_max_size(5000).with_max_parts(20);
+    let up = Uploads::with_options(&store, opts);
+    assert!(matches!(
+        block_on(up.create(CreateOptions::with_length(5001))),
+        Err(Error::TooLarge { .. })
+    ));
+    let tight = Uploads::with_options(&store, small().with_max_parts(2).with_part_size(1, 100));
+    assert!(matches!(
+        block_on(tight.create(CreateOptions::with_length(201))),
+        Err(Error::TooManyParts { .. })
+    ));
+    let id = block_on(up.create(CreateOptions::with_length(1000)))
+        .unwrap()
+        .session
+        .id;
+    // Too small (not the last part), too big, out of bounds.
+    assert!(matches!(
+        block_on(up.put_part(&id, 0, noise(50, 1), None)),
+        Err(Error::PartTooSmall { .. })
+    ));
+    assert!(block_on(up.put_part(&id, 950, noise(50, 1), None)).is_ok());
+    assert!(matches!(
+        block_on(up.put_part(&id, 900, noise(200, 1), None)),
+        Err(Error::OutOfBounds { .. })
+    ));
+    let big = Uploads::with_options(&store, small().with_part_size(1, 100));
+    let id2 = block_on(big.create(CreateOptions::with_length(1000)))
+        .unwrap()
+        .session
+        .id;
+    assert!(matches!(
+        block_on(big.put_part(&id2, 0, noise(101, 1), None)),
+        Err(Error::TooLarge { what: "part", .. })
+    ));
+    assert!(matches!(
+        block_on(up.create(CreateOptions::default().with_id("../x"))),
+        Err(Error::InvalidId { .. })
+    ));
+    assert!(matches!(
+        block_on(up.status("nope")),
+        Err(Error::NotFound { .. })
+    ));
+    let huge = CreateOptions::with_length(10).with_metadata("k", "v".repeat(70_000));
+    assert!(matches!(
+        block_on(up.create(huge)),
+        Err(Error::TooLarge {
+            what: "metadata",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn content_type_by_magic_bytes() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small().with_allowed_types(["image/*", "video/mp4"]));
+    // A PDF named like an image is refused on its first part.
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.extend_from_slice(&noise(300, 4));
+    let id =
+        block_on(up.create(
+            CreateOptions::with_length(pdf.len() as u64).with_metadata("filename", "cat.png"),
+        ))
+        .unwrap()
+        .session
+        .id;
+    let r = block_on(up.put_part(&id, 0, Bytes::from(pdf), None));
+    assert!(
+        matches!(&r, Err(Error::ContentTypeNotAllowed { found }) if found == "application/pdf"),
+        "{r:?}"
+    );
+    let png = crate::images::png(640, 480, true);
+    let id = block_on(up.create(CreateOptions::with_length(png.len() as u64)))
+        .unwrap()
+        .session
+        .id;
+    block_on(up.put_part(&id, 0, Bytes::from(png), None)).unwrap();
+    let p = block_on(up.finalize(&id)).unwrap();
+    assert_eq!(p.content_type, "image/png");
+    assert_eq!(p.image.map(|i| (i.width, i.height)), Some((640, 480)));
+}
+
+#[test]
+fn decompression_bombs_are_refused_by_declared_size() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small().with_max_image_pixels(Some(10_000_000)));
+    let bomb = crate::images::png(50_000, 50_000, false);
+    let id = block_on(up.create(CreateOptions::with_length(bomb.len() as u64)))
+        .unwrap()
+        .session
+        .id;
+    let r = block_on(up.put_part(&id, 0, Bytes::from(bomb), None));
+    assert!(
+        matches!(
+            r,
+            Err(Error::ImageTooLarge {
+                width: 50_000,
+                height: 50_000,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn strip_metadata_on_request() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small().with_part_size(1, 1 << 20));
+    let jpeg = crate::images::jpeg(300, 200, true);
+    let id = block_on(
+        up.create(CreateOptions::with_length(jpeg.len() as u64).with_strip_metadata(true)),
+    )
+    .unwrap()
+    .session
+    .id;
+    block_on(up.put_part(&id, 0, Bytes::from(jpeg.clone()), None)).unwrap();
+    let p = block_on(up.finalize(&id)).unwrap();
+    assert!(p.stripped_bytes > 0);
+    let stored = store
+        .blocking()
+        .get(&Key::new(p.key).unwrap())
+        .unwrap()
+        .data;
+    assert!(!stored.windows(4).any(|w| w == b"Exif"));
+    assert_eq!(stored.len() as u64 + p.stripped_bytes, jpeg.len() as u64);
+}
+
+#[test]
+fn full_checksum_is_verified() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small());
+    let file = noise(300, 5);
+    let wrong = Algorithm::Sha256.digest(b"something else");
+    let id = block_on(up.create(CreateOptions::with_length(300).with_expected(wrong)))
+        .unwrap()
+        .session
+        .id;
+    block_on(up.put_part(&id, 0, file, None)).unwrap();
+    assert!(matches!(
+        block_on(up.finalize(&id)),
+        Err(Error::ChecksumMismatch { what: "upload", .. })
+    ));
+    assert!(
+        store
+            .blocking()
+            .list_all("uploads/objects/")
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn publication_is_create_only() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small());
+    store
+        .blocking()
+        .put(&Key::new("taken").unwrap(), "someone else's")
+        .unwrap();
+    let id = block_on(up.create(CreateOptions::with_length(300).with_target("taken")))
+        .unwrap()
+        .session
+        .id;
+    block_on(up.put_part(&id, 0, noise(300, 6), None)).unwrap();
+    assert!(matches!(
+        block_on(up.finalize(&id)),
+        Err(Error::TargetExists { .. })
+    ));
+    // Same bytes already there (a crash after publishing): counts as published.
+    store
+        .blocking()
+        .put(&Key::new("taken").unwrap(), noise(300, 6))
+        .unwrap();
+    block_on(up.finalize(&id)).unwrap();
+    // Overwrite on request.
+    let id = block_on(
+        up.create(
+            CreateOptions::with_length(300)
+                .with_target("taken")
+                .with_overwrite(true),
+        ),
+    )
+    .unwrap()
+    .session
+    .id;
+    block_on(up.put_part(&id, 0, noise(300, 7), None)).unwrap();
+    block_on(up.finalize(&id)).unwrap();
+    assert_eq!(
+        store
+            .blocking()
+            .get(&Key::new("taken").unwrap())
+            .unwrap()
+            .data,
+        noise(300, 7)
+    );
+}
+
+#[test]
+fn abort_and_expire() {
+    let store = MemoryStore::new();
+    let now = Arc::new(AtomicU64::new(1000));
+    let clock = now.clone();
+    let up = Uploads::with_options(&store, small().with_default_ttl(60))
+        .with_clock(move || clock.load(Ordering::SeqCst));
+    let a = block_on(up.create(CreateOptions::with_length(1000)))
+        .unwrap()
+        .session
+        .id;
+    let b = block_on(up.create(CreateOptions::with_length(1000).with_ttl(3600)))
+        .unwrap()
+        .session
+        .id;
+    let c = block_on(up.create(CreateOptions::with_length(1000)))
+        .unwrap()
+        .session
+        .id;
+    for id in [&a, &b, &c] {
+        block_on(up.put_part(id, 0, noise(500, 1), None)).unwrap();
+    }
+    block_on(up.abort(&c)).unwrap();
+    block_on(up.abort(&c)).unwrap();
+    assert!(matches!(
+        block_on(up.put_part(&c, 500, noise(500, 1), None)),
+        Err(Error::Gone { .. })
+    ));
+    // An orphan part of a session that never existed.
+    store
+        .blocking()
+        .put(
+            &Key::new("uploads/parts/ghost/0000000000000000-0000000000000001-00000000").unwrap(),
+            "x",
+        )
+        .unwrap();
+    now.store(1061, Ordering::SeqCst);
+    assert!(matches!(
+        block_on(up.put_part(&a, 500, noise(500, 1), None)),
+        Err(Error::Gone {
+            reason: "expired",
+            ..
+        })
+    ));
+    let r = block_on(up.expire()).unwrap();
+    assert_eq!((r.sessions, r.parts, r.orphans), (2, 1, 1)); // a (1 part) and c's tombstone
+    let left: Vec<_> = store.blocking().list_all("uploads/parts/").unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].key.as_str().contains(&b));
+    assert!(matches!(
+        block_on(up.status(&a)),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[test]
+fn concatenation_of_partials() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small().with_part_size(1, 10_000));
+    let file = noise(900, 8);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let part = file.slice(i * 300..(i + 1) * 300);
+        let id = block_on(up.create(CreateOptions::with_length(300).with_partial(true)))
+            .unwrap()
+            .session
+            .id;
+        block_on(up.put_part(&id, 0, part, None)).unwrap();
+        assert!(matches!(
+            block_on(up.finalize(&id)),
+            Err(Error::InvalidState { .. })
+        ));
+        ids.push(id);
+    }
+    let (s, p) = block_on(up.concat(&ids, CreateOptions::default().with_target("joined"))).unwrap();
+    assert_eq!(s.concat, ids);
+    assert_eq!(p.size, 900);
+    assert_eq!(
+        store
+            .blocking()
+            .get(&Key::new("joined").unwrap())
+            .unwrap()
+            .data,
+        file
+    );
+}
+
+#[test]
+fn resume_by_id_reports_resumed() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small());
+    let o = block_on(up.create(CreateOptions::with_length(10).with_id("abc"))).unwrap();
+    assert!(!o.resumed);
+    let o = block_on(up.create(CreateOptions::with_length(10).with_id("abc"))).unwrap();
+    assert!(o.resumed);
+    assert!(matches!(
+        block_on(up.create(CreateOptions::with_length(11).with_id("abc"))),
+        Err(Error::InvalidState { .. })
+    ));
+}
+
+proptest! {
+    #[test]
+    fn missing_ranges_match_a_bitmap(parts in proptest::collection::vec((0u64..200, 1u64..40), 0..12), len in 1u64..256) {
+        let ranges: Vec<_> = parts.iter().map(|&(s, l)| s..(s + l).min(len)).filter(|r| r.start < r.end).collect();
+        let merged = merge_ranges(ranges.clone());
+        let missing = gaps(&merged, len);
+        let mut have = vec![false; len as usize];
+        for r in &ranges { for i in r.clone() { have[i as usize] = true; } }
+        let mut from_bitmap = vec![false; len as usize];
+        for r in &missing { for i in r.clone() { from_bitmap[i as usize] = true; } }
+        for i in 0..len as usize { prop_assert_eq!(from_bitmap[i], !have[i]); }
+        prop_assert!(merged.windows(2).all(|w| w[0].end < w[1].start));
+    }
+
+    #[test]
+    fn any_part_order_publishes_the_source(seed: u64, order in Just((0..8usize).collect::<Vec<_>>()).prop_shuffle()) {
+        let store = MemoryStore::new();
+        let up = Uploads::with_options(&store, UploadOptions::default().with_part_size(1, 1000));
+        let file = noise(8 * 97 + 13, seed);
+        let id = block_on(up.create(CreateOptions::with_length(file.len() as u64))).unwrap().session.id;
+        for i in order {
+            let end = if i == 7 { file.len() } else { (i + 1) * 97 };
+            block_on(up.put_part(&id, (i * 97) as u64, file.slice(i * 97..end), None)).unwrap();
+        }
+        let p = block_on(up.finalize(&id)).unwrap();
+        // The object CRC combined from the parts equals a direct one.
+        prop_assert_eq!(&p.checksum, &Algorithm::Crc32c.digest(&file));
+        prop_assert_eq!(store.blocking().get(&Key::new(p.key).unwrap()).unwrap().data, file);
+    }
+}
+
+#[test]
+fn crc32c_expectations_use_the_combined_part_crcs() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small());
+    let file = noise(300, 5);
+    for (sum, ok) in [
+        (Algorithm::Crc32c.digest(b"other"), false),
+        (Algorithm::Crc32c.digest(&file), true),
+    ] {
+        let id = block_on(up.create(CreateOptions::with_length(300).with_expected(sum.clone())))
+            .unwrap()
+            .session
+            .id;
+        block_on(up.put_part(&id, 0, file.slice(..150), None)).unwrap();
+        block_on(up.put_part(&id, 150, file.slice(150..), None)).unwrap();
+        let r = block_on(up.finalize(&id));
+        assert_eq!(r.is_ok(), ok, "{r:?}");
+        if let Ok(p) = r {
+            assert_eq!(p.checksum, sum);
+        }
+    }
+}
