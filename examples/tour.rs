@@ -17,6 +17,8 @@ mod config_drift;
 mod feed_timeline;
 #[path = "geo_dispatch.rs"]
 mod geo_dispatch;
+#[path = "sketch_analytics.rs"]
+mod sketch_analytics;
 #[path = "tsz_metrics.rs"]
 mod tsz_metrics;
 #[path = "upload_resume.rs"]
@@ -82,6 +84,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", geo_dispatch::demo(&store)?);
     println!("{}", feed_timeline::demo(&store)?);
     println!("{}", upload_resume::demo(&store)?);
+    println!("{}", sketch_analytics::demo(&store)?);
     println!("tour complete");
     Ok(())
 }

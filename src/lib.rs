@@ -53,6 +53,10 @@ pub use blocksmith_feed as feed;
 #[doc(inline)]
 pub use blocksmith_upload as upload;
 
+#[cfg(feature = "sketch")]
+#[doc(inline)]
+pub use blocksmith_sketch as sketch;
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -10,6 +10,7 @@ mod diff_cmd;
 mod feed_cmd;
 mod geo_cmd;
 mod output;
+mod sketch_cmd;
 mod store_cmd;
 mod tsz_cmd;
 mod upload_cmd;
@@ -54,6 +55,9 @@ enum Command {
     /// resumable chunked uploads: put, status, CDC plans.
     #[command(subcommand)]
     Upload(upload_cmd::UploadCmd),
+    /// mergeable sketches, windowed aggregation, experiment statistics.
+    #[command(subcommand)]
+    Sketch(sketch_cmd::SketchCmd),
     /// Zero-knowledge vault: init, add, get, list, share, rotate.
     #[command(subcommand)]
     Vault(vault_cmd::VaultCmd),
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Geo(cmd) => geo_cmd::run(cmd, &cli.store, &out),
         Command::Feed(cmd) => feed_cmd::run(cmd, &cli.store, &out),
         Command::Upload(cmd) => upload_cmd::run(cmd, &cli.store, &out),
+        Command::Sketch(cmd) => sketch_cmd::run(cmd, &cli.store, &out),
         Command::Vault(cmd) => vault_cmd::run(cmd, &cli.store, &out),
         Command::Apikey(cmd) => vault_cmd::run_apikey(cmd, &cli.store, &out),
     };

@@ -3,6 +3,7 @@
 mod diff;
 mod feed;
 mod geo;
+mod sketch;
 mod upload;
 mod vault;
 

@@ -1,0 +1,234 @@
+use super::Rng;
+use blocksmith_sketch::ddsketch::DdSketch;
+use blocksmith_sketch::kll::{KllSketch, normalized_rank_error};
+use proptest::prelude::*;
+
+/// A named value generator.
+type Draw = Box<dyn Fn(&mut Rng) -> f64>;
+
+fn exact_rank(sorted: &[f64], v: f64) -> f64 {
+    sorted.partition_point(|&x| x <= v) as f64 / sorted.len() as f64
+}
+
+#[test]
+fn kll_rank_error_within_published_bound() {
+    for k in [50u16, 200] {
+        let bound = normalized_rank_error(k, false);
+        let mut rng = Rng(0xBEEF + u64::from(k));
+        let trials = 40;
+        let mut failures = 0;
+        let mut worst: f64 = 0.0;
+        for trial in 0..trials {
+            let n = 20_000 + trial * 997;
+            let vals: Vec<f64> = (0..n)
+                .map(|_| rng.normal() * 10.0 + rng.uniform())
+                .collect();
+            let mut s = KllSketch::<f64>::new(k).unwrap().with_seed(rng.next_u64());
+            for &v in &vals {
+                s.update(v);
+            }
+            let mut sorted = vals.clone();
+            sorted.sort_by(f64::total_cmp);
+            let mut max_err: f64 = 0.0;
+            for i in 1..100 {
+                let r = f64::from(i) / 100.0;
+                let q = s.quantile(r).unwrap();
+                max_err = max_err.max((exact_rank(&sorted, q) - r).abs());
+            }
+            worst = worst.max(max_err);
+            if max_err > bound {
+                failures += 1;
+            }
+        }
+        // The bound holds with 99% confidence per query set.
+        assert!(
+            failures <= 2,
+            "k={k}: {failures}/{trials} over {bound}, worst {worst}"
+        );
+    }
+}
+
+#[test]
+fn kll_merge_keeps_the_bound_and_exact_extremes() {
+    let mut rng = Rng(99);
+    let mut parts: Vec<KllSketch<f64>> = (0..8)
+        .map(|i| KllSketch::new(200).unwrap().with_seed(i))
+        .collect();
+    let mut all = Vec::new();
+    for i in 0..80_000 {
+        let v = rng.uniform() * 1e6;
+        parts[i % 8].update(v);
+        all.push(v);
+    }
+    let mut merged = KllSketch::<f64>::new(200).unwrap();
+    for p in &parts {
+        merged.merge(p);
+    }
+    all.sort_by(f64::total_cmp);
+    assert_eq!(merged.n(), 80_000);
+    assert_eq!(merged.min(), Some(all[0]));
+    assert_eq!(merged.max(), Some(all[all.len() - 1]));
+    for r in [0.01, 0.25, 0.5, 0.75, 0.99] {
+        let q = merged.quantile(r).unwrap();
+        assert!(
+            (exact_rank(&all, q) - r).abs() < merged.normalized_rank_error(false),
+            "rank {r}"
+        );
+    }
+    let back = KllSketch::<f64>::deserialize(&merged.serialize()).unwrap();
+    assert_eq!(back.quantile(0.5), merged.quantile(0.5));
+    assert!(KllSketch::<f32>::deserialize(&merged.serialize()).is_err() || merged.n() == 0);
+}
+
+#[test]
+fn ddsketch_relative_error_never_above_alpha() {
+    let mut rng = Rng(2024);
+    for alpha in [0.005, 0.01, 0.05] {
+        let dists: [(&str, Draw); 4] = [
+            (
+                "lognormal",
+                Box::new(|r: &mut Rng| (r.normal() * 2.0).exp()),
+            ),
+            (
+                "pareto",
+                Box::new(|r: &mut Rng| (1.0 - r.uniform()).powf(-1.0 / 1.2)),
+            ),
+            (
+                "uniform",
+                Box::new(|r: &mut Rng| r.uniform() * 1000.0 + 1e-3),
+            ),
+            ("mixed-sign", Box::new(|r: &mut Rng| r.normal() * 100.0)),
+        ];
+        for (name, draw) in &dists {
+            let vals: Vec<f64> = (0..50_000).map(|_| draw(&mut rng)).collect();
+            let mut s = DdSketch::new(alpha).unwrap().with_max_bins(1 << 20);
+            for &v in &vals {
+                s.add(v);
+            }
+            let mut sorted = vals.clone();
+            sorted.sort_by(f64::total_cmp);
+            for i in 0..=1000 {
+                let q = f64::from(i) / 1000.0;
+                let truth = sorted[(q * (sorted.len() - 1) as f64).floor() as usize];
+                let est = s.quantile(q).unwrap();
+                let rel = (est - truth).abs() / truth.abs();
+                assert!(
+                    rel <= alpha * (1.0 + 1e-9),
+                    "{name} alpha {alpha} q {q}: {est} vs {truth} ({rel})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn ddsketch_merge_equals_single_sketch_and_collapses_in_budget() {
+    let mut rng = Rng(5);
+    let (mut a, mut b, mut all) = (
+        DdSketch::new(0.01).unwrap(),
+        DdSketch::new(0.01).unwrap(),
+        DdSketch::new(0.01).unwrap(),
+    );
+    for i in 0..20_000 {
+        let v = (rng.normal() * 3.0).exp();
+        if i % 2 == 0 {
+            a.add(v);
+        } else {
+            b.add(v);
+        }
+        all.add(v);
+    }
+    a.merge(&b).unwrap();
+    for q in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0] {
+        assert_eq!(a.quantile(q), all.quantile(q));
+    }
+    assert!(a.merge(&DdSketch::new(0.02).unwrap()).is_err());
+    // A tiny budget collapses the lowest buckets: high quantiles keep the guarantee.
+    let mut small = DdSketch::new(0.01).unwrap().with_max_bins(64);
+    let mut vals = Vec::new();
+    for i in 1..=100_000 {
+        let v = f64::from(i) * 0.37;
+        small.add(v);
+        vals.push(v);
+    }
+    let p99 = small.quantile(0.99).unwrap();
+    let truth = vals[(0.99 * 99_999.0) as usize];
+    assert!((p99 - truth).abs() <= 0.01 * truth);
+    assert!(
+        DdSketch::from_protobuf(&small.to_protobuf())
+            .unwrap()
+            .quantile(0.99)
+            .is_some()
+    );
+}
+
+#[test]
+fn ddsketch_hostile_protobuf_is_bounded() {
+    // A sparse map claiming keys at both ends of i32 must not allocate 2^32 bins.
+    let mut msg = vec![0x0a, 0x09, 0x09];
+    msg.extend_from_slice(&1.02f64.to_le_bytes());
+    let mut store = Vec::new();
+    for key in [i32::MIN + 1, i32::MAX] {
+        let mut entry = vec![0x08];
+        let z = ((key << 1) ^ (key >> 31)) as u32;
+        let mut v = u64::from(z);
+        while v >= 0x80 {
+            entry.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        entry.push(v as u8);
+        entry.push(0x11);
+        entry.extend_from_slice(&1.0f64.to_le_bytes());
+        store.push(0x0a);
+        store.push(entry.len() as u8);
+        store.extend_from_slice(&entry);
+    }
+    msg.push(0x12);
+    msg.push(store.len() as u8);
+    msg.extend_from_slice(&store);
+    let s = DdSketch::from_protobuf(&msg).unwrap();
+    assert_eq!(s.count(), 2.0);
+    assert!(s.to_protobuf().len() < 64 * 1024);
+    assert!(DdSketch::from_protobuf(&[0x0a, 0xff]).is_err());
+    assert!(DdSketch::from_protobuf(&[]).is_err());
+}
+
+proptest! {
+    #[test]
+    fn kll_round_trip(vals in proptest::collection::vec(-1e9f64..1e9, 0..2000), k in 8u16..300) {
+        let mut s = KllSketch::<f64>::new(k).unwrap();
+        let mut f = KllSketch::<f32>::new(k).unwrap();
+        for &v in &vals {
+            s.update(v);
+            f.update(v as f32);
+        }
+        let back = KllSketch::<f64>::deserialize(&s.serialize()).unwrap();
+        prop_assert_eq!(back.serialize(), s.serialize());
+        prop_assert_eq!(back.quantile(0.3), s.quantile(0.3));
+        let backf = KllSketch::<f32>::deserialize(&f.serialize()).unwrap();
+        prop_assert_eq!(backf.serialize(), f.serialize());
+    }
+
+    #[test]
+    fn ddsketch_round_trip(vals in proptest::collection::vec(-1e12f64..1e12, 0..2000)) {
+        let mut s = DdSketch::new(0.02).unwrap();
+        for &v in &vals {
+            s.add(v);
+        }
+        let back = DdSketch::from_protobuf(&s.to_protobuf()).unwrap();
+        for q in [0.0, 0.25, 0.5, 0.99, 1.0] {
+            prop_assert_eq!(back.quantile(q), s.quantile(q));
+        }
+        prop_assert_eq!(back.count(), s.count());
+    }
+
+    #[test]
+    fn hostile_quantile_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let _ = KllSketch::<f64>::deserialize(&bytes);
+        let _ = KllSketch::<f32>::deserialize(&bytes);
+        let mut framed = vec![5u8, 1, 15, 0, 200, 0, 8, 0];
+        framed.extend_from_slice(&bytes);
+        let _ = KllSketch::<f64>::deserialize(&framed);
+        let _ = DdSketch::from_protobuf(&bytes);
+    }
+}

@@ -1,0 +1,16 @@
+//! Fuzz target: arbitrary bytes into the Bloom filter and exact-set
+//! (roaring) decoders. Typed errors only, no allocation the input cannot back.
+#![no_main]
+
+use blocksmith_sketch::bloom::{BloomFilter, ExactSet};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(f) = BloomFilter::deserialize(data) {
+        assert_eq!(BloomFilter::deserialize(&f.serialize()).expect("decodes"), f);
+        let _ = f.contains("x");
+    }
+    if let Ok(s) = ExactSet::deserialize(data) {
+        assert_eq!(ExactSet::deserialize(&s.serialize()).expect("decodes"), s);
+    }
+});
