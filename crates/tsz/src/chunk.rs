@@ -226,8 +226,17 @@ impl Chunk {
             values.truncate(count);
             timestamps.resize(count, 0);
             values.resize(count, 0.0);
-            best::decode_payload_into(payload, header.first_timestamp, timestamps, values)?;
-            check_timestamps(&header, timestamps)?;
+            let sorted =
+                best::decode_payload_into(payload, header.first_timestamp, timestamps, values)?;
+            if !sorted {
+                return Err(Error::Corrupt("decoded timestamps decrease"));
+            }
+            if timestamps
+                .last()
+                .is_some_and(|&t| t != header.last_timestamp)
+            {
+                return Err(Error::Corrupt("decoded points disagree with the header"));
+            }
             return Ok(header);
         }
         timestamps.clear();
@@ -357,28 +366,6 @@ fn validated_payload(bytes: &[u8], verify: bool) -> Result<(ChunkHeader, &[u8])>
         header,
         &bytes[Chunk::HEADER_LEN..total - Chunk::TRAILER_LEN],
     ))
-}
-
-/// Decoded timestamps must be non-decreasing, start at or after the
-/// header's first one and end at its last one.
-fn check_timestamps(header: &ChunkHeader, ts: &[i64]) -> Result<()> {
-    if ts.len() != header.count as usize {
-        return Err(Error::Corrupt("decoded points disagree with the header"));
-    }
-    let Some((&first, &last)) = ts.first().zip(ts.last()) else {
-        return Ok(());
-    };
-    let mut ok = first >= header.first_timestamp;
-    for w in ts.windows(2) {
-        ok &= w[0] <= w[1];
-    }
-    if !ok {
-        return Err(Error::Corrupt("decoded timestamps decrease"));
-    }
-    if last != header.last_timestamp {
-        return Err(Error::Corrupt("decoded points disagree with the header"));
-    }
-    Ok(())
 }
 
 /// Decodes the chunk, handing validated batches of timestamps and values to `sink`.

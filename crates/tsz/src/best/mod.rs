@@ -280,13 +280,15 @@ struct TsState {
     delta: i64,
 }
 
+/// Decodes one vector's timestamps into `out`; returns whether they never
+/// decrease (from the previous vector's last one on).
 fn decode_ts_block(
     r: &mut ByteReader<'_>,
     start: usize,
     st: &mut TsState,
     out: &mut [i64],
     scratch: &mut [u64],
-) -> Result<()> {
+) -> Result<bool> {
     let min = r.uvarint("best timestamp block minimum")?;
     let width = u32::from(r.u8("best timestamp block width")?);
     let n_exc = r.uvarint("best timestamp exception count")?;
@@ -297,12 +299,17 @@ fn decode_ts_block(
     // Points 0 and 1 of the chunk were set up by the caller.
     let skip = 2usize.saturating_sub(start).min(out.len());
     let (mut t, mut delta) = (st.t, st.delta);
+    // The order check rides along the decode loops (off their dependency
+    // chain), sparing the caller a second pass.
+    let mut sorted = true;
     if width == 0 && n_exc == 0 {
         // Constant delta-of-delta (0 for regular series): nothing to unpack.
         let dod = unzigzag(min);
         for o in &mut out[skip..] {
             delta = delta.wrapping_add(dod);
-            t = t.wrapping_add(delta);
+            let next = t.wrapping_add(delta);
+            sorted &= next >= t;
+            t = next;
             *o = t;
         }
     } else {
@@ -319,13 +326,15 @@ fn decode_ts_block(
         }
         for (o, &x) in out[skip..].iter_mut().zip(&zz[skip..]) {
             delta = delta.wrapping_add(unzigzag(x.wrapping_add(min)));
-            t = t.wrapping_add(delta);
+            let next = t.wrapping_add(delta);
+            sorted &= next >= t;
+            t = next;
             *o = t;
         }
     }
     st.t = t;
     st.delta = delta;
-    Ok(())
+    Ok(sorted)
 }
 
 /// Decodes a chunk payload of `count` points, handing each vector's
@@ -347,20 +356,22 @@ pub(crate) fn decode_payload(
 }
 
 /// Decodes a chunk payload of `count` points straight into `ts` and `vals`
-/// (each exactly `count` long), with no intermediate copy. The caller checks
-/// the timestamps' order.
+/// (each exactly `count` long), with no intermediate copy. Returns whether
+/// the timestamps never decrease (the caller decides what that means).
 pub(crate) fn decode_payload_into(
     payload: &[u8],
     first_ts: i64,
     ts: &mut [i64],
     vals: &mut [f64],
-) -> Result<()> {
+) -> Result<bool> {
     debug_assert_eq!(ts.len(), vals.len());
     let mut d = PayloadDecoder::new(payload, ts.len(), first_ts)?;
     for (tb, vb) in ts.chunks_mut(VECTOR_LEN).zip(vals.chunks_mut(VECTOR_LEN)) {
         d.next_vector(tb, vb)?;
     }
-    d.finish()
+    let sorted = d.sorted;
+    d.finish()?;
+    Ok(sorted)
 }
 
 /// Walks a payload one vector at a time.
@@ -370,6 +381,8 @@ struct PayloadDecoder<'a> {
     first: [i64; 2],
     start: usize,
     count: usize,
+    /// No timestamp so far is below its predecessor.
+    sorted: bool,
     scratch: [u64; 2 * VECTOR_LEN],
 }
 
@@ -391,6 +404,7 @@ impl<'a> PayloadDecoder<'a> {
             st,
             start: 0,
             count,
+            sorted: true,
             scratch: [0; 2 * VECTOR_LEN],
         })
     }
@@ -406,8 +420,10 @@ impl<'a> PayloadDecoder<'a> {
             // Points 0 and 1 come from the header and the first delta.
             let n = ts.len().min(2);
             ts[..n].copy_from_slice(&self.first[..n]);
+            self.sorted &= n < 2 || self.first[1] >= self.first[0];
         }
-        decode_ts_block(&mut self.r, self.start, &mut self.st, ts, &mut self.scratch)?;
+        self.sorted &=
+            decode_ts_block(&mut self.r, self.start, &mut self.st, ts, &mut self.scratch)?;
         decode_vector(&mut self.r, vals, &mut self.scratch)?;
         self.start += ts.len();
         Ok(())
