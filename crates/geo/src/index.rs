@@ -491,8 +491,6 @@ pub(crate) struct Hot {
 pub(crate) struct Entity {
     pub(crate) id: IdKey,
     pub(crate) inside: Vec<Inside>,
-    /// Roaming fence slots the entity is inside, sorted.
-    pub(crate) roam: Vec<u32>,
     pub(crate) trail: VecDeque<TrackPoint>,
 }
 
@@ -924,7 +922,6 @@ impl GeoIndex {
             self.entities[slot as usize] = Some(Entity {
                 id: id.clone(),
                 inside: Vec::new(),
-                roam: Vec::new(),
                 trail: VecDeque::new(),
             });
             self.ids.insert(id, slot);
@@ -1178,7 +1175,7 @@ impl GeoIndex {
             self.stats.events += 1;
         }
         let mut roam_events = Vec::new();
-        for &r in &e.roam {
+        for &r in self.roam.memberships(slot) {
             roam_events.push(self.roam.get(r).fence.id.clone());
         }
         for fence in roam_events {
@@ -1191,7 +1188,7 @@ impl GeoIndex {
             });
             self.stats.events += 1;
         }
-        self.roaming_entity_removed(slot, e.id.as_str(), &e.roam, ts);
+        self.roaming_entity_removed(slot, e.id.as_str(), ts);
         self.hot[slot as usize].in_fence = false;
         self.free.push(slot);
     }
@@ -1236,7 +1233,7 @@ impl GeoIndex {
                 .inside
                 .iter()
                 .map(|s| (self.fences.get(s.fence).fence.id.clone(), s.since))
-                .chain(e.roam.iter().map(|&r| {
+                .chain(self.roam.memberships(slot).iter().map(|&r| {
                     let rs = self.roam.get(r);
                     (rs.fence.id.clone(), rs.members[&slot].since)
                 }))
@@ -1636,7 +1633,6 @@ impl GeoIndex {
         self.entities.push(Some(Entity {
             id: id.clone(),
             inside,
-            roam: Vec::new(),
             trail,
         }));
         self.ids.insert(id, slot);

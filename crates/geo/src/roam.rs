@@ -150,6 +150,10 @@ pub(crate) struct RoamSet {
     free: Vec<u32>,
     pub(crate) ids: HashMap<Arc<str>, u32, Hasher>,
     by_anchor: HashMap<Arc<str>, Vec<u32>, Hasher>,
+    /// Per entity slot, the roaming fences it is inside (sorted). Kept
+    /// apart from the entity record, which every fix may touch, because
+    /// few entities are ever inside one.
+    of: HashMap<u32, Vec<u32>, Hasher>,
 }
 
 impl RoamSet {
@@ -171,6 +175,40 @@ impl RoamSet {
 
     fn anchored_on(&self, id: &str) -> Vec<u32> {
         self.by_anchor.get(id).cloned().unwrap_or_default()
+    }
+
+    /// The roaming fences entity `slot` is inside, sorted.
+    pub(crate) fn memberships(&self, slot: u32) -> &[u32] {
+        self.of.get(&slot).map_or(&[], Vec::as_slice)
+    }
+
+    fn replace_memberships(&mut self, slot: u32, now: Vec<u32>) -> Vec<u32> {
+        if now.is_empty() {
+            self.of.remove(&slot).unwrap_or_default()
+        } else {
+            self.of.insert(slot, now).unwrap_or_default()
+        }
+    }
+
+    /// Records that entity `slot` is inside fence `r`; false if it already was.
+    fn join(&mut self, slot: u32, r: u32) -> bool {
+        let v = self.of.entry(slot).or_default();
+        match v.binary_search(&r) {
+            Ok(_) => false,
+            Err(i) => {
+                v.insert(i, r);
+                true
+            }
+        }
+    }
+
+    fn leave(&mut self, slot: u32, r: u32) {
+        if let Some(v) = self.of.get_mut(&slot) {
+            v.retain(|&s| s != r);
+            if v.is_empty() {
+                self.of.remove(&slot);
+            }
+        }
     }
 }
 
@@ -240,9 +278,7 @@ impl GeoIndex {
             }
         }
         for &m in rs.members.keys() {
-            if let Some(e) = self.entities[m as usize].as_mut() {
-                e.roam.retain(|&s| s != slot);
-            }
+            self.roam.leave(m, slot);
         }
         Some(rs.fence)
     }
@@ -309,14 +345,11 @@ impl GeoIndex {
                 now.push(r as u32);
             }
         }
-        let Some(e) = self.entities[slot as usize].as_mut() else {
-            return;
-        };
-        if now.is_empty() && e.roam.is_empty() {
+        if now.is_empty() && self.roam.memberships(slot).is_empty() {
             return;
         }
-        let was = std::mem::replace(&mut e.roam, now.clone());
-        let entity = e.id.to_arc();
+        let was = self.roam.replace_memberships(slot, now.clone());
+        let entity = self.entity_id(slot);
         let mut changes = Vec::new();
         for &r in &was {
             if now.binary_search(&r).is_err() {
@@ -396,24 +429,18 @@ impl GeoIndex {
         let dwell = rs.fence.dwell_ms;
         let fence = rs.fence.id.clone();
         for c in &changes {
-            let rs = self.roam.get_mut(r);
-            let e = self.entities[c.slot as usize]
-                .as_mut()
-                .expect("member is live");
             if c.kind == FenceEventKind::Exit {
-                rs.members.remove(&c.slot);
-                e.roam.retain(|&s| s != r);
+                self.roam.get_mut(r).members.remove(&c.slot);
+                self.roam.leave(c.slot, r);
             } else {
-                rs.members.insert(
+                self.roam.get_mut(r).members.insert(
                     c.slot,
                     RoamState {
                         since: ts,
                         dwelt: false,
                     },
                 );
-                if let Err(i) = e.roam.binary_search(&r) {
-                    e.roam.insert(i, r);
-                }
+                self.roam.join(c.slot, r);
             }
         }
         if let Some(d) = dwell {
@@ -461,8 +488,8 @@ impl GeoIndex {
     /// The entity in `slot` is being removed: it leaves the roaming fences
     /// it was in (the caller emits Removed for those, listed in its record),
     /// and fences anchored on it are lifted, their members getting Exit.
-    pub(crate) fn roaming_entity_removed(&mut self, slot: u32, id: &str, was_in: &[u32], ts: i64) {
-        for &r in was_in {
+    pub(crate) fn roaming_entity_removed(&mut self, slot: u32, id: &str, ts: i64) {
+        for r in self.roam.replace_memberships(slot, Vec::new()) {
             self.roam.get_mut(r).members.remove(&slot);
         }
         for r in self.roam.anchored_on(id) {
@@ -473,9 +500,7 @@ impl GeoIndex {
             let members = rs.sorted_members(self);
             let fence = rs.fence.id.clone();
             for (entity, m) in members {
-                if let Some(e) = self.entities[m as usize].as_mut() {
-                    e.roam.retain(|&s| s != r);
-                }
+                self.roam.leave(m, r);
                 let position = self.hot[m as usize].fix.position();
                 self.push_event(FenceEventKind::Exit, entity, fence.clone(), ts, position);
             }
@@ -502,17 +527,17 @@ impl GeoIndex {
                     reason: "the anchor is a member of its own fence".into(),
                 });
             }
-            let e = self.entities[m as usize]
-                .as_mut()
-                .expect("restored entity slots are dense");
-            match e.roam.binary_search(&r) {
-                Ok(_) => {
-                    return Err(Error::InvalidFence {
-                        fence: truncate(id),
-                        reason: "an entity is a member twice".into(),
-                    });
-                }
-                Err(i) => e.roam.insert(i, r),
+            if self.entities.get(m as usize).is_none_or(Option::is_none) {
+                return Err(Error::InvalidFence {
+                    fence: truncate(id),
+                    reason: format!("member slot {m} is not an entity"),
+                });
+            }
+            if !self.roam.join(m, r) {
+                return Err(Error::InvalidFence {
+                    fence: truncate(id),
+                    reason: "an entity is a member twice".into(),
+                });
             }
         }
         let rs = self.roam.get_mut(r);
