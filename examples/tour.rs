@@ -11,6 +11,8 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
+#[path = "autocorrect.rs"]
+mod autocorrect;
 #[path = "config_drift.rs"]
 mod config_drift;
 #[path = "feed_timeline.rs"]
@@ -85,6 +87,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", feed_timeline::demo(&store)?);
     println!("{}", upload_resume::demo(&store)?);
     println!("{}", sketch_analytics::demo(&store)?);
+    println!("{}", autocorrect::demo(&store)?);
     println!("tour complete");
     Ok(())
 }

@@ -57,6 +57,10 @@ pub use blocksmith_upload as upload;
 #[doc(inline)]
 pub use blocksmith_sketch as sketch;
 
+#[cfg(feature = "spell")]
+#[doc(inline)]
+pub use blocksmith_spell as spell;
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

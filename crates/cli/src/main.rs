@@ -11,6 +11,7 @@ mod feed_cmd;
 mod geo_cmd;
 mod output;
 mod sketch_cmd;
+mod spell_cmd;
 mod store_cmd;
 mod tsz_cmd;
 mod upload_cmd;
@@ -58,6 +59,9 @@ enum Command {
     /// mergeable sketches, windowed aggregation, experiment statistics.
     #[command(subcommand)]
     Sketch(sketch_cmd::SketchCmd),
+    /// autocorrect: correct words and running text.
+    #[command(subcommand)]
+    Spell(spell_cmd::SpellCmd),
     /// Zero-knowledge vault: init, add, get, list, share, rotate.
     #[command(subcommand)]
     Vault(vault_cmd::VaultCmd),
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Feed(cmd) => feed_cmd::run(cmd, &cli.store, &out),
         Command::Upload(cmd) => upload_cmd::run(cmd, &cli.store, &out),
         Command::Sketch(cmd) => sketch_cmd::run(cmd, &cli.store, &out),
+        Command::Spell(cmd) => spell_cmd::run(cmd, &cli.store, &out),
         Command::Vault(cmd) => vault_cmd::run(cmd, &cli.store, &out),
         Command::Apikey(cmd) => vault_cmd::run_apikey(cmd, &cli.store, &out),
     };

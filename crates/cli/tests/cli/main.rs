@@ -4,6 +4,7 @@ mod diff;
 mod feed;
 mod geo;
 mod sketch;
+mod spell;
 mod upload;
 mod vault;
 
