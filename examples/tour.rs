@@ -13,6 +13,8 @@ use std::time::Instant;
 
 #[path = "autocorrect.rs"]
 mod autocorrect;
+#[path = "codes_campaign.rs"]
+mod codes_campaign;
 #[path = "config_drift.rs"]
 mod config_drift;
 #[path = "feed_timeline.rs"]
@@ -88,6 +90,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", upload_resume::demo(&store)?);
     println!("{}", sketch_analytics::demo(&store)?);
     println!("{}", autocorrect::demo(&store)?);
+    println!("{}", codes_campaign::demo(&store)?);
     println!("tour complete");
     Ok(())
 }

@@ -61,6 +61,10 @@ pub use blocksmith_sketch as sketch;
 #[doc(inline)]
 pub use blocksmith_spell as spell;
 
+#[cfg(feature = "codes")]
+#[doc(inline)]
+pub use blocksmith_codes as codes;
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod codes_cmd;
 mod diff_cmd;
 mod feed_cmd;
 mod geo_cmd;
@@ -62,6 +63,9 @@ enum Command {
     /// autocorrect: correct words and running text.
     #[command(subcommand)]
     Spell(spell_cmd::SpellCmd),
+    /// QR and barcodes: encode, decode images, GS1 data, campaigns.
+    #[command(subcommand)]
+    Codes(codes_cmd::CodesCmd),
     /// Zero-knowledge vault: init, add, get, list, share, rotate.
     #[command(subcommand)]
     Vault(vault_cmd::VaultCmd),
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::Upload(cmd) => upload_cmd::run(cmd, &cli.store, &out),
         Command::Sketch(cmd) => sketch_cmd::run(cmd, &cli.store, &out),
         Command::Spell(cmd) => spell_cmd::run(cmd, &cli.store, &out),
+        Command::Codes(cmd) => codes_cmd::run(cmd, &cli.store, &out),
         Command::Vault(cmd) => vault_cmd::run(cmd, &cli.store, &out),
         Command::Apikey(cmd) => vault_cmd::run_apikey(cmd, &cli.store, &out),
     };

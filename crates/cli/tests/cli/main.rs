@@ -1,5 +1,6 @@
 //! The `blocksmith` binary, run as a user would.
 
+mod codes;
 mod diff;
 mod feed;
 mod geo;

@@ -1,0 +1,52 @@
+use super::{enc, gray};
+use blocksmith_codes::catalog::{Catalog, MemoryCatalog, Product, StoreCatalog, gtin_of_text};
+use blocksmith_codes::gtin::Gtin;
+use blocksmith_codes::{Symbology, scan};
+use blocksmith_store::MemoryStore;
+
+#[test]
+fn store_catalog_lookup_from_scans() {
+    let store = MemoryStore::new();
+    let cat = StoreCatalog::new(&store, "catalog");
+    assert!(cat.is_empty().unwrap());
+    let g = Gtin::parse("4006381333931").unwrap();
+    cat.put(
+        &Product::new(&g, "Highlighter")
+            .with_brand("Stabilo")
+            .with_attribute("colour", "yellow"),
+    )
+    .unwrap();
+    let upc = Gtin::parse("036000291452").unwrap();
+    cat.put(&Product::new(&upc, "Tissues")).unwrap();
+    assert_eq!(cat.len().unwrap(), 2);
+    assert_eq!(
+        cat.lookup(&g).unwrap().unwrap().brand.as_deref(),
+        Some("Stabilo")
+    );
+    // Scan an EAN-13 image and look it up.
+    let img = gray(&enc(Symbology::Ean13), 3);
+    let r = scan::scan_gray(&img, &super::opts()).unwrap();
+    let (found, p) = cat.lookup_detection(&r.codes[0]).unwrap().unwrap();
+    assert_eq!(found, g);
+    assert_eq!(p.name, "Highlighter");
+    // The same product through a GS1 element string and a Digital Link.
+    assert_eq!(
+        gtin_of_text(Symbology::DataMatrix, "]d20104006381333931"),
+        Some(g)
+    );
+    assert_eq!(
+        gtin_of_text(Symbology::Qr, "https://id.gs1.org/01/4006381333931"),
+        Some(g)
+    );
+    assert_eq!(gtin_of_text(Symbology::UpcA, "036000291452"), Some(upc));
+    assert_eq!(gtin_of_text(Symbology::Qr, "hello"), None);
+    cat.remove(&upc).unwrap();
+    assert!(cat.lookup(&upc).unwrap().is_none());
+    // A product with a bad GTIN is refused.
+    let mut bad = Product::new(&g, "x");
+    bad.gtin = "123".into();
+    assert!(cat.put(&bad).is_err());
+    let mut mem = MemoryCatalog::default();
+    mem.0.insert(g, Product::new(&g, "Highlighter"));
+    assert_eq!(mem.lookup(&g).unwrap().unwrap().gtin, "04006381333931");
+}
