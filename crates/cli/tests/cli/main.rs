@@ -9,7 +9,8 @@ mod spell;
 mod upload;
 mod vault;
 
-use std::process::{Command, Output};
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
 
 fn run(dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_blocksmith"))
@@ -18,6 +19,26 @@ fn run(dir: &std::path::Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run blocksmith")
+}
+
+/// Runs `blocksmith` with `input` on its standard input.
+fn run_stdin(dir: &std::path::Path, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blocksmith"))
+        .arg("--store")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run blocksmith");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
 }
 
 fn json(o: &Output) -> serde_json::Value {

@@ -1,11 +1,9 @@
 //! `blocksmith sketch ...`, run as a user would. Goes in
 //! `crates/cli/tests/cli/sketch.rs` with `mod sketch;` in `tests/cli/main.rs`,
-//! whose `json` helper it uses.
+//! whose `json` and `run_stdin` helpers it uses.
 
-use super::json;
+use super::{json, run_stdin};
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::process::{Command, Output, Stdio};
 
 /// Builds standard input from a range, one line per number.
 fn lines(range: impl Iterator<Item = u32>, mut f: impl FnMut(&mut String, u32)) -> String {
@@ -13,25 +11,6 @@ fn lines(range: impl Iterator<Item = u32>, mut f: impl FnMut(&mut String, u32)) 
         f(&mut out, i);
         out
     })
-}
-
-fn run_stdin(dir: &std::path::Path, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_blocksmith"))
-        .arg("--store")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run blocksmith");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
 }
 
 #[test]

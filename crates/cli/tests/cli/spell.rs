@@ -1,29 +1,10 @@
 //! `blocksmith spell ...`, run as a user would. Goes in
 //! `crates/cli/tests/cli/spell.rs` with `mod spell;` in `tests/cli/main.rs`,
-//! whose `run` and `json` helpers it uses.
+//! whose `run`, `run_stdin` and `json` helpers it uses.
 
-use super::{json, run};
+use super::{json, run, run_stdin};
 use std::io::Write as _;
 use std::process::{Command, Stdio};
-
-fn run_stdin(dir: &std::path::Path, args: &[&str], input: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_blocksmith"))
-        .arg("--store")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run blocksmith");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
-}
 
 fn lines(o: &std::process::Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&o.stdout)
