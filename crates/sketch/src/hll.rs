@@ -791,13 +791,6 @@ impl HllSketch {
         let compact = flags & FLAG_COMPACT != 0;
         let empty = flags & FLAG_EMPTY != 0;
         let mut sk = HllSketch::new(lg_k, tgt)?;
-        let check_coupon = |c: u32| -> Result<u32> {
-            if c >> 26 == 0 {
-                Err(corrupt(WHAT, "coupon with a zero value"))
-            } else {
-                Ok(c)
-            }
-        };
         match mode_byte & 3 {
             MODE_LIST => {
                 if pre != 2 {
@@ -818,19 +811,7 @@ impl HllSketch {
                     }
                     1 << lg_arr
                 };
-                rd.need_items(slots, 4)?;
-                let mut seen = 0;
-                for _ in 0..slots {
-                    let c = rd.u32()?;
-                    if c == 0 && !compact {
-                        continue;
-                    }
-                    sk.update_coupon(check_coupon(c)?);
-                    seen += 1;
-                }
-                if seen != count {
-                    return Err(rd.corrupt("list coupon count mismatch"));
-                }
+                read_coupons(&mut rd, &mut sk, slots, count, compact, "list")?;
             }
             MODE_SET => {
                 if pre != 3 {
@@ -848,19 +829,7 @@ impl HllSketch {
                     }
                     1usize << lg_arr
                 };
-                rd.need_items(slots, 4)?;
-                let mut seen = 0;
-                for _ in 0..slots {
-                    let c = rd.u32()?;
-                    if c == 0 && !compact {
-                        continue;
-                    }
-                    sk.update_coupon(check_coupon(c)?);
-                    seen += 1;
-                }
-                if seen != count {
-                    return Err(rd.corrupt("set coupon count mismatch"));
-                }
+                read_coupons(&mut rd, &mut sk, slots, count, compact, "set")?;
             }
             MODE_HLL => {
                 if pre != 10 {
@@ -989,6 +958,42 @@ fn aux_lg_arr(lg_k: u8, count: usize) -> u8 {
         lg += 1;
     }
     lg
+}
+
+/// A coupon read from bytes: its value (top 6 bits) must not be zero.
+fn check_coupon(c: u32) -> Result<u32> {
+    if c >> 26 == 0 {
+        Err(corrupt(WHAT, "coupon with a zero value"))
+    } else {
+        Ok(c)
+    }
+}
+
+/// Reads a list- or set-mode coupon array of `slots` entries (empty slots,
+/// zero, only in updatable images) into `sk`; exactly `count` must be
+/// coupons.
+fn read_coupons(
+    rd: &mut Reader<'_>,
+    sk: &mut HllSketch,
+    slots: usize,
+    count: usize,
+    compact: bool,
+    mode: &str,
+) -> Result<()> {
+    rd.need_items(slots, 4)?;
+    let mut seen = 0;
+    for _ in 0..slots {
+        let c = rd.u32()?;
+        if c == 0 && !compact {
+            continue;
+        }
+        sk.update_coupon(check_coupon(c)?);
+        seen += 1;
+    }
+    if seen != count {
+        return Err(rd.corrupt(format!("{mode} coupon count mismatch")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
