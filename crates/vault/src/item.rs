@@ -198,12 +198,7 @@ impl ItemInfo {
     }
 }
 
-impl Drop for ItemInfo {
-    fn drop(&mut self) {
-        self.name.zeroize();
-        self.collection.zeroize();
-    }
-}
+zeroize_labels_on_drop!(ItemInfo, NewItem);
 
 impl fmt::Debug for ItemInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -264,13 +259,6 @@ impl NewItem {
             });
         }
         Ok(())
-    }
-}
-
-impl Drop for NewItem {
-    fn drop(&mut self) {
-        self.name.zeroize();
-        self.collection.zeroize();
     }
 }
 

@@ -2,6 +2,19 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// Implements `Drop` zeroizing the `name` and `collection` labels of item
+/// types (the secret zeroizes itself).
+macro_rules! zeroize_labels_on_drop {
+    ($($t:ty),+) => {$(
+        impl Drop for $t {
+            fn drop(&mut self) {
+                zeroize::Zeroize::zeroize(&mut self.name);
+                zeroize::Zeroize::zeroize(&mut self.collection);
+            }
+        }
+    )+};
+}
+
 pub mod apikey;
 mod encoding;
 pub mod envelope;

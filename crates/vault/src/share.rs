@@ -43,7 +43,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
 use x25519_dalek::StaticSecret;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 const MAGIC: &[u8; 4] = b"BSVS";
 const FORMAT: u8 = 1;
@@ -113,12 +113,7 @@ pub struct SharedItem {
     pub secret: SecretBytes,
 }
 
-impl Drop for SharedItem {
-    fn drop(&mut self) {
-        self.name.zeroize();
-        self.collection.zeroize();
-    }
-}
+zeroize_labels_on_drop!(SharedItem);
 
 impl fmt::Debug for SharedItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
