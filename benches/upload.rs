@@ -4,8 +4,9 @@
 //!   CRC-32C, then finalized (parts re-checked, assembled, published), into
 //!   `MemoryStore` (with the default CRC-32C object digest, and with SHA-256)
 //!   and `DirStore`; baselines: `std::fs::copy` of the same
-//!   file, and the copy followed by `sync_all` (DirStore makes every write
-//!   durable, so that is its fair comparison).
+//!   file to a new file, and the copy followed by `sync_all` (DirStore makes
+//!   every write durable, so that is its fair comparison). Every routine
+//!   deletes what it wrote, so no sample pays for the dirty pages of earlier ones.
 //! - `cdc`: FastCDC (16 KiB / 64 KiB / 256 KiB, normalization 1) over 32 MiB
 //!   of random bytes, ours against the `fastcdc` crate's `v2020` chunker.
 //!
@@ -20,7 +21,7 @@
 //! shared machine, and also time blocked on the disk (so `sync_all` and
 //! DirStore's fsyncs count only for their CPU work: compare them on wall time).
 
-use blocksmith::store::{DirStore, MemoryStore, Store, block_on};
+use blocksmith::store::{DirStore, Key, MemoryStore, Store, block_on};
 use blocksmith::upload::cdc::{CdcConfig, Chunker};
 use blocksmith::upload::client::Uploader;
 use blocksmith::upload::{Algorithm, CreateOptions, UploadOptions, Uploads};
@@ -75,16 +76,31 @@ fn scratch() -> PathBuf {
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// One ingest of `source` as a new object, which is then deleted again (like
+/// the baselines' copy, so neither side accumulates files between samples).
 fn ingest<S: Store>(uploads: &Uploads<S>, source: &PathBuf) {
     let data = std::fs::read(source).unwrap();
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let target = format!("bench/obj{n}");
     let out = block_on(Uploader::default().with_part_size(8 << 20).upload(
         uploads,
         data.into(),
-        CreateOptions::default().with_target(format!("bench/obj{n}")),
+        CreateOptions::default().with_target(target.clone()),
     ))
     .unwrap();
     black_box(out.published.unwrap());
+    block_on(uploads.store().delete(&Key::new(target).unwrap())).unwrap();
+}
+
+/// The plain copy to a new file, deleted afterwards (`sync` adds `sync_all`).
+fn plain_copy(source: &PathBuf, dir: &std::path::Path, sync: bool) {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let dest = dir.join(format!("copy{n}.bin"));
+    std::fs::copy(source, &dest).unwrap();
+    if sync {
+        std::fs::File::open(&dest).unwrap().sync_all().unwrap();
+    }
+    std::fs::remove_file(&dest).unwrap();
 }
 
 fn bench_ingest(c: &mut Criterion) {
@@ -94,17 +110,11 @@ fn bench_ingest(c: &mut Criterion) {
     let mut g = c.benchmark_group("upload/ingest_16MiB");
     g.sample_size(20).measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Bytes((FILE_MB << 20) as u64));
-    let dest = dir.join("copy.bin");
     g.bench_function("baseline_std_fs_copy", |b| {
-        b.iter_custom(|n| timed(n, || std::fs::copy(&source, &dest).unwrap()));
+        b.iter_custom(|n| timed(n, || plain_copy(&source, &dir, false)));
     });
     g.bench_function("baseline_std_fs_copy_sync", |b| {
-        b.iter_custom(|n| {
-            timed(n, || {
-                std::fs::copy(&source, &dest).unwrap();
-                std::fs::File::open(&dest).unwrap().sync_all().unwrap();
-            })
-        });
+        b.iter_custom(|n| timed(n, || plain_copy(&source, &dir, true)));
     });
     let options = UploadOptions::default();
     g.bench_function("memory_store", |b| {

@@ -12,7 +12,9 @@
 //!    quadrant tiles (the Data Matrix and Aztec detectors search from the
 //!    image centre); a contrast stretch; ±45° rotations; an adaptive
 //!    threshold (uneven lighting); half and double scale (blur, noise, tiny
-//!    codes); ±22.5° rotations; a median filter (salt noise). Inverted
+//!    codes); ±22.5° rotations; a median filter (salt noise); last, keystone
+//!    corrections (a trapezoid's narrow side stretched back out, four sides
+//!    and two strengths: QR and Aztec photographed at an angle). Inverted
 //!    (light on dark) codes: the plain image inverted comes second, and the
 //!    later variants try inversion inside the decoder.
 //! 4. **Several codes per variant**: a found code is blanked out and the
@@ -33,7 +35,9 @@
 
 use crate::{Error, Result, Symbology};
 use image::{DynamicImage, GrayImage, ImageReader, Limits, Luma};
-use imageproc::geometric_transformations::{Border, Interpolation, rotate_about_center_no_crop};
+use imageproc::geometric_transformations::{
+    Border, Interpolation, Projection, rotate_about_center_no_crop, warp,
+};
 use rxing::common::HybridBinarizer;
 use rxing::{
     BinaryBitmap, DecodeHints, Luma8LuminanceSource, MultiFormatReader, RXingResultMetadataType,
@@ -285,6 +289,9 @@ struct Transform {
     c_new: (f32, f32),
     /// Offset of a tile inside the (scaled, unrotated) image.
     offset: (f32, f32),
+    /// Projective map from variant pixels back to the (scaled) image, for
+    /// keystone-corrected variants; applied before everything else.
+    unwarp: Option<Projection>,
 }
 
 impl Transform {
@@ -295,9 +302,14 @@ impl Transform {
             c_old: (0.0, 0.0),
             c_new: (0.0, 0.0),
             offset: (0.0, 0.0),
+            unwarp: None,
         }
     }
     fn back(&self, x: f32, y: f32) -> Point {
+        let (x, y) = match self.unwarp {
+            Some(p) => p * (x, y),
+            None => (x, y),
+        };
         let (dx, dy) = (x - self.c_new.0, y - self.c_new.1);
         let (s, c) = (-self.theta).sin_cos();
         let (ux, uy) = (
@@ -388,6 +400,36 @@ type Variant = (
     Box<dyn Fn(&GrayImage) -> Vec<(GrayImage, Transform)>>,
 );
 
+/// Keystone corrections of `g`: each maps a trapezoid whose narrow side is
+/// shrunk by `k` of the width (or height) at both ends onto the whole image.
+fn keystones(g: &GrayImage, base_scale: f32) -> Vec<(GrayImage, Transform)> {
+    let (w, h) = (g.width() as f32, g.height() as f32);
+    if g.width().min(g.height()) < 64 {
+        return Vec::new();
+    }
+    let rect = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)];
+    let mut out = Vec::with_capacity(8);
+    for k in [0.15, 0.3] {
+        let (dx, dy) = (k * w, k * h);
+        let quads = [
+            [(dx, 0.0), (w - dx, 0.0), (w, h), (0.0, h)],
+            [(0.0, 0.0), (w, 0.0), (w - dx, h), (dx, h)],
+            [(0.0, dy), (w, 0.0), (w, h), (0.0, h - dy)],
+            [(0.0, 0.0), (w, dy), (w, h - dy), (0.0, h)],
+        ];
+        for quad in quads {
+            let Some(p) = Projection::from_control_points(quad, rect) else {
+                continue;
+            };
+            let img = warp(g, p, Interpolation::Bilinear, Border::Constant(Luma([255])));
+            let mut t = Transform::identity(base_scale);
+            t.unwarp = Some(p.invert());
+            out.push((img, t));
+        }
+    }
+    out
+}
+
 fn rotation_variant(name: &'static str, deg: f32, base_scale: f32) -> Variant {
     (
         name,
@@ -402,6 +444,7 @@ fn rotation_variant(name: &'static str, deg: f32, base_scale: f32) -> Variant {
                     c_old,
                     c_new,
                     offset: (0.0, 0.0),
+                    unwarp: None,
                 },
             )]
         }),
@@ -482,6 +525,7 @@ fn variants(options: &ScanOptions, base_scale: f32) -> Vec<Variant> {
                 c_old: (g.width() as f32 / 2.0, g.height() as f32 / 2.0),
                 c_new: (r.width() as f32 / 2.0, r.height() as f32 / 2.0),
                 offset: (0.0, 0.0),
+                unwarp: None,
             };
             vec![(r, t)]
         }),
@@ -569,6 +613,13 @@ fn variants(options: &ScanOptions, base_scale: f32) -> Vec<Variant> {
     v.push((
         "median",
         Box::new(move |g: &GrayImage| vec![(imageproc::filter::median_filter(g, 1, 1), id())]),
+    ));
+    // Codes photographed at an angle: the QR and Aztec detectors tolerate
+    // mild perspective only. Stretch the narrow side of a trapezoid back out,
+    // for each of the four sides and two strengths. Last, as the costliest.
+    v.push((
+        "keystone",
+        Box::new(move |g: &GrayImage| keystones(g, base_scale)),
     ));
     v
 }

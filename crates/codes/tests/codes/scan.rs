@@ -244,3 +244,44 @@ fn deskew_reads_tilted_2d_codes() {
         }
     }
 }
+
+/// A strongly keystoned QR and Aztec (the top edge shrunk to 40% of the
+/// width, as in the benchmark set's `perspective-0.3`) decode through the
+/// keystone correction, with corners mapped back into the distorted image.
+#[test]
+fn keystoned_codes_decode_with_corners_in_the_original() {
+    use imageproc::geometric_transformations::Projection;
+    for (s, scale) in [
+        (Symbology::Qr, 3),
+        (Symbology::Qr, 5),
+        (Symbology::Aztec, 4),
+    ] {
+        let code = gray(&enc(s), scale);
+        let (w, h) = (code.width() + 80, code.height() + 80);
+        let base = place(&code, w, h, 40, 40, 240);
+        let img = Degradation::Perspective(0.3).apply(&base, 0).unwrap();
+        let r = scan_gray(&img, &super::opts()).unwrap();
+        let d = r
+            .codes
+            .iter()
+            .find(|d| d.symbology == s)
+            .unwrap_or_else(|| panic!("{s:?} not decoded: {r:?}"));
+        assert_eq!(d.variant, "keystone", "{s:?}");
+        // Where the degradation moved the code's centre.
+        let (fw, fh) = (w as f32, h as f32);
+        let p = 0.3 * fw;
+        let warp = Projection::from_control_points(
+            [(0.0, 0.0), (fw, 0.0), (fw, fh), (0.0, fh)],
+            [(p, 0.0), (fw - p, 0.0), (fw, fh), (0.0, fh)],
+        )
+        .unwrap();
+        let (ex, ey) = warp * (fw / 2.0, fh / 2.0);
+        let cx = d.corners.iter().map(|c| c.x).sum::<f32>() / 4.0;
+        let cy = d.corners.iter().map(|c| c.y).sum::<f32>() / 4.0;
+        let tol = code.width() as f32 * 0.25;
+        assert!(
+            (cx - ex).abs() < tol && (cy - ey).abs() < tol,
+            "{s:?}: centre ({cx}, {cy}), expected near ({ex}, {ey})"
+        );
+    }
+}
