@@ -1,6 +1,7 @@
 //! blocksmith-upload: ingest throughput and content-defined chunking speed.
 //!
-//! - `ingest`: a 16 MiB file read from disk and sent in 8 MiB parts with
+//! - `ingest`: a 16 MiB file read from disk part by part
+//!   (`Uploader::upload_reader`) and sent in 8 MiB parts with
 //!   CRC-32C, then finalized (parts re-checked, assembled, published), into
 //!   `MemoryStore` (with the default CRC-32C object digest, and with SHA-256)
 //!   and `DirStore`; baselines: `std::fs::copy` of the same
@@ -79,12 +80,12 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// One ingest of `source` as a new object, which is then deleted again (like
 /// the baselines' copy, so neither side accumulates files between samples).
 fn ingest<S: Store>(uploads: &Uploads<S>, source: &PathBuf) {
-    let data = std::fs::read(source).unwrap();
+    let file = std::fs::File::open(source).unwrap();
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     let target = format!("bench/obj{n}");
-    let out = block_on(Uploader::default().with_part_size(8 << 20).upload(
+    let out = block_on(Uploader::default().with_part_size(8 << 20).upload_reader(
         uploads,
-        data.into(),
+        file,
         CreateOptions::default().with_target(target.clone()),
     ))
     .unwrap();

@@ -1,12 +1,119 @@
-//! A resumable uploader: sends a buffer through an [`Uploads`] engine part by
-//! part, asking the engine what is missing first, so a second run after an
-//! interruption sends only the rest.
+//! A resumable uploader: sends a buffer or a file through an [`Uploads`]
+//! engine part by part, asking the engine what is missing first, so a second
+//! run after an interruption sends only the rest.
+//!
+//! A file is read one part at a time into a buffer that is reused whenever
+//! the store has let go of the previous part ([`Uploader::upload_reader`]):
+//! memory stays bounded by a part, whatever the file's size.
 
 use crate::checksum::Algorithm;
 use crate::session::{CreateOptions, Published, SessionState, Uploads};
 use crate::{Error, Result};
 use blocksmith_store::Store;
 use bytes::Bytes;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+
+/// Where an upload's bytes come from, read a part at a time.
+pub trait Source {
+    /// Total length in bytes.
+    fn len(&self) -> u64;
+    /// Whether the source is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The bytes of `range` (within `0..len()`).
+    ///
+    /// # Errors
+    /// [`Error::Source`] when reading fails or the source is shorter than it said.
+    fn read(&mut self, range: Range<u64>) -> Result<Bytes>;
+}
+
+impl Source for Bytes {
+    fn len(&self) -> u64 {
+        Bytes::len(self) as u64
+    }
+    /// A slice of the buffer: no copy.
+    fn read(&mut self, range: Range<u64>) -> Result<Bytes> {
+        Ok(self.slice(range.start as usize..range.end as usize))
+    }
+}
+
+/// A file, or any `Read + Seek`, as an upload [`Source`]: each part is read
+/// into one buffer, reused once the store has dropped the previous part (a
+/// store that keeps parts in memory keeps their buffers; one that writes them
+/// out lets the next read reuse the same memory). Reads go straight into the
+/// buffer's spare capacity, with no zero-filling first.
+#[derive(Debug)]
+pub struct Reader<R> {
+    inner: R,
+    len: u64,
+    at: u64,
+    /// The last part handed out; its memory is taken back when it is the
+    /// only handle left.
+    last: Option<Bytes>,
+}
+
+impl<R: Read + Seek> Reader<R> {
+    /// Wraps `inner`, taking its length from a seek to the end.
+    ///
+    /// # Errors
+    /// [`Error::Source`] when seeking fails.
+    pub fn new(mut inner: R) -> Result<Self> {
+        let len = inner.seek(SeekFrom::End(0))?;
+        inner.seek(SeekFrom::Start(0))?;
+        Ok(Reader {
+            inner,
+            len,
+            at: 0,
+            last: None,
+        })
+    }
+
+    /// The wrapped reader.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+impl<R: Read + Seek> Source for Reader<R> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read(&mut self, range: Range<u64>) -> Result<Bytes> {
+        let short = |what: String| {
+            Error::Source(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, what))
+        };
+        if range.end > self.len || range.start > range.end {
+            return Err(short(format!("range {range:?} outside 0..{}", self.len)));
+        }
+        let n = range.end - range.start;
+        if self.at != range.start {
+            self.inner.seek(SeekFrom::Start(range.start))?;
+        }
+        let mut buf: Vec<u8> = match self.last.take().map(Bytes::try_into_mut) {
+            Some(Ok(mine)) => mine.into(),
+            _ => Vec::new(),
+        };
+        buf.clear();
+        buf.try_reserve_exact(usize::try_from(n).unwrap_or(usize::MAX))
+            .map_err(|e| Error::Source(std::io::Error::other(e)))?;
+        let got = (&mut self.inner).take(n).read_to_end(&mut buf);
+        self.at = u64::MAX; // re-seek next time unless the read completes
+        got?;
+        if buf.len() as u64 != n {
+            return Err(short(format!(
+                "source ended at {} inside part {range:?}",
+                range.start + buf.len() as u64
+            )));
+        }
+        self.at = range.end;
+        let part = Bytes::from(buf);
+        self.last = Some(part.clone());
+        Ok(part)
+    }
+}
 
 /// Progress of a running upload, passed to the callback of [`Uploader::upload_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +185,49 @@ impl Uploader {
         data: Bytes,
         create: CreateOptions,
     ) -> Result<Outcome> {
-        self.upload_with(uploads, data, create, |_| true).await
+        self.upload_source_with(uploads, data, create, |_| true)
+            .await
+    }
+
+    /// Uploads a file (or any `Read + Seek`) to completion, reading one part
+    /// at a time: memory stays bounded by the part size for stores that
+    /// write parts out.
+    ///
+    /// ```
+    /// # use blocksmith_store::{MemoryStore, block_on};
+    /// # use blocksmith_upload::{CreateOptions, UploadOptions, Uploads, client::Uploader};
+    /// let store = MemoryStore::new();
+    /// // Small parts for the example (the default minimum is S3's 5 MiB).
+    /// let uploads = Uploads::with_options(&store, UploadOptions::default().with_part_size(1, 1 << 30));
+    /// let file = std::io::Cursor::new(vec![7u8; 3000]);
+    /// let out = block_on(Uploader::default().with_part_size(1000).upload_reader(
+    ///     &uploads,
+    ///     file,
+    ///     CreateOptions::default().with_target("files/sevens"),
+    /// ))?;
+    /// assert_eq!((out.parts_sent, out.published.unwrap().size), (3, 3000));
+    /// # Ok::<(), blocksmith_upload::Error>(())
+    /// ```
+    pub async fn upload_reader<S: Store, R: Read + Seek>(
+        &self,
+        uploads: &Uploads<S>,
+        reader: R,
+        create: CreateOptions,
+    ) -> Result<Outcome> {
+        self.upload_source_with(uploads, Reader::new(reader)?, create, |_| true)
+            .await
+    }
+
+    /// [`Uploader::upload_source_with`] for a buffer.
+    pub async fn upload_with<S: Store>(
+        &self,
+        uploads: &Uploads<S>,
+        data: Bytes,
+        create: CreateOptions,
+        progress: impl FnMut(&Progress) -> bool,
+    ) -> Result<Outcome> {
+        self.upload_source_with(uploads, data, create, progress)
+            .await
     }
 
     /// Creates or resumes the session (`create.id` names it for resuming),
@@ -87,14 +236,14 @@ impl Uploader {
     ///
     /// Parts are aligned to multiples of the part size, so runs with the same
     /// part size fill each other's gaps exactly.
-    pub async fn upload_with<S: Store>(
+    pub async fn upload_source_with<S: Store, Src: Source>(
         &self,
         uploads: &Uploads<S>,
-        data: Bytes,
+        mut data: Src,
         mut create: CreateOptions,
         mut progress: impl FnMut(&Progress) -> bool,
     ) -> Result<Outcome> {
-        let total = data.len() as u64;
+        let total = data.len();
         create.length = Some(total);
         let opened = uploads.create(create).await?;
         let id = opened.session.id.clone();
@@ -119,7 +268,7 @@ impl Uploader {
             let mut at = gap.start;
             while at < gap.end {
                 let end = ((at / size + 1) * size).min(gap.end);
-                let part = data.slice(at as usize..end as usize);
+                let part = data.read(at..end)?;
                 let sum = self.checksum.map(|a| a.digest(&part));
                 uploads.put_part(&id, at, part, sum.as_ref()).await?;
                 outcome.bytes_sent += end - at;
@@ -147,7 +296,7 @@ impl Uploader {
                 }
                 Err(Error::CorruptPart { range }) if retries > 0 => {
                     retries -= 1;
-                    let part = data.slice(range.start as usize..range.end as usize);
+                    let part = data.read(range.clone())?;
                     let sum = self.checksum.map(|a| a.digest(&part));
                     uploads
                         .put_part(&id, range.start, part, sum.as_ref())

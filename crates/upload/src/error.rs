@@ -173,6 +173,10 @@ pub enum Error {
     /// The operating system's random source failed.
     #[error("random source failed: {0}")]
     Random(String),
+
+    /// Reading the upload's source failed (a client-side file).
+    #[error("reading the upload source: {0}")]
+    Source(#[from] std::io::Error),
 }
 
 impl Error {

@@ -3,6 +3,7 @@
 mod dedup;
 mod faults;
 mod images;
+mod reader;
 mod sessions;
 mod tus;
 
