@@ -21,6 +21,8 @@ mod config_drift;
 mod feed_timeline;
 #[path = "geo_dispatch.rs"]
 mod geo_dispatch;
+#[path = "ocr_document.rs"]
+mod ocr_document;
 #[path = "sketch_analytics.rs"]
 mod sketch_analytics;
 #[path = "tsz_metrics.rs"]
@@ -91,6 +93,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", sketch_analytics::demo(&store)?);
     println!("{}", autocorrect::demo(&store)?);
     println!("{}", codes_campaign::demo(&store)?);
+    println!("{}", ocr_document::demo(&store)?);
     println!("tour complete");
     Ok(())
 }

@@ -65,6 +65,10 @@ pub use blocksmith_spell as spell;
 #[doc(inline)]
 pub use blocksmith_codes as codes;
 
+#[cfg(feature = "ocr")]
+#[doc(inline)]
+pub use blocksmith_ocr as ocr;
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

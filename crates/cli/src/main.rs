@@ -10,6 +10,7 @@ mod codes_cmd;
 mod diff_cmd;
 mod feed_cmd;
 mod geo_cmd;
+mod ocr_cmd;
 mod output;
 mod sketch_cmd;
 mod spell_cmd;
@@ -66,6 +67,8 @@ enum Command {
     /// QR and barcodes: encode, decode images, GS1 data, campaigns.
     #[command(subcommand)]
     Codes(codes_cmd::CodesCmd),
+    /// OCR document images: text, JSON tree or hOCR
+    Ocr(ocr_cmd::OcrArgs),
     /// Zero-knowledge vault: init, add, get, list, share, rotate.
     #[command(subcommand)]
     Vault(vault_cmd::VaultCmd),
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Sketch(cmd) => sketch_cmd::run(cmd, &cli.store, &out),
         Command::Spell(cmd) => spell_cmd::run(cmd, &cli.store, &out),
         Command::Codes(cmd) => codes_cmd::run(cmd, &cli.store, &out),
+        Command::Ocr(cmd) => ocr_cmd::run(cmd, &cli.store, &out),
         Command::Vault(cmd) => vault_cmd::run(cmd, &cli.store, &out),
         Command::Apikey(cmd) => vault_cmd::run_apikey(cmd, &cli.store, &out),
     };

@@ -4,6 +4,7 @@ mod codes;
 mod diff;
 mod feed;
 mod geo;
+mod ocr;
 mod sketch;
 mod spell;
 mod upload;
