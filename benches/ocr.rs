@@ -1,6 +1,9 @@
 //! OCR stage timings on an A4 page at 300 DPI (2480x3508): preprocessing and layout, against
 //! imageproc's own Otsu threshold and connected-component labelling in the same run.
 //!
+//! The `full_page` group times a whole page short of recognition: decode a PNG of the page,
+//! preprocess, layout (pages per second = 1 / median), against decoding alone.
+//!
 //! Peers: `imageproc` (baseline), `image`, `ab_glyph` (renders the page from DejaVu Sans).
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
@@ -110,6 +113,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("binarize_sauvola_a4", |b| {
         b.iter(|| preprocess::binarize_sauvola(black_box(&page), 31, 0.2));
     });
+    g.bench_function("rotate_a4", |b| {
+        b.iter(|| preprocess::rotate(black_box(&page), -1.5));
+    });
     g.bench_function("estimate_skew_a4", |b| {
         b.iter(|| preprocess::estimate_skew(black_box(&pre.binary), 15.0));
     });
@@ -123,6 +129,27 @@ fn bench(c: &mut Criterion) {
                 imageproc::region_labelling::Connectivity::Eight,
                 Luma([255u8]),
             )
+        });
+    });
+    g.finish();
+
+    let mut png = Vec::new();
+    input
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("png");
+    let limits = blocksmith::ocr::Limits::default();
+    let mut g = c.benchmark_group("full_page");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    g.bench_function("baseline_decode_png_a4", |b| {
+        b.iter(|| blocksmith::ocr::decode(black_box(&png), &limits).expect("decode"));
+    });
+    g.bench_function("decode_preprocess_layout_a4", |b| {
+        b.iter(|| {
+            let pages = blocksmith::ocr::decode(black_box(&png), &limits).expect("decode");
+            let pre = preprocess::preprocess(&pages[0], &opts);
+            layout::analyze(&pre.binary)
         });
     });
     g.finish();

@@ -2,7 +2,8 @@
 //! `cargo run --release --example ocr_eval [-- --set DIR] [--model PATH]`.
 //! Score another engine's output instead (used by scripts/tesseract_eval.sh):
 //! `cargo run --release --example ocr_eval -- --score HYP_DIR [--label NAME] [--seconds S]`
-//! where HYP_DIR/<condition>/<page>.txt mirror the set's pages.
+//! where HYP_DIR/<condition>/<page>.txt mirror the set's pages. `--conditions clean,noise` limits
+//! the run to those conditions.
 //!
 //! Pages go through the whole `Engine` (preprocessing with deskew, layout, the built-in
 //! recognizer); `--harness` uses the simple line splitter of `builtin::harness` instead (no
@@ -116,7 +117,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hyp_out = format!("target/ocr_eval/{label}");
     let mut by: BTreeMap<(usize, String), Acc> = BTreeMap::new();
     let mut pairs: Vec<(f32, bool)> = Vec::new();
+    let only = opt(&args, "--conditions");
     for (ci, &cond) in CONDITIONS.iter().enumerate() {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|c| c == cond))
+        {
+            continue;
+        }
         for name in pages(&set, cond) {
             let truth = std::fs::read_to_string(format!("{set}/{cond}/{name}.txt"))?;
             let (hyp, secs) = if let Some(dir) = &score {

@@ -1,4 +1,4 @@
-//! Generate the evaluation set: `cargo run --release --example ocr_evalset [-- --out DIR]`.
+//! Generate the evaluation set: `cargo run --release -p blocksmith-ocr --example ocr_evalset [-- --out DIR]`.
 //!
 //! Pages of real English text (`data/eval_text.txt`: the Apache-2.0 and MPL-2.0 licence texts, see
 //! data/README.md) rendered as A4 at 300 DPI in several fonts (training and held-out) and sizes 8-16 pt,

@@ -1,4 +1,5 @@
-//! Retrain the built-in model: `cargo run --release --example ocr_train [-- --lines N --epochs E --out PATH]`.
+//! Retrain the built-in model: `cargo run --release -p blocksmith-ocr --example ocr_train [-- --lines N --epochs E --out PATH]`
+//! (default output: the crate's `data/ocr_model.bin`).
 //!
 //! Needs Debian's `fonts-dejavu fonts-liberation fonts-freefont-ttf` (training fonts) and
 //! `fonts-urw-base35 fonts-noto-core` (held-out fonts, only measured, never trained on).
@@ -75,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .position(|a| a == "--out")
         .and_then(|i| args.get(i + 1))
         .cloned()
-        .unwrap_or_else(|| "data/ocr_model.bin".into());
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/data/ocr_model.bin").into());
     let t0 = Instant::now();
     let fonts = load(TRAIN_FONTS)?;
     let held = load(HELDOUT_FONTS)?;

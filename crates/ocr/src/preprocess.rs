@@ -18,7 +18,7 @@ pub enum Binarization {
     Otsu,
     /// Sauvola's local threshold `m * (1 + k (s / 128 - 1))` over a square window.
     Sauvola {
-        /// Window side in pixels (odd values are centred exactly).
+        /// Window side in pixels (odd values are centred exactly; capped at 66,001).
         window: u32,
         /// Sensitivity, typically 0.2-0.5.
         k: f32,
@@ -77,6 +77,10 @@ pub struct PreprocessOptions {
     pub binarization: Binarization,
     /// Median filter radius before binarisation; 0 disables (default 0).
     pub median_radius: u32,
+    /// With no median radius set, apply a 3x3 median when the page is noisy: when
+    /// [`estimate_noise`] is at least [`AUTO_MEDIAN_SIGMA`] gray levels (default on).
+    #[serde(default = "yes")]
+    pub auto_median: bool,
     /// Ink components of at most this many pixels (at 300 DPI) are removed as speckles (default 3).
     pub speckle_area: u32,
     /// Remove dark scanner borders touching the image edge (default on).
@@ -101,6 +105,7 @@ impl Default for PreprocessOptions {
         Self {
             binarization: Binarization::default(),
             median_radius: 0,
+            auto_median: true,
             speckle_area: 3,
             remove_borders: true,
             orientation: true,
@@ -124,6 +129,12 @@ impl PreprocessOptions {
     #[must_use]
     pub fn with_median_radius(mut self, r: u32) -> Self {
         self.median_radius = r;
+        self
+    }
+    /// Turns the automatic median filter for noisy pages on or off.
+    #[must_use]
+    pub fn with_auto_median(mut self, on: bool) -> Self {
+        self.auto_median = on;
         self
     }
     /// Sets the speckle area.
@@ -278,9 +289,10 @@ pub fn binarize_otsu(gray: &GrayImage) -> GrayImage {
 /// Sauvola binarisation: threshold `m * (1 + k (s / 128 - 1))` from the mean `m` and standard
 /// deviation `s` of a `window` x `window` neighbourhood (clipped at the edges).
 ///
-/// Window sums are kept as running column sums plus a sliding row sum, so the cost per pixel
-/// is constant whatever the window; the test is done in exact integer sums without a square
-/// root.
+/// Window sums are kept as running column sums and their prefix sums along each row, so the
+/// cost per pixel is constant whatever the window; the test is done in exact integer sums
+/// without a square root, first as a branch-free "at or above the mean" pass. Windows are
+/// capped at 66,001 pixels.
 pub fn binarize_sauvola(gray: &GrayImage, window: u32, k: f32) -> GrayImage {
     let (w, h) = gray.dimensions();
     let (wu, hu) = (w as usize, h as usize);
@@ -288,13 +300,15 @@ pub fn binarize_sauvola(gray: &GrayImage, window: u32, k: f32) -> GrayImage {
     if wu == 0 || hu == 0 {
         return out;
     }
-    let r = (window.max(3) / 2) as usize;
+    // Windows taller than 66,001 rows are capped there, so a column's sum of squares fits
+    // in 32 bits (66,001 x 255^2 < 2^32).
+    let r = (window.max(3) / 2).min(33_000) as usize;
     let raw = gray.as_raw();
     let k = f64::from(k.clamp(0.0, 1.0));
     // Column sums over rows [y0, y1) of the current window, and their prefix sums along the
     // row (so any horizontal window is two subtractions).
-    let mut col_s = vec![0u64; wu];
-    let mut col_q = vec![0u64; wu];
+    let mut col_s = vec![0u32; wu];
+    let mut col_q = vec![0u32; wu];
     let mut pre_s = vec![0u64; wu + 1];
     let mut pre_q = vec![0u64; wu + 1];
     let (mut y0, mut y1) = (0usize, 0usize);
@@ -305,7 +319,7 @@ pub fn binarize_sauvola(gray: &GrayImage, window: u32, k: f32) -> GrayImage {
         while y1 < want1 {
             let row = &raw[y1 * wu..(y1 + 1) * wu];
             for ((cs, cq), &p) in col_s.iter_mut().zip(col_q.iter_mut()).zip(row) {
-                let v = u64::from(p);
+                let v = u32::from(p);
                 *cs += v;
                 *cq += v * v;
             }
@@ -314,7 +328,7 @@ pub fn binarize_sauvola(gray: &GrayImage, window: u32, k: f32) -> GrayImage {
         while y0 < want0 {
             let row = &raw[y0 * wu..(y0 + 1) * wu];
             for ((cs, cq), &p) in col_s.iter_mut().zip(col_q.iter_mut()).zip(row) {
-                let v = u64::from(p);
+                let v = u32::from(p);
                 *cs -= v;
                 *cq -= v * v;
             }
@@ -327,27 +341,17 @@ pub fn binarize_sauvola(gray: &GrayImage, window: u32, k: f32) -> GrayImage {
             .zip(&col_s)
             .zip(&col_q)
         {
-            as_ += cs;
-            aq += cq;
+            as_ += u64::from(cs);
+            aq += u64::from(cq);
             *ps = as_;
             *pq = aq;
         }
         let rows = (y1 - y0) as u64;
         let row = &raw[y * wu..(y + 1) * wu];
         let orow = &mut o[y * wu..(y + 1) * wu];
-        for (x, (op, &p)) in orow.iter_mut().zip(row).enumerate() {
-            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(wu));
-            let n = rows * (x1 - x0) as u64;
-            let s = pre_s[x1] - pre_s[x0];
-            // p <= m (1 + k (sd / R - 1))  <=>  p n - s (1 - k) <= k s sqrt(V) / (n R),
-            // with V = n q - s^2 = n^2 var.
-            // The threshold is below the mean when k > 0 (sd <= 127.5 < R), so a pixel at or
-            // above the mean is paper: the common case, decided in integers.
-            if k > 0.0 && s > 0 && u64::from(p) * n >= s {
-                *op = PAPER;
-                continue;
-            }
-            let q = pre_q[x1] - pre_q[x0];
+        // p <= m (1 + k (sd / R - 1))  <=>  p n - s (1 - k) <= k s sqrt(V) / (n R),
+        // with V = n q - s^2 = n^2 var.
+        let exact = |p: u8, n: u64, s: u64, q: u64| -> u8 {
             let (nf, sf) = (n as f64, s as f64);
             let a = f64::from(p) * nf - sf * (1.0 - k);
             let ink = if a <= 0.0 {
@@ -356,7 +360,48 @@ pub fn binarize_sauvola(gray: &GrayImage, window: u32, k: f32) -> GrayImage {
                 let v = (n * q).saturating_sub(s * s) as f64;
                 a * a * nf * nf * 128.0 * 128.0 <= k * k * sf * sf * v
             };
-            *op = if ink { INK } else { PAPER };
+            if ink { INK } else { PAPER }
+        };
+        // The threshold is below the mean when k > 0 (sd <= 127.5 < R), so a pixel at or
+        // above the mean is paper: the common case, decided in integers. Where the window is
+        // whole (n constant) this test runs first over the row as a branch-free pass, and the
+        // exact test only on the pixels it leaves (marked 1).
+        let span = 2 * r + 1;
+        let (ilo, ihi) = if k > 0.0 && wu > span {
+            (r, wu - r)
+        } else {
+            (0, 0)
+        };
+        if ilo < ihi {
+            let n = rows * span as u64;
+            for ((op, &p), (&hi, &lo)) in orow[ilo..ihi]
+                .iter_mut()
+                .zip(&row[ilo..ihi])
+                .zip(pre_s[span..].iter().zip(&pre_s[..]))
+            {
+                let s = hi - lo;
+                *op = if u64::from(p) * n >= s && s > 0 {
+                    PAPER
+                } else {
+                    1
+                };
+            }
+            for x in ilo..ihi {
+                if orow[x] == 1 {
+                    let (x0, x1) = (x - r, x + r + 1);
+                    orow[x] = exact(row[x], n, pre_s[x1] - pre_s[x0], pre_q[x1] - pre_q[x0]);
+                }
+            }
+        }
+        for x in (0..ilo).chain(ihi.max(ilo)..wu) {
+            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(wu));
+            let n = rows * (x1 - x0) as u64;
+            let s = pre_s[x1] - pre_s[x0];
+            orow[x] = if k > 0.0 && s > 0 && u64::from(row[x]) * n >= s {
+                PAPER
+            } else {
+                exact(row[x], n, s, pre_q[x1] - pre_q[x0])
+            };
         }
     }
     out
@@ -370,12 +415,112 @@ pub fn binarize(gray: &GrayImage, method: Binarization) -> GrayImage {
     }
 }
 
-/// Median filter of the given radius (0 returns a copy).
+/// Background noise (in gray levels, as a Gaussian sigma) above which
+/// [`PreprocessOptions::auto_median`] filters the page.
+pub const AUTO_MEDIAN_SIGMA: f32 = 6.0;
+
+fn yes() -> bool {
+    true
+}
+
+/// A robust estimate of the background noise of a page, as the sigma of Gaussian noise in gray
+/// levels: the median absolute difference between a light (paper) pixel and the mean of its four
+/// neighbours, over every other row and column, scaled to a sigma. Text edges are a minority of
+/// paper pixels and smooth illumination changes cancel out, so a clean page gives about 0
+/// whatever its layout or lighting, and sensor noise gives about its sigma (less where the
+/// noise clips at white).
+pub fn estimate_noise(gray: &GrayImage) -> f32 {
+    let (w, h) = (gray.width() as usize, gray.height() as usize);
+    if w < 3 || h < 3 {
+        return 0.0;
+    }
+    let t = otsu_level(gray);
+    let px = gray.as_raw();
+    let mut hist = [0u64; 256];
+    let mut n = 0u64;
+    for y in (1..h - 1).step_by(2) {
+        let (up, row, down) = (
+            &px[(y - 1) * w..y * w],
+            &px[y * w..(y + 1) * w],
+            &px[(y + 1) * w..(y + 2) * w],
+        );
+        for x in (1..w - 1).step_by(2) {
+            let p = row[x];
+            if p <= t {
+                continue;
+            }
+            let around = u32::from(row[x - 1])
+                + u32::from(row[x + 1])
+                + u32::from(up[x])
+                + u32::from(down[x]);
+            let d = (u32::from(p) * 4).abs_diff(around).div_ceil(4);
+            hist[d.min(255) as usize] += 1;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let mut seen = 0;
+    let mad = hist
+        .iter()
+        .position(|&c| {
+            seen += c;
+            seen * 2 >= n
+        })
+        .unwrap_or(0);
+    // |p - mean of 4| has sigma * sqrt(1 + 1/4) for independent noise; MAD -> sigma: 1.4826.
+    1.4826 * mad as f32 / 1.118
+}
+
+/// Median filter of the given radius (0 returns a copy). Radius 1 (3x3) takes a fast path
+/// (columns sorted once, then three min/max passes per row, which vectorise); larger radii use
+/// imageproc's sliding-histogram filter. Borders are extended by replication, like imageproc's.
 pub fn median_denoise(gray: &GrayImage, radius: u32) -> GrayImage {
     if radius == 0 || gray.width() == 0 || gray.height() == 0 {
         return gray.clone();
     }
+    if radius == 1 {
+        return median3x3(gray);
+    }
     imageproc::filter::median_filter(gray, radius, radius)
+}
+
+/// 3x3 median: per column, the three pixels above, at and below sorted into (lo, mid, hi); the
+/// median of the nine is then med3(max of the three lows, med3 of the three mids, min of the
+/// three highs).
+fn median3x3(gray: &GrayImage) -> GrayImage {
+    let (w, h) = (gray.width() as usize, gray.height() as usize);
+    let px = gray.as_raw();
+    let row = |y: usize| &px[y.min(h - 1) * w..(y.min(h - 1) + 1) * w];
+    let mut out = vec![0u8; w * h];
+    // Sorted columns, padded by one replicated column on each side.
+    let (mut lo, mut mid, mut hi) = (vec![0u8; w + 2], vec![0u8; w + 2], vec![0u8; w + 2]);
+    for y in 0..h {
+        let (a, b, c) = (row(y.saturating_sub(1)), row(y), row(y + 1));
+        for x in 0..w {
+            let (p, q, r) = (a[x], b[x], c[x]);
+            let (p, q) = (p.min(q), p.max(q));
+            let (q, r) = (q.min(r), q.max(r));
+            let (p, q) = (p.min(q), p.max(q));
+            lo[x + 1] = p;
+            mid[x + 1] = q;
+            hi[x + 1] = r;
+        }
+        for v in [&mut lo, &mut mid, &mut hi] {
+            v[0] = v[1];
+            v[w + 1] = v[w];
+        }
+        let dst = &mut out[y * w..(y + 1) * w];
+        for x in 0..w {
+            let l = lo[x].max(lo[x + 1]).max(lo[x + 2]);
+            let hh = hi[x].min(hi[x + 1]).min(hi[x + 2]);
+            let (m0, m1, m2) = (mid[x], mid[x + 1], mid[x + 2]);
+            let m = m0.min(m1).max(m0.max(m1).min(m2));
+            dst[x] = l.min(m).max(l.max(m).min(hh));
+        }
+    }
+    GrayImage::from_raw(w as u32, h as u32, out).expect("buffer matches the dimensions")
 }
 
 /// Removes ink components of at most `max_area` pixels; returns how many were removed.
@@ -414,6 +559,12 @@ fn ink_points(binary: &GrayImage, max_side: u32) -> (Vec<(f32, f32)>, u32) {
     for y in 0..h as usize {
         let row = &raw[y * w as usize..(y + 1) * w as usize];
         let crow = &mut cell[(y / fu) * sw..(y / fu + 1) * sw];
+        if fu == 1 {
+            for (c, &p) in crow.iter_mut().zip(row) {
+                *c = p < 128;
+            }
+            continue;
+        }
         for (cx, chunk) in row.chunks(fu).enumerate() {
             if !crow[cx] && chunk.iter().any(|&p| p < 128) {
                 crow[cx] = true;
@@ -458,8 +609,13 @@ pub fn estimate_skew(binary: &GrayImage, max_degrees: f32) -> f32 {
 /// The skew angle and its profile score (the sum of squared row counts at that angle; higher
 /// means ink more concentrated in lines).
 fn skew_search(binary: &GrayImage, max_degrees: f32) -> (f32, f64) {
+    skew_search_grid(binary, max_degrees, 1200)
+}
+
+/// [`skew_search`] with the fine grid's longer side at most `fine_side` cells.
+fn skew_search_grid(binary: &GrayImage, max_degrees: f32, fine_side: u32) -> (f32, f64) {
     let (coarse, fc) = ink_points(binary, 600);
-    let (fine, ff) = ink_points(binary, 1200);
+    let (fine, ff) = ink_points(binary, fine_side);
     skew_search_points(&coarse, fc, &fine, ff, max_degrees)
 }
 
@@ -530,7 +686,7 @@ pub fn rotate(gray: &GrayImage, degrees: f32) -> GrayImage {
     let wu = w as usize;
     let (wi, hi) = (i64::from(w), i64::from(h));
     // Interior: x0 in 0..w-1 and y0 in 0..h-1 (all four neighbours inside).
-    let (iw, ih) = ((wi - 1) as u64, (hi - 1) as u64);
+    let ih = (hi - 1) as u64;
     let get = |x: i64, y: i64| -> u32 {
         if x < 0 || y < 0 || x >= wi || y >= hi {
             255
@@ -539,39 +695,108 @@ pub fn rotate(gray: &GrayImage, degrees: f32) -> GrayImage {
         }
     };
     let (step_x, step_y) = ((cos * ONE).round() as i64, (-sin * ONE).round() as i64);
+    let lerp = |a: u32, b: u32, c: u32, d: u32, fx: u32, fy: u32| -> u8 {
+        let top = a * (256 - fx) + b * fx;
+        let bot = c * (256 - fx) + d * fx;
+        ((top * (256 - fy) + bot * fy + 32_768) >> 16) as u8
+    };
     let mut out = GrayImage::new(w, h);
     for (y, orow) in out.chunks_exact_mut(wu).enumerate() {
         let dy = y as f64 - cy;
         // Source of output (x, y): inverse rotation about the centre.
         let mut sx = ((-cx * cos + dy * sin + cx) * ONE).round() as i64;
         let mut sy = ((cx * sin + dy * cos + cy) * ONE).round() as i64;
-        for px in orow {
-            let (x0, y0) = (sx >> 32, sy >> 32);
-            let fx = ((sx >> 24) & 0xff) as u32;
-            let fy = ((sy >> 24) & 0xff) as u32;
-            let (a, b, c, d) = if (x0 as u64) < iw && (y0 as u64) < ih {
-                let i = y0 as usize * wu + x0 as usize;
-                (
-                    u32::from(raw[i]),
-                    u32::from(raw[i + 1]),
-                    u32::from(raw[i + wu]),
-                    u32::from(raw[i + wu + 1]),
-                )
-            } else if x0 < -1 || y0 < -1 || x0 >= wi || y0 >= hi {
-                (255, 255, 255, 255)
-            } else {
-                (
-                    get(x0, y0),
-                    get(x0 + 1, y0),
-                    get(x0, y0 + 1),
-                    get(x0 + 1, y0 + 1),
-                )
+        let mut x = 0usize;
+        while x < wu {
+            // A segment of the row whose source row pair (y0, y0 + 1) stays the same.
+            let y0 = sy >> 32;
+            let len = match step_y.cmp(&0) {
+                std::cmp::Ordering::Less => (sy - (y0 << 32)) / -step_y + 1,
+                std::cmp::Ordering::Greater => (((y0 + 1) << 32) - 1 - sy) / step_y + 1,
+                std::cmp::Ordering::Equal => wi,
             };
-            let top = a * (256 - fx) + b * fx;
-            let bot = c * (256 - fx) + d * fx;
-            *px = ((top * (256 - fy) + bot * fy + 32_768) >> 16) as u8;
-            sx += step_x;
-            sy += step_y;
+            let end = x + (len.max(1) as usize).min(wu - x);
+            let seg = &mut orow[x..end];
+            if (y0 as u64) < ih {
+                let r0 = &raw[y0 as usize * wu..(y0 as usize + 1) * wu];
+                let r1 = &raw[(y0 as usize + 1) * wu..(y0 as usize + 2) * wu];
+                // Within a run, x0 steps by exactly one per pixel (cos <= 1), so the four
+                // neighbours are four shifted slices and the loop vectorises.
+                let drift = (1i64 << 32) - step_x;
+                let mut seg = seg;
+                while !seg.is_empty() {
+                    let x0 = sx >> 32;
+                    let run = if drift <= 0 {
+                        seg.len()
+                    } else {
+                        ((sx & 0xffff_ffff) / drift + 1).min(seg.len() as i64) as usize
+                    };
+                    let (head, rest) = seg.split_at_mut(run);
+                    if x0 >= 0 && x0 + (run as i64) < wi {
+                        let k = x0 as usize;
+                        let (mut fxs, mut fys) = (sx as u32, sy as u32);
+                        let (stx, sty) = (step_x as u32, step_y as u32);
+                        for ((((px, &a), &b), &c), &d) in head
+                            .iter_mut()
+                            .zip(&r0[k..k + run])
+                            .zip(&r0[k + 1..=k + run])
+                            .zip(&r1[k..k + run])
+                            .zip(&r1[k + 1..=k + run])
+                        {
+                            *px = lerp(
+                                u32::from(a),
+                                u32::from(b),
+                                u32::from(c),
+                                u32::from(d),
+                                fxs >> 24,
+                                fys >> 24,
+                            );
+                            fxs = fxs.wrapping_add(stx);
+                            fys = fys.wrapping_add(sty);
+                        }
+                        sx += step_x * run as i64;
+                        sy += step_y * run as i64;
+                    } else {
+                        for px in head {
+                            let x0 = sx >> 32;
+                            let fx = ((sx >> 24) & 0xff) as u32;
+                            let fy = ((sy >> 24) & 0xff) as u32;
+                            *px = lerp(
+                                get(x0, y0),
+                                get(x0 + 1, y0),
+                                get(x0, y0 + 1),
+                                get(x0 + 1, y0 + 1),
+                                fx,
+                                fy,
+                            );
+                            sx += step_x;
+                            sy += step_y;
+                        }
+                    }
+                    seg = rest;
+                }
+            } else {
+                for px in seg {
+                    let x0 = sx >> 32;
+                    *px = if x0 < -1 || y0 < -1 || x0 >= wi || y0 >= hi {
+                        255
+                    } else {
+                        let fx = ((sx >> 24) & 0xff) as u32;
+                        let fy = ((sy >> 24) & 0xff) as u32;
+                        lerp(
+                            get(x0, y0),
+                            get(x0 + 1, y0),
+                            get(x0, y0 + 1),
+                            get(x0 + 1, y0 + 1),
+                            fx,
+                            fy,
+                        )
+                    };
+                    sx += step_x;
+                    sy += step_y;
+                }
+            }
+            x = end;
         }
     }
     out
@@ -643,9 +868,9 @@ fn ascender_bias_of(h: usize, cc: &Components, removed: &[bool]) -> i64 {
 
 /// Which quarter turn makes text lines horizontal, and the skew then: compares the best
 /// projection-profile score of the page as it is and turned a quarter.
-fn text_axis(binary: &GrayImage, max_skew: f32) -> (bool, f32) {
+fn text_axis(binary: &GrayImage, max_skew: f32, fine_side: u32) -> (bool, f32) {
     let (coarse, fc) = ink_points(binary, 600);
-    let (fine, ff) = ink_points(binary, 1200);
+    let (fine, ff) = ink_points(binary, fine_side);
     let (a0, s0) = skew_search_points(&coarse, fc, &fine, ff, max_skew);
     let (a1, s1) = skew_search_points(
         &quarter_turn(&coarse),
@@ -665,7 +890,7 @@ pub fn detect_orientation(binary: &GrayImage) -> Orientation {
     if w < 8 || h < 8 {
         return Orientation::Up;
     }
-    let (quarter, skew) = text_axis(binary, 15.0);
+    let (quarter, skew) = text_axis(binary, 15.0, 1200);
     let mut level = if quarter {
         image::imageops::rotate270(binary)
     } else {
@@ -822,6 +1047,8 @@ pub fn preprocess(img: &DynamicImage, opts: &PreprocessOptions) -> Preprocessed 
     }
     if opts.median_radius > 0 {
         gray = median_denoise(&gray, opts.median_radius);
+    } else if opts.auto_median && estimate_noise(&gray) >= AUTO_MEDIAN_SIGMA {
+        gray = median_denoise(&gray, 1);
     }
     stretch_contrast(&mut gray, 0.5, 99.5);
     let dpi_factor = (opts.target_dpi / 300.0).powi(2);
@@ -832,11 +1059,18 @@ pub fn preprocess(img: &DynamicImage, opts: &PreprocessOptions) -> Preprocessed 
     let mut done = None;
     if opts.orientation || opts.deskew {
         let f = analysis_factor(gray.width(), gray.height());
+        // The fine skew search runs on every cell of a shrunk copy (a grid no coarser than
+        // the 1,200-cell one used at full size).
+        let fine_side = if f == 1 {
+            1200
+        } else {
+            gray.width().max(gray.height()).div_ceil(f)
+        };
         let analyse = |binary: &GrayImage| {
             if opts.orientation {
-                text_axis(binary, opts.max_skew)
+                text_axis(binary, opts.max_skew, fine_side)
             } else {
-                (false, skew_search(binary, opts.max_skew).0)
+                (false, skew_search_grid(binary, opts.max_skew, fine_side).0)
             }
         };
         let (quarter, a) = if f == 1 {

@@ -213,3 +213,87 @@ fn rotate_matches_imageproc() {
         assert!(mean < 1.5, "{deg}: mean difference {mean}");
     }
 }
+
+#[test]
+fn large_page_is_analysed_on_a_shrunk_copy_and_turned_once() {
+    // Longer side 2,600: orientation and skew are found on a copy shrunk by 2, then the full
+    // page is turned once and binarised once.
+    let (page, _) = text_page(1900, 2600, 40.0, 40);
+    let opts = PreprocessOptions::default();
+    let p = preprocess::preprocess(&DynamicImage::ImageLuma8(page.clone()), &opts);
+    let upright = ink(&p.binary);
+    assert_eq!(p.skew_degrees, 0.0);
+    assert_eq!(p.orientation, Orientation::Up);
+    // Not resampled: the gray page is the input with its contrast stretched.
+    assert_eq!(p.gray, normalize_contrast(&page, 0.5, 99.5));
+    for (skew, want) in [
+        (2.3f32, Orientation::Up),
+        (-0.8, Orientation::Down),
+        (-6.5, Orientation::Right),
+    ] {
+        let skewed = rotate(&page, skew);
+        let img = match want {
+            Orientation::Down => image::imageops::rotate180(&skewed),
+            Orientation::Right => image::imageops::rotate90(&skewed),
+            _ => skewed,
+        };
+        let p = preprocess::preprocess(&DynamicImage::ImageLuma8(img), &opts);
+        assert_eq!(p.orientation, want, "skew {skew}");
+        assert!(
+            (p.skew_degrees - skew).abs() <= 0.2,
+            "{skew}: {}",
+            p.skew_degrees
+        );
+        assert_eq!(p.binary.dimensions(), page.dimensions());
+        assert!(estimate_skew(&p.binary, 15.0).abs() <= 0.2);
+        let got = ink(&p.binary);
+        // Two bilinear resamplings (the test's and the deskew) thicken strokes a little.
+        assert!(got.abs_diff(upright) < upright / 5, "{got} vs {upright}");
+    }
+}
+
+/// The noise estimate is about 0 on a clean page and tracks added Gaussian noise; a noisy page
+/// gets the automatic median and reads like the clean one.
+#[test]
+fn noise_is_estimated_and_filtered() {
+    use blocksmith_ocr::preprocess::{AUTO_MEDIAN_SIGMA, estimate_noise};
+    let (clean, _) = text_page(1200, 900, 40.0, 8);
+    assert!(estimate_noise(&clean) < 1.0, "{}", estimate_noise(&clean));
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    let mut gauss = || {
+        // Sum of 12 uniforms - 6: a unit normal, near enough.
+        let mut t = 0.0f32;
+        for _ in 0..12 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            t += (s >> 40) as f32 / (1u64 << 24) as f32;
+        }
+        t - 6.0
+    };
+    let mut noisy = clean.clone();
+    for p in noisy.pixels_mut() {
+        p.0[0] = (f32::from(p.0[0]) + 30.0 * gauss()).clamp(0.0, 255.0) as u8;
+    }
+    let sigma = estimate_noise(&noisy);
+    assert!((AUTO_MEDIAN_SIGMA..40.0).contains(&sigma), "{sigma}");
+    // With the automatic median the noisy page binarises to nearly the clean page's components.
+    let on = preprocess::preprocess(
+        &DynamicImage::ImageLuma8(noisy.clone()),
+        &PreprocessOptions::default(),
+    );
+    let off = preprocess::preprocess(
+        &DynamicImage::ImageLuma8(noisy),
+        &PreprocessOptions::default().with_auto_median(false),
+    );
+    let clean_ink = ink(&preprocess::preprocess(
+        &DynamicImage::ImageLuma8(clean),
+        &PreprocessOptions::default(),
+    )
+    .binary);
+    let (on_ink, off_ink) = (ink(&on.binary), ink(&off.binary));
+    assert!(
+        on_ink.abs_diff(clean_ink) < off_ink.abs_diff(clean_ink),
+        "clean {clean_ink}, filtered {on_ink}, unfiltered {off_ink}"
+    );
+}

@@ -150,3 +150,34 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The fast 3x3 median equals the median of each pixel's 3x3 neighbourhood with borders
+    /// replicated.
+    #[test]
+    fn median_3x3_matches_the_brute_force_median(
+        w in 1u32..30, h in 1u32..30, seed in any::<u64>(),
+    ) {
+        let mut s = seed | 1;
+        let img = GrayImage::from_fn(w, h, |_, _| {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            Luma([(s % 256) as u8])
+        });
+        let fast = preprocess::median_denoise(&img, 1);
+        for y in 0..h as i64 {
+            for x in 0..w as i64 {
+                let mut v: Vec<u8> = Vec::with_capacity(9);
+                for dy in -1..=1i64 {
+                    for dx in -1..=1i64 {
+                        let (xx, yy) = ((x + dx).clamp(0, w as i64 - 1), (y + dy).clamp(0, h as i64 - 1));
+                        v.push(img.get_pixel(xx as u32, yy as u32)[0]);
+                    }
+                }
+                v.sort_unstable();
+                prop_assert_eq!(fast.get_pixel(x as u32, y as u32)[0], v[4], "at ({}, {})", x, y);
+            }
+        }
+    }
+}
