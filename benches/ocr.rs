@@ -1,8 +1,10 @@
 //! OCR stage timings on an A4 page at 300 DPI (2480x3508): preprocessing and layout, against
 //! imageproc's own Otsu threshold and connected-component labelling in the same run.
 //!
-//! The `full_page` group times a whole page short of recognition: decode a PNG of the page,
-//! preprocess, layout (pages per second = 1 / median), against decoding alone.
+//! The `full_page` group times a whole page: decode a PNG of the page, preprocess, layout
+//! (pages per second = 1 / median), then the same with the built-in recognizer
+//! (`Engine::default().process_bytes`, printing the time of each stage once), against decoding
+//! alone. `cargo bench --bench ocr_recognize` times recognition alone.
 //!
 //! Peers: `imageproc` (baseline), `image`, `ab_glyph` (renders the page from DejaVu Sans).
 
@@ -151,6 +153,21 @@ fn bench(c: &mut Criterion) {
             let pre = preprocess::preprocess(&pages[0], &opts);
             layout::analyze(&pre.binary)
         });
+    });
+    // The whole pipeline with the built-in recognizer: what a page costs end to end.
+    let engine = blocksmith::ocr::Engine::default();
+    let doc = engine.process_bytes(&png).expect("ocr");
+    let t = doc.timings;
+    eprintln!(
+        "full page: {} words; stages decode {:.0} ms, preprocess {:.0} ms, layout {:.0} ms, recognize {:.0} ms",
+        doc.pages[0].lines().map(|l| l.words.len()).sum::<usize>(),
+        t.decode.as_secs_f64() * 1e3,
+        t.preprocess.as_secs_f64() * 1e3,
+        t.layout.as_secs_f64() * 1e3,
+        t.recognize.as_secs_f64() * 1e3,
+    );
+    g.bench_function("decode_preprocess_layout_recognize_a4", |b| {
+        b.iter(|| engine.process_bytes(black_box(&png)).expect("ocr"));
     });
     g.finish();
 }
