@@ -272,19 +272,7 @@ pub fn render_line(font: &Font, text: &str, opts: &RenderOptions) -> RenderedLin
     }
 }
 
-/// Union of two rectangles.
-pub fn union(a: Rect, b: Rect) -> Rect {
-    let x0 = a.x.min(b.x);
-    let y0 = a.y.min(b.y);
-    let x1 = (a.x + a.w).max(b.x + b.w);
-    let y1 = (a.y + a.h).max(b.y + b.h);
-    Rect {
-        x: x0,
-        y: y0,
-        w: x1 - x0,
-        h: y1 - y0,
-    }
-}
+pub use crate::layout::union;
 
 /// Advance width of `text` on one line.
 pub fn text_width(font: &Font, text: &str, opts: &RenderOptions) -> f32 {
