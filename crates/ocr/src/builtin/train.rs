@@ -325,6 +325,15 @@ pub fn samples_from_line(
     }
 }
 
+/// A random line of 4-9 words in one of `fonts` (not empty), rendered with random options.
+fn random_line(fonts: &[Font], rng: &mut Rng) -> (String, RenderedLine) {
+    let font = &fonts[rng.below(fonts.len())];
+    let nw = 4 + rng.below(6);
+    let text = random_text(rng, nw);
+    let line = render_line(font, &text, &random_render(rng));
+    (text, line)
+}
+
 /// Generate a training set from `lines` random lines over `fonts`.
 pub fn generate(fonts: &[Font], lines: usize, seed: u64) -> Dataset {
     let mut rng = Rng::new(seed);
@@ -333,11 +342,7 @@ pub fn generate(fonts: &[Font], lines: usize, seed: u64) -> Dataset {
         return ds;
     }
     for _ in 0..lines {
-        let font = &fonts[rng.below(fonts.len())];
-        let nw = 4 + rng.below(6);
-        let text = random_text(&mut rng, nw);
-        let opts = random_render(&mut rng);
-        let line = render_line(font, &text, &opts);
+        let (_, line) = random_line(fonts, &mut rng);
         let aug = Augment::random(&mut rng);
         let (_, bin) = aug.apply(&line.image, &mut rng);
         samples_from_line(&line, &bin, &mut rng, true, &mut ds);
@@ -604,10 +609,7 @@ pub fn calibration_lines(fonts: &[Font], n: usize, seed: u64) -> Vec<CalLine> {
         return out;
     }
     for _ in 0..n {
-        let font = &fonts[rng.below(fonts.len())];
-        let nw = 4 + rng.below(6);
-        let text = random_text(&mut rng, nw);
-        let line = render_line(font, &text, &random_render(&mut rng));
+        let (text, line) = random_line(fonts, &mut rng);
         let aug = Augment::random(&mut rng);
         let (gray, binary) = aug.apply(&line.image, &mut rng);
         let words = text.split_whitespace().map(str::to_string).collect();
