@@ -18,7 +18,8 @@
 //! checks that the backend refuses the operation instead of doing something else.
 
 use crate::{
-    ByteRange, Error, Key, ListOptions, ListPage, ObjectMeta, PutOptions, Store, StoreExt,
+    ByteRange, ComposePart, Error, Key, ListOptions, ListPage, ObjectMeta, PutOptions, Store,
+    StoreExt,
 };
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -124,7 +125,7 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
 
     /// Runs every check, stopping at the first failure; cleans up its keys.
     pub fn run(&self) -> Result<Report, Failure> {
-        let checks: [(&'static str, Check<'a, S>); 14] = [
+        let checks: [(&'static str, Check<'a, S>); 15] = [
             ("put_get_head", Self::put_get_head),
             ("missing_keys", Self::missing_keys),
             ("overwrite_and_versions", Self::overwrite_and_versions),
@@ -135,6 +136,7 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
             ("listing_order_and_prefix", Self::listing),
             ("listing_pagination", Self::pagination),
             ("delete", Self::delete),
+            ("compose", Self::compose),
             ("unicode_keys", Self::unicode_keys),
             ("large_value", Self::large_value),
             ("create_race", Self::create_race),
@@ -539,6 +541,169 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
         );
         let got = ok("list prefix", b.list_all(&format!("{base}/日本")))?;
         ensure!(got.len() == 1, "unicode prefix matched {} keys", got.len());
+        Ok(Outcome::Passed)
+    }
+
+    fn compose(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let bytes = |n: usize, seed: usize| -> Bytes {
+            (0..n)
+                .map(|i| (i * 7 + seed * 13) as u8)
+                .collect::<Vec<u8>>()
+                .into()
+        };
+        let (pa, pb, pc) = (bytes(1000, 1), bytes(37, 2), bytes(500, 3));
+        let (ka, kb, kc) = (
+            Self::key(base, "parts/a")?,
+            Self::key(base, "parts/b")?,
+            Self::key(base, "parts/c")?,
+        );
+        ok("put part a", b.put(&ka, pa.clone()))?;
+        ok("put part b", b.put(&kb, pb.clone()))?;
+        let vc = ok("put part c", b.put(&kc, pc.clone()))?.version;
+        let whole = Self::key(base, "whole")?;
+        let parts = [
+            ComposePart::new(ka.clone()),
+            ComposePart::new(kb.clone()),
+            ComposePart::new(kc.clone()).with_range(100..400),
+            ComposePart::new(kb.clone()).with_range(ByteRange::Suffix(5)),
+        ];
+        let mut expect = pa.to_vec();
+        expect.extend_from_slice(&pb);
+        expect.extend_from_slice(&pc[100..400]);
+        expect.extend_from_slice(&pb[32..]);
+        let v = ok("compose", b.compose(&whole, &parts, PutOptions::new()))?.version;
+        ensure!(v != vc, "compose reused a part's version");
+        let got = ok("get composed", b.get(&whole))?;
+        ensure!(got.data[..] == expect[..], "composed bytes differ");
+        ensure!(
+            got.meta.version == v,
+            "composed version differs from compose's"
+        );
+        ensure!(
+            ok("head composed", b.head(&whole))?.size == expect.len() as u64,
+            "composed size"
+        );
+        for r in [
+            0..1000u64,
+            990..1010,
+            1030..1040,
+            999..1338,
+            1336..1342,
+            500..1342,
+        ] {
+            let part = ok("ranged get of composed", b.get_range(&whole, r.clone()))?;
+            ensure!(
+                part.data[..] == expect[r.start as usize..r.end as usize],
+                "composed range {r:?} differs"
+            );
+        }
+        // The parts are untouched, and later changes to them do not leak in.
+        ensure!(
+            ok("get part", b.get(&kc))?.data == pc,
+            "compose changed a part"
+        );
+        ok("overwrite part a", b.put(&ka, "changed"))?;
+        ok("delete part c", b.delete(&kc))?;
+        ensure!(
+            ok("get composed", b.get_range(&whole, 0..1342))?.data[..] == expect[..],
+            "changing a part changed the composed object"
+        );
+        // A composed object composes again (nested), with ranges.
+        let twice = Self::key(base, "twice")?;
+        let nested = [
+            ComposePart::new(whole.clone()).with_range(990..1040),
+            ComposePart::new(kb.clone()),
+            ComposePart::new(whole.clone()),
+        ];
+        ok(
+            "compose of a composed object",
+            b.compose(&twice, &nested, PutOptions::new()),
+        )?;
+        let mut expect2 = expect[990..1040].to_vec();
+        expect2.extend_from_slice(&pb);
+        expect2.extend_from_slice(&expect);
+        ensure!(
+            ok("get nested", b.get(&twice))?.data[..] == expect2[..],
+            "nested compose differs"
+        );
+        let mut twice_len = expect2.len() as u64;
+        // Conditions, missing parts and bad ranges leave the target alone.
+        if self.store.capabilities().create_only {
+            match b.compose(&whole, &parts[1..2], PutOptions::create()) {
+                Err(Error::AlreadyExists { .. }) => {}
+                other => return Err(format!("create-only compose over a key gave {other:?}")),
+            }
+        }
+        if self.store.capabilities().compare_and_swap {
+            let stale = ok("head nested", b.head(&twice))?.version;
+            ok(
+                "compose with the current version",
+                b.compose(&twice, &parts[1..2], PutOptions::update(stale.clone())),
+            )?;
+            match b.compose(&twice, &parts[..1], PutOptions::update(stale)) {
+                Err(Error::PreconditionFailed { .. }) => {}
+                other => return Err(format!("stale compose gave {other:?}")),
+            }
+            ensure!(
+                ok("get", b.get(&twice))?.data == pb,
+                "a failed compose changed the target"
+            );
+            twice_len = pb.len() as u64;
+        }
+        let fresh = Self::key(base, "fresh")?;
+        match b.compose(
+            &fresh,
+            &[ComposePart::new(kb.clone()), ComposePart::new(kc)],
+            PutOptions::new(),
+        ) {
+            Err(Error::NotFound { .. }) => {}
+            other => return Err(format!("compose with a missing part gave {other:?}")),
+        }
+        match b.compose(
+            &fresh,
+            &[ComposePart::new(kb.clone()).with_range(30..90)],
+            PutOptions::new(),
+        ) {
+            Ok(_) | Err(Error::InvalidRange { .. }) => {}
+            other => return Err(format!("compose with a range past the end gave {other:?}")),
+        }
+        match b.compose(
+            &fresh,
+            &[ComposePart::new(kb.clone()).with_range(40..90)],
+            PutOptions::new(),
+        ) {
+            Err(Error::InvalidRange { .. }) => {}
+            other => {
+                return Err(format!(
+                    "compose with a range outside its part gave {other:?}"
+                ));
+            }
+        }
+        ok(
+            "compose of nothing",
+            b.compose(&fresh, &[], PutOptions::new()),
+        )?;
+        ensure!(
+            ok("get empty", b.get(&fresh))?.data.is_empty(),
+            "compose of nothing is not empty"
+        );
+        // A composed object is replaced and deleted like any other.
+        ok("overwrite composed", b.put(&whole, "plain"))?;
+        ensure!(
+            &ok("get", b.get(&whole))?.data[..] == b"plain",
+            "overwrite of a composed object"
+        );
+        let listed = ok("list", b.list_all(&format!("{base}/")))?;
+        ensure!(
+            listed.iter().any(|m| m.key == twice && m.size == twice_len),
+            "listing does not show the composed object with its size {twice_len}"
+        );
+        ok("delete composed", b.delete(&twice))?;
+        ensure!(
+            ok("get_opt", b.get_opt(&twice))?.is_none(),
+            "deleted composed object still there"
+        );
         Ok(Outcome::Passed)
     }
 

@@ -187,6 +187,15 @@ impl<S: Store + ?Sized> Blocking<'_, S> {
     pub fn delete(&self, key: &Key) -> Result<()> {
         block_on(self.0.delete(key))
     }
+    /// See [`Store::compose`].
+    pub fn compose(
+        &self,
+        target: &Key,
+        parts: &[crate::ComposePart],
+        options: impl Into<PutOptions>,
+    ) -> Result<PutResult> {
+        block_on(self.0.compose(target, parts, options.into()))
+    }
     /// Lists one page.
     pub fn list(&self, options: ListOptions) -> Result<ListPage> {
         block_on(self.0.list(options))

@@ -4,6 +4,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod blocking;
+mod compose;
 pub mod conformance;
 mod dir;
 mod error;
@@ -19,6 +20,7 @@ mod traits;
 mod types;
 
 pub use blocking::block_on;
+pub use compose::{ComposePart, compose_by_copy};
 pub use dir::DirStore;
 pub use error::{Error, Result};
 pub use ext::{Blocking, DEFAULT_UPDATE_ATTEMPTS, StoreExt};

@@ -1,7 +1,9 @@
 //! The storage traits: [`Store`] (static, zero-cost) and [`DynStore`] (its
 //! dyn-compatible twin).
 
-use crate::{Capabilities, GetOptions, GetResult, Key, ListOptions, ListPage, ObjectMeta};
+use crate::{
+    Capabilities, ComposePart, GetOptions, GetResult, Key, ListOptions, ListPage, ObjectMeta,
+};
 use crate::{PutOptions, PutResult, Result};
 use bytes::Bytes;
 use std::future::Future;
@@ -13,8 +15,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A store of versioned blobs: the one way Blocksmith crates persist state.
 ///
-/// Implement this trait for your own backend; the six methods are all there is
-/// to write. Conveniences (compare-and-swap retry, typed records, listing every
+/// Implement this trait for your own backend; the six required methods are all
+/// there is to write ([`Store::compose`] has a portable default). Conveniences (compare-and-swap retry, typed records, listing every
 /// page) come from [`crate::StoreExt`], blocking calls from
 /// [`crate::StoreExt::blocking`], and `Arc<dyn DynStore>` works wherever a
 /// `Store` is expected. Run [`crate::conformance`] against your implementation.
@@ -58,6 +60,37 @@ pub trait Store: Send + Sync {
 
     /// Lists one page of objects.
     fn list(&self, options: ListOptions) -> impl Future<Output = Result<ListPage>> + Send;
+
+    /// Writes at `target` the concatenation of `parts` (whole objects or
+    /// ranges of them, in order), atomically and under the condition in
+    /// `options`, like S3's multipart completion or GCS's compose. The parts
+    /// stay where they are; a part may be named more than once.
+    ///
+    /// The provided implementation is [`crate::compose_by_copy`]: it reads the
+    /// parts and puts their concatenation. Backends that can join objects
+    /// without bringing their bytes through memory override it:
+    /// [`crate::DirStore`] hard-links the parts' files under a small manifest,
+    /// [`crate::MemoryStore`] shares the parts' buffers.
+    ///
+    /// ```
+    /// use blocksmith_store::{ComposePart, Key, MemoryStore, PutOptions, Store, StoreExt, block_on};
+    /// let store = MemoryStore::new();
+    /// let (a, b) = (Key::new("parts/a").unwrap(), Key::new("parts/b").unwrap());
+    /// store.blocking().put(&a, "hello, ").unwrap();
+    /// store.blocking().put(&b, "world").unwrap();
+    /// let whole = Key::new("greeting").unwrap();
+    /// let parts = [ComposePart::new(a), ComposePart::new(b)];
+    /// block_on(store.compose(&whole, &parts, PutOptions::create())).unwrap();
+    /// assert_eq!(&store.blocking().get(&whole).unwrap().data[..], b"hello, world");
+    /// ```
+    fn compose(
+        &self,
+        target: &Key,
+        parts: &[ComposePart],
+        options: PutOptions,
+    ) -> impl Future<Output = Result<PutResult>> + Send {
+        crate::compose_by_copy(self, target, parts, options)
+    }
 }
 
 /// The dyn-compatible twin of [`Store`], implemented for every `Store`.
@@ -92,6 +125,13 @@ pub trait DynStore: Send + Sync {
     fn dyn_delete<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<()>>;
     /// See [`Store::list`].
     fn dyn_list(&self, options: ListOptions) -> BoxFuture<'_, Result<ListPage>>;
+    /// See [`Store::compose`].
+    fn dyn_compose<'a>(
+        &'a self,
+        target: &'a Key,
+        parts: &'a [ComposePart],
+        options: PutOptions,
+    ) -> BoxFuture<'a, Result<PutResult>>;
 }
 
 impl<T: Store> DynStore for T {
@@ -122,6 +162,14 @@ impl<T: Store> DynStore for T {
     fn dyn_list(&self, options: ListOptions) -> BoxFuture<'_, Result<ListPage>> {
         Box::pin(self.list(options))
     }
+    fn dyn_compose<'a>(
+        &'a self,
+        target: &'a Key,
+        parts: &'a [ComposePart],
+        options: PutOptions,
+    ) -> BoxFuture<'a, Result<PutResult>> {
+        Box::pin(self.compose(target, parts, options))
+    }
 }
 
 impl Store for dyn DynStore {
@@ -142,6 +190,14 @@ impl Store for dyn DynStore {
     }
     async fn list(&self, options: ListOptions) -> Result<ListPage> {
         self.dyn_list(options).await
+    }
+    async fn compose(
+        &self,
+        target: &Key,
+        parts: &[ComposePart],
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        self.dyn_compose(target, parts, options).await
     }
 }
 
@@ -165,6 +221,9 @@ macro_rules! forward_store {
             }
             fn list(&self, options: ListOptions) -> impl Future<Output = Result<ListPage>> + Send {
                 (**self).list(options)
+            }
+            fn compose(&self, target: &Key, parts: &[ComposePart], options: PutOptions) -> impl Future<Output = Result<PutResult>> + Send {
+                (**self).compose(target, parts, options)
             }
         }
     )*};
