@@ -68,15 +68,14 @@ pub async fn compose_by_copy<S: Store + ?Sized>(
         total += r.data.len() as u64;
         chunks.push(r.data);
     }
-    let value = match chunks.len() {
-        1 => chunks.pop().expect("one chunk"),
-        _ => {
-            let mut out = BytesMut::with_capacity(usize::try_from(total).unwrap_or(0));
-            for c in &chunks {
-                out.extend_from_slice(c);
-            }
-            out.freeze()
+    let value = if let [one] = &chunks[..] {
+        one.clone()
+    } else {
+        let mut out = BytesMut::with_capacity(usize::try_from(total).unwrap_or(0));
+        for c in &chunks {
+            out.extend_from_slice(c);
         }
+        out.freeze()
     };
     store.put(target, value, options).await
 }

@@ -281,3 +281,199 @@ fn typed_records_through_a_store() {
         Err(Error::Corrupt { .. })
     ));
 }
+
+fn seg_count(root: &std::path::Path) -> usize {
+    std::fs::read_dir(root.join("segs")).unwrap().count()
+}
+
+/// `compose` on a directory links the parts' files instead of copying them,
+/// and replacing or deleting the result leaves no segment behind.
+#[cfg(unix)]
+#[test]
+fn dir_store_compose_links_instead_of_copying() {
+    use blocksmith_store::ComposePart;
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    let b = store.blocking();
+    let (a, c) = (Key::new("parts/a").unwrap(), Key::new("parts/c").unwrap());
+    b.put(&a, vec![1u8; 1 << 20]).unwrap();
+    b.put(&c, vec![2u8; 1000]).unwrap();
+    let whole = Key::new("objects/whole").unwrap();
+    let parts = [ComposePart::new(a.clone()), ComposePart::new(c.clone())];
+    b.compose(&whole, &parts, PutOptions::create()).unwrap();
+    let part_file = dir.path().join("data/parts/a~");
+    assert_eq!(std::fs::metadata(&part_file).unwrap().nlink(), 2);
+    let manifest = std::fs::metadata(dir.path().join("data/objects/whole~")).unwrap();
+    assert!(manifest.len() < 200, "the manifest holds no data");
+    assert_eq!(seg_count(dir.path()), 2);
+    // The parts go; the object stays whole, also after reopening.
+    b.delete(&a).unwrap();
+    b.delete(&c).unwrap();
+    let reopened = DirStore::open(dir.path()).unwrap();
+    let got = reopened.blocking().get(&whole).unwrap();
+    assert_eq!(got.data.len(), (1 << 20) + 1000);
+    assert!(got.data[..1 << 20].iter().all(|&x| x == 1));
+    assert!(got.data[1 << 20..].iter().all(|&x| x == 2));
+    // Overwriting and deleting a composed object unlink its segments.
+    b.put(&a, "x").unwrap();
+    b.compose(&whole, &[ComposePart::new(a.clone())], PutOptions::new())
+        .unwrap();
+    assert_eq!(seg_count(dir.path()), 1);
+    b.put(&whole, "plain").unwrap();
+    assert_eq!(seg_count(dir.path()), 0);
+    b.compose(&whole, &[ComposePart::new(a)], PutOptions::new())
+        .unwrap();
+    b.delete(&whole).unwrap();
+    assert_eq!(seg_count(dir.path()), 0);
+}
+
+/// A damaged manifest or a lost segment is reported, never served; links
+/// orphaned by a crash are collected, live ones kept.
+#[test]
+fn dir_store_composed_damage_and_garbage() {
+    use blocksmith_store::ComposePart;
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    let b = store.blocking();
+    let p = Key::new("p").unwrap();
+    b.put(&p, vec![5u8; 4096]).unwrap();
+    let (live, dead) = (Key::new("live").unwrap(), Key::new("dead").unwrap());
+    b.compose(&live, &[ComposePart::new(p.clone())], PutOptions::new())
+        .unwrap();
+    b.compose(
+        &dead,
+        &[ComposePart::new(p.clone()), ComposePart::new(p)],
+        PutOptions::new(),
+    )
+    .unwrap();
+    let manifest = dir.path().join("data/dead~");
+    let bytes = std::fs::read(&manifest).unwrap();
+    std::fs::write(&manifest, &bytes[..bytes.len() - 3]).unwrap();
+    assert!(matches!(b.get(&dead), Err(Error::Corrupt { .. })));
+    // A "crash" after removing the manifest but before unlinking: orphans.
+    std::fs::remove_file(&manifest).unwrap();
+    assert_eq!(seg_count(dir.path()), 3);
+    assert_eq!(store.collect_garbage().unwrap(), 0, "young links are kept");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for e in std::fs::read_dir(dir.path().join("segs")).unwrap() {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(e.unwrap().path())
+            .unwrap();
+        f.set_modified(old).unwrap();
+    }
+    assert_eq!(store.collect_garbage().unwrap(), 2);
+    assert_eq!(b.get(&live).unwrap().data.len(), 4096);
+    // A segment lost under a live manifest is corruption.
+    for e in std::fs::read_dir(dir.path().join("segs")).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    assert!(matches!(b.get(&live), Err(Error::Corrupt { .. })));
+}
+
+/// Readers racing a writer that replaces a composed object see one whole
+/// version or the other, never a mix or an error.
+#[test]
+fn dir_store_composed_reads_race_overwrites() {
+    use blocksmith_store::ComposePart;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(DirStore::open(dir.path()).unwrap());
+    let b = store.blocking();
+    let parts: Vec<Key> = (0..4u8)
+        .map(|i| {
+            let k = Key::new(format!("parts/{i}")).unwrap();
+            b.put(&k, vec![i; 20_000]).unwrap();
+            k
+        })
+        .collect();
+    let target = Key::new("racy").unwrap();
+    b.compose(
+        &target,
+        &[ComposePart::new(parts[0].clone())],
+        PutOptions::new(),
+    )
+    .unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (store, stop, target) = (store.clone(), stop.clone(), target.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let got = store.blocking().get(&target).unwrap();
+                let first = got.data[0];
+                assert!(got.data.len() % 20_000 == 0);
+                assert!(got.data.iter().all(|&x| x == first), "mixed versions");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for round in 0..300usize {
+        let k = &parts[round % 4];
+        let n = 1 + round % 3;
+        let list = vec![ComposePart::new(k.clone()); n];
+        b.compose(&target, &list, PutOptions::new()).unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+    assert_eq!(
+        seg_count(dir.path()),
+        b.get(&target).unwrap().data.len() / 20_000
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// Composing random ranges of random parts (then of the result) gives
+    /// the concatenation, on the memory and the directory store alike.
+    #[test]
+    fn compose_equals_concatenation(
+        sizes in proptest::collection::vec(1usize..3000, 1..5),
+        picks in proptest::collection::vec((0usize..8, 0u64..3000, 0u64..3000), 1..7),
+    ) {
+        use blocksmith_store::ComposePart;
+        let dir = tempfile::tempdir().unwrap();
+        let dirstore = DirStore::open(dir.path()).unwrap();
+        let memory = MemoryStore::new();
+        let stores: [&dyn DynStore; 2] = [&dirstore, &memory];
+        for store in stores {
+            let b = store.blocking();
+            let mut datas = Vec::new();
+            for (i, &n) in sizes.iter().enumerate() {
+                let data: Vec<u8> = (0..n).map(|j| (j * 31 + i * 7) as u8).collect();
+                b.put(&Key::new(format!("p/{i}")).unwrap(), data.clone()).unwrap();
+                datas.push(data);
+            }
+            let mut parts = Vec::new();
+            let mut expect = Vec::new();
+            for &(i, a, z) in &picks {
+                let i = i % sizes.len();
+                let n = sizes[i] as u64;
+                let (lo, hi) = (a.min(z) % n, (a.max(z) % n) + 1);
+                let part = ComposePart::new(Key::new(format!("p/{i}")).unwrap());
+                if lo + 1 < hi {
+                    parts.push(part.with_range(lo..hi));
+                    expect.extend_from_slice(&datas[i][lo as usize..hi as usize]);
+                } else {
+                    parts.push(part);
+                    expect.extend_from_slice(&datas[i]);
+                }
+            }
+            let t = Key::new("t").unwrap();
+            b.compose(&t, &parts, PutOptions::new()).unwrap();
+            proptest::prop_assert_eq!(&b.get(&t).unwrap().data[..], &expect[..]);
+            // Again over the composed object, middle third.
+            let n = expect.len() as u64;
+            let (lo, hi) = (n / 3, (2 * n / 3).max(n / 3 + 1));
+            let t2 = Key::new("t2").unwrap();
+            let again = [ComposePart::new(t.clone()).with_range(lo..hi), ComposePart::new(t.clone())];
+            b.compose(&t2, &again, PutOptions::new()).unwrap();
+            let mut expect2 = expect[lo as usize..hi as usize].to_vec();
+            expect2.extend_from_slice(&expect);
+            proptest::prop_assert_eq!(&b.get(&t2).unwrap().data[..], &expect2[..]);
+            let r = b.get_range(&t2, lo..hi).unwrap();
+            proptest::prop_assert_eq!(&r.data[..], &expect2[lo as usize..hi as usize]);
+        }
+    }
+}
