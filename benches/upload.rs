@@ -1,12 +1,14 @@
 //! blocksmith-upload: ingest throughput and content-defined chunking speed.
 //!
-//! - `ingest`: a 16 MiB file read from disk part by part
-//!   (`Uploader::upload_reader`) and sent in 8 MiB parts with
-//!   CRC-32C, then finalized (parts re-checked, assembled, published), into
-//!   `MemoryStore` (with the default CRC-32C object digest, and with SHA-256)
-//!   and `DirStore`; baselines: `std::fs::copy` of the same
-//!   file to a new file, and the copy followed by `sync_all` (DirStore makes
-//!   every write durable, so that is its fair comparison). Every routine
+//! - `ingest`: a 16 MiB and a 64 MiB file read from disk part by part
+//!   (`Uploader::upload_reader`) and sent in 8 MiB parts, then finalized
+//!   (parts read back and re-checked, composed by the store, published), into
+//!   `MemoryStore` (with the default CRC-32C object digest, with SHA-256, and
+//!   with `Verify::Trusted`: no read-back) and `DirStore` (default and
+//!   trusted); baselines: `std::fs::copy` of the same
+//!   file to a new file, the copy followed by `sync_all` (DirStore makes
+//!   every write durable, so that is its fair comparison), and `std::fs::read`
+//!   of the file into memory (what `MemoryStore` does in the end). Every routine
 //!   deletes what it wrote, so no sample pays for the dirty pages of earlier ones.
 //! - `cdc`: FastCDC (16 KiB / 64 KiB / 256 KiB, normalization 1) over 32 MiB
 //!   of random bytes, ours against the `fastcdc` crate's `v2020` chunker.
@@ -25,7 +27,7 @@
 use blocksmith::store::{DirStore, Key, MemoryStore, Store, block_on};
 use blocksmith::upload::cdc::{CdcConfig, Chunker};
 use blocksmith::upload::client::Uploader;
-use blocksmith::upload::{Algorithm, CreateOptions, UploadOptions, Uploads};
+use blocksmith::upload::{Algorithm, CreateOptions, UploadOptions, Uploads, Verify};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -54,7 +56,9 @@ fn timed<T>(iters: u64, mut f: impl FnMut() -> T) -> Duration {
     }
 }
 
-const FILE_MB: usize = 16;
+/// File sizes of the ingest groups: per-upload costs (session records,
+/// fsyncs) weigh more on the smaller one.
+const FILE_MB: [usize; 2] = [16, 64];
 const CDC_MB: usize = 32;
 
 fn noise(n: usize, seed: u64) -> Vec<u8> {
@@ -106,42 +110,50 @@ fn plain_copy(source: &PathBuf, dir: &std::path::Path, sync: bool) {
 
 fn bench_ingest(c: &mut Criterion) {
     let dir = scratch();
-    let source = dir.join("source.bin");
-    std::fs::write(&source, noise(FILE_MB << 20, 1)).unwrap();
-    let mut g = c.benchmark_group("upload/ingest_16MiB");
-    g.sample_size(20).measurement_time(Duration::from_secs(3));
-    g.throughput(Throughput::Bytes((FILE_MB << 20) as u64));
-    g.bench_function("baseline_std_fs_copy", |b| {
-        b.iter_custom(|n| timed(n, || plain_copy(&source, &dir, false)));
-    });
-    g.bench_function("baseline_std_fs_copy_sync", |b| {
-        b.iter_custom(|n| timed(n, || plain_copy(&source, &dir, true)));
-    });
-    let options = UploadOptions::default();
-    g.bench_function("memory_store", |b| {
-        b.iter_custom(|n| {
-            timed(n, || {
-                let store = MemoryStore::new();
-                ingest(&Uploads::with_options(&store, options.clone()), &source);
-            })
+    for mb in FILE_MB {
+        let source = dir.join(format!("source{mb}.bin"));
+        std::fs::write(&source, noise(mb << 20, 1)).unwrap();
+        let mut g = c.benchmark_group(format!("upload/ingest_{mb}MiB"));
+        g.sample_size(20).measurement_time(Duration::from_secs(3));
+        g.throughput(Throughput::Bytes((mb << 20) as u64));
+        g.bench_function("baseline_std_fs_copy", |b| {
+            b.iter_custom(|n| timed(n, || plain_copy(&source, &dir, false)));
         });
-    });
-    let sha = options.clone().with_digest(Algorithm::Sha256);
-    g.bench_function("memory_store_sha256_digest", |b| {
-        b.iter_custom(|n| {
-            timed(n, || {
-                let store = MemoryStore::new();
-                ingest(&Uploads::with_options(&store, sha.clone()), &source);
-            })
+        g.bench_function("baseline_std_fs_copy_sync", |b| {
+            b.iter_custom(|n| timed(n, || plain_copy(&source, &dir, true)));
         });
-    });
-    let store_dir = dir.join("dirstore");
-    let store = DirStore::open(&store_dir).unwrap();
-    let uploads = Uploads::with_options(&store, options);
-    g.bench_function("dir_store", |b| {
-        b.iter_custom(|n| timed(n, || ingest(&uploads, &source)));
-    });
-    g.finish();
+        // Into memory, the plain way: what `MemoryStore` ingest compares to.
+        g.bench_function("baseline_std_fs_read", |b| {
+            b.iter_custom(|n| timed(n, || std::fs::read(&source).unwrap()));
+        });
+        let options = UploadOptions::default();
+        let trusted = options.clone().with_verify(Verify::Trusted);
+        let sha = options.clone().with_digest(Algorithm::Sha256);
+        let memory: [(&str, &UploadOptions); 3] = [
+            ("memory_store", &options),
+            ("memory_store_trusted", &trusted),
+            ("memory_store_sha256_digest", &sha),
+        ];
+        for (name, opts) in memory {
+            g.bench_function(name, |b| {
+                b.iter_custom(|n| {
+                    timed(n, || {
+                        let store = MemoryStore::new();
+                        ingest(&Uploads::with_options(&store, opts.clone()), &source);
+                    })
+                });
+            });
+        }
+        let store = DirStore::open(dir.join("dirstore")).unwrap();
+        for (name, opts) in [("dir_store", &options), ("dir_store_trusted", &trusted)] {
+            let uploads = Uploads::with_options(&store, opts.clone());
+            g.bench_function(name, |b| {
+                b.iter_custom(|n| timed(n, || ingest(&uploads, &source)));
+            });
+        }
+        g.finish();
+        let _ = std::fs::remove_file(&source);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -216,10 +216,18 @@ impl DirStore {
         if parent.is_dir() {
             return Ok(());
         }
+        // The deepest directory that exists already: the new entries are
+        // below it, so it and the new directories are the ones to sync.
+        let mut existing = parent;
+        while !existing.is_dir() && existing != self.data {
+            let Some(up) = existing.parent() else { break };
+            existing = up;
+        }
         fs::create_dir_all(parent).map_err(|e| Error::io("create directories", e))?;
-        // Make every new directory entry durable, up to the data root.
+        // Make every new directory entry durable (the parent's own entry
+        // for the object is synced after the rename).
         let mut d = parent;
-        while d != self.data {
+        while d != existing {
             let Some(up) = d.parent() else { break };
             Self::sync_dir(up)?;
             d = up;
@@ -671,10 +679,18 @@ impl Store for DirStore {
                     None => continue, // replaced while we read: again
                 }
             } else {
-                let mut buf = vec![0u8; (range.end - range.start) as usize];
+                // Read into spare capacity: no zero-filling first.
+                let n = range.end - range.start;
+                let mut buf = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
                 f.seek(SeekFrom::Start(HEADER_LEN + range.start))
-                    .and_then(|_| f.read_exact(&mut buf))
+                    .and_then(|_| (&mut f).take(n).read_to_end(&mut buf))
                     .map_err(|e| Error::io(format!("read {key}"), e))?;
+                if buf.len() as u64 != n {
+                    return Err(Error::Corrupt {
+                        key: key.to_string(),
+                        reason: "file shorter than its header says".into(),
+                    });
+                }
                 buf
             };
             return Ok(GetResult {

@@ -143,7 +143,14 @@ pub struct Outcome {
     pub published: Option<Published>,
 }
 
-/// Sends buffers in parts of a fixed size, each with a checksum.
+/// Sends buffers in parts of a fixed size to an [`Uploads`] engine in the
+/// same process.
+///
+/// The parts go to the engine in memory, so by default no per-part checksum
+/// is sent: the engine computes the CRC-32C that names each part itself, and
+/// a checksum computed from the same buffer it is checked against would only
+/// cost a pass over the data. Set one with [`Uploader::with_checksum`] when
+/// the engine sits behind a transport of yours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Uploader {
@@ -154,11 +161,11 @@ pub struct Uploader {
 }
 
 impl Default for Uploader {
-    /// 8 MiB parts with CRC-32C.
+    /// 8 MiB parts, no per-part checksum (see [`Uploader`]).
     fn default() -> Self {
         Uploader {
             part_size: 8 * 1024 * 1024,
-            checksum: Some(Algorithm::Crc32c),
+            checksum: None,
         }
     }
 }

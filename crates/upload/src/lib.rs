@@ -66,5 +66,5 @@ pub use checksum::{Algorithm, Checksum};
 pub use error::{Error, Result};
 pub use session::{
     CreateOptions, ExpireReport, Opened, Published, Session, SessionState, Status, UploadOptions,
-    Uploads,
+    Uploads, Verify,
 };

@@ -16,19 +16,30 @@
 //! Every step is one atomic store operation, and the session state lives only
 //! in the store: a process that dies loses at most the part it was writing,
 //! and a new process resumes from [`Uploads::status`]. A part is written
-//! only after its checksum matched; at finalize every part is checked again
-//! against the CRC in its name, and a corrupt one is deleted and reported as
-//! [`Error::CorruptPart`] so the client sends it again: it is never
-//! assembled. Finalize publishes create-only, then marks the session, then
-//! deletes the parts; run again after a crash at any point, it completes the
-//! same publication (an object already there with the same SHA-256 counts as
-//! published) and never publishes twice.
+//! only after its checksum matched; at finalize every part is read back (in
+//! 1 MiB windows) and checked again against the CRC in its name, and a
+//! corrupt one is deleted and reported as [`Error::CorruptPart`] so the
+//! client sends it again: it is never assembled. Finalize publishes
+//! create-only, then marks the session, then deletes the parts; run again
+//! after a crash at any point, it completes the same publication (an object
+//! already there with the same bytes counts as published) and never
+//! publishes twice.
+//!
+//! # Publication without a copy
+//! The verified parts are joined by [`Store::compose`], so a backend that can
+//! concatenate objects in place does: `DirStore` hard-links the part files
+//! under a manifest, `MemoryStore` shares the part buffers, and other stores
+//! fall back to reading and writing the bytes once. The digests the session
+//! needs (the expected checksum, [`UploadOptions::digest`]) are computed on
+//! the verification pass. Images are the exception: they are assembled in
+//! memory to be probed for their dimensions and, on request, stripped of
+//! metadata.
 
 use crate::checksum::{Algorithm, Checksum, hex};
 use crate::image::{self, ImageInfo};
 use crate::{Error, Result, magic};
 use blocksmith_store::record::Record;
-use blocksmith_store::{GetOptions, Key, PutOptions, Store, StoreExt};
+use blocksmith_store::{ComposePart, GetOptions, Key, PutOptions, Store, StoreExt};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,6 +48,10 @@ use std::ops::Range;
 use std::sync::Arc;
 
 const MIB: u64 = 1024 * 1024;
+/// Bytes read from the start of an upload to sniff its type at finalize.
+const HEAD_BYTES: u64 = 64 * 1024;
+/// Window in which finalize reads parts back to verify them (bounded memory).
+const VERIFY_WINDOW: u64 = MIB;
 /// Most bytes of metadata (keys plus values) a session may carry.
 pub const MAX_METADATA: usize = 64 * 1024;
 
@@ -46,7 +61,8 @@ pub const MAX_METADATA: usize = 64 * 1024;
 pub struct UploadOptions {
     /// Store prefix of sessions, parts and default objects.
     pub prefix: String,
-    /// Largest upload (default 5 GiB: the object is assembled in memory).
+    /// Largest upload (default 5 GiB). Images are assembled in memory at
+    /// finalize, other files are composed by the store.
     pub max_size: u64,
     /// Smallest part that is not the last one (default 5 MiB, like S3).
     pub min_part_size: u64,
@@ -67,6 +83,28 @@ pub struct UploadOptions {
     /// where a content identity is wanted). A client's expected checksum of
     /// the same kind is reused.
     pub digest: Algorithm,
+    /// How finalize makes sure the stored parts are the bytes that arrived.
+    pub verify: Verify,
+}
+
+/// How finalize makes sure the stored parts are still the bytes that
+/// arrived (they were checked on arrival: against the client's checksum, and
+/// by the CRC-32C that names them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verify {
+    /// Read every part back (in 1 MiB windows) and check it against its
+    /// CRC-32C: a store that damaged a part at rest is caught, the part is
+    /// deleted and sent again, never assembled. Costs a read of the whole
+    /// upload at finalize.
+    #[default]
+    Reread,
+    /// Trust the store to keep what it acknowledged (S3, GCS and redb checksum
+    /// what they store): parts are checked by size from the listing, and
+    /// read back only when a digest of the whole file is needed anyway (an
+    /// expected checksum other than CRC-32C, or such a
+    /// [`UploadOptions::digest`]), on which pass their CRCs are checked too.
+    Trusted,
 }
 
 impl Default for UploadOptions {
@@ -81,6 +119,7 @@ impl Default for UploadOptions {
             max_image_pixels: Some(100_000_000),
             default_ttl: 24 * 3600,
             digest: Algorithm::Crc32c,
+            verify: Verify::Reread,
         }
     }
 }
@@ -130,6 +169,12 @@ impl UploadOptions {
     #[must_use]
     pub fn with_digest(mut self, algorithm: Algorithm) -> Self {
         self.digest = algorithm;
+        self
+    }
+    /// Sets how finalize checks the stored parts.
+    #[must_use]
+    pub fn with_verify(mut self, verify: Verify) -> Self {
+        self.verify = verify;
         self
     }
     /// Sets the default session lifetime in seconds.
@@ -967,7 +1012,225 @@ impl<S: Store> Uploads<S> {
                 first: first.clone(),
             });
         }
-        let (data, crc) = self.assemble(length, &parts).await?;
+        let head = self.read_head(&parts).await?;
+        let published =
+            if magic::sniff(&head).starts_with("image/") || image::format_of(&head).is_some() {
+                // Images are probed (and maybe stripped) whole, in memory.
+                self.publish_assembled(&session, length, &parts).await?
+            } else {
+                self.publish_composed(&session, length, &parts, &head)
+                    .await?
+            };
+        self.record_published(id, published).await
+    }
+
+    /// The first bytes of the upload (enough to sniff its type).
+    async fn read_head(&self, parts: &[Part]) -> Result<Bytes> {
+        let Some(first) = parts.first() else {
+            return Ok(Bytes::new());
+        };
+        let range = 0..first.len.min(HEAD_BYTES);
+        match self
+            .store
+            .get(&first.key, GetOptions::new().with_range(range))
+            .await
+        {
+            Ok(r) => Ok(r.data),
+            Err(blocksmith_store::Error::NotFound { .. }) => Err(Error::Incomplete {
+                missing: first.len,
+                first: first.offset..first.end(),
+            }),
+            Err(blocksmith_store::Error::InvalidRange { .. }) => Err(Error::CorruptPart {
+                range: first.offset..first.end(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads every part back in windows (all of them when `reread`, else only
+    /// those a race made overlap) and checks it against the CRC-32C in
+    /// its name (a corrupt part is deleted and reported), feeding the bytes
+    /// the object uses to `hashers`. Returns the object's CRC-32C (combined
+    /// from the parts', no extra pass) and the parts to compose.
+    async fn verify_parts(
+        &self,
+        length: u64,
+        parts: &[Part],
+        hashers: &mut [(Algorithm, crate::checksum::Hasher)],
+        reread: bool,
+    ) -> Result<(u32, Vec<ComposePart>)> {
+        let mut crc = 0u32;
+        let mut at = 0u64;
+        let mut pieces = Vec::with_capacity(parts.len());
+        for p in parts {
+            if p.end() <= at {
+                continue; // fully covered by earlier parts (a racing duplicate)
+            }
+            if p.offset > at {
+                return Err(Error::Incomplete {
+                    missing: p.offset - at,
+                    first: at..p.offset,
+                });
+            }
+            let skip = at - p.offset;
+            if !reread && skip == 0 {
+                crc = crc32c::crc32c_combine(crc, p.crc, p.len as usize);
+                pieces.push(ComposePart::new(p.key.clone()));
+                at = p.end();
+                continue;
+            }
+            let corrupt = || Error::CorruptPart {
+                range: p.offset..p.end(),
+            };
+            let (mut part_crc, mut used_crc) = (0u32, 0u32);
+            let mut off = 0u64;
+            while off < p.len {
+                let end = (off + VERIFY_WINDOW).min(p.len);
+                let got = self
+                    .store
+                    .get(&p.key, GetOptions::new().with_range(off..end))
+                    .await;
+                let data = match got {
+                    Ok(r) if r.meta.size == p.len && r.data.len() as u64 == end - off => r.data,
+                    Ok(_) | Err(blocksmith_store::Error::InvalidRange { .. }) => {
+                        self.store.delete(&p.key).await?;
+                        return Err(corrupt());
+                    }
+                    Err(blocksmith_store::Error::NotFound { .. }) => {
+                        return Err(Error::Incomplete {
+                            missing: p.len,
+                            first: p.offset..p.end(),
+                        });
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                part_crc = crc32c::crc32c_append(part_crc, &data);
+                let used = &data[(skip.saturating_sub(off).min(end - off)) as usize..];
+                if skip > 0 {
+                    used_crc = crc32c::crc32c_append(used_crc, used);
+                }
+                for (_, h) in hashers.iter_mut() {
+                    h.update(used);
+                }
+                off = end;
+            }
+            if part_crc != p.crc {
+                self.store.delete(&p.key).await?;
+                return Err(corrupt());
+            }
+            let used_len = p.len - skip;
+            crc = crc32c::crc32c_combine(
+                crc,
+                if skip == 0 { p.crc } else { used_crc },
+                used_len as usize,
+            );
+            let piece = ComposePart::new(p.key.clone());
+            pieces.push(if skip == 0 {
+                piece
+            } else {
+                piece.with_range(skip..p.len)
+            });
+            at = p.end();
+        }
+        if at != length {
+            return Err(Error::Incomplete {
+                missing: length - at,
+                first: at..length,
+            });
+        }
+        Ok((crc, pieces))
+    }
+
+    /// Publishes a non-image upload with [`Store::compose`]: the parts are
+    /// verified by reading them back in windows, then joined by the store
+    /// (without a copy where the backend can: `DirStore`, `MemoryStore`).
+    async fn publish_composed(
+        &self,
+        session: &Session,
+        length: u64,
+        parts: &[Part],
+        head: &[u8],
+    ) -> Result<Published> {
+        let digest = self.options.digest;
+        let mut hashers = Vec::new();
+        if let Some(e) = session
+            .expected
+            .as_ref()
+            .filter(|e| e.algorithm != Algorithm::Crc32c)
+        {
+            hashers.push((e.algorithm, e.algorithm.hasher()));
+        }
+        if digest != Algorithm::Crc32c && !hashers.iter().any(|(a, _)| *a == digest) {
+            hashers.push((digest, digest.hasher()));
+        }
+        let reread = self.options.verify == Verify::Reread || !hashers.is_empty();
+        let (crc, pieces) = self
+            .verify_parts(length, parts, &mut hashers, reread)
+            .await?;
+        let sums: Vec<Checksum> = hashers.into_iter().map(|(_, h)| h.finish()).collect();
+        let sum_of = |a: Algorithm| {
+            if a == Algorithm::Crc32c {
+                Checksum {
+                    algorithm: a,
+                    digest: crc.to_be_bytes().to_vec(),
+                }
+            } else {
+                sums.iter()
+                    .find(|c| c.algorithm == a)
+                    .cloned()
+                    .expect("a hasher per algorithm needed")
+            }
+        };
+        if let Some(expected) = session
+            .expected
+            .as_ref()
+            .filter(|e| sum_of(e.algorithm).digest != e.digest)
+        {
+            return Err(Error::ChecksumMismatch {
+                what: "upload",
+                algorithm: expected.algorithm.name(),
+            });
+        }
+        self.check_head(head, head.len() as u64 == length)?;
+        let target = Key::new(session.target.as_str())?;
+        let mode = if session.overwrite {
+            PutOptions::new()
+        } else {
+            PutOptions::create()
+        };
+        match self.store.compose(&target, &pieces, mode).await {
+            Ok(_) => {}
+            Err(blocksmith_store::Error::AlreadyExists { .. }) => {
+                // Published before a crash, or someone else's object?
+                let (data, _) = self.assemble(length, parts).await?;
+                let existing = self.store.get(&target, GetOptions::new()).await?;
+                if existing.data != data {
+                    return Err(Error::TargetExists {
+                        key: session.target.clone(),
+                    });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Published {
+            key: session.target.clone(),
+            size: length,
+            checksum: sum_of(digest),
+            content_type: magic::sniff(head).to_string(),
+            image: None,
+            stripped_bytes: 0,
+        })
+    }
+
+    /// Publishes an image upload: assembled in memory, probed, maybe
+    /// stripped of metadata, then put.
+    async fn publish_assembled(
+        &self,
+        session: &Session,
+        length: u64,
+        parts: &[Part],
+    ) -> Result<Published> {
+        let (data, crc) = self.assemble(length, parts).await?;
         let crc_be = crc.to_be_bytes();
         let verified = |c: &Checksum| {
             if c.algorithm == Algorithm::Crc32c {
@@ -1040,6 +1303,12 @@ impl<S: Store> Uploads<S> {
             image: info,
             stripped_bytes,
         };
+        Ok(published)
+    }
+
+    /// Marks the session finalized (unless a racing finalize did first), then
+    /// deletes the parts.
+    async fn record_published(&self, id: &str, published: Published) -> Result<Published> {
         let mut winner = None;
         self.store
             .update_record::<Session, _>(&self.session_key(id)?, |cur| {

@@ -5,8 +5,8 @@
 
 use crate::noise;
 use blocksmith_store::{
-    Capabilities, GetOptions, GetResult, Key, ListOptions, ListPage, MemoryStore, ObjectMeta,
-    PutOptions, PutResult, Store, StoreExt, block_on,
+    Capabilities, ComposePart, GetOptions, GetResult, Key, ListOptions, ListPage, MemoryStore,
+    ObjectMeta, PutOptions, PutResult, Store, StoreExt, block_on,
 };
 use blocksmith_upload::client::Uploader;
 use blocksmith_upload::{CreateOptions, Error, UploadOptions, Uploads};
@@ -118,6 +118,21 @@ impl Store for Faulty {
             return Err(boom());
         }
         self.inner.list(options).await
+    }
+    /// The inner store's own (zero-copy) compose, under the same faults.
+    async fn compose(
+        &self,
+        target: &Key,
+        parts: &[ComposePart],
+        options: PutOptions,
+    ) -> blocksmith_store::Result<PutResult> {
+        if self.tick()? {
+            if self.fault == Fault::FailAfter {
+                self.inner.compose(target, parts, options).await?;
+            }
+            return Err(boom());
+        }
+        self.inner.compose(target, parts, options).await
     }
 }
 

@@ -487,3 +487,161 @@ fn crc32c_expectations_use_the_combined_part_crcs() {
         }
     }
 }
+
+/// Finalize publishes through `Store::compose`: on a directory store the
+/// object's parts are linked, not copied (the object survives the parts'
+/// deletion), and the published digests are those of the whole file.
+#[test]
+fn finalize_composes_and_digests_the_whole_file() {
+    for digest in [Algorithm::Crc32c, Algorithm::Sha1, Algorithm::Sha256] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = blocksmith_store::DirStore::open(dir.path()).unwrap();
+        let up = Uploads::with_options(&store, small().with_digest(digest));
+        let file = noise(25_000, 21);
+        let expected = Algorithm::Sha1.digest(&file);
+        let opened =
+            block_on(up.create(CreateOptions::with_length(25_000).with_expected(expected.clone())))
+                .unwrap();
+        let id = opened.session.id;
+        for (i, chunk) in file.chunks(10_000).enumerate() {
+            let off = i * 10_000;
+            block_on(up.put_part(&id, off as u64, file.slice(off..off + chunk.len()), None))
+                .unwrap();
+        }
+        let p = block_on(up.finalize(&id)).unwrap();
+        assert_eq!(p.checksum, digest.digest(&file), "{digest:?}");
+        assert_eq!(p.size, 25_000);
+        let key = Key::new(p.key.as_str()).unwrap();
+        assert_eq!(store.blocking().get(&key).unwrap().data, file);
+        // Three parts, three links; the parts themselves are gone.
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("segs")).unwrap().count(),
+            3
+        );
+        assert!(
+            store
+                .blocking()
+                .list_all("uploads/parts/")
+                .unwrap()
+                .is_empty()
+        );
+        // A wrong expected digest of another kind is caught on the same pass.
+        let wrong = Algorithm::Sha256.digest(b"not it");
+        let id = block_on(up.create(CreateOptions::with_length(25_000).with_expected(wrong)))
+            .unwrap()
+            .session
+            .id;
+        block_on(up.put_part(&id, 0, file.slice(..10_000), None)).unwrap();
+        block_on(up.put_part(&id, 10_000, file.slice(10_000..20_000), None)).unwrap();
+        block_on(up.put_part(&id, 20_000, file.slice(20_000..), None)).unwrap();
+        assert!(matches!(
+            block_on(up.finalize(&id)),
+            Err(Error::ChecksumMismatch { what: "upload", .. })
+        ));
+    }
+}
+
+/// Two racing clients can leave overlapping parts (each checked the listing
+/// before the other wrote); finalize uses each byte once, from the earlier
+/// part, and the object is still exact.
+#[test]
+fn overlapping_parts_from_a_race_compose_exactly() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small());
+    let file = noise(3000, 8);
+    let id = block_on(up.create(CreateOptions::with_length(3000)))
+        .unwrap()
+        .session
+        .id;
+    block_on(up.put_part(&id, 0, file.slice(..1000), None)).unwrap();
+    block_on(up.put_part(&id, 2000, file.slice(2000..), None)).unwrap();
+    // The racing writer's parts, written behind the engine's back.
+    for (off, end) in [(500u64, 1500u64), (1200, 2500)] {
+        let data = file.slice(off as usize..end as usize);
+        let crc = crc32c::crc32c(&data);
+        let key = format!("uploads/parts/{id}/{off:016x}-{:016x}-{crc:08x}", end - off);
+        store.blocking().put(&Key::new(key).unwrap(), data).unwrap();
+    }
+    let p = block_on(up.finalize(&id)).unwrap();
+    let key = Key::new(p.key.as_str()).unwrap();
+    assert_eq!(store.blocking().get(&key).unwrap().data, file);
+    assert_eq!(p.checksum, Algorithm::Crc32c.digest(&file));
+}
+
+/// `Verify::Trusted` publishes without reading the parts back unless a
+/// digest needs the bytes; with a SHA-256 digest the same pass still catches
+/// a rotten part.
+#[test]
+fn trusted_verification_reads_only_when_a_digest_needs_the_bytes() {
+    use blocksmith_store::{
+        ComposePart, GetOptions, GetResult, ListOptions, ListPage, ObjectMeta, PutOptions,
+        PutResult, Store,
+    };
+    use blocksmith_upload::Verify;
+    struct Counting(MemoryStore, AtomicU64);
+    impl Store for Counting {
+        fn capabilities(&self) -> blocksmith_store::Capabilities {
+            self.0.capabilities()
+        }
+        async fn get(&self, key: &Key, o: GetOptions) -> blocksmith_store::Result<GetResult> {
+            if key.as_str().contains("/parts/") {
+                self.1.fetch_add(1, Ordering::Relaxed);
+            }
+            self.0.get(key, o).await
+        }
+        async fn head(&self, key: &Key) -> blocksmith_store::Result<ObjectMeta> {
+            self.0.head(key).await
+        }
+        async fn put(
+            &self,
+            key: &Key,
+            v: Bytes,
+            o: PutOptions,
+        ) -> blocksmith_store::Result<PutResult> {
+            self.0.put(key, v, o).await
+        }
+        async fn delete(&self, key: &Key) -> blocksmith_store::Result<()> {
+            self.0.delete(key).await
+        }
+        async fn list(&self, o: ListOptions) -> blocksmith_store::Result<ListPage> {
+            self.0.list(o).await
+        }
+        async fn compose(
+            &self,
+            t: &Key,
+            p: &[ComposePart],
+            o: PutOptions,
+        ) -> blocksmith_store::Result<PutResult> {
+            self.0.compose(t, p, o).await
+        }
+    }
+    let file = noise(4000, 77);
+    for (verify, digest, reads_parts) in [
+        (Verify::Reread, Algorithm::Crc32c, true),
+        (Verify::Trusted, Algorithm::Crc32c, false),
+        (Verify::Trusted, Algorithm::Sha256, true),
+    ] {
+        let store = Counting(MemoryStore::new(), AtomicU64::new(0));
+        let up = Uploads::with_options(&store, small().with_verify(verify).with_digest(digest));
+        let id = block_on(up.create(CreateOptions::with_length(4000)))
+            .unwrap()
+            .session
+            .id;
+        for i in 0..4usize {
+            let part = file.slice(i * 1000..(i + 1) * 1000);
+            block_on(up.put_part(&id, i as u64 * 1000, part, None)).unwrap();
+        }
+        // The first bytes are sniffed in every mode: count from here.
+        store.1.store(0, Ordering::Relaxed);
+        let p = block_on(up.finalize(&id)).unwrap();
+        assert_eq!(p.checksum, digest.digest(&file));
+        let reads = store.1.load(Ordering::Relaxed);
+        assert_eq!(
+            reads > 1,
+            reads_parts,
+            "{verify:?} {digest:?}: {reads} part reads"
+        );
+        let key = Key::new(p.key.as_str()).unwrap();
+        assert_eq!(store.0.blocking().get(&key).unwrap().data, file);
+    }
+}
