@@ -2,11 +2,10 @@
 //!
 //! - `ingest`: a 16 MiB and a 64 MiB file read from disk part by part
 //!   (`Uploader::upload_reader`) and sent in 8 MiB parts, then finalized
-//!   (parts read back and re-checked, composed by the store, published), into
-//!   `MemoryStore` (with the default CRC-32C object digest, with SHA-256, and
-//!   with `Verify::Trusted`: no read-back) and `DirStore` (default and
-//!   trusted); baselines: `std::fs::copy` of the same
-//!   file to a new file, the copy followed by `sync_all` (DirStore makes
+//!   (composed by the store, published), into `MemoryStore` (with the default
+//!   CRC-32C object digest, with SHA-256, and with `Verify::Reread`: every
+//!   part read back and re-checked) and `DirStore` (default and reread);
+//!   baselines: `std::fs::copy` of the same file to a new file, the copy followed by `sync_all` (DirStore makes
 //!   every write durable, so that is its fair comparison), and `std::fs::read`
 //!   of the file into memory (what `MemoryStore` does in the end). Every routine
 //!   deletes what it wrote, so no sample pays for the dirty pages of earlier ones.
@@ -127,11 +126,11 @@ fn bench_ingest(c: &mut Criterion) {
             b.iter_custom(|n| timed(n, || std::fs::read(&source).unwrap()));
         });
         let options = UploadOptions::default();
-        let trusted = options.clone().with_verify(Verify::Trusted);
+        let reread = options.clone().with_verify(Verify::Reread);
         let sha = options.clone().with_digest(Algorithm::Sha256);
         let memory: [(&str, &UploadOptions); 3] = [
             ("memory_store", &options),
-            ("memory_store_trusted", &trusted),
+            ("memory_store_reread", &reread),
             ("memory_store_sha256_digest", &sha),
         ];
         for (name, opts) in memory {
@@ -145,7 +144,7 @@ fn bench_ingest(c: &mut Criterion) {
             });
         }
         let store = DirStore::open(dir.join("dirstore")).unwrap();
-        for (name, opts) in [("dir_store", &options), ("dir_store_trusted", &trusted)] {
+        for (name, opts) in [("dir_store", &options), ("dir_store_reread", &reread)] {
             let uploads = Uploads::with_options(&store, opts.clone());
             g.bench_function(name, |b| {
                 b.iter_custom(|n| timed(n, || ingest(&uploads, &source)));
@@ -185,5 +184,70 @@ fn bench_cdc(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench_cdc, bench_ingest);
+type Routine<'a> = Box<dyn FnMut() + 'a>;
+
+/// `UPLOAD_ROUNDS=N`: after criterion, every ingest routine and baseline
+/// once per round, interleaved, for N rounds; prints the least time of each
+/// (the steadiest figure on a shared machine, where criterion's medians move
+/// with the neighbours' load).
+fn interleaved_rounds(_: &mut Criterion) {
+    let Some(rounds) = std::env::var("UPLOAD_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    else {
+        return;
+    };
+    let dir = scratch();
+    for mb in FILE_MB {
+        let source = dir.join(format!("rounds{mb}.bin"));
+        std::fs::write(&source, noise(mb << 20, 1)).unwrap();
+        let store = DirStore::open(dir.join("rounds-dirstore")).unwrap();
+        let options = UploadOptions::default();
+        let reread = options.clone().with_verify(Verify::Reread);
+        let dir_default = Uploads::with_options(&store, options.clone());
+        let dir_reread = Uploads::with_options(&store, reread.clone());
+        let mut routines: Vec<(&str, Routine)> = vec![
+            ("copy", Box::new(|| plain_copy(&source, &dir, false))),
+            ("copy_sync", Box::new(|| plain_copy(&source, &dir, true))),
+            (
+                "fs_read",
+                Box::new(|| drop(std::fs::read(&source).unwrap())),
+            ),
+            (
+                "memory_store",
+                Box::new(|| {
+                    let store = MemoryStore::new();
+                    ingest(&Uploads::with_options(&store, options.clone()), &source);
+                }),
+            ),
+            (
+                "memory_store_reread",
+                Box::new(|| {
+                    let store = MemoryStore::new();
+                    ingest(&Uploads::with_options(&store, reread.clone()), &source);
+                }),
+            ),
+            ("dir_store", Box::new(|| ingest(&dir_default, &source))),
+            (
+                "dir_store_reread",
+                Box::new(|| ingest(&dir_reread, &source)),
+            ),
+        ];
+        let mut best = vec![Duration::MAX; routines.len()];
+        for _ in 0..rounds {
+            for (i, (_, f)) in routines.iter_mut().enumerate() {
+                best[i] = best[i].min(timed(1, &mut **f));
+            }
+        }
+        for ((name, _), t) in routines.iter().zip(&best) {
+            println!(
+                "rounds {mb} MiB: {name:<20} least {:.2} ms",
+                t.as_secs_f64() * 1e3
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, bench_cdc, bench_ingest, interleaved_rounds);
 criterion_main!(benches);

@@ -16,14 +16,15 @@
 //! Every step is one atomic store operation, and the session state lives only
 //! in the store: a process that dies loses at most the part it was writing,
 //! and a new process resumes from [`Uploads::status`]. A part is written
-//! only after its checksum matched; at finalize every part is read back (in
-//! 1 MiB windows) and checked again against the CRC in its name, and a
-//! corrupt one is deleted and reported as [`Error::CorruptPart`] so the
-//! client sends it again: it is never assembled. Finalize publishes
-//! create-only, then marks the session, then deletes the parts; run again
-//! after a crash at any point, it completes the same publication (an object
-//! already there with the same bytes counts as published) and never
-//! publishes twice.
+//! only after its checksum matched, under a name carrying its length and
+//! CRC-32C; a torn part (its size differs from its name) counts as missing
+//! and is sent again. With [`Verify::Reread`] finalize also reads every part
+//! back and checks its CRC, and a part damaged at rest is deleted and
+//! reported as [`Error::CorruptPart`] so the client sends it again: it is
+//! never assembled. Finalize publishes create-only, then marks the session,
+//! then deletes the parts; run again after a crash at any point, it
+//! completes the same publication (an object already there with the same
+//! bytes counts as published) and never publishes twice.
 //!
 //! # Publication without a copy
 //! The verified parts are joined by [`Store::compose`], so a backend that can
@@ -88,23 +89,29 @@ pub struct UploadOptions {
 }
 
 /// How finalize makes sure the stored parts are still the bytes that
-/// arrived (they were checked on arrival: against the client's checksum, and
-/// by the CRC-32C that names them).
+/// arrived. Every part is checked on arrival (against the client's checksum,
+/// if it sent one, tus's checksum extension) and named by its CRC-32C; a
+/// part that fails is refused and never stored, so never assembled. What is
+/// left to choose is whether finalize reads the parts back to catch a store
+/// that damaged them at rest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Verify {
-    /// Read every part back (in 1 MiB windows) and check it against its
-    /// CRC-32C: a store that damaged a part at rest is caught, the part is
-    /// deleted and sent again, never assembled. Costs a read of the whole
-    /// upload at finalize.
+    /// Trust the store to return what it acknowledged, as S3's multipart
+    /// completion, GCS's compose and tus servers do: torn parts are still
+    /// caught by their size in the listing, and the parts are read back only
+    /// when a digest of the whole file needs the bytes anyway (an expected
+    /// checksum other than CRC-32C, or such a [`UploadOptions::digest`]), on
+    /// which pass their CRCs are checked too. Finalize then costs a listing
+    /// and a compose, whatever the size of the upload (the default).
     #[default]
-    Reread,
-    /// Trust the store to keep what it acknowledged (S3, GCS and redb checksum
-    /// what they store): parts are checked by size from the listing, and
-    /// read back only when a digest of the whole file is needed anyway (an
-    /// expected checksum other than CRC-32C, or such a
-    /// [`UploadOptions::digest`]), on which pass their CRCs are checked too.
     Trusted,
+    /// Also read every part back (in 1 MiB windows) and check it against its
+    /// CRC-32C: a part damaged at rest is deleted and reported as
+    /// [`Error::CorruptPart`], so the client sends it again. Costs a read of
+    /// the whole upload at finalize; for stores without checksums of their
+    /// own (`DirStore` on a filesystem that does not checksum data).
+    Reread,
 }
 
 impl Default for UploadOptions {
@@ -119,7 +126,7 @@ impl Default for UploadOptions {
             max_image_pixels: Some(100_000_000),
             default_ttl: 24 * 3600,
             digest: Algorithm::Crc32c,
-            verify: Verify::Reread,
+            verify: Verify::Trusted,
         }
     }
 }

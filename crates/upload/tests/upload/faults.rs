@@ -9,7 +9,7 @@ use blocksmith_store::{
     ObjectMeta, PutOptions, PutResult, Store, StoreExt, block_on,
 };
 use blocksmith_upload::client::Uploader;
-use blocksmith_upload::{CreateOptions, Error, UploadOptions, Uploads};
+use blocksmith_upload::{CreateOptions, Error, UploadOptions, Uploads, Verify};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -213,7 +213,7 @@ fn crash_at_every_operation_then_resume() {
 #[test]
 fn rotten_part_is_detected_discarded_and_resent() {
     let store = MemoryStore::new();
-    let uploads = Uploads::with_options(&store, options());
+    let uploads = Uploads::with_options(&store, options().with_verify(Verify::Reread));
     let file = noise(5000, 9);
     let id = block_on(uploads.create(CreateOptions::with_length(5000)))
         .unwrap()
@@ -259,7 +259,7 @@ fn rotten_part_is_detected_discarded_and_resent() {
 #[test]
 fn uploader_resends_rotten_parts_itself() {
     let store = MemoryStore::new();
-    let uploads = Uploads::with_options(&store, options());
+    let uploads = Uploads::with_options(&store, options().with_verify(Verify::Reread));
     let file = noise(4000, 5);
     let uploader = Uploader::default().with_part_size(1000);
     let c = CreateOptions::default().with_id("rot");
