@@ -187,9 +187,12 @@ fn bench_cdc(c: &mut Criterion) {
 type Routine<'a> = Box<dyn FnMut() + 'a>;
 
 /// `UPLOAD_ROUNDS=N`: after criterion, every ingest routine and baseline
-/// once per round, interleaved, for N rounds; prints the least time of each
-/// (the steadiest figure on a shared machine, where criterion's medians move
-/// with the neighbours' load).
+/// once per round, interleaved, for N rounds; prints the least wall time of
+/// each (the steadiest figure on a shared machine, where criterion's medians
+/// move with the neighbours' load). Wall time, whatever `BENCH_CLOCK` says:
+/// the thread CPU clock read from `schedstat` advances at scheduler ticks
+/// while a thread runs, too coarse for one run of a few milliseconds, and a
+/// minimum over such readings is biased low.
 fn interleaved_rounds(_: &mut Criterion) {
     let Some(rounds) = std::env::var("UPLOAD_ROUNDS")
         .ok()
@@ -236,7 +239,9 @@ fn interleaved_rounds(_: &mut Criterion) {
         let mut best = vec![Duration::MAX; routines.len()];
         for _ in 0..rounds {
             for (i, (_, f)) in routines.iter_mut().enumerate() {
-                best[i] = best[i].min(timed(1, &mut **f));
+                let t = Instant::now();
+                f();
+                best[i] = best[i].min(t.elapsed());
             }
         }
         for ((name, _), t) in routines.iter().zip(&best) {

@@ -477,3 +477,47 @@ proptest::proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Hostile manifests (the right magic, anything after it) and hostile
+    /// segments give a typed error or bytes, never a panic; a manifest whose
+    /// extents do not add up is always refused.
+    #[test]
+    fn hostile_manifests_are_typed_errors(
+        version in proptest::prelude::any::<u128>(),
+        claimed in 0u64..5000,
+        entries in proptest::collection::vec(
+            (0u32..3, proptest::prelude::any::<u128>(), 0u64..3000, 0u64..3000), 0..4),
+        tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8),
+        segment in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::open(dir.path()).unwrap();
+        let mut m = b"BSC1".to_vec();
+        m.extend_from_slice(&version.to_le_bytes());
+        m.extend_from_slice(&claimed.to_le_bytes());
+        m.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for (link, v, start, len) in &entries {
+            m.extend_from_slice(&link.to_le_bytes());
+            m.extend_from_slice(&v.to_le_bytes());
+            m.extend_from_slice(&start.to_le_bytes());
+            m.extend_from_slice(&len.to_le_bytes());
+        }
+        m.extend_from_slice(&tail);
+        std::fs::write(dir.path().join("data/k~"), &m).unwrap();
+        std::fs::write(dir.path().join(format!("segs/{version:032x}.0")), &segment).unwrap();
+        let key = Key::new("k").unwrap();
+        let got = store.blocking().get(&key);
+        let sum: u64 = entries.iter().map(|e| e.3).sum();
+        if sum != claimed || !tail.is_empty() {
+            proptest::prop_assert!(matches!(got, Err(Error::Corrupt { .. })), "{got:?}");
+        }
+        if let Ok(r) = got {
+            proptest::prop_assert_eq!(r.data.len() as u64, claimed);
+        }
+        let _ = store.blocking().get_range(&key, 1..50);
+        let _ = store.blocking().head(&key);
+        store.blocking().delete(&key).unwrap();
+    }
+}
