@@ -1455,13 +1455,16 @@ impl<S: Store> Uploads<S> {
         let id = opened.session.id.clone();
         if opened.session.state == SessionState::Open {
             for (sid, base, len) in plan {
+                // Each partial upload becomes one part of the final one,
+                // composed by the store (no copy where it can).
                 let parts = self.parts(&sid).await?;
-                let (data, crc) = self.assemble(len, &parts).await?;
+                let reread = self.options.verify == Verify::Reread;
+                let (crc, pieces) = self.verify_parts(len, &parts, &mut [], reread).await?;
                 if len == 0 {
                     continue;
                 }
                 let key = self.part_key(&id, base, len, crc)?;
-                self.store.put(&key, data, PutOptions::new()).await?;
+                self.store.compose(&key, &pieces, PutOptions::new()).await?;
             }
         }
         let published = self.finalize(&id).await?;

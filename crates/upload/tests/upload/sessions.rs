@@ -390,34 +390,44 @@ fn abort_and_expire() {
 
 #[test]
 fn concatenation_of_partials() {
-    let store = MemoryStore::new();
-    let up = Uploads::with_options(&store, small().with_part_size(1, 10_000));
-    let file = noise(900, 8);
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        let part = file.slice(i * 300..(i + 1) * 300);
-        let id = block_on(up.create(CreateOptions::with_length(300).with_partial(true)))
-            .unwrap()
-            .session
-            .id;
-        block_on(up.put_part(&id, 0, part, None)).unwrap();
-        assert!(matches!(
-            block_on(up.finalize(&id)),
-            Err(Error::InvalidState { .. })
-        ));
-        ids.push(id);
+    let dir = tempfile::tempdir().unwrap();
+    let dirstore = blocksmith_store::DirStore::open(dir.path()).unwrap();
+    let memory = MemoryStore::new();
+    let stores: [&dyn blocksmith_store::DynStore; 2] = [&memory, &dirstore];
+    for store in stores {
+        let up = Uploads::with_options(store, small().with_part_size(1, 10_000));
+        let file = noise(900, 8);
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let id = block_on(up.create(CreateOptions::with_length(300).with_partial(true)))
+                .unwrap()
+                .session
+                .id;
+            // Two parts per partial upload: the composed part is itself composed.
+            for (off, end) in [(0, 120), (120, 300)] {
+                let part = file.slice(i * 300 + off..i * 300 + end);
+                block_on(up.put_part(&id, off as u64, part, None)).unwrap();
+            }
+            assert!(matches!(
+                block_on(up.finalize(&id)),
+                Err(Error::InvalidState { .. })
+            ));
+            ids.push(id);
+        }
+        let (s, p) =
+            block_on(up.concat(&ids, CreateOptions::default().with_target("joined"))).unwrap();
+        assert_eq!(s.concat, ids);
+        assert_eq!(p.size, 900);
+        assert_eq!(p.checksum, Algorithm::Crc32c.digest(&file));
+        assert_eq!(
+            store
+                .blocking()
+                .get(&Key::new("joined").unwrap())
+                .unwrap()
+                .data,
+            file
+        );
     }
-    let (s, p) = block_on(up.concat(&ids, CreateOptions::default().with_target("joined"))).unwrap();
-    assert_eq!(s.concat, ids);
-    assert_eq!(p.size, 900);
-    assert_eq!(
-        store
-            .blocking()
-            .get(&Key::new("joined").unwrap())
-            .unwrap()
-            .data,
-        file
-    );
 }
 
 #[test]
