@@ -113,13 +113,7 @@ impl DirStore {
         };
         let now = SystemTime::now();
         for e in entries.flatten() {
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .is_some_and(|age| age > STALE_TEMP);
-            if old {
+            if is_stale(&e, now) {
                 let _ = fs::remove_file(e.path());
             }
         }
@@ -456,13 +450,7 @@ impl DirStore {
         let mut removed = 0;
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .is_some_and(|age| age > STALE_TEMP);
-            if old && !live.contains(&name) && fs::remove_file(e.path()).is_ok() {
+            if is_stale(&e, now) && !live.contains(&name) && fs::remove_file(e.path()).is_ok() {
                 removed += 1;
             }
         }
@@ -524,6 +512,16 @@ struct Extent {
     version: u128,
     start: u64,
     len: u64,
+}
+
+/// Last modified more than [`STALE_TEMP`] before `now`.
+fn is_stale(entry: &fs::DirEntry, now: SystemTime) -> bool {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| now.duration_since(t).ok())
+        .is_some_and(|age| age > STALE_TEMP)
 }
 
 fn new_version() -> u128 {
