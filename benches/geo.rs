@@ -17,7 +17,7 @@
 //! ```
 //!
 //! `BENCH_CLOCK=cpu` (or the older `GEO_BENCH_CLOCK=cpu`) measures every routine, ours and the baselines, in
-//! on-CPU time of the benchmark thread (`/proc/thread-self/schedstat`)
+//! on-CPU time of the benchmark thread (`CLOCK_THREAD_CPUTIME_ID`)
 //! instead of wall time: on a shared machine it leaves out the time the
 //! thread waits for a core, not the cache and memory contention.
 

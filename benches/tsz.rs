@@ -9,7 +9,7 @@
 //! ```
 //!
 //! `BENCH_CLOCK=cpu` times every routine, ours and the peers', in on-CPU
-//! time of the benchmark thread (`/proc/thread-self/schedstat`) instead of
+//! time of the benchmark thread (`CLOCK_THREAD_CPUTIME_ID`) instead of
 //! wall time: on a shared machine it leaves out the time spent waiting for
 //! a core, not cache contention.
 //!

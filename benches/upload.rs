@@ -18,7 +18,7 @@
 //! ```
 //!
 //! With `BENCH_CLOCK=cpu` every routine, ours and the baselines, is timed in
-//! on-CPU time of the benchmark thread (`/proc/thread-self/schedstat`, user
+//! on-CPU time of the benchmark thread (`CLOCK_THREAD_CPUTIME_ID`, user
 //! and kernel time), which leaves out time spent waiting for a core on a
 //! shared machine, and also time blocked on the disk (so `sync_all` and
 //! DirStore's fsyncs count only for their CPU work: compare them on wall time).
@@ -31,29 +31,11 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// On-CPU time of this thread, if `BENCH_CLOCK=cpu` and Linux provides it.
-fn cpu_now() -> Option<Duration> {
-    if std::env::var("BENCH_CLOCK").ok().as_deref() != Some("cpu") {
-        return None;
-    }
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(ns))
-}
-
-/// Times `iters` runs of `f` on the chosen clock.
-fn timed<T>(iters: u64, mut f: impl FnMut() -> T) -> Duration {
-    let (wall, cpu) = (Instant::now(), cpu_now());
-    for _ in 0..iters {
-        black_box(f());
-    }
-    match (cpu, cpu_now()) {
-        (Some(a), Some(b)) => b.saturating_sub(a),
-        _ => wall.elapsed(),
-    }
-}
+#[path = "support/clock.rs"]
+mod clock;
+use clock::timed;
 
 /// File sizes of the ingest groups: per-upload costs (session records,
 /// fsyncs) weigh more on the smaller one.
@@ -188,11 +170,8 @@ type Routine<'a> = Box<dyn FnMut() + 'a>;
 
 /// `UPLOAD_ROUNDS=N`: after criterion, every ingest routine and baseline
 /// once per round, interleaved, for N rounds; prints the least wall time of
-/// each (the steadiest figure on a shared machine, where criterion's medians
-/// move with the neighbours' load). Wall time, whatever `BENCH_CLOCK` says:
-/// the thread CPU clock read from `schedstat` advances at scheduler ticks
-/// while a thread runs, too coarse for one run of a few milliseconds, and a
-/// minimum over such readings is biased low.
+/// each on the benches' clock (the steadiest figure on a shared machine,
+/// where criterion's medians move with the neighbours' load).
 fn interleaved_rounds(_: &mut Criterion) {
     let Some(rounds) = std::env::var("UPLOAD_ROUNDS")
         .ok()
@@ -239,9 +218,7 @@ fn interleaved_rounds(_: &mut Criterion) {
         let mut best = vec![Duration::MAX; routines.len()];
         for _ in 0..rounds {
             for (i, (_, f)) in routines.iter_mut().enumerate() {
-                let t = Instant::now();
-                f();
-                best[i] = best[i].min(t.elapsed());
+                best[i] = best[i].min(timed(1, &mut **f));
             }
         }
         for ((name, _), t) in routines.iter().zip(&best) {

@@ -334,6 +334,40 @@ fn flat_contains(flat: &[f64], c: Coord<f64>) -> bool {
     false
 }
 
+/// The squared distance from `c` to the nearest edge of the flattened
+/// shape (see [`flatten`]).
+fn flat_edge_d2(flat: &[f64], c: Coord<f64>) -> f64 {
+    let mut d2 = f64::INFINITY;
+    let mut i = 1;
+    let npolys = flat.first().map_or(0, |n| *n as usize);
+    for _ in 0..npolys {
+        let nrings = flat[i] as usize;
+        i += 1;
+        for _ in 0..nrings {
+            let npts = flat[i] as usize;
+            let pts = &flat[i + 1..i + 1 + 2 * npts];
+            i += 1 + 2 * npts;
+            for k in 0..npts.saturating_sub(1) {
+                let (sx, sy, ex, ey) = (pts[2 * k], pts[2 * k + 1], pts[2 * k + 2], pts[2 * k + 3]);
+                let (vx, vy, wx, wy) = (ex - sx, ey - sy, c.x - sx, c.y - sy);
+                let len2 = vx * vx + vy * vy;
+                let t = if len2 > 0.0 {
+                    ((wx * vx + wy * vy) / len2).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let (dx, dy) = (wx - t * vx, wy - t * vy);
+                d2 = d2.min(dx * dx + dy * dy);
+            }
+            if npts == 1 {
+                let (dx, dy) = (c.x - pts[0], c.y - pts[1]);
+                d2 = d2.min(dx * dx + dy * dy);
+            }
+        }
+    }
+    d2
+}
+
 /// A fence whose box meets a tile, with the longitude shift (0 or ±360)
 /// under which it does, its box and rings.
 #[derive(Debug, Clone)]
@@ -349,6 +383,14 @@ struct TileFence {
 /// Most tiles cached before the cache is cleared.
 const MAX_TILES: usize = 1 << 20;
 
+/// Most candidate entries (over all cached tiles) before the cache is
+/// cleared.
+const MAX_TILE_FENCES: usize = 1 << 24;
+
+/// Where a tile's candidate list lives in [`FenceSet`]'s arena: offset and
+/// length, valid while [`FenceSet::generation`] is unchanged.
+pub(crate) type TileList = (u32, u32);
+
 type Node = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
 #[derive(Debug, Clone, Default)]
@@ -359,9 +401,16 @@ pub(crate) struct FenceSet {
     tree: RTree<Node>,
     wrapped_east: usize,
     wrapped_west: usize,
-    /// Per index cell, the fences whose boxes meet it (found with the
-    /// R*-tree on first use, dropped whenever fences change).
-    tiles: HashMap<u64, Box<[TileFence]>, Hasher>,
+    /// Per index cell, where the fences whose boxes meet it sit in
+    /// `arena` (found with the R*-tree on first use, dropped whenever
+    /// fences change).
+    tiles: HashMap<u64, TileList, Hasher>,
+    /// The candidate lists of every cached tile, one after the other.
+    arena: Vec<TileFence>,
+    /// Bumped whenever fences change or the tile cache is cleared: a
+    /// per-entity cache of fence state or of a tile list taken under another
+    /// generation is stale. Never 0 once a fence was added.
+    generation: u64,
     /// Dwell time per slot, apart so the hot path need not read the slot.
     dwell: Vec<Option<i64>>,
 }
@@ -399,7 +448,7 @@ impl FenceSet {
             flat,
             members: HashSet::default(),
         });
-        self.tiles.clear();
+        self.reset_tiles();
         slot
     }
 
@@ -412,7 +461,7 @@ impl FenceSet {
         self.wrapped_east -= usize::from(hi[0] > 180.0);
         self.wrapped_west -= usize::from(lo[0] < -180.0);
         self.free.push(slot);
-        self.tiles.clear();
+        self.reset_tiles();
         Some((slot, fs))
     }
 
@@ -442,58 +491,91 @@ impl FenceSet {
         ]
     }
 
-    /// Reads the start of a tile's candidate list and of its first
-    /// candidates' rings (see [`crate::GeoIndex::upsert_batch`]).
-    pub(crate) fn touch_tile(&self, tile: u64) -> f64 {
-        self.tiles.get(&tile).map_or(0.0, |list| {
-            list.iter()
-                .take(4)
-                .map(|t| t.min[0] + t.flat.first().copied().unwrap_or(0.0))
-                .sum()
-        })
+    /// Drops the cached tile lists and starts a new generation.
+    fn reset_tiles(&mut self) {
+        self.tiles.clear();
+        self.arena.clear();
+        self.generation += 1;
     }
 
-    /// Like [`FenceSet::containing`] for a point in index cell `tile`
-    /// (bounds `south, west, north, east`), reusing the tile's candidate
-    /// list across calls: entities mostly stay in their cell between fixes.
-    pub(crate) fn containing_in_tile(
-        &mut self,
+    /// The current generation (see the field).
+    #[inline]
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Reads the rings of the candidates of tile `tile` whose boxes hold the
+    /// point (see [`crate::GeoIndex::upsert_batch`]).
+    pub(crate) fn touch_tile(&self, tile: u64, lat: f64, lon: f64) -> f64 {
+        self.tiles
+            .get(&tile)
+            .map_or(0.0, |&list| self.touch_candidates(list, lat, lon))
+    }
+
+    /// Reads every cache line of the rings of the candidates of `list`
+    /// whose boxes contain the point: what [`FenceSet::containing_in_list`]
+    /// will read for it.
+    pub(crate) fn touch_candidates(&self, (off, len): TileList, lat: f64, lon: f64) -> f64 {
+        let Some(list) = self.arena.get(off as usize..(off + len) as usize) else {
+            return 0.0;
+        };
+        let mut sum = 0.0;
+        for t in list {
+            let x = lon + t.shift;
+            if x < t.min[0] || x > t.max[0] || lat < t.min[1] || lat > t.max[1] {
+                continue;
+            }
+            sum += t.flat.iter().step_by(8).sum::<f64>();
+        }
+        sum
+    }
+
+    /// The candidate list of index cell `tile` (bounds `south, west, north,
+    /// east`): the fences whose boxes meet it, found with the R*-tree on
+    /// first use and cached. May start a new generation (when the cache is
+    /// full).
+    pub(crate) fn tile_list(&mut self, tile: u64, [s, w, n, e]: [f64; 4]) -> TileList {
+        if let Some(&list) = self.tiles.get(&tile) {
+            return list;
+        }
+        if self.tiles.len() >= MAX_TILES || self.arena.len() >= MAX_TILE_FENCES {
+            self.reset_tiles();
+        }
+        let off = self.arena.len();
+        for shift in self.shifts().into_iter().flatten() {
+            let env = AABB::from_corners([w + shift, s], [e + shift, n]);
+            for node in self.tree.locate_in_envelope_intersecting(&env) {
+                let (min, max) = (node.geom().lower(), node.geom().upper());
+                let fs = self.slots[node.data as usize]
+                    .as_ref()
+                    .expect("fence slot in the tree is live");
+                self.arena.push(TileFence {
+                    slot: node.data,
+                    shift,
+                    min,
+                    max,
+                    all_kinds: fs.kind_codes.is_empty(),
+                    flat: fs.flat.clone(),
+                });
+            }
+        }
+        let list = (off as u32, (self.arena.len() - off) as u32);
+        self.tiles.insert(tile, list);
+        list
+    }
+
+    /// Like [`FenceSet::containing`] for a point of a tile whose candidate
+    /// list is `list` (from [`FenceSet::tile_list`] in this generation).
+    pub(crate) fn containing_in_list(
+        &self,
         lat: f64,
         lon: f64,
         kind: Option<u16>,
-        tile: (u64, [f64; 4]),
+        (off, len): TileList,
         out: &mut Vec<u32>,
     ) {
         out.clear();
-        if self.ids.is_empty() {
-            return;
-        }
-        if !self.tiles.contains_key(&tile.0) {
-            if self.tiles.len() >= MAX_TILES {
-                self.tiles.clear();
-            }
-            let [s, w, n, e] = tile.1;
-            let mut list = Vec::new();
-            for shift in self.shifts().into_iter().flatten() {
-                let env = AABB::from_corners([w + shift, s], [e + shift, n]);
-                for node in self.tree.locate_in_envelope_intersecting(&env) {
-                    let (min, max) = (node.geom().lower(), node.geom().upper());
-                    let fs = self.get(node.data);
-                    list.push(TileFence {
-                        slot: node.data,
-                        shift,
-                        min,
-                        max,
-                        all_kinds: fs.kind_codes.is_empty(),
-                        flat: fs.flat.clone(),
-                    });
-                }
-            }
-            self.tiles.insert(tile.0, list.into_boxed_slice());
-        }
-        let Some(list) = self.tiles.get(&tile.0) else {
-            return;
-        };
+        let list = &self.arena[off as usize..(off + len) as usize];
         // Boxes first, touching each candidate's rings so that their cache
         // misses overlap, then the exact tests.
         let mut hits = [0u32; 64];
@@ -537,6 +619,62 @@ impl FenceSet {
             out.sort_unstable();
             out.dedup();
         }
+    }
+
+    /// A distance (in degrees of the longitude/latitude plane the
+    /// containment tests work in) within which the point can move without
+    /// crossing the boundary of any fence of tile list `list` that applies
+    /// to `kind`: while it stays in the tile, closer than this to `(lat,
+    /// lon)`, with the same kind and fences, [`FenceSet::containing_in_list`]
+    /// gives the same answer (a disc meeting no boundary lies wholly inside
+    /// or wholly outside each polygon). Rounded down by a margin far above
+    /// the rounding errors; infinite when no fence applies.
+    pub(crate) fn clearance(
+        &self,
+        lat: f64,
+        lon: f64,
+        kind: Option<u16>,
+        (off, len): TileList,
+    ) -> f64 {
+        let list = &self.arena[off as usize..(off + len) as usize];
+        let applies = |t: &TileFence| t.all_kinds || self.get(t.slot).applies_to(kind);
+        // The squared distance from the point to a candidate's box (0 inside).
+        let box_d2 = |t: &TileFence| {
+            let x = lon + t.shift;
+            let dx = (t.min[0] - x).max(x - t.max[0]).max(0.0);
+            let dy = (t.min[1] - lat).max(lat - t.max[1]).max(0.0);
+            dx * dx + dy * dy
+        };
+        // Edges of the fences whose boxes hold the point first, then those
+        // of the other fences whose boxes are nearer than the nearest edge
+        // so far (a box is never farther than its shape).
+        let mut d2 = f64::INFINITY;
+        for t in list {
+            if applies(t) && box_d2(t) == 0.0 {
+                d2 = d2.min(flat_edge_d2(
+                    &t.flat,
+                    Coord {
+                        x: lon + t.shift,
+                        y: lat,
+                    },
+                ));
+            }
+        }
+        for t in list {
+            let b = box_d2(t);
+            if b > 0.0 && b < d2 && applies(t) {
+                d2 = d2.min(flat_edge_d2(
+                    &t.flat,
+                    Coord {
+                        x: lon + t.shift,
+                        y: lat,
+                    },
+                ));
+            }
+        }
+        // 1e-9 relative and 1e-10 degrees (about 10 micrometres) absolute:
+        // the distances are exact to about 1e-13 degrees.
+        d2.sqrt() * (1.0 - 1e-9) - 1e-10
     }
 
     /// Appends to `out` (sorted, unique) the fences that apply to `kind` and

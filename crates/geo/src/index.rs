@@ -486,6 +486,64 @@ pub(crate) struct Hot {
     in_fence: bool,
 }
 
+/// Per-slot summary of an entity's polygon-fence state, dense so that the
+/// common update (same fences as before, no dwell due) needs neither the
+/// cold [`Entity`] record nor a hash lookup of its tile's fence list.
+///
+/// Valid only while `generation` equals the fence set's (any fence change
+/// starts a new one); an entity whose state changes outside
+/// [`GeoIndex::evaluate_fences`] has its summary reset.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
+pub(crate) struct FenceCache {
+    /// Fence-set generation the summary was taken under (0: none).
+    generation: u64,
+    /// The index cell whose candidate list `list` is.
+    tile: u64,
+    /// That cell's candidate list in the fence set's arena.
+    list: (u32, u32),
+    /// The fences the entity is inside, sorted (first `n`; meaningful only
+    /// with [`FenceCache::MEMBERS`]).
+    fences: [u32; FenceCache::INLINE],
+    n: u8,
+    flags: u8,
+    /// The kind the fences were evaluated for.
+    kind: u16,
+    /// Where they were evaluated (latitude, longitude)...
+    anchor: [f64; 2],
+    /// ... and the squared clearance around it (see
+    /// [`crate::fence::FenceSet::clearance`]) within which, in the same
+    /// tile, the answer cannot change.
+    clear2: f64,
+}
+
+impl FenceCache {
+    /// Most fences summarised; an entity inside more takes the full path.
+    const INLINE: usize = 3;
+    /// `fences[..n]` is exactly the set of fences the entity is inside.
+    const MEMBERS: u8 = 1;
+    /// Some fence the entity is inside may still owe a Dwell event.
+    const DWELL_PENDING: u8 = 2;
+
+    /// True if a fix at `(lat, lon)` in cell `tile` of an entity of
+    /// `kind` is, under fence generation `generation`, inside exactly the
+    /// fences it already is, with no Dwell due: nothing to evaluate.
+    #[inline]
+    fn settled(&self, generation: u64, tile: u64, kind: u16, lat: f64, lon: f64) -> bool {
+        let (dy, dx) = (lat - self.anchor[0], lon - self.anchor[1]);
+        self.generation == generation
+            && self.tile == tile
+            && self.kind == kind
+            && self.flags & (Self::MEMBERS | Self::DWELL_PENDING) == Self::MEMBERS
+            && dx * dx + dy * dy < self.clear2
+    }
+
+    #[inline]
+    fn members(&self) -> Option<&[u32]> {
+        (self.flags & Self::MEMBERS != 0).then(|| &self.fences[..usize::from(self.n)])
+    }
+}
+
 /// Per-slot state that upserts rarely touch.
 #[derive(Debug, Clone)]
 pub(crate) struct Entity {
@@ -724,7 +782,9 @@ impl Visitor for Count {
 /// (see the crate documentation for why not an R-tree); a move within a cell
 /// rewrites the entry in place, a move across cells is a swap-remove and a
 /// push. Geofences live in an R*-tree (`rstar`) of their bounding boxes and
-/// are tested with `geo` point-in-polygon on every accepted fix.
+/// are tested with `geo` point-in-polygon on accepted fixes; a fix closer to
+/// the entity's last tested position than any boundary of the fences near
+/// it (and in the same cell) keeps the answer without a test.
 ///
 /// Not thread-safe by itself: wrap it in a lock, or shard entities over
 /// several indexes.
@@ -744,6 +804,9 @@ pub struct GeoIndex {
     pub(crate) stats: Stats,
     pub(crate) events: Vec<FenceEvent>,
     scratch: Vec<u32>,
+    /// Per slot, a summary of the polygon-fence state (filled lazily, only
+    /// once there are fences).
+    fence_cache: Vec<FenceCache>,
 }
 
 impl Default for GeoIndex {
@@ -776,6 +839,7 @@ impl GeoIndex {
             stats: Stats::default(),
             events: Vec::new(),
             scratch: Vec::new(),
+            fence_cache: Vec::new(),
         }
     }
 
@@ -830,6 +894,18 @@ impl GeoIndex {
     /// with good accuracy are evaluated against the fences; events go to
     /// [`GeoIndex::drain_events`].
     pub fn upsert(&mut self, id: &str, kind: &Kind, fix: Fix) -> Result<Outcome> {
+        self.upsert_known(id, kind, fix, None)
+    }
+
+    /// [`GeoIndex::upsert`], given the entity's slot when already looked up
+    /// (`known`: `Some` only with the slot `id` maps to now).
+    fn upsert_known(
+        &mut self,
+        id: &str,
+        kind: &Kind,
+        fix: Fix,
+        known: Option<u32>,
+    ) -> Result<Outcome> {
         fix.validate()?;
         let kind = self.kinds.intern(kind)?;
         let low_acc = match (fix.accuracy_m, self.options.max_accuracy_m) {
@@ -845,7 +921,8 @@ impl GeoIndex {
             kind,
             low_acc,
         };
-        let (slot, outcome) = if let Some(&slot) = self.ids.get(id.as_bytes()) {
+        let found = known.or_else(|| self.ids.get(id.as_bytes()).copied());
+        let (slot, outcome) = if let Some(slot) = found {
             let h = self.hot[slot as usize];
             let (old_cell, old_pos, old_fix) = (h.cell, h.pos as usize, h.fix);
             if fix.ts_ms < old_fix.ts_ms {
@@ -912,6 +989,9 @@ impl GeoIndex {
             };
             let slot = if let Some(s) = self.free.pop() {
                 self.hot[s as usize] = hot;
+                if let Some(c) = self.fence_cache.get_mut(s as usize) {
+                    *c = FenceCache::default();
+                }
                 s
             } else {
                 self.hot.push(hot);
@@ -961,9 +1041,11 @@ impl GeoIndex {
         while it.peek().is_some() {
             chunk.clear();
             chunk.extend(it.by_ref().take(CHUNK));
-            self.warm(&chunk);
+            // The slots of the chunk's entities found by `warm` stay right
+            // while it is applied: an upsert may add ids, never remove any.
+            let known = self.warm(&chunk);
             for (k, u) in chunk.iter().enumerate() {
-                match self.upsert(&u.id, &u.kind, u.fix) {
+                match self.upsert_known(&u.id, &u.kind, u.fix, known[k]) {
                     Ok(Outcome::Inserted) => r.inserted += 1,
                     Ok(Outcome::Moved) => r.moved += 1,
                     Ok(Outcome::OutOfOrder { .. }) => r.out_of_order += 1,
@@ -977,15 +1059,20 @@ impl GeoIndex {
     }
 
     /// Reads what upserting `chunk` will read (id slots, hot records, cell
-    /// entries) in independent passes, so the cache misses overlap.
-    fn warm(&self, chunk: &[&Update]) {
+    /// entries, fence state and candidate fences) in independent passes, so
+    /// the cache misses overlap.
+    /// Returns, per update of the chunk, the slot of its entity if it had
+    /// one.
+    fn warm(&self, chunk: &[&Update]) -> [Option<u32>; 64] {
+        let mut known = [None; 64];
         let mut slots = [0u32; 64];
+        let mut at = [0u8; 64];
         let mut n = 0;
-        for u in chunk {
-            if let Some(&s) = self.ids.get(u.id.as_bytes())
-                && n < slots.len()
-            {
+        for (k, u) in chunk.iter().enumerate().take(64) {
+            if let Some(&s) = self.ids.get(u.id.as_bytes()) {
+                known[k] = Some(s);
                 slots[n] = s;
+                at[n] = k as u8;
                 n += 1;
             }
         }
@@ -1000,21 +1087,53 @@ impl GeoIndex {
             }
         }
         if self.fences.len() > 0 {
-            // Fence state lives in the cold record: read it too.
+            // The fence summary, then the candidate list it points to (or
+            // the new cell's, found by its key).
             for &s in &slots[..n] {
-                if let Some(e) = &self.entities[s as usize] {
-                    sink ^= e.inside.first().map_or(0, |i| i.since);
+                if let Some(c) = self.fence_cache.get(s as usize) {
+                    sink ^= c.tile as i64;
                 }
             }
+            let generation = self.fences.generation();
             let mut f = 0.0;
-            for u in chunk {
-                if sphere::check(u.fix.lat, u.fix.lon).is_ok() {
-                    f += self.fences.touch_tile(self.grid.key(u.fix.lat, u.fix.lon));
+            let mut unsettled = [0u32; 64];
+            let mut m = 0;
+            for (&s, &k) in slots[..n].iter().zip(&at[..n]) {
+                let fix = chunk[usize::from(k)].fix;
+                if sphere::check(fix.lat, fix.lon).is_err() {
+                    continue;
+                }
+                let cell = self.grid.key(fix.lat, fix.lon);
+                let kind = self.hot[s as usize].kind;
+                f += match self.fence_cache.get(s as usize) {
+                    Some(c) if c.settled(generation, cell, kind, fix.lat, fix.lon) => continue,
+                    Some(c) if c.generation == generation && c.tile == cell => {
+                        self.fences.touch_candidates(c.list, fix.lat, fix.lon)
+                    }
+                    _ => self.fences.touch_tile(cell, fix.lat, fix.lon),
+                };
+                unsettled[m] = s;
+                m += 1;
+            }
+            // The fence state of the entities whose fixes need evaluating
+            // (read when their fences change).
+            for &s in &unsettled[..m] {
+                if let Some(e) = &self.entities[s as usize] {
+                    sink ^= e.inside.first().map_or(0, |i| i.since);
                 }
             }
             std::hint::black_box(f);
         }
         std::hint::black_box(sink);
+        known
+    }
+
+    /// Forgets the fence summary of `slot` (its fence state changed
+    /// elsewhere, or the slot has a new entity).
+    fn reset_fence_cache(&mut self, slot: u32) {
+        if let Some(c) = self.fence_cache.get_mut(slot as usize) {
+            *c = FenceCache::default();
+        }
     }
 
     fn evaluate_fences(&mut self, slot: u32) {
@@ -1025,10 +1144,54 @@ impl GeoIndex {
         }
         let h = self.hot[slot as usize];
         let (lat, lon, ts) = (h.fix.lat, h.fix.lon, h.fix.ts_ms);
-        let tile = (h.cell, self.grid.cell_bounds(h.cell));
+        if self.fence_cache.len() <= slot as usize {
+            self.fence_cache
+                .resize(self.hot.len().max(slot as usize + 1), FenceCache::default());
+        }
+        let cached = self.fence_cache[slot as usize];
+        if cached.settled(self.fences.generation(), h.cell, h.kind, lat, lon) {
+            return;
+        }
+        let list = if cached.generation == self.fences.generation() && cached.tile == h.cell {
+            cached.list
+        } else {
+            self.fences.tile_list(h.cell, self.grid.cell_bounds(h.cell))
+        };
         self.fences
-            .containing_in_tile(lat, lon, Some(h.kind), tile, &mut self.scratch);
+            .containing_in_list(lat, lon, Some(h.kind), list, &mut self.scratch);
+        // Taken after `tile_list`, which may start a new generation.
+        let generation = self.fences.generation();
+        let clearance = self.fences.clearance(lat, lon, Some(h.kind), list);
+        let mut summary = FenceCache {
+            generation,
+            tile: h.cell,
+            list,
+            fences: [0; FenceCache::INLINE],
+            n: 0,
+            flags: 0,
+            kind: h.kind,
+            anchor: [lat, lon],
+            clear2: if clearance > 0.0 {
+                clearance * clearance
+            } else {
+                0.0
+            },
+        };
+        if cached.generation == generation
+            && cached.flags & FenceCache::DWELL_PENDING == 0
+            && cached.members() == Some(&self.scratch[..])
+        {
+            // Inside the same fences as before and no Dwell due: nothing to
+            // emit nor to record (what the full path below would find).
+            summary.fences = cached.fences;
+            summary.n = cached.n;
+            summary.flags = cached.flags;
+            self.fence_cache[slot as usize] = summary;
+            return;
+        }
         if self.scratch.is_empty() && !h.in_fence {
+            summary.flags = FenceCache::MEMBERS;
+            self.fence_cache[slot as usize] = summary;
             return;
         }
         let e = live_mut(&mut self.entities, slot);
@@ -1082,6 +1245,19 @@ impl GeoIndex {
         }
         self.hot[slot as usize].in_fence = !e.inside.is_empty();
         self.stats.events += emitted;
+        // The entity is now inside exactly the fences of `now` (sorted).
+        if now.len() <= FenceCache::INLINE {
+            summary.fences[..now.len()].copy_from_slice(now);
+            summary.n = now.len() as u8;
+            summary.flags = FenceCache::MEMBERS;
+        }
+        if e.inside
+            .iter()
+            .any(|s| !s.dwelt && fences.dwell(s.fence).is_some())
+        {
+            summary.flags |= FenceCache::DWELL_PENDING;
+        }
+        self.fence_cache[slot as usize] = summary;
     }
 
     /// Moves the clock forward to `now_ms` (never back) and emits Dwell
@@ -1190,6 +1366,7 @@ impl GeoIndex {
         }
         self.roaming_entity_removed(slot, e.id.as_str(), ts);
         self.hot[slot as usize].in_fence = false;
+        self.reset_fence_cache(slot);
         self.free.push(slot);
     }
 
@@ -1621,6 +1798,7 @@ impl GeoIndex {
         for s in &inside {
             self.fences.get_mut(s.fence).members.insert(slot);
         }
+        self.reset_fence_cache(slot);
         self.hot.push(Hot {
             fix,
             cell,

@@ -5,6 +5,7 @@
 #![allow(clippy::float_cmp)]
 
 mod csv_load;
+mod fence_model;
 mod fences;
 mod ingest;
 mod queries;
