@@ -54,7 +54,8 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 /// Readers take no lock: a rename is atomic.
 ///
 /// # Limits
-/// Each key segment must fit a file name once escaped (254 bytes). The
+/// Each key segment must fit a file name once escaped (254 bytes). Deleting
+/// the last key under a directory removes the directory. The
 /// directory is meant for a case-sensitive filesystem. Listing walks the
 /// directories under the prefix, so it costs time in the number of keys there.
 ///
@@ -174,6 +175,18 @@ impl DirStore {
         self.segs.join(format!("{composed:032x}.{link}"))
     }
 
+    /// Removes `dir` and its ancestors below the data root while they are
+    /// empty, so that per-upload or per-job prefixes leave no directories
+    /// behind. A put racing into one of them recreates it (see `publish`).
+    fn prune_empty(&self, mut dir: &Path) {
+        while dir != self.data && dir.starts_with(&self.data) && fs::remove_dir(dir).is_ok() {
+            match dir.parent() {
+                Some(up) => dir = up,
+                None => break,
+            }
+        }
+    }
+
     /// Removes the segment links of a replaced or deleted composed object.
     fn unlink_segments(&self, composed: Option<(u128, Vec<Extent>)>) {
         if let Some((version, extents)) = composed {
@@ -217,7 +230,14 @@ impl DirStore {
             let Some(up) = existing.parent() else { break };
             existing = up;
         }
-        fs::create_dir_all(parent).map_err(|e| Error::io("create directories", e))?;
+        // A delete may prune an empty ancestor while we create below it.
+        let mut attempts = 0;
+        while let Err(e) = fs::create_dir_all(parent) {
+            if e.kind() != ErrorKind::NotFound || attempts == 8 {
+                return Err(Error::io("create directories", e));
+            }
+            attempts += 1;
+        }
         // Make every new directory entry durable (the parent's own entry
         // for the object is synced after the rename).
         let mut d = parent;
@@ -255,9 +275,19 @@ impl DirStore {
             }
             _ => {}
         }
-        self.ensure_parent(path)?;
         let replaced = Self::composed_at(key, path);
-        fs::rename(tmp, path).map_err(|e| Error::io("rename temp file", e))?;
+        let mut attempts = 0;
+        loop {
+            self.ensure_parent(path)?;
+            match fs::rename(tmp, path) {
+                Ok(()) => break,
+                // A delete pruned the directory, empty then, in between.
+                Err(e) if e.kind() == ErrorKind::NotFound && attempts < 8 && tmp.exists() => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(Error::io("rename temp file", e)),
+            }
+        }
         Self::sync_dir(path.parent().expect("object paths have a parent"))?;
         drop(lock);
         self.unlink_segments(replaced);
@@ -746,6 +776,7 @@ impl Store for DirStore {
         }
         drop(lock);
         self.unlink_segments(composed);
+        self.prune_empty(path.parent().expect("object paths have a parent"));
         Ok(())
     }
 

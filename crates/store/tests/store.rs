@@ -521,3 +521,56 @@ proptest::proptest! {
         store.blocking().delete(&key).unwrap();
     }
 }
+
+/// Deleting the last key under a directory removes the empty directories
+/// (an upload engine's per-session prefixes must not pile up), and puts
+/// racing deletes in the same directory never fail.
+#[test]
+fn dir_store_prunes_empty_directories_and_races_puts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(DirStore::open(dir.path()).unwrap());
+    let b = store.blocking();
+    let keys: Vec<Key> = ["u/parts/s1/a", "u/parts/s1/b", "u/parts/s2/a"]
+        .iter()
+        .map(|k| Key::new(*k).unwrap())
+        .collect();
+    for k in &keys {
+        b.put(k, "x").unwrap();
+    }
+    b.delete(&keys[0]).unwrap();
+    assert!(
+        dir.path().join("data/u/parts/s1").is_dir(),
+        "s1 still holds b"
+    );
+    b.delete(&keys[1]).unwrap();
+    assert!(!dir.path().join("data/u/parts/s1").exists());
+    assert!(dir.path().join("data/u/parts/s2").is_dir());
+    b.delete(&keys[2]).unwrap();
+    assert!(
+        !dir.path().join("data/u").exists(),
+        "every empty level is removed"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("data")).unwrap().count(),
+        0
+    );
+    // Two threads, each putting then deleting its own key in one directory,
+    // so the directory keeps disappearing under the other's puts.
+    let workers: Vec<_> = (0..2)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let key = Key::new(format!("race/deep/k{t}")).unwrap();
+                for i in 0..300 {
+                    store.blocking().put(&key, format!("{i}")).unwrap();
+                    assert_eq!(store.blocking().get(&key).unwrap().data, format!("{i}"));
+                    store.blocking().delete(&key).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(!dir.path().join("data/race").exists());
+}
