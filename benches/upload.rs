@@ -29,7 +29,7 @@ use blocksmith::upload::client::Uploader;
 use blocksmith::upload::{Algorithm, CreateOptions, UploadOptions, Uploads, Verify};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -64,7 +64,7 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// One ingest of `source` as a new object, which is then deleted again (like
 /// the baselines' copy, so neither side accumulates files between samples).
-fn ingest<S: Store>(uploads: &Uploads<S>, source: &PathBuf) {
+fn ingest<S: Store>(uploads: &Uploads<S>, source: &Path) {
     let file = std::fs::File::open(source).unwrap();
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     let target = format!("bench/obj{n}");
@@ -79,7 +79,7 @@ fn ingest<S: Store>(uploads: &Uploads<S>, source: &PathBuf) {
 }
 
 /// The plain copy to a new file, deleted afterwards (`sync` adds `sync_all`).
-fn plain_copy(source: &PathBuf, dir: &std::path::Path, sync: bool) {
+fn plain_copy(source: &Path, dir: &Path, sync: bool) {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     let dest = dir.join(format!("copy{n}.bin"));
     std::fs::copy(source, &dest).unwrap();
@@ -89,48 +89,60 @@ fn plain_copy(source: &PathBuf, dir: &std::path::Path, sync: bool) {
     std::fs::remove_file(&dest).unwrap();
 }
 
+type Routine<'a> = Box<dyn FnMut() + 'a>;
+
+/// Every ingest routine and baseline of one file, named as in the report.
+fn routines<'a>(
+    source: &'a Path,
+    dir: &'a Path,
+    store: &'a DirStore,
+) -> Vec<(&'static str, Routine<'a>)> {
+    let options = UploadOptions::default();
+    let reread = options.clone().with_verify(Verify::Reread);
+    let sha = options.clone().with_digest(Algorithm::Sha256);
+    let in_memory = |opts: UploadOptions| -> Routine<'a> {
+        Box::new(move || {
+            let store = MemoryStore::new();
+            ingest(&Uploads::with_options(&store, opts.clone()), source);
+        })
+    };
+    let on_disk = |opts: UploadOptions| -> Routine<'a> {
+        let uploads = Uploads::with_options(store, opts);
+        Box::new(move || ingest(&uploads, source))
+    };
+    vec![
+        (
+            "baseline_std_fs_copy",
+            Box::new(move || plain_copy(source, dir, false)),
+        ),
+        (
+            "baseline_std_fs_copy_sync",
+            Box::new(move || plain_copy(source, dir, true)),
+        ),
+        // Into memory, the plain way: what `MemoryStore` ingest compares to.
+        (
+            "baseline_std_fs_read",
+            Box::new(move || drop(std::fs::read(source).unwrap())),
+        ),
+        ("memory_store", in_memory(options.clone())),
+        ("memory_store_reread", in_memory(reread.clone())),
+        ("memory_store_sha256_digest", in_memory(sha)),
+        ("dir_store", on_disk(options)),
+        ("dir_store_reread", on_disk(reread)),
+    ]
+}
+
 fn bench_ingest(c: &mut Criterion) {
     let dir = scratch();
+    let store = DirStore::open(dir.join("dirstore")).unwrap();
     for mb in FILE_MB {
         let source = dir.join(format!("source{mb}.bin"));
         std::fs::write(&source, noise(mb << 20, 1)).unwrap();
         let mut g = c.benchmark_group(format!("upload/ingest_{mb}MiB"));
         g.sample_size(20).measurement_time(Duration::from_secs(3));
         g.throughput(Throughput::Bytes((mb << 20) as u64));
-        g.bench_function("baseline_std_fs_copy", |b| {
-            b.iter_custom(|n| timed(n, || plain_copy(&source, &dir, false)));
-        });
-        g.bench_function("baseline_std_fs_copy_sync", |b| {
-            b.iter_custom(|n| timed(n, || plain_copy(&source, &dir, true)));
-        });
-        // Into memory, the plain way: what `MemoryStore` ingest compares to.
-        g.bench_function("baseline_std_fs_read", |b| {
-            b.iter_custom(|n| timed(n, || std::fs::read(&source).unwrap()));
-        });
-        let options = UploadOptions::default();
-        let reread = options.clone().with_verify(Verify::Reread);
-        let sha = options.clone().with_digest(Algorithm::Sha256);
-        let memory: [(&str, &UploadOptions); 3] = [
-            ("memory_store", &options),
-            ("memory_store_reread", &reread),
-            ("memory_store_sha256_digest", &sha),
-        ];
-        for (name, opts) in memory {
-            g.bench_function(name, |b| {
-                b.iter_custom(|n| {
-                    timed(n, || {
-                        let store = MemoryStore::new();
-                        ingest(&Uploads::with_options(&store, opts.clone()), &source);
-                    })
-                });
-            });
-        }
-        let store = DirStore::open(dir.join("dirstore")).unwrap();
-        for (name, opts) in [("dir_store", &options), ("dir_store_reread", &reread)] {
-            let uploads = Uploads::with_options(&store, opts.clone());
-            g.bench_function(name, |b| {
-                b.iter_custom(|n| timed(n, || ingest(&uploads, &source)));
-            });
+        for (name, mut f) in routines(&source, &dir, &store) {
+            g.bench_function(name, |b| b.iter_custom(|n| timed(n, &mut f)));
         }
         g.finish();
         let _ = std::fs::remove_file(&source);
@@ -166,8 +178,6 @@ fn bench_cdc(c: &mut Criterion) {
     );
 }
 
-type Routine<'a> = Box<dyn FnMut() + 'a>;
-
 /// `UPLOAD_ROUNDS=N`: after criterion, every ingest routine and baseline
 /// once per round, interleaved, for N rounds; prints the least wall time of
 /// each on the benches' clock (the steadiest figure on a shared machine,
@@ -184,37 +194,7 @@ fn interleaved_rounds(_: &mut Criterion) {
         let source = dir.join(format!("rounds{mb}.bin"));
         std::fs::write(&source, noise(mb << 20, 1)).unwrap();
         let store = DirStore::open(dir.join("rounds-dirstore")).unwrap();
-        let options = UploadOptions::default();
-        let reread = options.clone().with_verify(Verify::Reread);
-        let dir_default = Uploads::with_options(&store, options.clone());
-        let dir_reread = Uploads::with_options(&store, reread.clone());
-        let mut routines: Vec<(&str, Routine)> = vec![
-            ("copy", Box::new(|| plain_copy(&source, &dir, false))),
-            ("copy_sync", Box::new(|| plain_copy(&source, &dir, true))),
-            (
-                "fs_read",
-                Box::new(|| drop(std::fs::read(&source).unwrap())),
-            ),
-            (
-                "memory_store",
-                Box::new(|| {
-                    let store = MemoryStore::new();
-                    ingest(&Uploads::with_options(&store, options.clone()), &source);
-                }),
-            ),
-            (
-                "memory_store_reread",
-                Box::new(|| {
-                    let store = MemoryStore::new();
-                    ingest(&Uploads::with_options(&store, reread.clone()), &source);
-                }),
-            ),
-            ("dir_store", Box::new(|| ingest(&dir_default, &source))),
-            (
-                "dir_store_reread",
-                Box::new(|| ingest(&dir_reread, &source)),
-            ),
-        ];
+        let mut routines = routines(&source, &dir, &store);
         let mut best = vec![Duration::MAX; routines.len()];
         for _ in 0..rounds {
             for (i, (_, f)) in routines.iter_mut().enumerate() {
@@ -223,7 +203,7 @@ fn interleaved_rounds(_: &mut Criterion) {
         }
         for ((name, _), t) in routines.iter().zip(&best) {
             println!(
-                "rounds {mb} MiB: {name:<20} least {:.2} ms",
+                "rounds {mb} MiB: {name:<27} least {:.2} ms",
                 t.as_secs_f64() * 1e3
             );
         }

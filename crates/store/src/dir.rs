@@ -199,12 +199,8 @@ impl DirStore {
     /// The manifest of the object at `path`, if it is a composed one
     /// (damaged or missing files count as not composed).
     fn composed_at(key: &Key, path: &Path) -> Option<(u128, Vec<Extent>)> {
-        let (mut f, h) = open_object(key, path).ok()?;
-        if !h.composed {
-            return None;
-        }
-        let extents = read_extents(key, &mut f, &h).ok()?;
-        Some((h.version, extents))
+        let (f, h) = open_object(key, path).ok()?;
+        manifest_of(key, f, &h)
     }
 
     fn sync_dir(dir: &Path) -> Result<()> {
@@ -560,6 +556,15 @@ fn new_version() -> u128 {
         .map_or(0, |d| d.as_nanos() as u64);
     let n = WRITE_COUNTER.fetch_add(1, Ordering::Relaxed);
     (u128::from(nanos) << 64) | (u128::from(std::process::id()) << 32) | u128::from(n)
+}
+
+/// The version and extents of an opened object, if it is a composed one
+/// (a damaged manifest counts as not composed).
+fn manifest_of(key: &Key, mut f: File, h: &Header) -> Option<(u128, Vec<Extent>)> {
+    if !h.composed {
+        return None;
+    }
+    Some((h.version, read_extents(key, &mut f, h).ok()?))
 }
 
 /// Reads the manifest of a composed object (`f` positioned after the header).

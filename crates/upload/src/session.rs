@@ -913,63 +913,13 @@ impl<S: Store> Uploads<S> {
     }
 
     /// Reads and checks every part, in order: the assembled bytes and their
-    /// CRC-32C (combined from the parts' CRCs, no extra pass).
+    /// CRC-32C (combined from the parts', no extra pass).
     async fn assemble(&self, length: u64, parts: &[Part]) -> Result<(Bytes, u32)> {
-        let mut out = BytesMut::new();
-        let mut crc = 0u32;
-        let mut single = None;
-        let mut at = 0u64;
-        for p in parts {
-            if p.end() <= at {
-                continue; // fully covered by earlier parts (a racing duplicate)
-            }
-            let r = match self.store.get(&p.key, GetOptions::new()).await {
-                Ok(r) => r,
-                Err(blocksmith_store::Error::NotFound { .. }) => {
-                    return Err(Error::Incomplete {
-                        missing: p.len,
-                        first: p.offset..p.end(),
-                    });
-                }
-                Err(e) => return Err(e.into()),
-            };
-            if r.data.len() as u64 != p.len || crc32c::crc32c(&r.data) != p.crc {
-                self.store.delete(&p.key).await?;
-                return Err(Error::CorruptPart {
-                    range: p.offset..p.end(),
-                });
-            }
-            if p.offset > at {
-                return Err(Error::Incomplete {
-                    missing: p.offset - at,
-                    first: at..p.offset,
-                });
-            }
-            let skip = (at - p.offset) as usize;
-            let used = &r.data[skip..];
-            let used_crc = if skip == 0 {
-                p.crc
-            } else {
-                crc32c::crc32c(used)
-            };
-            crc = crc32c::crc32c_combine(crc, used_crc, used.len());
-            if at == 0 && p.len == length {
-                single = Some(r.data); // one part: no copy
-            } else {
-                if out.capacity() == 0 {
-                    out.reserve(usize::try_from(length).unwrap_or(0));
-                }
-                out.extend_from_slice(used);
-            }
-            at = p.end();
-        }
-        if at != length {
-            return Err(Error::Incomplete {
-                missing: length - at,
-                first: at..length,
-            });
-        }
-        Ok((single.unwrap_or_else(|| out.freeze()), crc))
+        let mut out = BytesMut::with_capacity(usize::try_from(length).unwrap_or(0));
+        let (crc, _) = self
+            .verify_parts(length, parts, &mut [], true, Some(&mut out))
+            .await?;
+        Ok((out.freeze(), crc))
     }
 
     async fn delete_parts(&self, id: &str) -> Result<usize> {
@@ -1057,7 +1007,7 @@ impl<S: Store> Uploads<S> {
     /// Reads every part back in windows (all of them when `reread`, else only
     /// those a race made overlap) and checks it against the CRC-32C in
     /// its name (a corrupt part is deleted and reported), feeding the bytes
-    /// the object uses to `hashers`. Returns the object's CRC-32C (combined
+    /// the object uses to `hashers` (and to `collect`, if given). Returns the object's CRC-32C (combined
     /// from the parts', no extra pass) and the parts to compose.
     async fn verify_parts(
         &self,
@@ -1065,6 +1015,7 @@ impl<S: Store> Uploads<S> {
         parts: &[Part],
         hashers: &mut [(Algorithm, crate::checksum::Hasher)],
         reread: bool,
+        mut collect: Option<&mut BytesMut>,
     ) -> Result<(u32, Vec<ComposePart>)> {
         let mut crc = 0u32;
         let mut at = 0u64;
@@ -1119,6 +1070,9 @@ impl<S: Store> Uploads<S> {
                 for (_, h) in hashers.iter_mut() {
                     h.update(used);
                 }
+                if let Some(out) = collect.as_deref_mut() {
+                    out.extend_from_slice(used);
+                }
                 off = end;
             }
             if part_crc != p.crc {
@@ -1148,6 +1102,29 @@ impl<S: Store> Uploads<S> {
         Ok((crc, pieces))
     }
 
+    /// The key a session publishes to, and the condition: create-only
+    /// unless the session may overwrite.
+    fn target_of(session: &Session) -> Result<(Key, PutOptions)> {
+        let mode = if session.overwrite {
+            PutOptions::new()
+        } else {
+            PutOptions::create()
+        };
+        Ok((Key::new(session.target.as_str())?, mode))
+    }
+
+    /// A create-only publication found `target` taken: published before a
+    /// crash (it holds `data`), or someone else's object.
+    async fn check_taken(&self, session: &Session, target: &Key, data: &[u8]) -> Result<()> {
+        let existing = self.store.get(target, GetOptions::new()).await?;
+        if existing.data != data {
+            return Err(Error::TargetExists {
+                key: session.target.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Publishes a non-image upload with [`Store::compose`]: the parts are
     /// verified by reading them back in windows, then joined by the store
     /// (without a copy where the backend can: `DirStore`, `MemoryStore`).
@@ -1172,7 +1149,7 @@ impl<S: Store> Uploads<S> {
         }
         let reread = self.options.verify == Verify::Reread || !hashers.is_empty();
         let (crc, pieces) = self
-            .verify_parts(length, parts, &mut hashers, reread)
+            .verify_parts(length, parts, &mut hashers, reread, None)
             .await?;
         let sums: Vec<Checksum> = hashers.into_iter().map(|(_, h)| h.finish()).collect();
         let sum_of = |a: Algorithm| {
@@ -1199,23 +1176,12 @@ impl<S: Store> Uploads<S> {
             });
         }
         self.check_head(head, head.len() as u64 == length)?;
-        let target = Key::new(session.target.as_str())?;
-        let mode = if session.overwrite {
-            PutOptions::new()
-        } else {
-            PutOptions::create()
-        };
+        let (target, mode) = Self::target_of(session)?;
         match self.store.compose(&target, &pieces, mode).await {
             Ok(_) => {}
             Err(blocksmith_store::Error::AlreadyExists { .. }) => {
-                // Published before a crash, or someone else's object?
                 let (data, _) = self.assemble(length, parts).await?;
-                let existing = self.store.get(&target, GetOptions::new()).await?;
-                if existing.data != data {
-                    return Err(Error::TargetExists {
-                        key: session.target.clone(),
-                    });
-                }
+                self.check_taken(session, &target, &data).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -1282,23 +1248,12 @@ impl<S: Store> Uploads<S> {
             },
             (_, d) => d.digest(&data),
         };
-        let target = Key::new(session.target.as_str())?;
-        let mode = if session.overwrite {
-            PutOptions::new()
-        } else {
-            PutOptions::create()
-        };
+        let (target, mode) = Self::target_of(session)?;
         let size = data.len() as u64;
         match self.store.put(&target, data.clone(), mode).await {
             Ok(_) => {}
             Err(blocksmith_store::Error::AlreadyExists { .. }) => {
-                // Published before a crash, or someone else's object?
-                let existing = self.store.get(&target, GetOptions::new()).await?;
-                if existing.data != data {
-                    return Err(Error::TargetExists {
-                        key: session.target.clone(),
-                    });
-                }
+                self.check_taken(session, &target, &data).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -1459,7 +1414,9 @@ impl<S: Store> Uploads<S> {
                 // composed by the store (no copy where it can).
                 let parts = self.parts(&sid).await?;
                 let reread = self.options.verify == Verify::Reread;
-                let (crc, pieces) = self.verify_parts(len, &parts, &mut [], reread).await?;
+                let (crc, pieces) = self
+                    .verify_parts(len, &parts, &mut [], reread, None)
+                    .await?;
                 if len == 0 {
                     continue;
                 }
