@@ -141,14 +141,29 @@ impl DirStore {
 
     fn lock(&self, key: &Key) -> Result<File> {
         let stripe = fnv1a(key.as_str().as_bytes()) % LOCK_STRIPES;
-        let path = self.locks.join(format!("{stripe:02}"));
-        let f = OpenOptions::new()
+        let f = self.lock_file(&format!("{stripe:02}"))?;
+        f.lock().map_err(|e| Error::io("lock", e))?;
+        Ok(f)
+    }
+
+    fn lock_file(&self, name: &str) -> Result<File> {
+        let path = self.locks.join(name);
+        OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| Error::io(format!("open lock {}", path.display()), e))?;
-        f.lock().map_err(|e| Error::io("lock", e))?;
+            .map_err(|e| Error::io(format!("open lock {}", path.display()), e))
+    }
+
+    /// The directory-tree lock: a put holds it shared from creating the
+    /// object's directories to renaming the object into them, and pruning
+    /// empty directories holds it exclusively, so a prune never removes a
+    /// directory a put has just made (across processes too, through `flock`).
+    fn tree_lock(&self, exclusive: bool) -> Result<File> {
+        let f = self.lock_file("tree")?;
+        let res = if exclusive { f.lock() } else { f.lock_shared() };
+        res.map_err(|e| Error::io("lock tree", e))?;
         Ok(f)
     }
 
@@ -177,8 +192,16 @@ impl DirStore {
 
     /// Removes `dir` and its ancestors below the data root while they are
     /// empty, so that per-upload or per-job prefixes leave no directories
-    /// behind. A put racing into one of them recreates it (see `publish`).
+    /// behind. Holds the tree lock exclusively (see [`Self::tree_lock`]), and
+    /// takes it only when `dir` looks empty, so most deletes never wait.
     fn prune_empty(&self, mut dir: &Path) {
+        let looks_empty = fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
+        if !looks_empty || dir == self.data {
+            return;
+        }
+        let Ok(_tree) = self.tree_lock(true) else {
+            return;
+        };
         while dir != self.data && dir.starts_with(&self.data) && fs::remove_dir(dir).is_ok() {
             match dir.parent() {
                 Some(up) => dir = up,
@@ -226,14 +249,7 @@ impl DirStore {
             let Some(up) = existing.parent() else { break };
             existing = up;
         }
-        // A delete may prune an empty ancestor while we create below it.
-        let mut attempts = 0;
-        while let Err(e) = fs::create_dir_all(parent) {
-            if e.kind() != ErrorKind::NotFound || attempts == 8 {
-                return Err(Error::io("create directories", e));
-            }
-            attempts += 1;
-        }
+        fs::create_dir_all(parent).map_err(|e| Error::io("create directories", e))?;
         // Make every new directory entry durable (the parent's own entry
         // for the object is synced after the rename).
         let mut d = parent;
@@ -272,18 +288,12 @@ impl DirStore {
             _ => {}
         }
         let replaced = Self::composed_at(key, path);
-        let mut attempts = 0;
-        loop {
-            self.ensure_parent(path)?;
-            match fs::rename(tmp, path) {
-                Ok(()) => break,
-                // A delete pruned the directory, empty then, in between.
-                Err(e) if e.kind() == ErrorKind::NotFound && attempts < 8 && tmp.exists() => {
-                    attempts += 1;
-                }
-                Err(e) => return Err(Error::io("rename temp file", e)),
-            }
-        }
+        // No prune can remove the directories between their creation and
+        // the rename into them.
+        let tree = self.tree_lock(false)?;
+        self.ensure_parent(path)?;
+        fs::rename(tmp, path).map_err(|e| Error::io("rename temp file", e))?;
+        drop(tree);
         Self::sync_dir(path.parent().expect("object paths have a parent"))?;
         drop(lock);
         self.unlink_segments(replaced);

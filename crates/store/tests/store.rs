@@ -554,9 +554,9 @@ fn dir_store_prunes_empty_directories_and_races_puts() {
         std::fs::read_dir(dir.path().join("data")).unwrap().count(),
         0
     );
-    // Two threads, each putting then deleting its own key in one directory,
+    // Four threads, each putting then deleting its own key in one directory,
     // so the directory keeps disappearing under the other's puts.
-    let workers: Vec<_> = (0..2)
+    let workers: Vec<_> = (0..4)
         .map(|t| {
             let store = store.clone();
             std::thread::spawn(move || {
