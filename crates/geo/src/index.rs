@@ -9,7 +9,7 @@ use crate::sphere::{self, MAX_DISTANCE_M, chord2, chord2_to_m, m_to_chord2, unit
 use crate::trajectory::{HistoryOptions, TrackPoint, Trajectory};
 use crate::{Error, Kind, LatLon, Result};
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -684,6 +684,35 @@ fn sort_hits(hits: &mut [(f64, u32)], entities: &[Option<Entity>]) {
 }
 
 /// Receives the entries a scan finds.
+/// A cell waiting in a best-first search, nearest (smallest bound) first.
+#[derive(Clone, Copy)]
+struct QueuedCell<'a> {
+    lb: f64,
+    key: u64,
+    cell: &'a [Entry],
+}
+
+impl PartialEq for QueuedCell<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+
+impl Eq for QueuedCell<'_> {}
+
+impl PartialOrd for QueuedCell<'_> {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for QueuedCell<'_> {
+    /// Reversed, so that `BinaryHeap` pops the smallest bound.
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.lb.total_cmp(&self.lb).then(o.key.cmp(&self.key))
+    }
+}
+
 trait Visitor {
     /// Current squared-chord threshold: entries beyond it are skipped.
     fn threshold(&self) -> f64;
@@ -1529,9 +1558,10 @@ impl GeoIndex {
     /// Entities within `radius_m` metres (great-circle) of `center`, nearest
     /// first (ties by id), at most `limit` of them.
     ///
-    /// With a limit this is a bounded nearest-neighbour search: it looks in
-    /// growing caps and stops at the first that holds `limit` entities, so its
-    /// cost depends on the limit, not on how many entities the radius holds.
+    /// With a limit this is a bounded nearest-neighbour search: it visits
+    /// grid cells nearest first and stops once no unvisited cell can hold a
+    /// nearer entity than the `limit`-th found, so its cost depends on the
+    /// limit and the local density, not on how many entities the radius holds.
     pub fn radius(
         &self,
         center: LatLon,
@@ -1601,15 +1631,84 @@ impl GeoIndex {
             v.out.truncate(limit);
             return v.out;
         }
+        self.best_first(center, &q, rmax, limit, &sel)
+    }
+
+    /// The `limit` nearest within `rmax`, visiting cells nearest first.
+    ///
+    /// Cells are queued by a lower bound of their distance to the query, in
+    /// caps that double from one cell size; a cell is scanned only while its
+    /// bound is within the current `limit`-th best, so a dense area stops
+    /// after the few cells around the point and a sparse one grows the cap
+    /// without scanning any cell twice.
+    fn best_first<'s>(
+        &'s self,
+        center: LatLon,
+        q: &[f64; 3],
+        rmax: f64,
+        limit: usize,
+        sel: &Sel,
+    ) -> Vec<(f64, u32)> {
+        let (lat, lon) = (center.lat(), center.lon());
+        let cos_lat0 = lat.to_radians().cos();
+        let mut v = TopK {
+            radius: Radius::new(rmax),
+            best: Best::new(limit, &self.entities),
+            worst_hi: f64::INFINITY,
+        };
+        let mut queue: BinaryHeap<QueuedCell> = BinaryHeap::new();
+        let mut seen: HashSet<u64, Hasher> = HashSet::default();
+        let mut runs: Vec<ColRun> = Vec::new();
+        let budget = 4 * self.cells.len() as u64 + 64;
+        let mut offer = |k: u64, queue: &mut BinaryHeap<QueuedCell<'s>>, threshold: f64| {
+            // The small local set first: the cell table is large and cold.
+            if seen.insert(k)
+                && let Some(cell) = self.cells.get(&k)
+            {
+                let lb = self.grid.cell_lb_c2(k, lat, lon, cos_lat0);
+                if lb <= threshold {
+                    queue.push(QueuedCell { lb, key: k, cell });
+                }
+            }
+        };
         let mut r = rmax.min(self.options.cell_size_m);
         loop {
-            let mut v = TopK {
-                radius: Radius::new(r),
-                best: Best::new(limit, &self.entities),
-                worst_hi: f64::INFINITY,
+            let delta = (r / sphere::EARTH_RADIUS_M) * (1.0 + 1e-9) + 1e-12;
+            let fits = delta < std::f64::consts::PI
+                && self.grid.cap_runs(lat, lon, delta, budget, &mut runs);
+            if fits {
+                for &(b, lo, hi) in &runs {
+                    for col in lo..=hi {
+                        offer(key(b, col), &mut queue, v.threshold());
+                    }
+                }
+            } else {
+                // Too many cells in the cap: queue the occupied ones.
+                for &k in self.cells.keys() {
+                    offer(k, &mut queue, v.threshold());
+                }
+            }
+            let complete = r >= rmax || !fits;
+            // Every entity within `r` is in a queued (or dropped) cell.
+            let covered = if complete {
+                f64::INFINITY
+            } else {
+                m_to_chord2(r) * (1.0 - MARGIN)
             };
-            self.scan_cap(center, &q, r, &sel, &mut v);
-            if v.best.heap.len() == limit || r >= rmax {
+            while let Some(&QueuedCell { lb, cell, .. }) = queue.peek() {
+                if lb > v.threshold() {
+                    // Later cells are farther still, and the threshold
+                    // only shrinks.
+                    queue.clear();
+                    break;
+                }
+                if lb > covered {
+                    break; // a bigger cap may hold nearer cells
+                }
+                queue.pop();
+                Self::scan_cell(cell, q, sel, &mut v);
+            }
+            if complete || (v.best.heap.len() == limit && v.threshold() <= covered) {
                 return v.best.into_sorted();
             }
             r = (r * 2.0).min(rmax);
