@@ -547,7 +547,10 @@ impl FenceCache {
 /// Per-slot state that upserts rarely touch.
 #[derive(Debug, Clone)]
 pub(crate) struct Entity {
-    pub(crate) id: IdKey,
+    /// The id as results and events hand it out: cloning it costs an atomic
+    /// increment instead of an allocation per hit (the id table keeps its
+    /// own inline copy, so upserts never follow this pointer).
+    pub(crate) id: Arc<str>,
     pub(crate) inside: Vec<Inside>,
     pub(crate) trail: VecDeque<TrackPoint>,
 }
@@ -1029,7 +1032,7 @@ impl GeoIndex {
             };
             v.push(Entry { slot, ..entry });
             self.entities[slot as usize] = Some(Entity {
-                id: id.clone(),
+                id: Arc::from(id.as_str()),
                 inside: Vec::new(),
                 trail: VecDeque::new(),
             });
@@ -1233,7 +1236,7 @@ impl GeoIndex {
             emitted += 1;
             events.push(FenceEvent {
                 kind,
-                entity: e.id.to_arc(),
+                entity: e.id.clone(),
                 fence: fence.clone(),
                 ts_ms: ts,
                 position,
@@ -1305,7 +1308,7 @@ impl GeoIndex {
                     && !s.dwelt
                     && now.saturating_sub(s.since) >= d
                 {
-                    due.push((fs.fence.id.clone(), e.id.to_arc(), m, fslot as u32));
+                    due.push((fs.fence.id.clone(), e.id.clone(), m, fslot as u32));
                 }
             }
         }
@@ -1372,7 +1375,7 @@ impl GeoIndex {
             fs.members.remove(&slot);
             self.events.push(FenceEvent {
                 kind: FenceEventKind::Removed,
-                entity: e.id.to_arc(),
+                entity: e.id.clone(),
                 fence: fs.fence.id.clone(),
                 ts_ms: ts,
                 position: h.fix.position(),
@@ -1386,14 +1389,14 @@ impl GeoIndex {
         for fence in roam_events {
             self.events.push(FenceEvent {
                 kind: FenceEventKind::Removed,
-                entity: e.id.to_arc(),
+                entity: e.id.clone(),
                 fence,
                 ts_ms: ts,
                 position: h.fix.position(),
             });
             self.stats.events += 1;
         }
-        self.roaming_entity_removed(slot, e.id.as_str(), ts);
+        self.roaming_entity_removed(slot, &e.id, ts);
         self.hot[slot as usize].in_fence = false;
         self.reset_fence_cache(slot);
         self.free.push(slot);
@@ -1413,7 +1416,7 @@ impl GeoIndex {
             .filter_map(|(i, e)| {
                 e.as_ref()
                     .filter(|_| self.hot[i].fix.ts_ms < cutoff)
-                    .map(|e| (e.id.to_arc(), i as u32))
+                    .map(|e| (e.id.clone(), i as u32))
             })
             .collect();
         stale.sort_unstable();
@@ -1430,7 +1433,7 @@ impl GeoIndex {
         let e = self.entities[slot as usize].as_ref()?;
         let h = &self.hot[slot as usize];
         Some(EntityInfo {
-            id: e.id.to_arc(),
+            id: e.id.clone(),
             kind: self.kinds.get(h.kind).clone(),
             fix: h.fix,
             low_accuracy: h.low_acc,
@@ -1527,9 +1530,9 @@ impl GeoIndex {
         let mut sink = 0i64;
         for &(_, slot) in found {
             sink ^= self.hot[slot as usize].fix.ts_ms;
-            sink ^= self.entities[slot as usize]
-                .as_ref()
-                .map_or(0, |e| e.id.as_bytes().len() as i64);
+            sink ^= self.entities[slot as usize].as_ref().map_or(0, |e| {
+                i64::from(e.id.as_bytes().first().copied().unwrap_or(0))
+            });
         }
         std::hint::black_box(sink);
         found.iter().map(|&c| self.hit(c)).collect()
@@ -1538,7 +1541,7 @@ impl GeoIndex {
     fn hit(&self, (d, slot): (f64, u32)) -> Hit {
         let h = &self.hot[slot as usize];
         Hit {
-            id: live(&self.entities, slot).id.to_arc(),
+            id: live(&self.entities, slot).id.clone(),
             kind: self.kinds.get(h.kind).clone(),
             fix: h.fix,
             distance_m: d,
@@ -1838,7 +1841,7 @@ impl GeoIndex {
             .get(slot)
             .members
             .iter()
-            .filter_map(|&m| self.entities[m as usize].as_ref().map(|e| e.id.to_arc()))
+            .filter_map(|&m| self.entities[m as usize].as_ref().map(|e| e.id.clone()))
             .collect();
         v.sort_unstable();
         Some(v)
@@ -1908,7 +1911,7 @@ impl GeoIndex {
         });
         let id = IdKey::new(id);
         self.entities.push(Some(Entity {
-            id: id.clone(),
+            id: Arc::from(id.as_str()),
             inside,
             trail,
         }));
@@ -1923,7 +1926,7 @@ impl GeoIndex {
 
     /// The id of the live entity in `slot`.
     pub(crate) fn entity_id(&self, slot: u32) -> Arc<str> {
-        live(&self.entities, slot).id.to_arc()
+        live(&self.entities, slot).id.clone()
     }
 
     pub(crate) fn fence_slot(&self, id: &str) -> Option<u32> {

@@ -218,7 +218,7 @@ pub fn encode(index: &GeoIndex) -> Vec<u8> {
         entity_pos[slot] = n as u32;
     }
     for (e, h) in entities {
-        w.str16(e.id.as_str());
+        w.str16(&e.id);
         w.u16(h.kind);
         w.f64(h.fix.lat);
         w.f64(h.fix.lon);
