@@ -51,7 +51,10 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 /// Conditional puts and deletes take an exclusive `flock` on the key's lock
 /// stripe, so compare-and-swap is correct across threads and processes that
 /// share the directory (on a filesystem with working `flock`; NFS is not one).
-/// Readers take no lock: a rename is atomic.
+/// Readers take no lock: a rename is atomic. Removing a directory that a
+/// delete left empty takes a tree-wide lock exclusively, which puts hold
+/// shared from creating their directories to the rename, so a put never
+/// loses its directory to a concurrent delete.
 ///
 /// # Limits
 /// Each key segment must fit a file name once escaped (254 bytes). Deleting
