@@ -46,14 +46,6 @@ impl IdKey {
             IdKey::Heap(s) => s,
         }
     }
-
-    /// A shared copy for results and events.
-    pub(crate) fn to_arc(&self) -> Arc<str> {
-        match self {
-            IdKey::Inline { .. } => Arc::from(self.as_str()),
-            IdKey::Heap(s) => s.clone(),
-        }
-    }
 }
 
 impl std::fmt::Debug for IdKey {
@@ -120,7 +112,7 @@ mod tests {
         assert_eq!(m.get(uuid.as_bytes()), Some(&2));
         assert_eq!(m.get("é".as_bytes()), Some(&4));
         assert_eq!(m.get("drv".as_bytes()), None);
-        assert_eq!(&*IdKey::new("é").to_arc(), "é");
+        assert_eq!(IdKey::new("é").as_str(), "é");
         let mut v = [
             IdKey::new("b"),
             IdKey::new(&long),

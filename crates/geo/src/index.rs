@@ -686,7 +686,6 @@ fn sort_hits(hits: &mut [(f64, u32)], entities: &[Option<Entity>]) {
     });
 }
 
-/// Receives the entries a scan finds.
 /// A cell waiting in a best-first search, nearest (smallest bound) first.
 #[derive(Clone, Copy)]
 struct QueuedCell<'a> {
@@ -716,6 +715,7 @@ impl Ord for QueuedCell<'_> {
     }
 }
 
+/// Receives the entries a scan finds.
 trait Visitor {
     /// Current squared-chord threshold: entries beyond it are skipped.
     fn threshold(&self) -> f64;
@@ -1452,7 +1452,12 @@ impl GeoIndex {
 
     /// Every entity id, sorted.
     pub fn ids(&self) -> Vec<Arc<str>> {
-        let mut v: Vec<Arc<str>> = self.ids.keys().map(IdKey::to_arc).collect();
+        let mut v: Vec<Arc<str>> = self
+            .entities
+            .iter()
+            .flatten()
+            .map(|e| e.id.clone())
+            .collect();
         v.sort_unstable();
         v
     }
