@@ -1,11 +1,12 @@
 #![doc = include_str!("../README.md")]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod csv;
 mod error;
 mod fence;
 mod grid;
+mod huge;
 mod id;
 mod index;
 mod kind;
