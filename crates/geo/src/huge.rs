@@ -29,9 +29,11 @@ pub(crate) fn push<T>(v: &mut Vec<T>, x: T, huge: bool) {
 }
 
 /// Resizes `v` to `n` elements, advising a new buffer before filling it.
+/// Growth stays amortized (the index grows this array one entity at a
+/// time once fences exist).
 pub(crate) fn resize<T: Clone>(v: &mut Vec<T>, n: usize, x: T, huge: bool) {
     if huge && n > v.capacity() {
-        v.reserve_exact(n - v.len());
+        v.reserve(n - v.len());
         advise(v);
     }
     v.resize(n, x);
