@@ -6,6 +6,7 @@ use blocksmith_store::{
     DirStore, DynStore, Error, Key, MemoryStore, ObjectStoreAdapter, PutOptions, RedbStore, Store,
     StoreExt,
 };
+use proptest::strategy::Strategy as _;
 use std::sync::Arc;
 
 fn check<S: Store + ?Sized>(store: &S) -> Report {
@@ -573,4 +574,73 @@ fn dir_store_prunes_empty_directories_and_races_puts() {
         w.join().unwrap();
     }
     assert!(!dir.path().join("data/race").exists());
+}
+
+#[test]
+fn dir_conforms_with_every_value_written_direct() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = check(&DirStore::open(dir.path()).unwrap().with_direct_io(Some(0)));
+    assert!(r.skipped.is_empty());
+}
+
+/// A value in memory that starts `shift` bytes after a 4 KiB boundary.
+fn shifted(data: &[u8], shift: usize) -> bytes::Bytes {
+    let mut v = vec![0u8; data.len() + 8192];
+    let at = v.as_ptr().align_offset(4096) + shift;
+    v[at..at + data.len()].copy_from_slice(data);
+    bytes::Bytes::from(v).slice(at..at + data.len())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// Values written with direct I/O (aligned memory, unaligned memory,
+    /// lengths on and off block boundaries) read back whole and in ranges,
+    /// through a store that writes buffered too, and compose with buffered
+    /// ones.
+    #[test]
+    fn direct_writes_round_trip(
+        len in proptest::prop_oneof![0usize..20_000, (1usize..4).prop_map(|b| b * 4096)],
+        shift in proptest::prop_oneof![proptest::strategy::Just(0usize), 1usize..4096],
+        range in (0u64..30_000, 0u64..30_000),
+    ) {
+        use blocksmith_store::ComposePart;
+        let dir = tempfile::tempdir().unwrap();
+        let direct = DirStore::open(dir.path()).unwrap().with_direct_io(Some(0));
+        let buffered = DirStore::open(dir.path()).unwrap().with_direct_io(None);
+        let data: Vec<u8> = (0..len).map(|i| (i * 131 + len) as u8).collect();
+        let key = Key::new("v/direct").unwrap();
+        direct.blocking().put(&key, shifted(&data, shift)).unwrap();
+        #[cfg(target_os = "linux")]
+        {
+            let file = std::fs::read(dir.path().join("data/v/direct~")).unwrap();
+            proptest::prop_assert_eq!(&file[..4], b"BSB2");
+            proptest::prop_assert_eq!(file.len(), 4096 + len);
+        }
+        for store in [&direct, &buffered] {
+            let got = store.blocking().get(&key).unwrap();
+            proptest::prop_assert_eq!(&got.data[..], &data[..]);
+            if len > 0 {
+                let (a, z) = (range.0 % len as u64, range.1 % len as u64);
+                let r = a.min(z)..a.max(z) + 1;
+                let part = store.blocking().get_range(&key, r.clone()).unwrap();
+                proptest::prop_assert_eq!(&part.data[..], &data[r.start as usize..r.end as usize]);
+            }
+        }
+        let plain = Key::new("v/plain").unwrap();
+        buffered.blocking().put(&plain, "tail").unwrap();
+        let whole = Key::new("whole").unwrap();
+        let parts = [ComposePart::new(key.clone()), ComposePart::new(plain)];
+        direct.blocking().compose(&whole, &parts, PutOptions::new()).unwrap();
+        let mut expect = data.clone();
+        expect.extend_from_slice(b"tail");
+        proptest::prop_assert_eq!(&direct.blocking().get(&whole).unwrap().data[..], &expect[..]);
+        // A torn direct-written file is refused, never served.
+        if len > 0 {
+            let path = dir.path().join("data/v/direct~");
+            let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.set_len(4096 + len as u64 - 1).unwrap();
+            let torn = direct.blocking().get(&key);
+            proptest::prop_assert!(matches!(torn, Err(Error::Corrupt { .. })), "{:?}", torn);
+        }
+    }
 }

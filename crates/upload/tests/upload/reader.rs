@@ -140,3 +140,100 @@ fn a_file_that_shrinks_mid_upload_is_an_error_not_a_short_object() {
     assert!(matches!(r, Err(Error::Source(_))), "{r:?}");
     assert!(store.blocking().get(&Key::new("files/f").unwrap()).is_err());
 }
+
+/// Parts of a megabyte and more are read into page-aligned mapped memory,
+/// reused when the store lets go, and never reused while a store holds it.
+#[test]
+fn large_parts_use_aligned_mapped_buffers_reused_only_when_free() {
+    use blocksmith_upload::client::MAPPED_MIN;
+    let part = MAPPED_MIN as usize;
+    let data = noise(3 * part + 12_345, 6);
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&data).unwrap();
+    let copying = Copying {
+        inner: MemoryStore::new(),
+        part_ptrs: Mutex::new(Vec::new()),
+    };
+    let up = Uploader::default().with_part_size(part as u64);
+    let target = || CreateOptions::default().with_target("files/m");
+    let uploads = Uploads::with_options(&copying, small_parts());
+    block_on(up.upload_reader(&uploads, file.try_clone().unwrap(), target())).unwrap();
+    let stored = copying
+        .blocking()
+        .get(&Key::new("files/m").unwrap())
+        .unwrap();
+    assert_eq!(stored.data, data);
+    let ptrs = copying.part_ptrs.lock().unwrap().clone();
+    assert_eq!(ptrs.len(), 4);
+    // The three whole parts share one buffer; the short last one (below
+    // the mapped size) comes from the heap.
+    assert!(
+        ptrs[..3].iter().all(|&p| p == ptrs[0] && p % 4096 == 0),
+        "{ptrs:?}"
+    );
+    // A store that keeps the parts keeps their buffers: nothing overwritten.
+    let memory = MemoryStore::new();
+    let uploads = Uploads::with_options(&memory, small_parts());
+    block_on(up.upload_reader(&uploads, file, target())).unwrap();
+    assert_eq!(
+        memory
+            .blocking()
+            .get(&Key::new("files/m").unwrap())
+            .unwrap()
+            .data,
+        data
+    );
+}
+
+/// Whether the mapping holding `addr` carries the huge-page advice (`hg`
+/// in `/proc/self/smaps`).
+#[cfg(target_os = "linux")]
+fn huge_page_advised(addr: usize) -> Option<bool> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let mut inside = false;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-')
+            && let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+        {
+            inside = (a..b).contains(&addr);
+        } else if inside && let Some(flags) = line.strip_prefix("VmFlags:") {
+            return Some(flags.split_whitespace().any(|f| f == "hg"));
+        }
+    }
+    None
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn mapped_part_buffers_ask_for_huge_pages() {
+    use blocksmith_upload::client::Source;
+    let data = noise(4 << 20, 7);
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&data).unwrap();
+    let mut reader = Reader::new(file).unwrap();
+    let part = reader.read(0..4 << 20).unwrap();
+    assert_eq!(part, data);
+    let small = reader.read(0..1000).unwrap();
+    assert_eq!(small, data[..1000]);
+    let thp =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if !thp.is_empty() && !thp.contains("[never]") {
+        assert_eq!(huge_page_advised(part.as_ptr() as usize), Some(true));
+        assert_ne!(huge_page_advised(small.as_ptr() as usize), Some(true));
+    }
+}
+
+#[test]
+fn a_file_that_shrinks_inside_a_mapped_part_is_an_error() {
+    use blocksmith_upload::client::Source;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(&noise(3 << 20, 8)).unwrap();
+    let mut reader = Reader::new(std::fs::File::open(file.path()).unwrap()).unwrap();
+    file.as_file().set_len(2 << 20).unwrap();
+    let r = reader.read(1 << 20..3 << 20);
+    match r {
+        Err(Error::Source(e)) => assert!(e.to_string().contains("ended at 2097152"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
