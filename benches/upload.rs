@@ -4,7 +4,8 @@
 //!   (`Uploader::upload_reader`) and sent in 8 MiB parts, then finalized
 //!   (composed by the store, published), into `MemoryStore` (with the default
 //!   CRC-32C object digest, with SHA-256, and with `Verify::Reread`: every
-//!   part read back and re-checked) and `DirStore` (default and reread);
+//!   part read back and re-checked) and `DirStore` (default and reread;
+//!   it writes the 8 MiB parts with `O_DIRECT`, so a reread comes from the disk);
 //!   baselines: `std::fs::copy` of the same file to a new file, the copy followed by `sync_all` (DirStore makes
 //!   every write durable, so that is its fair comparison), and `std::fs::read`
 //!   of the file into memory (what `MemoryStore` does in the end). Every routine

@@ -754,6 +754,10 @@ mod direct {
     /// synced. The header goes through the page cache (later reads of it
     /// stay cheap), the value's blocks with `O_DIRECT`.
     pub(super) fn write(path: &Path, header: &[u8], value: &[u8]) -> io::Result<()> {
+        #[cfg(test)]
+        if super::tests::REFUSE_DIRECT.with(std::cell::Cell::get) {
+            return Err(io::Error::from(ErrorKind::InvalidInput));
+        }
         let mut head = OpenOptions::new().write(true).create_new(true).open(path)?;
         head.write_all(header)?;
         let body = OpenOptions::new()
@@ -1030,6 +1034,45 @@ impl Store for DirStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Makes direct writes on this thread fail as on a filesystem
+        /// without `O_DIRECT`.
+        pub(super) static REFUSE_DIRECT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// A filesystem that refuses direct I/O gets buffered writes, from the
+    /// refused one on, with the same bytes.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn refused_direct_io_falls_back_to_buffered_writes() {
+        use crate::StoreExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..(3 << 20) + 5).map(|i| (i % 251) as u8).collect();
+        let key = Key::new("big/one").unwrap();
+        let magic =
+            |name: &str| fs::read(dir.path().join("data/big").join(name)).unwrap()[..4].to_vec();
+        store.blocking().put(&key, data.clone()).unwrap();
+        assert_eq!(magic("one~"), DIRECT_MAGIC);
+        REFUSE_DIRECT.with(|r| r.set(true));
+        let two = Key::new("big/two").unwrap();
+        store.blocking().put(&two, data.clone()).unwrap();
+        REFUSE_DIRECT.with(|r| r.set(false));
+        assert_eq!(magic("two~"), MAGIC);
+        assert!(!store.direct_ok.load(Ordering::Relaxed), "not tried again");
+        let three = Key::new("big/three").unwrap();
+        store.blocking().put(&three, data.clone()).unwrap();
+        assert_eq!(magic("three~"), MAGIC);
+        for k in [key, two, three] {
+            assert_eq!(store.blocking().get(&k).unwrap().data, data);
+        }
+        assert_eq!(
+            fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0,
+            "no temp left"
+        );
+    }
 
     #[test]
     fn escaping_roundtrips() {
