@@ -41,20 +41,20 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 /// `locks/` holds 64 lock files that serialise conditional writes per key.
 ///
 /// # Direct I/O for large values
-/// On Linux a value of at least [`DirStore::DEFAULT_DIRECT_MIN`] bytes (1 MiB; see
-/// [`DirStore::with_direct_io`]) is written with `O_DIRECT`: its bytes go
-/// from the caller's memory to the disk without a copy into the page cache,
-/// and the `fsync` that makes the put durable has no dirty pages to write
-/// back, which in `benches/upload.rs` costs about half the CPU time of a
-/// buffered write of the same bytes (MinIO writes large objects the same way). The bytes then start
-/// at offset 4096 of the file (magic `BSB2`; the header is written through
-/// the page cache, so reading it stays cheap). Memory that is 4 KiB-aligned
-/// (the upload crate's part buffers) is written as it is; other memory
-/// goes through a 1 MiB aligned bounce buffer. A filesystem that refuses
-/// `O_DIRECT` gets buffered writes from then on. The values are not left
-/// in the page cache, so the first read after a put comes from the disk:
-/// right for uploads, which are read rarely and not at once, and turned
-/// off with `with_direct_io(None)` where values are read back at once.
+/// On Linux a value of at least [`DirStore::DEFAULT_DIRECT_MIN`] bytes
+/// (1 MiB; see [`DirStore::with_direct_io`]) is written with `O_DIRECT`:
+/// its bytes go from the caller's memory to the disk without a copy into
+/// the page cache, and the `fsync` that makes the put durable has no dirty
+/// pages to write back (MinIO writes large objects the same way). In
+/// `benches/upload.rs` that halves the CPU time of a durable upload. The
+/// bytes then start at offset 4096 of the file (magic `BSB2`); the header
+/// is written through the page cache, so reading it stays cheap. Memory
+/// that is 4 KiB-aligned (the upload crate's part buffers) is written as it
+/// is; other memory goes through a 1 MiB aligned bounce buffer. A
+/// filesystem that refuses `O_DIRECT` gets buffered writes from then on.
+/// The values are not left in the page cache, so the first read after a put
+/// comes from the disk: right for uploads, which are seldom read at once;
+/// `with_direct_io(None)` turns it off where values are read back at once.
 ///
 /// # Composed objects
 /// [`Store::compose`] never copies bytes: it hard-links the parts' files into
@@ -797,10 +797,11 @@ mod direct {
         while !buf.is_empty() {
             match f.write_at(buf, at) {
                 Ok(0) => return Err(io::Error::new(ErrorKind::WriteZero, "direct write")),
-                // A short write that ends off a block boundary cannot go on
-                // with direct I/O: let the caller write the buffered way.
+                // A short write (a full disk) that ends off a block boundary
+                // cannot go on with direct I/O; the put fails as a buffered
+                // one would.
                 Ok(n) if n % ALIGN != 0 => {
-                    return Err(io::Error::from(ErrorKind::InvalidInput));
+                    return Err(io::Error::other("short direct write"));
                 }
                 Ok(n) => {
                     buf = &buf[n..];

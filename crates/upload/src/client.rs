@@ -52,7 +52,8 @@ impl Source for Bytes {
 /// and on Linux it asks for transparent huge pages before its first write,
 /// so filling it costs one page fault per 2 MiB instead of one per 4 KiB
 /// (on a VM that is most of the cost of holding a large upload in memory).
-/// Smaller parts use the heap, and reads never zero-fill a buffer first.
+/// Smaller parts are read into the heap buffer's spare capacity, with no
+/// zero-filling first.
 #[derive(Debug)]
 pub struct Reader<R> {
     inner: R,
