@@ -644,3 +644,26 @@ proptest::proptest! {
         }
     }
 }
+
+/// Values of 64 KiB and more keep their bytes page-aligned in the file (a
+/// 4 KiB header block), smaller ones right after the 28-byte header; both
+/// read back whole and in ranges, whichever way they were written.
+#[test]
+fn large_values_are_stored_page_aligned_small_ones_compactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let buffered = DirStore::open(dir.path()).unwrap().with_direct_io(None);
+    for (n, magic, file_len) in [
+        (65_535usize, b"BSB1", 28 + 65_535),
+        (65_536, b"BSB2", 4096 + 65_536),
+        (200_001, b"BSB2", 4096 + 200_001),
+    ] {
+        let data: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
+        let key = Key::new(format!("sizes/{n}")).unwrap();
+        buffered.blocking().put(&key, data.clone()).unwrap();
+        let file = std::fs::read(dir.path().join(format!("data/sizes/{n}~"))).unwrap();
+        assert_eq!((&file[..4], file.len()), (&magic[..], file_len), "{n}");
+        assert_eq!(buffered.blocking().get(&key).unwrap().data, data);
+        let r = buffered.blocking().get_range(&key, 4000..4200).unwrap();
+        assert_eq!(r.data, data[4000..4200]);
+    }
+}
