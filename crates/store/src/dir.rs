@@ -225,9 +225,14 @@ impl DirStore {
         Ok(f)
     }
 
+    /// Where a write of `version` is prepared.
+    fn temp_path(&self, version: u128) -> PathBuf {
+        self.tmp.join(format!("{version:032x}"))
+    }
+
     /// Writes a synced temp file of `chunks` under a fresh version's name.
     fn write_temp(&self, version: u128, chunks: &[&[u8]]) -> Result<PathBuf> {
-        let path = self.tmp.join(format!("{version:032x}"));
+        let path = self.temp_path(version);
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -250,7 +255,7 @@ impl DirStore {
     fn write_value(&self, version: u128, value: &[u8]) -> Result<PathBuf> {
         let len = value.len() as u64;
         if self.direct_min.is_some_and(|min| len >= min) && self.direct_ok.load(Ordering::Relaxed) {
-            let path = self.tmp.join(format!("{version:032x}"));
+            let path = self.temp_path(version);
             match direct::write(&path, &header(*ALIGNED_MAGIC, version, len), value) {
                 Ok(()) => return Ok(path),
                 Err(e) => {
@@ -485,9 +490,7 @@ impl DirStore {
         }
         let len: u64 = extents.iter().map(|e| e.len).sum();
         let mut manifest = Vec::with_capacity(HEADER_LEN as usize + 4 + extents.len() * 36);
-        manifest.extend_from_slice(COMPOSED_MAGIC);
-        manifest.extend_from_slice(&version.to_le_bytes());
-        manifest.extend_from_slice(&len.to_le_bytes());
+        manifest.extend_from_slice(&header(*COMPOSED_MAGIC, version, len));
         manifest.extend_from_slice(&(extents.len() as u32).to_le_bytes());
         for e in &extents {
             manifest.extend_from_slice(&e.link.to_le_bytes());
