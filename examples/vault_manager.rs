@@ -51,8 +51,10 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
         let (mut bob, _) = Vault::create(&store, &bob_creds, options.clone()).await?;
         let bob_key = bob.public_key();
         alice.share_collection("team", &bob_key).await?;
-        let received = bob.receive_shares().await?;
-        let shared: usize = received.iter().map(|(s, _)| s.items.len()).sum();
+        // Bob imports only what Alice sent: the sender is authenticated.
+        let alice_key = alice.public_key();
+        let received = bob.receive_shares(|s| s.sender == alice_key).await?;
+        let shared: usize = received.imported.iter().map(|(s, _)| s.items.len()).sum();
         let bob_reads = bob.get_by_name("postgres prod").await?;
         assert_eq!(bob_reads.as_str(), Some("pg://app:s3cr3t@db/prod"));
 

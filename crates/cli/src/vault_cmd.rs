@@ -104,6 +104,11 @@ pub(crate) enum VaultCmd {
     Receive {
         #[command(flatten)]
         sel: VaultSel,
+        /// Import shares from this sender (public key or fingerprint;
+        /// repeat for several). Shares from anyone else stay in the inbox and
+        /// are listed; without `--from` nothing is imported.
+        #[arg(long = "from", value_name = "KEY_OR_FINGERPRINT")]
+        from: Vec<String>,
     },
     /// Rotate the vault key (re-encrypts every item; resumes an interrupted
     /// rotation) and print the new recovery key.
@@ -473,22 +478,50 @@ pub(crate) fn run(cmd: VaultCmd, store_dir: &Path, out: &Output) -> Result<(), C
                 || format!("shared {} item(s) with {} (share {share})", ids.len(), recipient.fingerprint()),
             );
         }
-        VaultCmd::Receive { sel } => {
+        VaultCmd::Receive { sel, from } => {
             let mut vault = unlock(&store, &sel)?;
-            let got = block_on(vault.receive_shares())?;
-            let rows: Vec<_> = got
+            let trusted: Vec<String> = from
                 .iter()
-                .map(|(s, ids)| {
-                    json!({
-                        "share_id": s.id.to_string(),
-                        "from": s.sender.fingerprint(),
-                        "items": ids.iter().filter_map(|i| vault.info(i)).map(|i| i.name().to_string()).collect::<Vec<_>>(),
-                    })
+                .map(|f| match f.parse::<PublicKey>() {
+                    Ok(pk) => pk.fingerprint(),
+                    Err(_) => f.clone(),
                 })
                 .collect();
-            let n: usize = got.iter().map(|(_, ids)| ids.len()).sum();
+            let inbox = block_on(vault.pending_shares())?;
+            let mut rows = Vec::new();
+            let (mut imported, mut items) = (0usize, 0usize);
+            for p in &inbox.shares {
+                let fp = p.share.sender.fingerprint();
+                let status = if trusted.contains(&fp) {
+                    match block_on(vault.accept_share(p)) {
+                        Ok(ids) => {
+                            imported += 1;
+                            items += ids.len();
+                            let names: Vec<_> = ids
+                                .iter()
+                                .filter_map(|i| vault.info(i))
+                                .map(|i| i.name().to_string())
+                                .collect();
+                            json!({"share_id": p.share.id.to_string(), "from": fp, "status": "imported", "items": names})
+                        }
+                        Err(e) => {
+                            json!({"share_id": p.share.id.to_string(), "from": fp, "status": "quarantined", "error": e.to_string()})
+                        }
+                    }
+                } else {
+                    json!({"share_id": p.share.id.to_string(), "from": fp, "status": "waiting", "items": p.share.items.len()})
+                };
+                rows.push(status);
+            }
+            for (key, e) in &inbox.quarantined {
+                rows.push(json!({"key": key, "status": "quarantined", "error": e.to_string()}));
+            }
+            let waiting = rows.iter().filter(|r| r["status"] == "waiting").count();
             out.emit(&json!(rows), || {
-                format!("received {} share(s), {n} item(s)", got.len())
+                format!(
+                    "received {imported} share(s), {items} item(s); {waiting} waiting from senders not given with --from; {} quarantined",
+                    rows.len() - imported - waiting
+                )
             });
         }
         VaultCmd::Rotate { sel } => {

@@ -195,6 +195,9 @@ struct StoredKey {
     info: ApiKeyInfo,
     #[serde(with = "hex_bytes")]
     hash: Vec<u8>,
+    /// Which pepper keyed `hash` (empty: the unnamed first one).
+    #[serde(default)]
+    pepper: String,
 }
 
 impl Record for StoredKey {
@@ -332,6 +335,8 @@ fn system_clock() -> u64 {
 pub struct ApiKeys<S> {
     store: S,
     pepper: SymmetricKey,
+    pepper_id: String,
+    old_peppers: Vec<(String, SymmetricKey)>,
     options: ApiKeyOptions,
     clock: Clock,
 }
@@ -351,6 +356,8 @@ impl<S: Store> ApiKeys<S> {
         ApiKeys {
             store,
             pepper,
+            pepper_id: String::new(),
+            old_peppers: Vec::new(),
             options: ApiKeyOptions::default(),
             clock: Arc::new(system_clock),
         }
@@ -361,6 +368,35 @@ impl<S: Store> ApiKeys<S> {
     pub fn with_options(mut self, options: ApiKeyOptions) -> Self {
         self.options = options;
         self
+    }
+
+    /// Names the pepper given to [`ApiKeys::new`], so it can be rotated
+    /// later: each stored hash records the id of the pepper that keyed it
+    /// (the default id is empty).
+    #[must_use]
+    pub fn with_pepper_id(mut self, id: impl Into<String>) -> Self {
+        self.pepper_id = id.into();
+        self
+    }
+
+    /// Keeps accepting keys hashed under a retired pepper `id` while it is
+    /// rotated out: a key verified under it is re-hashed under the current
+    /// pepper on the spot, so the old pepper can be dropped once every live
+    /// key has been used (or [`ApiKeys::list`] shows none left on it).
+    #[must_use]
+    pub fn with_old_pepper(mut self, id: impl Into<String>, pepper: SymmetricKey) -> Self {
+        self.old_peppers.push((id.into(), pepper));
+        self
+    }
+
+    fn pepper_for(&self, id: &str) -> Option<&SymmetricKey> {
+        if id == self.pepper_id {
+            return Some(&self.pepper);
+        }
+        self.old_peppers
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, k)| k)
     }
 
     /// Replaces the clock (Unix seconds), for tests and simulations.
@@ -404,6 +440,7 @@ impl<S: Store> ApiKeys<S> {
         let stored = StoredKey {
             info,
             hash: key.hash(&self.pepper).to_vec(),
+            pepper: self.pepper_id.clone(),
         };
         self.store
             .put_record(
@@ -426,17 +463,28 @@ impl<S: Store> ApiKeys<S> {
         if key.prefix() != self.options.prefix {
             return Err(Error::ApiKeyRejected);
         }
-        let hash = key.hash(&self.pepper);
-        let Some((StoredKey { info, hash: stored }, _)) = self
+        let Some((
+            StoredKey {
+                info,
+                hash: stored,
+                pepper,
+            },
+            _,
+        )) = self
             .store
             .get_record::<StoredKey>(&self.key_of(key.id())?)
             .await?
         else {
             return Err(Error::ApiKeyRejected);
         };
+        let Some(pepper_key) = self.pepper_for(&pepper) else {
+            return Err(Error::ApiKeyRejected);
+        };
+        let hash = key.hash(pepper_key);
         if !bool::from(hash.ct_eq(&stored[..])) {
             return Err(Error::ApiKeyRejected);
         }
+        let rehash = pepper != self.pepper_id;
         let now = self.now();
         match info.status {
             ApiKeyStatus::Revoked { .. } => return Err(Error::ApiKeyRevoked { id: info.id }),
@@ -449,15 +497,24 @@ impl<S: Store> ApiKeys<S> {
             return Err(Error::ApiKeyExpired { id: info.id });
         }
         let interval = self.options.touch_interval.as_secs();
-        if info
-            .last_used
-            .is_none_or(|t| now.saturating_sub(t) >= interval)
+        if rehash
+            || info
+                .last_used
+                .is_none_or(|t| now.saturating_sub(t) >= interval)
         {
-            let key = self.key_of(&info.id)?;
+            let record_key = self.key_of(&info.id)?;
+            let current = key.hash(&self.pepper).to_vec();
+            let (old_hash, old_pepper) = (stored.clone(), pepper.clone());
             self.store
-                .update_record::<StoredKey, _>(&key, |old| {
+                .update_record::<StoredKey, _>(&record_key, |old| {
                     Ok(old.map(|mut r| {
                         r.info.last_used = Some(r.info.last_used.map_or(now, |t| t.max(now)));
+                        // Move to the current pepper, unless the record
+                        // changed under us (then leave its hash alone).
+                        if rehash && r.pepper == old_pepper && r.hash == old_hash {
+                            r.hash.clone_from(&current);
+                            r.pepper.clone_from(&self.pepper_id);
+                        }
                         r
                     }))
                 })
@@ -503,12 +560,17 @@ impl<S: Store> ApiKeys<S> {
         if old.status != ApiKeyStatus::Active {
             return Err(Error::ApiKeyNotActive { id: id.to_string() });
         }
+        let now = self.now();
+        if old.expires.is_some_and(|e| now >= e) {
+            return Err(Error::ApiKeyExpired { id: id.to_string() });
+        }
+        // The replacement expires when the old key would have: rotating
+        // never extends a key's life.
         let mut spec = ApiKeySpec::new(old.owner.clone()).with_scopes(old.scopes.clone());
         if let Some(e) = old.expires {
-            spec = spec.with_ttl(Duration::from_secs(e.saturating_sub(old.created)));
+            spec = spec.with_ttl(Duration::from_secs(e.saturating_sub(now)));
         }
         let new = self.issue(spec, Some(id.to_string())).await?;
-        let now = self.now();
         let until = now.saturating_add(grace.as_secs());
         let mut was_active = false;
         self.store

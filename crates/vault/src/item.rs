@@ -1,6 +1,6 @@
 //! Items: the stored item blob and the encrypted manifest that lists items.
 //!
-//! # Item blob, format version 1
+//! # Item blob, format version 2
 //!
 //! Stored at `vault/<vault id>/items/<item id>/<version>-<tag>` (16 hex
 //! digits each; the tag is random per write).
@@ -8,12 +8,15 @@
 //! | bytes | field |
 //! | --- | --- |
 //! | 4 | magic `BSVI` |
-//! | 1 | format version, `1` |
+//! | 1 | format version, `2` (version 1 did not bind the tag and is refused) |
 //! | 2 | length `n` of the wrapped item key, u16 LE |
 //! | n | envelope of kind `ItemKey`: the item's random key, sealed by the vault key |
 //! | rest | envelope of kind `ItemContent`: the secret, sealed by the item key |
 //!
-//! Both envelopes are bound to (vault id, item id, version).
+//! Both envelopes are bound to (vault id, item id || tag, version): the
+//! envelope context's item field is the 16-byte item id followed by the
+//! 8-byte write tag (u64 LE), so a blob from another write of the same
+//! version (an orphan of an interrupted write, say) never opens in its place.
 //!
 //! # Manifest blob, format version 1
 //!
@@ -36,11 +39,19 @@ use zeroize::{Zeroize, Zeroizing};
 
 const ITEM_MAGIC: &[u8; 4] = b"BSVI";
 const MANIFEST_MAGIC: &[u8; 4] = b"BSVM";
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 const MANIFEST_PLAIN_FORMAT: u8 = 1;
 
 /// Longest item name or collection name, in bytes.
 pub const MAX_NAME_LEN: usize = 1024;
+
+/// The envelope context's item field of a blob: item id, then the write tag.
+fn bind_tag(item: &ItemId, tag: u64) -> [u8; 24] {
+    let mut b = [0u8; 24];
+    b[..16].copy_from_slice(item.as_bytes());
+    b[16..].copy_from_slice(&tag.to_le_bytes());
+    b
+}
 
 /// A parsed item blob (envelopes not yet opened).
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +97,7 @@ impl<'a> ItemBlob<'a> {
         vault: &VaultId,
         item: &ItemId,
         version: u64,
+        tag: u64,
         secret: &[u8],
     ) -> Result<Vec<u8>> {
         // One system call for the item key and both nonces.
@@ -96,8 +108,9 @@ impl<'a> ItemBlob<'a> {
         n1.copy_from_slice(&r[32..56]);
         let mut n2 = [0u8; envelope::NONCE_LEN];
         n2.copy_from_slice(&r[56..]);
+        let bound = bind_tag(item, tag);
         let ctx = Context::new(vault.as_bytes())
-            .with_item(item.as_bytes())
+            .with_item(&bound)
             .with_version(version);
         let wrapped = Envelope::seal_with_nonce(
             vault_key,
@@ -130,9 +143,11 @@ impl<'a> ItemBlob<'a> {
         vault: &VaultId,
         item: &ItemId,
         version: u64,
+        tag: u64,
     ) -> Result<SymmetricKey> {
+        let bound = bind_tag(item, tag);
         let ctx = Context::new(vault.as_bytes())
-            .with_item(item.as_bytes())
+            .with_item(&bound)
             .with_version(version);
         SymmetricKey::from_slice(self.key.open(vault_key, &ctx)?.expose_secret())
     }
@@ -144,10 +159,12 @@ impl<'a> ItemBlob<'a> {
         vault: &VaultId,
         item: &ItemId,
         version: u64,
+        tag: u64,
     ) -> Result<SecretBytes> {
-        let item_key = self.item_key(vault_key, vault, item, version)?;
+        let item_key = self.item_key(vault_key, vault, item, version, tag)?;
+        let bound = bind_tag(item, tag);
         let ctx = Context::new(vault.as_bytes())
-            .with_item(item.as_bytes())
+            .with_item(&bound)
             .with_version(version);
         self.content.open(&item_key, &ctx)
     }
@@ -497,15 +514,17 @@ mod tests {
         }
 
         #[test]
-        fn item_blob_roundtrip(secret in proptest::collection::vec(any::<u8>(), 0..200), version: u64, epoch: u32) {
+        fn item_blob_roundtrip(secret in proptest::collection::vec(any::<u8>(), 0..200), version: u64, epoch: u32, tag: u64) {
             let k = SymmetricKey::from_bytes([5; 32]);
             let v = VaultId::from_bytes([1; 16]);
             let id = ItemId::from_bytes([2; 16]);
-            let blob = ItemBlob::seal(&k, epoch, &v, &id, version, &secret).unwrap();
+            let blob = ItemBlob::seal(&k, epoch, &v, &id, version, tag, &secret).unwrap();
             let parsed = ItemBlob::parse(&blob).unwrap();
             prop_assert_eq!(parsed.epoch(), epoch);
-            let got = parsed.open(&k, &v, &id, version).unwrap();
+            let got = parsed.open(&k, &v, &id, version, tag).unwrap();
             prop_assert_eq!(got.expose_secret(), &secret[..]);
+            // The write tag is bound: the same blob under another tag fails.
+            prop_assert!(parsed.open(&k, &v, &id, version, tag ^ 1).is_err());
         }
 
         #[test]
@@ -514,7 +533,7 @@ mod tests {
             let v = VaultId::from_bytes([1; 16]);
             let id = ItemId::from_bytes([2; 16]);
             if let Ok(b) = ItemBlob::parse(&bytes) {
-                prop_assert!(b.open(&k, &v, &id, 1).is_err());
+                prop_assert!(b.open(&k, &v, &id, 1, 0).is_err());
             }
         }
     }

@@ -206,21 +206,27 @@ pub enum KdfFloor {
 pub struct KdfPolicy {
     /// Refuse cheaper parameters (downgrade protection).
     pub floor: KdfFloor,
-    /// Refuse more memory than this, in KiB (default 4 GiB).
+    /// Refuse more memory than this, in KiB (default 1 GiB: a store asking
+    /// for more is trying to exhaust the client).
     pub max_memory_kib: u32,
     /// Refuse more passes than this (default 64).
     pub max_iterations: u32,
     /// Refuse more lanes than this (default 64).
     pub max_parallelism: u32,
+    /// The parameters this device last derived with, if it remembers them:
+    /// anything cheaper (less memory or fewer passes) is refused, so a
+    /// hostile server cannot ask for cheaper guessing than it had before.
+    pub previous: Option<KdfParams>,
 }
 
 impl Default for KdfPolicy {
     fn default() -> Self {
         KdfPolicy {
             floor: KdfFloor::Owasp,
-            max_memory_kib: 4 * 1024 * 1024,
+            max_memory_kib: 1024 * 1024,
             max_iterations: 64,
             max_parallelism: 64,
+            previous: None,
         }
     }
 }
@@ -247,6 +253,15 @@ impl KdfPolicy {
         self
     }
 
+    /// Refuses parameters cheaper than `params`, the ones this device last
+    /// used (store them with the device's settings after each unlock, from
+    /// [`crate::Vault::kdf_params`]).
+    #[must_use]
+    pub fn with_previous(mut self, params: KdfParams) -> Self {
+        self.previous = Some(params);
+        self
+    }
+
     /// Sets the lanes ceiling.
     #[must_use]
     pub fn with_max_parallelism(mut self, p: u32) -> Self {
@@ -264,6 +279,14 @@ impl KdfPolicy {
             return Err(Error::KdfParams(format!(
                 "m={} KiB t={} p={} exceed the policy's ceiling",
                 params.memory_kib, params.iterations, params.parallelism
+            )));
+        }
+        if let Some(prev) = &self.previous
+            && (params.memory_kib < prev.memory_kib || params.iterations < prev.iterations)
+        {
+            return Err(Error::KdfParams(format!(
+                "m={} KiB t={} are cheaper than the m={} KiB t={} this device used before",
+                params.memory_kib, params.iterations, prev.memory_kib, prev.iterations
             )));
         }
         let ok = match self.floor {

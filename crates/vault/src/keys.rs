@@ -34,6 +34,7 @@ pub(crate) const LABEL_KEK: &[u8] = b"blocksmith-vault/v1/kek";
 pub(crate) const LABEL_AUTH: &[u8] = b"blocksmith-vault/v1/auth";
 pub(crate) const LABEL_VERIFIER: &[u8] = b"blocksmith-vault/v1/auth-verifier";
 pub(crate) const LABEL_RECOVERY: &[u8] = b"blocksmith-vault/v1/recovery-kek";
+pub(crate) const LABEL_RECOVERY_X25519: &[u8] = b"blocksmith-vault/v1/recovery-x25519";
 
 /// HKDF-SHA256 with `salt`, one 32-byte output for `info`.
 pub(crate) fn hkdf32(salt: &[u8], ikm: &[u8], info: &[u8]) -> SymmetricKey {
@@ -227,6 +228,13 @@ impl RecoveryKey {
     /// The key-encryption key this recovery key gives for `vault`.
     pub(crate) fn kek(&self, vault: &VaultId) -> SymmetricKey {
         hkdf32(vault.as_bytes(), &self.0, LABEL_RECOVERY)
+    }
+
+    /// The X25519 secret this recovery key gives for `vault`: its public half
+    /// is stored, so a device without the recovery key can seal to it.
+    pub(crate) fn sealing_secret(&self, vault: &VaultId) -> x25519_dalek::StaticSecret {
+        let k = hkdf32(vault.as_bytes(), &self.0, LABEL_RECOVERY_X25519);
+        x25519_dalek::StaticSecret::from(*k.expose_secret())
     }
 }
 

@@ -36,4 +36,7 @@ pub use kdf::{KdfFloor, KdfParams, KdfPolicy};
 pub use keys::{AuthKey, AuthVerifier, Credentials, RecoveryKey, SecretKey};
 pub use secret::{Password, SecretBytes, SymmetricKey};
 pub use share::{PublicKey, ReceivedShare, SharedItem};
-pub use vault::{PreLogin, RotationProgress, RotationReport, Vault, VaultOptions};
+pub use vault::{
+    Inbox, PendingShare, PreLogin, ReceiveReport, RotationProgress, RotationReport, Vault,
+    VaultOptions,
+};

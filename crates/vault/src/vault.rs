@@ -12,9 +12,24 @@
 //! - `items/<item id>/<version>-<tag>`: one item blob per version, the tag
 //!   random per write (the previous blob is deleted once the manifest names
 //!   the new one; [`Vault::vacuum`] removes blobs orphaned by a crash);
-//! - `rotation`: a typed record (`vault.rotation` v1) while a key rotation is
-//!   under way: the next vault key wrapped by the current one, the recovery
-//!   key it will install (sealed by the next key) and a cursor.
+//! - `rotation`: a typed record (`vault.rotation` v2) while a key rotation is
+//!   under way: the recovery key it will install (sealed by the next key), a
+//!   resume cursor and a count, authenticated by a MAC under a key derived
+//!   from the next key. The next vault key itself is in the header
+//!   (`pending`), wrapped by the password-derived key and sealed to the
+//!   recovery key's X25519 public key: never by the key being retired, so
+//!   whoever holds the old key (the reason to rotate) learns nothing of the
+//!   new one from the store or a backup.
+//!
+//! # Rotation and other writers
+//!
+//! A rotation first makes its next key durable in the header, then writes
+//! its record, then rewrites the manifest under the next key: from that
+//! point a handle that unlocked before the rotation gets
+//! [`Error::Conflict`] on its next write and, reopened, seals under the
+//! next key. The finish never trusts the cursor: it reads the manifest as
+//! stored, opens every item blob it names (re-encrypting any still under the
+//! retired key), and commits by compare-and-swap on that manifest version.
 //!
 //! Shares wait under `shares/<recipient fingerprint>/<share id>`.
 //!
@@ -134,6 +149,26 @@ struct Header {
     public_key: Vec<u8>,
     #[serde(with = "hex_bytes")]
     identity: Vec<u8>,
+    /// X25519 public key derived from the recovery key: lets a device that
+    /// does not hold the recovery key seal a pending vault key to it.
+    #[serde(default, with = "hex_opt")]
+    recovery_public: Option<Vec<u8>>,
+    /// The next vault key while a rotation is under way, wrapped by the
+    /// password-derived key and sealed to the recovery public key: never by
+    /// the key being retired.
+    #[serde(default)]
+    pending: Option<PendingKey>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct PendingKey {
+    epoch: u32,
+    #[serde(with = "hex_bytes")]
+    wrapped_key: Vec<u8>,
+    /// Ephemeral X25519 public key (32 bytes) then an envelope of kind
+    /// `RecoveryWrap` under the key agreed with `recovery_public`.
+    #[serde(default, with = "hex_opt")]
+    recovery_seal: Option<Vec<u8>>,
 }
 
 impl Record for Header {
@@ -141,28 +176,195 @@ impl Record for Header {
     const VERSION: u32 = 1;
 }
 
+/// Progress of a rotation. The next key itself lives in the header
+/// ([`PendingKey`]); this record holds the recovery key the rotation will
+/// install (sealed by the next key), a resume cursor and a count, all
+/// authenticated by a MAC under a key derived from the next key, so a store
+/// cannot forge progress. The finish never trusts the cursor: it checks
+/// every item.
 #[derive(Serialize, Deserialize, Clone)]
 struct RotationRecord {
     from_epoch: u32,
     to_epoch: u32,
     #[serde(with = "hex_bytes")]
-    next_key: Vec<u8>,
-    #[serde(with = "hex_bytes")]
     recovery: Vec<u8>,
     cursor: Option<String>,
     done: u64,
     started: u64,
+    #[serde(with = "hex_bytes")]
+    mac: Vec<u8>,
 }
 
 impl Record for RotationRecord {
     const KIND: &'static str = "vault.rotation";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
+}
+
+impl RotationRecord {
+    fn compute_mac(&self, vault: &VaultId, next: &SymmetricKey) -> [u8; 32] {
+        let key = blake3::derive_key(
+            "blocksmith-vault v1 rotation record mac",
+            next.expose_secret(),
+        );
+        let mut h = blake3::Hasher::new_keyed(&key);
+        h.update(vault.as_bytes());
+        h.update(&self.from_epoch.to_le_bytes());
+        h.update(&self.to_epoch.to_le_bytes());
+        h.update(&(self.recovery.len() as u64).to_le_bytes());
+        h.update(&self.recovery);
+        match &self.cursor {
+            Some(c) => {
+                h.update(&[1]);
+                h.update(&(c.len() as u64).to_le_bytes());
+                h.update(c.as_bytes());
+            }
+            None => {
+                h.update(&[0]);
+            }
+        }
+        h.update(&self.done.to_le_bytes());
+        h.update(&self.started.to_le_bytes());
+        *h.finalize().as_bytes()
+    }
+
+    fn sign(&mut self, vault: &VaultId, next: &SymmetricKey) {
+        self.mac = self.compute_mac(vault, next).to_vec();
+    }
+
+    fn verify(&self, vault: &VaultId, next: &SymmetricKey) -> Result<()> {
+        use subtle::ConstantTimeEq;
+        let want = self.compute_mac(vault, next);
+        if bool::from(want[..].ct_eq(&self.mac[..])) {
+            Ok(())
+        } else {
+            Err(Error::Inconsistent(
+                "rotation record fails authentication (tampered)",
+            ))
+        }
+    }
 }
 
 const CTX_VAULT_KEY: &[u8] = b"vault-key";
 const CTX_IDENTITY: &[u8] = b"identity";
-const CTX_ROTATION: &[u8] = b"rotation";
 const CTX_RECOVERY: &[u8] = b"recovery";
+const CTX_PENDING: &[u8] = b"pending-key";
+const LABEL_PENDING_SEAL: &[u8] = b"blocksmith-vault/v1/recovery-seal";
+
+fn recovery_public_of(recovery: &RecoveryKey, vault: &VaultId) -> Vec<u8> {
+    x25519_dalek::PublicKey::from(&recovery.sealing_secret(vault))
+        .to_bytes()
+        .to_vec()
+}
+
+fn pending_seal_key(vault: &VaultId, dh: &[u8; 32], epk: &[u8], rpk: &[u8]) -> SymmetricKey {
+    let mut info = Vec::with_capacity(LABEL_PENDING_SEAL.len() + 64);
+    info.extend_from_slice(LABEL_PENDING_SEAL);
+    info.extend_from_slice(epk);
+    info.extend_from_slice(rpk);
+    crate::keys::hkdf32(vault.as_bytes(), dh, &info)
+}
+
+fn pending_ctx(vault: &VaultId, epoch: u32) -> Context<'_> {
+    Context::new(vault.as_bytes())
+        .with_item(CTX_PENDING)
+        .with_version(u64::from(epoch))
+}
+
+/// Seals a pending vault key to the recovery public key (ephemeral-static
+/// X25519 + HKDF), so the recovery key can open it without the device that
+/// started the rotation ever knowing the recovery key.
+fn seal_to_recovery(
+    recovery_public: &[u8],
+    epoch: u32,
+    vault: &VaultId,
+    key: &SymmetricKey,
+) -> Result<Vec<u8>> {
+    let rpk: [u8; 32] = recovery_public
+        .try_into()
+        .map_err(|_| Error::Inconsistent("recovery public key length"))?;
+    let eph = StaticSecret::from(random_array::<32>()?);
+    let epk = x25519_dalek::PublicKey::from(&eph).to_bytes();
+    let shared = eph.diffie_hellman(&x25519_dalek::PublicKey::from(rpk));
+    if !shared.was_contributory() {
+        return Err(Error::Inconsistent(
+            "recovery public key is a low-order point",
+        ));
+    }
+    let k = pending_seal_key(vault, shared.as_bytes(), &epk, &rpk);
+    let env = Envelope::seal(
+        &k,
+        Kind::RecoveryWrap,
+        epoch,
+        &pending_ctx(vault, epoch),
+        key.expose_secret(),
+    )?;
+    let mut out = Vec::with_capacity(32 + env.len());
+    out.extend_from_slice(&epk);
+    out.extend_from_slice(&env);
+    Ok(out)
+}
+
+fn open_with_recovery(
+    recovery: &RecoveryKey,
+    epoch: u32,
+    vault: &VaultId,
+    sealed: &[u8],
+) -> Result<SymmetricKey> {
+    if sealed.len() < 32 {
+        return Err(Error::malformed("pending key seal", "truncated"));
+    }
+    let (epk, env) = sealed.split_at(32);
+    let epk: [u8; 32] = epk
+        .try_into()
+        .map_err(|_| Error::malformed("pending key seal", "truncated"))?;
+    let secret = recovery.sealing_secret(vault);
+    let rpk = x25519_dalek::PublicKey::from(&secret).to_bytes();
+    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(epk));
+    if !shared.was_contributory() {
+        return Err(Error::malformed("pending key seal", "low-order point"));
+    }
+    let k = pending_seal_key(vault, shared.as_bytes(), &epk, &rpk);
+    let env = Envelope::parse_kind(env, Kind::RecoveryWrap)?;
+    if env.key_epoch() != epoch {
+        return Err(Error::Inconsistent("pending key sealed for another epoch"));
+    }
+    match env.open(&k, &pending_ctx(vault, epoch)) {
+        Ok(b) => SymmetricKey::from_slice(b.expose_secret()),
+        Err(Error::Decrypt) => Err(Error::WrongCredentials),
+        Err(e) => Err(e),
+    }
+}
+
+/// Where the pending key of a rotation is taken from at unlock.
+enum Unwrapper<'a> {
+    Password(&'a SymmetricKey),
+    Recovery(&'a RecoveryKey),
+}
+
+fn unwrap_pending(
+    header: &Header,
+    id: &VaultId,
+    by: &Unwrapper<'_>,
+) -> Result<Option<(u32, SymmetricKey)>> {
+    let Some(p) = &header.pending else {
+        return Ok(None);
+    };
+    if Some(p.epoch) != header.epoch.checked_add(1) {
+        return Err(Error::Inconsistent("pending key of another epoch"));
+    }
+    let key = match by {
+        Unwrapper::Password(kek) => {
+            unwrap_vault_key(kek, Kind::VaultKey, p.epoch, id, &p.wrapped_key)?
+        }
+        Unwrapper::Recovery(r) => {
+            let sealed = p.recovery_seal.as_deref().ok_or(Error::Inconsistent(
+                "a key rotation is under way and its next key is not sealed to the recovery key",
+            ))?;
+            open_with_recovery(r, p.epoch, id, sealed)?
+        }
+    };
+    Ok(Some((p.epoch, key)))
+}
 
 /// Progress of a key rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,6 +623,8 @@ impl<S: Store> Vault<S> {
             auth_verifier: derived.auth.verifier().as_bytes().to_vec(),
             public_key: public_of(&identity).as_bytes().to_vec(),
             identity: seal_identity(&vault_key, epoch, &id, &identity)?,
+            recovery_public: Some(recovery_public_of(&recovery, &id)),
+            pending: None,
         };
         let manifest = Manifest::with_seq(1);
         let blob = manifest.seal(&vault_key, epoch, &id)?;
@@ -507,13 +711,19 @@ impl<S: Store> Vault<S> {
             &id,
             &header.wrapped_key,
         )?;
+        let pending = unwrap_pending(&header, &id, &Unwrapper::Password(&derived.kek))?;
+        let header_epoch = header.epoch;
         Self::finish_open(
             store,
             id,
             header,
             header_version,
             Some(derived.kek),
-            vault_key,
+            KeyRing {
+                epoch: header_epoch,
+                current: vault_key,
+                pending,
+            },
             options,
         )
         .await
@@ -539,7 +749,22 @@ impl<S: Store> Vault<S> {
             &id,
             wrap,
         )?;
-        Self::finish_open(store, id, header, header_version, None, vault_key, options).await
+        let pending = unwrap_pending(&header, &id, &Unwrapper::Recovery(recovery))?;
+        let header_epoch = header.epoch;
+        Self::finish_open(
+            store,
+            id,
+            header,
+            header_version,
+            None,
+            KeyRing {
+                epoch: header_epoch,
+                current: vault_key,
+                pending,
+            },
+            options,
+        )
+        .await
     }
 
     async fn finish_open(
@@ -548,14 +773,14 @@ impl<S: Store> Vault<S> {
         header: Header,
         header_version: Version,
         kek: Option<SymmetricKey>,
-        vault_key: SymmetricKey,
+        keys: KeyRing,
         options: VaultOptions,
     ) -> Result<Self> {
         let epoch = header.epoch;
         let ctx = Context::new(id.as_bytes())
             .with_item(CTX_IDENTITY)
             .with_version(u64::from(epoch));
-        let sk = envelope::open(&vault_key, Kind::IdentityKey, &ctx, &header.identity)?;
+        let sk = envelope::open(&keys.current, Kind::IdentityKey, &ctx, &header.identity)?;
         let sk: [u8; 32] = sk
             .expose_secret()
             .try_into()
@@ -566,28 +791,19 @@ impl<S: Store> Vault<S> {
                 "public key does not match the identity key",
             ));
         }
-        let mut keys = KeyRing {
-            epoch,
-            current: vault_key,
-            pending: None,
-        };
         let rotation = store
             .get_record::<RotationRecord>(&key_of(&id, "rotation")?)
             .await?;
         if let Some((rec, _)) = &rotation {
-            if rec.from_epoch == epoch && rec.to_epoch == epoch + 1 {
-                let ctx = Context::new(id.as_bytes())
-                    .with_item(CTX_ROTATION)
-                    .with_version(u64::from(rec.to_epoch));
-                let next = envelope::open(&keys.current, Kind::RotationKey, &ctx, &rec.next_key)?;
-                keys.pending = Some((
-                    rec.to_epoch,
-                    SymmetricKey::from_slice(next.expose_secret())?,
-                ));
-            } else if rec.to_epoch != epoch {
-                return Err(Error::Inconsistent("rotation record of another epoch"));
+            match &keys.pending {
+                Some((to, next)) if rec.from_epoch == epoch && rec.to_epoch == *to => {
+                    rec.verify(&id, next)?;
+                }
+                // The rotation committed (the header names the new epoch);
+                // `rotate` cleans the record up.
+                None if rec.to_epoch == epoch => rec.verify(&id, &keys.current)?,
+                _ => return Err(Error::Inconsistent("rotation record of another epoch")),
             }
-            // to_epoch == epoch: the rotation committed; `rotate` cleans up.
         }
         let r = store
             .get(
@@ -712,21 +928,95 @@ impl<S: Store> Vault<S> {
         }
     }
 
-    async fn save_manifest(&mut self, next: Manifest) -> Result<()> {
+    /// Writes `next` over the manifest by compare-and-swap.
+    ///
+    /// An error does not always mean the write failed: a timeout or a lost
+    /// acknowledgement can follow a write that committed, and a client that
+    /// retried a committed conditional put sees a failed precondition. So on
+    /// any error the manifest is read back. Ours, byte for byte: the write
+    /// happened, and this returns `Ok`. Another manifest that still names none
+    /// of `new_blobs`: they are deleted (no manifest can name them later, as
+    /// their tags are random and every manifest write is a compare-and-swap
+    /// on the current one), and the error is returned. Anything else, or a
+    /// read-back that fails: the blobs are left for [`Vault::vacuum`], never
+    /// deleted on a guess.
+    async fn commit_manifest(
+        &mut self,
+        next: Manifest,
+        new_blobs: &[(ItemId, u64, u64)],
+    ) -> Result<()> {
         let (epoch, key) = self.keys.write();
-        let blob = next.seal(key, epoch, &self.id)?;
-        let r = self
+        let blob = bytes::Bytes::from(next.seal(key, epoch, &self.id)?);
+        let mkey = key_of(&self.id, "manifest")?;
+        let err = match self
             .store
             .put(
-                &key_of(&self.id, "manifest")?,
-                blob.into(),
+                &mkey,
+                blob.clone(),
                 PutOptions::update(self.manifest_version.clone()),
             )
             .await
-            .map_err(|e| conflict(e, "manifest"))?;
-        self.manifest = next;
-        self.manifest_version = r.version;
-        Ok(())
+        {
+            Ok(r) => {
+                self.manifest = next;
+                self.manifest_version = r.version;
+                return Ok(());
+            }
+            Err(e) => conflict(e, "manifest"),
+        };
+        let Ok(Some(current)) = self.store.get_opt(&mkey).await else {
+            return Err(err);
+        };
+        if current.data == blob {
+            self.manifest = next;
+            self.manifest_version = current.meta.version;
+            return Ok(());
+        }
+        if new_blobs.is_empty() {
+            return Err(err);
+        }
+        let names_ours = match self.open_manifest_blob(&current.data) {
+            Ok(m) => new_blobs.iter().any(|(id, version, tag)| {
+                m.items
+                    .get(id)
+                    .is_some_and(|i| i.version == *version && i.tag == *tag)
+            }),
+            Err(_) => true, // unreadable to us: keep the blobs
+        };
+        if !names_ours {
+            for (id, version, tag) in new_blobs {
+                let _ = self
+                    .store
+                    .delete(&item_key(&self.id, id, *version, *tag)?)
+                    .await;
+            }
+        }
+        Err(err)
+    }
+
+    fn open_manifest_blob(&self, data: &[u8]) -> Result<Manifest> {
+        let (seq, env) = Manifest::parse_blob(data)?;
+        Manifest::open(&env, seq, self.keys.get(env.key_epoch())?, &self.id)
+    }
+
+    /// The manifest as the store holds it now.
+    async fn load_manifest(&self) -> Result<(Manifest, Version)> {
+        let r = self
+            .store
+            .get(
+                &key_of(&self.id, "manifest")?,
+                blocksmith_store::GetOptions::new(),
+            )
+            .await?;
+        let m = self.open_manifest_blob(&r.data)?;
+        if m.seq < self.options.min_manifest_seq {
+            return Err(Error::Rollback {
+                what: "manifest",
+                expected: self.options.min_manifest_seq,
+                found: m.seq,
+            });
+        }
+        Ok((m, r.meta.version))
     }
 
     fn next_manifest(&self) -> Manifest {
@@ -737,7 +1027,7 @@ impl<S: Store> Vault<S> {
 
     async fn write_item(&self, id: &ItemId, version: u64, tag: u64, secret: &[u8]) -> Result<()> {
         let (epoch, key) = self.keys.write();
-        let blob = ItemBlob::seal(key, epoch, &self.id, id, version, secret)?;
+        let blob = ItemBlob::seal(key, epoch, &self.id, id, version, tag, secret)?;
         self.store
             .put(
                 &item_key(&self.id, id, version, tag)?,
@@ -780,16 +1070,13 @@ impl<S: Store> Vault<S> {
             ids.push(id);
             tags.push(tag);
         }
-        for ((id, tag), item) in ids.iter().zip(&tags).zip(&items) {
+        let blobs: Vec<(ItemId, u64, u64)> =
+            ids.iter().zip(&tags).map(|(i, t)| (*i, 1, *t)).collect();
+        for ((id, _, tag), item) in blobs.iter().zip(&items) {
             self.write_item(id, 1, *tag, item.secret.expose_secret())
                 .await?;
         }
-        if let Err(e) = self.save_manifest(next).await {
-            for (id, tag) in ids.iter().zip(&tags) {
-                let _ = self.store.delete(&item_key(&self.id, id, 1, *tag)?).await;
-            }
-            return Err(e);
-        }
+        self.commit_manifest(next, &blobs).await?;
         Ok(ids)
     }
 
@@ -805,12 +1092,12 @@ impl<S: Store> Vault<S> {
             .ok_or(Error::Inconsistent(
                 "an item in the manifest is missing from the store",
             ))?;
-        self.open_blob(&r.data, id, info.version)
+        self.open_blob(&r.data, id, info.version, info.tag)
     }
 
-    fn open_blob(&self, bytes: &[u8], id: &ItemId, version: u64) -> Result<SecretBytes> {
+    fn open_blob(&self, bytes: &[u8], id: &ItemId, version: u64, tag: u64) -> Result<SecretBytes> {
         let blob = ItemBlob::parse(bytes)?;
-        blob.open(self.keys.get(blob.epoch())?, &self.id, id, version)
+        blob.open(self.keys.get(blob.epoch())?, &self.id, id, version, tag)
     }
 
     /// Decrypts an item's secret, found by name.
@@ -844,13 +1131,7 @@ impl<S: Store> Vault<S> {
             i.updated = now();
             i.size = u32::try_from(secret.len()).unwrap_or(u32::MAX);
         }
-        if let Err(e) = self.save_manifest(next).await {
-            let _ = self
-                .store
-                .delete(&item_key(&self.id, id, version, tag)?)
-                .await;
-            return Err(e);
-        }
+        self.commit_manifest(next, &[(*id, version, tag)]).await?;
         self.store
             .delete(&item_key(&self.id, id, old_version, old_tag)?)
             .await?;
@@ -864,7 +1145,7 @@ impl<S: Store> Vault<S> {
             .remove(id)
             .ok_or_else(|| Error::ItemNotFound { id: id.to_string() })?;
         let key = item_key(&self.id, id, info.version, info.tag)?;
-        self.save_manifest(next).await?;
+        self.commit_manifest(next, &[]).await?;
         self.store.delete(&key).await?;
         Ok(())
     }
@@ -875,12 +1156,15 @@ impl<S: Store> Vault<S> {
     /// same).
     pub async fn vacuum(&self) -> Result<usize> {
         let prefix = format!("{}/items/", prefix(&self.id));
+        // Decide from the manifest as stored now, not this handle's copy: a
+        // blob named by a newer manifest (another device's write) is live.
+        let (manifest, _) = self.load_manifest().await?;
         let mut n = 0;
         for m in self.store.list_all(&prefix).await? {
             let live = m.key.as_str()[prefix.len()..]
                 .split_once('/')
                 .and_then(|(item, rest)| {
-                    let info = self.info(&item.parse().ok()?)?;
+                    let info = manifest.items.get(&item.parse().ok()?)?;
                     Some(rest == format!("{:016x}-{:016x}", info.version, info.tag))
                 })
                 .unwrap_or(false);
@@ -933,6 +1217,9 @@ impl<S: Store> Vault<S> {
             &self.keys.current,
         )?;
         next.auth_verifier = derived.auth.verifier().as_bytes().to_vec();
+        if let (Some(p), Some((e, k))) = (next.pending.as_mut(), &self.keys.pending) {
+            p.wrapped_key = wrap_vault_key(&derived.kek, Kind::VaultKey, *e, &self.id, k)?;
+        }
         self.save_header(next).await?;
         self.kek = Some(derived.kek);
         Ok(())
@@ -949,6 +1236,11 @@ impl<S: Store> Vault<S> {
             &self.id,
             &self.keys.current,
         )?);
+        let public = recovery_public_of(&recovery, &self.id);
+        if let (Some(p), Some((e, k))) = (next.pending.as_mut(), &self.keys.pending) {
+            p.recovery_seal = Some(seal_to_recovery(&public, *e, &self.id, k)?);
+        }
+        next.recovery_public = Some(public);
         self.save_header(next).await?;
         Ok(recovery)
     }
@@ -1011,28 +1303,42 @@ impl<S: Store> Vault<S> {
     }
 
     async fn begin_rotation(&mut self) -> Result<()> {
+        let kek = self.kek.clone().ok_or(Error::PasswordRequired)?;
         let from = self.keys.epoch;
         let to = from
             .checked_add(1)
             .ok_or(Error::Inconsistent("key epoch overflow"))?;
-        let next = SymmetricKey::generate()?;
+        // 1. The next key, durable in the header before anything is sealed
+        //    under it, wrapped by the password-derived key and sealed to the
+        //    recovery public key (never by the key being retired). A rotation
+        //    whose record was lost resumes with the key it began with.
+        let next = match &self.keys.pending {
+            Some((e, k)) if *e == to => k.clone(),
+            Some(_) => return Err(Error::Inconsistent("pending key of another epoch")),
+            None => {
+                let next = SymmetricKey::generate()?;
+                let mut h = self.header.clone();
+                h.pending = Some(PendingKey {
+                    epoch: to,
+                    wrapped_key: wrap_vault_key(&kek, Kind::VaultKey, to, &self.id, &next)?,
+                    recovery_seal: match &h.recovery_public {
+                        Some(p) => Some(seal_to_recovery(p, to, &self.id, &next)?),
+                        None => None,
+                    },
+                });
+                self.save_header(h).await?;
+                self.keys.pending = Some((to, next.clone()));
+                next
+            }
+        };
+        // 2. The progress record, authenticated under the next key.
         let recovery = RecoveryKey::generate()?;
-        let rctx = Context::new(self.id.as_bytes())
-            .with_item(CTX_ROTATION)
-            .with_version(u64::from(to));
         let cctx = Context::new(self.id.as_bytes())
             .with_item(CTX_RECOVERY)
             .with_version(u64::from(to));
-        let rec = RotationRecord {
+        let mut rec = RotationRecord {
             from_epoch: from,
             to_epoch: to,
-            next_key: Envelope::seal(
-                &self.keys.current,
-                Kind::RotationKey,
-                from,
-                &rctx,
-                next.expose_secret(),
-            )?,
             recovery: Envelope::seal(
                 &next,
                 Kind::PendingRecovery,
@@ -1043,29 +1349,48 @@ impl<S: Store> Vault<S> {
             cursor: None,
             done: 0,
             started: now(),
+            mac: Vec::new(),
         };
+        rec.sign(&self.id, &next);
         let v = self
             .store
             .put_record(&key_of(&self.id, "rotation")?, &rec, PutOptions::create())
             .await
             .map_err(|e| conflict(e, "rotation record"))?
             .version;
-        self.keys.pending = Some((to, next));
         self.rotation = Some((rec, v));
+        // 3. The rotation becomes visible to every other writer: the manifest
+        //    moves to the next key now, so a handle that unlocked before this
+        //    point fails its next write with a conflict instead of sealing an
+        //    item under the key being retired.
+        let m = self.next_manifest();
+        self.commit_manifest(m, &[]).await?;
         Ok(())
     }
 
+    /// Brings one item blob under the next key. A blob already under the
+    /// next epoch is opened to prove it (an epoch number alone proves
+    /// nothing: the store could forge it, or a lost rotation could have used
+    /// another key); one under the retired key is re-encrypted in place.
     async fn reencrypt(&self, id: &ItemId, version: u64, tag: u64) -> Result<()> {
         let key = item_key(&self.id, id, version, tag)?;
-        let r = self.store.get_opt(&key).await?.ok_or(Error::Inconsistent(
-            "an item in the manifest is missing from the store",
-        ))?;
+        let Some(r) = self.store.get_opt(&key).await? else {
+            // Another writer updated or removed the item since this handle
+            // read the manifest: a conflict (reopen and resume), not damage.
+            let now = self.store.head(&key_of(&self.id, "manifest")?).await?;
+            if now.version != self.manifest_version {
+                return Err(Error::Conflict("item"));
+            }
+            return Err(Error::Inconsistent(
+                "an item in the manifest is missing from the store",
+            ));
+        };
         let (to, next) = self.keys.write();
+        let secret = self.open_blob(&r.data, id, version, tag)?;
         if ItemBlob::parse(&r.data)?.epoch() == to {
-            return Ok(()); // already done (a resumed run, or written during the rotation)
+            return Ok(());
         }
-        let secret = self.open_blob(&r.data, id, version)?;
-        let blob = ItemBlob::seal(next, to, &self.id, id, version, secret.expose_secret())?;
+        let blob = ItemBlob::seal(next, to, &self.id, id, version, tag, secret.expose_secret())?;
         self.store
             .put(&key, blob.into(), PutOptions::update(r.meta.version))
             .await
@@ -1077,9 +1402,13 @@ impl<S: Store> Vault<S> {
         let Some((rec, v)) = &self.rotation else {
             return Err(Error::Inconsistent("rotation record missing"));
         };
+        let Some((_, next)) = &self.keys.pending else {
+            return Err(Error::Inconsistent("next key missing"));
+        };
         let mut rec = rec.clone();
         rec.cursor = Some(last.to_string());
         rec.done += n;
+        rec.sign(&self.id, next);
         let v = self
             .store
             .put_record(
@@ -1101,9 +1430,6 @@ impl<S: Store> Vault<S> {
             .ok_or(Error::Inconsistent("rotation record missing"))?;
         let to = rec.to_epoch;
         if to != self.keys.epoch {
-            if self.progress(&rec).remaining > 0 {
-                return Err(Error::Inconsistent("rotation finished with items left"));
-            }
             let kek = self.kek.clone().ok_or(Error::PasswordRequired)?;
             let (_, next_key) = self
                 .keys
@@ -1112,10 +1438,28 @@ impl<S: Store> Vault<S> {
                 .ok_or(Error::Inconsistent("next key missing"))?;
             let next_key = next_key.clone();
             let recovery = self.pending_recovery(&rec, &next_key)?;
-            // 1. The manifest under the new key (the old key may no longer open it).
+            // 1. Never decide from the cursor: take the manifest as the store
+            //    holds it now and prove every item it names is under the next
+            //    key, re-encrypting any still under the retired one (written
+            //    by a handle that unlocked before the rotation began, say).
+            let (manifest, version) = self.load_manifest().await?;
+            self.manifest = manifest;
+            self.manifest_version = version;
+            let items: Vec<(ItemId, u64, u64)> = self
+                .manifest
+                .items
+                .values()
+                .map(|i| (i.id, i.version, i.tag))
+                .collect();
+            for (id, version, tag) in &items {
+                self.reencrypt(id, *version, *tag).await?;
+            }
+            // 2. The manifest under the new key, by compare-and-swap against
+            //    the version just checked: a write that landed in between
+            //    fails this step (retry `rotate`), never the vault.
             let m = self.next_manifest();
-            self.save_manifest(m).await?;
-            // 2. Commit: the header names the new epoch, wraps the new key, and
+            self.commit_manifest(m, &[]).await?;
+            // 3. Commit: the header names the new epoch, wraps the new key, and
             //    carries a new sharing key pair. The old key is gone from the store.
             let identity = StaticSecret::from(random_array::<32>()?);
             let mut h = self.header.clone();
@@ -1128,6 +1472,8 @@ impl<S: Store> Vault<S> {
                 &self.id,
                 &next_key,
             )?);
+            h.recovery_public = Some(recovery_public_of(&recovery, &self.id));
+            h.pending = None;
             h.identity = seal_identity(&next_key, to, &self.id, &identity)?;
             h.public_key = public_of(&identity).as_bytes().to_vec();
             self.save_header(h).await?;
@@ -1138,7 +1484,7 @@ impl<S: Store> Vault<S> {
             };
             self.identity = identity;
         }
-        // 3. Clean up (also reached when resuming after a crash past the commit).
+        // 4. Clean up (also reached when resuming after a crash past the commit).
         let recovery = self.pending_recovery(&rec, &self.keys.current)?;
         self.store.delete(&key_of(&self.id, "rotation")?).await?;
         self.rotation = None;
@@ -1237,36 +1583,162 @@ impl<S: Store> Vault<S> {
         self.add_many(items).await
     }
 
-    /// Opens and imports every share waiting in this vault's inbox, then
-    /// deletes them. Bundles that do not open (not for us, tampered) are
-    /// left in place and reported as errors only if nothing else succeeded.
-    pub async fn receive_shares(&mut self) -> Result<Vec<(ReceivedShare, Vec<ItemId>)>> {
-        let metas = self
-            .store
-            .list_all(&inbox_prefix(&self.public_key()))
-            .await?;
-        let mut out = Vec::new();
-        let mut first_err = None;
+    /// Opens every share waiting in this vault's inbox, without importing
+    /// anything: the host decides, from each share's authenticated
+    /// [`ReceivedShare::sender`], which to [`Vault::accept_share`] and which
+    /// to [`Vault::reject_share`].
+    ///
+    /// A bundle that does not open (not for us, tampered, malformed) is moved
+    /// out of the inbox to a quarantine prefix (`shares-quarantine/...`) and
+    /// reported in [`Inbox::quarantined`], so one bad bundle never blocks the
+    /// others.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub async fn pending_shares(&self) -> Result<Inbox> {
+        let prefix = inbox_prefix(&self.public_key());
+        let metas = self.store.list_all(&prefix).await?;
+        let mut inbox = Inbox::default();
         for m in metas {
             let Some(r) = self.store.get_opt(&m.key).await? else {
                 continue;
             };
             match self.open_share(&r.data) {
-                Ok(share) => {
-                    let ids = self.import_share(&share).await?;
-                    self.store.delete(&m.key).await?;
-                    out.push((share, ids));
-                }
+                Ok(share) => inbox.shares.push(PendingShare {
+                    key: m.key.clone(),
+                    share,
+                }),
                 Err(e) => {
-                    first_err.get_or_insert(e);
+                    self.quarantine(&m.key, &prefix, r.data).await?;
+                    inbox.quarantined.push((m.key.as_str().to_string(), e));
                 }
             }
         }
-        match first_err {
-            Some(e) if out.is_empty() => Err(e),
-            _ => Ok(out),
+        Ok(inbox)
+    }
+
+    async fn quarantine(&self, key: &Key, prefix: &str, data: bytes::Bytes) -> Result<()> {
+        let rest = key.as_str().strip_prefix(prefix).unwrap_or(key.as_str());
+        let target = Key::new(format!(
+            "shares-quarantine/{}{}",
+            prefix.trim_start_matches("shares/"),
+            rest
+        ))?;
+        self.store.put(&target, data, PutOptions::default()).await?;
+        self.store.delete(key).await?;
+        Ok(())
+    }
+
+    /// Imports a pending share's items (see [`Vault::import_share`]) and
+    /// removes it from the inbox.
+    ///
+    /// # Errors
+    ///
+    /// An item the vault refuses (an invalid name, say) fails the whole
+    /// share with its typed error and moves the bundle to the quarantine
+    /// prefix; store errors and conflicts as for [`Vault::add_many`].
+    pub async fn accept_share(&mut self, pending: &PendingShare) -> Result<Vec<ItemId>> {
+        let prefix = inbox_prefix(&self.public_key());
+        let bundle = self.store.get_opt(&pending.key).await?;
+        match self.import_share(&pending.share).await {
+            Ok(ids) => {
+                self.store.delete(&pending.key).await?;
+                Ok(ids)
+            }
+            Err(
+                e @ (Error::InvalidArgument(_) | Error::TooLarge { .. } | Error::Malformed { .. }),
+            ) => {
+                if let Some(b) = bundle {
+                    self.quarantine(&pending.key, &prefix, b.data).await?;
+                }
+                Err(e)
+            }
+            Err(e) => Err(e),
         }
     }
+
+    /// Deletes a pending share from the inbox without importing it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub async fn reject_share(&self, pending: &PendingShare) -> Result<()> {
+        self.store.delete(&pending.key).await?;
+        Ok(())
+    }
+
+    /// Opens the inbox and imports the shares `accept` approves (check
+    /// [`ReceivedShare::sender`] against the fingerprints you expect); the
+    /// others are deleted. Bundles that do not open, or whose items the
+    /// vault refuses, are quarantined and reported, never blocking the rest.
+    ///
+    /// # Errors
+    ///
+    /// Store errors and manifest conflicts.
+    pub async fn receive_shares(
+        &mut self,
+        mut accept: impl FnMut(&ReceivedShare) -> bool,
+    ) -> Result<ReceiveReport> {
+        let inbox = self.pending_shares().await?;
+        let mut report = ReceiveReport {
+            quarantined: inbox.quarantined,
+            ..ReceiveReport::default()
+        };
+        for p in inbox.shares {
+            if !accept(&p.share) {
+                self.reject_share(&p).await?;
+                report.rejected.push(p.share);
+                continue;
+            }
+            match self.accept_share(&p).await {
+                Ok(ids) => report.imported.push((p.share, ids)),
+                Err(
+                    e @ (Error::InvalidArgument(_)
+                    | Error::TooLarge { .. }
+                    | Error::Malformed { .. }),
+                ) => {
+                    report.quarantined.push((p.key.as_str().to_string(), e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// A share waiting in the inbox, opened (its sender authenticated) but not
+/// imported.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PendingShare {
+    /// Where it waits in the store.
+    pub key: Key,
+    /// The opened share.
+    pub share: ReceivedShare,
+}
+
+/// What [`Vault::pending_shares`] found.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Inbox {
+    /// Shares that opened, waiting for the host's decision.
+    pub shares: Vec<PendingShare>,
+    /// Bundles that did not open (store key, why), moved to quarantine.
+    pub quarantined: Vec<(String, Error)>,
+}
+
+/// What [`Vault::receive_shares`] did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ReceiveReport {
+    /// Shares imported, with the new items' ids.
+    pub imported: Vec<(ReceivedShare, Vec<ItemId>)>,
+    /// Shares the host refused (deleted from the inbox).
+    pub rejected: Vec<ReceivedShare>,
+    /// Bundles quarantined (store key, why): not for us, tampered, or with
+    /// items the vault refuses.
+    pub quarantined: Vec<(String, Error)>,
 }
 
 /// The store key prefix of a vault (for hosts that list or remove vaults).

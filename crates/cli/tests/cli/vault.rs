@@ -179,7 +179,8 @@ fn vault_share_between_two_vaults() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let w = "--allow-weak-kdf";
-    init(d, "alice pw", &[]);
+    let alice_init = init(d, "alice pw", &[]);
+    let alice_pk = alice_init["public_key"].as_str().unwrap().to_string();
     let bob = init(d, "bob pw", &["--secret-key"]);
     assert_eq!(bob["default"], false);
     let bob_id = bob["vault_id"].as_str().unwrap();
@@ -224,6 +225,7 @@ fn vault_share_between_two_vaults() {
         &["vault", "receive", "--vault", bob_id, w],
     );
     assert_eq!(o.status.code(), Some(2), "{o:?}");
+    // Without --from nothing is imported: the share waits, its sender listed.
     let o = run_with(
         d,
         &bob_env,
@@ -231,6 +233,17 @@ fn vault_share_between_two_vaults() {
         &["--json", "vault", "receive", "--vault", bob_id, w],
     );
     assert!(o.status.success(), "{o:?}");
+    assert_eq!(json(&o)[0]["status"], "waiting");
+    let o = run_with(
+        d,
+        &bob_env,
+        None,
+        &[
+            "--json", "vault", "receive", "--vault", bob_id, "--from", &alice_pk, w,
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(json(&o)[0]["status"], "imported");
     assert_eq!(json(&o)[0]["items"].as_array().unwrap().len(), 2);
     let o = run_with(
         d,

@@ -197,3 +197,55 @@ fn zero_grace_revokes_at_once_and_store_sees_only_hashes() {
         );
     });
 }
+
+#[test]
+fn rotating_an_expired_key_is_refused_and_rotation_never_extends_a_life() {
+    block_on(async {
+        let (keys, clock) = service(MemoryStore::new());
+        clock.store(1_000, Ordering::SeqCst);
+        let k = keys
+            .create(ApiKeySpec::new("svc").with_ttl(Duration::from_secs(100)))
+            .await
+            .unwrap();
+        // Halfway through its life, a rotation keeps the same end.
+        clock.store(1_050, Ordering::SeqCst);
+        let r = keys.rotate(&k.info.id, Duration::ZERO).await.unwrap();
+        assert_eq!(r.info.expires, Some(1_100));
+        // Once expired, rotating it is refused and mints nothing.
+        clock.store(1_100, Ordering::SeqCst);
+        let before = keys.list(None).await.unwrap().len();
+        assert!(matches!(
+            keys.rotate(&r.info.id, Duration::ZERO).await,
+            Err(Error::ApiKeyExpired { .. })
+        ));
+        assert_eq!(keys.list(None).await.unwrap().len(), before);
+    });
+}
+
+#[test]
+fn peppers_rotate_with_an_id_and_keys_move_to_the_new_one_on_use() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let old = SymmetricKey::generate().unwrap();
+        let new = SymmetricKey::generate().unwrap();
+        let v1 = ApiKeys::new(&store, old.clone()).with_pepper_id("2025");
+        let k = v1.create(ApiKeySpec::new("svc")).await.unwrap();
+        let secret = k.key.expose_secret().to_string();
+        // The new pepper alone does not know the key yet.
+        let only_new = ApiKeys::new(&store, new.clone()).with_pepper_id("2026");
+        assert!(matches!(
+            only_new.verify(&secret).await,
+            Err(Error::ApiKeyRejected)
+        ));
+        // During the switch both are configured; a use re-hashes.
+        let both = ApiKeys::new(&store, new.clone())
+            .with_pepper_id("2026")
+            .with_old_pepper("2025", old);
+        both.verify(&secret).await.unwrap();
+        // Now the old pepper can go.
+        only_new.verify(&secret).await.unwrap();
+        // Keys created under the new pepper verify too.
+        let k2 = only_new.create(ApiKeySpec::new("svc")).await.unwrap();
+        only_new.verify(k2.key.expose_secret()).await.unwrap();
+    });
+}

@@ -7,5 +7,6 @@ mod kat;
 mod negative;
 mod rotation;
 mod sharing;
+mod trust;
 mod vault_flow;
 mod wycheproof_vectors;

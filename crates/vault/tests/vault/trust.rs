@@ -1,0 +1,216 @@
+//! Defects found by a security review (issue 18), each pinned by a test
+//! that failed before its fix.
+
+use crate::common::{creds, opts};
+use blocksmith_store::{
+    Capabilities, GetOptions, GetResult, Key, ListOptions, ListPage, MemoryStore, ObjectMeta,
+    PutOptions, PutResult, Store, block_on,
+};
+use blocksmith_vault::{Error, KdfFloor, KdfParams, KdfPolicy, NewItem, Vault, VaultOptions};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The next manifest write is applied, and then the client is told it
+/// failed: a timeout after the commit (`Backend`), or a retried conditional
+/// put that finds its own first attempt (`PreconditionFailed`).
+struct AmbiguousManifest {
+    inner: Arc<MemoryStore>,
+    armed: AtomicBool,
+    as_conflict: bool,
+}
+
+impl Store for AmbiguousManifest {
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn get(&self, key: &Key, options: GetOptions) -> blocksmith_store::Result<GetResult> {
+        self.inner.get(key, options).await
+    }
+    async fn head(&self, key: &Key) -> blocksmith_store::Result<ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn put(
+        &self,
+        key: &Key,
+        value: Bytes,
+        options: PutOptions,
+    ) -> blocksmith_store::Result<PutResult> {
+        if key.as_str().ends_with("/manifest") && self.armed.swap(false, Ordering::SeqCst) {
+            self.inner.put(key, value, options).await?;
+            return Err(if self.as_conflict {
+                blocksmith_store::Error::PreconditionFailed {
+                    key: key.as_str().to_string(),
+                }
+            } else {
+                blocksmith_store::Error::Backend {
+                    backend: "ambiguous",
+                    temporary: true,
+                    source: "timed out after the write".into(),
+                }
+            });
+        }
+        self.inner.put(key, value, options).await
+    }
+    async fn delete(&self, key: &Key) -> blocksmith_store::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, options: ListOptions) -> blocksmith_store::Result<ListPage> {
+        self.inner.list(options).await
+    }
+}
+
+#[test]
+fn an_ambiguous_manifest_error_never_deletes_a_committed_secret() {
+    block_on(async {
+        for as_conflict in [false, true] {
+            let data = Arc::new(MemoryStore::new());
+            let store = AmbiguousManifest {
+                inner: data.clone(),
+                armed: AtomicBool::new(false),
+                as_conflict,
+            };
+            let (mut v, _) = Vault::create(&store, &creds(), opts()).await.unwrap();
+            let keep = v.add(NewItem::new("old", "v1")).await.unwrap();
+            // add: the write committed, the answer was lost.
+            store.armed.store(true, Ordering::SeqCst);
+            let added = v.add(NewItem::new("new", "fresh")).await;
+            // update: same.
+            store.armed.store(true, Ordering::SeqCst);
+            let updated = v.update(&keep, "v2").await;
+            // Whatever the client was told, what the store committed opens,
+            // and vacuum keeps it.
+            let vid = v.id();
+            drop(v);
+            let v = Vault::unlock(&*data, vid, &creds(), opts()).await.unwrap();
+            assert_eq!(
+                v.vacuum().await.unwrap(),
+                0,
+                "no orphan: both writes recognised"
+            );
+            let v = Vault::unlock(&*data, vid, &creds(), opts()).await.unwrap();
+            assert_eq!(
+                v.get_by_name("new").await.unwrap().as_str(),
+                Some("fresh"),
+                "conflict={as_conflict}"
+            );
+            assert_eq!(v.get(&keep).await.unwrap().as_str(), Some("v2"));
+            // The read-back recognised its own write: the client was told Ok.
+            assert!(added.is_ok(), "{added:?}");
+            assert_eq!(updated.unwrap(), 2);
+        }
+    });
+}
+
+#[test]
+fn a_lost_race_still_cleans_up_its_blob() {
+    block_on(async {
+        let data = MemoryStore::new();
+        let (mut a, _) = Vault::create(&data, &creds(), opts()).await.unwrap();
+        let vid = a.id();
+        let mut b = Vault::unlock(&data, vid, &creds(), opts()).await.unwrap();
+        a.add(NewItem::new("a", "1")).await.unwrap();
+        assert!(matches!(
+            b.add(NewItem::new("b", "2")).await,
+            Err(Error::Conflict(_))
+        ));
+        // B's blob was deleted: the current manifest never named it.
+        assert_eq!(a.vacuum().await.unwrap(), 0);
+    });
+}
+
+#[test]
+fn vacuum_decides_from_the_stored_manifest_not_a_stale_copy() {
+    block_on(async {
+        let data = MemoryStore::new();
+        let (stale, _) = Vault::create(&data, &creds(), opts()).await.unwrap();
+        let vid = stale.id();
+        let mut fresh = Vault::unlock(&data, vid, &creds(), opts()).await.unwrap();
+        let id = fresh.add(NewItem::new("k", "v")).await.unwrap();
+        assert_eq!(stale.vacuum().await.unwrap(), 0);
+        assert_eq!(fresh.get(&id).await.unwrap().as_str(), Some("v"));
+    });
+}
+
+#[test]
+fn unlock_refuses_parameters_cheaper_than_this_device_used_before() {
+    block_on(async {
+        let data = MemoryStore::new();
+        let strong = KdfParams::new(256, 2, 1);
+        let o = opts().with_kdf(strong);
+        let (mut v, _) = Vault::create(&data, &creds(), o.clone()).await.unwrap();
+        let vid = v.id();
+        let remembered = v.kdf_params().unwrap();
+        // The server (or whoever holds the store) lowers the cost.
+        v.change_password(&creds(), Some(KdfParams::new(64, 1, 1)))
+            .await
+            .unwrap();
+        drop(v);
+        let policy = KdfPolicy::default()
+            .with_floor(KdfFloor::None)
+            .with_previous(remembered);
+        let careful = VaultOptions::insecure_fast().with_kdf_policy(policy);
+        assert!(matches!(
+            Vault::unlock(&data, vid, &creds(), careful).await,
+            Err(Error::KdfParams(_))
+        ));
+        // Equal or stronger parameters pass.
+        let ok = KdfPolicy::default()
+            .with_floor(KdfFloor::None)
+            .with_previous(KdfParams::new(64, 1, 1));
+        assert!(
+            Vault::unlock(&data, vid, &creds(), opts().with_kdf_policy(ok))
+                .await
+                .is_ok()
+        );
+    });
+}
+
+#[test]
+fn the_default_policy_refuses_more_than_a_gibibyte() {
+    let p = KdfPolicy::default();
+    assert!(p.check(&KdfParams::new(1024 * 1024, 3, 4)).is_ok());
+    assert!(matches!(
+        p.check(&KdfParams::new(1024 * 1024 + 1024, 3, 4)),
+        Err(Error::KdfParams(_))
+    ));
+}
+
+#[test]
+fn an_item_blob_from_another_write_of_the_same_version_does_not_open() {
+    block_on(async {
+        use blocksmith_store::StoreExt;
+        let data = Arc::new(MemoryStore::new());
+        let (mut v, _) = Vault::create(&*data, &creds(), opts()).await.unwrap();
+        let id = v.add(NewItem::new("k", "v1")).await.unwrap();
+        let vid = v.id();
+        drop(v);
+        // An update interrupted after its blob: version 2, orphaned.
+        let failing = crate::common::FailingStore::new(data.clone(), 1);
+        let mut v = Vault::unlock(&failing, vid, &creds(), opts())
+            .await
+            .unwrap();
+        assert!(v.update(&id, "abandoned value").await.is_err());
+        drop(v);
+        let prefix = format!("vault/{vid}/items/{id}/");
+        let orphan = data.blocking().list_all(&prefix).unwrap();
+        let orphan = orphan
+            .iter()
+            .find(|m| m.key.as_str().contains("0000000000000002-"))
+            .unwrap();
+        let orphan_bytes = data.blocking().get(&orphan.key).unwrap().data;
+        // The real version 2, under another tag.
+        let mut v = Vault::unlock(&*data, vid, &creds(), opts()).await.unwrap();
+        assert_eq!(v.update(&id, "real value").await.unwrap(), 2);
+        let live = data
+            .blocking()
+            .list_all(&prefix)
+            .unwrap()
+            .into_iter()
+            .find(|m| m.key != orphan.key)
+            .unwrap();
+        // The store serves the orphan in the live blob's place.
+        data.blocking().put(&live.key, orphan_bytes).unwrap();
+        assert!(matches!(v.get(&id).await, Err(Error::Decrypt)));
+    });
+}
