@@ -163,9 +163,17 @@ fn dh(secret: &StaticSecret, public: &PublicKey) -> Result<Zeroizing<[u8; 32]>> 
 }
 
 fn encode_items(items: &[SharedItem]) -> Result<SecretBytes> {
-    let cap = items
+    // The exact size, so the buffer never grows: a reallocation would leave
+    // a copy of the secrets in freed memory that nothing zeroizes.
+    let cap = 4 + items
         .iter()
-        .map(|i| 16 + i.name.len() + i.secret.len())
+        .map(|i| {
+            2 + i.name.len()
+                + 1
+                + i.collection.as_ref().map_or(0, |c| 2 + c.len())
+                + 4
+                + i.secret.len()
+        })
         .sum::<usize>();
     let mut buf = SecretBytes::new(Vec::with_capacity(cap));
     let out = buf.as_mut_vec();
@@ -190,6 +198,7 @@ fn encode_items(items: &[SharedItem]) -> Result<SecretBytes> {
         out.extend_from_slice(&n.to_le_bytes());
         out.extend_from_slice(s);
     }
+    debug_assert_eq!(out.capacity(), cap, "the share buffer grew");
     Ok(buf)
 }
 
@@ -392,5 +401,20 @@ mod tests {
             prop_assert!(open(&bob, &bytes).is_err());
             let _ = decode_items(&bytes);
         }
+    }
+
+    #[test]
+    fn the_share_buffer_is_sized_exactly_and_never_reallocates() {
+        let items: Vec<SharedItem> = (0..5)
+            .map(|i| SharedItem {
+                name: format!("name {i}"),
+                collection: (i % 2 == 0).then(|| "c".repeat(900)),
+                secret: SecretBytes::from_slice(&vec![7u8; 300 * i]),
+            })
+            .collect();
+        let mut buf = encode_items(&items).unwrap();
+        let v = buf.as_mut_vec();
+        assert_eq!(v.len(), v.capacity());
+        assert_eq!(decode_items(v).unwrap().len(), 5);
     }
 }

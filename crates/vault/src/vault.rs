@@ -781,11 +781,12 @@ impl<S: Store> Vault<S> {
             .with_item(CTX_IDENTITY)
             .with_version(u64::from(epoch));
         let sk = envelope::open(&keys.current, Kind::IdentityKey, &ctx, &header.identity)?;
-        let sk: [u8; 32] = sk
-            .expose_secret()
-            .try_into()
-            .map_err(|_| Error::Inconsistent("identity key length"))?;
-        let identity = StaticSecret::from(sk);
+        let sk: zeroize::Zeroizing<[u8; 32]> = zeroize::Zeroizing::new(
+            sk.expose_secret()
+                .try_into()
+                .map_err(|_| Error::Inconsistent("identity key length"))?,
+        );
+        let identity = StaticSecret::from(*sk);
         if public_of(&identity).as_bytes()[..] != header.public_key[..] {
             return Err(Error::Inconsistent(
                 "public key does not match the identity key",
@@ -1502,11 +1503,12 @@ impl<S: Store> Vault<S> {
             .with_item(CTX_RECOVERY)
             .with_version(u64::from(rec.to_epoch));
         let b = envelope::open(key, Kind::PendingRecovery, &ctx, &rec.recovery)?;
-        let arr: [u8; 32] = b
-            .expose_secret()
-            .try_into()
-            .map_err(|_| Error::Inconsistent("recovery key length"))?;
-        Ok(RecoveryKey::from_bytes(arr))
+        let arr: zeroize::Zeroizing<[u8; 32]> = zeroize::Zeroizing::new(
+            b.expose_secret()
+                .try_into()
+                .map_err(|_| Error::Inconsistent("recovery key length"))?,
+        );
+        Ok(RecoveryKey::from_bytes(*arr))
     }
 
     /// Seals copies of `items` to `recipient` and returns the bundle (to
