@@ -141,6 +141,49 @@ impl fmt::Display for FaultPlan {
     }
 }
 
+/// The kind of a store operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OpKind {
+    /// [`Store::get`].
+    Get,
+    /// [`Store::head`].
+    Head,
+    /// [`Store::put`].
+    Put,
+    /// [`Store::delete`].
+    Delete,
+    /// [`Store::list`].
+    List,
+    /// [`Store::compose`].
+    Compose,
+}
+
+/// The operation a fault hit: its kind and the key it named (for a
+/// listing, the prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FaultedOp {
+    /// What the call was.
+    pub kind: OpKind,
+    /// Its key (target of a compose, prefix of a listing).
+    pub key: String,
+}
+
+impl fmt::Display for FaultedOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            OpKind::Get => "get",
+            OpKind::Head => "head",
+            OpKind::Put => "put",
+            OpKind::Delete => "delete",
+            OpKind::List => "list",
+            OpKind::Compose => "compose",
+        };
+        write!(f, "{kind} {:?}", self.key)
+    }
+}
+
 /// The source of every error a [`FaultyStore`] injects, inside
 /// [`Error::Backend`] (backend [`BACKEND`]); see [`is_injected`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,6 +259,7 @@ pub struct FaultyStore<S> {
     plan: FaultPlan,
     ops: AtomicU64,
     crashed: AtomicBool,
+    faulted: std::sync::Mutex<Option<FaultedOp>>,
 }
 
 impl<S: Store> FaultyStore<S> {
@@ -226,6 +270,7 @@ impl<S: Store> FaultyStore<S> {
             plan,
             ops: AtomicU64::new(0),
             crashed: AtomicBool::new(false),
+            faulted: std::sync::Mutex::new(None),
         }
     }
 
@@ -238,6 +283,14 @@ impl<S: Store> FaultyStore<S> {
     /// Whether the fault has fired.
     pub fn crashed(&self) -> bool {
         self.crashed.load(Ordering::SeqCst)
+    }
+
+    /// The operation the fault hit, once it has fired.
+    pub fn faulted(&self) -> Option<FaultedOp> {
+        self.faulted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The plan.
@@ -268,12 +321,19 @@ impl<S: Store> FaultyStore<S> {
 
     /// Counts an operation. `Ok(Some(fault))`: it is the faulted one;
     /// `Err`: the store has crashed already.
-    fn tick(&self) -> Result<Option<Fault>> {
+    fn tick(&self, kind: OpKind, key: &str) -> Result<Option<Fault>> {
         if self.crashed() {
             return Err(self.crash_error(false));
         }
         let n = self.ops.fetch_add(1, Ordering::SeqCst) + 1;
         if n == self.plan.at && !self.crashed.swap(true, Ordering::SeqCst) {
+            *self
+                .faulted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(FaultedOp {
+                kind,
+                key: key.to_string(),
+            });
             return Ok(Some(self.plan.fault));
         }
         if self.crashed() {
@@ -284,8 +344,8 @@ impl<S: Store> FaultyStore<S> {
     }
 
     /// A read or listing: no effect to apply, every fault fails it.
-    fn read_tick(&self) -> Result<()> {
-        match self.tick()? {
+    fn read_tick(&self, kind: OpKind, key: &str) -> Result<()> {
+        match self.tick(kind, key)? {
             Some(_) => Err(self.crash_error(true)),
             None => Ok(()),
         }
@@ -298,17 +358,17 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     async fn get(&self, key: &Key, options: GetOptions) -> Result<GetResult> {
-        self.read_tick()?;
+        self.read_tick(OpKind::Get, key.as_str())?;
         self.inner.get(key, options).await
     }
 
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
-        self.read_tick()?;
+        self.read_tick(OpKind::Head, key.as_str())?;
         self.inner.head(key).await
     }
 
     async fn put(&self, key: &Key, value: Bytes, options: PutOptions) -> Result<PutResult> {
-        match self.tick()? {
+        match self.tick(OpKind::Put, key.as_str())? {
             None => self.inner.put(key, value, options).await,
             Some(fault) => {
                 match fault {
@@ -329,7 +389,7 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     async fn delete(&self, key: &Key) -> Result<()> {
-        match self.tick()? {
+        match self.tick(OpKind::Delete, key.as_str())? {
             None => self.inner.delete(key).await,
             Some(fault) => {
                 if fault == Fault::FailAfter {
@@ -341,7 +401,7 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     async fn list(&self, options: ListOptions) -> Result<ListPage> {
-        self.read_tick()?;
+        self.read_tick(OpKind::List, &options.prefix)?;
         self.inner.list(options).await
     }
 
@@ -353,7 +413,7 @@ impl<S: Store> Store for FaultyStore<S> {
         parts: &[ComposePart],
         options: PutOptions,
     ) -> Result<PutResult> {
-        match self.tick()? {
+        match self.tick(OpKind::Compose, target.as_str())? {
             None => self.inner.compose(target, parts, options).await,
             Some(fault) => {
                 if fault == Fault::FailAfter {
@@ -376,11 +436,15 @@ pub struct CrashPoint {
     pub fired: bool,
     /// Operations the workload made before it returned.
     pub ops: u64,
+    /// The operation the fault hit (`None` when it did not fire).
+    pub operation: Option<FaultedOp>,
 }
 
 impl fmt::Display for CrashPoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.fired {
+        if let Some(op) = &self.operation {
+            write!(f, "crash: {} ({op})", self.plan)
+        } else if self.fired {
             write!(f, "crash: {}", self.plan)
         } else {
             write!(f, "{} ops, no crash ({} not reached)", self.ops, self.plan)
@@ -488,6 +552,7 @@ impl CrashTest {
                     plan,
                     fired: faulty.crashed(),
                     ops: faulty.ops(),
+                    operation: faulty.faulted(),
                 };
                 assert!(
                     point.ops <= self.max_operations,

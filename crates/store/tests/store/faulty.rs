@@ -2,7 +2,8 @@
 //! embedded backend.
 
 use blocksmith_store::testing::{
-    CrashTest, Fault, FaultPlan, FaultyStore, InjectedCrash, crash_at_every_operation, is_injected,
+    CrashTest, Fault, FaultPlan, FaultyStore, InjectedCrash, OpKind, crash_at_every_operation,
+    is_injected,
 };
 use blocksmith_store::{
     ComposePart, DirStore, Error, Key, ListOptions, MemoryStore, PutOptions, RedbStore, Store,
@@ -41,6 +42,8 @@ fn third<S: Store>(
     assert!(injected(&err), "{fault}: {err}");
     assert!(f.crashed());
     assert_eq!(f.ops(), 3);
+    let hit = f.faulted().unwrap();
+    assert!(!hit.key.is_empty() || hit.kind == OpKind::List, "{hit}");
     // Dead from now on: every call fails, none reaches the store or counts.
     let later = [
         f.blocking().get(&key("a")).unwrap_err(),
@@ -167,6 +170,11 @@ fn driver_on<S: Store>(make: impl FnMut() -> S) {
         },
         |inner, acked, point| {
             seen.push((point.plan.fault, point.plan.at, point.fired));
+            if let Some(op) = &point.operation {
+                assert_eq!(op.kind, OpKind::Put);
+                assert_eq!(op.key, format!("log/{acked}"));
+                assert_eq!(op.to_string(), format!("put \"log/{acked}\""));
+            }
             let stored = keys(&inner);
             for i in 0..acked {
                 assert_eq!(
