@@ -92,6 +92,19 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 /// shared from creating their directories to the rename, so a put never
 /// loses its directory to a concurrent delete.
 ///
+/// # Permissions
+/// On Unix every file the store creates (objects, temp files, manifests,
+/// lock files, the marker) is created `0600` and every directory (the root
+/// too, when the store creates it) `0700`, whatever the process umask
+/// allows beyond that: values such as key hashes and uploads are nobody
+/// else's to read, and nobody else can take the locks. Opening an existing
+/// store takes group and other permissions off its `data`, `tmp`, `locks`
+/// and `segs` directories. Files opened for writing or locking are opened
+/// with `O_NOFOLLOW`: a symbolic link planted in their place makes the call
+/// fail rather than write or lock elsewhere. Listing refuses a prefix with
+/// a `.`, `..` or empty segment ([`Error::InvalidKey`]), as every backend
+/// does, and never walks outside the store's directory.
+///
 /// # Limits
 /// Each key segment must fit a file name once escaped (254 bytes). Deleting
 /// the last key under a directory removes the directory. The
@@ -136,7 +149,11 @@ impl DirStore {
             direct_ok: AtomicBool::new(cfg!(target_os = "linux")),
         };
         for d in [&store.data, &store.tmp, &store.locks, &store.segs] {
-            fs::create_dir_all(d).map_err(|e| Error::io(format!("create {}", d.display()), e))?;
+            create_dirs(d).map_err(|e| Error::io(format!("create {}", d.display()), e))?;
+            // Stores made before files were private: their own four
+            // directories become private too (best effort: not the owner
+            // leaves them as they are), which hides every file below them.
+            make_private_dir(d);
         }
         let marker = root.join("BLOCKSMITH");
         match fs::read_to_string(&marker) {
@@ -148,7 +165,13 @@ impl DirStore {
                 });
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                fs::write(&marker, MARKER).map_err(|e| Error::io("write marker", e))?;
+                private_file()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&marker)
+                    .and_then(|mut f| f.write_all(MARKER.as_bytes()))
+                    .map_err(|e| Error::io("write marker", e))?;
             }
             Err(e) => return Err(Error::io("read marker", e)),
         }
@@ -206,7 +229,7 @@ impl DirStore {
 
     fn lock_file(&self, name: &str) -> Result<File> {
         let path = self.locks.join(name);
-        OpenOptions::new()
+        private_file()
             .create(true)
             .truncate(false)
             .write(true)
@@ -233,7 +256,7 @@ impl DirStore {
     /// Writes a synced temp file of `chunks` under a fresh version's name.
     fn write_temp(&self, version: u128, chunks: &[&[u8]]) -> Result<PathBuf> {
         let path = self.temp_path(version);
-        let mut f = OpenOptions::new()
+        let mut f = private_file()
             .write(true)
             .create_new(true)
             .open(&path)
@@ -338,7 +361,7 @@ impl DirStore {
             let Some(up) = existing.parent() else { break };
             existing = up;
         }
-        fs::create_dir_all(parent).map_err(|e| Error::io("create directories", e))?;
+        create_dirs(parent).map_err(|e| Error::io("create directories", e))?;
         // Make every new directory entry durable (the parent's own entry
         // for the object is synced after the rename).
         let mut d = parent;
@@ -639,6 +662,61 @@ struct Extent {
     len: u64,
 }
 
+/// Options that create a file readable and writable by its owner only
+/// (0600 on Unix, whatever the umask lets through of that) and refuse to
+/// open a symbolic link at the path (`O_NOFOLLOW`), so nobody who could
+/// plant a link makes a write or a lock land elsewhere.
+fn private_file() -> OpenOptions {
+    #[allow(unused_mut)]
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    o
+}
+
+/// Creates `dir` and its missing ancestors, each private to the owner
+/// (0700 on Unix).
+fn create_dirs(dir: &Path) -> std::io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Takes group and other permissions off `dir` (Unix; best effort).
+fn make_private_dir(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = fs::symlink_metadata(dir)
+            && m.is_dir()
+            && m.permissions().mode() & 0o077 != 0
+        {
+            let _ = fs::set_permissions(
+                dir,
+                fs::Permissions::from_mode(m.permissions().mode() & 0o700),
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// Whether `path` is `root` or names an entry below it, reading the path
+/// lexically: every component after `root` is a plain name (no `..`, no
+/// `.`, no root or drive prefix).
+fn stays_under(path: &Path, root: &Path) -> bool {
+    path.strip_prefix(root).is_ok_and(|rest| {
+        rest.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    })
+}
+
 /// Last modified more than [`STALE_TEMP`] before `now`.
 fn is_stale(entry: &fs::DirEntry, now: SystemTime) -> bool {
     entry
@@ -779,11 +857,14 @@ mod direct {
                 return Err(io::Error::from(ErrorKind::InvalidInput));
             }
         }
-        let mut head = OpenOptions::new().write(true).create_new(true).open(path)?;
+        let mut head = super::private_file()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
         head.write_all(header)?;
         let body = OpenOptions::new()
             .write(true)
-            .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
+            .custom_flags((rustix::fs::OFlags::DIRECT | rustix::fs::OFlags::NOFOLLOW).bits() as i32)
             .open(path)?;
         let whole = value.len() / ALIGN * ALIGN;
         let (blocks, tail) = value.split_at(whole);
@@ -1034,6 +1115,14 @@ impl Store for DirStore {
         for seg in dir_part.split('/').filter(|s| !s.is_empty()) {
             dir.push(escape(seg));
         }
+        // `validate` refused `.`, `..` and empty segments; this makes sure
+        // no other spelling leaves the data directory either.
+        if !stays_under(&dir, &self.data) {
+            return Err(Error::InvalidKey {
+                key: options.prefix.chars().take(64).collect(),
+                reason: "prefix leaves the store's directory (DirStore)",
+            });
+        }
         let mut keys = Vec::new();
         Self::walk(&dir, dir_part, name_filter, &mut keys, &options)?;
         keys.sort_unstable();
@@ -1096,6 +1185,21 @@ mod tests {
             0,
             "no temp left"
         );
+    }
+
+    #[test]
+    fn stays_under_reads_paths_lexically() {
+        let root = Path::new("/srv/store/data");
+        assert!(stays_under(root, root));
+        assert!(stays_under(&root.join("a/b"), root));
+        assert!(stays_under(&root.join("..."), root));
+        // (`.` components are dropped when a path is read: still inside.)
+        assert!(stays_under(&root.join("a/./b"), root));
+        for out in ["..", "a/../..", "a/b/../../.."] {
+            assert!(!stays_under(&root.join(out), root), "{out}");
+        }
+        assert!(!stays_under(Path::new("/srv/store"), root));
+        assert!(!stays_under(Path::new("/srv/store/data2"), root));
     }
 
     #[test]

@@ -100,13 +100,27 @@ fn validate_chars(key: &str) -> Result<()> {
 
 /// Checks a listing prefix: any leading part of a valid key (so it may end in
 /// `/` or in the middle of a segment), or empty for everything.
+///
+/// Every complete segment (one followed by `/`) obeys the key rules: not
+/// empty, not `.` or `..`. The last, partial segment may be anything a key
+/// segment starts with (`".."` is the start of the valid segment `"..."`).
+/// No key can lie under a prefix that breaks these rules, so refusing it
+/// loses nothing, and a backend that maps prefixes to paths never walks
+/// outside its root.
 pub(crate) fn validate_prefix(prefix: &str) -> Result<()> {
     if prefix.len() > MAX_KEY_LEN {
         return Err(invalid(prefix, "longer than 1024 bytes"));
     }
     validate_chars(prefix)?;
-    if prefix.starts_with('/') || prefix.contains("//") {
-        return Err(invalid(prefix, "empty segment (leading or doubled '/')"));
+    let mut segments = prefix.split('/');
+    // The text after the last '/' (or the whole prefix) is partial.
+    segments.next_back();
+    for seg in segments {
+        match seg {
+            "" => return Err(invalid(prefix, "empty segment (leading or doubled '/')")),
+            "." | ".." => return Err(invalid(prefix, "'.' or '..' segment")),
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -190,6 +204,16 @@ mod tests {
         assert!(validate_prefix("a/b").is_ok());
         assert!(validate_prefix("/a").is_err());
         assert!(validate_prefix("a//").is_err());
+        for bad in ["../", "./", "a/../", "a/./b", "a/../../", "../x", "a/b/../"] {
+            assert!(
+                matches!(validate_prefix(bad), Err(Error::InvalidKey { .. })),
+                "{bad:?} accepted"
+            );
+        }
+        // A partial last segment may be the start of a valid one.
+        for good in ["..", ".", "a/..", "a/.", "a/.hid", "...", "a/.../"] {
+            assert!(validate_prefix(good).is_ok(), "{good:?} refused");
+        }
     }
 
     proptest::proptest! {

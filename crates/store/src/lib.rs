@@ -16,6 +16,9 @@ mod object;
 pub mod record;
 #[cfg(feature = "redb")]
 mod redb_store;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod traits;
 mod types;
 

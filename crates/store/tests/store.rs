@@ -9,6 +9,11 @@ use blocksmith_store::{
 use proptest::strategy::Strategy as _;
 use std::sync::Arc;
 
+#[path = "store/faulty.rs"]
+mod faulty;
+#[path = "store/security.rs"]
+mod security;
+
 fn check<S: Store + ?Sized>(store: &S) -> Report {
     let report = Suite::new(store).run().unwrap_or_else(|f| panic!("{f}"));
     println!("passed {:?}, skipped {:?}", report.passed, report.skipped);

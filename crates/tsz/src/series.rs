@@ -7,13 +7,28 @@
 //! - `P/meta`: a typed record with the time unit and the chunk sequence counter;
 //! - `P/chunks/<first timestamp, sortable hex>-<seq>`: sealed [`Chunk`]s, written once
 //!   (create-only), rewritten only by a late-write merge (compare-and-swap);
-//! - `P/head`: the open, not yet sealed points, written by [`Series::flush`].
+//! - `P/heads/<seq>`: the open, not yet sealed points, written by
+//!   [`Series::flush`] under the sequence number the next chunk will get
+//!   (`P/head`, without a number, is the same from earlier versions: still
+//!   read, and removed by the next flush or seal).
 //!
 //! Appends go to the open head in memory; a chunk is sealed (encoded and
 //! written) when it reaches [`SeriesConfig::max_points`] or spans
 //! [`SeriesConfig::max_span`]. Call [`Series::flush`] to make the head durable.
 //! One writer per series at a time: concurrent writers are detected by the
 //! store's conditions, not merged.
+//!
+//! # Crash safety
+//! A crash at any store operation loses at most the write in flight:
+//! every point acknowledged before it (by a [`Series::flush`] that returned
+//! `Ok`, or an append that sealed a chunk) is there after a restart,
+//! exactly once, and the series opens on a state it went through (the one
+//! before the write in flight, or the one after it). A head is stale once a
+//! chunk with its sequence number or a later one exists: that chunk was
+//! sealed from a head holding all of its points, so a head left behind by a
+//! crash between sealing and deleting it is never read twice. A chunk whose
+//! length disagrees with its header (torn by a store without atomic puts)
+//! was never acknowledged and is skipped, and removed by the next write.
 
 use crate::{Chunk, ChunkHeader, Error, Point, Policy, Result, TimeUnit};
 use blocksmith_store::{
@@ -111,6 +126,14 @@ struct SealedChunk {
     header: ChunkHeader,
 }
 
+/// The sequence number at the end of a chunk or head key (`...-<seq>`
+/// or `.../<seq>`).
+fn seq_of(key: &Key) -> Option<u64> {
+    let s = key.as_str();
+    let tail = &s[s.rfind(['-', '/'])? + 1..];
+    tail.parse().ok()
+}
+
 /// One interval of a rollup.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bucket {
@@ -174,6 +197,9 @@ pub struct Series<S> {
     head: Vec<Point>,
     next_seq: u64,
     meta_version: Option<Version>,
+    /// Keys to remove once the head's points are durable elsewhere (after
+    /// the next flush or seal): superseded or sealed heads, torn chunks.
+    stale: Vec<Key>,
 }
 
 fn sortable(t: i64) -> u64 {
@@ -203,32 +229,74 @@ impl<S: Store> Series<S> {
             None => (0, None),
         };
         let mut sealed = Vec::new();
+        let mut stale = Vec::new();
+        // The highest sequence number of a sealed chunk, plus one.
+        let mut chunks_end = 0;
         for meta in store.list_all(&format!("{prefix}/chunks/")).await? {
+            if meta.size < Chunk::HEADER_LEN as u64 {
+                stale.push(meta.key); // torn (see below)
+                continue;
+            }
             let r = store
                 .get(
                     &meta.key,
                     GetOptions::new().with_range(ByteRange::Bounded(0..Chunk::HEADER_LEN as u64)),
                 )
                 .await?;
+            let header = Chunk::peek(&r.data)?;
+            if header.total_len() as u64 != meta.size {
+                // Torn: its put failed, so its seal was never acknowledged
+                // and a head still holds its points.
+                stale.push(meta.key);
+                continue;
+            }
+            chunks_end = chunks_end.max(seq_of(&meta.key).map_or(0, |s| s + 1));
             sealed.push(SealedChunk {
-                header: Chunk::peek(&r.data)?,
+                header,
                 key: meta.key,
             });
         }
         sealed.sort_by_key(|c| (c.header.first_timestamp, c.header.last_timestamp));
-        let head_key = Key::new(format!("{prefix}/head"))?;
-        let mut head = match store.get_opt(&head_key).await? {
-            Some(r) => Chunk::decode(&r.data)?.1,
-            None => Vec::new(),
-        };
-        // A crash between writing a sealed chunk and deleting the head leaves
-        // a head identical to the last chunk: drop it instead of doubling points.
-        if let (Some(last), Some(f), Some(l)) = (sealed.last(), head.first(), head.last()) {
-            let h = &last.header;
-            if (h.first_timestamp, h.last_timestamp, h.count as usize) == (f.0, l.0, head.len()) {
-                head.clear();
+        // The newest head no chunk has sealed yet holds every unsealed point
+        // (a head only loses points to a seal, and a chunk is sealed from a
+        // head holding all of them); the others are stale.
+        let mut live: Option<(u64, Key)> = None;
+        for meta in store.list_all(&format!("{prefix}/heads/")).await? {
+            match seq_of(&meta.key) {
+                Some(seq) if seq >= chunks_end && live.as_ref().is_none_or(|l| seq > l.0) => {
+                    stale.extend(live.replace((seq, meta.key)).map(|l| l.1));
+                }
+                _ => stale.push(meta.key),
             }
         }
+        let mut head = match &live {
+            Some((_, key)) => Chunk::decode(&store.get(key, GetOptions::new()).await?.data)?.1,
+            None => Vec::new(),
+        };
+        // A head from before numbered heads, if any.
+        let legacy_key = Key::new(format!("{prefix}/head"))?;
+        if let Some(r) = store.get_opt(&legacy_key).await? {
+            stale.push(legacy_key);
+            let mut legacy = Chunk::decode(&r.data)?.1;
+            // A crash between writing a sealed chunk and deleting the head
+            // left a head identical to the last chunk: not doubled.
+            if let (Some(last), Some(f), Some(l)) = (sealed.last(), legacy.first(), legacy.last()) {
+                let h = &last.header;
+                if (h.first_timestamp, h.last_timestamp, h.count as usize)
+                    == (f.0, l.0, legacy.len())
+                {
+                    legacy.clear();
+                }
+            }
+            if live.is_none() {
+                head = legacy;
+            }
+        }
+        // The next chunk's number is past every chunk and every head, so
+        // sealing it makes every head there is now stale.
+        let next_seq = next_seq
+            .max(chunks_end)
+            .max(live.as_ref().map_or(0, |l| l.0));
         Ok(Series {
             store,
             name: name.to_string(),
@@ -238,7 +306,25 @@ impl<S: Store> Series<S> {
             head,
             next_seq,
             meta_version,
+            stale,
         })
+    }
+
+    fn head_key(&self) -> Result<Key> {
+        Ok(Key::new(format!(
+            "{}/heads/{:010}",
+            self.prefix, self.next_seq
+        ))?)
+    }
+
+    /// Removes stale heads and torn chunks, once the points they held are
+    /// durable elsewhere.
+    async fn remove_stale(&mut self) -> Result<()> {
+        while let Some(key) = self.stale.last() {
+            self.store.delete(key).await?;
+            self.stale.pop();
+        }
+        Ok(())
     }
 
     /// The series name.
@@ -354,6 +440,9 @@ impl<S: Store> Series<S> {
             sortable(header.first_timestamp),
             self.next_seq
         ))?;
+        // The head flushed under this number, if any: stale once the chunk
+        // is written (and whatever happens next, since the number moves on).
+        self.stale.push(self.head_key()?);
         self.next_seq += 1;
         // The counter is saved first: a crash between the two leaves a gap in
         // sequence numbers, never two chunks with the same key.
@@ -363,15 +452,12 @@ impl<S: Store> Series<S> {
             .await?;
         self.sealed.push(SealedChunk { key, header });
         self.head.clear();
-        self.store
-            .delete(&Key::new(format!("{}/head", self.prefix))?)
-            .await?;
-        Ok(())
+        self.remove_stale().await
     }
 
     /// Makes the unsealed head durable.
     pub async fn flush(&mut self) -> Result<()> {
-        let head_key = Key::new(format!("{}/head", self.prefix))?;
+        let head_key = self.head_key()?;
         if self.head.is_empty() {
             self.store.delete(&head_key).await?;
         } else {
@@ -383,7 +469,7 @@ impl<S: Store> Series<S> {
         if self.meta_version.is_none() {
             self.save_meta().await?;
         }
-        Ok(())
+        self.remove_stale().await
     }
 
     async fn merge_late(&mut self, timestamp: i64, value: f64) -> Result<()> {
@@ -458,6 +544,9 @@ impl<S: Store> Series<S> {
     /// Deletes sealed chunks whose newest point is older than `cutoff`;
     /// returns how many were dropped.
     pub async fn drop_before(&mut self, cutoff: i64) -> Result<usize> {
+        // Stale heads go first: they are stale because of chunks that may be
+        // about to go.
+        self.remove_stale().await?;
         let (old, keep): (Vec<_>, Vec<_>) = self
             .sealed
             .drain(..)

@@ -1,5 +1,6 @@
 //! Integration tests of blocksmith-tsz (one binary, one module per topic).
 
+mod crash;
 mod datasets;
 mod hostile;
 mod roundtrip;

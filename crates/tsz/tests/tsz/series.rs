@@ -96,18 +96,72 @@ fn stale_head_after_crash_is_not_doubled() {
             s.append(t, 1.0).await.unwrap();
         }
         s.flush().await.unwrap();
-        let head = store
-            .blocking()
-            .get(&Key::new("tsz/x/head").unwrap())
-            .unwrap();
+        let key = Key::new("tsz/x/heads/0000000000").unwrap();
+        let head = store.blocking().get(&key).unwrap();
         s.seal().await.unwrap();
         // Simulate a crash after the chunk was written but before the head was deleted.
-        store
-            .blocking()
-            .put(&Key::new("tsz/x/head").unwrap(), head.data)
-            .unwrap();
+        store.blocking().put(&key, head.data).unwrap();
         let s = Series::open(&store, "x", cfg()).await.unwrap();
         assert_eq!(s.len(), 50);
+    });
+}
+
+/// A stale head that is only part of the chunk sealed after it (flushed,
+/// then more appends, then a seal cut short before the head was deleted)
+/// is not read again either.
+#[test]
+fn partial_stale_head_after_crash_is_not_doubled() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let mut s = Series::open(&store, "x", cfg()).await.unwrap();
+        for t in 0..30 {
+            s.append(t, 1.0).await.unwrap();
+        }
+        s.flush().await.unwrap();
+        let key = Key::new("tsz/x/heads/0000000000").unwrap();
+        let head = store.blocking().get(&key).unwrap();
+        for t in 30..100 {
+            s.append(t, 1.0).await.unwrap(); // seals at 100 points
+        }
+        assert_eq!(s.sealed_chunks(), 1);
+        store.blocking().put(&key, head.data).unwrap();
+        let mut s = Series::open(&store, "x", cfg()).await.unwrap();
+        assert_eq!(s.len(), 100);
+        // The next write removes the stale head.
+        s.append(100, 2.0).await.unwrap();
+        s.flush().await.unwrap();
+        assert!(store.blocking().get_opt(&key).unwrap().is_none());
+        assert_eq!(Series::open(&store, "x", cfg()).await.unwrap().len(), 101);
+    });
+}
+
+/// A store written by an earlier version keeps its head at `tsz/<name>/head`:
+/// it is read, and moved to a numbered head by the next flush.
+#[test]
+fn unnumbered_head_of_earlier_versions_is_read_and_moved() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let mut s = Series::open(&store, "x", cfg()).await.unwrap();
+        for t in 0..130 {
+            s.append(t, t as f64).await.unwrap();
+        }
+        s.flush().await.unwrap();
+        // As an earlier version left it: the head without a number.
+        let numbered = Key::new("tsz/x/heads/0000000001").unwrap();
+        let legacy = Key::new("tsz/x/head").unwrap();
+        let head = store.blocking().get(&numbered).unwrap();
+        store.blocking().put(&legacy, head.data).unwrap();
+        store.blocking().delete(&numbered).unwrap();
+        let mut s = Series::open(&store, "x", cfg()).await.unwrap();
+        assert_eq!(s.len(), 130);
+        s.append(130, 0.5).await.unwrap();
+        s.flush().await.unwrap();
+        assert!(store.blocking().get_opt(&legacy).unwrap().is_none());
+        let s = Series::open(&store, "x", cfg()).await.unwrap();
+        let (points, _) = s.range(0, 1000).await.unwrap();
+        assert_eq!(points.len(), 131);
+        assert_eq!(points[129], (129, 129.0));
+        assert_eq!(points[130], (130, 0.5));
     });
 }
 

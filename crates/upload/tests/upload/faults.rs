@@ -1,140 +1,15 @@
-//! Fault injection: a store wrapper that fails, loses acknowledgements or
-//! tears part writes at the N-th operation, for every N, then "crashes"
-//! (every later call fails). A restart on the same data must resume and
-//! publish the exact source bytes, and expiry must leave no part behind.
+//! Fault injection with `blocksmith_store::testing`: a store wrapper that
+//! fails, loses acknowledgements or tears part writes at the N-th
+//! operation, for every N, then "crashes" (every later call fails). A
+//! restart on the same data must resume and publish the exact source bytes,
+//! and expiry must leave no part behind.
 
 use crate::noise;
-use blocksmith_store::{
-    Capabilities, ComposePart, GetOptions, GetResult, Key, ListOptions, ListPage, MemoryStore,
-    ObjectMeta, PutOptions, PutResult, Store, StoreExt, block_on,
-};
+use blocksmith_store::testing::CrashTest;
+use blocksmith_store::{Key, MemoryStore, StoreExt, block_on};
 use blocksmith_upload::client::Uploader;
 use blocksmith_upload::{CreateOptions, Error, UploadOptions, Uploads, Verify};
 use bytes::Bytes;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
-    /// The operation fails without effect.
-    FailBefore,
-    /// The write is applied but the caller gets an error (lost acknowledgement).
-    FailAfter,
-    /// A part write stores only half of its bytes, then fails.
-    Tear,
-}
-
-struct Faulty {
-    inner: Arc<MemoryStore>,
-    ops: AtomicU64,
-    at: u64,
-    fault: Fault,
-    crashed: AtomicBool,
-}
-
-fn boom() -> blocksmith_store::Error {
-    blocksmith_store::Error::Backend {
-        backend: "faulty",
-        temporary: false,
-        source: "injected crash".into(),
-    }
-}
-
-impl Faulty {
-    fn new(inner: Arc<MemoryStore>, at: u64, fault: Fault) -> Self {
-        Faulty {
-            inner,
-            ops: AtomicU64::new(0),
-            at,
-            fault,
-            crashed: AtomicBool::new(false),
-        }
-    }
-
-    /// `Ok(true)`: the fault fires now; `Err`: the process is dead.
-    fn tick(&self) -> Result<bool, blocksmith_store::Error> {
-        if self.crashed.load(Ordering::SeqCst) {
-            return Err(boom());
-        }
-        let n = self.ops.fetch_add(1, Ordering::SeqCst) + 1;
-        if n == self.at {
-            self.crashed.store(true, Ordering::SeqCst);
-            return Ok(true);
-        }
-        Ok(false)
-    }
-}
-
-impl Store for Faulty {
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn get(&self, key: &Key, options: GetOptions) -> blocksmith_store::Result<GetResult> {
-        if self.tick()? {
-            return Err(boom());
-        }
-        self.inner.get(key, options).await
-    }
-    async fn head(&self, key: &Key) -> blocksmith_store::Result<ObjectMeta> {
-        if self.tick()? {
-            return Err(boom());
-        }
-        self.inner.head(key).await
-    }
-    async fn put(
-        &self,
-        key: &Key,
-        value: Bytes,
-        options: PutOptions,
-    ) -> blocksmith_store::Result<PutResult> {
-        if self.tick()? {
-            match self.fault {
-                Fault::FailBefore => {}
-                Fault::FailAfter => {
-                    self.inner.put(key, value, options).await?;
-                }
-                Fault::Tear => {
-                    if key.as_str().contains("/parts/") {
-                        let half = value.slice(..value.len() / 2);
-                        self.inner.put(key, half, options).await?;
-                    }
-                }
-            }
-            return Err(boom());
-        }
-        self.inner.put(key, value, options).await
-    }
-    async fn delete(&self, key: &Key) -> blocksmith_store::Result<()> {
-        if self.tick()? {
-            if self.fault == Fault::FailAfter {
-                self.inner.delete(key).await?;
-            }
-            return Err(boom());
-        }
-        self.inner.delete(key).await
-    }
-    async fn list(&self, options: ListOptions) -> blocksmith_store::Result<ListPage> {
-        if self.tick()? {
-            return Err(boom());
-        }
-        self.inner.list(options).await
-    }
-    /// The inner store's own (zero-copy) compose, under the same faults.
-    async fn compose(
-        &self,
-        target: &Key,
-        parts: &[ComposePart],
-        options: PutOptions,
-    ) -> blocksmith_store::Result<PutResult> {
-        if self.tick()? {
-            if self.fault == Fault::FailAfter {
-                self.inner.compose(target, parts, options).await?;
-            }
-            return Err(boom());
-        }
-        self.inner.compose(target, parts, options).await
-    }
-}
 
 fn options() -> UploadOptions {
     UploadOptions::default().with_part_size(1, 1 << 20)
@@ -151,49 +26,56 @@ fn parts_left(store: &MemoryStore) -> usize {
     store.blocking().list_all("uploads/parts/").unwrap().len()
 }
 
+/// Every fault kind at every operation of an upload (parts torn: only the
+/// part writes, which a client cut off mid-stream can leave short; the
+/// session records are whole or absent, as the store promises), then a
+/// restart from the store alone resumes, publishes the exact bytes and
+/// keeps every acknowledged byte.
 #[test]
 fn crash_at_every_operation_then_resume() {
     let file = noise(10_000, 42);
     let uploader = Uploader::default().with_part_size(1000);
-    let mut points = 0;
-    for fault in [Fault::FailBefore, Fault::FailAfter, Fault::Tear] {
-        for at in 1.. {
-            let inner = Arc::new(MemoryStore::new());
-            let faulty = Faulty::new(inner.clone(), at, fault);
-            let first = Uploads::with_options(&faulty, options());
+    let report = CrashTest::new().with_tear_prefix("uploads/parts/").run(
+        MemoryStore::new,
+        |faulty| {
+            let first = Uploads::with_options(faulty, options());
             let mut acked = 0u64;
             let crashed = block_on(uploader.upload_with(&first, file.clone(), create(), |p| {
                 acked = p.received;
                 true
             }))
             .is_err();
+            (crashed, acked)
+        },
+        |inner, (crashed, acked), point| {
+            assert_eq!(crashed, point.fired, "{point}: the upload saw the crash");
             // Restart: a new engine on what the store kept.
-            let second = Uploads::with_options(&*inner, options());
+            let second = Uploads::with_options(&inner, options());
             let out = block_on(uploader.upload(&second, file.clone(), create()))
-                .unwrap_or_else(|e| panic!("{fault:?} at op {at}: resume failed: {e}"));
+                .unwrap_or_else(|e| panic!("{point}: resume failed: {e}"));
             let published = out.published.expect("published");
             let stored = inner
                 .blocking()
                 .get(&Key::new("media/video.bin").unwrap())
                 .unwrap();
-            assert_eq!(stored.data, file, "{fault:?} at op {at}");
+            assert_eq!(stored.data, file, "{point}");
             assert_eq!(published.size, 10_000);
             if crashed {
                 assert!(
-                    out.resumed || at == 1,
-                    "{fault:?} at {at}: a second run resumes"
+                    out.resumed || point.plan.at == 1,
+                    "{point}: a second run resumes"
                 );
                 // Only the part in flight is lost: every acknowledged byte is kept.
                 assert!(
                     out.already_received >= acked,
-                    "{fault:?} at {at}: had {acked} acked, server kept {}",
+                    "{point}: had {acked} acked, server kept {}",
                     out.already_received
                 );
             }
             // Expiry leaves nothing behind.
-            let later = Uploads::with_options(&*inner, options()).with_clock(|| u64::MAX / 2);
+            let later = Uploads::with_options(&inner, options()).with_clock(|| u64::MAX / 2);
             block_on(later.expire()).unwrap();
-            assert_eq!(parts_left(&inner), 0, "{fault:?} at {at}");
+            assert_eq!(parts_left(&inner), 0, "{point}");
             assert!(
                 inner
                     .blocking()
@@ -201,13 +83,14 @@ fn crash_at_every_operation_then_resume() {
                     .unwrap()
                     .is_empty()
             );
-            points += 1;
-            if !crashed {
-                break; // the fault point is past the last operation
-            }
-        }
-    }
-    assert!(points > 150, "only {points} fault points exercised");
+        },
+    );
+    assert!(
+        report.runs > 150,
+        "only {} fault points exercised",
+        report.runs
+    );
+    assert_eq!(report.crashes + 3, report.runs);
 }
 
 #[test]
