@@ -2,6 +2,7 @@
 
 mod apikeys;
 mod common;
+mod crash;
 mod instrumented;
 mod kat;
 mod negative;
