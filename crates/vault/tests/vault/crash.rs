@@ -76,6 +76,7 @@ fn workload<S: Store>(store: S) -> Seen {
     seen
 }
 
+#[allow(clippy::needless_pass_by_value)] // the shape CrashTest::run hands over
 fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     let Some(vid) = seen.vault else {
         return; // crashed inside create: nothing was acknowledged
