@@ -19,6 +19,7 @@
 //! - `geo` (default): [`geo`], moving-entity index, nearby queries, geofences, trajectories.
 //! - `diff` (default): [`diff`], text and structured diff, patch, merge, config history and drift.
 //! - `vault` (default): [`vault`], zero-knowledge vault crypto, key rotation, sharing, API keys.
+//! - `flow` (default): [`flow`], durable workflows: sagas, timers, signals, leased workers.
 //! - `full`: everything.
 
 #![forbid(unsafe_code)]
@@ -72,3 +73,7 @@ pub use blocksmith_ocr as ocr;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(feature = "flow")]
+#[doc(inline)]
+pub use blocksmith_flow as flow;

@@ -1,0 +1,1190 @@
+//! The engine: starting instances, signals, queries, and the workers that
+//! run due work under shard leases.
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result, serde_err};
+use crate::model::{HistoryEvent, HistoryKind, InstanceView, Status, StepError};
+use crate::record::{Chunk, Instance, LeaseRecord, Rules, SIGNAL_DEDUP_WINDOW, Work};
+use crate::retry::RetryPolicy;
+use crate::workflow::{Registry, StepContext, Workflow};
+use blocksmith_store::{Key, ListOptions, PutOptions, Store, StoreExt, Version};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+/// How an engine stores and runs workflows.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FlowOptions {
+    /// Store key prefix of everything the engine writes (default `"flow"`).
+    pub prefix: String,
+    /// Instances are hashed onto this many shards; a worker leases whole
+    /// shards (default 16). Fixed for the life of a store.
+    pub shards: u32,
+    /// How long a shard lease lasts without renewal, in ms (default 30 s).
+    pub lease_ms: u64,
+    /// History events kept in the instance record before they move to a
+    /// chunk of their own (default 32).
+    pub history_chunk: usize,
+    /// Retry policy of steps that name none.
+    pub default_retry: RetryPolicy,
+    /// Retry policy of compensations (default: 10 attempts, up to 5 min
+    /// apart).
+    pub compensation_retry: RetryPolicy,
+    /// A finished instance is moved to the archive this long after it
+    /// finished (default: 7 days; `None`: never).
+    pub archive_after_ms: Option<u64>,
+    /// An archived instance is deleted this long after it finished
+    /// (default: 30 days; `None`: kept).
+    pub delete_after_ms: Option<u64>,
+}
+
+impl Default for FlowOptions {
+    fn default() -> Self {
+        FlowOptions {
+            prefix: "flow".into(),
+            shards: 16,
+            lease_ms: 30_000,
+            history_chunk: 32,
+            default_retry: RetryPolicy::default(),
+            compensation_retry: RetryPolicy::default()
+                .with_maximum_attempts(10)
+                .with_maximum_interval_ms(300_000),
+            archive_after_ms: Some(7 * 86_400_000),
+            delete_after_ms: Some(30 * 86_400_000),
+        }
+    }
+}
+
+impl FlowOptions {
+    /// Sets the key prefix.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+    /// Sets the number of shards (at least 1).
+    #[must_use]
+    pub fn with_shards(mut self, n: u32) -> Self {
+        self.shards = n.max(1);
+        self
+    }
+    /// Sets the lease length in ms (at least 1).
+    #[must_use]
+    pub fn with_lease_ms(mut self, ms: u64) -> Self {
+        self.lease_ms = ms.max(1);
+        self
+    }
+    /// Sets the events kept inline before a history chunk is written.
+    #[must_use]
+    pub fn with_history_chunk(mut self, n: usize) -> Self {
+        self.history_chunk = n.max(1);
+        self
+    }
+    /// Sets the default retry policy.
+    #[must_use]
+    pub fn with_default_retry(mut self, p: RetryPolicy) -> Self {
+        self.default_retry = p;
+        self
+    }
+    /// Sets the compensations' retry policy.
+    #[must_use]
+    pub fn with_compensation_retry(mut self, p: RetryPolicy) -> Self {
+        self.compensation_retry = p;
+        self
+    }
+    /// Sets the retention: archive after, delete after (ms after finishing).
+    #[must_use]
+    pub fn with_retention(
+        mut self,
+        archive_after_ms: Option<u64>,
+        delete_after_ms: Option<u64>,
+    ) -> Self {
+        self.archive_after_ms = archive_after_ms;
+        self.delete_after_ms = delete_after_ms;
+        self
+    }
+}
+
+/// How an instance is started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StartOptions {
+    /// The instance id, typically a request id: starting twice with one id
+    /// returns the first instance and starts nothing (idempotent). Random
+    /// when `None`.
+    pub id: Option<String>,
+    /// Tags to search by.
+    pub tags: Vec<String>,
+}
+
+impl StartOptions {
+    /// Sets the instance id (idempotency key).
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+    /// Adds a tag.
+    #[must_use]
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+}
+
+/// What [`Engine::start`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Started {
+    /// The instance id.
+    pub id: String,
+    /// False when an instance with this id existed already (nothing new
+    /// was started).
+    pub created: bool,
+}
+
+/// What [`Engine::signal`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Signalled {
+    /// Delivered to the instance.
+    Delivered,
+    /// An event with this id was delivered before: nothing changed.
+    Duplicate,
+}
+
+/// Which instances [`Engine::list`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListFilter {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this workflow kind.
+    pub kind: Option<String>,
+    /// Only instances with this tag.
+    pub tag: Option<String>,
+    /// Include archived instances.
+    pub archived: bool,
+}
+
+impl ListFilter {
+    /// Only `status`.
+    #[must_use]
+    pub fn with_status(mut self, s: Status) -> Self {
+        self.status = Some(s);
+        self
+    }
+    /// Only `kind`.
+    #[must_use]
+    pub fn with_kind(mut self, k: impl Into<String>) -> Self {
+        self.kind = Some(k.into());
+        self
+    }
+    /// Only instances tagged `tag`.
+    #[must_use]
+    pub fn with_tag(mut self, t: impl Into<String>) -> Self {
+        self.tag = Some(t.into());
+        self
+    }
+    /// Include the archive.
+    #[must_use]
+    pub fn with_archived(mut self, yes: bool) -> Self {
+        self.archived = yes;
+        self
+    }
+
+    fn matches(&self, i: &Instance) -> bool {
+        self.status.is_none_or(|s| s == i.status)
+            && self.kind.as_deref().is_none_or(|k| k == i.kind)
+            && self
+                .tag
+                .as_deref()
+                .is_none_or(|t| i.tags.iter().any(|x| x == t))
+    }
+}
+
+/// What one [`Worker::tick`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TickReport {
+    /// Instance records written (each a transition).
+    pub transitions: u64,
+    /// Step attempts run (compensations included).
+    pub steps: u64,
+    /// Timers fired.
+    pub timers: u64,
+    /// Due-index entries looked at.
+    pub due: u64,
+    /// Shards this worker holds after the tick.
+    pub shards: usize,
+    /// Instances archived or deleted by retention.
+    pub retired: u64,
+}
+
+/// A durable workflow engine over a [`Store`].
+pub struct Engine<S> {
+    store: S,
+    registry: Arc<Registry>,
+    options: FlowOptions,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S> fmt::Debug for Engine<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("registry", &self.registry)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_name(what: &'static str, s: &str) -> Result<()> {
+    if s.is_empty() || s.len() > 128 {
+        return Err(Error::Invalid {
+            what,
+            reason: "must be 1-128 bytes",
+        });
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
+    {
+        return Err(Error::Invalid {
+            what,
+            reason: "only ASCII letters, digits and - _ . : @",
+        });
+    }
+    if s.starts_with('.') {
+        return Err(Error::Invalid {
+            what,
+            reason: "must not start with a dot",
+        });
+    }
+    Ok(())
+}
+
+fn random_id() -> Result<String> {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).map_err(|_| Error::Random)?;
+    Ok(b.iter().fold(String::with_capacity(24), |mut s, x| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{x:02x}");
+        s
+    }))
+}
+
+impl<S: Store> Engine<S> {
+    /// An engine over `store` running the workflows and steps of `registry`.
+    pub fn new(store: S, registry: Registry) -> Self {
+        Engine {
+            store,
+            registry: Arc::new(registry),
+            options: FlowOptions::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Sets the options.
+    #[must_use]
+    pub fn with_options(mut self, options: FlowOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Replaces the clock (tests, simulations).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The options.
+    pub fn options(&self) -> &FlowOptions {
+        &self.options
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn rules(&self) -> Rules<'_> {
+        Rules {
+            default_retry: &self.options.default_retry,
+            compensation_retry: &self.options.compensation_retry,
+        }
+    }
+
+    fn key(&self, rest: &str) -> Result<Key> {
+        Ok(Key::new(format!("{}/{rest}", self.options.prefix))?)
+    }
+
+    fn instance_key(&self, id: &str) -> Result<Key> {
+        self.key(&format!("i/{id}"))
+    }
+
+    fn archive_key(&self, id: &str) -> Result<Key> {
+        self.key(&format!("a/{id}"))
+    }
+
+    pub(crate) fn shard_of(&self, id: &str) -> u32 {
+        crc32fast::hash(id.as_bytes()) % self.options.shards.max(1)
+    }
+
+    fn due_prefix(&self, shard: u32) -> String {
+        format!("{}/d/{shard:05}/", self.options.prefix)
+    }
+
+    fn due_key(&self, id: &str, at_ms: u64) -> Result<Key> {
+        Ok(Key::new(format!(
+            "{}{at_ms:020}/{id}",
+            self.due_prefix(self.shard_of(id))
+        ))?)
+    }
+
+    fn lease_key(&self, shard: u32) -> Result<Key> {
+        self.key(&format!("l/{shard:05}"))
+    }
+
+    /// Starts an instance of workflow `W` on `input` (the latest registered
+    /// version of its kind).
+    ///
+    /// # Errors
+    /// [`Error::UnknownWorkflow`] when `W` is not registered, [`Error::Serde`]
+    /// when the input does not serialize, [`Error::Invalid`] for a bad id or
+    /// tag, [`Error::InvalidCommand`] when the definition's first commands
+    /// are invalid, and store errors.
+    pub async fn start<W: Workflow>(
+        &self,
+        input: &W::Input,
+        options: StartOptions,
+    ) -> Result<Started> {
+        let input = serde_json::to_value(input).map_err(serde_err("workflow input"))?;
+        self.start_value(W::KIND, input, options).await
+    }
+
+    /// Starts an instance of workflow `kind` on a JSON `input`.
+    ///
+    /// # Errors
+    /// As [`Engine::start`].
+    pub async fn start_value(
+        &self,
+        kind: &str,
+        input: Value,
+        options: StartOptions,
+    ) -> Result<Started> {
+        let id = match options.id {
+            Some(id) => id,
+            None => random_id()?,
+        };
+        check_name("instance id", &id)?;
+        for t in &options.tags {
+            check_name("tag", t)?;
+        }
+        let key = self.instance_key(&id)?;
+        if let Some((existing, _)) = self.store.get_record::<Instance>(&key).await? {
+            return Self::existing(&existing, kind, id);
+        }
+        let version = self.registry.latest(kind)?;
+        let wf = self.registry.workflow(kind, version)?;
+        let now = self.now();
+        let (state, commands) = wf.start(input.clone())?;
+        let mut rec = Instance::new(
+            id.clone(),
+            kind.to_string(),
+            version,
+            state,
+            options.tags,
+            now,
+        );
+        rec.log(
+            now,
+            HistoryKind::Started {
+                kind: kind.to_string(),
+                version,
+                input,
+            },
+        );
+        rec.apply_commands(commands, now, &self.rules())?;
+        self.wake_before_write(&mut rec, now).await?;
+        self.flush_history(&mut rec).await?;
+        match self
+            .store
+            .put_record(&key, &rec, PutOptions::create())
+            .await
+        {
+            Ok(_) => Ok(Started { id, created: true }),
+            Err(e) if e.is_conflict() => {
+                // A concurrent start with the same id won: that one stands.
+                match self.store.get_record::<Instance>(&key).await? {
+                    Some((existing, _)) => Self::existing(&existing, kind, id),
+                    None => Err(Error::Contended(id)),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn existing(existing: &Instance, kind: &str, id: String) -> Result<Started> {
+        if existing.kind != kind {
+            return Err(Error::Invalid {
+                what: "instance id",
+                reason: "already used by an instance of another workflow kind",
+            });
+        }
+        Ok(Started { id, created: false })
+    }
+
+    /// Makes sure a due-index entry exists at or before the record's next
+    /// work *before* the record is written (so a crash never leaves work
+    /// that no worker will find). Entries left behind are harmless: a
+    /// worker that finds one checks the record.
+    async fn wake_before_write(&self, rec: &mut Instance, now: u64) -> Result<Vec<Key>> {
+        let mut written = Vec::new();
+        let want = self.next_wake(rec, now);
+        if let Some(w) = want
+            && rec.wake_ms.is_none_or(|cur| w < cur)
+        {
+            let k = self.due_key(&rec.id, w)?;
+            self.store
+                .put(&k, bytes_empty(), PutOptions::default())
+                .await?;
+            written.push(k);
+            rec.wake_ms = Some(w);
+        }
+        Ok(written)
+    }
+
+    /// The instance's next wake: its next work, or its retention deadline.
+    fn next_wake(&self, rec: &Instance, _now: u64) -> Option<u64> {
+        if let Some(d) = rec.next_due() {
+            return Some(d);
+        }
+        let fin = rec.finished_ms?;
+        match (
+            rec.archived,
+            self.options.archive_after_ms,
+            self.options.delete_after_ms,
+        ) {
+            (false, Some(a), _) => Some(fin.saturating_add(a)),
+            (_, _, Some(d)) => Some(fin.saturating_add(d)),
+            _ => None,
+        }
+    }
+
+    /// Moves the history tail to a chunk once it is long enough. The chunk
+    /// key is unique to this write, so a writer that loses the race on the
+    /// record never overwrites the winner's chunk.
+    async fn flush_history(&self, rec: &mut Instance) -> Result<()> {
+        if rec.tail.len() < self.options.history_chunk {
+            return Ok(());
+        }
+        let first = rec.tail.first().map_or(0, |e| e.seq);
+        let k = self.key(&format!("h/{}/{first:016}-{}", rec.id, random_id()?))?;
+        let chunk = Chunk {
+            events: std::mem::take(&mut rec.tail),
+        };
+        if let Err(e) = self
+            .store
+            .put_record(&k, &chunk, PutOptions::create())
+            .await
+        {
+            rec.tail = chunk.events;
+            return Err(e.into());
+        }
+        rec.chunk_keys.push(k.as_str().to_string());
+        Ok(())
+    }
+
+    /// Delivers signal `name` with payload `data`, once per `event_id`:
+    /// a second delivery of the same event id changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Finished`] (after the end an instance
+    /// takes no signals), [`Error::Contended`] when other writers keep
+    /// winning, workflow and store errors.
+    pub async fn signal(
+        &self,
+        id: &str,
+        name: &str,
+        event_id: &str,
+        data: Value,
+    ) -> Result<Signalled> {
+        check_name("instance id", id)?;
+        if event_id.is_empty() || event_id.len() > 256 {
+            return Err(Error::Invalid {
+                what: "event id",
+                reason: "must be 1-256 bytes",
+            });
+        }
+        let key = self.instance_key(id)?;
+        for _ in 0..32 {
+            let Some((mut rec, version)) = self.store.get_record::<Instance>(&key).await? else {
+                if self.store.get_opt(&self.archive_key(id)?).await?.is_some() {
+                    return Err(Error::Finished(id.to_string()));
+                }
+                return Err(Error::NotFound(id.to_string()));
+            };
+            if rec.signals.iter().any(|e| e == event_id) {
+                return Ok(Signalled::Duplicate);
+            }
+            if rec.status.is_finished() {
+                return Err(Error::Finished(id.to_string()));
+            }
+            let now = self.now();
+            rec.log(
+                now,
+                HistoryKind::SignalReceived {
+                    name: name.to_string(),
+                    event_id: event_id.to_string(),
+                    data: data.clone(),
+                },
+            );
+            rec.signals.push(event_id.to_string());
+            if rec.signals.len() > SIGNAL_DEDUP_WINDOW {
+                rec.signals.remove(0);
+            }
+            let wf = self.registry.workflow(&rec.kind, rec.version)?.clone();
+            rec.react(
+                wf.as_ref(),
+                &crate::model::Event::Signal {
+                    name: name.to_string(),
+                    data: data.clone(),
+                },
+                now,
+                &self.rules(),
+            )?;
+            self.wake_before_write(&mut rec, now).await?;
+            self.flush_history(&mut rec).await?;
+            match self
+                .store
+                .put_record(&key, &rec, PutOptions::update(version))
+                .await
+            {
+                Ok(_) => return Ok(Signalled::Delivered),
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Contended(id.to_string()))
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<Instance>> {
+        check_name("instance id", id)?;
+        if let Some((r, _)) = self
+            .store
+            .get_record::<Instance>(&self.instance_key(id)?)
+            .await?
+        {
+            return Ok(Some(r));
+        }
+        Ok(self
+            .store
+            .get_record::<Instance>(&self.archive_key(id)?)
+            .await?
+            .map(|(r, _)| r))
+    }
+
+    /// An instance's state and status (archived ones too).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a bad id, store errors.
+    pub async fn get(&self, id: &str) -> Result<Option<InstanceView>> {
+        Ok(self.load(id).await?.map(|r| r.view()))
+    }
+
+    /// An instance's whole history, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Corrupt`] when a chunk the record names
+    /// is missing, store errors.
+    pub async fn history(&self, id: &str) -> Result<Vec<HistoryEvent>> {
+        let rec = self
+            .load(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        let mut out = Vec::with_capacity(usize::try_from(rec.seq).unwrap_or(0));
+        for k in &rec.chunk_keys {
+            let key = Key::new(k.clone())?;
+            let (chunk, _) =
+                self.store
+                    .get_record::<Chunk>(&key)
+                    .await?
+                    .ok_or_else(|| Error::Corrupt {
+                        key: k.clone(),
+                        reason: "a history chunk the instance names is missing".into(),
+                    })?;
+            out.extend(chunk.events);
+        }
+        out.extend(rec.tail);
+        Ok(out)
+    }
+
+    /// Instances matching `filter`, in id order. This reads every instance
+    /// record (and the archive when asked): meant for operators and tools,
+    /// not for a hot path.
+    ///
+    /// # Errors
+    /// Store errors, [`Error::Store`] for an unreadable record.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<InstanceView>> {
+        let mut out = Vec::new();
+        let mut prefixes = vec![format!("{}/i/", self.options.prefix)];
+        if filter.archived {
+            prefixes.push(format!("{}/a/", self.options.prefix));
+        }
+        for p in prefixes {
+            for m in self.store.list_all(&p).await? {
+                if let Some((r, _)) = self.store.get_record::<Instance>(&m.key).await?
+                    && filter.matches(&r)
+                {
+                    out.push(r.view());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A worker named `name` (unique among the workers sharing the store:
+    /// a random suffix is added).
+    ///
+    /// # Errors
+    /// [`Error::Random`] when the random number generator fails.
+    pub fn worker(&self, name: &str) -> Result<Worker<'_, S>> {
+        Ok(Worker {
+            engine: self,
+            owner: format!("{name}-{}", random_id()?),
+            leases: BTreeMap::new(),
+            next_scan_ms: 0,
+        })
+    }
+}
+
+fn bytes_empty() -> bytes::Bytes {
+    bytes::Bytes::new()
+}
+
+#[derive(Debug, Clone)]
+struct Held {
+    token: u64,
+    expires_ms: u64,
+    version: Version,
+}
+
+/// A worker: holds shard leases and runs the due work of its shards. Run
+/// any number of them, in one process or many, on one store.
+pub struct Worker<'a, S> {
+    engine: &'a Engine<S>,
+    owner: String,
+    leases: BTreeMap<u32, Held>,
+    next_scan_ms: u64,
+}
+
+impl<S> fmt::Debug for Worker<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("owner", &self.owner)
+            .field("shards", &self.leases.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+enum Persisted {
+    Yes,
+    /// Another writer changed the record, or this worker's lease is gone.
+    Lost,
+}
+
+impl<S: Store> Worker<'_, S> {
+    /// The worker's unique owner name (as written in leases).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The shards this worker holds.
+    pub fn shards(&self) -> Vec<u32> {
+        self.leases.keys().copied().collect()
+    }
+
+    fn holds(&self, shard: u32, now: u64) -> Option<u64> {
+        self.leases
+            .get(&shard)
+            .filter(|h| h.expires_ms > now)
+            .map(|h| h.token)
+    }
+
+    /// Acquires free or expired shard leases (up to a fair share of the
+    /// live workers) and renews its own past half their life.
+    async fn refresh_leases(&mut self) -> Result<()> {
+        let e = self.engine;
+        let now = e.now();
+        let lease = e.options.lease_ms;
+        // Renew what is past half its life.
+        let mine: Vec<(u32, Held)> = self.leases.iter().map(|(k, v)| (*k, v.clone())).collect();
+        for (shard, h) in mine {
+            if h.expires_ms <= now {
+                self.leases.remove(&shard);
+                continue;
+            }
+            if h.expires_ms - now < lease / 2 {
+                let rec = LeaseRecord {
+                    owner: self.owner.clone(),
+                    token: h.token,
+                    expires_ms: now.saturating_add(lease),
+                };
+                match e
+                    .store
+                    .put_record(&e.lease_key(shard)?, &rec, PutOptions::update(h.version))
+                    .await
+                {
+                    Ok(r) => {
+                        self.leases.insert(
+                            shard,
+                            Held {
+                                token: h.token,
+                                expires_ms: rec.expires_ms,
+                                version: r.version,
+                            },
+                        );
+                    }
+                    Err(err) if err.is_conflict() => {
+                        self.leases.remove(&shard);
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        }
+        if now < self.next_scan_ms {
+            return Ok(());
+        }
+        self.next_scan_ms = now.saturating_add((lease / 4).max(1));
+        // Look at every shard's lease: who is alive, what is free.
+        let mut records = Vec::with_capacity(e.options.shards as usize);
+        for shard in 0..e.options.shards {
+            records.push((
+                shard,
+                e.store
+                    .get_record::<LeaseRecord>(&e.lease_key(shard)?)
+                    .await?,
+            ));
+        }
+        let mut live: BTreeSet<&str> = BTreeSet::new();
+        live.insert(&self.owner);
+        for (_, r) in &records {
+            if let Some((l, _)) = r
+                && l.expires_ms > now
+            {
+                live.insert(&l.owner);
+            }
+        }
+        let quota = (e.options.shards as usize).div_ceil(live.len());
+        let mut acquire = Vec::new();
+        for (shard, r) in &records {
+            match r {
+                Some((l, _)) if l.expires_ms > now && l.owner != self.owner => {
+                    self.leases.remove(shard);
+                }
+                Some((l, _)) if l.owner == self.owner && l.expires_ms > now => {}
+                _ => acquire.push((*shard, r.clone())),
+            }
+        }
+        drop(live);
+        for (shard, r) in acquire {
+            if self.leases.len() >= quota {
+                break;
+            }
+            let (token, mode) = match &r {
+                Some((l, v)) => (l.token + 1, PutOptions::update(v.clone())),
+                None => (1, PutOptions::create()),
+            };
+            let rec = LeaseRecord {
+                owner: self.owner.clone(),
+                token,
+                expires_ms: now.saturating_add(lease),
+            };
+            match e.store.put_record(&e.lease_key(shard)?, &rec, mode).await {
+                Ok(p) => {
+                    self.leases.insert(
+                        shard,
+                        Held {
+                            token,
+                            expires_ms: rec.expires_ms,
+                            version: p.version,
+                        },
+                    );
+                }
+                Err(err) if err.is_conflict() => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        // Above a fair share (a worker joined): give the extra shards back.
+        while self.leases.len() > quota {
+            let Some((&shard, h)) = self.leases.iter().next_back() else {
+                break;
+            };
+            let h = h.clone();
+            self.leases.remove(&shard);
+            let rec = LeaseRecord {
+                owner: self.owner.clone(),
+                token: h.token,
+                expires_ms: 0,
+            };
+            match e
+                .store
+                .put_record(&e.lease_key(shard)?, &rec, PutOptions::update(h.version))
+                .await
+            {
+                Ok(_) => {}
+                Err(err) if err.is_conflict() => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back every lease (a clean shutdown: others take over at once).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn release(&mut self) -> Result<()> {
+        let e = self.engine;
+        for (shard, h) in std::mem::take(&mut self.leases) {
+            let rec = LeaseRecord {
+                owner: self.owner.clone(),
+                token: h.token,
+                expires_ms: 0,
+            };
+            match e
+                .store
+                .put_record(&e.lease_key(shard)?, &rec, PutOptions::update(h.version))
+                .await
+            {
+                Ok(_) => {}
+                Err(err) if err.is_conflict() => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the work that is due now in this worker's shards, once: steps,
+    /// retries, timers, compensations and retention.
+    ///
+    /// # Errors
+    /// Store errors (the tick stops there; what was written stands, and the
+    /// next tick, on this worker or another, carries on). Step failures are
+    /// not errors: they are recorded and retried per policy.
+    pub async fn tick(&mut self) -> Result<TickReport> {
+        let mut report = TickReport::default();
+        self.refresh_leases().await?;
+        let e = self.engine;
+        for shard in self.shards() {
+            let now = e.now();
+            if self.holds(shard, now).is_none() {
+                continue;
+            }
+            let prefix = e.due_prefix(shard);
+            let mut after: Option<Key> = None;
+            'pages: loop {
+                let opts = ListOptions::prefix(prefix.clone())
+                    .with_limit(256)
+                    .with_start_after(after.clone());
+                let page = e.store.list(opts).await?;
+                if page.objects.is_empty() {
+                    break;
+                }
+                for m in &page.objects {
+                    after = Some(m.key.clone());
+                    let rest = &m.key.as_str()[prefix.len()..];
+                    let Some((ms, id)) = rest.split_once('/') else {
+                        continue;
+                    };
+                    let Ok(ms) = ms.parse::<u64>() else {
+                        continue;
+                    };
+                    if ms > e.now() {
+                        break 'pages; // the index is in time order: nothing else is due
+                    }
+                    report.due += 1;
+                    if self.holds(shard, e.now()).is_none() {
+                        break 'pages;
+                    }
+                    self.process(shard, &m.key, ms, id, &mut report).await?;
+                }
+                if page.next.is_none() {
+                    break;
+                }
+            }
+        }
+        report.shards = self.leases.len();
+        Ok(report)
+    }
+
+    /// Ticks until a tick finds nothing to do (or `max_ticks`), returning
+    /// the sum of the reports. Time does not move unless the clock does.
+    ///
+    /// # Errors
+    /// As [`Worker::tick`].
+    pub async fn run_until_idle(&mut self, max_ticks: usize) -> Result<TickReport> {
+        let mut total = TickReport::default();
+        for _ in 0..max_ticks {
+            let r = self.tick().await?;
+            total.transitions += r.transitions;
+            total.steps += r.steps;
+            total.timers += r.timers;
+            total.due += r.due;
+            total.retired += r.retired;
+            total.shards = r.shards;
+            if r.transitions == 0 && r.steps == 0 && r.retired == 0 {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    async fn process(
+        &mut self,
+        shard: u32,
+        entry: &Key,
+        entry_ms: u64,
+        id: &str,
+        report: &mut TickReport,
+    ) -> Result<()> {
+        let e = self.engine;
+        let key = e.instance_key(id)?;
+        let Some((mut rec, mut version)) = e.store.get_record::<Instance>(&key).await? else {
+            return self.retire_archived(entry, id, report).await;
+        };
+        if rec.wake_ms != Some(entry_ms) {
+            // An entry the instance no longer relies on.
+            e.store.delete(entry).await?;
+            return Ok(());
+        }
+        let Some(token) = self.holds(shard, e.now()) else {
+            return Ok(());
+        };
+        if rec.fence > token {
+            // A newer owner wrote this instance: this lease is stale.
+            self.leases.remove(&shard);
+            return Ok(());
+        }
+        if rec.status.is_finished() {
+            return self.retire(rec, version, entry, report).await;
+        }
+        let wf = e.registry.workflow(&rec.kind, rec.version)?.clone();
+        let rules = e.rules();
+        let mut written: Vec<Key> = Vec::new();
+        loop {
+            let now = e.now();
+            let Some(work) = rec.next_work(now) else {
+                break;
+            };
+            match work {
+                Work::Timer(i) => {
+                    rec.fire_timer(i, wf.as_ref(), now, &rules)?;
+                    report.timers += 1;
+                }
+                Work::Step(i) => {
+                    let p = rec.pending[i].clone();
+                    let idempotency_key = if p.compensating {
+                        format!("{}/{}/undo#{}", rec.id, p.call.id, p.attempt)
+                    } else {
+                        format!("{}/{}#{}", rec.id, p.call.id, p.attempt)
+                    };
+                    let deadline = p.call.timeout_ms.map(|t| now.saturating_add(t));
+                    let ctx = StepContext {
+                        instance: rec.id.clone(),
+                        step_id: p.call.id.clone(),
+                        attempt: p.attempt,
+                        input: p.call.input.clone(),
+                        idempotency_key: idempotency_key.clone(),
+                        compensating: p.compensating,
+                        deadline_ms: deadline,
+                    };
+                    let result = match e.registry.step(&p.call.step) {
+                        Ok(step) => step.run(ctx).await,
+                        Err(_) => Err(StepError::permanent(
+                            "unknown_step",
+                            format!("no step named {:?} is registered", p.call.step),
+                        )),
+                    };
+                    report.steps += 1;
+                    let end = e.now();
+                    let result = match (result, deadline) {
+                        (Ok(_), Some(d)) if end > d => Err(StepError::retryable(
+                            "timeout",
+                            "the attempt finished after its deadline",
+                        )),
+                        (r, _) => r,
+                    };
+                    rec.step_result(i, result, wf.as_ref(), end, &rules, &idempotency_key)?;
+                }
+            }
+            match self
+                .persist(shard, &key, &mut rec, &mut version, &mut written)
+                .await?
+            {
+                Persisted::Yes => report.transitions += 1,
+                Persisted::Lost => return Ok(()),
+            }
+        }
+        // Point the index at the next work (or retention), then drop the
+        // entries no longer needed.
+        let now = e.now();
+        let want = e.next_wake(&rec, now);
+        if want != rec.wake_ms {
+            if let Some(w) = want {
+                let k = e.due_key(&rec.id, w)?;
+                e.store
+                    .put(&k, bytes_empty(), PutOptions::default())
+                    .await?;
+                written.push(k);
+            }
+            rec.wake_ms = want;
+            match self
+                .persist(shard, &key, &mut rec, &mut version, &mut written)
+                .await?
+            {
+                Persisted::Yes => {}
+                Persisted::Lost => return Ok(()),
+            }
+        }
+        let keep = match rec.wake_ms {
+            Some(w) => Some(e.due_key(&rec.id, w)?),
+            None => None,
+        };
+        for k in written.iter().chain(std::iter::once(entry)) {
+            if Some(k) != keep.as_ref() {
+                e.store.delete(k).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One transition written: fenced by this worker's lease token and a
+    /// compare-and-swap on the version read.
+    async fn persist(
+        &mut self,
+        shard: u32,
+        key: &Key,
+        rec: &mut Instance,
+        version: &mut Version,
+        written: &mut Vec<Key>,
+    ) -> Result<Persisted> {
+        let e = self.engine;
+        let now = e.now();
+        let Some(token) = self.holds(shard, now) else {
+            return Ok(Persisted::Lost);
+        };
+        rec.fence = token;
+        rec.updated_ms = rec.updated_ms.max(now);
+        written.extend(e.wake_before_write(rec, now).await?);
+        e.flush_history(rec).await?;
+        match e
+            .store
+            .put_record(key, &*rec, PutOptions::update(version.clone()))
+            .await
+        {
+            Ok(r) => {
+                *version = r.version;
+                Ok(Persisted::Yes)
+            }
+            Err(err) if err.is_conflict() => Ok(Persisted::Lost),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Retention of a finished instance: archive it (record and history in
+    /// one record under `a/`), or delete it.
+    async fn retire(
+        &mut self,
+        mut rec: Instance,
+        version: Version,
+        entry: &Key,
+        report: &mut TickReport,
+    ) -> Result<()> {
+        let e = self.engine;
+        let now = e.now();
+        let Some(fin) = rec.finished_ms else {
+            e.store.delete(entry).await?;
+            return Ok(());
+        };
+        let archive_at = e.options.archive_after_ms.map(|a| fin.saturating_add(a));
+        let delete_at = e.options.delete_after_ms.map(|d| fin.saturating_add(d));
+        if archive_at.is_none_or(|t| now < t) && delete_at.is_none_or(|t| now < t) {
+            return Ok(()); // not yet: the entry stays
+        }
+        let history = e.history(&rec.id).await?;
+        let deleting = delete_at.is_some_and(|t| now >= t);
+        if !deleting {
+            // Archive: the whole history inline, then the live record goes.
+            rec.tail = history;
+            rec.chunk_keys.clear();
+            rec.archived = true;
+            rec.wake_ms = delete_at;
+            if let Some(d) = delete_at {
+                e.store
+                    .put(
+                        &e.due_key(&rec.id, d)?,
+                        bytes_empty(),
+                        PutOptions::default(),
+                    )
+                    .await?;
+            }
+            e.store
+                .put_record(&e.archive_key(&rec.id)?, &rec, PutOptions::default())
+                .await?;
+        }
+        // A finished instance is never written again (signals are
+        // refused), so the record can go without a condition.
+        let _ = version;
+        e.store.delete(&e.instance_key(&rec.id)?).await?;
+        for m in e
+            .store
+            .list_all(&format!("{}/h/{}/", e.options.prefix, rec.id))
+            .await?
+        {
+            e.store.delete(&m.key).await?;
+        }
+        if deleting {
+            e.store.delete(&e.archive_key(&rec.id)?).await?;
+        }
+        e.store.delete(entry).await?;
+        report.retired += 1;
+        Ok(())
+    }
+
+    /// An index entry whose instance record is gone: an archived instance
+    /// due for deletion, or an orphan.
+    async fn retire_archived(
+        &mut self,
+        entry: &Key,
+        id: &str,
+        report: &mut TickReport,
+    ) -> Result<()> {
+        let e = self.engine;
+        let now = e.now();
+        if let Some((rec, _)) = e.store.get_record::<Instance>(&e.archive_key(id)?).await?
+            && let (Some(fin), Some(d)) = (rec.finished_ms, e.options.delete_after_ms)
+        {
+            if now < fin.saturating_add(d) {
+                if rec
+                    .wake_ms
+                    .is_some_and(|w| e.due_key(id, w).ok().as_ref() == Some(entry))
+                {
+                    return Ok(()); // the deletion entry, not yet due
+                }
+            } else {
+                e.store.delete(&e.archive_key(id)?).await?;
+                report.retired += 1;
+            }
+        }
+        e.store.delete(entry).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod clock;
+mod engine;
+mod error;
+pub mod model;
+mod record;
+pub mod retry;
+pub mod workflow;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{
+    Engine, FlowOptions, ListFilter, Signalled, StartOptions, Started, TickReport, Worker,
+};
+pub use error::{Error, Result};
+pub use model::{
+    Command, Compensation, Event, HistoryEvent, HistoryKind, InstanceView, Status, StepCall,
+    StepError,
+};
+pub use retry::RetryPolicy;
+pub use workflow::{
+    BoxFuture, Registry, Saga, SagaPlan, SagaState, SagaStep, Step, StepContext, Workflow,
+};
