@@ -900,6 +900,18 @@ impl<S: Store> Uploads<S> {
             }
             let key = self.part_key(id, offset, len, crc)?;
             self.store.put(&key, data, PutOptions::new()).await?;
+            if session.length.is_none() {
+                // The length may have been declared, by another engine, while
+                // this part was on its way: a part past it must not stay.
+                let now = self.session(id).await?;
+                if let Some(l) = now.length.filter(|&l| end > l) {
+                    self.store.delete(&key).await?;
+                    return Err(Error::OutOfBounds {
+                        range: offset..end,
+                        length: l,
+                    });
+                }
+            }
             parts.push(Part {
                 key,
                 offset,
@@ -962,6 +974,16 @@ impl<S: Store> Uploads<S> {
         }
         let length = session.length.ok_or(Error::LengthUnknown)?;
         let parts = self.parts(id).await?;
+        // A part stored while another engine declared a shorter length (its
+        // check and the declaration raced): its bytes contradict the length.
+        // Discarded, so the client can send those bytes again.
+        if let Some(p) = parts.iter().find(|p| p.end() > length) {
+            self.store.delete(&p.key).await?;
+            return Err(Error::OutOfBounds {
+                range: p.offset..p.end(),
+                length,
+            });
+        }
         let st = Self::status_of(session.clone(), &parts);
         if let Some(first) = st.missing.first() {
             return Err(Error::Incomplete {
@@ -1021,6 +1043,14 @@ impl<S: Store> Uploads<S> {
         let mut at = 0u64;
         let mut pieces = Vec::with_capacity(parts.len());
         for p in parts {
+            if p.end() > length {
+                // Stored past a length declared meanwhile (a race between
+                // `put_part` and `declare_length` on two engines).
+                return Err(Error::OutOfBounds {
+                    range: p.offset..p.end(),
+                    length,
+                });
+            }
             if p.end() <= at {
                 continue; // fully covered by earlier parts (a racing duplicate)
             }
@@ -1093,9 +1123,9 @@ impl<S: Store> Uploads<S> {
             });
             at = p.end();
         }
-        if at != length {
+        if let Some(missing) = length.checked_sub(at).filter(|&m| m > 0) {
             return Err(Error::Incomplete {
-                missing: length - at,
+                missing,
                 first: at..length,
             });
         }

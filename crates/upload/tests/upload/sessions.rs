@@ -655,3 +655,129 @@ fn trusted_verification_reads_only_when_a_digest_needs_the_bytes() {
         assert_eq!(store.0.blocking().get(&key).unwrap().data, file);
     }
 }
+
+/// A store that, once armed, runs one step of another engine (on the same
+/// data) just before the first put whose key contains `on`: a deterministic
+/// interleaving of two engines.
+struct Racy {
+    inner: MemoryStore,
+    hook: std::sync::Mutex<Option<(&'static str, Step)>>,
+}
+
+enum Step {
+    /// The other engine stores a part.
+    PutPart(String, Bytes),
+    /// The other engine declares the length.
+    Declare(String, u64),
+}
+
+impl blocksmith_store::Store for Racy {
+    fn capabilities(&self) -> blocksmith_store::Capabilities {
+        self.inner.capabilities()
+    }
+    async fn get(
+        &self,
+        key: &Key,
+        o: blocksmith_store::GetOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::GetResult> {
+        self.inner.get(key, o).await
+    }
+    async fn head(&self, key: &Key) -> blocksmith_store::Result<blocksmith_store::ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn put(
+        &self,
+        key: &Key,
+        v: Bytes,
+        o: blocksmith_store::PutOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::PutResult> {
+        let step = {
+            let mut hook = self.hook.lock().unwrap();
+            match hook.as_ref() {
+                Some((on, _)) if key.as_str().contains(on) => hook.take().map(|(_, s)| s),
+                _ => None,
+            }
+        };
+        let other = Uploads::with_options(&self.inner, small());
+        match step {
+            Some(Step::PutPart(id, data)) => {
+                other.put_part(&id, 0, data, None).await.unwrap();
+            }
+            Some(Step::Declare(id, length)) => {
+                other.declare_length(&id, length).await.unwrap();
+            }
+            None => {}
+        }
+        self.inner.put(key, v, o).await
+    }
+    async fn delete(&self, key: &Key) -> blocksmith_store::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(
+        &self,
+        o: blocksmith_store::ListOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::ListPage> {
+        self.inner.list(o).await
+    }
+}
+
+#[test]
+fn a_length_declared_while_a_part_is_stored_cannot_underflow_finalize() {
+    // Engine B declares 5 bytes: it lists no parts, then, just before its
+    // record lands, engine A (which read the session while the length was
+    // still deferred) stores 10 bytes at 0 and checks the session again
+    // (still deferred). The session ends up 5 bytes long with a part of 10:
+    // finalize used to compute `5 - 10` (a panic in debug builds, a wrapped
+    // "missing" count in release).
+    let store = Racy {
+        inner: MemoryStore::new(),
+        hook: std::sync::Mutex::new(None),
+    };
+    let b = Uploads::with_options(&store, small());
+    let id = block_on(b.create(CreateOptions::deferred()))
+        .unwrap()
+        .session
+        .id;
+    let file = noise(10, 9);
+    *store.hook.lock().unwrap() = Some(("/sessions/", Step::PutPart(id.clone(), file.clone())));
+    let s = block_on(b.declare_length(&id, 5)).unwrap();
+    assert_eq!(s.length, Some(5));
+    assert_eq!(
+        block_on(b.status(&id)).unwrap().parts,
+        1,
+        "the race happened"
+    );
+    let r = block_on(b.finalize(&id));
+    assert!(
+        matches!(r, Err(Error::OutOfBounds { ref range, length: 5 }) if *range == (0..10)),
+        "{r:?}"
+    );
+    // The contradicting part is gone: the client sends the 5 bytes again.
+    let st = block_on(b.status(&id)).unwrap();
+    assert_eq!(st.missing, vec![0..5]);
+    block_on(b.put_part(&id, 0, file.slice(..5), None)).unwrap();
+    assert_eq!(block_on(b.finalize(&id)).unwrap().size, 5);
+}
+
+#[test]
+fn a_part_stored_past_a_length_declared_meanwhile_is_refused() {
+    // The other order: B declares 5 bytes while A's part is on its way (A
+    // read the session before). A finds the length on its second look and
+    // takes the part back.
+    let store = Racy {
+        inner: MemoryStore::new(),
+        hook: std::sync::Mutex::new(None),
+    };
+    let a = Uploads::with_options(&store, small());
+    let id = block_on(a.create(CreateOptions::deferred()))
+        .unwrap()
+        .session
+        .id;
+    *store.hook.lock().unwrap() = Some(("/parts/", Step::Declare(id.clone(), 5)));
+    let r = block_on(a.put_part(&id, 0, noise(10, 9), None));
+    assert!(
+        matches!(r, Err(Error::OutOfBounds { length: 5, .. })),
+        "{r:?}"
+    );
+    assert_eq!(block_on(a.status(&id)).unwrap().parts, 0);
+}
