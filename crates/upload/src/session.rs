@@ -805,8 +805,8 @@ impl<S: Store> Uploads<S> {
             }
         }
         if let Some(limit) = self.options.max_image_pixels {
-            match image::probe(data) {
-                Ok(Some(info)) => info.check_pixels(limit)?,
+            match image::probe_all(data) {
+                Ok(Some(p)) => p.check(limit)?,
                 Ok(None) => {}
                 Err(e) if image::is_truncated(&e) => {} // checked again at finalize
                 Err(e) => return Err(e),

@@ -350,8 +350,9 @@ pub fn status_for(e: &Error) -> u16 {
         Error::TooLarge { .. }
         | Error::ImageTooLarge { .. }
         | Error::OutOfBounds { .. }
-        | Error::TooManyParts { .. } => 413,
-        Error::ContentTypeNotAllowed { .. } => 415,
+        | Error::TooManyParts { .. }
+        | Error::ImageBytesTooLarge { .. } => 413,
+        Error::ContentTypeNotAllowed { .. } | Error::CannotStrip { .. } => 415,
         Error::InvalidState { .. } | Error::TargetExists { .. } => 403,
         Error::Store(_) | Error::Random(_) => 500,
         _ => 400,
@@ -386,6 +387,12 @@ pub fn error_text(e: &Error) -> String {
             height,
             limit,
         } => format!("image of {width}x{height} pixels exceeds the limit of {limit} pixels"),
+        Error::ImageBytesTooLarge { size, limit } => {
+            format!("image of {size} bytes exceeds the limit of {limit} bytes for images")
+        }
+        Error::CannotStrip { format } => {
+            format!("metadata cannot be stripped from {format} images")
+        }
         Error::PartTooSmall { size, min, .. } => {
             format!("part of {size} bytes is below the minimum part size {min}")
         }
