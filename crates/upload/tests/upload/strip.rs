@@ -1,10 +1,13 @@
 //! Image probing and metadata stripping against an independent decoder (the
 //! `image` crate: zune-jpeg, png) on encoder-made files: JPEG fill bytes,
 //! progressive scans, restart markers, metadata between scans, MPO-style
-//! trailers, PNG chunks; every format that sniffs as an image is probed.
+//! trailers, PNG chunks; and the image limits through the session engine for
+//! every format that sniffs as an image.
 
-use blocksmith_upload::Error;
+use blocksmith_store::{Key, MemoryStore, StoreExt, block_on};
 use blocksmith_upload::image::{ImageFormat, Scanner, probe, strip_metadata};
+use blocksmith_upload::{CreateOptions, Error, UploadOptions, Uploads};
+use bytes::Bytes;
 use image::ImageEncoder as _;
 use proptest::prelude::*;
 
@@ -199,6 +202,35 @@ fn fill_bytes_before_the_frame_header_do_not_hide_its_size() {
     }
     let info = probe(&many).unwrap().unwrap();
     assert_eq!((info.width, info.height), (65535, 65281));
+
+    // Through the engine: refused on the first part, and at finalize when
+    // the first part is too short to hold the frame header.
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, UploadOptions::default().with_part_size(1, 1 << 20));
+    let id = block_on(up.create(CreateOptions::with_length(d.len() as u64)))
+        .unwrap()
+        .session
+        .id;
+    let r = block_on(up.put_part(&id, 0, Bytes::from(d.clone()), None));
+    assert!(
+        matches!(
+            r,
+            Err(Error::ImageTooLarge {
+                width: 65535,
+                height: 65281,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    let id = block_on(up.create(CreateOptions::with_length(d.len() as u64)))
+        .unwrap()
+        .session
+        .id;
+    block_on(up.put_part(&id, 0, Bytes::copy_from_slice(&d[..4]), None)).unwrap();
+    block_on(up.put_part(&id, 4, Bytes::copy_from_slice(&d[4..]), None)).unwrap();
+    let r = block_on(up.finalize(&id));
+    assert!(matches!(r, Err(Error::ImageTooLarge { .. })), "{r:?}");
 }
 
 #[test]
@@ -226,6 +258,17 @@ fn a_second_frame_header_after_the_scan_is_refused() {
     let d = insert(&d, eoi, &segment(0xC0, &sof));
     assert!(matches!(
         strip_metadata(&d),
+        Err(Error::InvalidImage { .. })
+    ));
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, UploadOptions::default().with_part_size(1, 1 << 20));
+    let id = block_on(up.create(CreateOptions::with_length(d.len() as u64)))
+        .unwrap()
+        .session
+        .id;
+    block_on(up.put_part(&id, 0, Bytes::from(d), None)).unwrap();
+    assert!(matches!(
+        block_on(up.finalize(&id)),
         Err(Error::InvalidImage { .. })
     ));
 }
@@ -640,5 +683,148 @@ fn every_sniffed_image_format_is_probed() {
     assert_eq!(
         sniff(b"BMW 320i, BMW 330e, prices"),
         "application/octet-stream"
+    );
+}
+
+fn engine(store: &MemoryStore) -> Uploads<&MemoryStore> {
+    Uploads::with_options(store, UploadOptions::default().with_part_size(1, 1 << 20))
+}
+
+/// Uploads `d` in parts of `part` bytes; the result of finalize (or of the
+/// first refused part).
+fn upload(
+    up: &Uploads<&MemoryStore>,
+    d: &[u8],
+    part: usize,
+    strip: bool,
+) -> Result<blocksmith_upload::Published, Error> {
+    let id =
+        block_on(up.create(CreateOptions::with_length(d.len() as u64).with_strip_metadata(strip)))?
+            .session
+            .id;
+    for (i, c) in d.chunks(part).enumerate() {
+        block_on(up.put_part(&id, (i * part) as u64, Bytes::copy_from_slice(c), None))?;
+    }
+    block_on(up.finalize(&id))
+}
+
+#[test]
+fn pixel_limits_apply_to_every_sniffed_format() {
+    let store = MemoryStore::new();
+    let up = engine(&store);
+    // Bombs of each format, whole and in small parts (so only finalize can
+    // see the headers).
+    let bombs = [
+        bmp(30_000, 30_000),
+        tiff(&[(100, 100), (30_000, 30_000)], 0),
+        heif(*b"heic", &[(512, 512), (30_000, 30_000)]),
+        heif(*b"avif", &[(30_000, 30_000)]),
+    ];
+    for d in &bombs {
+        for part in [d.len(), 9] {
+            let r = upload(&up, d, part, false);
+            assert!(matches!(r, Err(Error::ImageTooLarge { .. })), "{r:?}");
+        }
+    }
+    // A TIFF whose second page lies past the first 64 KiB: read whole.
+    let far = tiff(&[(100, 100), (30_000, 30_000)], 100_000);
+    let r = upload(&up, &far, 50_000, false);
+    assert!(matches!(r, Err(Error::ImageTooLarge { .. })), "{r:?}");
+    let fine = tiff(&[(100, 100), (200, 300)], 100_000);
+    let p = upload(&up, &fine, 50_000, false).unwrap();
+    assert_eq!(
+        p.image.map(|i| (i.format, i.width)),
+        Some((ImageFormat::Tiff, 100))
+    );
+    // Within the limit: published with their dimensions.
+    let p = upload(&up, &heif(*b"heic", &[(4032, 3024)]), 20, false).unwrap();
+    assert_eq!(p.image.map(|i| (i.width, i.height)), Some((4032, 3024)));
+    assert_eq!(p.content_type, "image/heic");
+    // Dimensions nowhere to be found: refused under a limit, published
+    // without one.
+    let blind = heif(*b"avif", &[]);
+    assert!(matches!(
+        upload(&up, &blind, 1000, false),
+        Err(Error::InvalidImage { .. })
+    ));
+    let unlimited = Uploads::with_options(
+        &store,
+        UploadOptions::default()
+            .with_part_size(1, 1 << 20)
+            .with_max_image_pixels(None),
+    );
+    let p = upload(&unlimited, &blind, 1000, false).unwrap();
+    assert_eq!(p.image, None);
+}
+
+#[test]
+fn stripping_a_format_that_cannot_be_stripped_is_refused() {
+    let store = MemoryStore::new();
+    let up = engine(&store);
+    for d in [
+        bmp(10, 10),
+        tiff(&[(10, 10)], 0),
+        heif(*b"heic", &[(10, 10)]),
+        heif(*b"avif", &[(10, 10)]),
+    ] {
+        let r = upload(&up, &d, d.len(), true);
+        assert!(matches!(r, Err(Error::CannotStrip { .. })), "{r:?}");
+        // Without stripping, they go through.
+        upload(&up, &d, d.len(), false).unwrap();
+    }
+}
+
+#[test]
+fn a_bomb_behind_a_one_byte_first_part_is_still_refused() {
+    // The first part used to be the only bytes sniffed: one byte of it made
+    // a PNG bomb look like a file of unknown type.
+    let store = MemoryStore::new();
+    let up = engine(&store);
+    let bomb = crate::images::png(60_000, 60_000, false);
+    let r = upload(&up, &bomb, 1, false);
+    assert!(matches!(r, Err(Error::ImageTooLarge { .. })), "{r:?}");
+}
+
+#[test]
+fn stripped_upload_decodes_to_the_same_pixels() {
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(
+        &store,
+        UploadOptions::default()
+            .with_part_size(1, 1 << 20)
+            .with_digest(blocksmith_upload::Algorithm::Sha256),
+    );
+    let first = encoded(96, 64, 14, true, Some(2), &[(1, exif_gps())]);
+    let mut mpo = first.clone();
+    mpo.extend(encoded(32, 32, 15, false, None, &[(1, exif_gps())]));
+    let p = upload(&up, &mpo, 333, true).unwrap();
+    let stored = store
+        .blocking()
+        .get(&Key::new(p.key.as_str()).unwrap())
+        .unwrap()
+        .data;
+    assert!(!contains(&stored, b"GPS") && !contains(&stored, b"Exif"));
+    assert_eq!(pixels(&stored), pixels(&first));
+    assert_eq!(p.size, stored.len() as u64);
+    assert_eq!(p.size + p.stripped_bytes, mpo.len() as u64);
+    assert_eq!(
+        p.checksum,
+        blocksmith_upload::Algorithm::Sha256.digest(&stored)
+    );
+    assert_eq!(p.image.map(|i| (i.width, i.height)), Some((96, 64)));
+    // No piece of the stripped output is left behind.
+    assert!(
+        store
+            .blocking()
+            .list_all("uploads/strip/")
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .blocking()
+            .list_all("uploads/parts/")
+            .unwrap()
+            .is_empty()
     );
 }
