@@ -10,7 +10,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Variants a protocol layer maps to status codes are stable:
 /// [`Error::NotFound`] (404), [`Error::Gone`] (410), [`Error::OffsetMismatch`]
 /// (409), [`Error::ChecksumMismatch`] (460), [`Error::TooLarge`] (413),
-/// [`Error::ContentTypeNotAllowed`] (415), the rest of the validation errors (400).
+/// [`Error::ContentTypeNotAllowed`] and [`Error::CannotStrip`] (415),
+/// [`Error::ImageTooLarge`] and [`Error::ImageBytesTooLarge`] (413), the rest
+/// of the validation errors (400).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -133,6 +135,22 @@ pub enum Error {
         height: u32,
         /// The pixel limit.
         limit: u64,
+    },
+    /// An image upload is larger than [`crate::UploadOptions::max_image_bytes`].
+    #[error("image of {size} bytes exceeds the limit of {limit} bytes for images")]
+    ImageBytesTooLarge {
+        /// Its size in bytes.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Metadata stripping was asked for an image format it cannot strip
+    /// (BMP, TIFF, HEIF, AVIF): refused rather than published with its
+    /// metadata.
+    #[error("metadata cannot be stripped from {format} images")]
+    CannotStrip {
+        /// The format.
+        format: &'static str,
     },
     /// Malformed image headers.
     #[error("invalid {format} image: {reason}")]

@@ -7,15 +7,17 @@
 //!   deferred length, parts in any order with checksums, offset and missing
 //!   ranges for resuming, finalize (assemble, verify, publish create-only),
 //!   abort, expiry; validation up front (size, part bounds like S3's, content
-//!   type by magic bytes, image pixel limits).
+//!   type by magic bytes, image size and pixel limits).
 //! - [`tus`]: the tus 1.0 protocol (core, creation, creation-with-upload,
 //!   creation-defer-length, expiration, checksum, termination,
 //!   concatenation) as plain request and response values, for any HTTP stack.
 //! - [`cdc`], [`manifest`], [`dedup`]: FastCDC content-defined chunking,
 //!   chunk-level dedup across uploads with a manifest per object, and a client
 //!   [`dedup::Plan`] that sends only the chunks the server lacks.
-//! - [`image`]: dimensions from headers, decompression-bomb checks, metadata
-//!   stripping; [`magic`]: content types by magic bytes; [`checksum`].
+//! - [`image`]: dimensions from headers (PNG, JPEG, GIF, WebP, BMP, TIFF,
+//!   HEIF, AVIF), decompression-bomb checks, streaming metadata stripping by
+//!   an allowlist (JPEG, PNG, GIF, WebP); [`magic`]: content types by magic
+//!   bytes; [`checksum`].
 //! - [`client`]: a resumable uploader of a local buffer.
 //!
 //! ```

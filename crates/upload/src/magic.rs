@@ -1,7 +1,12 @@
 //! Content types by magic bytes, never by file name.
 
 /// The MIME type of `data` by its leading bytes; `application/octet-stream`
-/// if nothing matches. Needs at most the first 16 bytes.
+/// if nothing matches. Needs at most the first 18 bytes (a bitmap is known
+/// by its DIB header size, not by `BM` alone, which plenty of text starts
+/// with). Every `image/*` type it gives is an [`ImageFormat`] that
+/// [`crate::image::format_of`] recognises too.
+///
+/// [`ImageFormat`]: crate::image::ImageFormat
 ///
 /// ```
 /// assert_eq!(blocksmith_upload::magic::sniff(b"\x89PNG\r\n\x1a\n...."), "image/png");
@@ -34,7 +39,7 @@ pub fn sniff(data: &[u8]) -> &'static str {
         "video/webm"
     } else if starts(b"II*\0") || starts(b"MM\0*") {
         "image/tiff"
-    } else if starts(b"BM") && data.len() >= 14 {
+    } else if crate::image::is_bmp(data) {
         "image/bmp"
     } else if starts(b"%PDF-") {
         "application/pdf"

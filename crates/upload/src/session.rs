@@ -10,7 +10,10 @@
 //!   and the missing ranges from a listing, and to detect a torn or rotten
 //!   part: its size must equal its length and its bytes must match the CRC;
 //! - the published object under the session's target key (default
-//!   `P/objects/<id>`), written create-only.
+//!   `P/objects/<id>`), written create-only;
+//! - `P/strip/<id>/<nonce>-<n>`: while finalize strips an image, the pieces
+//!   of its output, deleted once composed into the object (and by
+//!   [`Uploads::expire`] if a crash left them).
 //!
 //! # Crash safety
 //! Every step is one atomic store operation, and the session state lives only
@@ -32,12 +35,25 @@
 //! under a manifest, `MemoryStore` shares the part buffers, and other stores
 //! fall back to reading and writing the bytes once. The digests the session
 //! needs (the expected checksum, [`UploadOptions::digest`]) are computed on
-//! the verification pass. Images are the exception: they are assembled in
-//! memory to be probed for their dimensions and, on request, stripped of
-//! metadata.
+//! the verification pass.
+//!
+//! # Images
+//! An upload that sniffs as an image may be at most
+//! [`UploadOptions::max_image_bytes`] (default 64 MiB), checked on its first
+//! part when its length is known and again at finalize, before more than its
+//! first bytes are read. Finalize walks a JPEG, PNG, GIF or WebP window by window through
+//! [`image::Scanner`], holding only the parser state: every frame header is
+//! checked against [`UploadOptions::max_image_pixels`] and, on request, the
+//! metadata is stripped on the same pass, the output written in 1 MiB pieces
+//! under `P/strip/<id>/` and composed into the published object (then the
+//! pieces are deleted). BMP, TIFF, HEIF and AVIF are probed from their
+//! headers (a TIFF whose directories lie past the first 64 KiB is read
+//! whole, within the image size limit); with a pixel limit set, one whose
+//! dimensions cannot be found is refused, and asking to strip one is refused
+//! with [`Error::CannotStrip`].
 
 use crate::checksum::{Algorithm, Checksum, hex};
-use crate::image::{self, ImageInfo};
+use crate::image::{self, ImageFormat, ImageInfo};
 use crate::{Error, Result, magic};
 use blocksmith_store::record::Record;
 use blocksmith_store::{ComposePart, GetOptions, Key, PutOptions, Store, StoreExt};
@@ -53,6 +69,10 @@ const MIB: u64 = 1024 * 1024;
 const HEAD_BYTES: u64 = 64 * 1024;
 /// Window in which finalize reads parts back to verify them (bounded memory).
 const VERIFY_WINDOW: u64 = MIB;
+/// Size of the pieces a stripped image is written in before they are composed.
+const STRIP_PIECE: usize = MIB as usize;
+/// Bytes enough for [`magic::sniff`].
+const SNIFF_BYTES: usize = 18;
 /// Most bytes of metadata (keys plus values) a session may carry.
 pub const MAX_METADATA: usize = 64 * 1024;
 
@@ -62,9 +82,13 @@ pub const MAX_METADATA: usize = 64 * 1024;
 pub struct UploadOptions {
     /// Store prefix of sessions, parts and default objects.
     pub prefix: String,
-    /// Largest upload (default 5 GiB). Images are assembled in memory at
-    /// finalize, other files are composed by the store.
+    /// Largest upload (default 5 GiB).
     pub max_size: u64,
+    /// Largest upload that sniffs as an image (default 64 MiB): finalize
+    /// reads an image through to check every frame header and strip its
+    /// metadata, so this bounds that work. Refused with
+    /// [`Error::ImageBytesTooLarge`].
+    pub max_image_bytes: u64,
     /// Smallest part that is not the last one (default 5 MiB, like S3).
     pub min_part_size: u64,
     /// Largest part (default 5 GiB, like S3).
@@ -74,7 +98,9 @@ pub struct UploadOptions {
     /// Allowed content types by magic bytes (`image/*`, `video/mp4` ...);
     /// `None` allows everything.
     pub allowed_types: Option<Vec<String>>,
-    /// Largest declared image size in pixels (default 100 megapixels).
+    /// Largest declared image size in pixels (default 100 megapixels),
+    /// checked against every frame or page the image declares; with a limit
+    /// set, an image whose dimensions cannot be found is refused.
     pub max_image_pixels: Option<u64>,
     /// Session lifetime in seconds when the creator gives none (default 24 h).
     pub default_ttl: u64,
@@ -103,7 +129,8 @@ pub enum Verify {
     /// when a digest of the whole file needs the bytes anyway (an expected
     /// checksum other than CRC-32C, or such a [`UploadOptions::digest`]), on
     /// which pass their CRCs are checked too. Finalize then costs a listing
-    /// and a compose, whatever the size of the upload (the default).
+    /// and a compose, whatever the size of the upload (the default). Images
+    /// are read through in any case, for their frame headers and metadata.
     #[default]
     Trusted,
     /// Also read every part back (in 1 MiB windows) and check it against its
@@ -119,6 +146,7 @@ impl Default for UploadOptions {
         UploadOptions {
             prefix: "uploads".into(),
             max_size: 5 * 1024 * MIB,
+            max_image_bytes: 64 * MIB,
             min_part_size: 5 * MIB,
             max_part_size: 5 * 1024 * MIB,
             max_parts: 10_000,
@@ -142,6 +170,12 @@ impl UploadOptions {
     #[must_use]
     pub fn with_max_size(mut self, bytes: u64) -> Self {
         self.max_size = bytes;
+        self
+    }
+    /// Sets the largest image upload in bytes.
+    #[must_use]
+    pub fn with_max_image_bytes(mut self, bytes: u64) -> Self {
+        self.max_image_bytes = bytes;
         self
     }
     /// Sets the part size bounds (`min` applies to every part but the last).
@@ -211,7 +245,10 @@ pub struct CreateOptions {
     pub ttl: Option<u64>,
     /// A tus partial upload: never published itself, only concatenated.
     pub partial: bool,
-    /// Strip image metadata (EXIF ...) before publishing.
+    /// Strip image metadata (EXIF ...) before publishing, by the policy of
+    /// [`crate::image`]; an image format that cannot be stripped is refused
+    /// at finalize with [`Error::CannotStrip`]. Files that are not images
+    /// are published as they are.
     pub strip_metadata: bool,
     /// Replace an existing object at the target instead of failing.
     pub overwrite: bool,
@@ -382,7 +419,8 @@ pub struct ExpireReport {
     pub sessions: usize,
     /// Parts removed.
     pub parts: usize,
-    /// Parts removed that belonged to no live session.
+    /// Parts (and pieces of stripped images) removed that belonged to no
+    /// live session.
     pub orphans: usize,
     /// Session records removed because they could not be decoded.
     pub corrupt_records: usize,
@@ -445,6 +483,67 @@ pub fn gaps(covered: &[Range<u64>], end: u64) -> Vec<Range<u64>> {
     }
     out.retain(|r| r.start < r.end);
     out
+}
+
+/// Whether the first bytes of an upload make it an image.
+fn is_image(head: &[u8]) -> bool {
+    magic::sniff(head).starts_with("image/") || image::format_of(head).is_some()
+}
+
+/// What finalize does with an upload besides verifying it.
+enum Content {
+    /// Not an image: published as it is.
+    Plain,
+    /// A BMP, TIFF, HEIF or AVIF image, probed from its headers.
+    Probed(Option<ImageInfo>),
+    /// A JPEG, PNG, GIF or WebP image, walked through (and maybe stripped).
+    Scan(image::Scanner),
+}
+
+/// Where [`Uploads::verify_parts`] sends the bytes it reads.
+enum Collect<'a> {
+    Nothing,
+    Bytes(&'a mut BytesMut),
+    Image(&'a mut ImageSink),
+}
+
+/// An image walk during finalize, and the pieces of its stripped output.
+struct ImageSink {
+    scanner: Option<image::Scanner>,
+    strip: bool,
+    /// Output not yet written.
+    buf: Vec<u8>,
+    /// Key prefix of the pieces.
+    prefix: String,
+    /// Every piece written (to delete afterwards).
+    keys: Vec<Key>,
+    /// The pieces to compose, in order.
+    pieces: Vec<ComposePart>,
+    /// CRC-32C and length of the pieces.
+    crc: u32,
+    len: u64,
+}
+
+impl ImageSink {
+    fn new(scanner: image::Scanner, strip: bool, prefix: String) -> Self {
+        ImageSink {
+            scanner: Some(scanner),
+            strip,
+            buf: Vec::new(),
+            prefix,
+            keys: Vec::new(),
+            pieces: Vec::new(),
+            crc: 0,
+            len: 0,
+        }
+    }
+
+    fn feed(&mut self, data: &[u8]) -> Result<()> {
+        self.scanner
+            .as_mut()
+            .expect("fed before finish")
+            .feed(data, &mut self.buf)
+    }
 }
 
 /// The upload engine over a store.
@@ -790,26 +889,42 @@ impl<S: Store> Uploads<S> {
         }
     }
 
-    /// Content type and image checks on the first bytes (`whole`: all of them).
-    fn check_head(&self, data: &[u8], whole: bool) -> Result<()> {
+    /// Content type and image checks on the first bytes (`whole`: all of
+    /// them) of an upload of `length` bytes, if known.
+    fn check_head(&self, data: &[u8], whole: bool, length: Option<u64>) -> Result<()> {
+        self.check_type(data, whole)?;
+        if !is_image(data) {
+            return Ok(());
+        }
+        if let Some(size) = length.filter(|&l| l > self.options.max_image_bytes) {
+            return Err(Error::ImageBytesTooLarge {
+                size,
+                limit: self.options.max_image_bytes,
+            });
+        }
+        if let Some(limit) = self.options.max_image_pixels {
+            match image::probe_all(data) {
+                Ok(Some(p)) => p.check(limit)?,
+                Ok(None) => {}
+                Err(e) if image::is_truncated(&e) => {} // checked again at finalize
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The content type check on the first bytes (`whole`: all of them).
+    fn check_type(&self, data: &[u8], whole: bool) -> Result<()> {
         if let Some(allowed) = &self.options.allowed_types {
-            // Fewer than 16 bytes of a longer file may be too few to sniff:
-            // finalize checks again on the whole file.
-            if whole || data.len() >= 16 {
+            // Too few bytes of a longer file may not be enough to sniff:
+            // finalize checks again on the first 64 KiB.
+            if whole || data.len() >= SNIFF_BYTES {
                 let found = magic::sniff(data);
                 if !magic::allowed(allowed, found) {
                     return Err(Error::ContentTypeNotAllowed {
                         found: found.into(),
                     });
                 }
-            }
-        }
-        if let Some(limit) = self.options.max_image_pixels {
-            match image::probe(data) {
-                Ok(Some(info)) => info.check_pixels(limit)?,
-                Ok(None) => {}
-                Err(e) if image::is_truncated(&e) => {} // checked again at finalize
-                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -869,7 +984,7 @@ impl<S: Store> Uploads<S> {
             });
         }
         if offset == 0 && !session.partial {
-            self.check_head(&data, session.length == Some(len))?;
+            self.check_head(&data, session.length == Some(len), session.length)?;
         }
         let mut parts = self.parts(id).await?;
         if len == 0 {
@@ -900,6 +1015,18 @@ impl<S: Store> Uploads<S> {
             }
             let key = self.part_key(id, offset, len, crc)?;
             self.store.put(&key, data, PutOptions::new()).await?;
+            if session.length.is_none() {
+                // The length may have been declared, by another engine, while
+                // this part was on its way: a part past it must not stay.
+                let now = self.session(id).await?;
+                if let Some(l) = now.length.filter(|&l| end > l) {
+                    self.store.delete(&key).await?;
+                    return Err(Error::OutOfBounds {
+                        range: offset..end,
+                        length: l,
+                    });
+                }
+            }
             parts.push(Part {
                 key,
                 offset,
@@ -913,18 +1040,29 @@ impl<S: Store> Uploads<S> {
     }
 
     /// Reads and checks every part, in order: the assembled bytes and their
-    /// CRC-32C (combined from the parts', no extra pass).
+    /// CRC-32C (combined from the parts', no extra pass). Only for images
+    /// (BMP, TIFF) whose headers lie past the first bytes, so at most
+    /// [`UploadOptions::max_image_bytes`].
     async fn assemble(&self, length: u64, parts: &[Part]) -> Result<(Bytes, u32)> {
         let mut out = BytesMut::with_capacity(usize::try_from(length).unwrap_or(0));
         let (crc, _) = self
-            .verify_parts(length, parts, &mut [], true, Some(&mut out))
+            .verify_parts(length, parts, &mut [], true, Collect::Bytes(&mut out))
             .await?;
         Ok((out.freeze(), crc))
     }
 
+    fn strip_prefix(&self, id: &str) -> String {
+        format!("{}/strip/{id}/", self.options.prefix)
+    }
+
+    /// Deletes a session's parts (returns how many) and any pieces of a
+    /// stripped image left by a finalize that did not finish.
     async fn delete_parts(&self, id: &str) -> Result<usize> {
         let metas = self.store.list_all(&self.parts_prefix(id)).await?;
         for m in &metas {
+            self.store.delete(&m.key).await?;
+        }
+        for m in self.store.list_all(&self.strip_prefix(id)).await? {
             self.store.delete(&m.key).await?;
         }
         Ok(metas.len())
@@ -962,6 +1100,16 @@ impl<S: Store> Uploads<S> {
         }
         let length = session.length.ok_or(Error::LengthUnknown)?;
         let parts = self.parts(id).await?;
+        // A part stored while another engine declared a shorter length (its
+        // check and the declaration raced): its bytes contradict the length.
+        // Discarded, so the client can send those bytes again.
+        if let Some(p) = parts.iter().find(|p| p.end() > length) {
+            self.store.delete(&p.key).await?;
+            return Err(Error::OutOfBounds {
+                range: p.offset..p.end(),
+                length,
+            });
+        }
         let st = Self::status_of(session.clone(), &parts);
         if let Some(first) = st.missing.first() {
             return Err(Error::Incomplete {
@@ -969,58 +1117,136 @@ impl<S: Store> Uploads<S> {
                 first: first.clone(),
             });
         }
-        let head = self.read_head(&parts).await?;
-        let published =
-            if magic::sniff(&head).starts_with("image/") || image::format_of(&head).is_some() {
-                // Images are probed (and maybe stripped) whole, in memory.
-                self.publish_assembled(&session, length, &parts).await?
-            } else {
-                self.publish_composed(&session, length, &parts, &head)
-                    .await?
-            };
+        let mut head = self.read_head(&parts, SNIFF_BYTES as u64).await?;
+        if is_image(&head) && (head.len() as u64) < HEAD_BYTES.min(length) {
+            // Small parts: the image headers may lie in the next ones.
+            head = self.read_head(&parts, HEAD_BYTES).await?;
+        }
+        let content = self.classify(&session, length, &parts, &head).await?;
+        let published = self
+            .publish(&session, length, &parts, &head, content)
+            .await?;
         self.record_published(id, published).await
     }
 
-    /// The first bytes of the upload (enough to sniff its type).
-    async fn read_head(&self, parts: &[Part]) -> Result<Bytes> {
-        let Some(first) = parts.first() else {
-            return Ok(Bytes::new());
+    /// The first bytes of the upload: the first part's, up to 64 KiB, and
+    /// the next parts' while there are fewer than `want` (however small the
+    /// parts are, enough to sniff the type or read most image headers).
+    async fn read_head(&self, parts: &[Part], want: u64) -> Result<Bytes> {
+        let mut out = BytesMut::new();
+        let mut at = 0u64;
+        for p in parts {
+            if at >= HEAD_BYTES || (at > 0 && at >= want) || p.offset > at {
+                break;
+            }
+            if p.end() <= at {
+                continue;
+            }
+            let range = at - p.offset..p.len.min(at - p.offset + HEAD_BYTES - at);
+            match self
+                .store
+                .get(&p.key, GetOptions::new().with_range(range.clone()))
+                .await
+            {
+                Ok(r) if r.data.len() as u64 == range.end - range.start => {
+                    out.extend_from_slice(&r.data);
+                }
+                Ok(_) | Err(blocksmith_store::Error::InvalidRange { .. }) => {
+                    return Err(Error::CorruptPart {
+                        range: p.offset..p.end(),
+                    });
+                }
+                Err(blocksmith_store::Error::NotFound { .. }) => {
+                    return Err(Error::Incomplete {
+                        missing: p.len,
+                        first: p.offset..p.end(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+            at = p.offset + range.end;
+        }
+        Ok(out.freeze())
+    }
+
+    /// What finalize does with the bytes besides verifying them: images are
+    /// checked against the image limits (and set up for stripping), other
+    /// files only against the allowed types.
+    async fn classify(
+        &self,
+        session: &Session,
+        length: u64,
+        parts: &[Part],
+        head: &[u8],
+    ) -> Result<Content> {
+        self.check_type(head, head.len() as u64 == length)?;
+        if !is_image(head) {
+            return Ok(Content::Plain);
+        }
+        if length > self.options.max_image_bytes {
+            return Err(Error::ImageBytesTooLarge {
+                size: length,
+                limit: self.options.max_image_bytes,
+            });
+        }
+        let format = image::format_of(head);
+        if let Some(scanner) = format.and_then(|f| image::Scanner::new(f, session.strip_metadata)) {
+            return Ok(Content::Scan(scanner));
+        }
+        if session.strip_metadata {
+            return Err(Error::CannotStrip {
+                format: format.map_or("unknown", ImageFormat::name),
+            });
+        }
+        // BMP, TIFF, HEIF, AVIF: their headers may lie anywhere in the file.
+        let probed = match image::probe_all(head) {
+            Err(e) if image::is_truncated(&e) && (head.len() as u64) < length => {
+                let (data, _) = self.assemble(length, parts).await?;
+                image::probe_all(&data)
+            }
+            r => r,
         };
-        let range = 0..first.len.min(HEAD_BYTES);
-        match self
-            .store
-            .get(&first.key, GetOptions::new().with_range(range))
-            .await
-        {
-            Ok(r) => Ok(r.data),
-            Err(blocksmith_store::Error::NotFound { .. }) => Err(Error::Incomplete {
-                missing: first.len,
-                first: first.offset..first.end(),
+        match (probed, self.options.max_image_pixels) {
+            (Ok(Some(p)), Some(limit)) => {
+                p.check(limit)?;
+                Ok(Content::Probed(Some(p.info)))
+            }
+            (Ok(p), None) => Ok(Content::Probed(p.map(|p| p.info))),
+            (Err(_), None) => Ok(Content::Probed(None)),
+            (Err(e), Some(_)) => Err(e),
+            (Ok(None), Some(_)) => Err(Error::InvalidImage {
+                format: "unknown",
+                reason: "dimensions not found",
             }),
-            Err(blocksmith_store::Error::InvalidRange { .. }) => Err(Error::CorruptPart {
-                range: first.offset..first.end(),
-            }),
-            Err(e) => Err(e.into()),
         }
     }
 
     /// Reads every part back in windows (all of them when `reread`, else only
     /// those a race made overlap) and checks it against the CRC-32C in
     /// its name (a corrupt part is deleted and reported), feeding the bytes
-    /// the object uses to `hashers` (and to `collect`, if given). Returns the object's CRC-32C (combined
-    /// from the parts', no extra pass) and the parts to compose.
+    /// the object uses to `hashers` and to `collect`. Returns the object's
+    /// CRC-32C (combined from the parts', no extra pass) and the parts to
+    /// compose.
     async fn verify_parts(
         &self,
         length: u64,
         parts: &[Part],
         hashers: &mut [(Algorithm, crate::checksum::Hasher)],
         reread: bool,
-        mut collect: Option<&mut BytesMut>,
+        mut collect: Collect<'_>,
     ) -> Result<(u32, Vec<ComposePart>)> {
         let mut crc = 0u32;
         let mut at = 0u64;
         let mut pieces = Vec::with_capacity(parts.len());
         for p in parts {
+            if p.end() > length {
+                // Stored past a length declared meanwhile (a race between
+                // `put_part` and `declare_length` on two engines).
+                return Err(Error::OutOfBounds {
+                    range: p.offset..p.end(),
+                    length,
+                });
+            }
             if p.end() <= at {
                 continue; // fully covered by earlier parts (a racing duplicate)
             }
@@ -1070,8 +1296,13 @@ impl<S: Store> Uploads<S> {
                 for (_, h) in hashers.iter_mut() {
                     h.update(used);
                 }
-                if let Some(out) = collect.as_deref_mut() {
-                    out.extend_from_slice(used);
+                match &mut collect {
+                    Collect::Nothing => {}
+                    Collect::Bytes(out) => out.extend_from_slice(used),
+                    Collect::Image(sink) => {
+                        sink.feed(used)?;
+                        self.flush_sink(sink, false).await?;
+                    }
                 }
                 off = end;
             }
@@ -1093,13 +1324,80 @@ impl<S: Store> Uploads<S> {
             });
             at = p.end();
         }
-        if at != length {
+        if let Some(missing) = length.checked_sub(at).filter(|&m| m > 0) {
             return Err(Error::Incomplete {
-                missing: length - at,
+                missing,
                 first: at..length,
             });
         }
         Ok((crc, pieces))
+    }
+
+    /// Writes out what a stripping sink holds, in pieces of at most
+    /// [`STRIP_PIECE`] bytes (all of it when `all`, else only whole pieces).
+    async fn flush_sink(&self, sink: &mut ImageSink, all: bool) -> Result<()> {
+        while sink.buf.len() >= STRIP_PIECE || (all && !sink.buf.is_empty()) {
+            let n = sink.buf.len().min(STRIP_PIECE);
+            let rest = sink.buf.split_off(n);
+            let piece = Bytes::from(std::mem::replace(&mut sink.buf, rest));
+            let key = Key::new(format!("{}{:08x}", sink.prefix, sink.keys.len()))?;
+            sink.keys.push(key.clone());
+            self.store
+                .put(&key, piece.clone(), PutOptions::new())
+                .await?;
+            sink.crc = crc32c::crc32c_combine(sink.crc, crc32c::crc32c(&piece), piece.len());
+            sink.len += piece.len() as u64;
+            sink.pieces.push(ComposePart::new(key));
+        }
+        Ok(())
+    }
+
+    /// Ends an image walk: the last piece, and the header that goes first
+    /// (WebP), written out.
+    async fn finish_sink(&self, sink: &mut ImageSink) -> Result<image::Scanned> {
+        let scanner = sink.scanner.take().expect("finished once");
+        let scanned = scanner.finish()?;
+        if !sink.strip {
+            return Ok(scanned);
+        }
+        self.flush_sink(sink, true).await?;
+        if !scanned.prefix.is_empty() {
+            let key = Key::new(format!("{}head", sink.prefix))?;
+            sink.keys.push(key.clone());
+            let head = Bytes::from(scanned.prefix.clone());
+            self.store
+                .put(&key, head.clone(), PutOptions::new())
+                .await?;
+            sink.crc = crc32c::crc32c_combine(crc32c::crc32c(&head), sink.crc, sink.len as usize);
+            sink.len += head.len() as u64;
+            sink.pieces.insert(0, ComposePart::new(key));
+        }
+        Ok(scanned)
+    }
+
+    /// Reads `pieces` (as [`Store::compose`] would join them) in windows,
+    /// feeding `f`; returns how many bytes there were.
+    async fn read_pieces(&self, pieces: &[ComposePart], mut f: impl FnMut(&[u8])) -> Result<u64> {
+        let mut total = 0u64;
+        for p in pieces {
+            let size = self.store.head(&p.key).await?.size;
+            let range = match &p.range {
+                Some(r) => r.resolve(&p.key, size)?,
+                None => 0..size,
+            };
+            let mut off = range.start;
+            while off < range.end {
+                let end = (off + VERIFY_WINDOW).min(range.end);
+                let r = self
+                    .store
+                    .get(&p.key, GetOptions::new().with_range(off..end))
+                    .await?;
+                f(&r.data);
+                total += r.data.len() as u64;
+                off = end;
+            }
+        }
+        Ok(total)
     }
 
     /// The key a session publishes to, and the condition: create-only
@@ -1114,28 +1412,86 @@ impl<S: Store> Uploads<S> {
     }
 
     /// A create-only publication found `target` taken: published before a
-    /// crash (it holds `data`), or someone else's object.
-    async fn check_taken(&self, session: &Session, target: &Key, data: &[u8]) -> Result<()> {
-        let existing = self.store.get(target, GetOptions::new()).await?;
-        if existing.data != data {
-            return Err(Error::TargetExists {
-                key: session.target.clone(),
-            });
+    /// crash (it holds the bytes of `pieces`), or someone else's object.
+    /// Compared by SHA-256 in windows, never in memory whole.
+    async fn check_taken(
+        &self,
+        session: &Session,
+        target: &Key,
+        pieces: &[ComposePart],
+        size: u64,
+    ) -> Result<()> {
+        let taken = || Error::TargetExists {
+            key: session.target.clone(),
+        };
+        match self.store.head(target).await {
+            Ok(meta) if meta.size == size => {}
+            Ok(_) | Err(blocksmith_store::Error::NotFound { .. }) => return Err(taken()),
+            Err(e) => return Err(e.into()),
+        }
+        let mut ours = Algorithm::Sha256.hasher();
+        self.read_pieces(pieces, |d| ours.update(d)).await?;
+        let mut theirs = Algorithm::Sha256.hasher();
+        let n = self
+            .read_pieces(&[ComposePart::new(target.clone())], |d| theirs.update(d))
+            .await?;
+        if n != size || ours.finish() != theirs.finish() {
+            return Err(taken());
         }
         Ok(())
     }
 
-    /// Publishes a non-image upload with [`Store::compose`]: the parts are
-    /// verified by reading them back in windows, then joined by the store
-    /// (without a copy where the backend can: `DirStore`, `MemoryStore`).
-    async fn publish_composed(
+    /// Verifies the parts (and walks an image through its scanner), then
+    /// publishes with [`Store::compose`]: the parts themselves, joined by the
+    /// store without a copy where it can (`DirStore`, `MemoryStore`), or the
+    /// pieces of a stripped image.
+    async fn publish(
         &self,
         session: &Session,
         length: u64,
         parts: &[Part],
         head: &[u8],
+        content: Content,
+    ) -> Result<Published> {
+        let (mut sink, info) = match content {
+            Content::Plain => (None, None),
+            Content::Probed(info) => (None, info),
+            Content::Scan(scanner) => {
+                let nonce = random_id()?;
+                let prefix = format!("{}{nonce}-", self.strip_prefix(&session.id));
+                (
+                    Some(ImageSink::new(scanner, session.strip_metadata, prefix)),
+                    None,
+                )
+            }
+        };
+        let result = self
+            .publish_inner(session, length, parts, head, sink.as_mut(), info)
+            .await;
+        // The pieces of a stripped image are in the object now (or were for
+        // nothing): drop them, whatever happened.
+        if let Some(sink) = &sink {
+            for key in &sink.keys {
+                let deleted = self.store.delete(key).await;
+                if result.is_ok() {
+                    deleted?;
+                }
+            }
+        }
+        result
+    }
+
+    async fn publish_inner(
+        &self,
+        session: &Session,
+        length: u64,
+        parts: &[Part],
+        head: &[u8],
+        mut sink: Option<&mut ImageSink>,
+        info: Option<ImageInfo>,
     ) -> Result<Published> {
         let digest = self.options.digest;
+        let strip = sink.as_ref().is_some_and(|s| s.strip);
         let mut hashers = Vec::new();
         if let Some(e) = session
             .expected
@@ -1144,13 +1500,26 @@ impl<S: Store> Uploads<S> {
         {
             hashers.push((e.algorithm, e.algorithm.hasher()));
         }
-        if digest != Algorithm::Crc32c && !hashers.iter().any(|(a, _)| *a == digest) {
+        // The digest of what is published: of the upload, unless stripped.
+        if !strip && digest != Algorithm::Crc32c && !hashers.iter().any(|(a, _)| *a == digest) {
             hashers.push((digest, digest.hasher()));
         }
-        let reread = self.options.verify == Verify::Reread || !hashers.is_empty();
+        let reread = sink.is_some() || self.options.verify == Verify::Reread || !hashers.is_empty();
+        let collect = match sink.as_deref_mut() {
+            Some(s) => Collect::Image(s),
+            None => Collect::Nothing,
+        };
         let (crc, pieces) = self
-            .verify_parts(length, parts, &mut hashers, reread, None)
+            .verify_parts(length, parts, &mut hashers, reread, collect)
             .await?;
+        let scanned = match sink.as_deref_mut() {
+            Some(s) => Some(self.finish_sink(s).await?),
+            None => None,
+        };
+        if let (Some(s), Some(limit)) = (&scanned, self.options.max_image_pixels) {
+            s.info.check_pixels(limit)?;
+            s.largest.check_pixels(limit)?;
+        }
         let sums: Vec<Checksum> = hashers.into_iter().map(|(_, h)| h.finish()).collect();
         let sum_of = |a: Algorithm| {
             if a == Algorithm::Crc32c {
@@ -1175,97 +1544,40 @@ impl<S: Store> Uploads<S> {
                 algorithm: expected.algorithm.name(),
             });
         }
-        self.check_head(head, head.len() as u64 == length)?;
+        let info = scanned.as_ref().map(|s| s.info).or(info);
+        let (pieces, size, checksum, stripped_bytes) = match (sink, &scanned) {
+            (Some(s), Some(scanned)) if s.strip => {
+                let checksum = if digest == Algorithm::Crc32c {
+                    Checksum {
+                        algorithm: digest,
+                        digest: s.crc.to_be_bytes().to_vec(),
+                    }
+                } else {
+                    let mut h = digest.hasher();
+                    self.read_pieces(&s.pieces, |d| h.update(d)).await?;
+                    h.finish()
+                };
+                let pieces = std::mem::take(&mut s.pieces);
+                (pieces, s.len, checksum, scanned.stripped.bytes as u64)
+            }
+            _ => (pieces, length, sum_of(digest), 0),
+        };
         let (target, mode) = Self::target_of(session)?;
         match self.store.compose(&target, &pieces, mode).await {
             Ok(_) => {}
             Err(blocksmith_store::Error::AlreadyExists { .. }) => {
-                let (data, _) = self.assemble(length, parts).await?;
-                self.check_taken(session, &target, &data).await?;
+                self.check_taken(session, &target, &pieces, size).await?;
             }
             Err(e) => return Err(e.into()),
         }
         Ok(Published {
             key: session.target.clone(),
-            size: length,
-            checksum: sum_of(digest),
-            content_type: magic::sniff(head).to_string(),
-            image: None,
-            stripped_bytes: 0,
-        })
-    }
-
-    /// Publishes an image upload: assembled in memory, probed, maybe
-    /// stripped of metadata, then put.
-    async fn publish_assembled(
-        &self,
-        session: &Session,
-        length: u64,
-        parts: &[Part],
-    ) -> Result<Published> {
-        let (data, crc) = self.assemble(length, parts).await?;
-        let crc_be = crc.to_be_bytes();
-        let verified = |c: &Checksum| {
-            if c.algorithm == Algorithm::Crc32c {
-                c.digest == crc_be
-            } else {
-                c.matches(&data)
-            }
-        };
-        if let Some(expected) = session.expected.as_ref().filter(|c| !verified(c)) {
-            return Err(Error::ChecksumMismatch {
-                what: "upload",
-                algorithm: expected.algorithm.name(),
-            });
-        }
-        self.check_head(&data, true)?;
-        let info = if magic::sniff(&data).starts_with("image/") {
-            match image::probe(&data) {
-                Ok(info) => info,
-                Err(e) if image::format_of(&data).is_some() => return Err(e),
-                Err(_) => None,
-            }
-        } else {
-            None
-        };
-        let content_type = magic::sniff(&data).to_string();
-        let (data, stripped_bytes) = if session.strip_metadata && info.is_some() {
-            match image::strip_metadata(&data)? {
-                Some((out, s)) => (Bytes::from(out), s.bytes as u64),
-                None => (data, 0),
-            }
-        } else {
-            (data, 0)
-        };
-        // The expected checksum, already verified, is the digest if it is of
-        // the configured kind and nothing was stripped.
-        let checksum = match (&session.expected, self.options.digest) {
-            _ if stripped_bytes > 0 => self.options.digest.digest(&data),
-            (Some(c), d) if c.algorithm == d => c.clone(),
-            (_, Algorithm::Crc32c) => Checksum {
-                algorithm: Algorithm::Crc32c,
-                digest: crc.to_be_bytes().to_vec(),
-            },
-            (_, d) => d.digest(&data),
-        };
-        let (target, mode) = Self::target_of(session)?;
-        let size = data.len() as u64;
-        match self.store.put(&target, data.clone(), mode).await {
-            Ok(_) => {}
-            Err(blocksmith_store::Error::AlreadyExists { .. }) => {
-                self.check_taken(session, &target, &data).await?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let published = Published {
-            key: session.target.clone(),
             size,
             checksum,
-            content_type,
+            content_type: magic::sniff(head).to_string(),
             image: info,
             stripped_bytes,
-        };
-        Ok(published)
+        })
     }
 
     /// Marks the session finalized (unless a racing finalize did first), then
@@ -1338,13 +1650,15 @@ impl<S: Store> Uploads<S> {
                 live.insert(id);
             }
         }
-        let pprefix = format!("{}/parts/", self.options.prefix);
-        for meta in self.store.list_all(&pprefix).await? {
-            let rest = &meta.key.as_str()[pprefix.len()..];
-            let id = rest.split('/').next().unwrap_or("");
-            if !live.contains(id) {
-                self.store.delete(&meta.key).await?;
-                report.orphans += 1;
+        for dir in ["parts", "strip"] {
+            let pprefix = format!("{}/{dir}/", self.options.prefix);
+            for meta in self.store.list_all(&pprefix).await? {
+                let rest = &meta.key.as_str()[pprefix.len()..];
+                let id = rest.split('/').next().unwrap_or("");
+                if !live.contains(id) {
+                    self.store.delete(&meta.key).await?;
+                    report.orphans += 1;
+                }
             }
         }
         Ok(report)
@@ -1415,7 +1729,7 @@ impl<S: Store> Uploads<S> {
                 let parts = self.parts(&sid).await?;
                 let reread = self.options.verify == Verify::Reread;
                 let (crc, pieces) = self
-                    .verify_parts(len, &parts, &mut [], reread, None)
+                    .verify_parts(len, &parts, &mut [], reread, Collect::Nothing)
                     .await?;
                 if len == 0 {
                     continue;

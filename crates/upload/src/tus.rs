@@ -40,6 +40,8 @@ pub const TUS_VERSION: &str = "1.0.0";
 /// The extensions advertised in `Tus-Extension`.
 pub const EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-length,expiration,checksum,termination,concatenation";
 const OFFSET_CT: &str = "application/offset+octet-stream";
+/// The content type of every response body (error messages).
+pub const TEXT_CT: &str = "text/plain; charset=utf-8";
 
 /// An HTTP request, as far as tus cares.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -110,6 +112,13 @@ impl TusResponse {
     fn with(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
+    }
+
+    /// A response with a plain-text body.
+    fn text(status: u16, body: impl Into<Bytes>) -> Self {
+        let mut r = TusResponse::new(status).with("Content-Type", TEXT_CT);
+        r.body = body.into();
+        r
     }
 
     /// The first header named `name` (case-insensitive).
@@ -341,11 +350,69 @@ pub fn status_for(e: &Error) -> u16 {
         Error::TooLarge { .. }
         | Error::ImageTooLarge { .. }
         | Error::OutOfBounds { .. }
-        | Error::TooManyParts { .. } => 413,
-        Error::ContentTypeNotAllowed { .. } => 415,
+        | Error::TooManyParts { .. }
+        | Error::ImageBytesTooLarge { .. } => 413,
+        Error::ContentTypeNotAllowed { .. } | Error::CannotStrip { .. } => 415,
         Error::InvalidState { .. } | Error::TargetExists { .. } => 403,
         Error::Store(_) | Error::Random(_) => 500,
         _ => 400,
+    }
+}
+
+/// The body of an error response: a fixed message for each kind of error,
+/// with numbers and the server's own words but nothing the client sent (no
+/// header values, ids, keys or metadata), so a response can never be made to
+/// carry markup or to reflect a request back. The full error (its
+/// `Display`) is for the host's logs.
+pub fn error_text(e: &Error) -> String {
+    match e {
+        Error::NotFound { .. } | Error::InvalidId { .. } => "no such upload".into(),
+        Error::Gone { reason, .. } => format!("upload is gone: {reason}"),
+        Error::OffsetMismatch { expected, .. } => {
+            format!("Upload-Offset does not match the upload's offset {expected}")
+        }
+        Error::Overlap { .. } => "bytes overlap data already received".into(),
+        Error::CorruptPart { range } => format!(
+            "stored bytes {}..{} were corrupt and discarded: send them again",
+            range.start, range.end
+        ),
+        Error::ChecksumMismatch { what, algorithm } => {
+            format!("{what} checksum mismatch ({algorithm})")
+        }
+        Error::TooLarge { what, size, limit } => {
+            format!("{what} of {size} bytes exceeds the limit of {limit}")
+        }
+        Error::ImageTooLarge {
+            width,
+            height,
+            limit,
+        } => format!("image of {width}x{height} pixels exceeds the limit of {limit} pixels"),
+        Error::ImageBytesTooLarge { size, limit } => {
+            format!("image of {size} bytes exceeds the limit of {limit} bytes for images")
+        }
+        Error::CannotStrip { format } => {
+            format!("metadata cannot be stripped from {format} images")
+        }
+        Error::PartTooSmall { size, min, .. } => {
+            format!("part of {size} bytes is below the minimum part size {min}")
+        }
+        Error::TooManyParts { limit } => format!("upload would have more than {limit} parts"),
+        Error::OutOfBounds { range, length } => format!(
+            "bytes {}..{} do not fit an upload of {length} bytes",
+            range.start, range.end
+        ),
+        Error::Incomplete { missing, .. } => format!("upload incomplete: {missing} bytes missing"),
+        Error::LengthUnknown => "upload length not declared yet".into(),
+        Error::LengthConflict { declared, .. } => {
+            format!("upload length already declared as {declared}")
+        }
+        Error::ContentTypeNotAllowed { .. } => "content type not allowed".into(),
+        Error::InvalidImage { format, reason } => format!("invalid {format} image: {reason}"),
+        Error::TargetExists { .. } => "the upload's target already exists".into(),
+        Error::InvalidState { reason, .. } => format!("not possible for this upload: {reason}"),
+        Error::Invalid { what, .. } => format!("invalid {what}"),
+        Error::Store(_) | Error::Random(_) | Error::Source(_) => "internal error".into(),
+        _ => "request refused".into(),
     }
 }
 
@@ -373,15 +440,12 @@ impl<S: Store> TusServer<S> {
     }
 
     /// Handles one request. Never panics on hostile input: every failure is a
-    /// response with a status code and a short reason in the body.
+    /// response with a status code and a short fixed reason ([`error_text`],
+    /// `text/plain; charset=utf-8`) that never repeats what the client sent.
     pub async fn handle(&self, req: TusRequest) -> TusResponse {
         match self.dispatch(&req).await {
             Ok(r) => r,
-            Err(e) => {
-                let mut r = TusResponse::new(status_for(&e));
-                r.body = Bytes::from(e.to_string());
-                r
-            }
+            Err(e) => TusResponse::text(status_for(&e), error_text(&e)),
         }
     }
 
@@ -436,9 +500,10 @@ impl<S: Store> TusServer<S> {
                 .with("Tus-Checksum-Algorithm", algos.join(",")));
         }
         if h.resumable.as_deref() != Some(TUS_VERSION) {
-            let mut r = TusResponse::new(412).with("Tus-Version", TUS_VERSION);
-            r.body = Bytes::from_static(b"unsupported or missing Tus-Resumable");
-            return Ok(r);
+            return Ok(
+                TusResponse::text(412, "unsupported or missing Tus-Resumable")
+                    .with("Tus-Version", TUS_VERSION),
+            );
         }
         let base = self.config.base_path.as_str();
         let at_base = req.path == base || req.path == base.trim_end_matches('/');
@@ -446,7 +511,7 @@ impl<S: Store> TusServer<S> {
             ("POST", true) => self.create(req, h).await,
             (m @ ("HEAD" | "PATCH" | "DELETE" | "GET"), false) => {
                 let Some(id) = self.id_of(&req.path) else {
-                    return Ok(TusResponse::new(404));
+                    return Ok(TusResponse::text(404, "no such upload"));
                 };
                 match m {
                     "HEAD" | "GET" => self.head(id).await,
@@ -457,8 +522,8 @@ impl<S: Store> TusServer<S> {
                     }
                 }
             }
-            (_, true) | ("POST", false) => Ok(TusResponse::new(405)),
-            _ => Ok(TusResponse::new(404)),
+            (_, true) | ("POST", false) => Ok(TusResponse::text(405, "method not allowed here")),
+            _ => Ok(TusResponse::text(404, "not a tus endpoint")),
         }
     }
 
@@ -571,9 +636,10 @@ impl<S: Store> TusServer<S> {
 
     async fn patch(&self, id: &str, req: &TusRequest, h: TusHeaders) -> Result<TusResponse> {
         if h.content_type.as_deref() != Some(OFFSET_CT) {
-            let mut r = TusResponse::new(415);
-            r.body = Bytes::from(format!("Content-Type must be {OFFSET_CT}"));
-            return Ok(r);
+            return Ok(TusResponse::text(
+                415,
+                format!("Content-Type must be {OFFSET_CT}"),
+            ));
         }
         let offset = h
             .offset

@@ -5,6 +5,7 @@ mod faults;
 mod images;
 mod reader;
 mod sessions;
+mod strip;
 mod tus;
 
 use bytes::Bytes;

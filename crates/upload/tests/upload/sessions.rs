@@ -655,3 +655,296 @@ fn trusted_verification_reads_only_when_a_digest_needs_the_bytes() {
         assert_eq!(store.0.blocking().get(&key).unwrap().data, file);
     }
 }
+
+/// A store that, once armed, runs one step of another engine (on the same
+/// data) just before the first put whose key contains `on`: a deterministic
+/// interleaving of two engines.
+struct Racy {
+    inner: MemoryStore,
+    hook: std::sync::Mutex<Option<(&'static str, Step)>>,
+}
+
+enum Step {
+    /// The other engine stores a part.
+    PutPart(String, Bytes),
+    /// The other engine declares the length.
+    Declare(String, u64),
+}
+
+impl blocksmith_store::Store for Racy {
+    fn capabilities(&self) -> blocksmith_store::Capabilities {
+        self.inner.capabilities()
+    }
+    async fn get(
+        &self,
+        key: &Key,
+        o: blocksmith_store::GetOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::GetResult> {
+        self.inner.get(key, o).await
+    }
+    async fn head(&self, key: &Key) -> blocksmith_store::Result<blocksmith_store::ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn put(
+        &self,
+        key: &Key,
+        v: Bytes,
+        o: blocksmith_store::PutOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::PutResult> {
+        let step = {
+            let mut hook = self.hook.lock().unwrap();
+            match hook.as_ref() {
+                Some((on, _)) if key.as_str().contains(on) => hook.take().map(|(_, s)| s),
+                _ => None,
+            }
+        };
+        let other = Uploads::with_options(&self.inner, small());
+        match step {
+            Some(Step::PutPart(id, data)) => {
+                other.put_part(&id, 0, data, None).await.unwrap();
+            }
+            Some(Step::Declare(id, length)) => {
+                other.declare_length(&id, length).await.unwrap();
+            }
+            None => {}
+        }
+        self.inner.put(key, v, o).await
+    }
+    async fn delete(&self, key: &Key) -> blocksmith_store::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(
+        &self,
+        o: blocksmith_store::ListOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::ListPage> {
+        self.inner.list(o).await
+    }
+}
+
+#[test]
+fn a_length_declared_while_a_part_is_stored_cannot_underflow_finalize() {
+    // Engine B declares 5 bytes: it lists no parts, then, just before its
+    // record lands, engine A (which read the session while the length was
+    // still deferred) stores 10 bytes at 0 and checks the session again
+    // (still deferred). The session ends up 5 bytes long with a part of 10:
+    // finalize used to compute `5 - 10` (a panic in debug builds, a wrapped
+    // "missing" count in release).
+    let store = Racy {
+        inner: MemoryStore::new(),
+        hook: std::sync::Mutex::new(None),
+    };
+    let b = Uploads::with_options(&store, small());
+    let id = block_on(b.create(CreateOptions::deferred()))
+        .unwrap()
+        .session
+        .id;
+    let file = noise(10, 9);
+    *store.hook.lock().unwrap() = Some(("/sessions/", Step::PutPart(id.clone(), file.clone())));
+    let s = block_on(b.declare_length(&id, 5)).unwrap();
+    assert_eq!(s.length, Some(5));
+    assert_eq!(
+        block_on(b.status(&id)).unwrap().parts,
+        1,
+        "the race happened"
+    );
+    let r = block_on(b.finalize(&id));
+    assert!(
+        matches!(r, Err(Error::OutOfBounds { ref range, length: 5 }) if *range == (0..10)),
+        "{r:?}"
+    );
+    // The contradicting part is gone: the client sends the 5 bytes again.
+    let st = block_on(b.status(&id)).unwrap();
+    assert_eq!(st.missing, vec![0..5]);
+    block_on(b.put_part(&id, 0, file.slice(..5), None)).unwrap();
+    assert_eq!(block_on(b.finalize(&id)).unwrap().size, 5);
+}
+
+#[test]
+fn a_part_stored_past_a_length_declared_meanwhile_is_refused() {
+    // The other order: B declares 5 bytes while A's part is on its way (A
+    // read the session before). A finds the length on its second look and
+    // takes the part back.
+    let store = Racy {
+        inner: MemoryStore::new(),
+        hook: std::sync::Mutex::new(None),
+    };
+    let a = Uploads::with_options(&store, small());
+    let id = block_on(a.create(CreateOptions::deferred()))
+        .unwrap()
+        .session
+        .id;
+    *store.hook.lock().unwrap() = Some(("/parts/", Step::Declare(id.clone(), 5)));
+    let r = block_on(a.put_part(&id, 0, noise(10, 9), None));
+    assert!(
+        matches!(r, Err(Error::OutOfBounds { length: 5, .. })),
+        "{r:?}"
+    );
+    assert_eq!(block_on(a.status(&id)).unwrap().parts, 0);
+}
+
+/// A store that records the largest value it returns or is given, while
+/// armed.
+#[derive(Default)]
+struct Peak {
+    inner: MemoryStore,
+    armed: std::sync::atomic::AtomicBool,
+    get: AtomicU64,
+    put: AtomicU64,
+}
+
+impl Peak {
+    fn note(&self, n: &AtomicU64, len: usize) {
+        if self.armed.load(Ordering::SeqCst) {
+            n.fetch_max(len as u64, Ordering::SeqCst);
+        }
+    }
+}
+
+impl blocksmith_store::Store for Peak {
+    fn capabilities(&self) -> blocksmith_store::Capabilities {
+        self.inner.capabilities()
+    }
+    async fn get(
+        &self,
+        key: &Key,
+        o: blocksmith_store::GetOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::GetResult> {
+        let r = self.inner.get(key, o).await?;
+        self.note(&self.get, r.data.len());
+        Ok(r)
+    }
+    async fn head(&self, key: &Key) -> blocksmith_store::Result<blocksmith_store::ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn put(
+        &self,
+        key: &Key,
+        v: Bytes,
+        o: blocksmith_store::PutOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::PutResult> {
+        self.note(&self.put, v.len());
+        self.inner.put(key, v, o).await
+    }
+    async fn delete(&self, key: &Key) -> blocksmith_store::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(
+        &self,
+        o: blocksmith_store::ListOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::ListPage> {
+        self.inner.list(o).await
+    }
+    async fn compose(
+        &self,
+        t: &Key,
+        p: &[blocksmith_store::ComposePart],
+        o: blocksmith_store::PutOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::PutResult> {
+        // MemoryStore joins the pieces' buffers: no value is built.
+        self.inner.compose(t, p, o).await
+    }
+}
+
+/// A real JPEG carrying `icc` bytes of colour profile (kept by stripping)
+/// and followed by `trailer` bytes (dropped).
+fn big_jpeg(icc: usize, trailer: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut e = jpeg_encoder::Encoder::new(&mut out, 80);
+    let profile: Vec<u8> = (0..icc).map(|i| (i % 251) as u8).collect();
+    e.add_icc_profile(&profile).unwrap();
+    e.add_exif_metadata(b"MM\0*\0\0\0\x08GPS").unwrap();
+    let rgb: Vec<u8> = (0..64 * 64 * 3).map(|i| (i % 256) as u8).collect();
+    e.encode(&rgb, 64, 64, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out.extend(std::iter::repeat_n(0x5A, trailer));
+    out
+}
+
+const MIB: usize = 1 << 20;
+
+#[test]
+fn image_uploads_are_bounded_in_bytes_and_never_held_whole() {
+    let store = Peak::default();
+    let up = Uploads::with_options(
+        &store,
+        small()
+            .with_part_size(1, 8 * MIB as u64)
+            .with_max_image_bytes(8 * MIB as u64),
+    );
+    let upload = |data: &[u8], deferred: bool, strip: bool| {
+        let opts = if deferred {
+            CreateOptions::deferred()
+        } else {
+            CreateOptions::with_length(data.len() as u64)
+        };
+        let id = block_on(up.create(opts.with_strip_metadata(strip)))
+            .unwrap()
+            .session
+            .id;
+        for (i, c) in data.chunks(MIB).enumerate() {
+            block_on(up.put_part(&id, (i * MIB) as u64, Bytes::copy_from_slice(c), None))?;
+        }
+        if deferred {
+            block_on(up.declare_length(&id, data.len() as u64)).unwrap();
+        }
+        store.armed.store(true, Ordering::SeqCst);
+        let r = block_on(up.finalize(&id));
+        store.armed.store(false, Ordering::SeqCst);
+        r
+    };
+    // Over the limit: refused on the first part when the length is known...
+    let huge = big_jpeg(1000, 9 * MIB);
+    let r = upload(&huge, false, false);
+    assert!(
+        matches!(r, Err(Error::ImageBytesTooLarge { limit, .. }) if limit == 8 * MIB as u64),
+        "{r:?}"
+    );
+    // ... and at finalize, before reading more than the first bytes, when
+    // it is declared late.
+    let r = upload(&huge, true, false);
+    assert!(matches!(r, Err(Error::ImageBytesTooLarge { .. })), "{r:?}");
+    assert!(store.get.load(Ordering::SeqCst) <= 64 * 1024);
+
+    // Within it: 3.5 MiB of profile kept, 3 MiB of trailer dropped, in
+    // 1 MiB windows and pieces, never the whole image in one value.
+    let jpeg = big_jpeg(3 * MIB + MIB / 2, 3 * MIB);
+    store.get.store(0, Ordering::SeqCst);
+    store.put.store(0, Ordering::SeqCst);
+    let p = upload(&jpeg, false, true).unwrap();
+    // The trailer and the EXIF segment (marker, length, "Exif\0\0", 11 bytes).
+    assert_eq!(p.stripped_bytes as usize, 3 * MIB + 2 + 2 + 6 + 11);
+    let peak_get = store.get.load(Ordering::SeqCst) as usize;
+    let peak_put = store.put.load(Ordering::SeqCst) as usize;
+    assert!(peak_get <= MIB && peak_put <= MIB, "{peak_get} {peak_put}");
+    let stored = store
+        .inner
+        .blocking()
+        .get(&Key::new(p.key.as_str()).unwrap())
+        .unwrap()
+        .data;
+    assert_eq!(stored.len() as u64, p.size);
+    let (clean, _) = blocksmith_upload::image::strip_metadata(&jpeg[..jpeg.len() - 3 * MIB])
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, clean);
+    assert!(stored.len() > 3 * MIB, "the profile is kept");
+    assert!(
+        store
+            .inner
+            .blocking()
+            .list_all("uploads/strip/")
+            .unwrap()
+            .is_empty(),
+        "the pieces are gone"
+    );
+    // Not stripped: the parts are composed as they are, only read in windows.
+    store.get.store(0, Ordering::SeqCst);
+    store.put.store(0, Ordering::SeqCst);
+    let p = upload(&jpeg, false, false).unwrap();
+    assert_eq!(p.size, jpeg.len() as u64);
+    assert!(store.get.load(Ordering::SeqCst) as usize <= MIB);
+    assert!(
+        store.put.load(Ordering::SeqCst) as usize <= 1024,
+        "only the session record"
+    );
+}

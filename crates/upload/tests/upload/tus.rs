@@ -267,3 +267,56 @@ fn concatenation() {
     );
     assert_eq!(send(&s, patch(&loc, 23, b"x")).status, 403);
 }
+
+#[test]
+fn error_bodies_are_fixed_text_that_never_echo_the_request() {
+    let store = MemoryStore::new();
+    let s = server(&store);
+    let evil = "<script>alert(1)</script>";
+    let created = send(&s, req("POST", "/files/").header("Upload-Length", "10"));
+    let loc = created.header("Location").unwrap().to_string();
+    let ct = "application/offset+octet-stream";
+    let cases = [
+        req("POST", "/files/")
+            .header("Upload-Length", "10")
+            .header("Upload-Metadata", &format!("{evil} !!notbase64")),
+        req("POST", "/files/").header("Upload-Length", "10").header(
+            "Upload-Metadata",
+            &format!("name {}", "PHNjcmlwdD4=,name x"),
+        ),
+        req("POST", "/files/").header("Upload-Length", evil),
+        req("POST", "/files/").header("Upload-Defer-Length", evil),
+        req("POST", "/files/")
+            .header("Upload-Length", "10")
+            .header("Upload-Checksum", &format!("sha1 {evil}")),
+        req("POST", "/files/").header("Upload-Concat", &format!("final;{evil}")),
+        req("PATCH", &loc)
+            .header("Upload-Offset", evil)
+            .header("Content-Type", ct),
+        req("PATCH", &loc)
+            .header("Upload-Offset", "0")
+            .header("Content-Type", evil),
+        req("PATCH", "/files/<script>alert(1)")
+            .header("Upload-Offset", "0")
+            .header("Content-Type", ct),
+        req("HEAD", "/files/<script>alert(1)"),
+        req("DELETE", "/files/<script>alert(1)"),
+        req("GET", "/elsewhere/<script>"),
+        TusRequest::new("POST", "/files/").header("Tus-Resumable", evil),
+    ];
+    for r in cases {
+        let res = send(&s, r.clone());
+        assert!(res.status >= 400, "{r:?}: {}", res.status);
+        let body = std::str::from_utf8(&res.body).unwrap();
+        assert!(
+            !body.contains("<script") && !body.contains("alert") && !body.contains("PHNj"),
+            "{r:?} echoed: {body}"
+        );
+        assert!(!body.is_empty());
+        assert_eq!(
+            res.header("Content-Type"),
+            Some("text/plain; charset=utf-8"),
+            "{r:?}"
+        );
+    }
+}
