@@ -4,7 +4,7 @@
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result, serde_err};
 use crate::model::{HistoryEvent, HistoryKind, InstanceView, Status, StepError};
-use crate::record::{Chunk, Instance, LeaseRecord, Rules, SIGNAL_DEDUP_WINDOW, Work};
+use crate::record::{Chunk, Instance, LeaseRecord, MemberRecord, Rules, SIGNAL_DEDUP_WINDOW, Work};
 use crate::retry::RetryPolicy;
 use crate::workflow::{Registry, StepContext, Workflow};
 use blocksmith_store::{Key, ListOptions, PutOptions, Store, StoreExt, Version};
@@ -352,6 +352,10 @@ impl<S: Store> Engine<S> {
         self.key(&format!("l/{shard:05}"))
     }
 
+    fn member_key(&self, owner: &str) -> Result<Key> {
+        self.key(&format!("m/{owner}"))
+    }
+
     /// Starts an instance of workflow `W` on `input` (the latest registered
     /// version of its kind).
     ///
@@ -654,8 +658,10 @@ impl<S: Store> Engine<S> {
     /// a random suffix is added).
     ///
     /// # Errors
-    /// [`Error::Random`] when the random number generator fails.
+    /// [`Error::Invalid`] for a bad name, [`Error::Random`] when the random
+    /// number generator fails.
     pub fn worker(&self, name: &str) -> Result<Worker<'_, S>> {
+        check_name("worker name", name)?;
         Ok(Worker {
             engine: self,
             owner: format!("{name}-{}", random_id()?),
@@ -773,7 +779,31 @@ impl<S: Store> Worker<'_, S> {
                     .await?,
             ));
         }
-        let mut live: BTreeSet<&str> = BTreeSet::new();
+        // Membership: each worker says it is alive at every scan, so a
+        // worker that joins gets a fair share even before it holds a lease.
+        let me = MemberRecord {
+            owner: self.owner.clone(),
+            expires_ms: now.saturating_add(lease),
+        };
+        e.store
+            .put_record(&e.member_key(&self.owner)?, &me, PutOptions::default())
+            .await?;
+        let mut members: BTreeSet<String> = BTreeSet::new();
+        for m in e
+            .store
+            .list_all(&format!("{}/m/", e.options.prefix))
+            .await?
+        {
+            if let Some((r, _)) = e.store.get_record::<MemberRecord>(&m.key).await? {
+                if r.expires_ms > now {
+                    members.insert(r.owner);
+                } else if now.saturating_sub(r.expires_ms) > lease.saturating_mul(10) {
+                    // Long dead: tidy up.
+                    e.store.delete(&m.key).await?;
+                }
+            }
+        }
+        let mut live: BTreeSet<&str> = members.iter().map(String::as_str).collect();
         live.insert(&self.owner);
         for (_, r) in &records {
             if let Some((l, _)) = r
@@ -853,6 +883,7 @@ impl<S: Store> Worker<'_, S> {
     /// Store errors.
     pub async fn release(&mut self) -> Result<()> {
         let e = self.engine;
+        e.store.delete(&e.member_key(&self.owner)?).await?;
         for (shard, h) in std::mem::take(&mut self.leases) {
             let rec = LeaseRecord {
                 owner: self.owner.clone(),

@@ -91,6 +91,17 @@ impl Record for LeaseRecord {
     const VERSION: u32 = 1;
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct MemberRecord {
+    pub(crate) owner: String,
+    pub(crate) expires_ms: u64,
+}
+
+impl Record for MemberRecord {
+    const KIND: &'static str = "flow.member";
+    const VERSION: u32 = 1;
+}
+
 /// What to do next on an instance.
 pub(crate) enum Work {
     Timer(usize),
