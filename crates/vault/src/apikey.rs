@@ -198,6 +198,65 @@ struct StoredKey {
     /// Which pepper keyed `hash` (empty: the unnamed first one).
     #[serde(default)]
     pepper: String,
+    /// MAC over every field that decides what the key may do (not
+    /// `last_used`), keyed from the pepper: a store writer without the
+    /// pepper cannot revive a revoked key, lift an expiry or add scopes.
+    #[serde(default, with = "hex_bytes")]
+    mac: Vec<u8>,
+}
+
+impl StoredKey {
+    fn compute_mac(&self, pepper: &SymmetricKey) -> [u8; 32] {
+        fn put(h: &mut blake3::Hasher, b: &[u8]) {
+            h.update(&(b.len() as u64).to_le_bytes());
+            h.update(b);
+        }
+        fn put_opt(h: &mut blake3::Hasher, v: Option<&[u8]>) {
+            match v {
+                Some(b) => {
+                    h.update(&[1]);
+                    put(h, b);
+                }
+                None => {
+                    h.update(&[0]);
+                }
+            }
+        }
+        let key = blake3::derive_key(
+            "blocksmith-vault v1 api key record mac",
+            pepper.expose_secret(),
+        );
+        let mut h = blake3::Hasher::new_keyed(&key);
+        let i = &self.info;
+        put(&mut h, i.id.as_bytes());
+        put(&mut h, i.prefix.as_bytes());
+        put(&mut h, i.owner.as_bytes());
+        h.update(&(i.scopes.len() as u64).to_le_bytes());
+        for sc in &i.scopes {
+            put(&mut h, sc.as_bytes());
+        }
+        h.update(&i.created.to_le_bytes());
+        put_opt(
+            &mut h,
+            i.expires.map(u64::to_le_bytes).as_ref().map(|b| &b[..]),
+        );
+        let (tag, t) = match i.status {
+            ApiKeyStatus::Active => (0u8, 0),
+            ApiKeyStatus::Grace { until } => (1, until),
+            ApiKeyStatus::Revoked { at } => (2, at),
+        };
+        h.update(&[tag]);
+        h.update(&t.to_le_bytes());
+        put_opt(&mut h, i.replaced_by.as_deref().map(str::as_bytes));
+        put_opt(&mut h, i.replaces.as_deref().map(str::as_bytes));
+        put(&mut h, self.pepper.as_bytes());
+        put(&mut h, &self.hash);
+        *h.finalize().as_bytes()
+    }
+
+    fn mac_ok(&self, pepper: &SymmetricKey) -> bool {
+        bool::from(self.compute_mac(pepper)[..].ct_eq(&self.mac[..]))
+    }
 }
 
 impl Record for StoredKey {
@@ -383,10 +442,25 @@ impl<S: Store> ApiKeys<S> {
     /// rotated out: a key verified under it is re-hashed under the current
     /// pepper on the spot, so the old pepper can be dropped once every live
     /// key has been used (or [`ApiKeys::list`] shows none left on it).
+    ///
+    /// This is for planned rotation. A pepper that *leaked* must not be kept
+    /// as an old pepper: whoever holds it and can write to the store could
+    /// insert a record under it during the window, and a use would move it
+    /// to the new pepper. After a leak, issue new keys instead.
     #[must_use]
     pub fn with_old_pepper(mut self, id: impl Into<String>, pepper: SymmetricKey) -> Self {
         self.old_peppers.push((id.into(), pepper));
         self
+    }
+
+    /// Recomputes a record's MAC after a change (under the pepper it names;
+    /// a record whose pepper is gone is left unverifiable, so it no longer
+    /// verifies at all).
+    fn reseal(&self, r: &mut StoredKey) {
+        r.mac = match self.pepper_for(&r.pepper) {
+            Some(k) => r.compute_mac(k).to_vec(),
+            None => Vec::new(),
+        };
     }
 
     fn pepper_for(&self, id: &str) -> Option<&SymmetricKey> {
@@ -437,11 +511,13 @@ impl<S: Store> ApiKeys<S> {
             replaced_by: None,
             replaces,
         };
-        let stored = StoredKey {
+        let mut stored = StoredKey {
             info,
             hash: key.hash(&self.pepper).to_vec(),
             pepper: self.pepper_id.clone(),
+            mac: Vec::new(),
         };
+        self.reseal(&mut stored);
         self.store
             .put_record(
                 &self.key_of(&stored.info.id)?,
@@ -463,27 +539,26 @@ impl<S: Store> ApiKeys<S> {
         if key.prefix() != self.options.prefix {
             return Err(Error::ApiKeyRejected);
         }
-        let Some((
-            StoredKey {
-                info,
-                hash: stored,
-                pepper,
-            },
-            _,
-        )) = self
+        let Some((record, _)) = self
             .store
             .get_record::<StoredKey>(&self.key_of(key.id())?)
             .await?
         else {
             return Err(Error::ApiKeyRejected);
         };
-        let Some(pepper_key) = self.pepper_for(&pepper) else {
+        let Some(pepper_key) = self.pepper_for(&record.pepper) else {
             return Err(Error::ApiKeyRejected);
         };
         let hash = key.hash(pepper_key);
-        if !bool::from(hash.ct_eq(&stored[..])) {
+        if !bool::from(hash.ct_eq(&record.hash[..])) || !record.mac_ok(pepper_key) {
             return Err(Error::ApiKeyRejected);
         }
+        let StoredKey {
+            info,
+            hash: stored,
+            pepper,
+            ..
+        } = record;
         let rehash = pepper != self.pepper_id;
         let now = self.now();
         match info.status {
@@ -515,6 +590,7 @@ impl<S: Store> ApiKeys<S> {
                             r.hash.clone_from(&current);
                             r.pepper.clone_from(&self.pepper_id);
                         }
+                        self.reseal(&mut r);
                         r
                     }))
                 })
@@ -586,6 +662,7 @@ impl<S: Store> ApiKeys<S> {
                     ApiKeyStatus::Grace { until }
                 };
                 r.info.replaced_by = Some(new.info.id.clone());
+                self.reseal(&mut r);
                 Ok(Some(r))
             })
             .await?;
@@ -608,6 +685,7 @@ impl<S: Store> ApiKeys<S> {
                         None
                     } else {
                         r.info.status = ApiKeyStatus::Revoked { at: now };
+                        self.reseal(&mut r);
                         Some(r)
                     }
                 }))
@@ -634,6 +712,7 @@ impl<S: Store> ApiKeys<S> {
                         Ok(r.and_then(|mut r| match r.info.status {
                             ApiKeyStatus::Grace { until } if now >= until => {
                                 r.info.status = ApiKeyStatus::Revoked { at: until };
+                                self.reseal(&mut r);
                                 Some(r)
                             }
                             _ => None,

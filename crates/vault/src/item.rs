@@ -40,6 +40,7 @@ use zeroize::{Zeroize, Zeroizing};
 const ITEM_MAGIC: &[u8; 4] = b"BSVI";
 const MANIFEST_MAGIC: &[u8; 4] = b"BSVM";
 const FORMAT: u8 = 2;
+const MANIFEST_FORMAT: u8 = 1;
 const MANIFEST_PLAIN_FORMAT: u8 = 1;
 
 /// Longest item name or collection name, in bytes.
@@ -429,7 +430,7 @@ impl Manifest {
         )?;
         let mut out = Vec::with_capacity(13 + env.len());
         out.extend_from_slice(MANIFEST_MAGIC);
-        out.push(FORMAT);
+        out.push(MANIFEST_FORMAT);
         out.extend_from_slice(&self.seq.to_le_bytes());
         out.extend_from_slice(&env);
         Ok(out)
@@ -443,7 +444,7 @@ impl Manifest {
             return Err(Error::malformed(WHAT, "bad magic"));
         }
         let v = r.u8()?;
-        if v != FORMAT {
+        if v != MANIFEST_FORMAT {
             return Err(Error::UnsupportedVersion {
                 what: WHAT,
                 version: u32::from(v),

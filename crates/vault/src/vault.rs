@@ -77,6 +77,11 @@ pub struct VaultOptions {
     pub min_manifest_seq: u64,
     /// Items re-encrypted between two rotation checkpoints.
     pub rotation_batch: usize,
+    /// Refuse a vault whose key epoch is below this (a client that
+    /// remembers [`Vault::epoch`] detects a store rolled back to before a
+    /// rotation, which would otherwise seal new secrets under the retired
+    /// key).
+    pub min_epoch: u32,
 }
 
 impl Default for VaultOptions {
@@ -86,6 +91,7 @@ impl Default for VaultOptions {
             kdf_policy: KdfPolicy::default(),
             min_manifest_seq: 0,
             rotation_batch: 64,
+            min_epoch: 0,
         }
     }
 }
@@ -122,6 +128,13 @@ impl VaultOptions {
         self
     }
 
+    /// Sets the smallest acceptable key epoch.
+    #[must_use]
+    pub fn with_min_epoch(mut self, epoch: u32) -> Self {
+        self.min_epoch = epoch;
+        self
+    }
+
     /// Sets the rotation checkpoint interval (at least 1).
     #[must_use]
     pub fn with_rotation_batch(mut self, n: usize) -> Self {
@@ -149,13 +162,10 @@ struct Header {
     public_key: Vec<u8>,
     #[serde(with = "hex_bytes")]
     identity: Vec<u8>,
-    /// X25519 public key derived from the recovery key: lets a device that
-    /// does not hold the recovery key seal a pending vault key to it.
-    #[serde(default, with = "hex_opt")]
-    recovery_public: Option<Vec<u8>>,
     /// The next vault key while a rotation is under way, wrapped by the
-    /// password-derived key and sealed to the recovery public key: never by
-    /// the key being retired.
+    /// password-derived key, and (with the current key) sealed to the
+    /// recovery key the rotation will install: never by the key being
+    /// retired, and never to a public key the store hands out.
     #[serde(default)]
     pending: Option<PendingKey>,
 }
@@ -166,7 +176,9 @@ struct PendingKey {
     #[serde(with = "hex_bytes")]
     wrapped_key: Vec<u8>,
     /// Ephemeral X25519 public key (32 bytes) then an envelope of kind
-    /// `RecoveryWrap` under the key agreed with `recovery_public`.
+    /// `RecoveryWrap` holding the next then the current vault key, under the
+    /// key agreed with the X25519 key derived from the rotation's new
+    /// recovery key (computed on the device, never read from the store).
     #[serde(default, with = "hex_opt")]
     recovery_seal: Option<Vec<u8>>,
 }
@@ -270,16 +282,17 @@ fn pending_ctx(vault: &VaultId, epoch: u32) -> Context<'_> {
         .with_version(u64::from(epoch))
 }
 
-/// Seals a pending vault key to the recovery public key (ephemeral-static
-/// X25519 + HKDF), so the recovery key can open it without the device that
-/// started the rotation ever knowing the recovery key.
+/// Seals the next and the current vault key to the rotation's new recovery
+/// key (ephemeral-static X25519 + HKDF): mid-rotation, that recovery key
+/// alone opens the vault, items on both sides of the cursor included.
 fn seal_to_recovery(
-    recovery_public: &[u8],
+    recovery: &RecoveryKey,
     epoch: u32,
     vault: &VaultId,
-    key: &SymmetricKey,
+    next: &SymmetricKey,
+    current: &SymmetricKey,
 ) -> Result<Vec<u8>> {
-    let rpk: [u8; 32] = recovery_public
+    let rpk: [u8; 32] = recovery_public_of(recovery, vault)
         .try_into()
         .map_err(|_| Error::Inconsistent("recovery public key length"))?;
     let eph = StaticSecret::from(random_array::<32>()?);
@@ -291,12 +304,15 @@ fn seal_to_recovery(
         ));
     }
     let k = pending_seal_key(vault, shared.as_bytes(), &epk, &rpk);
+    let mut both = zeroize::Zeroizing::new([0u8; 64]);
+    both[..32].copy_from_slice(next.expose_secret());
+    both[32..].copy_from_slice(current.expose_secret());
     let env = Envelope::seal(
         &k,
         Kind::RecoveryWrap,
         epoch,
         &pending_ctx(vault, epoch),
-        key.expose_secret(),
+        &both[..],
     )?;
     let mut out = Vec::with_capacity(32 + env.len());
     out.extend_from_slice(&epk);
@@ -309,7 +325,7 @@ fn open_with_recovery(
     epoch: u32,
     vault: &VaultId,
     sealed: &[u8],
-) -> Result<SymmetricKey> {
+) -> Result<(SymmetricKey, SymmetricKey)> {
     if sealed.len() < 32 {
         return Err(Error::malformed("pending key seal", "truncated"));
     }
@@ -329,22 +345,20 @@ fn open_with_recovery(
         return Err(Error::Inconsistent("pending key sealed for another epoch"));
     }
     match env.open(&k, &pending_ctx(vault, epoch)) {
-        Ok(b) => SymmetricKey::from_slice(b.expose_secret()),
+        Ok(b) if b.len() == 64 => Ok((
+            SymmetricKey::from_slice(&b.expose_secret()[..32])?,
+            SymmetricKey::from_slice(&b.expose_secret()[32..])?,
+        )),
+        Ok(_) => Err(Error::malformed("pending key seal", "bad length")),
         Err(Error::Decrypt) => Err(Error::WrongCredentials),
         Err(e) => Err(e),
     }
 }
 
-/// Where the pending key of a rotation is taken from at unlock.
-enum Unwrapper<'a> {
-    Password(&'a SymmetricKey),
-    Recovery(&'a RecoveryKey),
-}
-
 fn unwrap_pending(
     header: &Header,
     id: &VaultId,
-    by: &Unwrapper<'_>,
+    kek: &SymmetricKey,
 ) -> Result<Option<(u32, SymmetricKey)>> {
     let Some(p) = &header.pending else {
         return Ok(None);
@@ -352,17 +366,7 @@ fn unwrap_pending(
     if Some(p.epoch) != header.epoch.checked_add(1) {
         return Err(Error::Inconsistent("pending key of another epoch"));
     }
-    let key = match by {
-        Unwrapper::Password(kek) => {
-            unwrap_vault_key(kek, Kind::VaultKey, p.epoch, id, &p.wrapped_key)?
-        }
-        Unwrapper::Recovery(r) => {
-            let sealed = p.recovery_seal.as_deref().ok_or(Error::Inconsistent(
-                "a key rotation is under way and its next key is not sealed to the recovery key",
-            ))?;
-            open_with_recovery(r, p.epoch, id, sealed)?
-        }
-    };
+    let key = unwrap_vault_key(kek, Kind::VaultKey, p.epoch, id, &p.wrapped_key)?;
     Ok(Some((p.epoch, key)))
 }
 
@@ -623,7 +627,6 @@ impl<S: Store> Vault<S> {
             auth_verifier: derived.auth.verifier().as_bytes().to_vec(),
             public_key: public_of(&identity).as_bytes().to_vec(),
             identity: seal_identity(&vault_key, epoch, &id, &identity)?,
-            recovery_public: Some(recovery_public_of(&recovery, &id)),
             pending: None,
         };
         let manifest = Manifest::with_seq(1);
@@ -711,7 +714,7 @@ impl<S: Store> Vault<S> {
             &id,
             &header.wrapped_key,
         )?;
-        let pending = unwrap_pending(&header, &id, &Unwrapper::Password(&derived.kek))?;
+        let pending = unwrap_pending(&header, &id, &derived.kek)?;
         let header_epoch = header.epoch;
         Self::finish_open(
             store,
@@ -738,33 +741,49 @@ impl<S: Store> Vault<S> {
         options: VaultOptions,
     ) -> Result<Self> {
         let (header, header_version) = Self::load_header(&store, &id).await?;
+        let header_epoch = header.epoch;
         let wrap = header
             .recovery_wrap
             .as_deref()
             .ok_or(Error::WrongCredentials)?;
-        let vault_key = unwrap_vault_key(
+        let keys = match unwrap_vault_key(
             &recovery.kek(&id),
             Kind::RecoveryWrap,
             header.epoch,
             &id,
             wrap,
-        )?;
-        let pending = unwrap_pending(&header, &id, &Unwrapper::Recovery(recovery))?;
-        let header_epoch = header.epoch;
-        Self::finish_open(
-            store,
-            id,
-            header,
-            header_version,
-            None,
-            KeyRing {
+        ) {
+            // The recovery key of the current epoch: during a rotation it
+            // reads what has not moved to the next key yet.
+            Ok(current) => KeyRing {
                 epoch: header_epoch,
-                current: vault_key,
-                pending,
+                current,
+                pending: None,
             },
-            options,
-        )
-        .await
+            // Mid-rotation, the recovery key the rotation will install
+            // (shown by `rotation_recovery_key`) opens both keys.
+            Err(Error::WrongCredentials) => {
+                let Some(p) = header
+                    .pending
+                    .as_ref()
+                    .filter(|p| p.recovery_seal.is_some())
+                else {
+                    return Err(Error::WrongCredentials);
+                };
+                if Some(p.epoch) != header_epoch.checked_add(1) {
+                    return Err(Error::Inconsistent("pending key of another epoch"));
+                }
+                let sealed = p.recovery_seal.as_deref().unwrap_or_default();
+                let (next, current) = open_with_recovery(recovery, p.epoch, &id, sealed)?;
+                KeyRing {
+                    epoch: header_epoch,
+                    current,
+                    pending: Some((p.epoch, next)),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        Self::finish_open(store, id, header, header_version, None, keys, options).await
     }
 
     async fn finish_open(
@@ -792,6 +811,13 @@ impl<S: Store> Vault<S> {
                 "public key does not match the identity key",
             ));
         }
+        if epoch < options.min_epoch {
+            return Err(Error::Rollback {
+                what: "key epoch",
+                expected: u64::from(options.min_epoch),
+                found: u64::from(epoch),
+            });
+        }
         let rotation = store
             .get_record::<RotationRecord>(&key_of(&id, "rotation")?)
             .await?;
@@ -803,6 +829,12 @@ impl<S: Store> Vault<S> {
                 // The rotation committed (the header names the new epoch);
                 // `rotate` cleans the record up.
                 None if rec.to_epoch == epoch => rec.verify(&id, &keys.current)?,
+                None if Some(rec.to_epoch) == epoch.checked_add(1) => {
+                    return Err(Error::Inconsistent(
+                        "a key rotation is under way: unlock with the password or with the \
+                         recovery key the rotation will install",
+                    ));
+                }
                 _ => return Err(Error::Inconsistent("rotation record of another epoch")),
             }
         }
@@ -813,6 +845,17 @@ impl<S: Store> Vault<S> {
             )
             .await?;
         let (seq, env) = Manifest::parse_blob(&r.data)?;
+        // The rotation record is written after the manifest moved to the
+        // next key: from then on, a manifest under the retired key is a
+        // forgery by whoever holds that key.
+        if let (Some((rec, _)), Some((to, _))) = (&rotation, &keys.pending)
+            && rec.to_epoch == *to
+            && env.key_epoch() != *to
+        {
+            return Err(Error::Inconsistent(
+                "manifest under the retired key during a rotation",
+            ));
+        }
         if seq < options.min_manifest_seq {
             return Err(Error::Rollback {
                 what: "manifest",
@@ -973,7 +1016,10 @@ impl<S: Store> Vault<S> {
             self.manifest_version = current.meta.version;
             return Ok(());
         }
-        if new_blobs.is_empty() {
+        // Ours can still land later (a request delayed in flight) unless
+        // another write has already moved the manifest on: only then is it
+        // safe to take the blobs back.
+        if new_blobs.is_empty() || current.meta.version == self.manifest_version {
             return Err(err);
         }
         let names_ours = match self.open_manifest_blob(&current.data) {
@@ -997,6 +1043,14 @@ impl<S: Store> Vault<S> {
 
     fn open_manifest_blob(&self, data: &[u8]) -> Result<Manifest> {
         let (seq, env) = Manifest::parse_blob(data)?;
+        if let (Some((rec, _)), Some((to, _))) = (&self.rotation, &self.keys.pending)
+            && rec.to_epoch == *to
+            && env.key_epoch() != *to
+        {
+            return Err(Error::Inconsistent(
+                "manifest under the retired key during a rotation",
+            ));
+        }
         Manifest::open(&env, seq, self.keys.get(env.key_epoch())?, &self.id)
     }
 
@@ -1237,11 +1291,6 @@ impl<S: Store> Vault<S> {
             &self.id,
             &self.keys.current,
         )?);
-        let public = recovery_public_of(&recovery, &self.id);
-        if let (Some(p), Some((e, k))) = (next.pending.as_mut(), &self.keys.pending) {
-            p.recovery_seal = Some(seal_to_recovery(&public, *e, &self.id, k)?);
-        }
-        next.recovery_public = Some(public);
         self.save_header(next).await?;
         Ok(recovery)
     }
@@ -1260,6 +1309,58 @@ impl<S: Store> Vault<S> {
         self.finish_rotation().await
     }
 
+    /// The recovery key the rotation under way will install (show it to
+    /// the user as soon as the rotation begins: mid-rotation it opens the
+    /// vault with [`Vault::unlock_with_recovery`]), or the one a rotation
+    /// installed just before a crash kept it from being reported. `None`
+    /// when no rotation is under way or left to clean up.
+    ///
+    /// # Errors
+    /// [`Error::Decrypt`] or [`Error::Inconsistent`] when the record does
+    /// not open.
+    pub fn rotation_recovery_key(&self) -> Result<Option<RecoveryKey>> {
+        let Some((rec, _)) = &self.rotation else {
+            return Ok(None);
+        };
+        let key = match &self.keys.pending {
+            Some((to, k)) if *to == rec.to_epoch => k,
+            _ if rec.to_epoch == self.keys.epoch => &self.keys.current,
+            _ => return Ok(None),
+        };
+        let r = self.pending_recovery(rec, key)?;
+        if rec.to_epoch == self.keys.epoch && !self.is_installed_recovery(&r) {
+            return Ok(None); // a stale record: not the key installed
+        }
+        Ok(Some(r))
+    }
+
+    fn is_installed_recovery(&self, r: &RecoveryKey) -> bool {
+        self.header.recovery_wrap.as_deref().is_some_and(|w| {
+            unwrap_vault_key(
+                &r.kek(&self.id),
+                Kind::RecoveryWrap,
+                self.keys.epoch,
+                &self.id,
+                w,
+            )
+            .is_ok()
+        })
+    }
+
+    /// Removes the record of a rotation that already committed (a crash
+    /// between the commit and the cleanup, or a record replayed by the
+    /// store), so that a new rotation can begin: `rotate` always moves the
+    /// key on from the epoch it found.
+    async fn clear_finished_rotation(&mut self) -> Result<()> {
+        if let Some((rec, _)) = &self.rotation
+            && rec.to_epoch == self.keys.epoch
+        {
+            self.store.delete(&key_of(&self.id, "rotation")?).await?;
+            self.rotation = None;
+        }
+        Ok(())
+    }
+
     /// Begins (or resumes) a rotation and re-encrypts at most `max_items`
     /// items, checkpointing every [`VaultOptions::rotation_batch`] items,
     /// without installing the new key. [`Vault::rotate`] finishes it.
@@ -1267,6 +1368,7 @@ impl<S: Store> Vault<S> {
         if self.kek.is_none() {
             return Err(Error::PasswordRequired);
         }
+        self.clear_finished_rotation().await?;
         if self.rotation.is_none() {
             self.begin_rotation().await?;
         }
@@ -1289,7 +1391,7 @@ impl<S: Store> Vault<S> {
             .take(max_items)
             .map(|i| (i.id, i.version, i.tag))
             .collect();
-        for batch in todo.chunks(self.options.rotation_batch) {
+        for batch in todo.chunks(self.options.rotation_batch.max(1)) {
             for (id, version, tag) in batch {
                 self.reencrypt(id, *version, *tag).await?;
             }
@@ -1309,31 +1411,42 @@ impl<S: Store> Vault<S> {
         let to = from
             .checked_add(1)
             .ok_or(Error::Inconsistent("key epoch overflow"))?;
+        // The recovery key this rotation installs, made first: the next key
+        // is sealed to it (derived here, never read from the store).
+        let recovery = RecoveryKey::generate()?;
         // 1. The next key, durable in the header before anything is sealed
-        //    under it, wrapped by the password-derived key and sealed to the
-        //    recovery public key (never by the key being retired). A rotation
-        //    whose record was lost resumes with the key it began with.
+        //    under it: wrapped by the password-derived key, and sealed with
+        //    the current key to the new recovery key; never by the key being
+        //    retired. A rotation whose record was lost resumes with the next
+        //    key it began with (re-sealed to this attempt's recovery key).
         let next = match &self.keys.pending {
             Some((e, k)) if *e == to => k.clone(),
             Some(_) => return Err(Error::Inconsistent("pending key of another epoch")),
-            None => {
-                let next = SymmetricKey::generate()?;
-                let mut h = self.header.clone();
-                h.pending = Some(PendingKey {
-                    epoch: to,
-                    wrapped_key: wrap_vault_key(&kek, Kind::VaultKey, to, &self.id, &next)?,
-                    recovery_seal: match &h.recovery_public {
-                        Some(p) => Some(seal_to_recovery(p, to, &self.id, &next)?),
-                        None => None,
-                    },
-                });
-                self.save_header(h).await?;
-                self.keys.pending = Some((to, next.clone()));
-                next
-            }
+            None => SymmetricKey::generate()?,
         };
-        // 2. The progress record, authenticated under the next key.
-        let recovery = RecoveryKey::generate()?;
+        let mut h = self.header.clone();
+        h.pending = Some(PendingKey {
+            epoch: to,
+            wrapped_key: wrap_vault_key(&kek, Kind::VaultKey, to, &self.id, &next)?,
+            recovery_seal: Some(seal_to_recovery(
+                &recovery,
+                to,
+                &self.id,
+                &next,
+                &self.keys.current,
+            )?),
+        });
+        self.save_header(h).await?;
+        self.keys.pending = Some((to, next.clone()));
+        // 2. The rotation becomes visible to every other writer: the manifest
+        //    moves to the next key now, so a handle that unlocked before this
+        //    point fails its next write with a conflict instead of sealing an
+        //    item under the key being retired.
+        let m = self.next_manifest();
+        self.commit_manifest(m, &[]).await?;
+        // 3. The progress record, authenticated under the next key. Its
+        //    presence also says the manifest has moved (step 2), so from now
+        //    on a manifest under the retired key is refused.
         let cctx = Context::new(self.id.as_bytes())
             .with_item(CTX_RECOVERY)
             .with_version(u64::from(to));
@@ -1360,12 +1473,6 @@ impl<S: Store> Vault<S> {
             .map_err(|e| conflict(e, "rotation record"))?
             .version;
         self.rotation = Some((rec, v));
-        // 3. The rotation becomes visible to every other writer: the manifest
-        //    moves to the next key now, so a handle that unlocked before this
-        //    point fails its next write with a conflict instead of sealing an
-        //    item under the key being retired.
-        let m = self.next_manifest();
-        self.commit_manifest(m, &[]).await?;
         Ok(())
     }
 
@@ -1473,7 +1580,6 @@ impl<S: Store> Vault<S> {
                 &self.id,
                 &next_key,
             )?);
-            h.recovery_public = Some(recovery_public_of(&recovery, &self.id));
             h.pending = None;
             h.identity = seal_identity(&next_key, to, &self.id, &identity)?;
             h.public_key = public_of(&identity).as_bytes().to_vec();
@@ -1568,14 +1674,24 @@ impl<S: Store> Vault<S> {
     /// Imports the items of an opened share. A name already in the vault
     /// gets a ` (shared N)` suffix.
     pub async fn import_share(&mut self, share: &ReceivedShare) -> Result<Vec<ItemId>> {
+        if share.items.len() > MAX_SHARE_ITEMS {
+            return Err(Error::TooLarge {
+                what: "share (items)",
+                len: share.items.len(),
+                max: MAX_SHARE_ITEMS,
+            });
+        }
         let mut items = Vec::with_capacity(share.items.len());
         let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
+        // The next suffix to try per base name: many items of one name
+        // cost linear time, not quadratic.
+        let mut next_n: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for it in &share.items {
             let mut name = it.name.clone();
-            let mut n = 1;
+            let n = next_n.entry(it.name.as_str()).or_insert(1);
             while self.manifest.by_name.contains_key(&name) || taken.contains(&name) {
                 name = format!("{} (shared {n})", it.name);
-                n += 1;
+                *n += 1;
             }
             taken.insert(name.clone());
             let mut item = NewItem::new(name, it.secret.clone());
@@ -1603,6 +1719,18 @@ impl<S: Store> Vault<S> {
         let metas = self.store.list_all(&prefix).await?;
         let mut inbox = Inbox::default();
         for m in metas {
+            if m.size > MAX_SHARE_BYTES {
+                // Never read whole: reported, left where it is.
+                inbox.quarantined.push((
+                    m.key.as_str().to_string(),
+                    Error::TooLarge {
+                        what: "share bundle",
+                        len: usize::try_from(m.size).unwrap_or(usize::MAX),
+                        max: usize::try_from(MAX_SHARE_BYTES).unwrap_or(usize::MAX),
+                    },
+                ));
+                continue;
+            }
             let Some(r) = self.store.get_opt(&m.key).await? else {
                 continue;
             };
@@ -1612,7 +1740,7 @@ impl<S: Store> Vault<S> {
                     share,
                 }),
                 Err(e) => {
-                    self.quarantine(&m.key, &prefix, r.data).await?;
+                    self.quarantine(&m.key, r.data).await;
                     inbox.quarantined.push((m.key.as_str().to_string(), e));
                 }
             }
@@ -1620,16 +1748,21 @@ impl<S: Store> Vault<S> {
         Ok(inbox)
     }
 
-    async fn quarantine(&self, key: &Key, prefix: &str, data: bytes::Bytes) -> Result<()> {
-        let rest = key.as_str().strip_prefix(prefix).unwrap_or(key.as_str());
-        let target = Key::new(format!(
-            "shares-quarantine/{}{}",
-            prefix.trim_start_matches("shares/"),
-            rest
-        ))?;
-        self.store.put(&target, data, PutOptions::default()).await?;
-        self.store.delete(key).await?;
-        Ok(())
+    /// Moves a bundle out of the inbox, under a name derived from its key
+    /// (any inbox key fits) and create-only (one never replaces another).
+    /// Best effort: a failure here is never allowed to block the inbox.
+    async fn quarantine(&self, key: &Key, data: bytes::Bytes) {
+        let fp = self.public_key().fingerprint();
+        let name = blake3::hash(key.as_str().as_bytes()).to_hex();
+        let Ok(target) = Key::new(format!("shares-quarantine/{fp}/{name}")) else {
+            return;
+        };
+        match self.store.put(&target, data, PutOptions::create()).await {
+            Ok(_) => {}
+            Err(e) if e.is_conflict() => {}
+            Err(_) => return,
+        }
+        let _ = self.store.delete(key).await;
     }
 
     /// Imports a pending share's items (see [`Vault::import_share`]) and
@@ -1641,7 +1774,6 @@ impl<S: Store> Vault<S> {
     /// share with its typed error and moves the bundle to the quarantine
     /// prefix; store errors and conflicts as for [`Vault::add_many`].
     pub async fn accept_share(&mut self, pending: &PendingShare) -> Result<Vec<ItemId>> {
-        let prefix = inbox_prefix(&self.public_key());
         let bundle = self.store.get_opt(&pending.key).await?;
         match self.import_share(&pending.share).await {
             Ok(ids) => {
@@ -1652,7 +1784,7 @@ impl<S: Store> Vault<S> {
                 e @ (Error::InvalidArgument(_) | Error::TooLarge { .. } | Error::Malformed { .. }),
             ) => {
                 if let Some(b) = bundle {
-                    self.quarantine(&pending.key, &prefix, b.data).await?;
+                    self.quarantine(&pending.key, b.data).await;
                 }
                 Err(e)
             }
@@ -1708,6 +1840,13 @@ impl<S: Store> Vault<S> {
         Ok(report)
     }
 }
+
+/// Largest share bundle read from the inbox (larger ones are reported, not
+/// read).
+pub const MAX_SHARE_BYTES: u64 = 64 << 20;
+
+/// Most items one share may import.
+pub const MAX_SHARE_ITEMS: usize = 10_000;
 
 /// A share waiting in the inbox, opened (its sender authenticated) but not
 /// imported.

@@ -249,3 +249,42 @@ fn peppers_rotate_with_an_id_and_keys_move_to_the_new_one_on_use() {
         only_new.verify(k2.key.expose_secret()).await.unwrap();
     });
 }
+
+#[test]
+fn a_store_writer_without_the_pepper_cannot_revive_or_widen_a_key() {
+    block_on(async {
+        use blocksmith_store::StoreExt;
+        let store = MemoryStore::new();
+        let (keys, _clock) = service(&store);
+        let k = keys
+            .create(
+                ApiKeySpec::new("svc")
+                    .with_scopes(["read"])
+                    .with_ttl(Duration::from_secs(60)),
+            )
+            .await
+            .unwrap();
+        keys.revoke(&k.info.id).await.unwrap();
+        let rk = blocksmith_store::Key::new(format!("apikeys/{}", k.info.id)).unwrap();
+        let raw = store.blocking().get(&rk).unwrap().data;
+        let text = String::from_utf8(raw.to_vec()).unwrap();
+        // Revive it, lift the expiry, add a scope: each is refused.
+        for forged in [
+            text.replacen("\"state\":\"revoked\"", "\"state\":\"active\"", 1),
+            text.replacen("\"read\"", "\"admin\"", 1),
+        ] {
+            assert_ne!(forged, text, "the edit applies");
+            store.blocking().put(&rk, forged.into_bytes()).unwrap();
+            assert!(matches!(
+                keys.verify(k.key.expose_secret()).await,
+                Err(Error::ApiKeyRejected)
+            ));
+        }
+        // The genuine record, put back, still says revoked.
+        store.blocking().put(&rk, text.into_bytes()).unwrap();
+        assert!(matches!(
+            keys.verify(k.key.expose_secret()).await,
+            Err(Error::ApiKeyRevoked { .. })
+        ));
+    });
+}

@@ -162,11 +162,24 @@ fn rotation_interrupted_at_every_write_resumes_to_a_consistent_vault() {
                     "budget {budget}: item unreadable mid-rotation"
                 );
             }
+            // Committed before the crash: the recovery key it installed is
+            // still there to show, and it opens the vault.
+            let committed = v.epoch() == 2;
+            if committed {
+                let installed = v.rotation_recovery_key().unwrap().expect("installed key");
+                assert!(
+                    Vault::unlock_with_recovery(&*data, vid, &installed, opts())
+                        .await
+                        .is_ok(),
+                    "budget {budget}"
+                );
+            }
+            // `rotate` always moves the key on from the epoch it finds.
             let report = v.rotate().await.unwrap();
-            assert_eq!(report.to_epoch, 2, "budget {budget}");
+            let want = if committed { 3 } else { 2 };
+            assert_eq!(report.to_epoch, want, "budget {budget}");
             drop(v);
-            check_all(&data, vid, &ids, 2).await;
-            // The recovery key reported on resume is the one installed.
+            check_all(&data, vid, &ids, want).await;
             assert!(
                 Vault::unlock_with_recovery(&*data, vid, &report.recovery_key, opts())
                     .await
@@ -174,7 +187,7 @@ fn rotation_interrupted_at_every_write_resumes_to_a_consistent_vault() {
                 "budget {budget}"
             );
         }
-        // 7 items in batches of 2: header (pending key), record, manifest,
+        // 7 items in batches of 2: header (pending key), manifest, record,
         // 7 items, 4 checkpoints, manifest, header, record delete = 17
         // writes, each interrupted once.
         assert_eq!(crashes, 17);
@@ -451,23 +464,40 @@ fn a_lost_rotation_record_resumes_with_the_same_next_key() {
     });
 }
 
-/// The recovery key opens a vault in the middle of a rotation (the next key
-/// is sealed to it), and reads items on both sides of the cursor.
+/// Mid-rotation, the recovery key the rotation will install (shown when it
+/// begins) opens the vault and reads items on both sides of the cursor;
+/// the retired recovery key gets a typed error, not the next key.
 #[test]
-fn the_recovery_key_opens_a_vault_mid_rotation() {
+fn the_new_recovery_key_opens_a_vault_mid_rotation() {
     block_on(async {
         let data = MemoryStore::new();
-        let (vid, ids, recovery) = filled(&data, 10).await;
+        let (vid, ids, old_recovery) = filled(&data, 10).await;
         let mut v = Vault::unlock(&data, vid, &creds(), opts().with_rotation_batch(2))
             .await
             .unwrap();
         v.rotate_partially(5).await.unwrap();
+        let new_recovery = v
+            .rotation_recovery_key()
+            .unwrap()
+            .expect("shown at the start");
         drop(v);
-        let v = Vault::unlock_with_recovery(&data, vid, &recovery, opts())
+        let mut v = Vault::unlock_with_recovery(&data, vid, &new_recovery, opts())
             .await
             .unwrap();
         for id in &ids {
             assert!(v.get(id).await.is_ok());
         }
+        // Recovery-unlocked: no rotation without a new password.
+        assert!(matches!(v.rotate().await, Err(Error::PasswordRequired)));
+        assert!(
+            Vault::unlock_with_recovery(&data, vid, &old_recovery, opts())
+                .await
+                .is_err()
+        );
+        // Finished with the password, the key shown at the start is the one
+        // installed.
+        let mut v = Vault::unlock(&data, vid, &creds(), opts()).await.unwrap();
+        let report = v.rotate().await.unwrap();
+        assert_eq!(report.recovery_key, new_recovery);
     });
 }

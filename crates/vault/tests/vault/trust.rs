@@ -214,3 +214,117 @@ fn an_item_blob_from_another_write_of_the_same_version_does_not_open() {
         assert!(matches!(v.get(&id).await, Err(Error::Decrypt)));
     });
 }
+
+/// The manifest put times out while still in flight and lands after the
+/// client read the old manifest back: the new blob must still be there.
+struct LateManifest {
+    inner: Arc<MemoryStore>,
+    armed: AtomicBool,
+    late: std::sync::Mutex<Option<(Key, Bytes, PutOptions)>>,
+}
+
+impl LateManifest {
+    fn land(&self) {
+        if let Some((k, v, o)) = self.late.lock().unwrap().take() {
+            block_on(self.inner.put(&k, v, o)).unwrap();
+        }
+    }
+}
+
+impl Store for LateManifest {
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn get(&self, key: &Key, options: GetOptions) -> blocksmith_store::Result<GetResult> {
+        self.inner.get(key, options).await
+    }
+    async fn head(&self, key: &Key) -> blocksmith_store::Result<ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn put(
+        &self,
+        key: &Key,
+        value: Bytes,
+        options: PutOptions,
+    ) -> blocksmith_store::Result<PutResult> {
+        if key.as_str().ends_with("/manifest") && self.armed.swap(false, Ordering::SeqCst) {
+            *self.late.lock().unwrap() = Some((key.clone(), value, options));
+            return Err(blocksmith_store::Error::Backend {
+                backend: "late",
+                temporary: true,
+                source: "timed out (the request is still in flight)".into(),
+            });
+        }
+        self.inner.put(key, value, options).await
+    }
+    async fn delete(&self, key: &Key) -> blocksmith_store::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, options: ListOptions) -> blocksmith_store::Result<ListPage> {
+        self.inner.list(options).await
+    }
+}
+
+#[test]
+fn a_manifest_write_that_lands_after_the_read_back_still_finds_its_blob() {
+    block_on(async {
+        let data = Arc::new(MemoryStore::new());
+        let store = LateManifest {
+            inner: data.clone(),
+            armed: AtomicBool::new(false),
+            late: std::sync::Mutex::new(None),
+        };
+        let (mut v, _) = Vault::create(&store, &creds(), opts()).await.unwrap();
+        let id = v.add(NewItem::new("k", "v1")).await.unwrap();
+        let vid = v.id();
+        store.armed.store(true, Ordering::SeqCst);
+        assert!(
+            v.update(&id, "v2").await.is_err(),
+            "the client saw a timeout"
+        );
+        store.land(); // ...and then the request arrived
+        drop(v);
+        let v = Vault::unlock(&*data, vid, &creds(), opts()).await.unwrap();
+        v.vacuum().await.unwrap();
+        assert_eq!(v.get(&id).await.unwrap().as_str(), Some("v2"));
+    });
+}
+
+#[test]
+fn a_replayed_rotation_record_does_not_stop_a_rotation() {
+    block_on(async {
+        use blocksmith_store::StoreExt;
+        let data = MemoryStore::new();
+        let (mut v, _) = Vault::create(&data, &creds(), opts()).await.unwrap();
+        let vid = v.id();
+        v.add(NewItem::new("k", "v")).await.unwrap();
+        let rec_key = Key::new(format!("vault/{vid}/rotation")).unwrap();
+        // The store keeps a copy of the 1 -> 2 rotation's record.
+        v.rotate_partially(usize::MAX).await.unwrap();
+        let old_record = data.blocking().get(&rec_key).unwrap().data;
+        assert_eq!(v.rotate().await.unwrap().to_epoch, 2);
+        let current_recovery = v.new_recovery_key().await.unwrap();
+        drop(v);
+        // Later the user rotates again (the key leaked, say); the store
+        // replays the old record, which now looks like a finished rotation.
+        data.blocking().put(&rec_key, old_record).unwrap();
+        let mut v = Vault::unlock(&data, vid, &creds(), opts()).await.unwrap();
+        assert!(
+            v.rotation_recovery_key().unwrap().is_none(),
+            "the replayed record's recovery key is not the installed one"
+        );
+        let r = v.rotate().await.unwrap();
+        assert_eq!(
+            (r.from_epoch, r.to_epoch),
+            (2, 3),
+            "rotate moved the key on"
+        );
+        assert_ne!(r.recovery_key, current_recovery);
+        drop(v);
+        assert!(
+            Vault::unlock_with_recovery(&data, vid, &r.recovery_key, opts())
+                .await
+                .is_ok()
+        );
+    });
+}
