@@ -11,6 +11,15 @@
 //! - `diff/proposals/<id>`: one typed record per proposal, updated by
 //!   compare-and-swap; `diff/proposal-seq`: the id counter.
 //!
+//! # Crash safety
+//! Each step is one create-only or compare-and-swap write that commits it,
+//! plus at most one more: the head hint after a version (readers probe past
+//! it), the proposal after its id is taken (a crash leaves a gap in ids),
+//! and the proposal's status after [`ConfigStore::apply`] or
+//! [`ConfigStore::rollback`] wrote their version (calling them again
+//! completes them, without a second version). So a crash loses at most the
+//! step in flight.
+//!
 //! ```
 //! use blocksmith_diff::history::{ConfigStore, HistoryOptions, ProposalStatus};
 //! use blocksmith_diff::value::Format;
@@ -837,12 +846,41 @@ impl<S: Store> ConfigStore<S> {
         .await
     }
 
+    /// Whether version `after + 1` of `name` exists and was made as
+    /// `origin`: the first write of an apply or rollback whose second write
+    /// (the proposal's update) a crash cut short.
+    async fn written_as(
+        &self,
+        name: &str,
+        after: Option<u64>,
+        origin: &VersionOrigin,
+    ) -> Result<Option<u64>> {
+        let next = after.map_or(1, |v| v + 1);
+        Ok(self
+            .store
+            .get_record::<ConfigVersion>(&version_key(name, next)?)
+            .await?
+            .filter(|(v, _)| v.origin == *origin && v.parent == after)
+            .map(|(v, _)| v.version))
+    }
+
     /// Commits an approved proposal. Fails with [`Error::Conflict`] (and the
     /// proposal stays approved) if the config changed since it was proposed.
+    ///
+    /// An apply cut short by a crash after writing the version (before
+    /// recording it on the proposal) is completed by calling it again: the
+    /// proposal is marked applied with that version, and no second version
+    /// is written.
     pub async fn apply(&self, id: &str, by: &str) -> Result<Proposal> {
         let p = self.proposal(id).await?;
         require(&p, "apply", &[ProposalStatus::Approved])?;
         let head = self.head(&p.config).await?.map(|h| h.version);
+        let origin = VersionOrigin::Proposal { id: id.to_string() };
+        if head != p.base_version
+            && let Some(version) = self.written_as(&p.config, p.base_version, &origin).await?
+        {
+            return self.mark_applied(id, by, version).await;
+        }
         if head != p.base_version {
             return Err(Error::Conflict {
                 what: format!("proposal {id}"),
@@ -856,20 +894,16 @@ impl<S: Store> ConfigStore<S> {
         }
         let msg = format!("{} (proposal {id})", p.message);
         let v = self
-            .write_version(
-                &p.config,
-                head,
-                &p.content,
-                p.format,
-                by,
-                &msg,
-                VersionOrigin::Proposal { id: id.to_string() },
-            )
+            .write_version(&p.config, head, &p.content, p.format, by, &msg, origin)
             .await?;
+        self.mark_applied(id, by, v.version).await
+    }
+
+    async fn mark_applied(&self, id: &str, by: &str, version: u64) -> Result<Proposal> {
         self.transition(id, by, "apply", None, |p| {
             require(p, "apply", &[ProposalStatus::Approved])?;
             p.status = ProposalStatus::Applied;
-            p.applied_version = Some(v.version);
+            p.applied_version = Some(version);
             Ok(())
         })
         .await
@@ -877,11 +911,23 @@ impl<S: Store> ConfigStore<S> {
 
     /// Undoes an applied proposal: commits its parent's content, provided the
     /// proposal's version is still the head.
+    ///
+    /// Like [`ConfigStore::apply`], a rollback cut short by a crash between
+    /// its two writes is completed by calling it again.
     pub async fn rollback(&self, id: &str, by: &str) -> Result<Proposal> {
         let p = self.proposal(id).await?;
         require(&p, "roll back", &[ProposalStatus::Applied])?;
         let applied = p.applied_version.unwrap_or(0);
         let head = self.head(&p.config).await?.map_or(0, |h| h.version);
+        let origin = VersionOrigin::Rollback { id: id.to_string() };
+        if head != applied
+            && self
+                .written_as(&p.config, Some(applied), &origin)
+                .await?
+                .is_some()
+        {
+            return self.mark_rolled_back(id, by).await;
+        }
         if head != applied {
             return Err(Error::Conflict {
                 what: format!("proposal {id}"),
@@ -911,9 +957,13 @@ impl<S: Store> ConfigStore<S> {
             format,
             by,
             &format!("roll back proposal {id}"),
-            VersionOrigin::Rollback { id: id.to_string() },
+            origin,
         )
         .await?;
+        self.mark_rolled_back(id, by).await
+    }
+
+    async fn mark_rolled_back(&self, id: &str, by: &str) -> Result<Proposal> {
         self.transition(id, by, "rollback", None, |p| {
             require(p, "roll back", &[ProposalStatus::Applied])?;
             p.status = ProposalStatus::RolledBack;

@@ -8,11 +8,28 @@
 //!   transpose and are rebuilt on load: one source of truth, half the bytes);
 //! - `inbox/<user>`: the user's [`Inbox`] block (varint deltas);
 //! - `state/<user>`: a [`UserStateRecord`]: decayed affinities and seen posts;
-//! - `posts/<block, 8 hex>`: a [`PostBlock`] of 1024 consecutive posts.
+//! - `posts/<block, 8 hex>`: a [`PostBlock`] of 1024 consecutive posts;
+//! - `journal/<id, 16 hex>/<part, 6 digits>`: the records of a save in
+//!   progress (see below).
 //!
 //! [`FeedStore::save`] writes only what changed since the last save (the
 //! engine tracks dirty users and post blocks). Authors' outboxes and the set
 //! of pulled authors are derived from the posts on load. One writer per feed.
+//!
+//! # Crash safety
+//! A save is atomic: a crash at any store operation leaves the feed as the
+//! last save that returned `Ok` left it, or as the save in flight would
+//! have, never a mix of the two (which could break the engine's invariants:
+//! a follow saved without the inbox it backfilled). A save that changes
+//! records first writes them all, in order, into journal parts, then
+//! commits by writing `meta` naming the journal; then it writes the records
+//! to their own keys, writes `meta` without the journal, and deletes the
+//! journal parts. [`FeedStore::load`] reads the records named by a
+//! committed journal from the journal, and marks them changed, so the next
+//! save writes them again. Journal parts left by a save that never
+//! committed are ignored, and deleted by the next save that writes a
+//! journal. The journal doubles the bytes a save writes; a save that
+//! changes no record writes only `meta`.
 
 use crate::codec::{Reader, put_ivarint, put_varint};
 use crate::feed::{POST_BLOCK, UserState};
@@ -24,6 +41,11 @@ use blocksmith_store::record::Record;
 use blocksmith_store::{Key, Store, StoreExt};
 use bytes::Bytes;
 use roaring::{RoaringBitmap, RoaringTreemap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The largest journal part (less if the store's capabilities say so).
+const JOURNAL_PART: usize = 8 << 20;
 
 const RECORD_VERSION: u8 = 1;
 
@@ -261,6 +283,29 @@ impl PostBlock {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Meta {
     posts: u64,
+    /// The committed save whose records may not all be at their keys yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    journal: Option<Journal>,
+}
+
+/// Where a save's records are, whole: `parts` parts under
+/// `journal/<id>/`, `len` bytes in all, with this BLAKE3 hash.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
+struct Journal {
+    id: u64,
+    parts: u32,
+    len: u64,
+    hash: String,
+}
+
+/// A journal id no save of this process has used, and unlikely to be one
+/// another process left behind.
+fn journal_id() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 impl Record for Meta {
@@ -272,9 +317,10 @@ impl Record for Meta {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SaveStats {
-    /// Keys written.
+    /// Keys written: the changed records and `meta` (not the journal).
     pub keys: usize,
-    /// Bytes written.
+    /// Bytes of the changed records written (not counting the journal,
+    /// which holds them a second time).
     pub bytes: u64,
 }
 
@@ -337,20 +383,101 @@ impl<S: Store> FeedStore<S> {
         Ok(Key::new(format!("{}{kind}/{n:08x}", self.prefix))?)
     }
 
-    async fn put(&self, key: &Key, bytes: Vec<u8>, stats: &mut SaveStats) -> Result<()> {
-        stats.keys += 1;
-        stats.bytes += bytes.len() as u64;
-        self.store
-            .put(key, Bytes::from(bytes), blocksmith_store::PutOptions::new())
-            .await?;
+    fn meta_key(&self) -> Result<Key> {
+        Ok(Key::new(format!("{}meta", self.prefix))?)
+    }
+
+    /// Writes `records` into journal parts; returns the journal to commit.
+    async fn write_journal(&self, records: &[(Key, Vec<u8>)]) -> Result<Journal> {
+        let mut body = Vec::new();
+        for (k, v) in records {
+            put_varint(&mut body, k.as_str().len() as u64);
+            body.extend_from_slice(k.as_str().as_bytes());
+            put_varint(&mut body, v.len() as u64);
+            body.extend_from_slice(v);
+        }
+        let part_size = self
+            .store
+            .capabilities()
+            .max_value_size
+            .map_or(JOURNAL_PART, |m| (m as usize).clamp(1, JOURNAL_PART));
+        let id = journal_id();
+        let mut parts = 0;
+        for (i, chunk) in body.chunks(part_size).enumerate() {
+            let key = Key::new(format!("{}journal/{id:016x}/{i:06}", self.prefix))?;
+            self.store
+                .put(
+                    &key,
+                    Bytes::copy_from_slice(chunk),
+                    blocksmith_store::PutOptions::new(),
+                )
+                .await?;
+            parts = i + 1;
+        }
+        Ok(Journal {
+            id,
+            parts: u32::try_from(parts).map_err(|_| Error::Invalid("journal too large".into()))?,
+            len: body.len() as u64,
+            hash: blake3::hash(&body).to_hex().to_string(),
+        })
+    }
+
+    /// The records of a committed journal, by key.
+    async fn read_journal(&self, j: &Journal) -> Result<BTreeMap<String, Vec<u8>>> {
+        let corrupt = |reason: String| Error::Corrupt {
+            what: "feed journal",
+            reason,
+        };
+        let mut body = Vec::new();
+        for i in 0..j.parts {
+            let key = Key::new(format!("{}journal/{:016x}/{i:06}", self.prefix, j.id))?;
+            let data = self
+                .store
+                .get_opt(&key)
+                .await?
+                .ok_or_else(|| corrupt(format!("missing {key}")))?;
+            body.extend_from_slice(&data.data);
+            if body.len() as u64 > j.len {
+                return Err(corrupt("longer than its meta says".into()));
+            }
+        }
+        if body.len() as u64 != j.len || blake3::hash(&body).to_hex().as_str() != j.hash {
+            return Err(corrupt("does not match its meta".into()));
+        }
+        let mut r = Reader::new(&body, "feed journal");
+        let mut out = BTreeMap::new();
+        while !r.is_empty() {
+            let n = r.len(1)?;
+            let key = std::str::from_utf8(r.bytes(n)?)
+                .ok()
+                .filter(|k| k.starts_with(&self.prefix))
+                .ok_or_else(|| r.corrupt("bad key"))?
+                .to_string();
+            let n = r.len(1)?;
+            out.insert(key, r.bytes(n)?.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// Deletes every journal part (none is named by `meta` any more).
+    async fn remove_journals(&self) -> Result<()> {
+        for m in self
+            .store
+            .list_all(&format!("{}journal/", self.prefix))
+            .await?
+        {
+            self.store.delete(&m.key).await?;
+        }
         Ok(())
     }
 
-    /// Writes everything that changed since the last save.
+    /// Writes everything that changed since the last save, atomically (see
+    /// the module's "Crash safety").
     pub async fn save<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<SaveStats> {
         let mut stats = SaveStats::default();
         let dirty = std::mem::take(&mut feed.dirty);
         let result = async {
+            let mut records: Vec<(Key, Vec<u8>)> = Vec::new();
             for u in &dirty.graph {
                 if let Some(s) = feed.user(UserId(u)) {
                     let rec = GraphRecord {
@@ -358,18 +485,12 @@ impl<S: Store> FeedStore<S> {
                         muted: s.muted.clone(),
                         blocked: s.blocked.clone(),
                     };
-                    self.put(&self.key("graph", u64::from(u))?, rec.encode(), &mut stats)
-                        .await?;
+                    records.push((self.key("graph", u64::from(u))?, rec.encode()));
                 }
             }
             for u in &dirty.inbox {
                 if let Some(inbox) = feed.inbox(UserId(u)) {
-                    self.put(
-                        &self.key("inbox", u64::from(u))?,
-                        inbox.encode(),
-                        &mut stats,
-                    )
-                    .await?;
+                    records.push((self.key("inbox", u64::from(u))?, inbox.encode()));
                 }
             }
             for u in &dirty.state {
@@ -384,8 +505,7 @@ impl<S: Store> FeedStore<S> {
                         affinity,
                         seen: s.seen.clone(),
                     };
-                    self.put(&self.key("state", u64::from(u))?, rec.encode(), &mut stats)
-                        .await?;
+                    records.push((self.key("state", u64::from(u))?, rec.encode()));
                 }
             }
             for &b in &dirty.post_blocks {
@@ -395,20 +515,47 @@ impl<S: Store> FeedStore<S> {
                     let block = PostBlock {
                         posts: feed.posts[lo..hi].to_vec(),
                     };
-                    self.put(&self.key("posts", b)?, block.encode(), &mut stats)
-                        .await?;
+                    records.push((self.key("posts", b)?, block.encode()));
                 }
             }
-            let meta = Meta {
-                posts: feed.posts.len() as u64,
+            let posts = feed.posts.len() as u64;
+            let meta_key = self.meta_key()?;
+            let journal = if records.is_empty() {
+                None
+            } else {
+                let journal = self.write_journal(&records).await?;
+                // The commit point.
+                let meta = Meta {
+                    posts,
+                    journal: Some(journal.clone()),
+                };
+                self.store
+                    .put_record(&meta_key, &meta, blocksmith_store::PutOptions::new())
+                    .await?;
+                Some(journal)
             };
-            let key = Key::new(format!("{}meta", self.prefix))?;
-            let r = self
-                .store
-                .put_record(&key, &meta, blocksmith_store::PutOptions::new())
-                .await;
-            r?;
+            for (key, bytes) in records {
+                stats.keys += 1;
+                stats.bytes += bytes.len() as u64;
+                self.store
+                    .put(
+                        &key,
+                        Bytes::from(bytes),
+                        blocksmith_store::PutOptions::new(),
+                    )
+                    .await?;
+            }
+            let meta = Meta {
+                posts,
+                journal: None,
+            };
+            self.store
+                .put_record(&meta_key, &meta, blocksmith_store::PutOptions::new())
+                .await?;
             stats.keys += 1;
+            if journal.is_some() {
+                self.remove_journals().await?;
+            }
             Ok::<_, Error>(())
         }
         .await;
@@ -437,9 +584,33 @@ impl<S: Store> FeedStore<S> {
         scorer: Sc,
     ) -> Result<Feed<Sc>> {
         let mut feed = Feed::with_scorer(config, key, scorer);
-        let meta_key = Key::new(format!("{}meta", self.prefix))?;
-        let Some((meta, _)) = self.store.get_record::<Meta>(&meta_key).await? else {
+        let Some((meta, _)) = self.store.get_record::<Meta>(&self.meta_key()?).await? else {
             return Ok(feed);
+        };
+        // A committed save's records, some maybe not at their keys yet.
+        let journal = match &meta.journal {
+            Some(j) => self.read_journal(j).await?,
+            None => BTreeMap::new(),
+        };
+        let read = async |key: &Key| -> Result<Option<Bytes>> {
+            if let Some(b) = journal.get(key.as_str()) {
+                return Ok(Some(Bytes::copy_from_slice(b)));
+            }
+            Ok(self.store.get_opt(key).await?.map(|r| r.data))
+        };
+        // The keys under `prefix`: stored or journaled.
+        let keys_under = async |prefix: &str| -> Result<Vec<Key>> {
+            let mut keys: BTreeSet<String> = self
+                .store
+                .list_all(prefix)
+                .await?
+                .into_iter()
+                .map(|m| m.key.into_string())
+                .collect();
+            keys.extend(journal.keys().filter(|k| k.starts_with(prefix)).cloned());
+            keys.into_iter()
+                .map(|k| Key::new(k).map_err(Error::from))
+                .collect()
         };
         let corrupt = |reason: String| Error::Corrupt {
             what: "feed",
@@ -449,12 +620,10 @@ impl<S: Store> FeedStore<S> {
         let blocks = meta.posts.div_ceil(POST_BLOCK);
         for b in 0..blocks {
             let k = self.key("posts", b)?;
-            let data = self
-                .store
-                .get_opt(&k)
+            let data = read(&k)
                 .await?
                 .ok_or_else(|| corrupt(format!("missing {k}")))?;
-            let block = PostBlock::decode(&data.data)?;
+            let block = PostBlock::decode(&data)?;
             let expect = (meta.posts - b * POST_BLOCK).min(POST_BLOCK) as usize;
             if block.posts.len() != expect
                 || block
@@ -491,13 +660,12 @@ impl<S: Store> FeedStore<S> {
         }
         // Graph.
         let graph_prefix = format!("{}graph/", self.prefix);
-        for m in self.store.list_all(&graph_prefix).await? {
-            let u = UserId(parse_hex_suffix(&m.key, &graph_prefix)?);
-            let data = self
-                .store
-                .get(&m.key, blocksmith_store::GetOptions::new())
-                .await?;
-            let rec = GraphRecord::decode(&data.data)?;
+        for key in keys_under(&graph_prefix).await? {
+            let u = UserId(parse_hex_suffix(&key, &graph_prefix)?);
+            let data = read(&key)
+                .await?
+                .ok_or_else(|| corrupt(format!("{key} vanished")))?;
+            let rec = GraphRecord::decode(&data)?;
             let max = [&rec.followees, &rec.muted, &rec.blocked]
                 .iter()
                 .filter_map(|b| b.max())
@@ -505,10 +673,7 @@ impl<S: Store> FeedStore<S> {
             if let Some(top) = max
                 && top >= feed.config.max_users
             {
-                return Err(corrupt(format!(
-                    "{} names user {top}, beyond max_users",
-                    m.key
-                )));
+                return Err(corrupt(format!("{key} names user {top}, beyond max_users")));
             }
             for a in rec.followees.iter().chain(&rec.muted).chain(&rec.blocked) {
                 if a == u.0 {
@@ -528,13 +693,12 @@ impl<S: Store> FeedStore<S> {
             s.blocked = rec.blocked;
         }
         let inbox_prefix = format!("{}inbox/", self.prefix);
-        for m in self.store.list_all(&inbox_prefix).await? {
-            let u = UserId(parse_hex_suffix(&m.key, &inbox_prefix)?);
-            let data = self
-                .store
-                .get(&m.key, blocksmith_store::GetOptions::new())
-                .await?;
-            let inbox = Inbox::decode(&data.data)?;
+        for key in keys_under(&inbox_prefix).await? {
+            let u = UserId(parse_hex_suffix(&key, &inbox_prefix)?);
+            let data = read(&key)
+                .await?
+                .ok_or_else(|| corrupt(format!("{key} vanished")))?;
+            let inbox = Inbox::decode(&data)?;
             if inbox.entries().any(|e| e.post.0 >= meta.posts) {
                 return Err(corrupt(format!("inbox of {u} names an unknown post")));
             }
@@ -542,13 +706,12 @@ impl<S: Store> FeedStore<S> {
             feed.inboxes[u.0 as usize] = inbox;
         }
         let state_prefix = format!("{}state/", self.prefix);
-        for m in self.store.list_all(&state_prefix).await? {
-            let u = UserId(parse_hex_suffix(&m.key, &state_prefix)?);
-            let data = self
-                .store
-                .get(&m.key, blocksmith_store::GetOptions::new())
-                .await?;
-            let rec = UserStateRecord::decode(&data.data)?;
+        for key in keys_under(&state_prefix).await? {
+            let u = UserId(parse_hex_suffix(&key, &state_prefix)?);
+            let data = read(&key)
+                .await?
+                .ok_or_else(|| corrupt(format!("{key} vanished")))?;
+            let rec = UserStateRecord::decode(&data)?;
             let s: &mut UserState = feed.user_mut(u)?;
             s.affinity = rec
                 .affinity
@@ -556,6 +719,20 @@ impl<S: Store> FeedStore<S> {
                 .map(|&(a, v, t)| (a.0, (v, t)))
                 .collect();
             s.seen = rec.seen;
+        }
+        // What the journal holds may not be at its keys: the next save
+        // writes it again (and a journal of its own first).
+        for key in journal.keys() {
+            let rest = &key[self.prefix.len()..];
+            let (kind, n) = rest.split_once('/').unwrap_or((rest, ""));
+            let n = u64::from_str_radix(n, 16).map_err(|_| corrupt(format!("journaled {key}")))?;
+            match kind {
+                "graph" => drop(feed.dirty.graph.insert(n as u32)),
+                "inbox" => drop(feed.dirty.inbox.insert(n as u32)),
+                "state" => drop(feed.dirty.state.insert(n as u32)),
+                "posts" => drop(feed.dirty.post_blocks.insert(n)),
+                _ => return Err(corrupt(format!("journaled {key}"))),
+            }
         }
         Ok(feed)
     }

@@ -10,9 +10,16 @@
 //!
 //! A save writes the new epoch's parts, then swaps the manifest
 //! (compare-and-swap against the version it read, so two concurrent savers
-//! cannot both win), then deletes every other epoch's parts. A crash at any
-//! point leaves the previous snapshot readable; leftovers are deleted by the
-//! next save.
+//! cannot both win), then deletes every other epoch's parts. The new epoch
+//! is past the manifest's and past every epoch that has parts in the store,
+//! so the parts a crashed save left behind never stand in the way of the
+//! next one.
+//!
+//! # Crash safety
+//! A crash at any store operation loses at most the save in flight: after a
+//! restart [`load`] returns the last snapshot whose save returned `Ok`, or
+//! the one in flight if its manifest swap went through, never an error, and
+//! the next save succeeds and deletes what the crashed one left behind.
 
 use crate::{Error, GeoIndex, GeoOptions, Result, snapshot};
 use blocksmith_store::{Key, PutMode, PutOptions, Store, StoreExt, record::Record};
@@ -81,7 +88,18 @@ pub async fn save<S: Store + ?Sized>(store: &S, name: &str, index: &GeoIndex) ->
     let prefix = prefix(name)?;
     let manifest_key = Key::new(format!("{prefix}/manifest"))?;
     let current = store.get_record::<Manifest>(&manifest_key).await?;
-    let epoch = current.as_ref().map_or(1, |(m, _)| m.epoch + 1);
+    // Past every epoch with parts: a save that crashed before its manifest
+    // swap left parts of `current + 1`, which create-only puts would refuse.
+    let snap = format!("{prefix}/snap/");
+    let mut newest = current.as_ref().map_or(0, |(m, _)| m.epoch);
+    for meta in store.list_all(&snap).await? {
+        let epoch = meta.key.as_str()[snap.len()..]
+            .split('/')
+            .next()
+            .and_then(|e| u64::from_str_radix(e, 16).ok());
+        newest = newest.max(epoch.unwrap_or(0));
+    }
+    let epoch = newest + 1;
     let bytes = snapshot::encode(index);
     let part_size = store
         .capabilities()
@@ -115,7 +133,7 @@ pub async fn save<S: Store + ?Sized>(store: &S, name: &str, index: &GeoIndex) ->
         .put_record(&manifest_key, &manifest, PutOptions::new().with_mode(mode))
         .await?;
     let keep = format!("{prefix}/snap/{epoch:016x}/");
-    for meta in store.list_all(&format!("{prefix}/snap/")).await? {
+    for meta in store.list_all(&snap).await? {
         if !meta.key.as_str().starts_with(&keep) {
             store.delete(&meta.key).await?;
         }

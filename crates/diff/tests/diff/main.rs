@@ -7,6 +7,7 @@
 )]
 
 mod compat;
+mod crash;
 mod history;
 mod merge;
 mod patch;

@@ -1,5 +1,6 @@
 //! Integration tests of blocksmith-feed.
 
+mod crash;
 mod delivery;
 mod pagination;
 mod persistence;

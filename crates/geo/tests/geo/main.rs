@@ -4,6 +4,7 @@
 // values returned unchanged), so exact float comparison is the point.
 #![allow(clippy::float_cmp)]
 
+mod crash;
 mod csv_load;
 mod fence_model;
 mod fences;

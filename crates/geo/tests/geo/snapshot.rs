@@ -207,7 +207,7 @@ fn store_round_trip_on_redb_with_small_parts() {
 }
 
 /// A store that accepts values of at most 1 KiB, to force many parts.
-struct Tiny(MemoryStore);
+pub(crate) struct Tiny(pub(crate) MemoryStore);
 impl Store for Tiny {
     fn capabilities(&self) -> Capabilities {
         self.0.capabilities().with_max_value_size(Some(1024))

@@ -328,3 +328,15 @@ fn failing_checks_panic() {
         |inner, acked, _| assert!(!acked || data(&inner, "x").is_none(), "lost"),
     );
 }
+
+/// Until its fault fires the wrapper is the store it wraps: it passes the
+/// conformance suite, races included.
+#[test]
+fn faulty_store_that_never_fires_conforms() {
+    let store = FaultyStore::new(MemoryStore::new(), FaultPlan::never());
+    let report = blocksmith_store::conformance::Suite::new(&store)
+        .run()
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert!(report.skipped.is_empty());
+    assert!(store.ops() > 100 && !store.crashed());
+}
