@@ -20,6 +20,7 @@
 //! - `diff` (default): [`diff`], text and structured diff, patch, merge, config history and drift.
 //! - `vault` (default): [`vault`], zero-knowledge vault crypto, key rotation, sharing, API keys.
 //! - `flow` (default): [`flow`], durable workflows: sagas, timers, signals, leased workers.
+//! - `tenant` (default): [`tenant`], tenant provisioning and lifecycle on flow.
 //! - `full`: everything.
 
 #![forbid(unsafe_code)]
@@ -77,3 +78,7 @@ pub struct ReadmeDoctests;
 #[cfg(feature = "flow")]
 #[doc(inline)]
 pub use blocksmith_flow as flow;
+
+#[cfg(feature = "tenant")]
+#[doc(inline)]
+pub use blocksmith_tenant as tenant;

@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+pub mod hooks;
+pub mod model;
+pub mod slug;
+mod tenants;
+
+pub use error::{Error, Result};
+pub use hooks::{HookContext, HookResult, MemoryHooks, TenantHooks};
+pub use model::{AuditEntry, Limits, Plan, Plans, Tenant, TenantStatus, Tier};
+pub use tenants::{CreateTenant, PROVISION_STEPS, TenantOptions, Tenants};
