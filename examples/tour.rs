@@ -25,6 +25,8 @@ mod geo_dispatch;
 mod ocr_document;
 #[path = "sketch_analytics.rs"]
 mod sketch_analytics;
+#[path = "tenant_onboarding.rs"]
+mod tenant_onboarding;
 #[path = "tsz_metrics.rs"]
 mod tsz_metrics;
 #[path = "upload_resume.rs"]
@@ -81,7 +83,7 @@ fn store_section(store: &RedbStore) -> Result<String, Box<dyn Error>> {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = tour_dir();
-    let store = RedbStore::open(dir.join("blocksmith.redb"))?;
+    let store = std::sync::Arc::new(RedbStore::open(dir.join("blocksmith.redb"))?);
     println!("Blocksmith tour (embedded store at {})", dir.display());
     println!("{}", store_section(&store)?);
     println!("{}", tsz_metrics::demo(&store)?);
@@ -94,6 +96,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", autocorrect::demo(&store)?);
     println!("{}", codes_campaign::demo(&store)?);
     println!("{}", ocr_document::demo(&store)?);
+    println!("{}", tenant_onboarding::demo(store.clone())?);
     println!("tour complete");
     Ok(())
 }

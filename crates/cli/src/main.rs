@@ -9,6 +9,7 @@
 mod codes_cmd;
 mod diff_cmd;
 mod feed_cmd;
+mod flow_cmd;
 mod geo_cmd;
 mod ocr_cmd;
 mod output;
@@ -75,6 +76,13 @@ enum Command {
     /// API keys: new, verify, rotate (with a grace period), revoke, list.
     #[command(subcommand)]
     Apikey(vault_cmd::ApiKeyCmd),
+    /// Durable workflows: list, show (state and history), signal, tick.
+    #[command(subcommand)]
+    Flow(flow_cmd::FlowCmd),
+    /// Tenants: create (with rollback on failure), show, list, suspend,
+    /// resume, delete, purge, plan.
+    #[command(subcommand)]
+    Tenant(flow_cmd::TenantCmd),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +104,8 @@ fn main() -> ExitCode {
         Command::Ocr(cmd) => ocr_cmd::run(cmd, &cli.store, &out),
         Command::Vault(cmd) => vault_cmd::run(cmd, &cli.store, &out),
         Command::Apikey(cmd) => vault_cmd::run_apikey(cmd, &cli.store, &out),
+        Command::Flow(cmd) => flow_cmd::run_flow(cmd, &cli.store, &out),
+        Command::Tenant(cmd) => flow_cmd::run_tenant(cmd, &cli.store, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

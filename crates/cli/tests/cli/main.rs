@@ -7,6 +7,7 @@ mod geo;
 mod ocr;
 mod sketch;
 mod spell;
+mod tenant;
 mod upload;
 mod vault;
 
