@@ -320,9 +320,23 @@ pub fn write_dir(dir: &std::path::Path, items: &[Item], manifest: &Manifest) -> 
     Ok(())
 }
 
+/// Whether `bytes` is a whole file of `format`. A render cut short (a put
+/// interrupted on a store without atomic puts) is not: the cache renders it
+/// again rather than serve it.
+fn is_whole(format: Format, bytes: &[u8]) -> bool {
+    const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+    // The empty IEND chunk that ends every PNG: length, type, CRC.
+    const PNG_END: &[u8] = b"\0\0\0\0IEND\xae\x42\x60\x82";
+    match format {
+        Format::Png => bytes.starts_with(PNG_SIGNATURE) && bytes.ends_with(PNG_END),
+        Format::Svg => bytes.starts_with(b"<svg") && bytes.trim_ascii_end().ends_with(b"</svg>"),
+    }
+}
+
 /// A batch persisted through a store, renders cached by their cache key:
 /// `<prefix>/renders/<cache key>` holds the bytes, `<prefix>/campaigns/<name>`
-/// the manifest. A render already in the store is not redone.
+/// the manifest. A render already in the store is not redone, unless it is
+/// not a whole file.
 #[derive(Debug)]
 pub struct RenderCache<S> {
     store: S,
@@ -353,24 +367,36 @@ impl<S: Store> RenderCache<S> {
         check_ids(ids)?;
         let s = self.store.blocking();
         let mut missing = Vec::new();
+        let mut damaged = std::collections::HashSet::new();
         let mut cached_items = Vec::new();
         for id in ids {
             let key = cache_key(&t.data_for(id), &t.encode, &t.render, t.format);
             match s.get_opt(&self.key("renders", &key)?)? {
-                Some(r) => cached_items.push(Item {
+                Some(r) if is_whole(t.format, &r.data) => cached_items.push(Item {
                     id: id.clone(),
                     data: t.data_for(id),
                     cache_key: key,
                     bytes: r.data.to_vec(),
                     verified: t.verify,
                 }),
+                Some(_) => {
+                    damaged.insert(id.clone());
+                    missing.push(id.clone());
+                }
                 None => missing.push(id.clone()),
             }
         }
         let (fresh, _) = render_batch(t, &missing)?;
         for item in &fresh {
             let key = self.key("renders", &item.cache_key)?;
-            match s.put_opts(&key, item.bytes.clone(), PutOptions::create()) {
+            // A damaged render is replaced (renders are deterministic, so a
+            // concurrent writer puts the same bytes); a new one is created.
+            let mode = if damaged.contains(&item.id) {
+                PutOptions::new()
+            } else {
+                PutOptions::create()
+            };
+            match s.put_opts(&key, item.bytes.clone(), mode) {
                 Ok(_) | Err(blocksmith_store::Error::AlreadyExists { .. }) => {}
                 Err(e) => return Err(e.into()),
             }

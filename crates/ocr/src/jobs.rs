@@ -356,7 +356,16 @@ impl<S: Store> JobQueue<S> {
         let total = pages.len() as u32;
         for (i, img) in pages.iter().enumerate() {
             let key = self.key(id, &format!("page/{i:06}"))?;
-            if b.get_opt(&key)?.is_none() {
+            // A page that is missing, or that does not decode (a put cut off by a store
+            // without atomic puts), is done (again); a page that reads back is kept.
+            let stored = match b.get_record::<PageRecord>(&key) {
+                Ok(page) => page.is_some(),
+                Err(
+                    blocksmith_store::Error::Corrupt { .. } | blocksmith_store::Error::Serde { .. },
+                ) => false,
+                Err(e) => return Err(e.into()),
+            };
+            if !stored {
                 let mut page = match engine.process_page(img, i as u32) {
                     Ok(p) => p,
                     Err(e) => return Ok(Outcome::Error(e.to_string())),

@@ -92,3 +92,31 @@ fn render_cache_skips_known_renders() {
         m.entries[1].data
     );
 }
+
+#[test]
+fn a_cached_render_cut_short_is_rendered_again() {
+    use blocksmith_store::{Key, StoreExt};
+    let store = MemoryStore::new();
+    let cache = RenderCache::new(&store, "codes");
+    for t in [
+        Template::new("https://example.com/s/{id}").with_render(RenderOptions::new().with_scale(2)),
+        Template::new("{id}")
+            .with_encode(EncodeOptions::new(Symbology::Code128))
+            .with_format(Format::Svg),
+    ] {
+        let m = cache.render_campaign("first", &t, &ids(2)).unwrap();
+        let e = &m.entries[0];
+        let whole = cache.get(&e.cache_key).unwrap().unwrap();
+        // What a put cut off halfway leaves on a store without atomic puts.
+        let key = Key::new(format!("codes/renders/{}", e.cache_key)).unwrap();
+        store
+            .blocking()
+            .put(&key, whole[..whole.len() / 2].to_vec())
+            .unwrap();
+        let again = cache.render_campaign("second", &t, &ids(2)).unwrap();
+        assert!(!again.entries[0].cached, "the damaged render is not served");
+        assert!(again.entries[1].cached);
+        assert_eq!(again.entries[0].sha256, e.sha256);
+        assert_eq!(cache.get(&e.cache_key).unwrap().unwrap(), whole, "replaced");
+    }
+}

@@ -2,6 +2,7 @@
 
 mod batch;
 mod catalog;
+mod crash;
 mod encode;
 mod frames;
 mod gs1;

@@ -243,3 +243,32 @@ fn cancel_stops_a_running_job_after_its_page() {
     assert_eq!((rep.cancelled, rep.done), (1, 0));
     assert_eq!(q.status(&id).unwrap(), JobStatus::Cancelled);
 }
+
+#[test]
+fn a_stored_page_that_does_not_read_back_is_done_again() {
+    use blocksmith_store::{Key, StoreExt};
+    let store = MemoryStore::new();
+    let q = JobQueue::new(
+        &store,
+        "ocr/jobs",
+        JobOptions::default().with_lease(Duration::ZERO),
+    );
+    let probe = Arc::new(Probe::default());
+    let engine = Engine::new(EngineOptions::default(), probe.clone());
+    let pages: Vec<_> = (0..2).map(|_| text_page(400, 150, 18.0, 1).0).collect();
+    let id = q
+        .submit(&tiff_pages(&pages), &EngineOptions::default())
+        .unwrap();
+    // A worker claimed the job, stored page 0 cut short (what a put cut off
+    // on a store without atomic puts leaves) and died.
+    assert!(q.claim(&id).unwrap());
+    let page0 = Key::new(format!("ocr/jobs/{id}/page/000000")).unwrap();
+    store
+        .blocking()
+        .put(&page0, &b"BSRC\x01\x08ocr.pa"[..])
+        .unwrap();
+    // The next worker takes over and does page 0 again.
+    assert_eq!(q.run_pending(&engine, 1).unwrap().done, 1);
+    assert_eq!(probe.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(q.result(&id).unwrap().pages.len(), 2);
+}

@@ -2,6 +2,7 @@
 
 #![allow(clippy::float_cmp, clippy::cast_lossless)]
 
+mod crash;
 mod export;
 mod input;
 mod jobs;

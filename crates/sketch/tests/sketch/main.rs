@@ -8,6 +8,7 @@
 #![allow(clippy::float_cmp)]
 
 mod compat;
+mod crash;
 mod experiment;
 mod frequency;
 mod hll;

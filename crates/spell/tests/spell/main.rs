@@ -2,6 +2,7 @@
 
 mod accuracy;
 mod correct;
+mod crash;
 mod dictionary;
 mod stream;
 mod text;
