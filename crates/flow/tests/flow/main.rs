@@ -3,6 +3,8 @@
 mod basics;
 mod common;
 mod crash;
+mod hostile;
 mod model;
+mod processes;
 mod timers;
 mod workers;
