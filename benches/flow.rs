@@ -32,7 +32,10 @@ fn registry() -> Registry {
     Registry::new()
         .with_workflow(Saga)
         .with_workflow(Sleeper)
-        .with_step_fn("noop", |ctx| async move { Ok(json!({ "ok": ctx.step_id })) })
+        .with_step_fn(
+            "noop",
+            |ctx| async move { Ok(json!({ "ok": ctx.step_id })) },
+        )
 }
 
 fn plan() -> SagaPlan {
@@ -65,7 +68,12 @@ impl<S: Store> Store for Counting<S> {
         self.ops.fetch_add(1, Ordering::Relaxed);
         self.inner.head(key).await
     }
-    async fn put(&self, key: &Key, v: Bytes, o: PutOptions) -> blocksmith::store::Result<PutResult> {
+    async fn put(
+        &self,
+        key: &Key,
+        v: Bytes,
+        o: PutOptions,
+    ) -> blocksmith::store::Result<PutResult> {
         self.ops.fetch_add(1, Ordering::Relaxed);
         self.puts.fetch_add(1, Ordering::Relaxed);
         self.inner.put(key, v, o).await
@@ -94,7 +102,10 @@ fn run_sagas<S: Store>(engine: &Engine<S>, n: usize, tag: u64) -> u64 {
     block_on(async {
         for i in 0..n {
             engine
-                .start::<Saga>(&plan(), StartOptions::default().with_id(format!("b{tag}-{i}")))
+                .start::<Saga>(
+                    &plan(),
+                    StartOptions::default().with_id(format!("b{tag}-{i}")),
+                )
                 .await
                 .unwrap();
         }
@@ -108,7 +119,9 @@ fn run_sagas<S: Store>(engine: &Engine<S>, n: usize, tag: u64) -> u64 {
 
 fn options() -> FlowOptions {
     // One shard: the worker scans one index; retention off (no archive entry).
-    FlowOptions::default().with_shards(1).with_retention(None, None)
+    FlowOptions::default()
+        .with_shards(1)
+        .with_retention(None, None)
 }
 
 fn saga(c: &mut Criterion) {
@@ -123,7 +136,10 @@ fn saga(c: &mut Criterion) {
         .with_clock(ManualClock::new(T0))
         .with_options(options());
     run_sagas(&engine, 1, 0); // leases and membership settle
-    let (ops0, puts0) = (counting.ops.load(Ordering::Relaxed), counting.puts.load(Ordering::Relaxed));
+    let (ops0, puts0) = (
+        counting.ops.load(Ordering::Relaxed),
+        counting.puts.load(Ordering::Relaxed),
+    );
     let transitions = run_sagas(&engine, 200, 1);
     let ops = counting.ops.load(Ordering::Relaxed) - ops0;
     let puts = counting.puts.load(Ordering::Relaxed) - puts0;
@@ -132,9 +148,13 @@ fn saga(c: &mut Criterion) {
         ops as f64 / transitions as f64,
         puts as f64 / transitions as f64
     );
-    let record = block_on(counting.inner.get(&Key::new("flow/i/b1-0").unwrap(), GetOptions::new()))
-        .unwrap()
-        .data;
+    let record = block_on(
+        counting
+            .inner
+            .get(&Key::new("flow/i/b1-0").unwrap(), GetOptions::new()),
+    )
+    .unwrap()
+    .data;
     let per_saga = transitions / 200;
 
     let mut g = c.benchmark_group("flow/saga5");
@@ -142,7 +162,10 @@ fn saga(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(8));
     let stores: Vec<(&str, Box<dyn DynStore>)> = vec![
         ("memory", Box::new(MemoryStore::new())),
-        ("redb", Box::new(RedbStore::open(tmp.path().join("flow.redb")).unwrap())),
+        (
+            "redb",
+            Box::new(RedbStore::open(tmp.path().join("flow.redb")).unwrap()),
+        ),
     ];
     let mut tag = 10;
     for (name, store) in &stores {
@@ -180,11 +203,19 @@ impl Workflow for Sleeper {
     type Input = u64;
     type State = ();
     fn start(&self, at: u64) -> ((), Vec<Command>) {
-        ((), vec![Command::SetTimer { id: "t".into(), at_ms: at }])
+        (
+            (),
+            vec![Command::SetTimer {
+                id: "t".into(),
+                at_ms: at,
+            }],
+        )
     }
     fn react(&self, _: &mut (), event: &Event) -> Vec<Command> {
         match event {
-            Event::TimerFired { .. } => vec![Command::Complete { output: json!(null) }],
+            Event::TimerFired { .. } => vec![Command::Complete {
+                output: json!(null),
+            }],
             _ => Vec::new(),
         }
     }
@@ -207,7 +238,10 @@ fn due(c: &mut Criterion) {
             for i in 0..pending {
                 // Far in the future: never due during the bench.
                 engine
-                    .start::<Sleeper>(&(T0 + 10_000_000_000 + i as u64), StartOptions::default().with_id(format!("s{i}")))
+                    .start::<Sleeper>(
+                        &(T0 + 10_000_000_000 + i as u64),
+                        StartOptions::default().with_id(format!("s{i}")),
+                    )
                     .await
                     .unwrap();
             }
@@ -226,7 +260,10 @@ fn due(c: &mut Criterion) {
                     block_on(async {
                         for k in 0..10 {
                             engine
-                                .start::<Sleeper>(&(T0 + round * 1_000 + 600 + k), StartOptions::default().with_id(format!("d{round}-{k}")))
+                                .start::<Sleeper>(
+                                    &(T0 + round * 1_000 + 600 + k),
+                                    StartOptions::default().with_id(format!("d{round}-{k}")),
+                                )
                                 .await
                                 .unwrap();
                         }

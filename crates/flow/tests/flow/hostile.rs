@@ -15,7 +15,10 @@ fn real_record() -> (MemoryStore, Vec<(String, Vec<u8>)>) {
             .with_options(FlowOptions::default().with_shards(1).with_history_chunk(4));
         block_on(async {
             engine
-                .start::<Saga>(&crate::basics::plan(3, Some((2, 1, true))), StartOptions::default().with_id("x"))
+                .start::<Saga>(
+                    &crate::basics::plan(3, Some((2, 1, true))),
+                    StartOptions::default().with_id("x"),
+                )
                 .await
                 .unwrap();
             engine.worker("w").unwrap().run_until_idle(5).await.unwrap();

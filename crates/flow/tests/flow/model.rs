@@ -206,3 +206,162 @@ fn the_model_itself_is_right_on_a_known_case() {
     assert_eq!(effects, ["s0", "s1", "s2", "s0/undo"]);
     run_case(&[specs], u64::MAX, Fault::FailBefore);
 }
+
+/// One thing that happens to an approval instance: time moves to `at`
+/// (ms after the start; a worker ticks), then a signal may arrive.
+#[derive(Debug, Clone)]
+struct Step {
+    at: u64,
+    signal: Option<(bool, u8)>, // (approve?, event id)
+}
+
+fn approval_steps() -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(
+        (
+            0u64..2_000,
+            prop::option::weighted(0.8, (prop::bool::weighted(0.3), 0u8..6)),
+        ),
+        1..12,
+    )
+    .prop_map(|mut v| {
+        v.sort_by_key(|(at, _)| *at);
+        v.dedup_by_key(|(at, _)| *at); // one moment, one event
+        v.into_iter()
+            .map(|(at, signal)| Step { at, signal })
+            .collect()
+    })
+}
+
+/// The model: the first approve before the deadline wins, else the
+/// deadline rolls it back; notes count each event id once, until the end.
+fn approval_model(deadline: u64, steps: &[Step]) -> (Status, u32) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut notes = 0;
+    for s in steps {
+        if s.at >= deadline {
+            return (Status::RolledBack, notes);
+        }
+        if let Some((approve, id)) = s.signal {
+            // Event ids are per kind: "a3" and "n3" differ.
+            if !seen.insert((approve, id)) {
+                continue;
+            }
+            if approve {
+                return (Status::Completed, notes);
+            }
+            notes += 1;
+        }
+    }
+    (Status::Running, notes)
+}
+
+/// The crashed worker's leases lapse at once (its process is gone): the
+/// lease records are marked expired, tokens kept, so fencing still holds.
+fn expire_leases(data: &MemoryStore) {
+    use blocksmith_store::StoreExt;
+    for m in data.blocking().list_all("flow/l/").unwrap() {
+        let bytes = data.blocking().get(&m.key).unwrap().data;
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let start = text.find("\"expires_ms\":").unwrap() + "\"expires_ms\":".len();
+        let end = start + text[start..].find(|c: char| !c.is_ascii_digit()).unwrap();
+        let expired = format!("{}0{}", &text[..start], &text[end..]);
+        data.blocking().put(&m.key, expired.into_bytes()).unwrap();
+    }
+}
+
+fn run_approval(deadline: u64, steps: &[Step], crash_at: u64, fault: Fault) {
+    use crate::common::{Approval, ApprovalInput};
+    let sink = Sink::default();
+    let data = MemoryStore::new();
+    let clock = ManualClock::new(T0);
+    let faulty = FaultyStore::new(&data, FaultPlan::new(crash_at, fault));
+    let sick = Engine::new(&faulty, registry(&sink))
+        .with_clock(clock.clone())
+        .with_options(options());
+    let healthy = Engine::new(&data, registry(&sink))
+        .with_clock(clock.clone())
+        .with_options(options());
+    // Calls go to the engine on the faulty store until it dies; from then
+    // on to a restarted one, at the same moment (a failed call is retried
+    // there, as a client retries until acknowledged).
+    let mut dead = false;
+    let mut crashed = |dead: &mut bool| {
+        if !*dead && faulty.crashed() {
+            *dead = true;
+            expire_leases(&data);
+        }
+    };
+    let input = ApprovalInput {
+        deadline_ms: T0 + deadline,
+    };
+    let opts = || StartOptions::default().with_id("appr");
+    if block_on(sick.start::<Approval>(&input, opts())).is_err() {
+        crashed(&mut dead);
+        block_on(healthy.start::<Approval>(&input, opts())).unwrap();
+    }
+    let mut a = sick.worker("a").unwrap();
+    let mut b = healthy.worker("b").unwrap();
+    let mut tick = |dead: &mut bool, crashed: &mut dyn FnMut(&mut bool)| {
+        if !*dead {
+            let ok = block_on(a.run_until_idle(5)).is_ok();
+            crashed(dead);
+            if ok {
+                return;
+            }
+        }
+        block_on(b.run_until_idle(5)).unwrap();
+    };
+    for s in steps {
+        clock.set(T0 + s.at);
+        tick(&mut dead, &mut crashed);
+        if let Some((approve, id)) = s.signal {
+            let (name, eid) = if approve {
+                ("approve", format!("a{id}"))
+            } else {
+                ("note", format!("n{id}"))
+            };
+            let data_json = serde_json::json!({});
+            let mut sent = false;
+            if !dead {
+                sent = matches!(
+                    block_on(sick.signal("appr", name, &eid, data_json.clone())),
+                    Ok(_) | Err(blocksmith_flow::Error::Finished(_))
+                );
+                crashed(&mut dead);
+            }
+            if !sent {
+                match block_on(healthy.signal("appr", name, &eid, data_json)) {
+                    Ok(_) | Err(blocksmith_flow::Error::Finished(_)) => {}
+                    Err(e) => panic!("signal: {e}"),
+                }
+            }
+        }
+    }
+    tick(&mut dead, &mut crashed); // the steps a signal scheduled; time stands still
+    let (status, notes) = approval_model(deadline, steps);
+    let v = block_on(healthy.get("appr")).unwrap().unwrap();
+    assert_eq!(
+        v.status, status,
+        "{deadline} {steps:?} crash {crash_at} {fault:?}"
+    );
+    assert_eq!(v.state["notes"], notes, "{steps:?}");
+    let effects = sink.effects_of("appr");
+    if status == Status::Completed {
+        assert_eq!(effects, ["provision"], "{steps:?}");
+    } else {
+        assert!(effects.is_empty(), "{steps:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    #[test]
+    fn signals_twice_and_out_of_order_against_a_deadline(
+        deadline in 100u64..1_500,
+        steps in approval_steps(),
+        crash_at in 1u64..120,
+        fault in prop_oneof![Just(Fault::FailBefore), Just(Fault::FailAfter)],
+    ) {
+        run_approval(deadline, &steps, crash_at, fault);
+    }
+}

@@ -5,8 +5,8 @@
 //! (default 300; the bar is 10 000, run by hand for the figures).
 
 use blocksmith_flow::{
-    Engine, FlowOptions, HistoryKind, ListFilter, Registry, Saga, SagaPlan, SagaStep,
-    StartOptions, Status,
+    Engine, FlowOptions, HistoryKind, ListFilter, Registry, Saga, SagaPlan, SagaStep, StartOptions,
+    Status,
 };
 use blocksmith_store::{DirStore, block_on};
 use serde_json::json;
@@ -29,17 +29,19 @@ fn options() -> FlowOptions {
 /// key: a second run of the same attempt finds the file (deduplicated), and
 /// `runs/` counts every run.
 fn registry(effects: PathBuf) -> Registry {
-    Registry::new().with_workflow(Saga).with_step_fn("effect", move |ctx| {
-        let effects = effects.clone();
-        async move {
-            let name = ctx.idempotency_key.replace(['/', '#'], "_");
-            let _ = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(effects.join(&name));
-            Ok(json!(null))
-        }
-    })
+    Registry::new()
+        .with_workflow(Saga)
+        .with_step_fn("effect", move |ctx| {
+            let effects = effects.clone();
+            async move {
+                let name = ctx.idempotency_key.replace(['/', '#'], "_");
+                let _ = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(effects.join(&name));
+                Ok(json!(null))
+            }
+        })
 }
 
 fn plan() -> SagaPlan {
@@ -93,7 +95,11 @@ fn worker_processes_share_one_dir_store() {
     let children: Vec<_> = (0..WORKERS)
         .map(|_| {
             Command::new(&exe)
-                .args(["--exact", "processes::worker_processes_share_one_dir_store", "--nocapture"])
+                .args([
+                    "--exact",
+                    "processes::worker_processes_share_one_dir_store",
+                    "--nocapture",
+                ])
                 .env(WORKER_ENV, dir)
                 .spawn()
                 .unwrap()
@@ -110,7 +116,7 @@ fn worker_processes_share_one_dir_store() {
         assert!(Instant::now() < deadline, "{done} of {n} completed in time");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let ran = t0.elapsed() - started;
+    let ran = t0.elapsed().saturating_sub(started);
     std::fs::write(dir.join("stop"), b"").unwrap();
     for mut c in children {
         assert!(c.wait().unwrap().success());
@@ -122,7 +128,10 @@ fn worker_processes_share_one_dir_store() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(effects.len(), n * 3, "one effect per step");
-    assert!(effects.iter().all(|e| e.ends_with("_1")), "no second attempt was needed");
+    assert!(
+        effects.iter().all(|e| e.ends_with("_1")),
+        "no second attempt was needed"
+    );
     // No transition twice: each history has each step completed once.
     for i in 0..n {
         let h = block_on(engine.history(&format!("i{i}"))).unwrap();
