@@ -13,6 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
+/// Largest signal payload, as JSON.
+pub const MAX_SIGNAL_BYTES: usize = 64 << 10;
+
+/// Most transitions one worker makes on one instance per visit.
+const MAX_TRANSITIONS_PER_VISIT: usize = 64;
+
 /// How an engine stores and runs workflows.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -221,6 +227,9 @@ pub struct TickReport {
     pub shards: usize,
     /// Instances archived or deleted by retention.
     pub retired: u64,
+    /// Due entries skipped: their instance could not be worked on (a
+    /// damaged record, a workflow kind no longer registered). They stay due.
+    pub skipped: u64,
 }
 
 /// A durable workflow engine over a [`Store`].
@@ -229,6 +238,8 @@ pub struct Engine<S> {
     registry: Arc<Registry>,
     options: FlowOptions,
     clock: Arc<dyn Clock>,
+    /// The store's shard count was checked against the options.
+    checked: std::sync::atomic::AtomicBool,
 }
 
 impl<S> fmt::Debug for Engine<S> {
@@ -283,7 +294,47 @@ impl<S: Store> Engine<S> {
             registry: Arc::new(registry),
             options: FlowOptions::default(),
             clock: Arc::new(SystemClock),
+            checked: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The shard count is part of the store's layout (instances are found
+    /// by `hash(id) % shards`): the first engine on a store records it, and
+    /// an engine with another count is refused rather than losing track of
+    /// instances.
+    async fn check_layout(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.checked.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let key = self.key("layout")?;
+        let want = crate::record::Layout {
+            shards: self.options.shards,
+        };
+        let found = match self.store.get_record::<crate::record::Layout>(&key).await? {
+            Some((l, _)) => l,
+            None => match self
+                .store
+                .put_record(&key, &want, PutOptions::create())
+                .await
+            {
+                Ok(_) => want.clone(),
+                Err(e) if e.is_conflict() => self
+                    .store
+                    .get_record::<crate::record::Layout>(&key)
+                    .await?
+                    .map_or(want.clone(), |(l, _)| l),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if found.shards != want.shards {
+            return Err(Error::Invalid {
+                what: "options",
+                reason: "the store was set up with another shard count (FlowOptions::shards is fixed for the life of a store)",
+            });
+        }
+        self.checked.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Sets the options.
@@ -341,10 +392,14 @@ impl<S: Store> Engine<S> {
         format!("{}/d/{shard:05}/", self.options.prefix)
     }
 
+    /// A due-index entry unique to this write (a nonce after the id), so
+    /// that a writer deletes only entries it made itself and two writers
+    /// never share one.
     fn due_key(&self, id: &str, at_ms: u64) -> Result<Key> {
         Ok(Key::new(format!(
-            "{}{at_ms:020}/{id}",
-            self.due_prefix(self.shard_of(id))
+            "{}{at_ms:020}/{id}/{}",
+            self.due_prefix(self.shard_of(id)),
+            random_id()?
         ))?)
     }
 
@@ -391,8 +446,17 @@ impl<S: Store> Engine<S> {
         for t in &options.tags {
             check_name("tag", t)?;
         }
+        self.check_layout().await?;
         let key = self.instance_key(&id)?;
         if let Some((existing, _)) = self.store.get_record::<Instance>(&key).await? {
+            return Self::existing(&existing, kind, id);
+        }
+        // Archived: still the same request (until deleted by retention).
+        if let Some((existing, _)) = self
+            .store
+            .get_record::<Instance>(&self.archive_key(&id)?)
+            .await?
+        {
             return Self::existing(&existing, kind, id);
         }
         let version = self.registry.latest(kind)?;
@@ -457,8 +521,9 @@ impl<S: Store> Engine<S> {
         {
             let k = self.due_key(&rec.id, w)?;
             self.store
-                .put(&k, bytes_empty(), PutOptions::default())
+                .put(&k, bytes_empty(), PutOptions::create())
                 .await?;
+            rec.wake_key = Some(k.as_str().to_string());
             written.push(k);
             rec.wake_ms = Some(w);
         }
@@ -527,7 +592,15 @@ impl<S: Store> Engine<S> {
                 reason: "must be 1-256 bytes",
             });
         }
+        check_name("signal name", name)?;
+        if serde_json::to_vec(&data).map_or(usize::MAX, |v| v.len()) > MAX_SIGNAL_BYTES {
+            return Err(Error::Invalid {
+                what: "signal payload",
+                reason: "larger than 64 KiB as JSON",
+            });
+        }
         let key = self.instance_key(id)?;
+        self.check_layout().await?;
         for _ in 0..32 {
             let Some((mut rec, version)) = self.store.get_record::<Instance>(&key).await? else {
                 if self.store.get_opt(&self.archive_key(id)?).await?.is_some() {
@@ -581,18 +654,40 @@ impl<S: Store> Engine<S> {
 
     async fn load(&self, id: &str) -> Result<Option<Instance>> {
         check_name("instance id", id)?;
-        if let Some((r, _)) = self
+        let r = match self
             .store
             .get_record::<Instance>(&self.instance_key(id)?)
             .await?
         {
-            return Ok(Some(r));
+            Some((r, _)) => Some(r),
+            None => self
+                .store
+                .get_record::<Instance>(&self.archive_key(id)?)
+                .await?
+                .map(|(r, _)| r),
+        };
+        if let Some(r) = &r {
+            self.check_record(r, id)?;
         }
-        Ok(self
-            .store
-            .get_record::<Instance>(&self.archive_key(id)?)
-            .await?
-            .map(|(r, _)| r))
+        Ok(r)
+    }
+
+    /// A record must be the one its key names, and name only its own
+    /// history chunks: a damaged or hostile store cannot make the engine
+    /// act on (or delete) another instance.
+    pub(crate) fn check_record(&self, rec: &Instance, id: &str) -> Result<()> {
+        let corrupt = |reason: &str| Error::Corrupt {
+            key: format!("{}/i/{id}", self.options.prefix),
+            reason: reason.to_string(),
+        };
+        if rec.id != id {
+            return Err(corrupt("the record names another instance"));
+        }
+        let own = format!("{}/h/{id}/", self.options.prefix);
+        if rec.chunk_keys.iter().any(|k| !k.starts_with(&own)) {
+            return Err(corrupt("a history chunk outside the instance's own"));
+        }
+        Ok(())
     }
 
     /// An instance's state and status (archived ones too).
@@ -613,7 +708,7 @@ impl<S: Store> Engine<S> {
             .load(id)
             .await?
             .ok_or_else(|| Error::NotFound(id.to_string()))?;
-        let mut out = Vec::with_capacity(usize::try_from(rec.seq).unwrap_or(0));
+        let mut out = Vec::new();
         for k in &rec.chunk_keys {
             let key = Key::new(k.clone())?;
             let (chunk, _) =
@@ -829,7 +924,7 @@ impl<S: Store> Worker<'_, S> {
                 break;
             }
             let (token, mode) = match &r {
-                Some((l, v)) => (l.token + 1, PutOptions::update(v.clone())),
+                Some((l, v)) => (l.token.saturating_add(1), PutOptions::update(v.clone())),
                 None => (1, PutOptions::create()),
             };
             let rec = LeaseRecord {
@@ -877,6 +972,44 @@ impl<S: Store> Worker<'_, S> {
         Ok(())
     }
 
+    /// Renews a lease that ran out if its record still names this worker
+    /// with the same token (nobody took the shard over meanwhile).
+    async fn renew_lapsed(&mut self, shard: u32, now: u64) -> Result<Option<u64>> {
+        let e = self.engine;
+        let Some(h) = self.leases.get(&shard).cloned() else {
+            return Ok(None);
+        };
+        let rec = LeaseRecord {
+            owner: self.owner.clone(),
+            token: h.token,
+            expires_ms: now.saturating_add(e.options.lease_ms),
+        };
+        // A compare-and-swap on the version this worker last wrote: any
+        // takeover changed it.
+        match e
+            .store
+            .put_record(&e.lease_key(shard)?, &rec, PutOptions::update(h.version))
+            .await
+        {
+            Ok(r) => {
+                self.leases.insert(
+                    shard,
+                    Held {
+                        token: h.token,
+                        expires_ms: rec.expires_ms,
+                        version: r.version,
+                    },
+                );
+                Ok(Some(h.token))
+            }
+            Err(err) if err.is_conflict() => {
+                self.leases.remove(&shard);
+                Ok(None)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Gives back every lease (a clean shutdown: others take over at once).
     ///
     /// # Errors
@@ -912,6 +1045,7 @@ impl<S: Store> Worker<'_, S> {
     /// not errors: they are recorded and retried per policy.
     pub async fn tick(&mut self) -> Result<TickReport> {
         let mut report = TickReport::default();
+        self.engine.check_layout().await?;
         self.refresh_leases().await?;
         let e = self.engine;
         for shard in self.shards() {
@@ -931,8 +1065,13 @@ impl<S: Store> Worker<'_, S> {
                 }
                 for m in &page.objects {
                     after = Some(m.key.clone());
-                    let rest = &m.key.as_str()[prefix.len()..];
-                    let Some((ms, id)) = rest.split_once('/') else {
+                    let Some(rest) = m.key.as_str().strip_prefix(prefix.as_str()) else {
+                        continue;
+                    };
+                    let mut parts = rest.split('/');
+                    let (Some(ms), Some(id), Some(_nonce), None) =
+                        (parts.next(), parts.next(), parts.next(), parts.next())
+                    else {
                         continue;
                     };
                     let Ok(ms) = ms.parse::<u64>() else {
@@ -945,7 +1084,16 @@ impl<S: Store> Worker<'_, S> {
                     if self.holds(shard, e.now()).is_none() {
                         break 'pages;
                     }
-                    self.process(shard, &m.key, ms, id, &mut report).await?;
+                    match self.process(shard, &m.key, ms, id, &mut report).await {
+                        Ok(()) => {}
+                        // The store failing is the tick failing (a crash,
+                        // an outage): stop, the next tick carries on.
+                        Err(err @ Error::Store(_)) => return Err(err),
+                        // Anything else is this instance's alone (a record
+                        // that does not read, a workflow no longer
+                        // registered): skip it, never stall the others.
+                        Err(_) => report.skipped += 1,
+                    }
                 }
                 if page.next.is_none() {
                     break;
@@ -970,6 +1118,7 @@ impl<S: Store> Worker<'_, S> {
             total.timers += r.timers;
             total.due += r.due;
             total.retired += r.retired;
+            total.skipped += r.skipped;
             total.shards = r.shards;
             if r.transitions == 0 && r.steps == 0 && r.retired == 0 {
                 break;
@@ -991,7 +1140,9 @@ impl<S: Store> Worker<'_, S> {
         let Some((mut rec, mut version)) = e.store.get_record::<Instance>(&key).await? else {
             return self.retire_archived(entry, id, report).await;
         };
-        if rec.wake_ms != Some(entry_ms) {
+        e.check_record(&rec, id)?;
+        let _ = entry_ms;
+        if rec.wake_key.as_deref() != Some(entry.as_str()) {
             // An entry the instance no longer relies on.
             e.store.delete(entry).await?;
             return Ok(());
@@ -1000,8 +1151,25 @@ impl<S: Store> Worker<'_, S> {
             return Ok(());
         };
         if rec.fence > token {
-            // A newer owner wrote this instance: this lease is stale.
-            self.leases.remove(&shard);
+            // A newer owner wrote this instance: this lease is stale. Mark
+            // it lapsed at that owner's token, so the next acquisition (by
+            // anyone) fences above it.
+            if let Some(h) = self.leases.remove(&shard) {
+                let lapsed = LeaseRecord {
+                    owner: self.owner.clone(),
+                    token: rec.fence,
+                    expires_ms: 0,
+                };
+                match e
+                    .store
+                    .put_record(&e.lease_key(shard)?, &lapsed, PutOptions::update(h.version))
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(err) if err.is_conflict() => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
             return Ok(());
         }
         if rec.status.is_finished() {
@@ -1010,7 +1178,10 @@ impl<S: Store> Worker<'_, S> {
         let wf = e.registry.workflow(&rec.kind, rec.version)?.clone();
         let rules = e.rules();
         let mut written: Vec<Key> = Vec::new();
-        loop {
+        // A cap per visit: a plan with zero-delay retries (or a timer that
+        // re-arms in the past) cannot hold the worker; the rest waits for
+        // the next tick, behind the other instances.
+        for _ in 0..MAX_TRANSITIONS_PER_VISIT {
             let now = e.now();
             let Some(work) = rec.next_work(now) else {
                 break;
@@ -1023,9 +1194,9 @@ impl<S: Store> Worker<'_, S> {
                 Work::Step(i) => {
                     let p = rec.pending[i].clone();
                     let idempotency_key = if p.compensating {
-                        format!("{}/{}/undo#{}", rec.id, p.call.id, p.attempt)
+                        format!("{}:{}:undo", rec.id, p.call.id)
                     } else {
-                        format!("{}/{}#{}", rec.id, p.call.id, p.attempt)
+                        format!("{}:{}", rec.id, p.call.id)
                     };
                     let deadline = p.call.timeout_ms.map(|t| now.saturating_add(t));
                     let ctx = StepContext {
@@ -1038,7 +1209,7 @@ impl<S: Store> Worker<'_, S> {
                         deadline_ms: deadline,
                     };
                     let result = match e.registry.step(&p.call.step) {
-                        Ok(step) => step.run(ctx).await,
+                        Ok(step) => CatchPanic(step.run(ctx)).await,
                         Err(_) => Err(StepError::permanent(
                             "unknown_step",
                             format!("no step named {:?} is registered", p.call.step),
@@ -1053,7 +1224,8 @@ impl<S: Store> Worker<'_, S> {
                         )),
                         (r, _) => r,
                     };
-                    rec.step_result(i, result, wf.as_ref(), end, &rules, &idempotency_key)?;
+                    let seed = format!("{idempotency_key}#{}", p.attempt);
+                    rec.step_result(i, result, wf.as_ref(), end, &rules, &seed)?;
                 }
             }
             match self
@@ -1069,11 +1241,11 @@ impl<S: Store> Worker<'_, S> {
         let now = e.now();
         let want = e.next_wake(&rec, now);
         if want != rec.wake_ms {
+            rec.wake_key = None;
             if let Some(w) = want {
                 let k = e.due_key(&rec.id, w)?;
-                e.store
-                    .put(&k, bytes_empty(), PutOptions::default())
-                    .await?;
+                e.store.put(&k, bytes_empty(), PutOptions::create()).await?;
+                rec.wake_key = Some(k.as_str().to_string());
                 written.push(k);
             }
             rec.wake_ms = want;
@@ -1085,12 +1257,10 @@ impl<S: Store> Worker<'_, S> {
                 Persisted::Lost => return Ok(()),
             }
         }
-        let keep = match rec.wake_ms {
-            Some(w) => Some(e.due_key(&rec.id, w)?),
-            None => None,
-        };
+        // Only entries this worker made, or the one it was handed (which
+        // the record named): never another writer's.
         for k in written.iter().chain(std::iter::once(entry)) {
-            if Some(k) != keep.as_ref() {
+            if rec.wake_key.as_deref() != Some(k.as_str()) {
                 e.store.delete(k).await?;
             }
         }
@@ -1109,8 +1279,14 @@ impl<S: Store> Worker<'_, S> {
     ) -> Result<Persisted> {
         let e = self.engine;
         let now = e.now();
-        let Some(token) = self.holds(shard, now) else {
-            return Ok(Persisted::Lost);
+        let token = match self.holds(shard, now) {
+            Some(t) => t,
+            // The lease ran out while a step ran: still ours if no one took
+            // it over since (the token decides), so renew and go on.
+            None => match self.renew_lapsed(shard, now).await? {
+                Some(t) => t,
+                None => return Ok(Persisted::Lost),
+            },
         };
         rec.fence = token;
         rec.updated_ms = rec.updated_ms.max(now);
@@ -1158,14 +1334,11 @@ impl<S: Store> Worker<'_, S> {
             rec.chunk_keys.clear();
             rec.archived = true;
             rec.wake_ms = delete_at;
+            rec.wake_key = None;
             if let Some(d) = delete_at {
-                e.store
-                    .put(
-                        &e.due_key(&rec.id, d)?,
-                        bytes_empty(),
-                        PutOptions::default(),
-                    )
-                    .await?;
+                let k = e.due_key(&rec.id, d)?;
+                e.store.put(&k, bytes_empty(), PutOptions::create()).await?;
+                rec.wake_key = Some(k.as_str().to_string());
             }
             e.store
                 .put_record(&e.archive_key(&rec.id)?, &rec, PutOptions::default())
@@ -1204,18 +1377,55 @@ impl<S: Store> Worker<'_, S> {
             && let (Some(fin), Some(d)) = (rec.finished_ms, e.options.delete_after_ms)
         {
             if now < fin.saturating_add(d) {
-                if rec
-                    .wake_ms
-                    .is_some_and(|w| e.due_key(id, w).ok().as_ref() == Some(entry))
-                {
+                if rec.wake_key.as_deref() == Some(entry.as_str()) {
                     return Ok(()); // the deletion entry, not yet due
                 }
             } else {
+                // History chunks a crash may have left, then the archive.
+                for m in e
+                    .store
+                    .list_all(&format!("{}/h/{id}/", e.options.prefix))
+                    .await?
+                {
+                    e.store.delete(&m.key).await?;
+                }
                 e.store.delete(&e.archive_key(id)?).await?;
                 report.retired += 1;
             }
         }
         e.store.delete(entry).await?;
         Ok(())
+    }
+}
+
+/// Runs a step's future, turning a panic into a failed attempt (class
+/// `"panic"`, retried per the policy) instead of unwinding out of the
+/// worker.
+struct CatchPanic<F>(F);
+
+impl<F> std::future::Future for CatchPanic<F>
+where
+    F: std::future::Future<Output = std::result::Result<Value, StepError>> + Unpin,
+{
+    type Output = std::result::Result<Value, StepError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::pin::Pin::new(inner).poll(cx)
+        })) {
+            Ok(p) => p,
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a step panicked".to_string());
+                std::task::Poll::Ready(Err(StepError::retryable("panic", msg)))
+            }
+        }
     }
 }

@@ -52,6 +52,9 @@ pub(crate) struct Instance {
     /// The due-index entry this instance relies on (at or before its next
     /// work): written before any record that names it.
     pub(crate) wake_ms: Option<u64>,
+    /// The exact due-index key of that entry (unique per write).
+    #[serde(default)]
+    pub(crate) wake_key: Option<String>,
     /// Lease token of the last worker that wrote it.
     pub(crate) fence: u64,
     /// Events in the history so far.
@@ -88,6 +91,16 @@ pub(crate) struct LeaseRecord {
 
 impl Record for LeaseRecord {
     const KIND: &'static str = "flow.lease";
+    const VERSION: u32 = 1;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Layout {
+    pub(crate) shards: u32,
+}
+
+impl Record for Layout {
+    const KIND: &'static str = "flow.layout";
     const VERSION: u32 = 1;
 }
 
@@ -143,6 +156,7 @@ impl Instance {
             not_undone: Vec::new(),
             signals: Vec::new(),
             wake_ms: None,
+            wake_key: None,
             fence: 0,
             seq: 0,
             chunk_keys: Vec::new(),
@@ -157,7 +171,7 @@ impl Instance {
             at_ms: now,
             kind,
         });
-        self.seq += 1;
+        self.seq = self.seq.saturating_add(1);
         self.updated_ms = self.updated_ms.max(now);
     }
 
@@ -181,8 +195,16 @@ impl Instance {
             }
             match c {
                 Command::Run(call) => {
-                    if call.id.is_empty() || call.id.len() > 256 {
-                        return Err(self.invalid("a step id must be 1-256 bytes"));
+                    if call.id.is_empty()
+                        || call.id.len() > 128
+                        || !call
+                            .id
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                    {
+                        return Err(
+                            self.invalid("a step id must be 1-128 ASCII letters, digits, - _ or .")
+                        );
                     }
                     if self.step_id_taken(&call.id) {
                         return Err(self.invalid(&format!("step id {:?} used twice", call.id)));
@@ -226,18 +248,33 @@ impl Instance {
                     self.finish(Status::Completed, now);
                 }
                 Command::Fail { reason } => {
+                    // A step still outstanding may be running on a worker
+                    // right now (its result will lose the race to this
+                    // write): its compensation runs too, first, since a
+                    // compensation must cope with "never happened" anyway.
+                    let outstanding: Vec<Done> = self
+                        .pending
+                        .iter()
+                        .rev()
+                        .filter(|p| !p.compensating && p.call.compensation.is_some())
+                        .map(|p| Done {
+                            id: p.call.id.clone(),
+                            compensation: p.call.compensation.clone(),
+                        })
+                        .collect();
                     self.pending.clear();
                     self.timers.clear();
                     self.failure = Some(reason.clone());
                     self.status = Status::Compensating;
                     self.log(now, HistoryKind::CompensationStarted { reason });
-                    self.undo_queue = self
-                        .completed
-                        .iter()
-                        .rev()
-                        .filter(|d| d.compensation.is_some())
-                        .cloned()
-                        .collect();
+                    self.undo_queue = outstanding;
+                    self.undo_queue.extend(
+                        self.completed
+                            .iter()
+                            .rev()
+                            .filter(|d| d.compensation.is_some())
+                            .cloned(),
+                    );
                     self.next_compensation(now, rules);
                 }
             }
@@ -295,8 +332,25 @@ impl Instance {
         if self.status != Status::Running {
             return Ok(());
         }
-        let commands = wf.react(&mut self.state, event)?;
-        self.apply_commands(commands, now, rules)
+        // A definition that errs (state that does not deserialize, an
+        // invalid command) fails this instance, which is rolled back: it
+        // never wedges the worker or the other instances.
+        let before = self.state.clone();
+        let outcome = match wf.react(&mut self.state, event) {
+            Ok(commands) => self.apply_commands(commands, now, rules),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            self.state = before;
+            self.apply_commands(
+                vec![Command::Fail {
+                    reason: format!("workflow error: {e}"),
+                }],
+                now,
+                rules,
+            )?;
+        }
+        Ok(())
     }
 
     /// The next thing due at `now`: timers first (earliest), then steps in

@@ -70,15 +70,17 @@ pub struct StepContext {
     pub instance: String,
     /// The step's id within the instance.
     pub step_id: String,
-    /// The attempt, from 1. It goes up only after a recorded failure: a
-    /// worker that crashed mid-attempt leaves it unchanged, so the re-run
-    /// carries the same [`StepContext::idempotency_key`].
+    /// The attempt, from 1. It goes up after a recorded failure; a worker
+    /// that crashed mid-attempt leaves it unchanged.
     pub attempt: u32,
     /// The step's input.
     pub input: Value,
-    /// `"<instance>/<step id>#<attempt>"` (compensations: `"<instance>/
-    /// <step id>/undo#<attempt>"`): hand it to the service you call so a
-    /// re-run after a crash has no second effect.
+    /// `"<instance>:<step id>"`, or for a compensation
+    /// `"<instance>:<step id>:undo"`: the same for every attempt of the
+    /// step, re-runs after a crash and retries after a failure or a
+    /// timeout alike (an attempt can fail or time out after the service it
+    /// called has acted). Hand it to that service so the step acts once;
+    /// [`StepContext::attempt`] tells attempts apart.
     pub idempotency_key: String,
     /// True when this run undoes a completed step.
     pub compensating: bool,
@@ -291,6 +293,20 @@ impl Workflow for Saga {
     type State = SagaState;
 
     fn start(&self, plan: SagaPlan) -> (SagaState, Vec<Command>) {
+        // Step ids must be unique: a plan that repeats one fails at once,
+        // before any step runs.
+        let mut ids = std::collections::BTreeSet::new();
+        if let Some(dup) = plan.steps.iter().find(|s| !ids.insert(s.id.as_str())) {
+            let reason = format!("the plan repeats step id {:?}", dup.id);
+            return (
+                SagaState {
+                    plan: Some(plan),
+                    next: 0,
+                    outputs: BTreeMap::new(),
+                },
+                vec![Command::Fail { reason }],
+            );
+        }
         let first = plan.steps.first().map(SagaStep::call);
         let state = SagaState {
             plan: Some(plan),

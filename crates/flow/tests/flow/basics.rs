@@ -371,3 +371,111 @@ fn an_unknown_step_fails_the_instance_instead_of_wedging_it() {
         assert!(v.failure.unwrap().contains("unknown_step"));
     });
 }
+
+#[test]
+fn a_broken_instance_never_stalls_the_others() {
+    block_on(async {
+        let sink = Sink::default();
+        let store = MemoryStore::new();
+        let registry = registry(&sink).with_step_fn("boom", |_ctx| async {
+            panic!("a bug in a step");
+        });
+        let engine = Engine::new(&store, registry).with_clock(clock());
+        // A plan that repeats a step id fails at once, before any step.
+        let dup = SagaPlan::new(vec![
+            SagaStep::new("a", "act", json!({})),
+            SagaStep::new("a", "act", json!({})),
+        ]);
+        let d = engine
+            .start::<Saga>(&dup, StartOptions::default())
+            .await
+            .unwrap()
+            .id;
+        // A step that panics is a failed attempt, not a crashed worker.
+        let p = SagaPlan::new(vec![
+            SagaStep::new("x", "act", json!({})).with_compensation("undo", json!({})),
+            SagaStep::new("y", "boom", json!({})).with_retry(RetryPolicy::none()),
+        ]);
+        let pid = engine
+            .start::<Saga>(&p, StartOptions::default())
+            .await
+            .unwrap()
+            .id;
+        let ok = engine
+            .start::<Saga>(&plan(2, None), StartOptions::default())
+            .await
+            .unwrap()
+            .id;
+        let mut w = engine.worker("w").unwrap();
+        w.run_until_idle(10).await.unwrap();
+        assert_eq!(
+            engine.get(&d).await.unwrap().unwrap().status,
+            Status::RolledBack
+        );
+        assert!(sink.effects_of(&d).is_empty());
+        let v = engine.get(&pid).await.unwrap().unwrap();
+        assert_eq!(v.status, Status::RolledBack);
+        assert!(v.failure.unwrap().contains("a bug in a step"));
+        assert_eq!(
+            engine.get(&ok).await.unwrap().unwrap().status,
+            Status::Completed
+        );
+        // A step id that would collide with a compensation's key is refused.
+        let bad = SagaPlan::new(vec![SagaStep::new("x/undo", "act", json!({}))]);
+        let b = engine.start::<Saga>(&bad, StartOptions::default()).await;
+        assert!(matches!(b, Err(Error::InvalidCommand { .. })), "{b:?}");
+    });
+}
+
+#[test]
+fn a_store_with_another_shard_count_is_refused() {
+    block_on(async {
+        let sink = Sink::default();
+        let store = MemoryStore::new();
+        let a = Engine::new(&store, registry(&sink)).with_clock(clock());
+        a.start::<Saga>(&plan(1, None), StartOptions::default())
+            .await
+            .unwrap();
+        let b = Engine::new(&store, registry(&sink))
+            .with_clock(clock())
+            .with_options(FlowOptions::default().with_shards(4));
+        assert!(matches!(
+            b.start::<Saga>(&plan(1, None), StartOptions::default())
+                .await,
+            Err(Error::Invalid { .. })
+        ));
+        assert!(matches!(
+            b.worker("w").unwrap().tick().await,
+            Err(Error::Invalid { .. })
+        ));
+    });
+}
+
+#[test]
+fn a_step_longer_than_the_lease_still_completes_when_no_one_took_over() {
+    block_on(async {
+        let sink = Sink::default();
+        let store = MemoryStore::new();
+        let clock = clock();
+        let c2 = clock.clone();
+        let registry = registry(&sink).with_step_fn("long", move |_ctx| {
+            let c = c2.clone();
+            async move {
+                c.advance(120_000); // two minutes, four leases
+                Ok(json!("done"))
+            }
+        });
+        let engine = Engine::new(&store, registry).with_clock(clock.clone());
+        let p = SagaPlan::new(vec![SagaStep::new("l", "long", json!({}))]);
+        let id = engine
+            .start::<Saga>(&p, StartOptions::default())
+            .await
+            .unwrap()
+            .id;
+        engine.worker("w").unwrap().run_until_idle(3).await.unwrap();
+        assert_eq!(
+            engine.get(&id).await.unwrap().unwrap().status,
+            Status::Completed
+        );
+    });
+}

@@ -34,7 +34,7 @@ fn registry(effects: PathBuf) -> Registry {
         .with_step_fn("effect", move |ctx| {
             let effects = effects.clone();
             async move {
-                let name = ctx.idempotency_key.replace(['/', '#'], "_");
+                let name = ctx.idempotency_key.replace(':', "_");
                 let _ = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -122,16 +122,13 @@ fn worker_processes_share_one_dir_store() {
         assert!(c.wait().unwrap().success());
     }
     // Every step's effect once (one file per step: a re-run of an attempt
-    // would have found its file; a second attempt would show as #2).
+    // would have found its file: the key is the same for every attempt).
     let effects: BTreeSet<String> = std::fs::read_dir(dir.join("effects"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(effects.len(), n * 3, "one effect per step");
-    assert!(
-        effects.iter().all(|e| e.ends_with("_1")),
-        "no second attempt was needed"
-    );
+
     // No transition twice: each history has each step completed once.
     for i in 0..n {
         let h = block_on(engine.history(&format!("i{i}"))).unwrap();
