@@ -26,7 +26,9 @@ pub struct FlowOptions {
     /// Store key prefix of everything the engine writes (default `"flow"`).
     pub prefix: String,
     /// Instances are hashed onto this many shards; a worker leases whole
-    /// shards (default 16). Fixed for the life of a store.
+    /// shards (default 16). Fixed for the life of a store: it is recorded
+    /// there by the first engine, and an engine with another count is
+    /// refused (`Error::Invalid`).
     pub shards: u32,
     /// How long a shard lease lasts without renewal, in ms (default 30 s).
     pub lease_ms: u64,
@@ -232,7 +234,14 @@ pub struct TickReport {
     pub skipped: u64,
 }
 
-/// A durable workflow engine over a [`Store`].
+/// A durable workflow engine over a [`blocksmith_store::Store`].
+///
+/// `start` and `signal` run the workflow's transition in the calling
+/// process (so its registry must know the workflow) and write it at once;
+/// steps and timers are run by [`Worker`]s. Every write is a
+/// compare-and-swap on the instance record, so a transition happens once
+/// whoever races; the shard lease only decides who *tries* (a worker whose
+/// lease lapsed loses once the new owner has written).
 pub struct Engine<S> {
     store: S,
     registry: Arc<Registry>,

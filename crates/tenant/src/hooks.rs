@@ -85,7 +85,7 @@ pub struct MemoryState {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryHooks {
     state: Arc<Mutex<MemoryState>>,
-    fail_at: Arc<Mutex<Option<String>>>,
+    fail_at: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl MemoryHooks {
@@ -94,16 +94,41 @@ impl MemoryHooks {
         MemoryHooks::default()
     }
 
-    /// Makes the named hook (`"allocate"`, `"migrate"`, `"create_billing"`,
-    /// `"seed"`, `"invite_admin"`, ...) fail for good, to show a rollback.
+    /// Makes the named hook fail for good, to show a rollback: one of
+    /// [`MemoryHooks::HOOKS`] (the [`TenantHooks`] method names); calls add
+    /// up. Clones share their state (so a test keeps a handle on what the
+    /// service's copy did): arming a clone arms them all.
+    ///
+    /// # Panics
+    /// On a name that is not a hook (a test's typo would otherwise pass
+    /// silently).
     #[must_use]
     pub fn failing_at(self, hook: impl Into<String>) -> Self {
-        *self
-            .fail_at
+        let hook = hook.into();
+        assert!(
+            Self::HOOKS.contains(&hook.as_str()),
+            "no hook named {hook:?}; one of {:?}",
+            Self::HOOKS
+        );
+        self.fail_at
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hook.into());
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(hook);
         self
     }
+
+    /// The hooks [`MemoryHooks::failing_at`] takes.
+    pub const HOOKS: &'static [&'static str] = &[
+        "allocate",
+        "release",
+        "migrate",
+        "create_billing",
+        "cancel_billing",
+        "seed",
+        "invite_admin",
+        "revoke_invite",
+        "export_data",
+    ];
 
     /// Runs `f` on the state.
     pub fn with_state<T>(&self, f: impl FnOnce(&MemoryState) -> T) -> T {
@@ -123,8 +148,7 @@ impl MemoryHooks {
             .fail_at
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_deref()
-            == Some(hook);
+            .contains(hook);
         let mut s = self
             .state
             .lock()
@@ -149,10 +173,12 @@ impl MemoryHooks {
 }
 
 fn location_of(ctx: &HookContext) -> String {
+    // Named by the tenant id, never reused (a slug is, once freed).
+    let t = ctx.tenant_id.replace('-', "_");
     match ctx.tier {
         Tier::Shared => format!("shared:tenant_id={}", ctx.tenant_id),
-        Tier::Schema => format!("schema:t_{}", ctx.slug.replace('-', "_")),
-        Tier::Database => format!("database:db_{}", ctx.slug.replace('-', "_")),
+        Tier::Schema => format!("schema:{t}"),
+        Tier::Database => format!("database:db_{t}"),
     }
 }
 
@@ -175,14 +201,14 @@ impl TenantHooks for MemoryHooks {
         self.run("migrate", &ctx, |_| json!({ "migrations": 3 }))
     }
     fn create_billing(&self, ctx: HookContext) -> HookResult {
-        let acct = format!("acct_{}", ctx.slug);
+        let acct = format!("acct_{}", ctx.tenant_id);
         self.run("create_billing", &ctx, |s| {
             s.accounts.insert(acct.clone());
             json!({ "account": acct })
         })
     }
     fn cancel_billing(&self, ctx: HookContext) -> HookResult {
-        let acct = format!("acct_{}", ctx.slug);
+        let acct = format!("acct_{}", ctx.tenant_id);
         self.run("cancel_billing", &ctx, |s| {
             s.accounts.remove(&acct);
             json!(null)
@@ -192,14 +218,14 @@ impl TenantHooks for MemoryHooks {
         self.run("seed", &ctx, |_| json!({ "rows": 12 }))
     }
     fn invite_admin(&self, ctx: HookContext) -> HookResult {
-        let inv = format!("inv_{}", ctx.slug);
+        let inv = format!("inv_{}", ctx.tenant_id);
         self.run("invite_admin", &ctx, |s| {
             s.invitations.insert(inv.clone());
             json!({ "invitation": inv })
         })
     }
     fn revoke_invite(&self, ctx: HookContext) -> HookResult {
-        let inv = format!("inv_{}", ctx.slug);
+        let inv = format!("inv_{}", ctx.tenant_id);
         self.run("revoke_invite", &ctx, |s| {
             s.invitations.remove(&inv);
             json!(null)

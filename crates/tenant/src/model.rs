@@ -149,8 +149,9 @@ impl Plans {
             .get(name)
             .ok_or_else(|| Error::UnknownPlan(name.to_string()))
     }
-    /// A typical ladder: `free` (3 seats, 14-day trial of nothing more),
-    /// `pro` (25 seats, SSO), `enterprise` (1000 seats, SSO, audit export).
+    /// A typical ladder: `free` (3 seats, 2 projects, 500 MB), `pro` (25
+    /// seats, 50 projects, 50 GB, SSO, a 14-day trial), `enterprise` (1000
+    /// seats, 10 000 projects, 5 TB, SSO, audit export).
     pub fn example() -> Self {
         Plans::new()
             .with(
@@ -236,6 +237,11 @@ pub struct Tenant {
     pub deleted_ms: Option<u64>,
     /// Earliest purge time (end of the grace period).
     pub purge_after_ms: Option<u64>,
+    /// Undo steps of a rolled-back provisioning that failed for good (step
+    /// id → last error): what was left behind in the host systems. While
+    /// not empty, the tenant keeps its slug.
+    #[serde(default)]
+    pub cleanup_failed: BTreeMap<String, String>,
     /// Raised on every write.
     pub revision: u64,
     /// Every lifecycle change, oldest first.
@@ -311,11 +317,18 @@ impl Limits {
         }
     }
 
-    /// Whether the plan includes `feature`.
+    /// Whether the plan includes `feature` (and the tenant is active).
     ///
     /// # Errors
-    /// [`Error::FeatureDisabled`].
+    /// [`Error::FeatureDisabled`], or [`Error::InvalidTransition`] when the
+    /// tenant is not active.
     pub fn require(&self, feature: &str) -> Result<()> {
+        if !self.active {
+            return Err(Error::InvalidTransition {
+                from: TenantStatus::Suspended,
+                action: "use",
+            });
+        }
         if self.features.contains(feature) {
             Ok(())
         } else {

@@ -46,6 +46,19 @@ pub const RESERVED: &[&str] = &[
     "test",
     "webmail",
     "www",
+    "www1",
+    "www2",
+    "wpad",
+    "autodiscover",
+    "autoconfig",
+    "mta-sts",
+    "ns3",
+    "ns4",
+    "postmaster",
+    "hostmaster",
+    "abuse",
+    "noc",
+    "git",
 ];
 
 /// Normalizes a requested slug: trimmed, ASCII lower case, spaces and
@@ -86,6 +99,11 @@ pub fn normalize(input: &str) -> Result<String> {
     }
     if RESERVED.contains(&s.as_str()) {
         return Err(bad("reserved"));
+    }
+    if s.starts_with("tn-") {
+        // Tenant ids are `tn-<request id>`: a slug of that shape would be
+        // read as another tenant's id.
+        return Err(bad("must not start with tn- (the tenant id prefix)"));
     }
     Ok(s)
 }

@@ -126,7 +126,8 @@ struct Inner<S> {
     limits: RwLock<HashMap<String, (Arc<Limits>, u64)>>,
 }
 
-/// The tenant service over a [`Store`].
+/// The tenant service over a [`blocksmith_store::Store`] (owned: `S: 'static`, so pass an
+/// `Arc` to share one store between services).
 pub struct Tenants<S> {
     inner: Arc<Inner<S>>,
     engine: Engine<Arc<S>>,
@@ -146,6 +147,37 @@ impl<S> fmt::Debug for Tenants<S> {
 pub const PROVISION_STEPS: &[&str] = &[
     "begin", "reserve", "allocate", "migrate", "billing", "seed", "invite", "activate",
 ];
+
+/// Request ids become tenant ids (`tn-<request id>`) and workflow ids:
+/// the same rules, checked before anything is written.
+fn check_request_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 100
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidSlug {
+            slug: id.chars().take(80).collect(),
+            reason: "a request id must be 1-100 ASCII letters, digits, - _ . or @",
+        })
+    }
+}
+
+fn check_email(e: &str) -> Result<()> {
+    let ok = e.len() <= 254 && e.contains('@') && !e.chars().any(|c| c.is_control() || c == ' ');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidSlug {
+            slug: e.chars().take(80).collect(),
+            reason: "not an email address",
+        })
+    }
+}
 
 fn step_err(e: &Error) -> StepError {
     match e {
@@ -235,7 +267,24 @@ impl<S: Store + 'static> Inner<S> {
     ) -> std::result::Result<Value, StepError> {
         let ctx = self.ctx(&step).await.map_err(|e| step_err(&e))?;
         let id = ctx.tenant_id.clone();
-        let out = call(self.hooks.as_ref(), ctx).await?;
+        let out = match call(self.hooks.as_ref(), ctx).await {
+            Ok(out) => {
+                if step.compensating {
+                    self.note_cleanup(&id, &step.step_id, None).await;
+                }
+                out
+            }
+            Err(e) => {
+                // A compensation that fails is remembered on the tenant (the
+                // last error; cleared when a later attempt succeeds), so a
+                // rollback that left something behind is visible.
+                if step.compensating {
+                    self.note_cleanup(&id, &step.step_id, Some(e.to_string()))
+                        .await;
+                }
+                return Err(e);
+            }
+        };
         if let Some(field) = field {
             let v = out[field].as_str().map(str::to_string);
             self.update(&id, |t, _| {
@@ -257,8 +306,26 @@ impl<S: Store + 'static> Inner<S> {
         Ok(out)
     }
 
-    /// Reserves the slug by a create-only put naming this tenant (idempotent
-    /// for the same tenant), and moves the tenant to provisioning.
+    async fn note_cleanup(&self, id: &str, step: &str, error: Option<String>) {
+        let _ = self
+            .update(id, |t, _| {
+                let changed = match &error {
+                    Some(e) => {
+                        t.cleanup_failed
+                            .insert(step.to_string(), e.clone())
+                            .as_ref()
+                            != Some(e)
+                    }
+                    None => t.cleanup_failed.remove(step).is_some(),
+                };
+                Ok(changed)
+            })
+            .await;
+    }
+
+    /// Reserves the slug, naming this tenant (idempotent for it). A freed
+    /// reservation is empty and is taken by compare-and-swap, so a late
+    /// release can never free a new holder's.
     async fn reserve(self: Arc<Self>, step: StepContext) -> std::result::Result<Value, StepError> {
         let id = step.input["tenant"]
             .as_str()
@@ -266,28 +333,30 @@ impl<S: Store + 'static> Inner<S> {
             .to_string();
         let (t, _) = self.load(&id).await.map_err(|e| step_err(&e))?;
         let key = self.slug_key(&t.slug).map_err(|e| step_err(&e))?;
-        match self
-            .store
-            .put(&key, id.clone().into(), PutOptions::create())
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if e.is_conflict() => {
-                let holder = self
-                    .store
-                    .get_opt(&key)
-                    .await
-                    .map_err(|e| step_err(&e.into()))?;
-                if holder.as_ref().map(|h| &h.data[..]) != Some(id.as_bytes()) {
+        for _ in 0..8 {
+            let holder = self
+                .store
+                .get_opt(&key)
+                .await
+                .map_err(|e| step_err(&e.into()))?;
+            let mode = match &holder {
+                Some(h) if h.data[..] == *id.as_bytes() => return Ok(json!({ "slug": t.slug })),
+                Some(h) if h.data.is_empty() => PutOptions::update(h.meta.version.clone()),
+                Some(_) => {
                     return Err(StepError::permanent(
                         "slug_taken",
                         format!("slug {:?} is taken", t.slug),
                     ));
                 }
+                None => PutOptions::create(),
+            };
+            match self.store.put(&key, id.clone().into(), mode).await {
+                Ok(_) => return Ok(json!({ "slug": t.slug })),
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(step_err(&e.into())),
             }
-            Err(e) => return Err(step_err(&e.into())),
         }
-        Ok(json!({ "slug": t.slug }))
+        Err(StepError::retryable("store", "slug reservation contended"))
     }
 
     /// Frees the slug if this tenant holds it; `to` is the status to end in
@@ -303,6 +372,11 @@ impl<S: Store + 'static> Inner<S> {
             .to_string();
         let (t, _) = self.load(&id).await.map_err(|e| step_err(&e))?;
         let key = self.slug_key(&t.slug).map_err(|e| step_err(&e))?;
+        // A rollback whose clean-up failed keeps the slug: a new tenant must
+        // not inherit what the old one left behind.
+        if to.is_none() && !t.cleanup_failed.is_empty() {
+            return Ok(json!({ "kept": t.slug }));
+        }
         if let Some(h) = self
             .store
             .get_opt(&key)
@@ -310,10 +384,20 @@ impl<S: Store + 'static> Inner<S> {
             .map_err(|e| step_err(&e.into()))?
             && h.data[..] == *id.as_bytes()
         {
-            self.store
-                .delete(&key)
+            // Freed by compare-and-swap on the version that names us.
+            match self
+                .store
+                .put(
+                    &key,
+                    bytes::Bytes::new(),
+                    PutOptions::update(h.meta.version),
+                )
                 .await
-                .map_err(|e| step_err(&e.into()))?;
+            {
+                Ok(_) => {}
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(step_err(&e.into())),
+            }
         }
         if let Some(to) = to {
             self.update(&id, |t, now| {
@@ -367,7 +451,12 @@ impl<S: Store + 'static> Inner<S> {
                 }
                 _ => {}
             }
-            t.change(now, action, to, json!({}));
+            let detail = if to == TenantStatus::Failed && !t.cleanup_failed.is_empty() {
+                json!({ "cleanup_failed": t.cleanup_failed })
+            } else {
+                json!({})
+            };
+            t.change(now, action, to, detail);
             Ok(true)
         })
         .await
@@ -613,6 +702,8 @@ impl<S: Store + 'static> Tenants<S> {
     pub async fn create(&self, req: CreateTenant) -> Result<Tenant> {
         let slug = slug::normalize(&req.slug)?;
         self.inner.plans.get(&req.plan)?;
+        check_request_id(&req.request_id)?;
+        check_email(&req.admin_email)?;
         let id = format!("tn-{}", req.request_id);
         let key = self.inner.tenant_key(&id).map_err(|_| Error::InvalidSlug {
             slug: req.request_id.clone(),
@@ -639,6 +730,7 @@ impl<S: Store + 'static> Tenants<S> {
             updated_ms: now,
             deleted_ms: None,
             purge_after_ms: None,
+            cleanup_failed: BTreeMap::new(),
             revision: 1,
             audit: Vec::new(),
         };
@@ -658,7 +750,11 @@ impl<S: Store + 'static> Tenants<S> {
             Ok(_) => t,
             Err(e) if e.is_conflict() => {
                 let (old, _) = self.inner.load(&id).await?;
-                if old.slug != t.slug || old.plan != t.plan || old.tier != t.tier {
+                if old.slug != t.slug
+                    || old.plan != t.plan
+                    || old.tier != t.tier
+                    || old.admin_email != t.admin_email
+                {
                     return Err(Error::RequestMismatch(req.request_id));
                 }
                 old
@@ -709,6 +805,28 @@ impl<S: Store + 'static> Tenants<S> {
         ])
     }
 
+    /// The workflow id for an action: `base` the first time; after a
+    /// failed run of it, a new one (`base-2`, ...), so the action can be
+    /// tried again; while one runs (or once one succeeded), that one.
+    async fn attempt_id(&self, base: &str) -> Result<String> {
+        for n in 1..=50u32 {
+            let id = if n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}-{n}")
+            };
+            match self.engine.get(&id).await? {
+                Some(v)
+                    if matches!(
+                        v.status,
+                        blocksmith_flow::Status::RolledBack | blocksmith_flow::Status::Failed
+                    ) => {}
+                _ => return Ok(id),
+            }
+        }
+        Err(Error::Contended(base.to_string()))
+    }
+
     async fn resolve(&self, slug_or_id: &str) -> Result<String> {
         if slug_or_id.starts_with("tn-") {
             return Ok(slug_or_id.to_string());
@@ -716,9 +834,9 @@ impl<S: Store + 'static> Tenants<S> {
         let slug = slug::normalize(slug_or_id)?;
         let key = self.inner.slug_key(&slug)?;
         match self.inner.store.get_opt(&key).await? {
-            Some(r) => String::from_utf8(r.data.to_vec())
+            Some(r) if !r.data.is_empty() => String::from_utf8(r.data.to_vec())
                 .map_err(|_| Error::NotFound(slug_or_id.to_string())),
-            None => Err(Error::NotFound(slug_or_id.to_string())),
+            _ => Err(Error::NotFound(slug_or_id.to_string())),
         }
     }
 
@@ -876,7 +994,7 @@ impl<S: Store + 'static> Tenants<S> {
         self.engine
             .start::<Saga>(
                 &plan,
-                StartOptions::default().with_id(format!("{id}.delete")),
+                StartOptions::default().with_id(self.attempt_id(&format!("{id}.delete")).await?),
             )
             .await?;
         Ok(t)
@@ -908,7 +1026,7 @@ impl<S: Store + 'static> Tenants<S> {
         self.engine
             .start::<Saga>(
                 &plan,
-                StartOptions::default().with_id(format!("{id}.purge")),
+                StartOptions::default().with_id(self.attempt_id(&format!("{id}.purge")).await?),
             )
             .await?;
         Ok(t)

@@ -100,3 +100,44 @@ fn the_whole_life_of_a_tenant_with_its_audit_trail() {
         assert_eq!(tenants.get("acme").await.unwrap().id, "tn-r2");
     });
 }
+
+#[test]
+fn a_failed_deletion_can_be_tried_again() {
+    block_on(async {
+        let hooks = MemoryHooks::new().failing_at("export_data");
+        let (tenants, _) = service(&hooks);
+        tenants
+            .create(CreateTenant::new("r1", "acme", "free", "a@b.c"))
+            .await
+            .unwrap();
+        tenants.run_due().await.unwrap();
+        // The export fails: the tenant stays active.
+        tenants.delete("acme").await.unwrap();
+        tenants.run_due().await.unwrap();
+        assert_eq!(
+            tenants.get("acme").await.unwrap().status,
+            TenantStatus::Active
+        );
+        // The export service is back: a second delete runs anew.
+        let tenants2 = blocksmith_tenant::Tenants::new(
+            std::sync::Arc::clone(tenants.engine().store()),
+            MemoryHooks::new(),
+            blocksmith_tenant::Plans::example(),
+        )
+        .with_clock(blocksmith_flow::ManualClock::new(T0));
+        tenants2.delete("acme").await.unwrap();
+        tenants2.run_due().await.unwrap();
+        assert_eq!(
+            tenants2.get("acme").await.unwrap().status,
+            TenantStatus::Deleted
+        );
+        assert!(
+            tenants2
+                .engine()
+                .get("tn-r1.delete-2")
+                .await
+                .unwrap()
+                .is_some()
+        );
+    });
+}

@@ -27,9 +27,9 @@ fn a_tenant_is_provisioned_in_order_and_activated() {
         tenants.run_due().await.unwrap();
         let t = tenants.get("acme-corp").await.unwrap();
         assert_eq!(t.status, TenantStatus::Active);
-        assert_eq!(t.location.as_deref(), Some("database:db_acme_corp"));
-        assert_eq!(t.billing_account.as_deref(), Some("acct_acme-corp"));
-        assert_eq!(t.invitation.as_deref(), Some("inv_acme-corp"));
+        assert_eq!(t.location.as_deref(), Some("database:db_tn_r1"));
+        assert_eq!(t.billing_account.as_deref(), Some("acct_tn-r1"));
+        assert_eq!(t.invitation.as_deref(), Some("inv_tn-r1"));
         assert_eq!(t.quotas["seats"], 25);
         assert!(t.features.contains("sso"));
         assert_eq!(t.trial_ends_ms, Some(T0 + 14 * 86_400_000));
@@ -204,5 +204,87 @@ fn two_requests_for_one_slug_give_it_to_one() {
             "{:?}",
             all.iter().map(|m| m.key.as_str()).collect::<Vec<_>>()
         );
+    });
+}
+
+#[test]
+fn requests_are_checked_before_anything_is_written() {
+    block_on(async {
+        let hooks = MemoryHooks::new();
+        let (tenants, _) = service(&hooks);
+        // A slug shaped like a tenant id would shadow that tenant.
+        assert!(matches!(
+            tenants
+                .create(CreateTenant::new("r1", "tn-r2", "free", "a@b.c"))
+                .await,
+            Err(Error::InvalidSlug { .. })
+        ));
+        for bad in ["", "a/b", "../x", ".x", &"r".repeat(101)] {
+            assert!(matches!(
+                tenants
+                    .create(CreateTenant::new(bad, "acme", "free", "a@b.c"))
+                    .await,
+                Err(Error::InvalidSlug { .. })
+            ));
+        }
+        for bad in ["no-at-sign", "a@b.c\r\nBcc: x@y.z"] {
+            assert!(matches!(
+                tenants
+                    .create(CreateTenant::new("r1", "acme", "free", bad))
+                    .await,
+                Err(Error::InvalidSlug { .. })
+            ));
+        }
+        assert!(
+            tenants.list(None).await.unwrap().is_empty(),
+            "nothing written"
+        );
+        // The same request id with another admin is another request.
+        tenants
+            .create(CreateTenant::new("r1", "acme", "free", "a@b.c"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            tenants
+                .create(CreateTenant::new("r1", "acme", "free", "evil@x.y"))
+                .await,
+            Err(Error::RequestMismatch(_))
+        ));
+    });
+}
+
+#[test]
+fn a_rollback_that_leaves_something_behind_says_so_and_keeps_the_slug() {
+    block_on(async {
+        let hooks = MemoryHooks::new().failing_at("seed").failing_at("release");
+        let (tenants, clock) = service(&hooks);
+        tenants
+            .create(CreateTenant::new("r1", "acme", "free", "a@b.c"))
+            .await
+            .unwrap();
+        for _ in 0..12 {
+            tenants.run_due().await.unwrap();
+            clock.advance(600_000);
+        }
+        let t = tenants.get("tn-r1").await.unwrap();
+        assert_eq!(t.status, TenantStatus::Failed);
+        assert!(
+            t.cleanup_failed.contains_key("allocate"),
+            "{:?}",
+            t.cleanup_failed
+        );
+        assert!(t.audit.last().unwrap().detail["cleanup_failed"].is_object());
+        // The leftover data location still exists: the slug is not handed on.
+        hooks.with_state(|s| assert_eq!(s.locations.len(), 1));
+        tenants
+            .create(CreateTenant::new("r2", "acme", "free", "b@b.c"))
+            .await
+            .unwrap();
+        tenants.run_due().await.unwrap();
+        assert_eq!(
+            tenants.get("tn-r2").await.unwrap().status,
+            TenantStatus::Failed
+        );
+        assert_eq!(tenants.get("acme").await.unwrap().id, "tn-r1");
     });
 }
