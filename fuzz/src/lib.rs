@@ -30,11 +30,3 @@ pub fn record_bytes(kind: &str, version: u32, data: &[u8]) -> Vec<u8> {
     assert_eq!((env.kind, env.version, env.payload), (kind, version, data));
     out
 }
-
-/// Splits fuzz input in two at the first `sep` byte (the second part empty if there is none).
-pub fn split2(data: &[u8], sep: u8) -> (&[u8], &[u8]) {
-    match data.iter().position(|&b| b == sep) {
-        Some(i) => (&data[..i], &data[i + 1..]),
-        None => (data, &[]),
-    }
-}
