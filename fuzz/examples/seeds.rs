@@ -131,17 +131,16 @@ fn store(o: &mut Out) {
         "store_key",
         &["a/b/c", "uploads/sessions/x-1", "a//b", "../x", "é/ünï/🦀", "a/./b", "k~"],
     );
-    // A DirStore object file as the first input byte says how much of the rest is the file.
+    // The object files a DirStore writes for the key the target reads (`data/k~`).
     let dir = tempfile_dir();
     let ds = blocksmith_store::DirStore::open(&dir).unwrap();
     let key = Key::new("k").unwrap();
-    ds.blocking().put(&key, b"hello dir store".to_vec()).unwrap();
-    for entry in walk(&dir) {
-        if entry.file_name().is_some_and(|n| n.to_string_lossy() == "k") {
-            let file = std::fs::read(&entry).unwrap();
-            let mut seed = vec![file.len().min(255) as u8];
-            seed.extend_from_slice(&file);
-            o.put("store_dir_file", "object", seed);
+    for (i, value) in [&b"hello dir store"[..], &[7u8; 300][..]].into_iter().enumerate() {
+        ds.blocking().put(&key, value.to_vec()).unwrap();
+        for entry in walk(&dir) {
+            if entry.parent().is_some_and(|p| p.ends_with("data")) {
+                o.put("store_dir_file", &format!("object-{i}"), std::fs::read(&entry).unwrap());
+            }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
