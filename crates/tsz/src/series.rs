@@ -354,7 +354,12 @@ impl<S: Store> Series<S> {
             sortable(header.first_timestamp),
             self.next_seq
         ))?;
-        self.next_seq += 1;
+        // A stored counter at its end (only a corrupt or hostile meta record
+        // gets there) is an error, not an overflow.
+        self.next_seq = self
+            .next_seq
+            .checked_add(1)
+            .ok_or(Error::Corrupt("series chunk sequence exhausted"))?;
         // The counter is saved first: a crash between the two leaves a gap in
         // sequence numbers, never two chunks with the same key.
         self.save_meta().await?;
