@@ -216,7 +216,9 @@ fn vault(o: &mut Out) {
     use blocksmith_vault::{Credentials, ItemId, NewItem, RecoveryKey, SecretKey, SymmetricKey, Vault, VaultId, VaultOptions};
     let key = SymmetricKey::from_bytes([0x42; 32]);
     let ctx = Context::new(b"fuzz-vault").with_item(b"item").with_version(1);
-    let env = Envelope::seal(&key, Kind::ItemContent, 1, &ctx, b"secret").unwrap();
+    // Sealed under another key than the target's (it asserts no input opens under its key).
+    let other = SymmetricKey::from_bytes([0x41; 32]);
+    let env = Envelope::seal(&other, Kind::ItemContent, 1, &ctx, b"secret").unwrap();
     o.variants("vault_envelope", "sealed", &env);
     let blob = ItemBlob::seal(&key, 3, &VaultId::from_bytes([1; 16]), &ItemId::from_bytes([2; 16]), 9, b"pw").unwrap();
     o.variants("vault_item_blob", "sealed", &blob);
