@@ -30,7 +30,11 @@ impl Out {
     fn variants(&mut self, target: &str, name: &str, bytes: &[u8]) {
         self.put(target, name, bytes);
         if bytes.len() > 1 {
-            self.put(target, &format!("{name}-truncated"), &bytes[..bytes.len() / 2]);
+            self.put(
+                target,
+                &format!("{name}-truncated"),
+                &bytes[..bytes.len() / 2],
+            );
             let mut flipped = bytes.to_vec();
             let i = bytes.len() * 2 / 3;
             flipped[i] ^= 0x10;
@@ -88,9 +92,10 @@ fn store_dump(store: &MemoryStore, prefix: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 fn main() {
-    let root = std::env::args()
-        .nth(1)
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus"), PathBuf::from);
+    let root = std::env::args().nth(1).map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus"),
+        PathBuf::from,
+    );
     let _ = std::fs::remove_dir_all(&root);
     let mut o = Out { root, total: 0 };
 
@@ -129,17 +134,32 @@ fn store(o: &mut Out) {
     o.variants("store_record", "sample", &record::encode(&s).unwrap());
     o.texts(
         "store_key",
-        &["a/b/c", "uploads/sessions/x-1", "a//b", "../x", "é/ünï/🦀", "a/./b", "k~"],
+        &[
+            "a/b/c",
+            "uploads/sessions/x-1",
+            "a//b",
+            "../x",
+            "é/ünï/🦀",
+            "a/./b",
+            "k~",
+        ],
     );
     // The object files a DirStore writes for the key the target reads (`data/k~`).
     let dir = tempfile_dir();
     let ds = blocksmith_store::DirStore::open(&dir).unwrap();
     let key = Key::new("k").unwrap();
-    for (i, value) in [&b"hello dir store"[..], &[7u8; 300][..]].into_iter().enumerate() {
+    for (i, value) in [&b"hello dir store"[..], &[7u8; 300][..]]
+        .into_iter()
+        .enumerate()
+    {
         ds.blocking().put(&key, value.to_vec()).unwrap();
         for entry in walk(&dir) {
             if entry.parent().is_some_and(|p| p.ends_with("data")) {
-                o.put("store_dir_file", &format!("object-{i}"), std::fs::read(&entry).unwrap());
+                o.put(
+                    "store_dir_file",
+                    &format!("object-{i}"),
+                    std::fs::read(&entry).unwrap(),
+                );
             }
         }
     }
@@ -169,58 +189,108 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn tsz(o: &mut Out) {
     use blocksmith_tsz::series::{Series, SeriesConfig};
     use blocksmith_tsz::{Chunk, Policy, TimeUnit, best, gorilla, prometheus};
-    let points: Vec<(i64, f64)> = (0..40).map(|i| (1_700_000_000 + i * 15, (i % 7) as f64 * 1.5)).collect();
+    let points: Vec<(i64, f64)> = (0..40)
+        .map(|i| (1_700_000_000 + i * 15, (i % 7) as f64 * 1.5))
+        .collect();
     for (name, policy) in [("gorilla", Policy::Gorilla), ("best", Policy::Best)] {
         let c = Chunk::encode(&points, TimeUnit::Seconds, policy).unwrap();
         o.variants("tsz_decode", &format!("chunk-{name}"), &c);
     }
-    o.put("tsz_decode", "prometheus", prometheus::encode(&points).unwrap());
+    o.put(
+        "tsz_decode",
+        "prometheus",
+        prometheus::encode(&points).unwrap(),
+    );
     let values: Vec<f64> = points.iter().map(|p| p.1).collect();
     let count = (values.len() as u16).to_le_bytes();
-    o.put("tsz_decode", "gorilla-values", [&count[..], &gorilla::encode_values(&values)].concat());
-    o.put("tsz_decode", "best-values", [&count[..], &best::encode_values(&values)].concat());
+    o.put(
+        "tsz_decode",
+        "gorilla-values",
+        [&count[..], &gorilla::encode_values(&values)].concat(),
+    );
+    o.put(
+        "tsz_decode",
+        "best-values",
+        [&count[..], &best::encode_values(&values)].concat(),
+    );
     let mut raw = Vec::new();
     for (t, v) in points.iter().take(12) {
         raw.extend_from_slice(&t.to_le_bytes());
         raw.extend_from_slice(&v.to_bits().to_le_bytes());
     }
     o.put("tsz_roundtrip", "points", &raw);
-    o.put("tsz_roundtrip", "nan-and-extremes", [
-        i64::MIN.to_le_bytes(), f64::NAN.to_bits().to_le_bytes(),
-        i64::MAX.to_le_bytes(), f64::NEG_INFINITY.to_bits().to_le_bytes(),
-    ].concat());
+    o.put(
+        "tsz_roundtrip",
+        "nan-and-extremes",
+        [
+            i64::MIN.to_le_bytes(),
+            f64::NAN.to_bits().to_le_bytes(),
+            i64::MAX.to_le_bytes(),
+            f64::NEG_INFINITY.to_bits().to_le_bytes(),
+        ]
+        .concat(),
+    );
     o.put("tsz_roundtrip", "empty", b"");
     // The series meta record, as Series writes it.
     let store = MemoryStore::new();
     block_on(async {
-        let mut s = Series::open(&store, "fz", SeriesConfig::new(TimeUnit::Seconds).with_max_points(4))
-            .await
-            .unwrap();
+        let mut s = Series::open(
+            &store,
+            "fz",
+            SeriesConfig::new(TimeUnit::Seconds).with_max_points(4),
+        )
+        .await
+        .unwrap();
         for t in 0..9 {
             s.append(t, 1.0).await.unwrap();
         }
         s.flush().await.unwrap();
     });
-    let meta = store.blocking().get(&Key::new("tsz/fz/meta").unwrap()).unwrap().data;
+    let meta = store
+        .blocking()
+        .get(&Key::new("tsz/fz/meta").unwrap())
+        .unwrap()
+        .data;
     o.variants("tsz_series_meta", "meta", &meta);
     let payload = record::peek("k", &meta).unwrap().payload.to_vec();
     o.put("tsz_series_meta", "payload", &payload);
-    o.put("tsz_series_meta", "payload-huge-seq", br#"{"unit":0,"next_seq":18446744073709551615}"#);
-    o.put("tsz_series_meta", "payload-bad-unit", br#"{"unit":9,"next_seq":0}"#);
+    o.put(
+        "tsz_series_meta",
+        "payload-huge-seq",
+        br#"{"unit":0,"next_seq":18446744073709551615}"#,
+    );
+    o.put(
+        "tsz_series_meta",
+        "payload-bad-unit",
+        br#"{"unit":9,"next_seq":0}"#,
+    );
 }
 
 fn vault(o: &mut Out) {
     use blocksmith_vault::apikey::ApiKey;
     use blocksmith_vault::envelope::{Context, Envelope, Kind};
     use blocksmith_vault::item::ItemBlob;
-    use blocksmith_vault::{Credentials, ItemId, NewItem, RecoveryKey, SecretKey, SymmetricKey, Vault, VaultId, VaultOptions};
+    use blocksmith_vault::{
+        Credentials, ItemId, NewItem, RecoveryKey, SecretKey, SymmetricKey, Vault, VaultId,
+        VaultOptions,
+    };
     let key = SymmetricKey::from_bytes([0x42; 32]);
-    let ctx = Context::new(b"fuzz-vault").with_item(b"item").with_version(1);
+    let ctx = Context::new(b"fuzz-vault")
+        .with_item(b"item")
+        .with_version(1);
     // Sealed under another key than the target's (it asserts no input opens under its key).
     let other = SymmetricKey::from_bytes([0x41; 32]);
     let env = Envelope::seal(&other, Kind::ItemContent, 1, &ctx, b"secret").unwrap();
     o.variants("vault_envelope", "sealed", &env);
-    let blob = ItemBlob::seal(&key, 3, &VaultId::from_bytes([1; 16]), &ItemId::from_bytes([2; 16]), 9, b"pw").unwrap();
+    let blob = ItemBlob::seal(
+        &key,
+        3,
+        &VaultId::from_bytes([1; 16]),
+        &ItemId::from_bytes([2; 16]),
+        9,
+        b"pw",
+    )
+    .unwrap();
     o.variants("vault_item_blob", "sealed", &blob);
     let texts = [
         SecretKey::generate().unwrap().to_text().to_string(),
@@ -232,7 +302,8 @@ fn vault(o: &mut Out) {
     // A real vault: a public key, and a share bundle between two vaults.
     let store = MemoryStore::new();
     let creds = Credentials::new("seed");
-    let (mut a, _) = block_on(Vault::create(&store, &creds, VaultOptions::insecure_fast())).unwrap();
+    let (mut a, _) =
+        block_on(Vault::create(&store, &creds, VaultOptions::insecure_fast())).unwrap();
     let (b, _) = block_on(Vault::create(&store, &creds, VaultOptions::insecure_fast())).unwrap();
     let pk = b.public_key().to_string();
     refs.push(&pk);
@@ -270,7 +341,14 @@ fn diff(o: &mut Out) {
     let d = TextDiff::new(old, new, &DiffOptions::default());
     let unified = d.unified(&UnifiedOptions::default().with_git_path("f.txt"));
     let plain = d.unified(&UnifiedOptions::default().with_labels("a/f", "b/f"));
-    o.texts("diff_unified_patch", &[&unified, &plain, "--- a\n+++ b\n@@ -1 +1 @@\n-x\n\\ No newline at end of file\n+y\n"]);
+    o.texts(
+        "diff_unified_patch",
+        &[
+            &unified,
+            &plain,
+            "--- a\n+++ b\n@@ -1 +1 @@\n-x\n\\ No newline at end of file\n+y\n",
+        ],
+    );
     o.texts(
         "diff_json_patch",
         &[
@@ -279,16 +357,50 @@ fn diff(o: &mut Out) {
             "[]\0[{\"op\":\"copy\",\"from\":\"/0\",\"path\":\"/1\"}]",
         ],
     );
-    o.texts("diff_parse_json", &["{\"a\": [1, 2.5, -3e10, null, true], \"s\": \"\\u00e9\\n\"}", "[[[[]]]]", "1e999", "\"\\ud800\""]);
-    o.texts("diff_parse_yaml", &["a: 1\nb:\n  - x\n  - {c: d}\n", "&a [1, *a]\n", "? complex\n: key\n", "s: |\n  block\n  text\n"]);
-    o.texts("diff_parse_toml", &["a = 1\n[t]\nb = \"x\"\n[[arr]]\nc = 2021-01-01T00:00:00Z\n", "x = { y = [1, 2] }\n", "'quoted key' = 1.5e3\n"]);
-    o.texts("diff_merge", &[&format!("{old}\0{new}\0a\nb\nC\nd\ne\nf\ng\n"), "x\0y\0z", "same\n\0same\n\0same\n"]);
+    o.texts(
+        "diff_parse_json",
+        &[
+            "{\"a\": [1, 2.5, -3e10, null, true], \"s\": \"\\u00e9\\n\"}",
+            "[[[[]]]]",
+            "1e999",
+            "\"\\ud800\"",
+        ],
+    );
+    o.texts(
+        "diff_parse_yaml",
+        &[
+            "a: 1\nb:\n  - x\n  - {c: d}\n",
+            "&a [1, *a]\n",
+            "? complex\n: key\n",
+            "s: |\n  block\n  text\n",
+        ],
+    );
+    o.texts(
+        "diff_parse_toml",
+        &[
+            "a = 1\n[t]\nb = \"x\"\n[[arr]]\nc = 2021-01-01T00:00:00Z\n",
+            "x = { y = [1, 2] }\n",
+            "'quoted key' = 1.5e3\n",
+        ],
+    );
+    o.texts(
+        "diff_merge",
+        &[
+            &format!("{old}\0{new}\0a\nb\nC\nd\ne\nf\ng\n"),
+            "x\0y\0z",
+            "same\n\0same\n\0same\n",
+        ],
+    );
     // History records as ConfigStore writes them (first byte: which record the rest replaces).
     let store = MemoryStore::new();
     let cs = ConfigStore::new(&store, HistoryOptions::default().with_clock(|| 1_000));
     block_on(async {
-        cs.commit("app", "{\"a\": 1}\n", None, "ada", "first").await.unwrap();
-        cs.propose("app", "{\"a\": 2}\n", None, "ada", "second").await.unwrap();
+        cs.commit("app", "{\"a\": 1}\n", None, "ada", "first")
+            .await
+            .unwrap();
+        cs.propose("app", "{\"a\": 2}\n", None, "ada", "second")
+            .await
+            .unwrap();
     });
     for (k, v) in store_dump(&store, "diff/") {
         let slot: u8 = if k.contains("/v/") {
@@ -303,10 +415,22 @@ fn diff(o: &mut Out) {
         let name = k.replace('/', "_");
         o.put("diff_history_records", &name, [&[slot][..], &v].concat());
         let payload = record::peek("k", &v).unwrap().payload;
-        o.put("diff_history_records", &format!("{name}-payload"), [&[slot][..], payload].concat());
+        o.put(
+            "diff_history_records",
+            &format!("{name}-payload"),
+            [&[slot][..], payload].concat(),
+        );
     }
-    o.put("diff_history_records", "head-future-version", b"\x01{\"version\":99}");
-    o.put("diff_history_records", "seq-max", b"\x03{\"next\":18446744073709551615}");
+    o.put(
+        "diff_history_records",
+        "head-future-version",
+        b"\x01{\"version\":99}",
+    );
+    o.put(
+        "diff_history_records",
+        "seq-max",
+        b"\x03{\"next\":18446744073709551615}",
+    );
 }
 
 fn geo(o: &mut Out) {
@@ -316,25 +440,40 @@ fn geo(o: &mut Out) {
     let mut framed = b"id,kind,lat,lon,ts,accuracy,speed,heading\n".to_vec();
     framed.extend_from_slice(rows.as_bytes());
     let updates = csv::parse(&framed).unwrap();
-    let mut index = GeoIndex::new(GeoOptions::default().with_history(Some(HistoryOptions::default())));
+    let mut index =
+        GeoIndex::new(GeoOptions::default().with_history(Some(HistoryOptions::default())));
     index.upsert_batch(&updates);
     o.variants("geo_snapshot", "index", &snapshot::encode(&index));
     let line = polyline::encode(&[(38.5, -120.2), (40.7, -120.95), (43.252, -126.453)], 5).unwrap();
     o.put("geo_polyline", "p5", [&[5u8][..], line.as_bytes()].concat());
-    o.put("geo_polyline", "p6", [&[6u8][..], b"_p~iF~ps|U_ulLnnqC_mqNvxq`@"].concat());
+    o.put(
+        "geo_polyline",
+        "p6",
+        [&[6u8][..], b"_p~iF~ps|U_ulLnnqC_mqNvxq`@"].concat(),
+    );
     o.put("geo_polyline", "empty", b"");
 }
 
 fn feed(o: &mut Out) {
     use blocksmith_feed::{Cursor, CursorKey, Feed, FeedConfig, FeedStore, Kind, UserId};
     let key = CursorKey::derive(b"fuzz");
-    let mut f = Feed::new(FeedConfig::default().with_page_size(2).with_celebrity_threshold(3), key);
+    let mut f = Feed::new(
+        FeedConfig::default()
+            .with_page_size(2)
+            .with_celebrity_threshold(3),
+        key,
+    );
     for u in 1..6 {
         f.follow(UserId(0), UserId(u)).unwrap();
         f.follow(UserId(u), UserId(0)).unwrap();
     }
     for t in 0..12 {
-        f.publish(UserId(1 + t % 5), i64::from(t) * 60_000, Kind::ALL[t as usize % 5]).unwrap();
+        f.publish(
+            UserId(1 + t % 5),
+            i64::from(t) * 60_000,
+            Kind::ALL[t as usize % 5],
+        )
+        .unwrap();
     }
     let page = f.read(UserId(0), None, 3_600_000).unwrap();
     let next = page.next.unwrap();
@@ -367,11 +506,24 @@ fn upload(o: &mut Out) {
     use blocksmith_upload::manifest::Manifest;
     use blocksmith_upload::tus::{TusServer, encode_metadata};
     use blocksmith_upload::{Checksum, CreateOptions, UploadOptions, Uploads};
-    let md: std::collections::BTreeMap<String, String> =
-        [("filename".to_string(), "a.png".to_string()), ("empty".to_string(), String::new())].into();
+    let md: std::collections::BTreeMap<String, String> = [
+        ("filename".to_string(), "a.png".to_string()),
+        ("empty".to_string(), String::new()),
+    ]
+    .into();
     let meta = encode_metadata(&md);
-    let sha = Checksum::parse_tus("sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0=").map(|c| c.to_tus()).unwrap_or_default();
-    o.texts("upload_checksum", &[&meta, &sha, "md5 1B2M2Y8AsgTpgAmY7PhCfg==", "crc32 AAAAAA=="]);
+    let sha = Checksum::parse_tus("sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0=")
+        .map(|c| c.to_tus())
+        .unwrap_or_default();
+    o.texts(
+        "upload_checksum",
+        &[
+            &meta,
+            &sha,
+            "md5 1B2M2Y8AsgTpgAmY7PhCfg==",
+            "crc32 AAAAAA==",
+        ],
+    );
     let png = qr_png("x", 1);
     o.variants("upload_image", "png", &png);
     o.put("upload_image", "jpeg", jpeg());
@@ -389,19 +541,40 @@ fn upload(o: &mut Out) {
     );
     // Session records as Uploads writes them: open, deferred, finalized.
     let store = MemoryStore::new();
-    let up = Uploads::with_options(&store, UploadOptions::default().with_part_size(1, 1 << 16)).with_clock(|| 1_000_000);
+    let up = Uploads::with_options(&store, UploadOptions::default().with_part_size(1, 1 << 16))
+        .with_clock(|| 1_000_000);
     block_on(async {
-        up.create(CreateOptions::with_length(8).with_id("open").with_metadata("filename", "a.bin")).await.unwrap();
-        up.create(CreateOptions::deferred().with_id("deferred").with_partial(true)).await.unwrap();
-        up.create(CreateOptions::with_length(4).with_id("done")).await.unwrap();
-        up.put_part("done", 0, bytes::Bytes::from_static(b"abcd"), None).await.unwrap();
+        up.create(
+            CreateOptions::with_length(8)
+                .with_id("open")
+                .with_metadata("filename", "a.bin"),
+        )
+        .await
+        .unwrap();
+        up.create(
+            CreateOptions::deferred()
+                .with_id("deferred")
+                .with_partial(true),
+        )
+        .await
+        .unwrap();
+        up.create(CreateOptions::with_length(4).with_id("done"))
+            .await
+            .unwrap();
+        up.put_part("done", 0, bytes::Bytes::from_static(b"abcd"), None)
+            .await
+            .unwrap();
         up.finalize("done").await.unwrap();
     });
     let _ = TusServer::new(Uploads::new(MemoryStore::new()));
     for (k, v) in store_dump(&store, "uploads/sessions/") {
         let name = k.rsplit('/').next().unwrap().to_string();
         o.put("upload_session_record", &name, &v);
-        o.put("upload_session_record", &format!("{name}-payload"), record::peek("k", &v).unwrap().payload);
+        o.put(
+            "upload_session_record",
+            &format!("{name}-payload"),
+            record::peek("k", &v).unwrap().payload,
+        );
     }
     o.put("upload_session_record", "empty", b"");
 }
@@ -414,11 +587,20 @@ fn sketch(o: &mut Out) {
     use blocksmith_sketch::theta::UpdateTheta as ThetaSketch;
     use blocksmith_sketch::window::{WindowKind, WindowOptions, Windowed};
     let fx = "crates/sketch/tests/fixtures/py/";
-    for f in ["hll_hll4_lg4_int_n_1000_compact.bin", "hll_hll6_lg8_int_n_100_updatable.bin", "hll_hll8_lg4_str_n_100_compact.bin", "hll_hll8_lg4_int_n_0_updatable.bin"] {
+    for f in [
+        "hll_hll4_lg4_int_n_1000_compact.bin",
+        "hll_hll6_lg8_int_n_100_updatable.bin",
+        "hll_hll8_lg4_str_n_100_compact.bin",
+        "hll_hll8_lg4_int_n_0_updatable.bin",
+    ] {
         o.put("sketch_hll", f, read(&format!("{fx}{f}")));
     }
     o.put("sketch_hll", "empty", b"");
-    for f in ["kll_f64_k200_lognormal_100.bin", "kll_f32_k50_uniform_1.bin", "kll_f64_k50_lognormal_0.bin"] {
+    for f in [
+        "kll_f64_k200_lognormal_100.bin",
+        "kll_f32_k50_uniform_1.bin",
+        "kll_f64_k50_lognormal_0.bin",
+    ] {
         o.put("sketch_kll", f, read(&format!("{fx}{f}")));
     }
     o.put("sketch_kll", "empty", b"");
@@ -427,7 +609,11 @@ fn sketch(o: &mut Out) {
         t.update(&i);
     }
     o.variants("sketch_theta", "estimation", &t.compact().serialize());
-    o.put("sketch_theta", "theta_lg12_0.bin", read(&format!("{fx}theta_lg12_0.bin")));
+    o.put(
+        "sketch_theta",
+        "theta_lg12_0.bin",
+        read(&format!("{fx}theta_lg12_0.bin")),
+    );
     let mut dd = DdSketch::new(0.01).unwrap();
     for i in 1..200 {
         dd.add(f64::from(i) * 0.37 - 10.0);
@@ -435,7 +621,10 @@ fn sketch(o: &mut Out) {
     o.variants("sketch_ddsketch", "mixed-signs", &dd.to_protobuf());
     let mut cm = CountMin::new(3, 32).unwrap();
     let mut ss = SpaceSaving::new(8).unwrap();
-    for (i, w) in ["a", "b", "c", "a", "d", "a", "e", "f", "g", "h", "i", "j"].iter().enumerate() {
+    for (i, w) in ["a", "b", "c", "a", "d", "a", "e", "f", "g", "h", "i", "j"]
+        .iter()
+        .enumerate()
+    {
         cm.update(*w, i as u64 + 1);
         ss.update(w, i as u64 + 1);
     }
@@ -450,7 +639,8 @@ fn sketch(o: &mut Out) {
     o.variants("sketch_bloom", "bloom", &bf.serialize());
     o.put("sketch_bloom", "exact", ex.serialize());
     let store = MemoryStore::new();
-    let mut w: Windowed<String, f64, Welford> = Windowed::new(WindowOptions::new(WindowKind::Tumbling { size: 10 })).unwrap();
+    let mut w: Windowed<String, f64, Welford> =
+        Windowed::new(WindowOptions::new(WindowKind::Tumbling { size: 10 })).unwrap();
     for i in 0..25 {
         let _ = w.process(format!("k{}", i % 3), i64::from(i), f64::from(i));
     }
@@ -463,22 +653,45 @@ fn sketch(o: &mut Out) {
 fn spell(o: &mut Out) {
     use blocksmith_spell::{Lexicon, UserDictionary};
     let lex = Lexicon::from_parts(
-        [("the", 100), ("quick", 20), ("brown", 15), ("fox", 12), ("jumps", 5), ("über", 2)],
+        [
+            ("the", 100),
+            ("quick", 20),
+            ("brown", 15),
+            ("fox", 12),
+            ("jumps", 5),
+            ("über", 2),
+        ],
         [("the", "quick", 9), ("quick", "brown", 4)],
     )
     .unwrap();
     o.variants("spell_lexicon", "small", &lex.encode());
-    o.texts("spell_text", &["teh quick borwn fox jumsp", "thequickbrownfox", "Hello, World! naïve café", "a  b\tc\n"]);
+    o.texts(
+        "spell_text",
+        &[
+            "teh quick borwn fox jumsp",
+            "thequickbrownfox",
+            "Hello, World! naïve café",
+            "a  b\tc\n",
+        ],
+    );
     let mut d = UserDictionary::new();
     d.add("blocksmith").unwrap();
     d.add("Ünïcode").unwrap();
-    o.variants("spell_user_record", "two-words", &record::encode(&d).unwrap());
+    o.variants(
+        "spell_user_record",
+        "two-words",
+        &record::encode(&d).unwrap(),
+    );
 }
 
 fn codes(o: &mut Out) {
     use blocksmith_codes::catalog::{Product, StoreCatalog};
     use blocksmith_codes::gtin::Gtin;
-    o.put("codes_scan", "qr.png", qr_png("https://example.com/p/42", 3));
+    o.put(
+        "codes_scan",
+        "qr.png",
+        qr_png("https://example.com/p/42", 3),
+    );
     o.put("codes_scan", "ean13.png", ean_png());
     o.put("codes_scan", "jpeg", jpeg());
     // Raw luma frame: a width byte, then pixels.
@@ -498,18 +711,35 @@ fn codes(o: &mut Out) {
     );
     let logo = qr_png("logo", 1);
     o.put("codes_logo", "png-ratio-0.2", [&[20u8][..], &logo].concat());
-    o.put("codes_logo", "jpeg-ratio-0.1", [&[10u8][..], &jpeg()].concat());
-    o.put("codes_logo", "png-ratio-too-big", [&[51u8][..], &logo].concat());
+    o.put(
+        "codes_logo",
+        "jpeg-ratio-0.1",
+        [&[10u8][..], &jpeg()].concat(),
+    );
+    o.put(
+        "codes_logo",
+        "png-ratio-too-big",
+        [&[51u8][..], &logo].concat(),
+    );
     let store = MemoryStore::new();
     let cat = StoreCatalog::new(&store, "catalog");
     let g = Gtin::parse("4006381333931").unwrap();
-    cat.put(&Product::new(&g, "Pen").with_brand("Stabilo").with_attribute("colour", "blue")).unwrap();
+    cat.put(
+        &Product::new(&g, "Pen")
+            .with_brand("Stabilo")
+            .with_attribute("colour", "blue"),
+    )
+    .unwrap();
     for (_, v) in store_dump(&store, "catalog/") {
         o.variants("codes_catalog_record", "product", &v);
         let payload = record::peek("k", &v).unwrap().payload;
         o.put("codes_catalog_record", "payload", payload);
     }
-    o.put("codes_catalog_record", "payload-bad-gtin", br#"{"gtin":"123","name":"x","brand":null,"attributes":{}}"#);
+    o.put(
+        "codes_catalog_record",
+        "payload-bad-gtin",
+        br#"{"gtin":"123","name":"x","brand":null,"attributes":{}}"#,
+    );
 }
 
 fn ocr(o: &mut Out) {
@@ -558,8 +788,16 @@ fn ocr(o: &mut Out) {
     for (state, dump) in [("queued", queued), ("done", done)] {
         for (k, v) in dump {
             if k.ends_with("/job") {
-                o.put("ocr_job_records", &format!("job-{state}"), [&[0u8][..], &v].concat());
-                o.put("ocr_job_records", &format!("job-{state}-payload"), [&[0u8][..], record::peek("k", &v).unwrap().payload].concat());
+                o.put(
+                    "ocr_job_records",
+                    &format!("job-{state}"),
+                    [&[0u8][..], &v].concat(),
+                );
+                o.put(
+                    "ocr_job_records",
+                    &format!("job-{state}-payload"),
+                    [&[0u8][..], record::peek("k", &v).unwrap().payload].concat(),
+                );
             } else if k.contains("/page/") {
                 o.put("ocr_job_records", "page", [&[1u8][..], &v].concat());
             }

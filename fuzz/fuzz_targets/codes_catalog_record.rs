@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
     let bytes = record_bytes(Product::KIND, Product::VERSION, data);
     store
         .blocking()
-        .put(&Key::new(format!("catalog/{}", gtin.as_gtin14())).unwrap(), bytes)
+        .put(
+            &Key::new(format!("catalog/{}", gtin.as_gtin14())).unwrap(),
+            bytes,
+        )
         .unwrap();
     let cat = StoreCatalog::new(&store, "catalog");
     let _ = cat.len();
@@ -30,6 +33,9 @@ fuzz_target!(|data: &[u8]| {
         cat.put(&p).expect("a product with a valid GTIN puts back");
         let back = cat.lookup(&g).unwrap().expect("just put");
         assert_eq!(back.gtin, g.as_gtin14());
-        assert_eq!((back.name, back.brand, back.attributes), (p.name, p.brand, p.attributes));
+        assert_eq!(
+            (back.name, back.brand, back.attributes),
+            (p.name, p.brand, p.attributes)
+        );
     }
 });

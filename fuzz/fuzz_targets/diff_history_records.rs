@@ -23,20 +23,28 @@ fuzz_target!(|data: &[u8]| {
     let store = MemoryStore::new();
     let cs = ConfigStore::new(&store, HistoryOptions::default().with_clock(|| 1_000));
     block_on(async {
-        cs.commit("app", "{\"a\": 1}\n", None, "ada", "first").await.unwrap();
+        cs.commit("app", "{\"a\": 1}\n", None, "ada", "first")
+            .await
+            .unwrap();
         let p = cs
             .propose("app", "{\"a\": 2}\n", None, "ada", "second")
             .await
             .unwrap();
         let (key, kind) = match slot % 4 {
-            0 => ("diff/configs/app/v/00000000000000000001", "diff.config_version"),
+            0 => (
+                "diff/configs/app/v/00000000000000000001",
+                "diff.config_version",
+            ),
             1 => ("diff/configs/app/head", "diff.config_head"),
             2 => ("diff/proposals/000001", "diff.proposal"),
             _ => ("diff/proposal-seq", "diff.proposal_seq"),
         };
         assert_eq!(p.id, "000001");
         let bytes = record_bytes(kind, 1, payload);
-        store.blocking().put(&Key::new(key).unwrap(), bytes).unwrap();
+        store
+            .blocking()
+            .put(&Key::new(key).unwrap(), bytes)
+            .unwrap();
 
         if let Ok(Some(h)) = cs.head("app").await {
             round_trip(&h);

@@ -31,7 +31,8 @@ fuzz_target!(|data: &[u8]| {
     let q = JobQueue::new(MemoryStore::new(), "jobs", JobOptions::default()).with_clock(|| 1_000);
     let id = JobId("fz".into());
     let b = q.store().blocking();
-    b.put(&Key::new("jobs/fz/input").unwrap(), INPUT.to_vec()).unwrap();
+    b.put(&Key::new("jobs/fz/input").unwrap(), INPUT.to_vec())
+        .unwrap();
     if slot & 1 == 0 {
         let bytes = record_bytes("ocr.job", 1, payload);
         b.put(&Key::new("jobs/fz/job").unwrap(), bytes).unwrap();
@@ -41,8 +42,11 @@ fuzz_target!(|data: &[u8]| {
         let engine = Engine::new(EngineOptions::default(), Arc::new(Blank));
         q.run_pending(&engine, 1).unwrap();
         let bytes = record_bytes("ocr.page", 1, payload);
-        b.put(&Key::new(format!("jobs/{real}/page/000000")).unwrap(), bytes)
-            .unwrap();
+        b.put(
+            &Key::new(format!("jobs/{real}/page/000000")).unwrap(),
+            bytes,
+        )
+        .unwrap();
         let _ = q.result(&real);
         return;
     }

@@ -65,7 +65,9 @@ impl Setup {
         };
         // The harness speaks the format: a known item list opens.
         let known = encode(&[("db", Some("team"), b"hunter2".as_slice())]);
-        let opened = setup.open(&known).expect("the harness builds valid bundles");
+        let opened = setup
+            .open(&known)
+            .expect("the harness builds valid bundles");
         assert_eq!(opened.items.len(), 1);
         assert_eq!(opened.items[0].name, "db");
         assert_eq!(opened.items[0].secret.expose_secret(), b"hunter2");
@@ -74,7 +76,8 @@ impl Setup {
 
     fn open(&self, payload: &[u8]) -> blocksmith_vault::Result<blocksmith_vault::ReceivedShare> {
         let ctx = Context::new(self.id.as_bytes()).with_item(self.recipient.as_bytes());
-        let env = Envelope::seal_with_nonce(&self.key, Kind::Share, 0, &ctx, &[9; NONCE_LEN], payload)?;
+        let env =
+            Envelope::seal_with_nonce(&self.key, Kind::Share, 0, &ctx, &[9; NONCE_LEN], payload)?;
         let mut bundle = self.header.clone();
         bundle.extend_from_slice(&env);
         self.vault.open_share(&bundle)
@@ -113,12 +116,25 @@ fuzz_target!(|data: &[u8]| {
         let Ok(share) = setup.open(data) else {
             return;
         };
-        assert_eq!(share.sender.as_bytes(), &XPublic::from(&StaticSecret::from([2; 32])).to_bytes());
+        assert_eq!(
+            share.sender.as_bytes(),
+            &XPublic::from(&StaticSecret::from([2; 32])).to_bytes()
+        );
         let items: Vec<_> = share
             .items
             .iter()
-            .map(|i| (i.name.as_str(), i.collection.as_deref(), i.secret.expose_secret()))
+            .map(|i| {
+                (
+                    i.name.as_str(),
+                    i.collection.as_deref(),
+                    i.secret.expose_secret(),
+                )
+            })
             .collect();
-        assert_eq!(encode(&items), data, "decode_items then encode is the identity");
+        assert_eq!(
+            encode(&items),
+            data,
+            "decode_items then encode is the identity"
+        );
     });
 });
