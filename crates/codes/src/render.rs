@@ -71,7 +71,8 @@ pub struct Logo {
 }
 
 impl Logo {
-    /// A logo from PNG or JPEG bytes (at most 4096×4096 pixels).
+    /// A logo from PNG or JPEG bytes (at most 4096×4096 = 16,777,216 pixels in all; a
+    /// side may be longer when the other is shorter).
     pub fn from_bytes(bytes: &[u8], ratio: f32) -> Result<Self> {
         let opts = crate::ScanOptions::new().with_max_pixels(4096 * 4096);
         let image = crate::scan::load_image(bytes, &opts)?.to_rgba8();

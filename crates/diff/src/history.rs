@@ -696,9 +696,16 @@ impl<S: Store> ConfigStore<S> {
         self.store
             .update_record::<Seq, _>(&seq_key, |s| {
                 id = s.map_or(1, |s| s.next);
-                Ok(Some(Seq { next: id + 1 }))
+                // A stored counter at its end (only a corrupt record gets there)
+                // writes nothing and fails below instead of overflowing.
+                Ok(id.checked_add(1).map(|next| Seq { next }))
             })
             .await?;
+        if id == u64::MAX {
+            return Err(Error::InvalidArgument(
+                "the proposal sequence is exhausted (corrupt diff/proposal-seq record)".into(),
+            ));
+        }
         let id = format!("{id:06}");
         let p = Proposal {
             id: id.clone(),

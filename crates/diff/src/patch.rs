@@ -600,7 +600,11 @@ pub fn apply(text: &str, patch: &FilePatch, options: &ApplyOptions) -> ApplyRepo
                 .max_offset
                 .map_or(isize::MAX, |m| m.min(isize::MAX as usize) as isize);
             let span = (want - lo).abs().max((hi - want).abs()).min(limit);
-            for d in 0..=span {
+            // Distances below `first` put both candidates outside `lo..=hi`: start
+            // there, so a hunk that states a line far past the end (a hostile
+            // `@@ -8006024407900225518 @@`) costs the target's length, not its line number.
+            let first = (want - hi).max(lo - want).max(0);
+            for d in first..=span {
                 let candidates = [Some(want - d), (d > 0).then(|| want.saturating_add(d))];
                 for at in candidates.into_iter().flatten() {
                     if at >= lo && at <= hi && matches_at(&target, at as usize, pattern) {

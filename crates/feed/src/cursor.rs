@@ -11,18 +11,28 @@
 //!
 //! On the wire it is URL-safe base64 of `payload | mac`, where `mac` is the
 //! first 16 bytes of `blake3::keyed_hash(key, payload)`. The payload binds the
-//! user, so a cursor cannot be replayed for someone else.
+//! user, so a cursor cannot be replayed for someone else, and the time it was
+//! issued, so a feed configured with
+//! [`FeedConfig::cursor_max_age_ms`](crate::FeedConfig::cursor_max_age_ms)
+//! refuses an old one with [`Error::CursorExpired`]. The tag is compared in
+//! constant time (`subtle`).
 //!
-//! Payload: `version (1) | user | as_of zigzag | horizon | run flags (1) |
-//! [author, author run] | [kind (1), kind run] | served count | first served id |
-//! gaps - 1`, LEB128 varints.
+//! Payload (version 2): `version (1) | user | as_of zigzag | (issued - as_of)
+//! zigzag | horizon | run flags (1) | [author, author run] | [kind (1), kind
+//! run] | served count | first served id | gaps - 1`, LEB128 varints. Version
+//! 1 payloads (no issue time) still decode, with `issued = as_of`: the session
+//! start, never later than the real issue time, so an age limit only errs on
+//! the strict side for cursors issued before the upgrade.
 
 use crate::codec::{Reader, put_ivarint, put_varint};
 use crate::{Error, Kind, PostId, Result, UserId};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq as _;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The first version, without an issue time (still accepted).
+const VERSION_1: u8 = 1;
 const MAC_LEN: usize = 16;
 /// Longest cursor string accepted (far above any the feed issues).
 pub const MAX_CURSOR_LEN: usize = 64 * 1024;
@@ -107,6 +117,11 @@ pub struct Cursor {
     pub user: UserId,
     /// The ranking time of the session (scores are computed at this time).
     pub as_of: i64,
+    /// When this cursor was issued: the `now` of the read that returned it,
+    /// in the feed's milliseconds. Covered by the MAC, so a client cannot
+    /// refresh it; checked against
+    /// [`FeedConfig::cursor_max_age_ms`](crate::FeedConfig::cursor_max_age_ms).
+    pub issued: i64,
     /// Posts with this id or above were created after the session began.
     pub horizon: PostId,
     /// Diversity run at the end of the last page.
@@ -122,6 +137,8 @@ impl Cursor {
         out.push(VERSION);
         put_varint(&mut out, u64::from(self.user.0));
         put_ivarint(&mut out, self.as_of);
+        // Usually a few bytes: a session lasts minutes, not epochs.
+        put_ivarint(&mut out, self.issued.wrapping_sub(self.as_of));
         put_varint(&mut out, self.horizon.0);
         let flags = u8::from(self.run.author.is_some()) | (u8::from(self.run.kind.is_some()) << 1);
         out.push(flags);
@@ -151,11 +168,16 @@ impl Cursor {
         let bad = |_| Error::InvalidCursor("malformed payload");
         let mut r = Reader::new(bytes, "cursor");
         let version = r.u8().map_err(bad)?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_1 {
             return Err(Error::InvalidCursor("unknown cursor version"));
         }
         let user = UserId(r.u32v().map_err(bad)?);
         let as_of = r.ivarint().map_err(bad)?;
+        let issued = if version == VERSION_1 {
+            as_of
+        } else {
+            as_of.wrapping_add(r.ivarint().map_err(bad)?)
+        };
         let horizon = PostId(r.varint().map_err(bad)?);
         let flags = r.u8().map_err(bad)?;
         if flags > 3 {
@@ -192,6 +214,7 @@ impl Cursor {
         Ok(Cursor {
             user,
             as_of,
+            issued,
             horizon,
             run,
             served,
@@ -219,12 +242,7 @@ impl Cursor {
         }
         let (payload, mac) = bytes.split_at(bytes.len() - MAC_LEN);
         let expected = key.mac(payload);
-        // Constant-time comparison.
-        let diff = expected
-            .iter()
-            .zip(mac)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff != 0 {
+        if !bool::from(expected[..].ct_eq(mac)) {
             return Err(Error::InvalidCursor(
                 "signature mismatch (tampered or foreign)",
             ));
@@ -242,14 +260,16 @@ mod tests {
         (
             any::<u32>(),
             any::<i64>(),
+            any::<i64>(),
             any::<u64>(),
             proptest::option::of((any::<u32>(), any::<u32>())),
             proptest::option::of((0u8..5, any::<u32>())),
             proptest::collection::btree_set(any::<u64>(), 0..50),
         )
-            .prop_map(|(u, as_of, h, a, k, served)| Cursor {
+            .prop_map(|(u, as_of, issued, h, a, k, served)| Cursor {
                 user: UserId(u),
                 as_of,
+                issued,
                 horizon: PostId(h),
                 run: RunState {
                     author: a.map(|(a, n)| (UserId(a), n)),
@@ -292,6 +312,7 @@ mod tests {
         let c = Cursor {
             user: UserId(7),
             as_of: 1,
+            issued: 3,
             horizon: PostId(2),
             run: RunState::default(),
             served: vec![PostId(1)],
@@ -299,5 +320,28 @@ mod tests {
         let s = c.encode(&CursorKey::derive(b"a"));
         assert!(Cursor::decode(&CursorKey::derive(b"b"), &s).is_err());
         assert_eq!(Cursor::decode(&CursorKey::derive(b"a"), &s).unwrap(), c);
+    }
+
+    #[test]
+    fn version_1_cursors_decode_with_the_session_start_as_issue_time() {
+        // user 7, as_of 40 (zigzag 80), horizon 2, no run, one served id 1:
+        // the layout version 1 wrote.
+        let v1 = [VERSION_1, 7, 80, 2, 0, 1, 1];
+        let key = CursorKey::derive(b"a");
+        let mut bytes = v1.to_vec();
+        bytes.extend_from_slice(&key.mac(&v1));
+        let c = Cursor::decode(&key, &URL_SAFE_NO_PAD.encode(bytes)).unwrap();
+        assert_eq!(
+            c,
+            Cursor {
+                user: UserId(7),
+                as_of: 40,
+                issued: 40,
+                horizon: PostId(2),
+                run: RunState::default(),
+                served: vec![PostId(1)],
+            }
+        );
+        assert_eq!(c.to_payload()[0], VERSION);
     }
 }

@@ -27,6 +27,16 @@ pub enum Error {
     /// A cursor that is malformed, forged, or issued for another user or feed.
     #[error("invalid cursor: {0}")]
     InvalidCursor(&'static str),
+    /// An authentic cursor older than [`crate::FeedConfig::cursor_max_age_ms`].
+    #[error("cursor expired: issued at {issued} ms, read at {now} ms, max age {max_age_ms} ms")]
+    CursorExpired {
+        /// When the cursor was issued (its authenticated issue time).
+        issued: i64,
+        /// The `now` of the read that presented it.
+        now: i64,
+        /// The configured limit.
+        max_age_ms: i64,
+    },
     /// Bytes that do not decode (a persisted record, an inbox block).
     #[error("corrupt {what}: {reason}")]
     Corrupt {

@@ -51,6 +51,11 @@ pub struct FeedConfig {
     /// 64 bytes per id up to the largest one used, plus each user's state),
     /// so this bounds what a hostile id can make it allocate.
     pub max_users: u32,
+    /// Cursors issued more than this long before the read that presents
+    /// them are refused with [`Error::CursorExpired`]. `None` (the default):
+    /// cursors never expire. Each page's cursor is issued at that read's
+    /// `now`, so an active session goes on; one left idle this long ends.
+    pub cursor_max_age_ms: Option<i64>,
 }
 
 impl Default for FeedConfig {
@@ -66,6 +71,7 @@ impl Default for FeedConfig {
             affinity_half_life_ms: 14 * 86_400_000,
             velocity_half_life_ms: 3_600_000,
             max_users: 1 << 22,
+            cursor_max_age_ms: None,
         }
     }
 }
@@ -129,6 +135,13 @@ impl FeedConfig {
     #[must_use]
     pub fn with_max_users(mut self, n: u32) -> Self {
         self.max_users = n.max(1);
+        self
+    }
+    /// Sets [`FeedConfig::cursor_max_age_ms`] (`None`: cursors never expire;
+    /// negative ages count as 0).
+    #[must_use]
+    pub fn with_cursor_max_age_ms(mut self, ms: Option<i64>) -> Self {
+        self.cursor_max_age_ms = ms.map(|m| m.max(0));
         self
     }
 }
@@ -940,16 +953,11 @@ impl<S: Scorer> Feed<S> {
         how: Delivery,
     ) -> Result<Page> {
         let session = match cursor {
-            Some(s) => {
-                let c = Cursor::decode(&self.key, s)?;
-                if c.user != user {
-                    return Err(Error::InvalidCursor("issued for another user"));
-                }
-                c
-            }
+            Some(s) => self.open_cursor(user, s, now)?,
             None => Cursor {
                 user,
                 as_of: now,
+                issued: now,
                 horizon: self.next_post_id(),
                 run: RunState::default(),
                 served: Vec::new(),
@@ -1002,6 +1010,7 @@ impl<S: Scorer> Feed<S> {
                 Cursor {
                     user,
                     as_of: session.as_of,
+                    issued: now,
                     horizon: session.horizon,
                     run,
                     served,
@@ -1019,13 +1028,29 @@ impl<S: Scorer> Feed<S> {
         })
     }
 
-    /// How many posts arrived in `user`'s feed after the session of `cursor`
-    /// began (as of `now`): the pull-to-refresh badge.
-    pub fn new_since(&self, user: UserId, cursor: &str, now: i64) -> Result<usize> {
-        let c = Cursor::decode(&self.key, cursor)?;
+    /// Verifies a client's cursor: its MAC, its user, and (with
+    /// [`FeedConfig::cursor_max_age_ms`]) its age at `now`.
+    fn open_cursor(&self, user: UserId, s: &str, now: i64) -> Result<Cursor> {
+        let c = Cursor::decode(&self.key, s)?;
         if c.user != user {
             return Err(Error::InvalidCursor("issued for another user"));
         }
+        if let Some(max_age_ms) = self.config.cursor_max_age_ms
+            && now.saturating_sub(c.issued) > max_age_ms
+        {
+            return Err(Error::CursorExpired {
+                issued: c.issued,
+                now,
+                max_age_ms,
+            });
+        }
+        Ok(c)
+    }
+
+    /// How many posts arrived in `user`'s feed after the session of `cursor`
+    /// began (as of `now`): the pull-to-refresh badge.
+    pub fn new_since(&self, user: UserId, cursor: &str, now: i64) -> Result<usize> {
+        let c = self.open_cursor(user, cursor, now)?;
         let empty = UserState::default();
         let empty_inbox = Inbox::default();
         let su = self.user(user).unwrap_or(&empty);

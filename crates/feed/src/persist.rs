@@ -232,7 +232,9 @@ impl PostBlock {
         if v != RECORD_VERSION {
             return Err(r.corrupt(format!("unknown version {v}")));
         }
-        let n = r.len(16)?;
+        // The smallest post: tag, author, ts, likes, comments, shares (1 byte each),
+        // velocity (8), velocity ts delta (1).
+        let n = r.len(15)?;
         let first = r.varint()?;
         let mut posts = Vec::with_capacity(n);
         for i in 0..n as u64 {

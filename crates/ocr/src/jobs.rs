@@ -10,7 +10,7 @@ use crate::tree::{Document, Page};
 use crate::{Error, Result};
 use blocksmith_store::record::Record;
 use blocksmith_store::{Key, PutOptions, Store, StoreExt};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A job id: the content hash of the input and a hash of the engine options.
@@ -130,14 +130,24 @@ pub struct RunReport {
 }
 
 /// A job queue persisted in a store.
-#[derive(Debug)]
 pub struct JobQueue<S> {
     store: S,
     prefix: String,
     opts: JobOptions,
+    clock: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
 
-fn now_ms() -> u64 {
+impl<S: std::fmt::Debug> std::fmt::Debug for JobQueue<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobQueue")
+            .field("store", &self.store)
+            .field("prefix", &self.prefix)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+fn system_clock_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -159,7 +169,22 @@ impl<S: Store> JobQueue<S> {
             store,
             prefix: prefix.trim_end_matches('/').to_string(),
             opts,
+            clock: Arc::new(system_clock_ms),
         }
+    }
+
+    /// Replaces the clock (Unix milliseconds) that leases are taken and checked against, for
+    /// tests and simulations. Every worker of the queue uses it; queues sharing a store
+    /// should agree on the time.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The current time of the queue's clock (Unix milliseconds).
+    pub fn now_ms(&self) -> u64 {
+        (self.clock)()
     }
 
     /// The store.
@@ -298,7 +323,7 @@ impl<S: Store> JobQueue<S> {
     /// Returns false if another worker holds it or it is finished.
     pub fn claim(&self, id: &JobId) -> Result<bool> {
         let (mut rec, version) = self.load(id)?;
-        let now = now_ms();
+        let now = self.now_ms();
         let claimable = match rec.status {
             JobStatus::Queued => true,
             JobStatus::Running { .. } => rec.lease_until_ms <= now,
@@ -312,7 +337,7 @@ impl<S: Store> JobQueue<S> {
             pages_done: rec.pages_done,
             pages_total: rec.pages_total,
         };
-        rec.lease_until_ms = now + self.opts.lease.as_millis() as u64;
+        rec.lease_until_ms = now.saturating_add(self.opts.lease.as_millis() as u64);
         match self.store.blocking().put_record(
             &self.key(id, "job")?,
             &rec,
@@ -338,7 +363,7 @@ impl<S: Store> JobQueue<S> {
                     return Ok(None);
                 }
                 f(&mut r);
-                r.lease_until_ms = now_ms() + lease;
+                r.lease_until_ms = self.now_ms().saturating_add(lease);
                 Ok(Some(r))
             })?;
         Ok(live)
@@ -492,7 +517,7 @@ impl<S: Store> JobQueue<S> {
         let (rec, _) = self.load(id)?;
         Ok(match rec.status {
             JobStatus::Queued => true,
-            JobStatus::Running { .. } => rec.lease_until_ms <= now_ms(),
+            JobStatus::Running { .. } => rec.lease_until_ms <= self.now_ms(),
             _ => false,
         })
     }

@@ -276,6 +276,12 @@ fn ertl_estimate(regs: &[u8]) -> f64 {
     }
     z += m * sigma(f64::from(c[0]) / m);
     let alpha_inf = 0.5 / std::f64::consts::LN_2;
+    if z == 0.0 {
+        // Every register saturated (only hostile bytes get there: it takes about
+        // 2^62 distinct items per register): the estimator diverges, so answer the
+        // most the registers can tell apart rather than infinity.
+        return m * 2f64.powi(Q as i32);
+    }
     alpha_inf * m * m / z
 }
 

@@ -361,7 +361,9 @@ impl<T: KllItem> KllSketch<T> {
             Vec::with_capacity(20 + 4 * self.levels.len() + T::SIZE * (self.retained + 2));
         let flags = if empty { FLAG_EMPTY } else { 0 }
             | if single { FLAG_SINGLE } else { 0 }
-            | if self.l0_sorted { FLAG_L0_SORTED } else { 0 };
+            // Only the full form has a level zero to call sorted (the compact
+            // forms read back unsorted: keep serialize a fixed point).
+            | if self.l0_sorted && !empty && !single { FLAG_L0_SORTED } else { 0 };
         out.push(if empty || single { 2 } else { 5 });
         out.push(if single { 2 } else { 1 });
         out.push(FAMILY_KLL);

@@ -442,8 +442,14 @@ impl<S: Store> Series<S> {
         ))?;
         // The head flushed under this number, if any: stale once the chunk
         // is written (and whatever happens next, since the number moves on).
+        // A stored counter at its end (only a corrupt or hostile meta record
+        // gets there) is an error, not an overflow.
+        let next = self
+            .next_seq
+            .checked_add(1)
+            .ok_or(Error::Corrupt("series chunk sequence exhausted"))?;
         self.stale.push(self.head_key()?);
-        self.next_seq += 1;
+        self.next_seq = next;
         // The counter is saved first: a crash between the two leaves a gap in
         // sequence numbers, never two chunks with the same key.
         self.save_meta().await?;

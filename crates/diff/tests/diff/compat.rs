@@ -1,6 +1,8 @@
 //! Compatibility with git and GNU patch on real file revisions (the CPython
 //! standard library corpus in `data/`). Each test runs the tools as processes
-//! and skips, saying so, when a tool is absent.
+//! and skips, saying so, when a tool is absent, unless
+//! `BLOCKSMITH_REQUIRE_TOOLS=1` (CI sets it), which makes a missing tool fail
+//! the test instead.
 
 use blocksmith_diff::patch::{ApplyOptions, Patch, apply_strict};
 use blocksmith_diff::text::{Algorithm, DiffOptions, TextDiff};
@@ -8,7 +10,16 @@ use blocksmith_diff::unified::UnifiedOptions;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-fn tool(name: &str) -> bool {
+/// Whether `BLOCKSMITH_REQUIRE_TOOLS` asks for every external tool to be
+/// present (any value but empty or `0`).
+fn tools_required() -> bool {
+    std::env::var_os("BLOCKSMITH_REQUIRE_TOOLS").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Whether `name --version` runs. If it does not, the calling test should
+/// return (it prints a notice), or, under `BLOCKSMITH_REQUIRE_TOOLS=1`, this
+/// panics so the test fails.
+pub(crate) fn tool(name: &str) -> bool {
     let ok = Command::new(name)
         .arg("--version")
         .stdout(Stdio::null())
@@ -16,6 +27,11 @@ fn tool(name: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
+        assert!(
+            !tools_required(),
+            "BLOCKSMITH_REQUIRE_TOOLS is set but `{name}` is missing (`{name} --version` did not \
+             run): install it, or unset BLOCKSMITH_REQUIRE_TOOLS to skip this compatibility test"
+        );
         println!("NOTICE: `{name}` not found, skipping this compatibility test");
     }
     ok

@@ -259,3 +259,23 @@ fn history_persists_in_redb() {
     let h = block_on(configs(&store).head("x")).unwrap().unwrap();
     assert_eq!((h.version, h.content.as_str()), (2, "a = 2\n"));
 }
+
+/// Found by the `diff_history_records` fuzz target: a stored proposal counter at `u64::MAX`
+/// overflowed (a panic with overflow checks) at the next proposal.
+#[test]
+fn an_exhausted_proposal_counter_is_an_error_not_an_overflow() {
+    use blocksmith_store::StoreExt as _;
+    let store = MemoryStore::new();
+    let cs = ConfigStore::new(&store, HistoryOptions::default());
+    let key = blocksmith_store::Key::new("diff/proposal-seq").unwrap();
+    let mut bytes = b"BSRC\x01\x11diff.proposal_seq\x01\x00\x00\x00".to_vec();
+    bytes.extend_from_slice(br#"{"next":18446744073709551615}"#);
+    store.blocking().put(&key, bytes.clone()).unwrap();
+    let r = block_on(cs.propose("app", "x\n", None, "ada", "m"));
+    assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+    // The counter was left as it was.
+    assert_eq!(
+        store.blocking().get(&key).unwrap().data.as_ref(),
+        &bytes[..]
+    );
+}

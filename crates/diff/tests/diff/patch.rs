@@ -181,3 +181,22 @@ fn empty_context_lines_without_space_are_accepted() {
         "a\n\nc\n"
     );
 }
+
+/// Found by the `diff_unified_patch` fuzz target (a 20 s timeout): a hunk stating an old start
+/// line far past the end of the target made the offset search count up to that line number.
+#[test]
+fn a_hunk_stated_far_past_the_end_is_placed_or_rejected_at_once() {
+    let p = Patch::parse("--- a\n+++ b\n@@ -8006024407900225518 +1 @@\n-x\n+y\n").unwrap();
+    let start = std::time::Instant::now();
+    let r = apply("a\nx\nb\n", &p.files[0], &ApplyOptions::default());
+    assert!(r.is_clean(), "{:?}", r.rejects);
+    assert_eq!(r.text, "a\ny\nb\n");
+    // Out of reach of a bounded offset search: rejected, also at once.
+    let r = apply(
+        "a\nx\nb\n",
+        &p.files[0],
+        &ApplyOptions::default().with_max_offset(Some(10)),
+    );
+    assert_eq!(r.rejects.len(), 1);
+    assert!(start.elapsed() < std::time::Duration::from_secs(1));
+}

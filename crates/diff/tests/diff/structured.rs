@@ -192,3 +192,29 @@ fn hostile_nesting_is_an_error_not_a_crash() {
     }
     assert!(parse(&bomb, Format::Yaml).is_err());
 }
+
+/// Found by the `diff_parse_json` fuzz target: `-3e50` read as one double and written back
+/// read as its neighbour (-3.0000000000000002e50), because serde_json's default float parser
+/// is not correctly rounded. Every written number must read back the same.
+#[test]
+fn json_numbers_survive_a_write_and_read_back() {
+    for text in [
+        "-3e50",
+        "3e50",
+        "2.5",
+        "1e-300",
+        "-1.7976931348623157e308",
+        "0.1",
+        "9007199254740993.5",
+    ] {
+        let v = parse(text, Format::Json).unwrap();
+        let written = to_string(&v, Format::Json).unwrap();
+        assert_eq!(
+            parse(&written, Format::Json).unwrap(),
+            v,
+            "{text} -> {written}"
+        );
+        let exact = text.parse::<f64>().unwrap();
+        assert_eq!(v.as_f64().unwrap().to_bits(), exact.to_bits(), "{text}");
+    }
+}

@@ -1,6 +1,8 @@
 //! Cursors: stable sessions, tamper evidence, new-since counts, seen-state.
 
 use super::{HOUR, feed, ids, key};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use blocksmith_feed::sim::{self, SimConfig};
 use blocksmith_feed::{Cursor, Error, Feed, FeedConfig, Interaction, Kind, SeenPolicy, UserId};
 use std::collections::BTreeSet;
@@ -118,6 +120,102 @@ fn forged_and_foreign_cursors_are_rejected() {
             Err(Error::InvalidCursor(_))
         ));
     }
+}
+
+/// A feed of ten posts by one followee, read two at a time, with cursors
+/// that expire after `max_age`.
+fn expiring_feed(max_age: Option<i64>) -> Feed {
+    let mut f = feed(
+        FeedConfig::default()
+            .with_page_size(2)
+            .with_cursor_max_age_ms(max_age),
+    );
+    f.follow(UserId(1), UserId(2)).unwrap();
+    for i in 0..10 {
+        f.publish(UserId(2), i * 1000, Kind::Text).unwrap();
+    }
+    f
+}
+
+#[test]
+fn tampered_cursors_are_refused() {
+    let f = expiring_feed(Some(HOUR));
+    let now = 20 * HOUR;
+    let c = f.read(UserId(1), None, now).unwrap().next.unwrap();
+    // Moving the issue time forward (re-encoding without the key) breaks the MAC.
+    let mut decoded = Cursor::decode(&key(), &c).unwrap();
+    assert_eq!(decoded.issued, now);
+    decoded.issued = now + 10 * HOUR;
+    let payload = decoded.to_payload();
+    let mut bytes = URL_SAFE_NO_PAD.decode(&c).unwrap();
+    let mac = bytes.split_off(bytes.len() - 16);
+    assert_ne!(bytes, payload);
+    let mut forged = payload;
+    forged.extend_from_slice(&mac);
+    let forged = URL_SAFE_NO_PAD.encode(forged);
+    for read in [
+        f.read(UserId(1), Some(&forged), now + 11 * HOUR)
+            .map(|_| ()),
+        f.new_since(UserId(1), &forged, now + 11 * HOUR).map(|_| ()),
+    ] {
+        assert!(
+            matches!(read, Err(Error::InvalidCursor(m)) if m.contains("signature")),
+            "{read:?}"
+        );
+    }
+    // Flipping the last bit of the tag, too.
+    let mut bytes = URL_SAFE_NO_PAD.decode(&c).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    let flipped = URL_SAFE_NO_PAD.encode(bytes);
+    assert!(matches!(
+        f.read(UserId(1), Some(&flipped), now),
+        Err(Error::InvalidCursor(_))
+    ));
+    assert!(f.read(UserId(1), Some(&c), now).is_ok());
+}
+
+#[test]
+fn cursors_older_than_the_max_age_are_refused_with_a_typed_error() {
+    let f = expiring_feed(Some(HOUR));
+    let t0 = 20 * HOUR;
+    let first = f.read(UserId(1), None, t0).unwrap();
+    let c = first.next.unwrap();
+    // Fresh, and exactly at the limit: accepted.
+    assert_eq!(f.read(UserId(1), Some(&c), t0).unwrap().items.len(), 2);
+    let page = f.read(UserId(1), Some(&c), t0 + HOUR).unwrap();
+    assert_eq!(f.new_since(UserId(1), &c, t0 + HOUR).unwrap(), 0);
+    // One millisecond past it: refused, on both paths, with the numbers.
+    let expired = Error::CursorExpired {
+        issued: t0,
+        now: t0 + HOUR + 1,
+        max_age_ms: HOUR,
+    };
+    for err in [
+        f.read(UserId(1), Some(&c), t0 + HOUR + 1).unwrap_err(),
+        f.new_since(UserId(1), &c, t0 + HOUR + 1).unwrap_err(),
+    ] {
+        assert_eq!(format!("{err:?}"), format!("{expired:?}"));
+    }
+    // Each page's cursor is issued at its own read: an active session goes on.
+    let next = page.next.unwrap();
+    assert_eq!(Cursor::decode(&key(), &next).unwrap().issued, t0 + HOUR);
+    assert_eq!(Cursor::decode(&key(), &next).unwrap().as_of, t0);
+    assert!(f.read(UserId(1), Some(&next), t0 + 2 * HOUR).is_ok());
+    // A foreign user's cursor is still "invalid", not "expired".
+    assert!(matches!(
+        f.read(UserId(3), Some(&c), t0 + 5 * HOUR),
+        Err(Error::InvalidCursor(_))
+    ));
+    // Without a max age, cursors never expire.
+    let f = expiring_feed(None);
+    let c = f.read(UserId(1), None, t0).unwrap().next.unwrap();
+    assert_eq!(
+        f.read(UserId(1), Some(&c), t0 + 10_000 * HOUR)
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
 }
 
 #[test]

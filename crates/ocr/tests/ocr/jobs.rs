@@ -5,7 +5,7 @@ use blocksmith_ocr::{Engine, EngineOptions, Error, LineImage, Recognizer, WordGu
 use blocksmith_store::MemoryStore;
 use image::{DynamicImage, ImageFormat};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Counts calls; panics on the first call for a line taller than `fail_taller` (once, or
@@ -151,11 +151,19 @@ fn failures_retry_and_resume_from_the_last_page() {
 
 #[test]
 fn a_job_left_running_by_a_dead_worker_is_taken_over() {
+    // The queue's clock is a counter the test moves: no sleeping, no race with a loaded
+    // machine.
+    let clock = Arc::new(AtomicU64::new(1_000_000));
     let q = JobQueue::new(
         MemoryStore::new(),
         "jobs",
         JobOptions::default().with_lease(Duration::from_millis(150)),
-    );
+    )
+    .with_clock({
+        let clock = clock.clone();
+        move || clock.load(Ordering::SeqCst)
+    });
+    assert_eq!(q.now_ms(), 1_000_000);
     let probe = Arc::new(Probe::default());
     let engine = Engine::new(EngineOptions::default(), probe.clone());
     let id = q
@@ -170,9 +178,19 @@ fn a_job_left_running_by_a_dead_worker_is_taken_over() {
         0,
         "lease still valid"
     );
-    std::thread::sleep(Duration::from_millis(200));
+    // One millisecond before the lease runs out it still holds...
+    clock.fetch_add(149, Ordering::SeqCst);
+    assert!(
+        !q.claim(&id).unwrap(),
+        "lease valid until its last millisecond"
+    );
+    assert_eq!(q.run_pending(&engine, 2).unwrap().done, 0);
+    assert_eq!(probe.calls.load(Ordering::SeqCst), 0);
+    // ...and at its end another worker takes the job over.
+    clock.fetch_add(1, Ordering::SeqCst);
     assert_eq!(q.run_pending(&engine, 2).unwrap().done, 1);
     assert_eq!(q.status(&id).unwrap(), JobStatus::Done);
+    assert_eq!(probe.calls.load(Ordering::SeqCst), 2);
 }
 
 #[test]

@@ -176,3 +176,23 @@ proptest! {
         let _ = HllSketch::deserialize(&framed);
     }
 }
+
+/// Found by the `sketch_hll` fuzz target: an out-of-order HLL sketch whose registers are all
+/// saturated estimated infinity (Ertl's estimator divides by zero there).
+#[test]
+fn saturated_registers_estimate_a_finite_count() {
+    let hex = "0a01070416161616162816161616161616161616161616161616fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe02ffff00000000fff9ffffffffff0000051616161616";
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let s = HllSketch::deserialize(&bytes).unwrap();
+    let e = s.estimate();
+    assert!(e.is_finite() && e >= 0.0, "{e}");
+    for t in [HllType::Hll4, HllType::Hll6, HllType::Hll8] {
+        let mut copy = s.clone();
+        copy.set_target_type(t);
+        let again = HllSketch::deserialize(&copy.serialize()).unwrap();
+        assert_eq!(again.estimate().to_bits(), e.to_bits(), "{t:?}");
+    }
+}

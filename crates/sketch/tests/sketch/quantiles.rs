@@ -232,3 +232,22 @@ proptest! {
         let _ = DdSketch::from_protobuf(&bytes);
     }
 }
+
+/// Found by the `sketch_kll` fuzz target: a full-form sketch with n = 0 and the "level zero
+/// sorted" flag serialized as an empty sketch that kept the flag, and that read back without
+/// it: serialize was not a fixed point. The compact forms never carry the flag (as
+/// DataSketches writes them).
+#[test]
+fn kll_compact_forms_never_carry_the_sorted_flag() {
+    let mut full = vec![5u8, 1, 15, 0x0a, 200, 0, 8, 0];
+    full.extend_from_slice(&0u64.to_le_bytes()); // n
+    full.extend_from_slice(&[100, 0, 1, 0]); // min_k, levels, unused
+    full.extend_from_slice(&200u32.to_le_bytes()); // level 0 offset = capacity: no items
+    full.extend_from_slice(&1.0f64.to_le_bytes()); // min
+    full.extend_from_slice(&2.0f64.to_le_bytes()); // max
+    let s = KllSketch::<f64>::deserialize(&full).unwrap();
+    let bytes = s.serialize();
+    assert_eq!(bytes[3], 1, "empty flag only");
+    let again = KllSketch::<f64>::deserialize(&bytes).unwrap();
+    assert_eq!(again.serialize(), bytes);
+}

@@ -212,3 +212,45 @@ fn seals_by_time_span() {
         assert_eq!(s.sealed_chunks(), 4, "a chunk per minute of data");
     });
 }
+
+/// Found by the `tsz_series_meta` fuzz target: a stored meta record whose chunk counter is at
+/// `u64::MAX` overflowed (a panic with overflow checks) at the next seal.
+#[test]
+fn an_exhausted_chunk_counter_is_an_error_not_an_overflow() {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Meta {
+        unit: u8,
+        next_seq: u64,
+    }
+    impl blocksmith_store::record::Record for Meta {
+        const KIND: &'static str = "tsz.series";
+        const VERSION: u32 = 1;
+    }
+    let store = MemoryStore::new();
+    let meta = Meta {
+        unit: 0,
+        next_seq: u64::MAX,
+    };
+    store
+        .blocking()
+        .put(
+            &Key::new("tsz/s/meta").unwrap(),
+            blocksmith_store::record::encode(&meta).unwrap(),
+        )
+        .unwrap();
+    block_on(async {
+        let mut s = Series::open(&store, "s", SeriesConfig::new(TimeUnit::Seconds))
+            .await
+            .unwrap();
+        s.append(1, 1.0).await.unwrap();
+        assert!(matches!(s.seal().await, Err(Error::Corrupt(_))));
+        // Nothing was written.
+        assert!(
+            store
+                .blocking()
+                .list_all("tsz/s/chunks/")
+                .unwrap()
+                .is_empty()
+        );
+    });
+}
