@@ -3,7 +3,7 @@
 #
 # Builds every target of fuzz/ once with cargo-fuzz on the nightly toolchain (release with
 # debug assertions and overflow checks, no sanitizer: the workspace forbids unsafe code, and
-# ASan would double the build and run times), runs each for FUZZ_SECONDS (default 10) on a
+# ASan would double the build and run times), runs each for FUZZ_SECONDS (default 8) on a
 # scratch copy of its committed seed corpus (fuzz/corpus/<target>; the committed files are
 # never written to), then replays every committed corpus with -runs=0. Any crash, leak, OOM
 # (-rss_limit_mb) or timeout (-timeout) fails the step; the crashing input is left under
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-8}"
 # Outside the clone, so CI runs on the same machine build incrementally (a cold build of
 # every target is most of this step's time).
 FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/blocksmith/fuzz-target}"

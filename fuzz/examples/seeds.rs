@@ -110,6 +110,7 @@ fn main() {
     spell(&mut o);
     codes(&mut o);
     ocr(&mut o);
+    flow(&mut o);
     println!("{} bytes of seeds under {}", o.total, o.root.display());
 }
 
@@ -288,6 +289,7 @@ fn vault(o: &mut Out) {
         &VaultId::from_bytes([1; 16]),
         &ItemId::from_bytes([2; 16]),
         9,
+        7,
         b"pw",
     )
     .unwrap();
@@ -804,4 +806,72 @@ fn ocr(o: &mut Out) {
         }
     }
     o.put("ocr_job_records", "empty", b"");
+}
+
+/// Flow and tenant records as the engines write them (the first byte picks
+/// the record the target replaces; see the targets).
+fn flow(o: &mut Out) {
+    use blocksmith_flow::{
+        Engine, FlowOptions, ManualClock, Registry, Saga, SagaPlan, SagaStep, StartOptions,
+    };
+    use serde_json::json;
+    let store = MemoryStore::new();
+    let registry = Registry::new()
+        .with_workflow(Saga)
+        .with_step_fn("ok", |_ctx| async { Ok(json!(1)) });
+    let engine = Engine::new(&store, registry)
+        .with_clock(ManualClock::new(1_700_000_000_000))
+        .with_options(FlowOptions::default().with_shards(2).with_history_chunk(2));
+    let plan = SagaPlan::new(vec![
+        SagaStep::new("a", "ok", json!({})).with_compensation("ok", json!({})),
+        SagaStep::new("b", "ok", json!({})),
+    ]);
+    block_on(async {
+        engine
+            .start::<Saga>(&plan, StartOptions::default().with_id("x"))
+            .await
+            .unwrap();
+        engine.worker("w").unwrap().run_until_idle(4).await.unwrap();
+    });
+    for (n, (k, v)) in store_dump(&store, "flow/").into_iter().enumerate() {
+        let which: u8 = if k.starts_with("flow/i/") {
+            0
+        } else if k.starts_with("flow/h/") {
+            1
+        } else if k.starts_with("flow/l/") {
+            2
+        } else if k == "flow/layout" {
+            3
+        } else {
+            continue;
+        };
+        let payload = record::peek("k", &v).unwrap().payload.to_vec();
+        let name = format!("{which}-{n}");
+        o.put("flow_records", &name, [&[which][..], &payload].concat());
+    }
+    o.put("flow_records", "empty", b"");
+    // Tenants.
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let tenants = blocksmith_tenant::Tenants::new(
+        store.clone(),
+        blocksmith_tenant::MemoryHooks::new(),
+        blocksmith_tenant::Plans::example(),
+    )
+    .with_clock(ManualClock::new(1_700_000_000_000));
+    block_on(async {
+        tenants
+            .create(blocksmith_tenant::CreateTenant::new("r1", "acme", "pro", "a@b.c"))
+            .await
+            .unwrap();
+        tenants.run_due().await.unwrap();
+    });
+    let t = store
+        .blocking()
+        .get(&Key::new("tenant/t/tn-r1").unwrap())
+        .unwrap()
+        .data;
+    let payload = record::peek("k", &t).unwrap().payload.to_vec();
+    o.put("tenant_record", "tenant", [&[0u8][..], &payload].concat());
+    o.put("tenant_record", "slug", [&[2u8][..], b"tn-r1"].concat());
+    o.put("tenant_record", "slug-free", [2u8]);
 }
