@@ -88,7 +88,7 @@ fn seal_open(c: &mut Criterion) {
         });
     });
     g.bench_function("item_blob", |b| {
-        b.iter(|| ItemBlob::seal(&key, 1, &vault, &item, 1, black_box(&plain)).unwrap());
+        b.iter(|| ItemBlob::seal(&key, 1, &vault, &item, 1, 7, black_box(&plain)).unwrap());
     });
     g.finish();
 
@@ -97,7 +97,7 @@ fn seal_open(c: &mut Criterion) {
     let nonce = counter_nonce(&mut n);
     let raw_ct = raw.encrypt(&nonce.into(), &plain[..]).unwrap();
     let env = Envelope::seal(&key, Kind::ItemContent, 1, &ctx, &plain).unwrap();
-    let blob = ItemBlob::seal(&key, 1, &vault, &item, 1, &plain).unwrap();
+    let blob = ItemBlob::seal(&key, 1, &vault, &item, 1, 7, &plain).unwrap();
     g.bench_function("raw_chacha20poly1305", |b| {
         b.iter(|| raw.decrypt(&nonce.into(), black_box(&raw_ct[..])).unwrap());
     });
@@ -111,7 +111,7 @@ fn seal_open(c: &mut Criterion) {
     g.bench_function("item_blob", |b| {
         b.iter(|| {
             ItemBlob::parse(black_box(&blob))
-                .and_then(|p| p.open(&key, &vault, &item, 1))
+                .and_then(|p| p.open(&key, &vault, &item, 1, 7))
                 .unwrap()
         });
     });
