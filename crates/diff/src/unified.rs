@@ -164,8 +164,13 @@ fn quote_path(p: &str) -> String {
             '\\' => s.push_str("\\\\"),
             '\t' => s.push_str("\\t"),
             '\n' => s.push_str("\\n"),
+            // Octal escapes are bytes, as git writes them: a control
+            // character outside ASCII (U+0080-U+009F) is its UTF-8 bytes.
             c if c.is_control() => {
-                let _ = write!(s, "\\{:03o}", c as u32);
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(s, "\\{b:03o}");
+                }
             }
             c => s.push(c),
         }

@@ -200,3 +200,21 @@ fn a_hunk_stated_far_past_the_end_is_placed_or_rejected_at_once() {
     assert_eq!(r.rejects.len(), 1);
     assert!(start.elapsed() < std::time::Duration::from_secs(1));
 }
+
+/// Found by the `diff_unified_patch` fuzz target: a path with a control
+/// character outside ASCII (U+009F) was quoted as one octal byte, which is
+/// not UTF-8, so the rendered patch did not parse back.
+#[test]
+fn paths_with_non_ascii_control_characters_render_and_parse_back() {
+    let data: &[u8] = b"\x2d\x2d\x2d\x20\x7f\x9f\x9f\x9f\x9f\x9f\xc2\x9f\x9f\x9f\x9f\x9f\x9f\x9f\x9f\x9f\x9f\x9f\x9f\x30\x30\x5c\x30\x30\x30\x61\x0a\x2b\x2b\x2b\x20\x62\x0a\x40\x40\x20\x2d\x31\x20\x2b\x31\x20\x40\x40\x0a\x2d\x78\x0a\x5c\x20\x4e\x6f\x20\x6c\x69\x6e\x20\x61\x66\x69\x6c\x65\x0a\x2b\x79\x0a";
+    let text = String::from_utf8_lossy(data);
+    let patch = blocksmith_diff::patch::Patch::parse(&text).unwrap();
+    let rendered = blocksmith_diff::unified::render(
+        &patch,
+        &blocksmith_diff::unified::UnifiedOptions::default(),
+    );
+    let again = blocksmith_diff::patch::Patch::parse(&rendered).unwrap();
+    assert_eq!(again.files[0].old_path, patch.files[0].old_path);
+    assert_eq!(again.files[0].hunks, patch.files[0].hunks);
+    assert!(rendered.contains("\\302\\237"), "{rendered:?}");
+}
