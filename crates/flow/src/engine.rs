@@ -963,20 +963,7 @@ impl<S: Store> Worker<'_, S> {
             };
             let h = h.clone();
             self.leases.remove(&shard);
-            let rec = LeaseRecord {
-                owner: self.owner.clone(),
-                token: h.token,
-                expires_ms: 0,
-            };
-            match e
-                .store
-                .put_record(&e.lease_key(shard)?, &rec, PutOptions::update(h.version))
-                .await
-            {
-                Ok(_) => {}
-                Err(err) if err.is_conflict() => {}
-                Err(err) => return Err(err.into()),
-            }
+            self.give_back(shard, h.token, h.version).await?;
         }
         Ok(())
     }
@@ -1019,6 +1006,26 @@ impl<S: Store> Worker<'_, S> {
         }
     }
 
+    /// Writes `shard`'s lease as lapsed at `token` (a compare-and-swap on
+    /// the version this worker holds; lost to a newer owner, it is moot).
+    async fn give_back(&self, shard: u32, token: u64, version: Version) -> Result<()> {
+        let e = self.engine;
+        let rec = LeaseRecord {
+            owner: self.owner.clone(),
+            token,
+            expires_ms: 0,
+        };
+        match e
+            .store
+            .put_record(&e.lease_key(shard)?, &rec, PutOptions::update(version))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_conflict() => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Gives back every lease (a clean shutdown: others take over at once).
     ///
     /// # Errors
@@ -1027,20 +1034,7 @@ impl<S: Store> Worker<'_, S> {
         let e = self.engine;
         e.store.delete(&e.member_key(&self.owner)?).await?;
         for (shard, h) in std::mem::take(&mut self.leases) {
-            let rec = LeaseRecord {
-                owner: self.owner.clone(),
-                token: h.token,
-                expires_ms: 0,
-            };
-            match e
-                .store
-                .put_record(&e.lease_key(shard)?, &rec, PutOptions::update(h.version))
-                .await
-            {
-                Ok(_) => {}
-                Err(err) if err.is_conflict() => {}
-                Err(err) => return Err(err.into()),
-            }
+            self.give_back(shard, h.token, h.version).await?;
         }
         Ok(())
     }
@@ -1164,20 +1158,7 @@ impl<S: Store> Worker<'_, S> {
             // it lapsed at that owner's token, so the next acquisition (by
             // anyone) fences above it.
             if let Some(h) = self.leases.remove(&shard) {
-                let lapsed = LeaseRecord {
-                    owner: self.owner.clone(),
-                    token: rec.fence,
-                    expires_ms: 0,
-                };
-                match e
-                    .store
-                    .put_record(&e.lease_key(shard)?, &lapsed, PutOptions::update(h.version))
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(err) if err.is_conflict() => {}
-                    Err(err) => return Err(err.into()),
-                }
+                self.give_back(shard, rec.fence, h.version).await?;
             }
             return Ok(());
         }
