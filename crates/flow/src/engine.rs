@@ -457,10 +457,8 @@ impl<S: Store> Engine<S> {
         }
         self.check_layout().await?;
         let key = self.instance_key(&id)?;
-        if let Some((existing, _)) = self.store.get_record::<Instance>(&key).await? {
-            return Self::existing(&existing, kind, id);
-        }
-        // Archived: still the same request (until deleted by retention).
+        // Archived: still the same request (until deleted by retention). A
+        // live instance with this id is found by the create-only put below.
         if let Some((existing, _)) = self
             .store
             .get_record::<Instance>(&self.archive_key(&id)?)
@@ -489,7 +487,7 @@ impl<S: Store> Engine<S> {
             },
         );
         rec.apply_commands(commands, now, &self.rules())?;
-        self.wake_before_write(&mut rec, now).await?;
+        self.wake_before_write(&mut rec).await?;
         self.flush_history(&mut rec).await?;
         match self
             .store
@@ -498,7 +496,8 @@ impl<S: Store> Engine<S> {
         {
             Ok(_) => Ok(Started { id, created: true }),
             Err(e) if e.is_conflict() => {
-                // A concurrent start with the same id won: that one stands.
+                // Started before (or by a concurrent start): that one stands.
+                // The index entry written above is an orphan a worker drops.
                 match self.store.get_record::<Instance>(&key).await? {
                     Some((existing, _)) => Self::existing(&existing, kind, id),
                     None => Err(Error::Contended(id)),
@@ -522,9 +521,9 @@ impl<S: Store> Engine<S> {
     /// work *before* the record is written (so a crash never leaves work
     /// that no worker will find). Entries left behind are harmless: a
     /// worker that finds one checks the record.
-    async fn wake_before_write(&self, rec: &mut Instance, now: u64) -> Result<Vec<Key>> {
+    async fn wake_before_write(&self, rec: &mut Instance) -> Result<Vec<Key>> {
         let mut written = Vec::new();
-        let want = self.next_wake(rec, now);
+        let want = self.next_wake(rec);
         if let Some(w) = want
             && rec.wake_ms.is_none_or(|cur| w < cur)
         {
@@ -540,7 +539,7 @@ impl<S: Store> Engine<S> {
     }
 
     /// The instance's next wake: its next work, or its retention deadline.
-    fn next_wake(&self, rec: &Instance, _now: u64) -> Option<u64> {
+    fn next_wake(&self, rec: &Instance) -> Option<u64> {
         if let Some(d) = rec.next_due() {
             return Some(d);
         }
@@ -646,7 +645,7 @@ impl<S: Store> Engine<S> {
                 now,
                 &self.rules(),
             )?;
-            self.wake_before_write(&mut rec, now).await?;
+            self.wake_before_write(&mut rec).await?;
             self.flush_history(&mut rec).await?;
             match self
                 .store
@@ -1087,7 +1086,7 @@ impl<S: Store> Worker<'_, S> {
                     if self.holds(shard, e.now()).is_none() {
                         break 'pages;
                     }
-                    match self.process(shard, &m.key, ms, id, &mut report).await {
+                    match self.process(shard, &m.key, id, &mut report).await {
                         Ok(()) => {}
                         // The store failing is the tick failing (a crash,
                         // an outage): stop, the next tick carries on.
@@ -1134,7 +1133,6 @@ impl<S: Store> Worker<'_, S> {
         &mut self,
         shard: u32,
         entry: &Key,
-        entry_ms: u64,
         id: &str,
         report: &mut TickReport,
     ) -> Result<()> {
@@ -1144,7 +1142,6 @@ impl<S: Store> Worker<'_, S> {
             return self.retire_archived(entry, id, report).await;
         };
         e.check_record(&rec, id)?;
-        let _ = entry_ms;
         if rec.wake_key.as_deref() != Some(entry.as_str()) {
             // An entry the instance no longer relies on.
             e.store.delete(entry).await?;
@@ -1163,7 +1160,7 @@ impl<S: Store> Worker<'_, S> {
             return Ok(());
         }
         if rec.status.is_finished() {
-            return self.retire(rec, version, entry, report).await;
+            return self.retire(rec, entry, report).await;
         }
         let wf = e.registry.workflow(&rec.kind, rec.version)?.clone();
         let rules = e.rules();
@@ -1228,8 +1225,7 @@ impl<S: Store> Worker<'_, S> {
         }
         // Point the index at the next work (or retention), then drop the
         // entries no longer needed.
-        let now = e.now();
-        let want = e.next_wake(&rec, now);
+        let want = e.next_wake(&rec);
         if want != rec.wake_ms {
             rec.wake_key = None;
             if let Some(w) = want {
@@ -1280,7 +1276,7 @@ impl<S: Store> Worker<'_, S> {
         };
         rec.fence = token;
         rec.updated_ms = rec.updated_ms.max(now);
-        written.extend(e.wake_before_write(rec, now).await?);
+        written.extend(e.wake_before_write(rec).await?);
         e.flush_history(rec).await?;
         match e
             .store
@@ -1301,7 +1297,6 @@ impl<S: Store> Worker<'_, S> {
     async fn retire(
         &mut self,
         mut rec: Instance,
-        version: Version,
         entry: &Key,
         report: &mut TickReport,
     ) -> Result<()> {
@@ -1336,7 +1331,6 @@ impl<S: Store> Worker<'_, S> {
         }
         // A finished instance is never written again (signals are
         // refused), so the record can go without a condition.
-        let _ = version;
         e.store.delete(&e.instance_key(&rec.id)?).await?;
         for m in e
             .store
