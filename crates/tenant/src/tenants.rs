@@ -6,8 +6,8 @@ use crate::hooks::{HookContext, HookResult, TenantHooks};
 use crate::model::{Limits, Plans, Tenant, TenantStatus, Tier};
 use crate::slug;
 use blocksmith_flow::{
-    Clock, Engine, FlowOptions, Registry, RetryPolicy, Saga, SagaPlan, SagaStep, StartOptions,
-    StepContext, StepError, SystemClock, Worker,
+    BoxFuture, Clock, Engine, FlowOptions, Registry, RetryPolicy, Saga, SagaPlan, SagaStep,
+    StartOptions, StepContext, StepError, SystemClock, Worker,
 };
 use blocksmith_store::{Key, PutOptions, Store, StoreExt};
 use serde_json::{Value, json};
@@ -475,6 +475,23 @@ macro_rules! hook {
     }};
 }
 
+/// A step that moves the tenant from one of `from` to `to` (idempotent).
+fn status_step<S: Store + 'static>(
+    inner: &Arc<Inner<S>>,
+    action: &'static str,
+    from: &'static [TenantStatus],
+    to: TenantStatus,
+) -> impl Fn(StepContext) -> BoxFuture<'static, std::result::Result<Value, StepError>>
++ Send
++ Sync
++ 'static {
+    let inner = inner.clone();
+    move |ctx| {
+        let i = inner.clone();
+        Box::pin(async move { i.set_status(ctx, action, from, to).await })
+    }
+}
+
 fn registry<S: Store + 'static>(inner: &Arc<Inner<S>>) -> Registry {
     let i = inner.clone();
     let reserve = move |ctx: StepContext| {
@@ -491,75 +508,26 @@ fn registry<S: Store + 'static>(inner: &Arc<Inner<S>>) -> Registry {
         let i = i.clone();
         async move { i.release_slug(ctx, Some(TenantStatus::Purged)).await }
     };
-    let i = inner.clone();
-    let begin = move |ctx: StepContext| {
-        let i = i.clone();
-        async move {
-            i.set_status(
-                ctx,
+    Registry::new()
+        .with_workflow(Saga)
+        .with_step_fn(
+            "tenant.begin",
+            status_step(
+                inner,
                 "provision",
                 &[TenantStatus::Requested],
                 TenantStatus::Provisioning,
-            )
-            .await
-        }
-    };
-    let i = inner.clone();
-    let fail = move |ctx: StepContext| {
-        let i = i.clone();
-        async move {
-            i.set_status(
-                ctx,
+            ),
+        )
+        .with_step_fn(
+            "tenant.fail",
+            status_step(
+                inner,
                 "rollback",
                 &[TenantStatus::Requested, TenantStatus::Provisioning],
                 TenantStatus::Failed,
-            )
-            .await
-        }
-    };
-    let i = inner.clone();
-    let activate = move |ctx: StepContext| {
-        let i = i.clone();
-        async move {
-            i.set_status(
-                ctx,
-                "activate",
-                &[TenantStatus::Provisioning],
-                TenantStatus::Active,
-            )
-            .await
-        }
-    };
-    let i = inner.clone();
-    let mark_deleted = move |ctx: StepContext| {
-        let i = i.clone();
-        async move {
-            i.set_status(
-                ctx,
-                "delete",
-                &[TenantStatus::Active, TenantStatus::Suspended],
-                TenantStatus::Deleted,
-            )
-            .await
-        }
-    };
-    let i = inner.clone();
-    let deprovision = move |ctx: StepContext| {
-        let i = i.clone();
-        async move {
-            i.set_status(
-                ctx,
-                "deprovision",
-                &[TenantStatus::Deleted],
-                TenantStatus::Deprovisioning,
-            )
-            .await
-        }
-    };
-    Registry::new()
-        .with_workflow(Saga)
-        .with_step_fn("tenant.begin", begin)
-        .with_step_fn("tenant.fail", fail)
+            ),
+        )
         .with_step_fn("tenant.reserve", reserve)
         .with_step_fn("tenant.unreserve", unreserve)
         .with_step_fn("tenant.free_slug", free_slug)
@@ -590,9 +558,33 @@ fn registry<S: Store + 'static>(inner: &Arc<Inner<S>>) -> Registry {
             "tenant.export",
             hook!(inner, |h, c| h.export_data(c), Some("export")),
         )
-        .with_step_fn("tenant.activate", activate)
-        .with_step_fn("tenant.mark_deleted", mark_deleted)
-        .with_step_fn("tenant.deprovision", deprovision)
+        .with_step_fn(
+            "tenant.activate",
+            status_step(
+                inner,
+                "activate",
+                &[TenantStatus::Provisioning],
+                TenantStatus::Active,
+            ),
+        )
+        .with_step_fn(
+            "tenant.mark_deleted",
+            status_step(
+                inner,
+                "delete",
+                &[TenantStatus::Active, TenantStatus::Suspended],
+                TenantStatus::Deleted,
+            ),
+        )
+        .with_step_fn(
+            "tenant.deprovision",
+            status_step(
+                inner,
+                "deprovision",
+                &[TenantStatus::Deleted],
+                TenantStatus::Deprovisioning,
+            ),
+        )
 }
 
 impl<S: Store + 'static> Tenants<S> {
