@@ -584,7 +584,8 @@ impl<S: Store> Engine<S> {
     ///
     /// # Errors
     /// [`Error::NotFound`], [`Error::Finished`] (after the end an instance
-    /// takes no signals), [`Error::Contended`] when other writers keep
+    /// takes no signals), [`Error::Rejected`] when the workflow refuses the
+    /// signal ([`Workflow::admit`](crate::Workflow::admit)), [`Error::Contended`] when other writers keep
     /// winning, workflow and store errors.
     pub async fn signal(
         &self,
@@ -622,6 +623,13 @@ impl<S: Store> Engine<S> {
             if rec.status.is_finished() {
                 return Err(Error::Finished(id.to_string()));
             }
+            let wf = self.registry.workflow(&rec.kind, rec.version)?.clone();
+            if let Err(reason) = wf.admit(&rec.state, name, &data)? {
+                return Err(Error::Rejected {
+                    id: id.to_string(),
+                    reason,
+                });
+            }
             let now = self.now();
             rec.log(
                 now,
@@ -635,7 +643,6 @@ impl<S: Store> Engine<S> {
             if rec.signals.len() > SIGNAL_DEDUP_WINDOW {
                 rec.signals.remove(0);
             }
-            let wf = self.registry.workflow(&rec.kind, rec.version)?.clone();
             rec.react(
                 wf.as_ref(),
                 &crate::model::Event::Signal {

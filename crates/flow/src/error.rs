@@ -41,6 +41,15 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// The workflow refused the signal in the instance's current state
+    /// ([`Workflow::admit`](crate::Workflow::admit)); nothing was written.
+    #[error("workflow instance {id:?} refused the signal: {reason}")]
+    Rejected {
+        /// The instance.
+        id: String,
+        /// The workflow's reason, as JSON.
+        reason: serde_json::Value,
+    },
     /// Another writer kept winning the compare-and-swap on an instance.
     #[error("workflow instance {0:?} is contended: too many concurrent writers")]
     Contended(String),

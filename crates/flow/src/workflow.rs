@@ -35,12 +35,28 @@ pub trait Workflow: Send + Sync + 'static {
 
     /// The transition on `event`: updates `state`, returns what to do next.
     fn react(&self, state: &mut Self::State, event: &Event) -> Vec<Command>;
+
+    /// Whether `state` takes signal `name` with payload `data`: `Err`
+    /// refuses it, with a reason the caller can decode. The engine asks
+    /// in the same compare-and-swap round that would deliver the signal,
+    /// so the answer holds for the state the transition would run on; a
+    /// refused signal is [`Error::Rejected`] and writes nothing (its event
+    /// id is not used up). Like `react`, it must be deterministic. By
+    /// default every signal is taken.
+    ///
+    /// # Errors
+    /// The workflow's reason for refusing, as JSON.
+    fn admit(&self, state: &Self::State, name: &str, data: &Value) -> Result<(), Value> {
+        let _ = (state, name, data);
+        Ok(())
+    }
 }
 
 /// A workflow with its types erased to JSON, as the engine stores it.
 pub(crate) trait AnyWorkflow: Send + Sync {
     fn start(&self, input: Value) -> Result<(Value, Vec<Command>)>;
     fn react(&self, state: &mut Value, event: &Event) -> Result<Vec<Command>>;
+    fn admit(&self, state: &Value, name: &str, data: &Value) -> Result<Result<(), Value>>;
 }
 
 struct Erased<W>(W);
@@ -59,6 +75,12 @@ impl<W: Workflow> AnyWorkflow for Erased<W> {
         let commands = self.0.react(&mut typed, event);
         *state = serde_json::to_value(&typed).map_err(serde_err("workflow state"))?;
         Ok(commands)
+    }
+
+    fn admit(&self, state: &Value, name: &str, data: &Value) -> Result<Result<(), Value>> {
+        let typed: W::State =
+            serde_json::from_value(state.clone()).map_err(serde_err("workflow state"))?;
+        Ok(self.0.admit(&typed, name, data))
     }
 }
 

@@ -479,3 +479,80 @@ fn a_step_longer_than_the_lease_still_completes_when_no_one_took_over() {
         );
     });
 }
+
+/// A counter that refuses a signal taking it below zero.
+struct Counter;
+
+impl blocksmith_flow::Workflow for Counter {
+    const KIND: &'static str = "counter";
+    type Input = i64;
+    type State = i64;
+
+    fn start(&self, input: i64) -> (i64, Vec<blocksmith_flow::Command>) {
+        (input, Vec::new())
+    }
+
+    fn react(
+        &self,
+        state: &mut i64,
+        event: &blocksmith_flow::Event,
+    ) -> Vec<blocksmith_flow::Command> {
+        if let blocksmith_flow::Event::Signal { data, .. } = event {
+            *state += data.as_i64().unwrap_or(0);
+        }
+        Vec::new()
+    }
+
+    fn admit(
+        &self,
+        state: &i64,
+        _name: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), serde_json::Value> {
+        let d = data
+            .as_i64()
+            .ok_or_else(|| json!({"why": "not a number"}))?;
+        if state + d < 0 {
+            return Err(json!({"why": "below zero", "balance": state}));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_refused_signal_writes_nothing_and_keeps_its_event_id() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let engine = Engine::new(
+            &store,
+            blocksmith_flow::Registry::new().with_workflow(Counter),
+        )
+        .with_clock(clock());
+        let id = engine
+            .start::<Counter>(&2, StartOptions::default().with_id("c"))
+            .await
+            .unwrap()
+            .id;
+        let before = engine.history(&id).await.unwrap().len();
+        let err = engine
+            .signal(&id, "add", "e1", json!(-3))
+            .await
+            .unwrap_err();
+        match err {
+            Error::Rejected { id: i, reason } => {
+                assert_eq!(i, "c");
+                assert_eq!(reason, json!({"why": "below zero", "balance": 2}));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(engine.history(&id).await.unwrap().len(), before);
+        assert_eq!(engine.get(&id).await.unwrap().unwrap().state, json!(2));
+        // The refused event id was not used up: the same id with a valid
+        // payload is delivered.
+        assert_eq!(
+            engine.signal(&id, "add", "e1", json!(-2)).await.unwrap(),
+            blocksmith_flow::Signalled::Delivered
+        );
+        assert_eq!(engine.get(&id).await.unwrap().unwrap().state, json!(0));
+    });
+}

@@ -1,0 +1,1280 @@
+//! The dispute service: opening, webhook ingestion, evidence, submission,
+//! the due-date index and the queries, over a `blocksmith-flow` engine.
+
+use crate::error::{Error, Result};
+use crate::hooks::{DisputeHooks, HookContext, Reminder};
+use crate::model::{
+    Action, Content, DeadlineAction, Dispute, DisputeFlow, EventKind, EvidenceItem, Input, Money,
+    NetworkEvent, Policy, Refusal, Stage, Start, Status, check_event_shape, is_name,
+};
+use crate::table::ReasonTable;
+use blocksmith_flow::{
+    Clock, Engine, FlowOptions, ListFilter, Registry, RetryPolicy, Signalled, StartOptions,
+    StepContext, StepError, SystemClock, Worker,
+};
+use blocksmith_store::{Key, ListOptions, PutOptions, Store, StoreExt as _};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const DAY_MS: u64 = 86_400_000;
+
+/// How the dispute service stores, times and limits disputes.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DisputeOptions {
+    /// Key prefix of evidence files and the due-date index (default `"dispute"`).
+    pub prefix: String,
+    /// The acquirer's IANA time zone (default `"UTC"`).
+    pub timezone: String,
+    /// Calendar days taken off every network deadline (default 2).
+    pub safety_margin_days: u32,
+    /// Reminders before a deadline, ms (default 7, 3 and 1 days).
+    pub reminders_ms: Vec<u64>,
+    /// What runs at a missed deadline (default [`DeadlineAction::AutoAccept`]).
+    pub on_deadline: DeadlineAction,
+    /// Largest evidence file, bytes (default 5 MiB).
+    pub max_file_bytes: u64,
+    /// Largest text item, bytes (default 20,000).
+    pub max_text_bytes: usize,
+    /// Most bytes of evidence per dispute (default 4.5 MB, Stripe's cap).
+    pub max_total_bytes: u64,
+    /// Most evidence items per dispute (default 50).
+    pub max_items: usize,
+    /// Retry policy of the host hooks.
+    pub hook_retry: RetryPolicy,
+    /// Options of the workflow engine (prefix `"dispute-flow"`; finished
+    /// disputes are archived after 90 days and never deleted).
+    pub flow: FlowOptions,
+}
+
+impl Default for DisputeOptions {
+    fn default() -> Self {
+        DisputeOptions {
+            prefix: "dispute".into(),
+            timezone: "UTC".into(),
+            safety_margin_days: 2,
+            reminders_ms: vec![7 * DAY_MS, 3 * DAY_MS, DAY_MS],
+            on_deadline: DeadlineAction::AutoAccept,
+            max_file_bytes: 5 << 20,
+            max_text_bytes: 20_000,
+            max_total_bytes: 4_500_000,
+            max_items: 50,
+            hook_retry: RetryPolicy::default(),
+            flow: FlowOptions::default()
+                .with_prefix("dispute-flow")
+                .with_retention(Some(90 * DAY_MS), None),
+        }
+    }
+}
+
+impl DisputeOptions {
+    /// Sets the acquirer's time zone (checked when a dispute opens).
+    #[must_use]
+    pub fn with_timezone(mut self, tz: impl Into<String>) -> Self {
+        self.timezone = tz.into();
+        self
+    }
+    /// Sets the safety margin in calendar days.
+    #[must_use]
+    pub fn with_safety_margin_days(mut self, days: u32) -> Self {
+        self.safety_margin_days = days;
+        self
+    }
+    /// Sets the reminders, ms before the deadline.
+    #[must_use]
+    pub fn with_reminders_ms(mut self, r: Vec<u64>) -> Self {
+        self.reminders_ms = r;
+        self
+    }
+    /// Sets what runs at a missed deadline.
+    #[must_use]
+    pub fn with_on_deadline(mut self, a: DeadlineAction) -> Self {
+        self.on_deadline = a;
+        self
+    }
+    /// Sets the evidence limits: file bytes, package bytes, items.
+    #[must_use]
+    pub fn with_evidence_limits(mut self, file: u64, total: u64, items: usize) -> Self {
+        self.max_file_bytes = file;
+        self.max_total_bytes = total;
+        self.max_items = items;
+        self
+    }
+    /// Sets the hooks' retry policy.
+    #[must_use]
+    pub fn with_hook_retry(mut self, p: RetryPolicy) -> Self {
+        self.hook_retry = p;
+        self
+    }
+    /// Sets the workflow engine's options.
+    #[must_use]
+    pub fn with_flow(mut self, f: FlowOptions) -> Self {
+        self.flow = f;
+        self
+    }
+    /// Sets the key prefix.
+    #[must_use]
+    pub fn with_prefix(mut self, p: impl Into<String>) -> Self {
+        self.prefix = p.into();
+        self
+    }
+
+    fn policy(&self) -> Result<Policy> {
+        crate::deadline::check_timezone(&self.timezone).map_err(|reason| Error::Invalid {
+            what: "time zone",
+            reason,
+        })?;
+        let mut reminders = self.reminders_ms.clone();
+        reminders.sort_unstable_by(|a, b| b.cmp(a));
+        reminders.dedup();
+        reminders.truncate(16);
+        Ok(Policy {
+            timezone: self.timezone.clone(),
+            safety_margin_days: self.safety_margin_days.min(30),
+            reminders_ms: reminders,
+            on_deadline: self.on_deadline,
+            max_items: self.max_items.min(1000),
+            max_total_bytes: self.max_total_bytes,
+        })
+    }
+}
+
+/// A dispute opened by hand (the `created` event, sequence 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenDispute {
+    /// The dispute id (default `dp_<charge>`).
+    pub id: Option<String>,
+    /// The disputed charge.
+    pub charge: String,
+    /// The disputed amount.
+    pub amount: Money,
+    /// The amount in the settlement currency, when it differs.
+    pub settlement: Option<Money>,
+    /// The network id.
+    pub network: String,
+    /// The reason code.
+    pub reason: String,
+    /// `Chargeback` (default) or `Inquiry`.
+    pub stage: Stage,
+    /// The processor's deadline, if it gave one.
+    pub due_by_ms: Option<u64>,
+}
+
+impl OpenDispute {
+    /// A chargeback of `amount` on `charge`, on `network` for `reason`.
+    pub fn new(
+        charge: impl Into<String>,
+        amount: Money,
+        network: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        OpenDispute {
+            id: None,
+            charge: charge.into(),
+            amount,
+            settlement: None,
+            network: network.into(),
+            reason: reason.into(),
+            stage: Stage::Chargeback,
+            due_by_ms: None,
+        }
+    }
+    /// Sets the dispute id.
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+    /// Sets the settlement amount (another currency).
+    #[must_use]
+    pub fn with_settlement(mut self, m: Money) -> Self {
+        self.settlement = Some(m);
+        self
+    }
+    /// Opens it as an inquiry (retrieval request).
+    #[must_use]
+    pub fn as_inquiry(mut self) -> Self {
+        self.stage = Stage::Inquiry;
+        self
+    }
+    /// Sets the processor's deadline.
+    #[must_use]
+    pub fn with_due_by_ms(mut self, ms: u64) -> Self {
+        self.due_by_ms = Some(ms);
+        self
+    }
+}
+
+/// An evidence item to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Evidence {
+    /// Its id (random when `None`): adding the same id twice is a
+    /// duplicate (safe to retry).
+    pub id: Option<String>,
+    /// The kind.
+    pub kind: String,
+    /// Text, or a file's name and bytes.
+    pub body: EvidenceBody,
+    /// Fields the kind requires (tracking number, delivery date, ...).
+    pub fields: BTreeMap<String, String>,
+    /// Who adds it.
+    pub actor: String,
+}
+
+/// The body of an [`Evidence`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EvidenceBody {
+    /// Text.
+    Text(String),
+    /// A file: its name and bytes.
+    File(String, Bytes),
+}
+
+impl Evidence {
+    /// A text item of `kind`.
+    pub fn text(kind: impl Into<String>, text: impl Into<String>) -> Self {
+        Evidence {
+            id: None,
+            kind: kind.into(),
+            body: EvidenceBody::Text(text.into()),
+            fields: BTreeMap::new(),
+            actor: "unknown".into(),
+        }
+    }
+    /// A file item of `kind` (PDF, PNG, JPEG or UTF-8 text, by its bytes).
+    pub fn file(kind: impl Into<String>, name: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
+        Evidence {
+            id: None,
+            kind: kind.into(),
+            body: EvidenceBody::File(name.into(), bytes.into()),
+            fields: BTreeMap::new(),
+            actor: "unknown".into(),
+        }
+    }
+    /// Sets a field.
+    #[must_use]
+    pub fn with_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.fields.insert(name.into(), value.into());
+        self
+    }
+    /// Sets the item id (an idempotency key for the add).
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+    /// Sets who adds it.
+    #[must_use]
+    pub fn by(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+}
+
+/// What [`Disputes::ingest`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ingested {
+    /// Taken: applied, or waiting for an earlier sequence number.
+    Accepted,
+    /// Seen before: nothing changed.
+    Duplicate,
+}
+
+/// One row of the due-date queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Due {
+    /// The dispute.
+    pub id: String,
+    /// Its response deadline, Unix ms.
+    pub due_ms: u64,
+    /// Its status.
+    pub status: Status,
+    /// Its stage.
+    pub stage: Stage,
+    /// The disputed amount.
+    pub amount: Option<Money>,
+    /// The network and reason code.
+    pub network: String,
+    /// The reason code.
+    pub reason: String,
+    /// What the package still needs.
+    pub missing: usize,
+}
+
+/// Outcomes of one reason code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReasonStats {
+    /// Won (and reversed: the money came back).
+    pub won: u64,
+    /// Lost or accepted.
+    pub lost: u64,
+    /// Still open.
+    pub open: u64,
+}
+
+impl ReasonStats {
+    /// Won over decided, if any were decided.
+    pub fn win_rate(&self) -> Option<f64> {
+        let d = self.won + self.lost;
+        (d > 0).then(|| self.won as f64 / d as f64)
+    }
+}
+
+/// Win rates and amounts at risk.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Stats {
+    /// By `"<network> <reason code>"`.
+    pub by_reason: BTreeMap<String, ReasonStats>,
+    /// Disputed amounts of open chargebacks, by currency (the charge's).
+    pub at_risk: BTreeMap<String, i64>,
+    /// Funds held now, by settlement currency.
+    pub held: BTreeMap<String, i64>,
+}
+
+/// One finding of [`Disputes::reconcile`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Finding {
+    /// The dispute.
+    pub id: String,
+    /// What is off.
+    pub issue: String,
+}
+
+/// The ledger checked against the disputes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Reconciliation {
+    /// Disputes checked.
+    pub disputes: u64,
+    /// Account balances summed over every dispute, by currency.
+    pub totals: BTreeMap<String, BTreeMap<String, i64>>,
+    /// What needs a look.
+    pub findings: Vec<Finding>,
+}
+
+struct Inner<S> {
+    store: Arc<S>,
+    hooks: Arc<dyn DisputeHooks>,
+    table: Arc<ReasonTable>,
+    options: DisputeOptions,
+    clock: Arc<dyn Clock>,
+    /// Reads instances for the hooks (an engine without steps).
+    reader: Engine<Arc<S>>,
+}
+
+/// The dispute service. Cheap to share behind an `Arc`; every process on
+/// one store sees the same disputes.
+pub struct Disputes<S> {
+    inner: Arc<Inner<S>>,
+    engine: Engine<Arc<S>>,
+}
+
+impl<S> std::fmt::Debug for Disputes<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Disputes")
+            .field("prefix", &self.inner.options.prefix)
+            .field("table", &self.inner.table.version)
+            .finish_non_exhaustive()
+    }
+}
+
+fn step_err(e: &Error) -> StepError {
+    match e {
+        Error::Store(_) | Error::Flow(_) => StepError::retryable("store", e.to_string()),
+        _ => StepError::permanent("dispute", e.to_string()),
+    }
+}
+
+fn random_id(prefix: &str) -> Result<String> {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).map_err(|_| Error::Invalid {
+        what: "random id",
+        reason: "the random number generator failed".into(),
+    })?;
+    Ok(b.iter().fold(prefix.to_string(), |mut s, x| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{x:02x}");
+        s
+    }))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter()
+        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{x:02x}");
+            s
+        })
+}
+
+/// The content type of evidence bytes, by their signature; `None` for a
+/// type the networks do not take.
+pub fn sniff_content_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if std::str::from_utf8(bytes).is_ok_and(|s| {
+        !s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    }) {
+        Some("text/plain")
+    } else {
+        None
+    }
+}
+
+fn check_date(s: &str) -> bool {
+    s.len() == 10 && s.parse::<jiff::civil::Date>().is_ok()
+}
+
+impl<S: Store + 'static> Inner<S> {
+    fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn due_key(&self, due_ms: u64, id: &str) -> Result<Key> {
+        Ok(Key::new(format!(
+            "{}/due/{due_ms:016}/{id}",
+            self.options.prefix
+        ))?)
+    }
+
+    fn file_key(&self, id: &str, sha: &str) -> Result<Key> {
+        Ok(Key::new(format!(
+            "{}/files/{id}/{sha}",
+            self.options.prefix
+        ))?)
+    }
+
+    async fn index(&self, step: StepContext) -> std::result::Result<Value, StepError> {
+        let id = step.instance.clone();
+        if let Some(due) = step.input["set"].as_u64() {
+            let k = self.due_key(due, &id).map_err(|e| step_err(&e))?;
+            self.store
+                .put(&k, Bytes::new(), PutOptions::default())
+                .await
+                .map_err(|e| step_err(&e.into()))?;
+        }
+        for due in step.input["clear"].as_array().into_iter().flatten() {
+            let Some(due) = due.as_u64() else { continue };
+            if step.input["set"].as_u64() == Some(due) {
+                continue;
+            }
+            let k = self.due_key(due, &id).map_err(|e| step_err(&e))?;
+            self.store
+                .delete(&k)
+                .await
+                .map_err(|e| step_err(&e.into()))?;
+        }
+        Ok(Value::Null)
+    }
+
+    async fn hook(&self, step: StepContext) -> std::result::Result<Value, StepError> {
+        let view = self
+            .reader
+            .get(&step.instance)
+            .await
+            .map_err(|e| step_err(&e.into()))?
+            .ok_or_else(|| StepError::permanent("dispute", "the dispute is gone"))?;
+        let dispute: Dispute = serde_json::from_value(view.state)
+            .map_err(|e| StepError::permanent("dispute", format!("unreadable dispute: {e}")))?;
+        let round = step.input["round"].as_u64().unwrap_or(0) as usize;
+        let ctx = HookContext {
+            dispute,
+            round,
+            idempotency_key: step.idempotency_key.clone(),
+            attempt: step.attempt,
+        };
+        let hooks = self.hooks.clone();
+        let name = step
+            .step_id
+            .rsplit('-')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        match name.as_str() {
+            "submit" => {
+                let ids: Vec<&str> = step.input["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let package: Vec<EvidenceItem> = ctx
+                    .dispute
+                    .evidence
+                    .iter()
+                    .filter(|e| ids.contains(&e.id.as_str()))
+                    .cloned()
+                    .collect();
+                hooks.submit(ctx, package).await?;
+            }
+            "accept" => hooks.accept(ctx).await?,
+            "remind" => {
+                let reminder = Reminder {
+                    due_ms: step.input["due_ms"].as_u64().unwrap_or(0),
+                    before_ms: step.input["before_ms"].as_u64().unwrap_or(0),
+                };
+                hooks.remind(ctx, reminder).await?;
+            }
+            "escalate" => hooks.escalate(ctx).await?,
+            other => {
+                return Err(StepError::permanent("dispute", format!("no hook {other}")));
+            }
+        }
+        Ok(json!({"round": round}))
+    }
+}
+
+fn registry<S: Store + 'static>(inner: &Arc<Inner<S>>) -> Registry {
+    let i = inner.clone();
+    let index = move |ctx: StepContext| {
+        let i = i.clone();
+        async move { i.index(ctx).await }
+    };
+    let mut r = Registry::new()
+        .with_workflow(DisputeFlow)
+        .with_step_fn("dispute.index", index);
+    for name in ["submit", "accept", "remind", "escalate"] {
+        let i = inner.clone();
+        r = r.with_step_fn(format!("dispute.{name}"), move |ctx: StepContext| {
+            let i = i.clone();
+            async move { i.hook(ctx).await }
+        });
+    }
+    r
+}
+
+impl<S: Store + 'static> Disputes<S> {
+    /// A dispute service over `store`, telling the outside world through
+    /// `hooks`, with the standard reason table and default options.
+    pub fn new(store: S, hooks: impl DisputeHooks) -> Self {
+        Self::build(
+            Arc::new(store),
+            Arc::new(hooks),
+            Arc::new(ReasonTable::standard()),
+            DisputeOptions::default(),
+            Arc::new(SystemClock),
+        )
+    }
+
+    fn build(
+        store: Arc<S>,
+        hooks: Arc<dyn DisputeHooks>,
+        table: Arc<ReasonTable>,
+        options: DisputeOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let inner = Arc::new(Inner {
+            store: store.clone(),
+            hooks,
+            table,
+            options: options.clone(),
+            clock: clock.clone(),
+            reader: Engine::new(store.clone(), Registry::new().with_workflow(DisputeFlow))
+                .with_options(options.flow.clone()),
+        });
+        let engine = Engine::new(store, registry(&inner))
+            .with_options(options.flow)
+            .with_clock(SharedClock(clock));
+        Disputes { inner, engine }
+    }
+
+    fn rebuild(
+        self,
+        table: Arc<ReasonTable>,
+        options: DisputeOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self::build(
+            self.inner.store.clone(),
+            self.inner.hooks.clone(),
+            table,
+            options,
+            clock,
+        )
+    }
+
+    /// Sets the options.
+    #[must_use]
+    pub fn with_options(self, options: DisputeOptions) -> Self {
+        let (t, c) = (self.inner.table.clone(), self.inner.clock.clone());
+        self.rebuild(t, options, c)
+    }
+
+    /// Replaces the reason table (new disputes use it; open ones keep
+    /// theirs).
+    #[must_use]
+    pub fn with_table(self, table: ReasonTable) -> Self {
+        let (o, c) = (self.inner.options.clone(), self.inner.clock.clone());
+        self.rebuild(Arc::new(table), o, c)
+    }
+
+    /// Replaces the clock (tests, simulations).
+    #[must_use]
+    pub fn with_clock(self, clock: impl Clock) -> Self {
+        let (t, o) = (self.inner.table.clone(), self.inner.options.clone());
+        self.rebuild(t, o, Arc::new(clock))
+    }
+
+    /// The reason table new disputes open under.
+    pub fn table(&self) -> &ReasonTable {
+        &self.inner.table
+    }
+
+    /// The workflow engine (instance id = dispute id, kind `"dispute"`).
+    pub fn engine(&self) -> &Engine<Arc<S>> {
+        &self.engine
+    }
+
+    /// A worker running the timers and host hooks (see
+    /// [`blocksmith_flow::Worker`]).
+    ///
+    /// # Errors
+    /// As [`Engine::worker`].
+    pub fn worker(&self, name: &str) -> Result<Worker<'_, Arc<S>>> {
+        Ok(self.engine.worker(name)?)
+    }
+
+    /// Runs every timer and hook that is due, in this process, until
+    /// nothing is (tools and tests; services run workers).
+    ///
+    /// # Errors
+    /// Store and engine errors.
+    pub async fn run_due(&self) -> Result<()> {
+        let mut w = self.worker("disputes")?;
+        w.run_until_idle(256).await?;
+        w.release().await?;
+        Ok(())
+    }
+
+    /// Opens a dispute by hand: the same as ingesting its `created` event
+    /// (sequence 1, event id `open:<id>`), so opening twice is harmless.
+    ///
+    /// # Errors
+    /// As [`Disputes::ingest`].
+    pub async fn open(&self, req: OpenDispute) -> Result<Dispute> {
+        let id = req
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("dp_{}", req.charge));
+        let ev = NetworkEvent {
+            id: format!("open:{id}"),
+            dispute: id.clone(),
+            sequence: 1,
+            at_ms: self.inner.now(),
+            kind: EventKind::Created {
+                stage: req.stage,
+                charge: req.charge,
+                amount: req.amount,
+                settlement: req.settlement,
+                network: req.network,
+                reason: req.reason,
+                due_by_ms: req.due_by_ms,
+            },
+        };
+        self.ingest(ev).await?;
+        self.get(&id).await
+    }
+
+    /// Takes a processor's event: deduplicated by event id, applied in
+    /// sequence order (an event ahead of its turn waits for the ones
+    /// before it; one that is not valid in turn blocks them, see
+    /// [`Dispute::blocked`]).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a malformed event, [`Error::UnknownReason`],
+    /// [`Error::SequenceConflict`], [`Error::InvalidTransition`] (closed as
+    /// won before a submission, ...) and [`Error::Closed`]: nothing
+    /// changed. Store and engine errors (retry: the event id makes it safe).
+    pub async fn ingest(&self, event: NetworkEvent) -> Result<Ingested> {
+        check_id(&event.dispute)?;
+        check_event_shape(&event).map_err(Refusal::into_error)?;
+        let (rules, policy) = match &event.kind {
+            EventKind::Created {
+                network, reason, ..
+            } => (
+                Some(self.inner.table.rules(network, reason)?),
+                Some(self.inner.options.policy()?),
+            ),
+            EventKind::Updated {
+                reason: Some(code), ..
+            } => {
+                let d = self.get(&event.dispute).await?;
+                (Some(self.inner.table.rules(&d.network, code)?), None)
+            }
+            _ => (None, None),
+        };
+        // The created event's deadline enters the due index before the
+        // event does, so the queue never misses it (a refused event
+        // leaves an entry the query skips).
+        if let (
+            EventKind::Created {
+                stage, due_by_ms, ..
+            },
+            Some(r),
+            Some(p),
+        ) = (&event.kind, &rules, &policy)
+        {
+            let days = r.network.days.get(stage).copied().unwrap_or(30);
+            if let Ok(due) = crate::deadline::response_due(
+                event.at_ms,
+                days,
+                p.safety_margin_days,
+                &p.timezone,
+                *due_by_ms,
+            ) {
+                let k = self.inner.due_key(due, &event.dispute)?;
+                self.inner
+                    .store
+                    .put(&k, Bytes::new(), PutOptions::default())
+                    .await?;
+            }
+        }
+        let input = Input::Network {
+            event: event.clone(),
+            rules,
+            policy,
+        };
+        self.signal(&event.dispute, &event.id, &input, true).await
+    }
+
+    async fn signal(
+        &self,
+        id: &str,
+        event_id: &str,
+        input: &Input,
+        create: bool,
+    ) -> Result<Ingested> {
+        let data = serde_json::to_value(input).map_err(|e| Error::Invalid {
+            what: "input",
+            reason: e.to_string(),
+        })?;
+        for _ in 0..2 {
+            match self
+                .engine
+                .signal(id, "input", event_id, data.clone())
+                .await
+            {
+                Ok(Signalled::Duplicate) => return Ok(Ingested::Duplicate),
+                Ok(_) => return Ok(Ingested::Accepted),
+                Err(blocksmith_flow::Error::NotFound(_)) if create => {
+                    self.engine
+                        .start::<DisputeFlow>(
+                            &Start { id: id.to_string() },
+                            StartOptions::default().with_id(id),
+                        )
+                        .await?;
+                }
+                Err(blocksmith_flow::Error::Rejected { reason, .. })
+                    if serde_json::from_value::<Refusal>(reason.clone())
+                        .is_ok_and(|r| r == Refusal::Duplicate) =>
+                {
+                    return Ok(Ingested::Duplicate);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::NotFound(id.to_string()))
+    }
+
+    async fn act(
+        &self,
+        id: &str,
+        actor: &str,
+        action_id: Option<String>,
+        action: Action,
+    ) -> Result<Ingested> {
+        check_id(id)?;
+        let action_id = match action_id {
+            Some(a) => a,
+            None => random_id("act_")?,
+        };
+        let input = Input::Merchant {
+            actor: actor.to_string(),
+            at_ms: self.inner.now(),
+            action,
+        };
+        self.signal(id, &action_id, &input, false).await
+    }
+
+    /// Adds an evidence item: a file is checked (size, and type by its
+    /// bytes: PDF, PNG, JPEG or text) and stored by content hash first.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unknown kind or a missing or malformed
+    /// field, [`Error::EvidenceLimit`], [`Error::DeadlinePassed`],
+    /// [`Error::AlreadySubmitted`], [`Error::InvalidTransition`],
+    /// [`Error::NotFound`]; store errors.
+    pub async fn add_evidence(&self, id: &str, ev: Evidence) -> Result<EvidenceItem> {
+        check_id(id)?;
+        let spec = self
+            .inner
+            .table
+            .evidence_kinds
+            .get(&ev.kind)
+            .ok_or_else(|| Error::Invalid {
+                what: "evidence kind",
+                reason: format!("{:?} is not in the table", ev.kind),
+            })?;
+        for f in &spec.fields {
+            match ev.fields.get(&f.name) {
+                None => {
+                    return Err(Error::Invalid {
+                        what: "evidence",
+                        reason: format!("{} needs field {}", ev.kind, f.name),
+                    });
+                }
+                Some(v) if f.date && !check_date(v) => {
+                    return Err(Error::Invalid {
+                        what: "evidence",
+                        reason: format!("field {} must be a date YYYY-MM-DD, not {v:?}", f.name),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        if ev.fields.len() > 32
+            || ev
+                .fields
+                .iter()
+                .any(|(k, v)| !is_name(k) || v.len() > 1024 || v.chars().any(char::is_control))
+        {
+            return Err(Error::Invalid {
+                what: "evidence",
+                reason:
+                    "at most 32 fields, named, values of at most 1 KiB without control characters"
+                        .into(),
+            });
+        }
+        if ev.actor.is_empty() || ev.actor.len() > 128 {
+            return Err(Error::Invalid {
+                what: "actor",
+                reason: "must be 1-128 bytes".into(),
+            });
+        }
+        let item_id = match &ev.id {
+            Some(i) if is_name(i) => i.clone(),
+            Some(i) => {
+                return Err(Error::Invalid {
+                    what: "evidence id",
+                    reason: format!("{i:?} is not 1-64 letters, digits, _ - ."),
+                });
+            }
+            None => random_id("ev_")?,
+        };
+        let content = match &ev.body {
+            EvidenceBody::Text(t) => {
+                if t.is_empty() || t.len() > self.inner.options.max_text_bytes {
+                    return Err(Error::EvidenceLimit(format!(
+                        "a text item must be 1-{} bytes",
+                        self.inner.options.max_text_bytes
+                    )));
+                }
+                Content::Text { text: t.clone() }
+            }
+            EvidenceBody::File(name, bytes) => {
+                if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+                    return Err(Error::Invalid {
+                        what: "file name",
+                        reason: "must be 1-255 bytes without control characters".into(),
+                    });
+                }
+                if bytes.is_empty() || bytes.len() as u64 > self.inner.options.max_file_bytes {
+                    return Err(Error::EvidenceLimit(format!(
+                        "a file must be 1-{} bytes",
+                        self.inner.options.max_file_bytes
+                    )));
+                }
+                let Some(ct) = sniff_content_type(bytes) else {
+                    return Err(Error::EvidenceLimit(
+                        "only PDF, PNG, JPEG and plain text files are accepted".into(),
+                    ));
+                };
+                let sha = hex(&Sha256::digest(bytes));
+                let key = self.inner.file_key(id, &sha)?;
+                match self
+                    .inner
+                    .store
+                    .put(&key, bytes.clone(), PutOptions::create())
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if e.is_conflict() => {}
+                    Err(e) => return Err(e.into()),
+                }
+                Content::File {
+                    key: key.as_str().to_string(),
+                    name: name.clone(),
+                    content_type: ct.to_string(),
+                    bytes: bytes.len() as u64,
+                    sha256: sha,
+                }
+            }
+        };
+        let action = Action::AddEvidence {
+            id: item_id.clone(),
+            kind: ev.kind.clone(),
+            content: content.clone(),
+            fields: ev.fields.clone(),
+        };
+        self.act(id, &ev.actor, Some(format!("add:{item_id}")), action)
+            .await?;
+        let d = self.get(id).await?;
+        d.evidence
+            .into_iter()
+            .find(|e| e.id == item_id)
+            .ok_or_else(|| Error::Corrupt {
+                id: id.to_string(),
+                reason: format!("evidence {item_id} was added but is not there"),
+            })
+    }
+
+    /// Removes an item added in the current round (before submission).
+    ///
+    /// # Errors
+    /// As [`Disputes::add_evidence`].
+    pub async fn remove_evidence(&self, id: &str, item: &str, actor: &str) -> Result<()> {
+        self.act(
+            id,
+            actor,
+            None,
+            Action::RemoveEvidence {
+                item: item.to_string(),
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Submits the response: refused, naming what is missing, until the
+    /// package meets the reason code's checklist; once per round (a second
+    /// call, a retry of a call whose answer was lost included, is
+    /// [`Error::AlreadySubmitted`]).
+    ///
+    /// # Errors
+    /// [`Error::EvidenceIncomplete`], [`Error::AlreadySubmitted`],
+    /// [`Error::DeadlinePassed`], [`Error::InvalidTransition`],
+    /// [`Error::NotFound`]; store errors.
+    pub async fn submit(&self, id: &str, actor: &str) -> Result<Dispute> {
+        // One action id per round and failed delivery: a retried call is a
+        // duplicate, a new submission after a refused delivery is not.
+        let d = self.get(id).await?;
+        let failed = d.round().map_or(0, |r| r.failed_deliveries);
+        let action_id = format!("submit:{}:{failed}", d.rounds.len());
+        match self.act(id, actor, Some(action_id), Action::Submit).await? {
+            // Single use: a second call (a retry too) learns it is done.
+            Ingested::Duplicate => Err(Error::AlreadySubmitted),
+            _ => self.get(id).await,
+        }
+    }
+
+    /// Concedes the dispute (held funds become a loss).
+    ///
+    /// # Errors
+    /// [`Error::InvalidTransition`] unless a response is awaited,
+    /// [`Error::NotFound`]; store errors.
+    pub async fn accept(&self, id: &str, actor: &str) -> Result<Dispute> {
+        self.act(id, actor, Some("accept".into()), Action::Accept)
+            .await?;
+        self.get(id).await
+    }
+
+    /// A dispute.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Corrupt`], store errors.
+    pub async fn get(&self, id: &str) -> Result<Dispute> {
+        check_id(id)?;
+        let v = self
+            .engine
+            .get(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        if v.kind != "dispute" {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        let d: Dispute = serde_json::from_value(v.state).map_err(|e| Error::Corrupt {
+            id: id.to_string(),
+            reason: e.to_string(),
+        })?;
+        if d.id != id {
+            return Err(Error::Corrupt {
+                id: id.to_string(),
+                reason: "the record names another dispute".into(),
+            });
+        }
+        Ok(d)
+    }
+
+    /// An evidence file's bytes.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown item or a text item, store errors.
+    pub async fn file(&self, id: &str, item: &str) -> Result<Bytes> {
+        let d = self.get(id).await?;
+        let Some(EvidenceItem {
+            content: Content::File { sha256, .. },
+            ..
+        }) = d.evidence.iter().find(|e| e.id == item)
+        else {
+            return Err(Error::NotFound(format!("{id}/{item}")));
+        };
+        let key = self.inner.file_key(id, sha256)?;
+        let b = self
+            .inner
+            .store
+            .get_opt(&key)
+            .await?
+            .ok_or_else(|| Error::Corrupt {
+                id: id.to_string(),
+                reason: format!("evidence file {item} is missing"),
+            })?
+            .data;
+        if hex(&Sha256::digest(&b)) != *sha256 {
+            return Err(Error::Corrupt {
+                id: id.to_string(),
+                reason: format!("evidence file {item} does not match its hash"),
+            });
+        }
+        Ok(b)
+    }
+
+    /// The response queue: disputes awaiting a response whose deadline is
+    /// at or before `until_ms` (overdue ones first), earliest first, at
+    /// most `limit`, resuming after `after` (the last row of the page
+    /// before). Reads the due-date index, not every dispute: the cost is
+    /// the rows returned (each checked against its dispute).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn due(&self, until_ms: u64, limit: usize, after: Option<&Due>) -> Result<Vec<Due>> {
+        let prefix = format!("{}/due/", self.inner.options.prefix);
+        let mut start = after
+            .map(|d| self.inner.due_key(d.due_ms, &d.id))
+            .transpose()?;
+        let mut out = Vec::new();
+        let limit = limit.clamp(1, 10_000);
+        'pages: loop {
+            let page = self
+                .inner
+                .store
+                .list(
+                    ListOptions::prefix(prefix.clone())
+                        .with_start_after(start.clone())
+                        .with_limit(limit.max(64)),
+                )
+                .await?;
+            for m in &page.objects {
+                start = Some(m.key.clone());
+                let rest = &m.key.as_str()[prefix.len()..];
+                let Some((due, id)) = rest.split_once('/') else {
+                    continue;
+                };
+                let Ok(due_ms) = due.parse::<u64>() else {
+                    continue;
+                };
+                if due_ms > until_ms {
+                    break 'pages;
+                }
+                let d = match self.get(id).await {
+                    Ok(d) => d,
+                    Err(Error::NotFound(_)) => continue,
+                    Err(e) => return Err(e),
+                };
+                if d.due_ms() != Some(due_ms) {
+                    continue; // stale: answered, moved or closed
+                }
+                out.push(Due {
+                    id: d.id.clone(),
+                    due_ms,
+                    status: d.status,
+                    stage: d.stage,
+                    amount: d.amount.clone(),
+                    network: d.network.clone(),
+                    reason: d.reason.clone(),
+                    missing: d.missing().len(),
+                });
+                if out.len() >= limit {
+                    break 'pages;
+                }
+            }
+            if page.next.is_none() && page.objects.len() < limit.max(64) {
+                break;
+            }
+            if page.objects.is_empty() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every dispute (reads every record: for reports, not for requests).
+    ///
+    /// # Errors
+    /// Store errors, [`Error::Corrupt`].
+    pub async fn list(&self) -> Result<Vec<Dispute>> {
+        let views = self
+            .engine
+            .list(
+                &ListFilter::default()
+                    .with_kind("dispute")
+                    .with_archived(true),
+            )
+            .await?;
+        views
+            .into_iter()
+            .map(|v| {
+                serde_json::from_value::<Dispute>(v.state).map_err(|e| Error::Corrupt {
+                    id: v.id.clone(),
+                    reason: e.to_string(),
+                })
+            })
+            .filter(|d| !matches!(d, Ok(d) if d.status == Status::Pending))
+            .collect()
+    }
+
+    /// Win rate by reason code, amounts at risk and funds held (reads
+    /// every dispute).
+    ///
+    /// # Errors
+    /// As [`Disputes::list`].
+    pub async fn stats(&self) -> Result<Stats> {
+        let mut s = Stats::default();
+        for d in self.list().await? {
+            let r = s
+                .by_reason
+                .entry(format!("{} {}", d.network, d.reason))
+                .or_default();
+            match d.status {
+                Status::Won | Status::Reversed => r.won += 1,
+                Status::Lost | Status::Accepted => r.lost += 1,
+                Status::WarningClosed | Status::Pending => {}
+                _ => r.open += 1,
+            }
+            if !d.status.is_final()
+                && d.stage != Stage::Inquiry
+                && let Some(a) = &d.amount
+            {
+                *s.at_risk.entry(a.currency.clone()).or_default() += a.amount;
+            }
+            if let Some(c) = d.settlement.as_ref().map(|m| m.currency.clone()) {
+                let h = d.held();
+                if h != 0 {
+                    *s.held.entry(c).or_default() += h;
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// Checks the ledger against the disputes: every transaction balanced,
+    /// no held funds on a decided dispute past its reinstatement, no
+    /// negative balance, no event stuck waiting, no hook failure left
+    /// unexplained.
+    ///
+    /// # Errors
+    /// As [`Disputes::list`].
+    pub async fn reconcile(&self) -> Result<Reconciliation> {
+        let mut r = Reconciliation::default();
+        for d in self.list().await? {
+            r.disputes += 1;
+            let mut find = |issue: String| {
+                r.findings.push(Finding {
+                    id: d.id.clone(),
+                    issue,
+                });
+            };
+            if !d.ledger_balanced() {
+                find("a transaction does not balance".into());
+            }
+            let held = d.held();
+            if held < 0 {
+                find(format!("held funds are negative ({held})"));
+            }
+            match d.status {
+                Status::Won | Status::Reversed if held > 0 => {
+                    find(format!(
+                        "{} but {held} still held: awaiting reinstatement",
+                        d.status
+                    ));
+                }
+                Status::Lost | Status::Accepted if held != 0 => {
+                    find(format!("{} with {held} held", d.status));
+                }
+                _ => {}
+            }
+            if let (Some(s), true) = (&d.settlement, d.ledger.is_empty())
+                && matches!(d.status, Status::Lost | Status::Accepted)
+                && d.stage != Stage::Inquiry
+            {
+                find(format!(
+                    "{} but no funds were withdrawn ({s} disputed)",
+                    d.status
+                ));
+            }
+            if let Some((seq, why)) = &d.blocked {
+                find(format!("event {seq} is blocked: {why}"));
+            } else if let Some(seq) = d.waiting.keys().next() {
+                find(format!(
+                    "waiting for event {} (next held: {seq})",
+                    d.next_sequence
+                ));
+            }
+            if let Some(f) = d.hook_failures.first() {
+                find(format!("hook failed: {f}"));
+            }
+            for t in &d.ledger {
+                let cur = r.totals.entry(t.currency.clone()).or_default();
+                for p in &t.postings {
+                    let name = serde_json::to_value(p.account)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    *cur.entry(name).or_default() += p.amount;
+                }
+            }
+        }
+        Ok(r)
+    }
+}
+
+fn check_id(id: &str) -> Result<()> {
+    if id.is_empty()
+        || id.len() > 100
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+        || id.starts_with('.')
+    {
+        return Err(Error::Invalid {
+            what: "dispute id",
+            reason: format!("{id:?} is not 1-100 letters, digits, _ - . :"),
+        });
+    }
+    Ok(())
+}
+
+/// The service's clock, shared with its engine.
+struct SharedClock(Arc<dyn Clock>);
+
+impl Clock for SharedClock {
+    fn now_ms(&self) -> u64 {
+        self.0.now_ms()
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of `blocksmith-dispute`: one binary, one module per theme.
+
+mod checklists;
+mod common;
+mod crash;
+mod deadlines;
+mod events;
+mod lifecycle;
+mod model;
+mod queue;
