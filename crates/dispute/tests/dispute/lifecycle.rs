@@ -242,7 +242,7 @@ fn invalid_changes_are_typed_errors_and_change_nothing() {
         );
         match d.ingest(won.clone()).await {
             Err(Error::InvalidTransition { status, .. }) => {
-                assert_eq!(status, Status::NeedsResponse)
+                assert_eq!(status, Status::NeedsResponse);
             }
             other => panic!("{other:?}"),
         }

@@ -120,6 +120,7 @@ struct Round {
 
 /// The reference model: a plain re-statement of the rules for this script.
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)]
 struct Model {
     status: Status,
     stage: Stage,
@@ -466,7 +467,7 @@ async fn call(
         Op::Advance(ms) => {
             let target = (clock.now_ms() + ms).min(T0 + 80 * DAY);
             clock.set(target.max(clock.now_ms()));
-            p.d.run_due().await.map(|_| Ingested::Accepted)
+            p.d.run_due().await.map(|()| Ingested::Accepted)
         }
     }
 }
