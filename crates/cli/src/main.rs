@@ -8,6 +8,7 @@
 
 mod codes_cmd;
 mod diff_cmd;
+mod dispute_cmd;
 mod feed_cmd;
 mod flow_cmd;
 mod geo_cmd;
@@ -83,6 +84,10 @@ enum Command {
     /// resume, delete, purge, plan.
     #[command(subcommand)]
     Tenant(flow_cmd::TenantCmd),
+    /// Payment disputes: open, evidence, submit, accept, event, due,
+    /// ledger, show, stats, reconcile.
+    #[command(subcommand)]
+    Dispute(dispute_cmd::DisputeCmd),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
         Command::Apikey(cmd) => vault_cmd::run_apikey(cmd, &cli.store, &out),
         Command::Flow(cmd) => flow_cmd::run_flow(cmd, &cli.store, &out),
         Command::Tenant(cmd) => flow_cmd::run_tenant(cmd, &cli.store, &out),
+        Command::Dispute(cmd) => dispute_cmd::run(cmd, &cli.store, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,12 +10,15 @@ pub(crate) struct Output {
 impl Output {
     /// Prints a result: `human` as text, or `value` as one line of JSON.
     pub(crate) fn emit(&self, value: &serde_json::Value, human: impl FnOnce() -> String) {
+        // A closed pipe (`| head`) ends the output quietly, not in a panic.
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
         if self.json {
-            println!("{value}");
+            let _ = writeln!(stdout, "{value}");
         } else {
             let text = human();
             if !text.is_empty() {
-                println!("{text}");
+                let _ = writeln!(stdout, "{text}");
             }
         }
     }

@@ -2,6 +2,7 @@
 
 mod codes;
 mod diff;
+mod dispute;
 mod feed;
 mod geo;
 mod ocr;
