@@ -17,6 +17,8 @@ mod autocorrect;
 mod codes_campaign;
 #[path = "config_drift.rs"]
 mod config_drift;
+#[path = "dispute_desk.rs"]
+mod dispute_desk;
 #[path = "feed_timeline.rs"]
 mod feed_timeline;
 #[path = "geo_dispatch.rs"]
@@ -97,6 +99,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", codes_campaign::demo(&store)?);
     println!("{}", ocr_document::demo(&store)?);
     println!("{}", tenant_onboarding::demo(store.clone())?);
+    println!("{}", dispute_desk::demo(store.clone())?);
     println!("tour complete");
     Ok(())
 }

@@ -21,6 +21,7 @@
 //! - `vault` (default): [`vault`], zero-knowledge vault crypto, key rotation, sharing, API keys.
 //! - `flow` (default): [`flow`], durable workflows: sagas, timers, signals, leased workers.
 //! - `tenant` (default): [`tenant`], tenant provisioning and lifecycle on flow.
+//! - `dispute` (default): [`dispute`], payment dispute lifecycle, evidence, deadlines and ledger on flow.
 //! - `full`: everything.
 
 #![forbid(unsafe_code)]
@@ -82,3 +83,7 @@ pub use blocksmith_flow as flow;
 #[cfg(feature = "tenant")]
 #[doc(inline)]
 pub use blocksmith_tenant as tenant;
+
+#[cfg(feature = "dispute")]
+#[doc(inline)]
+pub use blocksmith_dispute as dispute;
