@@ -1723,12 +1723,17 @@ pub(crate) fn check_event_shape(ev: &NetworkEvent) -> Result<(), Refusal> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DisputeFlow;
 
-/// What starts a dispute's workflow: its id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What starts a dispute's workflow: its id, and the first input when the
+/// service has already checked that it applies (the `created` event), so
+/// a new dispute is one write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Start {
     /// The dispute id.
     pub id: String,
+    /// The first input.
+    #[serde(default)]
+    pub first: Option<Input>,
 }
 
 impl Workflow for DisputeFlow {
@@ -1737,7 +1742,15 @@ impl Workflow for DisputeFlow {
     type State = Dispute;
 
     fn start(&self, input: Start) -> (Dispute, Vec<Command>) {
-        (Dispute::pending(&input.id), Vec::new())
+        let mut d = Dispute::pending(&input.id);
+        // A first input that does not apply leaves the dispute pending (the
+        // service checks it first, so this does not happen).
+        let commands = input
+            .first
+            .as_ref()
+            .and_then(|i| d.apply(i).ok())
+            .unwrap_or_default();
+        (d, commands)
     }
 
     fn react(&self, state: &mut Dispute, event: &Event) -> Vec<Command> {

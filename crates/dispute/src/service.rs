@@ -751,7 +751,35 @@ impl<S: Store + 'static> Disputes<S> {
             rules,
             policy,
         };
-        self.signal(&event.dispute, &event.id, &input, true).await
+        if matches!(event.kind, EventKind::Created { .. }) {
+            // Checked on a new dispute first (typed refusal, nothing
+            // written); a new dispute then starts with it in one write.
+            Dispute::pending(&event.dispute)
+                .apply(&input)
+                .map_err(Refusal::into_error)?;
+            let started = self
+                .engine
+                .start::<DisputeFlow>(
+                    &Start {
+                        id: event.dispute.clone(),
+                        first: Some(input.clone()),
+                    },
+                    StartOptions::default().with_id(&event.dispute),
+                )
+                .await?;
+            if started.created {
+                return Ok(Ingested::Accepted);
+            }
+        }
+        match self.signal(&event.dispute, &event.id, &input, true).await {
+            // A closed dispute still knows the events it applied: a late
+            // redelivery is a duplicate, not an error.
+            Err(Error::Closed(id)) => match self.get(&event.dispute).await {
+                Ok(d) if d.applied.iter().any(|a| a.id == event.id) => Ok(Ingested::Duplicate),
+                _ => Err(Error::Closed(id)),
+            },
+            other => other,
+        }
     }
 
     async fn signal(
@@ -776,7 +804,10 @@ impl<S: Store + 'static> Disputes<S> {
                 Err(blocksmith_flow::Error::NotFound(_)) if create => {
                     self.engine
                         .start::<DisputeFlow>(
-                            &Start { id: id.to_string() },
+                            &Start {
+                                id: id.to_string(),
+                                first: None,
+                            },
                             StartOptions::default().with_id(id),
                         )
                         .await?;

@@ -273,7 +273,9 @@ impl ReasonTable {
     /// # Errors
     /// [`Error::UnknownReason`].
     pub fn rules(&self, network: &str, code: &str) -> Result<DisputeRules> {
-        let reason = self.reason(network, code)?.clone();
+        let mut reason = self.reason(network, code)?.clone();
+        // Its checklist is `checklist`, kept once.
+        reason.checklist = None;
         let checklist = self.checklist(network, code)?.clone();
         let network = self
             .networks

@@ -619,7 +619,7 @@ fn run_case(ending: u8, ops: &[Op], crashes: &[(u64, bool)]) -> Result<(), TestC
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn disputes_end_in_their_model_state_through_crashes(
