@@ -874,4 +874,57 @@ fn flow(o: &mut Out) {
     o.put("tenant_record", "tenant", [&[0u8][..], &payload].concat());
     o.put("tenant_record", "slug", [&[2u8][..], b"tn-r1"].concat());
     o.put("tenant_record", "slug-free", [2u8]);
+    disputes(o);
+}
+
+/// Dispute inputs (webhook events, the reason table) and records (the
+/// workflow record with the dispute in its state, a due-index entry).
+fn disputes(o: &mut Out) {
+    use blocksmith_dispute::{
+        Disputes, EventKind, Evidence, MemoryHooks, Money, NetworkEvent, OpenDispute, Outcome,
+        ReasonTable,
+    };
+    let eur = |n| Money::new(n, "EUR");
+    let events = [
+        NetworkEvent::new(
+            "e2",
+            "dp_1",
+            2,
+            1_780_272_100_000,
+            EventKind::FundsWithdrawn { amount: eur(4999), fee: Some(eur(1500)) },
+        ),
+        NetworkEvent::new("e3", "dp_1", 3, 1_780_272_200_000, EventKind::Closed { outcome: Outcome::Lost }),
+        NetworkEvent::new(
+            "e4",
+            "dp_1",
+            4,
+            1_780_272_300_000,
+            EventKind::FundsReinstated { amount: eur(4999), fee_refund: None },
+        ),
+    ];
+    o.put("dispute_input", "events", serde_json::to_vec(&events).unwrap());
+    o.put("dispute_input", "one", serde_json::to_vec(&events[0]).unwrap());
+    let table = ReasonTable::standard();
+    o.put("dispute_input", "table", serde_json::to_vec(&table).unwrap());
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let d = Disputes::new(store.clone(), MemoryHooks::new())
+        .with_clock(blocksmith_flow::ManualClock::new(1_780_272_000_000));
+    block_on(async {
+        d.open(OpenDispute::new("ch_1", eur(4999), "visa", "13.1").with_id("dp_1"))
+            .await
+            .unwrap();
+        d.add_evidence("dp_1", Evidence::text("receipt", "order 1").by("a"))
+            .await
+            .unwrap();
+        d.ingest(events[0].clone()).await.unwrap();
+        d.run_due().await.unwrap();
+    });
+    let rec = store
+        .blocking()
+        .get(&Key::new("dispute-flow/i/dp_1").unwrap())
+        .unwrap()
+        .data;
+    let payload = record::peek("k", &rec).unwrap().payload.to_vec();
+    o.put("dispute_record", "instance", [&[0u8][..], &payload].concat());
+    o.put("dispute_record", "due-entry", [2u8]);
 }

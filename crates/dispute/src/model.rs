@@ -801,8 +801,7 @@ impl Dispute {
             .iter()
             .flat_map(|t| &t.postings)
             .filter(|p| p.account == account)
-            .map(|p| p.amount)
-            .sum()
+            .fold(0i64, |a, p| a.saturating_add(p.amount))
     }
 
     /// Funds taken from the merchant and not yet given back or lost.
@@ -847,7 +846,7 @@ impl Dispute {
     }
 
     fn step(&mut self, name: &str, input: Value) -> Command {
-        self.steps += 1;
+        self.steps = self.steps.saturating_add(1);
         let id = format!("s{}-{}", self.steps, name.replace('.', "-"));
         self.outstanding.push(id.clone());
         Command::Run(StepCall::new(id, format!("dispute.{name}"), input))
@@ -1164,7 +1163,10 @@ impl Dispute {
                     },
                     Posting {
                         account: Account::MerchantBalance,
-                        amount: amount.amount + refund,
+                        amount: amount
+                            .amount
+                            .checked_add(refund)
+                            .ok_or_else(|| Refusal::invalid("the reinstated amount overflows"))?,
                     },
                 ];
                 if refund > 0 {
@@ -1221,7 +1223,7 @@ impl Dispute {
             kind: name.to_string(),
             at_ms: ev.at_ms,
         });
-        self.next_sequence = ev.sequence + 1;
+        self.next_sequence = ev.sequence.saturating_add(1);
         self.settle(&ev.id, ev.at_ms);
         Ok(out)
     }
@@ -1410,7 +1412,11 @@ impl Dispute {
             }
             return Err(Refusal::transition(status, name));
         }
-        let idx = self.rounds.len() - 1;
+        let Some(idx) = self.rounds.len().checked_sub(1) else {
+            return Err(Refusal::invalid(
+                "a dispute awaiting a response without a round",
+            ));
+        };
         let round = &self.rounds[idx];
         if round.submitted_ms.is_some() {
             return Err(Refusal::AlreadySubmitted);
@@ -1442,13 +1448,15 @@ impl Dispute {
                         reason: format!("at most {} items", policy.max_items),
                     });
                 }
-                let total: u64 = self.evidence.iter().map(|e| e.content.size()).sum();
-                if total + content.size() > policy.max_total_bytes {
+                let total = self
+                    .evidence
+                    .iter()
+                    .fold(content.size(), |a, e| a.saturating_add(e.content.size()));
+                if total > policy.max_total_bytes {
                     return Err(Refusal::EvidenceLimit {
                         reason: format!(
                             "the package would be {} bytes, over the cap of {}",
-                            total + content.size(),
-                            policy.max_total_bytes
+                            total, policy.max_total_bytes
                         ),
                     });
                 }
@@ -1578,7 +1586,7 @@ impl Dispute {
         r.submitted_ms = None;
         r.submitted_by = None;
         r.submit_step = None;
-        r.failed_deliveries += 1;
+        r.failed_deliveries = r.failed_deliveries.saturating_add(1);
         let due = r.due_ms;
         self.status = if self.stage == Stage::Inquiry {
             Status::WarningNeedsResponse

@@ -1202,12 +1202,14 @@ impl<S: Store + 'static> Disputes<S> {
                 && d.stage != Stage::Inquiry
                 && let Some(a) = &d.amount
             {
-                *s.at_risk.entry(a.currency.clone()).or_default() += a.amount;
+                let e = s.at_risk.entry(a.currency.clone()).or_default();
+                *e = e.saturating_add(a.amount);
             }
             if let Some(c) = d.settlement.as_ref().map(|m| m.currency.clone()) {
                 let h = d.held();
                 if h != 0 {
-                    *s.held.entry(c).or_default() += h;
+                    let e = s.held.entry(c).or_default();
+                    *e = e.saturating_add(h);
                 }
             }
         }
@@ -1277,7 +1279,8 @@ impl<S: Store + 'static> Disputes<S> {
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
                         .unwrap_or_default();
-                    *cur.entry(name).or_default() += p.amount;
+                    let e = cur.entry(name).or_default();
+                    *e = e.saturating_add(p.amount);
                 }
             }
         }
