@@ -27,7 +27,9 @@ pub(crate) fn demo<S: Store + 'static>(store: Arc<S>) -> Result<String, Box<dyn 
         let desk = Disputes::new(store, hooks.clone())
             .with_clock(clock.clone())
             .with_options(
-                blocksmith::dispute::DisputeOptions::default().with_timezone("Europe/Berlin"),
+                blocksmith::dispute::DisputeOptions::default()
+                    .with_timezone("Europe/Berlin")
+                    .with_on_deadline(blocksmith::dispute::DeadlineAction::AutoAccept),
             );
 
         // 1. "I never made this purchase": Visa 10.4, card absent.

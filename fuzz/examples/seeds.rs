@@ -927,4 +927,14 @@ fn disputes(o: &mut Out) {
     let payload = record::peek("k", &rec).unwrap().payload.to_vec();
     o.put("dispute_record", "instance", [&[0u8][..], &payload].concat());
     o.put("dispute_record", "due-entry", [2u8]);
+    // Damaged records the review found: a waiting event under another
+    // number, timer ids at the edge of the integers.
+    let mut v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    v["state"]["waiting"]["3"] = serde_json::json!({ "event": events[0], "rules": null });
+    v["timers"] = serde_json::json!([["deadline-18446744073709551615", 1], ["remind-18446744073709551615-1", 1]]);
+    o.put(
+        "dispute_record",
+        "hostile",
+        [&[0u8][..], &serde_json::to_vec(&v).unwrap()].concat(),
+    );
 }

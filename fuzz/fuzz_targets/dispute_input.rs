@@ -3,7 +3,29 @@
 //! errors, never a panic; the ledger balances whatever is ingested.
 #![no_main]
 
-use blocksmith_dispute::{Disputes, MemoryHooks, Money, NetworkEvent, OpenDispute, ReasonTable};
+use blocksmith_dispute::{
+    Account, Dispute, Disputes, Evidence, MemoryHooks, Money, NetworkEvent, OpenDispute,
+    ReasonTable, Status,
+};
+
+/// What must hold whatever was ingested.
+fn check(x: &Dispute) {
+    assert!(x.ledger_balanced(), "an unbalanced ledger: {:?}", x.ledger);
+    assert!(x.held() >= 0, "negative held funds: {:?}", x.ledger);
+    let disputed = x.settlement.as_ref().map_or(0, |m| m.amount);
+    assert!(
+        x.balance(Account::ChargebackLosses) <= disputed,
+        "losses beyond the disputed amount: {:?}",
+        x.ledger
+    );
+    assert!(x.withdrawn_net() <= disputed, "over-withdrawn: {:?}", x.ledger);
+    if x.status == Status::Won {
+        assert!(
+            x.rounds.iter().any(|r| r.submitted_ms.is_some()),
+            "won without a submission"
+        );
+    }
+}
 use blocksmith_flow::ManualClock;
 use blocksmith_store::{MemoryStore, block_on};
 use libfuzzer_sys::fuzz_target;
@@ -30,11 +52,33 @@ fuzz_target!(|data: &[u8]| {
         d.open(OpenDispute::new("ch_1", Money::new(4999, "EUR"), "visa", "13.1").with_id("dp_1"))
             .await
             .expect("a fresh store opens a dispute");
-        for e in events {
+        for (i, e) in events.into_iter().enumerate() {
             let id = e.dispute.clone();
             let _ = d.ingest(e).await;
+            // Merchant actions between events, picked by the input's bytes.
+            match data.get(i).map_or(0, |b| b % 5) {
+                1 => {
+                    let _ = d
+                        .add_evidence("dp_1", Evidence::text("receipt", "order 1").by("a"))
+                        .await;
+                }
+                2 => {
+                    let e = Evidence::text("proof_of_delivery", "pod")
+                        .with_field("tracking_number", "1Z")
+                        .with_field("delivered_on", "2026-06-01")
+                        .by("a");
+                    let _ = d.add_evidence("dp_1", e).await;
+                }
+                3 => {
+                    let _ = d.submit("dp_1", "a").await;
+                }
+                4 => {
+                    let _ = d.accept("dp_1", "a").await;
+                }
+                _ => {}
+            }
             if let Ok(x) = d.get(&id).await {
-                assert!(x.ledger_balanced(), "an unbalanced ledger: {:?}", x.ledger);
+                check(&x);
             }
         }
         let _ = d.run_due().await;

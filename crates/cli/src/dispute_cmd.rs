@@ -137,7 +137,10 @@ fn open_service(dir: &Path) -> Result<Disputes<RedbStore>, CliError> {
 /// `7d`, `36h`, `90m`, `45s` in ms.
 fn duration_ms(s: &str) -> Result<u64, CliError> {
     let bad = || CliError::BadInput(format!("{s:?} is not a duration like 7d, 36h, 90m"));
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    if !s.is_ascii() || s.is_empty() {
+        return Err(bad());
+    }
+    let (n, unit) = s.split_at(s.len() - 1);
     let n: u64 = n.parse().map_err(|_| bad())?;
     let mult = match unit {
         "d" => 86_400_000,
@@ -252,6 +255,13 @@ pub(crate) fn run(cmd: DisputeCmd, dir: &Path, out: &Output) -> Result<(), CliEr
                     .map_err(|_| CliError::BadInput("--add takes KIND and FILE|TEXT".into()))?;
                 let path = Path::new(&body);
                 let mut e = if path.is_file() {
+                    // Read no more than the largest file the service takes.
+                    let limit = blocksmith_dispute::DisputeOptions::default().max_file_bytes;
+                    if std::fs::metadata(path)?.len() > limit {
+                        return Err(CliError::BadInput(format!(
+                            "{body}: larger than {limit} bytes"
+                        )));
+                    }
                     let bytes = std::fs::read(path)?;
                     let name = path
                         .file_name()
@@ -413,6 +423,7 @@ mod tests {
         assert_eq!(duration_ms("90m").unwrap(), 5_400_000);
         assert!(duration_ms("7w").is_err());
         assert!(duration_ms("").is_err());
+        assert!(duration_ms("7é").is_err());
         assert!(duration_ms("99999999999999999999d").is_err());
     }
 }

@@ -64,7 +64,18 @@ pub enum Error {
         /// The event id that holds it.
         holder: String,
     },
-    /// No such network or reason code in the table.
+    /// No such evidence item on the dispute.
+    #[error("no evidence item {item:?} on dispute {id:?}")]
+    NoEvidence {
+        /// The dispute.
+        id: String,
+        /// The item.
+        item: String,
+    },
+    /// No such network in the table.
+    #[error("unknown network {0:?}")]
+    UnknownNetwork(String),
+    /// No such reason code for the network in the table.
     #[error("unknown reason code {code:?} for network {network:?}")]
     UnknownReason {
         /// The network.

@@ -16,8 +16,11 @@ pub use model::{
     Missing, Money, NetworkEvent, Outcome, Posting, Refusal, Round, Stage, Status, Transaction,
     TxKind,
 };
+pub use model::{DisputeFlow, Policy, Waiting, minor_digits};
 pub use service::{
     DisputeOptions, Disputes, Due, Evidence, EvidenceBody, Finding, Ingested, OpenDispute,
     ReasonStats, Reconciliation, Stats, sniff_content_type,
 };
-pub use table::{Category, ReasonCode, ReasonTable};
+pub use table::{
+    Category, DisputeRules, FieldSpec, KindSpec, NetworkRules, ReasonCode, ReasonTable,
+};

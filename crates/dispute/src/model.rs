@@ -26,6 +26,14 @@ pub const MAX_AUDIT: usize = 2048;
 /// Largest amount, in minor units (ten trillion units of a 2-decimal currency).
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
 
+/// True when `s` has no control or bidirectional-override characters
+/// (text that is shown to people: actors, file names).
+pub(crate) fn is_printable(s: &str) -> bool {
+    !s.chars().any(|c| {
+        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+    })
+}
+
 /// True for 1-64 bytes of ASCII letters, digits, `_ - .`.
 pub(crate) fn is_name(s: &str) -> bool {
     !s.is_empty()
@@ -72,9 +80,35 @@ impl Money {
     }
 }
 
+/// Digits after the decimal point of an ISO 4217 currency (2 unless listed).
+pub fn minor_digits(currency: &str) -> u32 {
+    match currency {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        _ => 2,
+    }
+}
+
 impl fmt::Display for Money {
+    /// `49.99 EUR` for 4999 minor units of EUR, `500 JPY` for 500 of JPY.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount, self.currency)
+        let d = minor_digits(&self.currency);
+        if d == 0 {
+            return write!(f, "{} {}", self.amount, self.currency);
+        }
+        let unit = 10i64.pow(d);
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let a = self.amount.unsigned_abs();
+        let unit = unit.unsigned_abs();
+        write!(
+            f,
+            "{sign}{}.{:0w$} {}",
+            a / unit,
+            a % unit,
+            self.currency,
+            w = d as usize
+        )
     }
 }
 
@@ -209,6 +243,12 @@ pub struct Missing {
 }
 
 impl Checklist {
+    /// Requirements `required` (each met by any one of its kinds) and
+    /// helpful `optional` kinds.
+    pub fn new(required: Vec<Vec<String>>, optional: Vec<String>) -> Self {
+        Checklist { required, optional }
+    }
+
     /// The requirements that `kinds` (the kinds in a package) leave unmet.
     pub fn missing(&self, kinds: &[&str]) -> Vec<Missing> {
         self.required
@@ -300,6 +340,8 @@ pub struct Round {
     pub failed_deliveries: u32,
     /// The host step delivering the submission.
     pub submit_step: Option<String>,
+    /// True once an update moved the deadline.
+    pub due_moved: bool,
 }
 
 /// A ledger account.
@@ -540,6 +582,14 @@ pub struct Policy {
     pub max_items: usize,
     /// Most bytes of evidence (files and text) per dispute.
     pub max_total_bytes: u64,
+    /// How long a decided and settled dispute still takes late events
+    /// before its workflow completes, ms.
+    #[serde(default = "default_retire_ms")]
+    pub retire_after_ms: u64,
+}
+
+fn default_retire_ms() -> u64 {
+    120 * 86_400_000
 }
 
 /// Why a change was refused (what [`crate::Error`] is made of).
@@ -650,8 +700,12 @@ pub enum Action {
         /// The item's id.
         item: String,
     },
-    /// Submits the response (once per round).
-    Submit,
+    /// Submits the response of round `round` (once per round).
+    Submit {
+        /// The round the caller saw open (0-based): a round that changed
+        /// since (an escalation) refuses the submission.
+        round: u32,
+    },
     /// Concedes the dispute.
     Accept,
 }
@@ -661,7 +715,7 @@ impl Action {
         match self {
             Action::AddEvidence { .. } => "add_evidence",
             Action::RemoveEvidence { .. } => "remove_evidence",
-            Action::Submit => "submit",
+            Action::Submit { .. } => "submit",
             Action::Accept => "accept",
         }
     }
@@ -744,8 +798,12 @@ pub struct Dispute {
     pub audit: Vec<AuditEntry>,
     /// Host steps commanded and not yet finished.
     pub outstanding: Vec<String>,
-    /// Failures of host steps, last first.
+    /// Failures of host steps not since made good by a success of the
+    /// same hook, last first (`"<step id>: <error>"`).
     pub hook_failures: Vec<String>,
+    /// When the workflow completes, once decided and settled (late events
+    /// are taken until then).
+    pub retire_at: Option<u64>,
     steps: u64,
 }
 
@@ -777,6 +835,7 @@ impl Dispute {
             audit: Vec::new(),
             outstanding: Vec::new(),
             hook_failures: Vec::new(),
+            retire_at: None,
             steps: 0,
         }
     }
@@ -802,6 +861,19 @@ impl Dispute {
             .flat_map(|t| &t.postings)
             .filter(|p| p.account == account)
             .fold(0i64, |a, p| a.saturating_add(p.amount))
+    }
+
+    /// Disputed funds withdrawn and not reinstated (held or lost).
+    pub fn withdrawn_net(&self) -> i64 {
+        let held_by = |kind: TxKind| {
+            self.ledger
+                .iter()
+                .filter(|t| t.kind == kind)
+                .flat_map(|t| &t.postings)
+                .filter(|p| p.account == Account::DisputedFundsHeld)
+                .fold(0i64, |a, p| a.saturating_add(p.amount))
+        };
+        held_by(TxKind::FundsWithdrawn).saturating_add(held_by(TxKind::FundsReinstated))
     }
 
     /// Funds taken from the merchant and not yet given back or lost.
@@ -942,6 +1014,15 @@ impl Dispute {
     /// not valid blocks the rest.
     fn drain(&mut self, out: &mut Vec<Command>) {
         while let Some(w) = self.waiting.get(&self.next_sequence).cloned() {
+            if w.event.sequence != self.next_sequence {
+                // Only a damaged record files an event under another
+                // number: it blocks, it is never applied.
+                self.blocked = Some((
+                    self.next_sequence,
+                    "a waiting event filed under another number".into(),
+                ));
+                return;
+            }
             let mut next = self.clone();
             next.waiting.remove(&w.event.sequence);
             match next.event(&w.event, w.rules.as_ref(), None) {
@@ -1019,6 +1100,16 @@ impl Dispute {
                 self.rules = Some(rules.clone());
                 self.policy = Some(policy);
                 self.open_round(*stage, ev.at_ms, *due_by_ms, &mut out)?;
+                self.audit(
+                    ev.at_ms,
+                    "network",
+                    "created",
+                    format!(
+                        "{} {network} {reason}, {amount} ({})",
+                        stage.as_str(),
+                        event_detail(ev)
+                    ),
+                );
             }
             EventKind::Updated { reason, due_by_ms } => {
                 if self.status.is_final() {
@@ -1054,6 +1145,7 @@ impl Dispute {
                     let idx = self.rounds.len() - 1;
                     let old = self.rounds[idx].due_ms;
                     self.rounds[idx].due_ms = due;
+                    self.rounds[idx].due_moved = true;
                     self.arm_timers(idx, ev.at_ms, &mut out);
                     let cmd = self.step("index", json!({"set": due, "clear": [old]}));
                     out.push(cmd);
@@ -1112,7 +1204,21 @@ impl Dispute {
                 if self.held() != 0 {
                     return Err(Refusal::transition(
                         self.status,
-                        "funds_withdrawn while funds are held",
+                        &format!("funds_withdrawn ({} already held)", self.held()),
+                    ));
+                }
+                // Never more than the disputed amount out at once: what was
+                // withdrawn and not given back, this withdrawal included.
+                let cap = self.settlement.as_ref().map_or(0, |m| m.amount);
+                let out_now = self.withdrawn_net().saturating_add(amount.amount);
+                if out_now > cap {
+                    return Err(Refusal::transition(
+                        self.status,
+                        &format!(
+                            "funds_withdrawn of {} ({} withdrawn and not reinstated, {cap} disputed)",
+                            amount.amount,
+                            self.withdrawn_net()
+                        ),
                     ));
                 }
                 let fee_amount = fee.as_ref().map_or(0, |f| f.amount);
@@ -1143,7 +1249,11 @@ impl Dispute {
                 if amount.amount > self.held() {
                     return Err(Refusal::transition(
                         self.status,
-                        "funds_reinstated beyond the funds held",
+                        &format!(
+                            "funds_reinstated of {} (only {} held)",
+                            amount.amount,
+                            self.held()
+                        ),
                     ));
                 }
                 if matches!(self.status, Status::Lost | Status::Accepted) {
@@ -1153,7 +1263,7 @@ impl Dispute {
                 if refund > self.balance(Account::DisputeFees) {
                     return Err(Refusal::transition(
                         self.status,
-                        "a fee refund beyond the fees charged",
+                        "funds_reinstated (a fee refund beyond the fees charged)",
                     ));
                 }
                 let mut postings = vec![
@@ -1336,6 +1446,7 @@ impl Dispute {
             deadline_fired: false,
             failed_deliveries: 0,
             submit_step: None,
+            due_moved: false,
         });
         let idx = self.rounds.len() - 1;
         self.arm_timers(idx, at_ms, out);
@@ -1397,14 +1508,16 @@ impl Dispute {
         at_ms: u64,
         action: &Action,
     ) -> Result<Vec<Command>, Refusal> {
-        if actor.is_empty() || actor.len() > 128 {
-            return Err(Refusal::invalid("the actor must be 1-128 bytes"));
+        if actor.is_empty() || actor.len() > 128 || !is_printable(actor) {
+            return Err(Refusal::invalid(
+                "the actor must be 1-128 bytes without control characters",
+            ));
         }
         let name = action.name();
         let mut out = Vec::new();
         let status = self.status;
         if !status.awaits_response() {
-            if matches!(action, Action::Submit)
+            if matches!(action, Action::Submit { .. })
                 && matches!(status, Status::UnderReview | Status::WarningUnderReview)
                 && self.round().is_some_and(|r| r.submitted_ms.is_some())
             {
@@ -1497,7 +1610,12 @@ impl Dispute {
                     format!("{} {}", e.id, e.kind),
                 );
             }
-            Action::Submit => {
+            Action::Submit { round } => {
+                if *round as usize != idx {
+                    return Err(Refusal::invalid(format!(
+                        "round {round} is not the open one ({idx}): read the dispute again"
+                    )));
+                }
                 let missing = self.missing();
                 if !missing.is_empty() {
                     return Err(Refusal::EvidenceIncomplete { missing });
@@ -1543,6 +1661,9 @@ impl Dispute {
             Event::TimerFired { id } => self.timer(id, &mut out),
             Event::StepCompleted { id, .. } => {
                 self.outstanding.retain(|s| s != id);
+                let kind = step_kind(id);
+                self.hook_failures
+                    .retain(|f| step_kind(f.split(':').next().unwrap_or_default()) != kind);
                 if let Some(r) = self
                     .rounds
                     .iter_mut()
@@ -1579,7 +1700,10 @@ impl Dispute {
             self.status,
             Status::UnderReview | Status::WarningUnderReview
         );
-        if idx + 1 != self.rounds.len() || !awaiting || self.stage == Stage::Arbitration {
+        if Some(idx) != self.rounds.len().checked_sub(1)
+            || !awaiting
+            || self.stage == Stage::Arbitration
+        {
             return;
         }
         let r = &mut self.rounds[idx];
@@ -1609,7 +1733,7 @@ impl Dispute {
             let (Ok(idx), Ok(off)) = (idx.parse::<usize>(), off.parse::<u64>()) else {
                 return;
             };
-            let live = idx + 1 == self.rounds.len()
+            let live = Some(idx) == self.rounds.len().checked_sub(1)
                 && self.status.awaits_response()
                 && self.rounds[idx].submitted_ms.is_none();
             if live && !self.reminders_fired.iter().any(|r| r == id) {
@@ -1632,7 +1756,7 @@ impl Dispute {
             let Ok(idx) = idx.parse::<usize>() else {
                 return;
             };
-            if idx + 1 != self.rounds.len() || self.rounds[idx].deadline_fired {
+            if Some(idx) != self.rounds.len().checked_sub(1) || self.rounds[idx].deadline_fired {
                 return;
             }
             self.rounds[idx].deadline_fired = true;
@@ -1658,14 +1782,45 @@ impl Dispute {
         }
     }
 
-    /// Decided, settled, nothing outstanding or waiting: the workflow
-    /// completes.
+    /// A decided and settled dispute completes its workflow after the
+    /// policy's window for late events; anything that unsettles it puts
+    /// the completion off.
+    pub(crate) fn schedule_retire(&mut self, out: &mut Vec<Command>) {
+        match (self.done(), self.retire_at) {
+            (true, None) => {
+                let window = self.policy.as_ref().map_or(0, |p| p.retire_after_ms);
+                let at = self
+                    .closed_ms
+                    .unwrap_or(self.created_ms)
+                    .saturating_add(window);
+                self.retire_at = Some(at);
+                out.push(Command::SetTimer {
+                    id: "retire".into(),
+                    at_ms: at,
+                });
+            }
+            (false, Some(_)) => {
+                self.retire_at = None;
+                out.push(Command::CancelTimer {
+                    id: "retire".into(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Decided, settled, nothing outstanding or waiting.
     fn done(&self) -> bool {
         self.status.is_final()
             && self.held() == 0
             && self.outstanding.is_empty()
             && self.waiting.is_empty()
     }
+}
+
+/// `submit` for step id `s7-submit`.
+fn step_kind(id: &str) -> &str {
+    id.rsplit('-').next().unwrap_or_default()
 }
 
 fn refusal_text(r: &Refusal) -> String {
@@ -1762,6 +1917,14 @@ impl Workflow for DisputeFlow {
     }
 
     fn react(&self, state: &mut Dispute, event: &Event) -> Vec<Command> {
+        if matches!(event, Event::TimerFired { id } if id == "retire") {
+            state.retire_at = None;
+            if state.done() {
+                return vec![Command::Complete {
+                    output: json!({"status": state.status, "held": state.held()}),
+                }];
+            }
+        }
         let mut out = match event {
             Event::Signal { data, .. } => match serde_json::from_value::<Input>(data.clone()) {
                 // `admit` ran on this state: a refusal here cannot happen,
@@ -1771,11 +1934,7 @@ impl Workflow for DisputeFlow {
             },
             other => state.engine_event(other),
         };
-        if state.done() {
-            out.push(Command::Complete {
-                output: json!({"status": state.status, "held": state.held()}),
-            });
-        }
+        state.schedule_retire(&mut out);
         out
     }
 

@@ -34,7 +34,9 @@ pub struct DisputeOptions {
     pub safety_margin_days: u32,
     /// Reminders before a deadline, ms (default 7, 3 and 1 days).
     pub reminders_ms: Vec<u64>,
-    /// What runs at a missed deadline (default [`DeadlineAction::AutoAccept`]).
+    /// What runs at a missed deadline (default [`DeadlineAction::Escalate`]:
+    /// conceding money automatically is a choice a host makes, see
+    /// [`DeadlineAction::AutoAccept`]).
     pub on_deadline: DeadlineAction,
     /// Largest evidence file, bytes (default 5 MiB).
     pub max_file_bytes: u64,
@@ -44,6 +46,10 @@ pub struct DisputeOptions {
     pub max_total_bytes: u64,
     /// Most evidence items per dispute (default 50).
     pub max_items: usize,
+    /// How long a decided, settled dispute still takes late events (a
+    /// withdrawal after an acceptance, a duplicate) before it is closed
+    /// for good, ms (default 120 days).
+    pub retire_after_ms: u64,
     /// Retry policy of the host hooks.
     pub hook_retry: RetryPolicy,
     /// Options of the workflow engine (prefix `"dispute-flow"`; finished
@@ -58,11 +64,12 @@ impl Default for DisputeOptions {
             timezone: "UTC".into(),
             safety_margin_days: 2,
             reminders_ms: vec![7 * DAY_MS, 3 * DAY_MS, DAY_MS],
-            on_deadline: DeadlineAction::AutoAccept,
+            on_deadline: DeadlineAction::Escalate,
             max_file_bytes: 5 << 20,
             max_text_bytes: 20_000,
             max_total_bytes: 4_500_000,
             max_items: 50,
+            retire_after_ms: 120 * DAY_MS,
             hook_retry: RetryPolicy::default(),
             flow: FlowOptions::default()
                 .with_prefix("dispute-flow")
@@ -104,6 +111,12 @@ impl DisputeOptions {
         self.max_items = items;
         self
     }
+    /// Sets how long a decided, settled dispute takes late events.
+    #[must_use]
+    pub fn with_retire_after_ms(mut self, ms: u64) -> Self {
+        self.retire_after_ms = ms;
+        self
+    }
     /// Sets the hooks' retry policy.
     #[must_use]
     pub fn with_hook_retry(mut self, p: RetryPolicy) -> Self {
@@ -139,6 +152,7 @@ impl DisputeOptions {
             on_deadline: self.on_deadline,
             max_items: self.max_items.min(1000),
             max_total_bytes: self.max_total_bytes,
+            retire_after_ms: self.retire_after_ms,
         })
     }
 }
@@ -270,7 +284,7 @@ impl Evidence {
         self.id = Some(id.into());
         self
     }
-    /// Sets who adds it.
+    /// Sets who adds it, for the audit (`"unknown"` unless set).
     #[must_use]
     pub fn by(mut self, actor: impl Into<String>) -> Self {
         self.actor = actor.into();
@@ -278,12 +292,17 @@ impl Evidence {
     }
 }
 
-/// What [`Disputes::ingest`] did.
+/// What [`Disputes::ingest`] did (a webhook handler answers 2xx to each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Ingested {
-    /// Taken: applied, or waiting for an earlier sequence number.
-    Accepted,
+    /// Applied, with any waiting events it unblocked.
+    Applied,
+    /// Kept until the events before it arrive. It is checked when its turn
+    /// comes: if it is not valid then, it blocks the events after it (see
+    /// [`Dispute::blocked`] and [`Disputes::reconcile`]) until the processor
+    /// sends a corrected event under a new id with the same sequence number.
+    Waiting,
     /// Seen before: nothing changed.
     Duplicate,
 }
@@ -461,18 +480,35 @@ impl<S: Store + 'static> Inner<S> {
         ))?)
     }
 
+    /// Brings the due index in line with the dispute as it is now (not as
+    /// it was when the step was scheduled: index steps may run out of
+    /// order), removing the entries the step names that are not current.
     async fn index(&self, step: StepContext) -> std::result::Result<Value, StepError> {
         let id = step.instance.clone();
-        if let Some(due) = step.input["set"].as_u64() {
+        let current = match self
+            .reader
+            .get(&id)
+            .await
+            .map_err(|e| step_err(&e.into()))?
+        {
+            Some(v) => decode(&id, v.state).ok().and_then(|d| d.due_ms()),
+            None => None,
+        };
+        if let Some(due) = current {
             let k = self.due_key(due, &id).map_err(|e| step_err(&e))?;
             self.store
                 .put(&k, Bytes::new(), PutOptions::default())
                 .await
                 .map_err(|e| step_err(&e.into()))?;
         }
-        for due in step.input["clear"].as_array().into_iter().flatten() {
+        let named = step.input["clear"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(std::iter::once(&step.input["set"]));
+        for due in named {
             let Some(due) = due.as_u64() else { continue };
-            if step.input["set"].as_u64() == Some(due) {
+            if current == Some(due) {
                 continue;
             }
             let k = self.due_key(due, &id).map_err(|e| step_err(&e))?;
@@ -618,11 +654,14 @@ impl<S: Store + 'static> Disputes<S> {
     }
 
     /// Replaces the reason table (new disputes use it; open ones keep
-    /// theirs).
-    #[must_use]
-    pub fn with_table(self, table: ReasonTable) -> Self {
+    /// theirs), after checking it as [`ReasonTable::check`] does.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the table's first problem.
+    pub fn with_table(self, table: ReasonTable) -> Result<Self> {
+        table.check()?;
         let (o, c) = (self.inner.options.clone(), self.inner.clock.clone());
-        self.rebuild(Arc::new(table), o, c)
+        Ok(self.rebuild(Arc::new(table), o, c))
     }
 
     /// Replaces the clock (tests, simulations).
@@ -702,8 +741,11 @@ impl<S: Store + 'static> Disputes<S> {
     /// [`Error::SequenceConflict`], [`Error::InvalidTransition`] (closed as
     /// won before a submission, ...) and [`Error::Closed`]: nothing
     /// changed. Store and engine errors (retry: the event id makes it safe).
-    pub async fn ingest(&self, event: NetworkEvent) -> Result<Ingested> {
+    pub async fn ingest(&self, mut event: NetworkEvent) -> Result<Ingested> {
         check_id(&event.dispute)?;
+        if let EventKind::Created { network, .. } = &mut event.kind {
+            network.make_ascii_lowercase();
+        }
         check_event_shape(&event).map_err(Refusal::into_error)?;
         let (rules, policy) = match &event.kind {
             EventKind::Created {
@@ -720,32 +762,6 @@ impl<S: Store + 'static> Disputes<S> {
             }
             _ => (None, None),
         };
-        // The created event's deadline enters the due index before the
-        // event does, so the queue never misses it (a refused event
-        // leaves an entry the query skips).
-        if let (
-            EventKind::Created {
-                stage, due_by_ms, ..
-            },
-            Some(r),
-            Some(p),
-        ) = (&event.kind, &rules, &policy)
-        {
-            let days = r.network.days.get(stage).copied().unwrap_or(30);
-            if let Ok(due) = crate::deadline::response_due(
-                event.at_ms,
-                days,
-                p.safety_margin_days,
-                &p.timezone,
-                *due_by_ms,
-            ) {
-                let k = self.inner.due_key(due, &event.dispute)?;
-                self.inner
-                    .store
-                    .put(&k, Bytes::new(), PutOptions::default())
-                    .await?;
-            }
-        }
         let input = Input::Network {
             event: event.clone(),
             rules,
@@ -754,9 +770,9 @@ impl<S: Store + 'static> Disputes<S> {
         if matches!(event.kind, EventKind::Created { .. }) {
             // Checked on a new dispute first (typed refusal, nothing
             // written); a new dispute then starts with it in one write.
-            Dispute::pending(&event.dispute)
-                .apply(&input)
-                .map_err(Refusal::into_error)?;
+            let mut fresh = Dispute::pending(&event.dispute);
+            fresh.apply(&input).map_err(Refusal::into_error)?;
+            let due = fresh.due_ms();
             let started = self
                 .engine
                 .start::<DisputeFlow>(
@@ -768,27 +784,76 @@ impl<S: Store + 'static> Disputes<S> {
                 )
                 .await?;
             if started.created {
-                return Ok(Ingested::Accepted);
+                // Into the queue at once (the workflow's index step makes
+                // sure of it after a crash here).
+                if let Some(due) = due {
+                    let k = self.inner.due_key(due, &event.dispute)?;
+                    self.inner
+                        .store
+                        .put(&k, Bytes::new(), PutOptions::default())
+                        .await?;
+                }
+                return Ok(Ingested::Applied);
             }
+        } else if event.sequence == 1 {
+            // Only `created` opens a dispute: anything else at number 1
+            // would leave a record for a dispute that never was.
+            return Err(Error::InvalidTransition {
+                status: Status::Pending,
+                action: event.kind.name().to_string(),
+            });
         }
-        match self.signal(&event.dispute, &event.id, &input, true).await {
+        match self
+            .signal(&event.dispute, &format!("net:{}", event.id), &input, true)
+            .await
+        {
+            Ok(Some(d)) => {
+                let created = matches!(event.kind, EventKind::Created { .. });
+                self.index_moved(&d, created).await?;
+                if d.applied.iter().any(|a| a.id == event.id) {
+                    Ok(Ingested::Applied)
+                } else {
+                    Ok(Ingested::Waiting)
+                }
+            }
+            Ok(None) => Ok(Ingested::Duplicate),
             // A closed dispute still knows the events it applied: a late
             // redelivery is a duplicate, not an error.
             Err(Error::Closed(id)) => match self.get(&event.dispute).await {
                 Ok(d) if d.applied.iter().any(|a| a.id == event.id) => Ok(Ingested::Duplicate),
                 _ => Err(Error::Closed(id)),
             },
-            other => other,
+            Err(e) => Err(e),
         }
     }
 
+    /// A deadline that moved (a new round, an update, a reopened response)
+    /// enters the due index now, not only when a worker runs the index
+    /// step (the entry is idempotent; the step removes the old one).
+    async fn index_moved(&self, d: &Dispute, created: bool) -> Result<()> {
+        let moved = created
+            || d.rounds.len() > 1
+            || d.round()
+                .is_some_and(|r| r.due_moved || r.failed_deliveries > 0);
+        if let (true, Some(due)) = (moved, d.due_ms()) {
+            let k = self.inner.due_key(due, &d.id)?;
+            self.inner
+                .store
+                .put(&k, Bytes::new(), PutOptions::default())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Delivers `input`; the dispute as it left it, or `None` for a
+    /// duplicate.
     async fn signal(
         &self,
         id: &str,
         event_id: &str,
         input: &Input,
         create: bool,
-    ) -> Result<Ingested> {
+    ) -> Result<Option<Dispute>> {
         let data = serde_json::to_value(input).map_err(|e| Error::Invalid {
             what: "input",
             reason: e.to_string(),
@@ -796,11 +861,11 @@ impl<S: Store + 'static> Disputes<S> {
         for _ in 0..2 {
             match self
                 .engine
-                .signal(id, "input", event_id, data.clone())
+                .signal_view(id, "input", event_id, data.clone())
                 .await
             {
-                Ok(Signalled::Duplicate) => return Ok(Ingested::Duplicate),
-                Ok(_) => return Ok(Ingested::Accepted),
+                Ok((Signalled::Duplicate, _) | (_, None)) => return Ok(None),
+                Ok((_, Some(view))) => return Ok(Some(decode(id, view.state)?)),
                 Err(blocksmith_flow::Error::NotFound(_)) if create => {
                     self.engine
                         .start::<DisputeFlow>(
@@ -816,7 +881,7 @@ impl<S: Store + 'static> Disputes<S> {
                     if serde_json::from_value::<Refusal>(reason.clone())
                         .is_ok_and(|r| r == Refusal::Duplicate) =>
                 {
-                    return Ok(Ingested::Duplicate);
+                    return Ok(None);
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -830,7 +895,7 @@ impl<S: Store + 'static> Disputes<S> {
         actor: &str,
         action_id: Option<String>,
         action: Action,
-    ) -> Result<Ingested> {
+    ) -> Result<Option<Dispute>> {
         check_id(id)?;
         let action_id = match action_id {
             Some(a) => a,
@@ -841,7 +906,13 @@ impl<S: Store + 'static> Disputes<S> {
             at_ms: self.inner.now(),
             action,
         };
-        self.signal(id, &action_id, &input, false).await
+        let d = self
+            .signal(id, &format!("act:{action_id}"), &input, false)
+            .await?;
+        if let Some(d) = &d {
+            self.index_moved(d, false).await?;
+        }
+        Ok(d)
     }
 
     /// Adds an evidence item: a file is checked (size, and type by its
@@ -920,10 +991,17 @@ impl<S: Store + 'static> Disputes<S> {
                 Content::Text { text: t.clone() }
             }
             EvidenceBody::File(name, bytes) => {
-                if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+                if name.is_empty()
+                    || name.len() > 255
+                    || !crate::model::is_printable(name)
+                    || name.contains(['/', '\\'])
+                    || name == ".."
+                {
                     return Err(Error::Invalid {
                         what: "file name",
-                        reason: "must be 1-255 bytes without control characters".into(),
+                        reason: "must be 1-255 bytes, a name without a path, control or \
+                                 direction-override characters"
+                            .into(),
                     });
                 }
                 if bytes.is_empty() || bytes.len() as u64 > self.inner.options.max_file_bytes {
@@ -939,6 +1017,18 @@ impl<S: Store + 'static> Disputes<S> {
                 };
                 let sha = hex(&Sha256::digest(bytes));
                 let key = self.inner.file_key(id, &sha)?;
+                let content = Content::File {
+                    key: key.as_str().to_string(),
+                    name: name.clone(),
+                    content_type: ct.to_string(),
+                    bytes: bytes.len() as u64,
+                    sha256: sha.clone(),
+                };
+                // Checked against the dispute before a byte is stored: a
+                // refused add leaves nothing behind (a race with another
+                // change is settled below).
+                self.dry_run(id, &ev.actor, &item_id, &ev.kind, &content, &ev.fields)
+                    .await?;
                 match self
                     .inner
                     .store
@@ -949,13 +1039,7 @@ impl<S: Store + 'static> Disputes<S> {
                     Err(e) if e.is_conflict() => {}
                     Err(e) => return Err(e.into()),
                 }
-                Content::File {
-                    key: key.as_str().to_string(),
-                    name: name.clone(),
-                    content_type: ct.to_string(),
-                    bytes: bytes.len() as u64,
-                    sha256: sha,
-                }
+                content
             }
         };
         let action = Action::AddEvidence {
@@ -964,23 +1048,50 @@ impl<S: Store + 'static> Disputes<S> {
             content: content.clone(),
             fields: ev.fields.clone(),
         };
-        self.act(id, &ev.actor, Some(format!("add:{item_id}")), action)
-            .await?;
-        let d = self.get(id).await?;
-        d.evidence
+        let d = match self
+            .act(id, &ev.actor, Some(format!("add:{item_id}")), action)
+            .await
+        {
+            Ok(Some(d)) => d,
+            Ok(None) => self.get(id).await?, // a retry: the item is there
+            Err(e) => {
+                if let Content::File { sha256, .. } = &content {
+                    self.drop_file_if_unused(id, sha256).await;
+                }
+                return Err(e);
+            }
+        };
+        let item = d
+            .evidence
             .into_iter()
             .find(|e| e.id == item_id)
-            .ok_or_else(|| Error::Corrupt {
-                id: id.to_string(),
-                reason: format!("evidence {item_id} was added but is not there"),
-            })
+            .ok_or_else(|| Error::Invalid {
+                what: "evidence id",
+                reason: format!("{item_id} was used before (and removed)"),
+            })?;
+        // An id is an idempotency key: reused for another item, it is an
+        // error, not a silent success.
+        if item.kind != ev.kind || item.content != content || item.fields != ev.fields {
+            return Err(Error::Invalid {
+                what: "evidence id",
+                reason: format!("{item_id} names another item already"),
+            });
+        }
+        Ok(item)
     }
 
-    /// Removes an item added in the current round (before submission).
+    /// Removes an item added in the current round (before submission);
+    /// its file goes too unless another item of the dispute has the same
+    /// bytes.
     ///
     /// # Errors
     /// As [`Disputes::add_evidence`].
     pub async fn remove_evidence(&self, id: &str, item: &str, actor: &str) -> Result<()> {
+        let before = self.get(id).await?;
+        let file = before.evidence.iter().find_map(|e| match &e.content {
+            Content::File { sha256, .. } if e.id == item => Some(sha256.clone()),
+            _ => None,
+        });
         self.act(
             id,
             actor,
@@ -989,8 +1100,53 @@ impl<S: Store + 'static> Disputes<S> {
                 item: item.to_string(),
             },
         )
-        .await
-        .map(|_| ())
+        .await?;
+        if let Some(sha) = file {
+            self.drop_file_if_unused(id, &sha).await;
+        }
+        Ok(())
+    }
+
+    /// Runs an add on a copy of the dispute: the refusal it would meet, if any.
+    async fn dry_run(
+        &self,
+        id: &str,
+        actor: &str,
+        item: &str,
+        kind: &str,
+        content: &Content,
+        fields: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let mut d = self.get(id).await?;
+        let input = Input::Merchant {
+            actor: actor.to_string(),
+            at_ms: self.inner.now(),
+            action: Action::AddEvidence {
+                id: item.to_string(),
+                kind: kind.to_string(),
+                content: content.clone(),
+                fields: fields.clone(),
+            },
+        };
+        match d.apply(&input) {
+            // The same item again is a retry, answered below.
+            Err(Refusal::Invalid { .. }) if d.evidence.iter().any(|e| e.id == item) => Ok(()),
+            Err(r) => Err(r.into_error()),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// Deletes a dispute's evidence file unless an item still names it
+    /// (best effort: an orphan file is harmless).
+    async fn drop_file_if_unused(&self, id: &str, sha256: &str) {
+        let Ok(d) = self.get(id).await else { return };
+        let used = d
+            .evidence
+            .iter()
+            .any(|e| matches!(&e.content, Content::File { sha256: s, .. } if s == sha256));
+        if !used && let Ok(k) = self.inner.file_key(id, sha256) {
+            let _ = self.inner.store.delete(&k).await;
+        }
     }
 
     /// Submits the response: refused, naming what is missing, until the
@@ -1008,10 +1164,14 @@ impl<S: Store + 'static> Disputes<S> {
         let d = self.get(id).await?;
         let failed = d.round().map_or(0, |r| r.failed_deliveries);
         let action_id = format!("submit:{}:{failed}", d.rounds.len());
-        match self.act(id, actor, Some(action_id), Action::Submit).await? {
+        let round = d.rounds.len().saturating_sub(1) as u32;
+        match self
+            .act(id, actor, Some(action_id), Action::Submit { round })
+            .await?
+        {
+            Some(d) => Ok(d),
             // Single use: a second call (a retry too) learns it is done.
-            Ingested::Duplicate => Err(Error::AlreadySubmitted),
-            _ => self.get(id).await,
+            None => Err(Error::AlreadySubmitted),
         }
     }
 
@@ -1021,9 +1181,13 @@ impl<S: Store + 'static> Disputes<S> {
     /// [`Error::InvalidTransition`] unless a response is awaited,
     /// [`Error::NotFound`]; store errors.
     pub async fn accept(&self, id: &str, actor: &str) -> Result<Dispute> {
-        self.act(id, actor, Some("accept".into()), Action::Accept)
-            .await?;
-        self.get(id).await
+        match self
+            .act(id, actor, Some("accept".into()), Action::Accept)
+            .await?
+        {
+            Some(d) => Ok(d),
+            None => self.get(id).await, // accepted before: the same answer
+        }
     }
 
     /// A dispute.
@@ -1040,31 +1204,34 @@ impl<S: Store + 'static> Disputes<S> {
         if v.kind != "dispute" {
             return Err(Error::NotFound(id.to_string()));
         }
-        let d: Dispute = serde_json::from_value(v.state).map_err(|e| Error::Corrupt {
-            id: id.to_string(),
-            reason: e.to_string(),
-        })?;
-        if d.id != id {
-            return Err(Error::Corrupt {
-                id: id.to_string(),
-                reason: "the record names another dispute".into(),
-            });
-        }
-        Ok(d)
+        decode(id, v.state)
     }
 
-    /// An evidence file's bytes.
+    /// An evidence file's bytes, checked against its hash.
     ///
     /// # Errors
-    /// [`Error::NotFound`] for an unknown item or a text item, store errors.
+    /// [`Error::NotFound`] for an unknown dispute, [`Error::NoEvidence`]
+    /// for an unknown item, [`Error::Invalid`] for a text item,
+    /// [`Error::Corrupt`] when the stored bytes do not match, store errors.
     pub async fn file(&self, id: &str, item: &str) -> Result<Bytes> {
         let d = self.get(id).await?;
-        let Some(EvidenceItem {
-            content: Content::File { sha256, .. },
-            ..
-        }) = d.evidence.iter().find(|e| e.id == item)
-        else {
-            return Err(Error::NotFound(format!("{id}/{item}")));
+        let sha256 = match d.evidence.iter().find(|e| e.id == item) {
+            Some(EvidenceItem {
+                content: Content::File { sha256, .. },
+                ..
+            }) => sha256,
+            Some(_) => {
+                return Err(Error::Invalid {
+                    what: "evidence item",
+                    reason: format!("{item} is text, not a file"),
+                });
+            }
+            None => {
+                return Err(Error::NoEvidence {
+                    id: id.to_string(),
+                    item: item.to_string(),
+                });
+            }
         };
         let key = self.inner.file_key(id, sha256)?;
         let b = self
@@ -1100,7 +1267,10 @@ impl<S: Store + 'static> Disputes<S> {
             .map(|d| self.inner.due_key(d.due_ms, &d.id))
             .transpose()?;
         let mut out = Vec::new();
-        let limit = limit.clamp(1, 10_000);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = limit.min(10_000);
         'pages: loop {
             let page = self
                 .inner
@@ -1123,10 +1293,12 @@ impl<S: Store + 'static> Disputes<S> {
                 if due_ms > until_ms {
                     break 'pages;
                 }
+                // A row that names no readable dispute (stale, damaged) is
+                // skipped; only a failing store fails the queue.
                 let d = match self.get(id).await {
                     Ok(d) => d,
-                    Err(Error::NotFound(_)) => continue,
-                    Err(e) => return Err(e),
+                    Err(e @ (Error::Store(_) | Error::Flow(_))) => return Err(e),
+                    Err(_) => continue,
                 };
                 if d.due_ms() != Some(due_ms) {
                     continue; // stale: answered, moved or closed
@@ -1155,7 +1327,9 @@ impl<S: Store + 'static> Disputes<S> {
         Ok(out)
     }
 
-    /// Every dispute (reads every record: for reports, not for requests).
+    /// Every dispute, pending ones (events before `created`) included;
+    /// damaged records are left out ([`Disputes::reconcile`] names them).
+    /// Reads every record: for reports, not for requests.
     ///
     /// # Errors
     /// Store errors, [`Error::Corrupt`].
@@ -1168,16 +1342,11 @@ impl<S: Store + 'static> Disputes<S> {
                     .with_archived(true),
             )
             .await?;
-        views
+        // A damaged record is left out (and named by `reconcile`).
+        Ok(views
             .into_iter()
-            .map(|v| {
-                serde_json::from_value::<Dispute>(v.state).map_err(|e| Error::Corrupt {
-                    id: v.id.clone(),
-                    reason: e.to_string(),
-                })
-            })
-            .filter(|d| !matches!(d, Ok(d) if d.status == Status::Pending))
-            .collect()
+            .filter_map(|v| decode(&v.id, v.state).ok())
+            .collect())
     }
 
     /// Win rate by reason code, amounts at risk and funds held (reads
@@ -1188,6 +1357,9 @@ impl<S: Store + 'static> Disputes<S> {
     pub async fn stats(&self) -> Result<Stats> {
         let mut s = Stats::default();
         for d in self.list().await? {
+            if d.status == Status::Pending {
+                continue;
+            }
             let r = s
                 .by_reason
                 .entry(format!("{} {}", d.network, d.reason))
@@ -1225,7 +1397,25 @@ impl<S: Store + 'static> Disputes<S> {
     /// As [`Disputes::list`].
     pub async fn reconcile(&self) -> Result<Reconciliation> {
         let mut r = Reconciliation::default();
-        for d in self.list().await? {
+        let views = self
+            .engine
+            .list(
+                &ListFilter::default()
+                    .with_kind("dispute")
+                    .with_archived(true),
+            )
+            .await?;
+        let mut all = Vec::with_capacity(views.len());
+        for v in views {
+            match decode(&v.id, v.state) {
+                Ok(d) => all.push(d),
+                Err(e) => r.findings.push(Finding {
+                    id: v.id.clone(),
+                    issue: format!("the record does not read: {e}"),
+                }),
+            }
+        }
+        for d in all {
             r.disputes += 1;
             let mut find = |issue: String| {
                 r.findings.push(Finding {
@@ -1261,6 +1451,12 @@ impl<S: Store + 'static> Disputes<S> {
                     d.status
                 ));
             }
+            if d.status == Status::Pending {
+                find(format!(
+                    "the created event has not arrived; {} events wait",
+                    d.waiting.len()
+                ));
+            }
             if let Some((seq, why)) = &d.blocked {
                 find(format!("event {seq} is blocked: {why}"));
             } else if let Some(seq) = d.waiting.keys().next() {
@@ -1286,6 +1482,21 @@ impl<S: Store + 'static> Disputes<S> {
         }
         Ok(r)
     }
+}
+
+/// A dispute from its workflow state, which must name it.
+fn decode(id: &str, state: Value) -> Result<Dispute> {
+    let d: Dispute = serde_json::from_value(state).map_err(|e| Error::Corrupt {
+        id: id.to_string(),
+        reason: e.to_string(),
+    })?;
+    if d.id != id {
+        return Err(Error::Corrupt {
+            id: id.to_string(),
+            reason: "the record names another dispute".into(),
+        });
+    }
+    Ok(d)
 }
 
 fn check_id(id: &str) -> Result<()> {

@@ -98,6 +98,32 @@ pub struct ReasonCode {
     pub checklist: Option<Checklist>,
 }
 
+impl ReasonCode {
+    /// Code `code` of `network`, titled `title`, in `category` (checked
+    /// when added to a table).
+    pub fn new(
+        network: impl Into<String>,
+        code: impl Into<String>,
+        title: impl Into<String>,
+        category: Category,
+    ) -> Self {
+        ReasonCode {
+            network: network.into(),
+            code: code.into(),
+            title: title.into(),
+            category,
+            checklist: None,
+        }
+    }
+
+    /// Gives it its own checklist (else its category's applies).
+    #[must_use]
+    pub fn with_checklist(mut self, c: Checklist) -> Self {
+        self.checklist = Some(c);
+        self
+    }
+}
+
 /// The whole table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -159,7 +185,13 @@ impl ReasonTable {
         Ok(t)
     }
 
-    fn check(&self) -> Result<()> {
+    /// Checks the table: every checklist names known evidence kinds,
+    /// every reason a known network, no code twice, every network has a
+    /// chargeback window of 1-365 days, names are names.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the first problem.
+    pub fn check(&self) -> Result<()> {
         if self.version.is_empty() || self.version.len() > 64 {
             return Err(invalid("the version must be 1-64 bytes".into()));
         }
@@ -240,11 +272,28 @@ impl ReasonTable {
         Ok(())
     }
 
+    /// Adds (or replaces) a reason code, and checks the table.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`]: the table is left as it was.
+    pub fn add_reason(&mut self, reason: ReasonCode) -> Result<()> {
+        let mut next = self.clone();
+        next.reasons
+            .retain(|r| !(r.network == reason.network && r.code == reason.code));
+        next.reasons.push(reason);
+        next.check()?;
+        *self = next;
+        Ok(())
+    }
+
     /// A reason code.
     ///
     /// # Errors
-    /// [`Error::UnknownReason`].
+    /// [`Error::UnknownNetwork`], [`Error::UnknownReason`].
     pub fn reason(&self, network: &str, code: &str) -> Result<&ReasonCode> {
+        if !self.networks.contains_key(network) {
+            return Err(Error::UnknownNetwork(network.to_string()));
+        }
         self.reasons
             .iter()
             .find(|r| r.network == network && r.code == code)

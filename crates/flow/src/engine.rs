@@ -583,8 +583,8 @@ impl<S: Store> Engine<S> {
     /// a second delivery of the same event id changes nothing.
     ///
     /// # Errors
-    /// [`Error::NotFound`], [`Error::Finished`] (after the end an instance
-    /// takes no signals), [`Error::Rejected`] when the workflow refuses the
+    /// [`Error::NotFound`], [`Error::Finished`] (after the end, or while
+    /// compensations roll it back, an instance takes no signals), [`Error::Rejected`] when the workflow refuses the
     /// signal ([`Workflow::admit`](crate::Workflow::admit)), [`Error::Contended`] when other writers keep
     /// winning, workflow and store errors.
     pub async fn signal(
@@ -594,6 +594,21 @@ impl<S: Store> Engine<S> {
         event_id: &str,
         data: Value,
     ) -> Result<Signalled> {
+        Ok(self.signal_view(id, name, event_id, data).await?.0)
+    }
+
+    /// [`Engine::signal`], returning also the instance as the delivery
+    /// left it (`None` for a duplicate), so a caller needs no second read.
+    ///
+    /// # Errors
+    /// As [`Engine::signal`].
+    pub async fn signal_view(
+        &self,
+        id: &str,
+        name: &str,
+        event_id: &str,
+        data: Value,
+    ) -> Result<(Signalled, Option<InstanceView>)> {
         check_name("instance id", id)?;
         if event_id.is_empty() || event_id.len() > 256 {
             return Err(Error::Invalid {
@@ -618,9 +633,11 @@ impl<S: Store> Engine<S> {
                 return Err(Error::NotFound(id.to_string()));
             };
             if rec.signals.iter().any(|e| e == event_id) {
-                return Ok(Signalled::Duplicate);
+                return Ok((Signalled::Duplicate, None));
             }
-            if rec.status.is_finished() {
+            // Finished, or rolling back (its workflow hears nothing more):
+            // a signal would be recorded and lost.
+            if rec.status != Status::Running {
                 return Err(Error::Finished(id.to_string()));
             }
             let wf = self.registry.workflow(&rec.kind, rec.version)?.clone();
@@ -659,7 +676,7 @@ impl<S: Store> Engine<S> {
                 .put_record(&key, &rec, PutOptions::update(version))
                 .await
             {
-                Ok(_) => return Ok(Signalled::Delivered),
+                Ok(_) => return Ok((Signalled::Delivered, Some(rec.view()))),
                 Err(e) if e.is_conflict() => {}
                 Err(e) => return Err(e.into()),
             }

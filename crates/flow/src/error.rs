@@ -30,7 +30,8 @@ pub enum Error {
     /// No instance with this id.
     #[error("workflow instance {0:?} not found")]
     NotFound(String),
-    /// The instance has finished: it takes no more signals.
+    /// The instance has finished (or is rolling back): it takes no more
+    /// signals.
     #[error("workflow instance {0:?} has finished")]
     Finished(String),
     /// An id, name or tag is not acceptable.

@@ -15,7 +15,13 @@ pub(crate) fn service<S: Store + 'static>(
     clock: &ManualClock,
     hooks: &MemoryHooks,
 ) -> Disputes<S> {
-    Disputes::new(store, hooks.clone()).with_clock(clock.clone())
+    // Deadlines concede (the default escalates to people).
+    Disputes::new(store, hooks.clone())
+        .with_clock(clock.clone())
+        .with_options(
+            blocksmith_dispute::DisputeOptions::default()
+                .with_on_deadline(blocksmith_dispute::DeadlineAction::AutoAccept),
+        )
 }
 
 pub(crate) fn eur(n: i64) -> Money {

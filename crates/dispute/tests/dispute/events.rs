@@ -29,12 +29,12 @@ fn events_apply_in_sequence_order_once_whatever_the_delivery() {
                 outcome: Outcome::Lost,
             },
         );
-        assert_eq!(d.ingest(e3.clone()).await.unwrap(), Ingested::Accepted);
+        assert_eq!(d.ingest(e3.clone()).await.unwrap(), Ingested::Waiting);
         let x = d.get("dp_1").await.unwrap();
         assert_eq!((x.status, x.waiting.len()), (Status::Pending, 1));
-        assert_eq!(d.ingest(e2.clone()).await.unwrap(), Ingested::Accepted);
+        assert_eq!(d.ingest(e2.clone()).await.unwrap(), Ingested::Waiting);
         assert_eq!(d.ingest(e3.clone()).await.unwrap(), Ingested::Duplicate);
-        assert_eq!(d.ingest(e1).await.unwrap(), Ingested::Accepted);
+        assert_eq!(d.ingest(e1).await.unwrap(), Ingested::Applied);
         let x = d.get("dp_1").await.unwrap();
         assert_eq!(x.status, Status::Lost);
         let order: Vec<&str> = x.applied.iter().map(|a| a.id.as_str()).collect();

@@ -7,7 +7,7 @@ use blocksmith_dispute::{
     TxKind,
 };
 use blocksmith_flow::ManualClock;
-use blocksmith_store::{MemoryStore, block_on};
+use blocksmith_store::{MemoryStore, StoreExt as _, block_on};
 
 #[test]
 fn a_chargeback_is_won_with_evidence_and_the_money_comes_back() {
@@ -50,7 +50,10 @@ fn a_chargeback_is_won_with_evidence_and_the_money_comes_back() {
         assert!(x.ledger_balanced());
         let kinds: Vec<TxKind> = x.ledger.iter().map(|t| t.kind).collect();
         assert_eq!(kinds, [TxKind::FundsWithdrawn, TxKind::FundsReinstated]);
-        // Decided and settled: the workflow completed, later events are refused.
+        // Decided and settled: late events are still taken for the retire
+        // window (120 days), then the workflow completes and refuses them.
+        d.run_due().await.unwrap();
+        clock.set(T0 + 121 * DAY);
         d.run_due().await.unwrap();
         let late = ev(
             "e5",
@@ -399,8 +402,53 @@ fn files_are_checked_stored_by_hash_and_read_back() {
             .collect();
         assert_eq!(
             trail,
-            [("ada", "evidence_added"), ("bo", "evidence_removed")]
+            [
+                ("network", "created"),
+                ("ada", "evidence_added"),
+                ("bo", "evidence_removed")
+            ]
         );
+        // The removed item's file went with it.
+        let files = d
+            .engine()
+            .store()
+            .blocking()
+            .list_all("dispute/files/")
+            .unwrap();
+        assert!(files.is_empty(), "{files:?}");
+        // A refused add stores nothing: a file too big for what is left
+        // of the package cap.
+        d.add_evidence("dp_1", Evidence::file("receipt", "r.txt", vec![b'a'; 800]))
+            .await
+            .unwrap();
+        let over = Evidence::file("uncategorized", "u.txt", vec![b'b'; 200]);
+        assert!(matches!(
+            d.add_evidence("dp_1", over).await,
+            Err(Error::EvidenceLimit(_))
+        ));
+        let files = d
+            .engine()
+            .store()
+            .blocking()
+            .list_all("dispute/files/")
+            .unwrap();
+        assert_eq!(files.len(), 1, "{files:?}");
+        // An id names one item: reused for another, it is an error.
+        let a = Evidence::text("receipt", "first").with_id("dup");
+        d.add_evidence("dp_1", a).await.unwrap();
+        let b = Evidence::text("receipt", "second").with_id("dup");
+        assert!(matches!(
+            d.add_evidence("dp_1", b).await,
+            Err(Error::Invalid { .. })
+        ));
+        // File names are names, not paths or direction tricks.
+        for bad in ["../x.pdf", "a/b.pdf", "inv\u{202E}fdp.exe"] {
+            let e = Evidence::file("receipt", bad, b"%PDF-1.4".to_vec());
+            assert!(
+                matches!(d.add_evidence("dp_1", e).await, Err(Error::Invalid { .. })),
+                "{bad}"
+            );
+        }
     });
 }
 

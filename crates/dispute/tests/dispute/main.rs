@@ -5,6 +5,7 @@ mod common;
 mod crash;
 mod deadlines;
 mod events;
+mod hostile;
 mod lifecycle;
 mod model;
 mod queue;

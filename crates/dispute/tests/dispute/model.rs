@@ -8,8 +8,8 @@
 
 use crate::common::{DAY, T0, eur, service};
 use blocksmith_dispute::{
-    Account, Disputes, Error, EventKind, Evidence, Ingested, MemoryHooks, NetworkEvent, Outcome,
-    Stage, Status,
+    Account, DeadlineAction, DisputeOptions, Disputes, Error, EventKind, Evidence, Ingested,
+    MemoryHooks, NetworkEvent, Outcome, Stage, Status,
 };
 use blocksmith_flow::{Clock as _, ManualClock};
 use blocksmith_store::testing::{Fault, FaultPlan, FaultyStore};
@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 const ID: &str = "dp_m";
 const OFFSETS: [u64; 3] = [7 * DAY, 3 * DAY, DAY];
+/// The retire window the test's service runs with.
+const RETIRE: u64 = 10 * DAY;
 const KINDS: [&str; 4] = [
     "receipt",
     "proof_of_delivery",
@@ -141,6 +143,8 @@ struct Model {
     steps_pending: bool,
     completed: bool,
     exists: bool,
+    /// When the dispute reached a final status.
+    closed: Option<u64>,
 }
 
 impl Model {
@@ -165,6 +169,7 @@ impl Model {
             steps_pending: false,
             completed: false,
             exists: false,
+            closed: None,
         }
     }
 
@@ -250,6 +255,7 @@ impl Model {
                 }
                 self.close_round();
                 self.status = to;
+                self.closed = Some(e.at_ms);
             }
             _ => unreachable!(),
         }
@@ -258,11 +264,14 @@ impl Model {
         true
     }
 
-    fn check_complete(&mut self) {
+    /// The workflow completes when a worker runs past the retire window
+    /// of a decided, settled dispute.
+    fn check_complete(&mut self, now: u64) {
         if self.status.is_final()
             && self.held == 0
             && self.waiting.is_empty()
             && !self.steps_pending
+            && self.closed.is_some_and(|c| now >= c + RETIRE)
         {
             self.completed = true;
         }
@@ -300,7 +309,6 @@ impl Model {
             }
         }
         *self = next;
-        self.check_complete();
         Answer::Ok
     }
 
@@ -373,7 +381,7 @@ impl Model {
         Answer::Ok
     }
 
-    fn accept(&mut self) -> Answer {
+    fn accept(&mut self, now: u64) -> Answer {
         if !self.exists {
             return Answer::NotFound;
         }
@@ -388,6 +396,7 @@ impl Model {
         }
         self.close_round();
         self.status = Status::Accepted;
+        self.closed = Some(now);
         self.merchant_accepted = true;
         self.accept_effect = true;
         self.settle();
@@ -413,6 +422,7 @@ impl Model {
                     self.rounds[idx].timers = false;
                     if self.awaiting() && !r.submitted {
                         self.status = Status::Accepted;
+                        self.closed = Some(r.due);
                         self.accept_effect = true;
                         self.settle();
                     }
@@ -420,8 +430,14 @@ impl Model {
             }
         }
         self.steps_pending = false;
-        self.check_complete();
+        self.check_complete(now);
     }
+}
+
+fn options() -> DisputeOptions {
+    DisputeOptions::default()
+        .with_on_deadline(DeadlineAction::AutoAccept)
+        .with_retire_after_ms(RETIRE)
 }
 
 /// One incarnation of the service: a fault plan over the shared data.
@@ -437,7 +453,7 @@ fn process(
     hooks: &MemoryHooks,
 ) -> Process {
     let faulty = Arc::new(FaultyStore::new(data.clone(), plan));
-    let d = service(faulty.clone(), clock, hooks);
+    let d = service(faulty.clone(), clock, hooks).with_options(options());
     Process { faulty, d }
 }
 
@@ -460,14 +476,14 @@ async fn call(
                     .with_field("tracking_number", "1Z999")
                     .with_field("delivered_on", "2026-05-30");
             }
-            p.d.add_evidence(ID, e).await.map(|_| Ingested::Accepted)
+            p.d.add_evidence(ID, e).await.map(|_| Ingested::Applied)
         }
-        Op::Submit => p.d.submit(ID, "ada").await.map(|_| Ingested::Accepted),
-        Op::Accept => p.d.accept(ID, "ada").await.map(|_| Ingested::Accepted),
+        Op::Submit => p.d.submit(ID, "ada").await.map(|_| Ingested::Applied),
+        Op::Accept => p.d.accept(ID, "ada").await.map(|_| Ingested::Applied),
         Op::Advance(ms) => {
             let target = (clock.now_ms() + ms).min(T0 + 80 * DAY);
             clock.set(target.max(clock.now_ms()));
-            p.d.run_due().await.map(|()| Ingested::Accepted)
+            p.d.run_due().await.map(|()| Ingested::Applied)
         }
     }
 }
@@ -477,7 +493,7 @@ fn run_case(ending: u8, ops: &[Op], crashes: &[(u64, bool)]) -> Result<(), TestC
     let data = Arc::new(MemoryStore::new());
     let clock = ManualClock::new(T0);
     let hooks = MemoryHooks::new();
-    let checker = service(data.clone(), &clock, &hooks);
+    let checker = service(data.clone(), &clock, &hooks).with_options(options());
     let mut plans = crashes.iter().map(|&(at, after)| {
         FaultPlan::new(
             at,
@@ -520,7 +536,7 @@ fn run_case(ending: u8, ops: &[Op], crashes: &[(u64, bool)]) -> Result<(), TestC
                 Op::Deliver(k) => model.deliver(&script, *k % script.len()),
                 Op::Add(k) => model.add(KINDS[*k], &format!("it{i}"), now),
                 Op::Submit => model.submit(now),
-                Op::Accept => model.accept(),
+                Op::Accept => model.accept(now),
                 Op::Advance(_) => {
                     model.run(now);
                     Answer::Ok
