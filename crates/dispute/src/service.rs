@@ -807,10 +807,20 @@ impl<S: Store + 'static> Disputes<S> {
             .signal(&event.dispute, &format!("net:{}", event.id), &input, true)
             .await
         {
-            Ok(Some(d)) => {
+            Ok(Some(state)) => {
+                // Read off the JSON state: a webhook needs no typed copy.
                 let created = matches!(event.kind, EventKind::Created { .. });
-                self.index_moved(&d, created).await?;
-                if d.applied.iter().any(|a| a.id == event.id) {
+                if let Some(due) = due_to_index(&state, created) {
+                    let k = self.inner.due_key(due, &event.dispute)?;
+                    self.inner
+                        .store
+                        .put(&k, Bytes::new(), PutOptions::default())
+                        .await?;
+                }
+                let applied = state["applied"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x["id"] == event.id.as_str()));
+                if applied {
                     Ok(Ingested::Applied)
                 } else {
                     Ok(Ingested::Waiting)
@@ -827,33 +837,15 @@ impl<S: Store + 'static> Disputes<S> {
         }
     }
 
-    /// A deadline that moved (a new round, an update, a reopened response)
-    /// enters the due index now, not only when a worker runs the index
-    /// step (the entry is idempotent; the step removes the old one).
-    async fn index_moved(&self, d: &Dispute, created: bool) -> Result<()> {
-        let moved = created
-            || d.rounds.len() > 1
-            || d.round()
-                .is_some_and(|r| r.due_moved || r.failed_deliveries > 0);
-        if let (true, Some(due)) = (moved, d.due_ms()) {
-            let k = self.inner.due_key(due, &d.id)?;
-            self.inner
-                .store
-                .put(&k, Bytes::new(), PutOptions::default())
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Delivers `input`; the dispute as it left it, or `None` for a
-    /// duplicate.
+    /// Delivers `input`; the dispute's state (JSON) as it left it, or
+    /// `None` for a duplicate.
     async fn signal(
         &self,
         id: &str,
         event_id: &str,
         input: &Input,
         create: bool,
-    ) -> Result<Option<Dispute>> {
+    ) -> Result<Option<Value>> {
         let data = serde_json::to_value(input).map_err(|e| Error::Invalid {
             what: "input",
             reason: e.to_string(),
@@ -865,7 +857,7 @@ impl<S: Store + 'static> Disputes<S> {
                 .await
             {
                 Ok((Signalled::Duplicate, _) | (_, None)) => return Ok(None),
-                Ok((_, Some(view))) => return Ok(Some(decode(id, view.state)?)),
+                Ok((_, Some(view))) => return Ok(Some(view.state)),
                 Err(blocksmith_flow::Error::NotFound(_)) if create => {
                     self.engine
                         .start::<DisputeFlow>(
@@ -906,13 +898,20 @@ impl<S: Store + 'static> Disputes<S> {
             at_ms: self.inner.now(),
             action,
         };
-        let d = self
+        let Some(state) = self
             .signal(id, &format!("act:{action_id}"), &input, false)
-            .await?;
-        if let Some(d) = &d {
-            self.index_moved(d, false).await?;
+            .await?
+        else {
+            return Ok(None);
+        };
+        if let Some(due) = due_to_index(&state, false) {
+            let k = self.inner.due_key(due, id)?;
+            self.inner
+                .store
+                .put(&k, Bytes::new(), PutOptions::default())
+                .await?;
         }
-        Ok(d)
+        decode(id, state).map(Some)
     }
 
     /// Adds an evidence item: a file is checked (size, and type by its
@@ -1481,6 +1480,29 @@ impl<S: Store + 'static> Disputes<S> {
             }
         }
         Ok(r)
+    }
+}
+
+/// The deadline to put in the due index at once, read off a dispute's JSON
+/// state: one that moved (a new round, an update, a reopened response) or
+/// a new dispute's, while a response is awaited. Everything else waits for
+/// the workflow's index step (the entry is idempotent; the step removes the
+/// old one).
+fn due_to_index(state: &Value, created: bool) -> Option<u64> {
+    let awaits = matches!(
+        state["status"].as_str(),
+        Some("needs_response" | "warning_needs_response")
+    );
+    let rounds = state["rounds"].as_array()?;
+    let last = rounds.last()?;
+    let moved = created
+        || rounds.len() > 1
+        || last["due_moved"].as_bool() == Some(true)
+        || last["failed_deliveries"].as_u64().is_some_and(|n| n > 0);
+    if awaits && moved {
+        last["due_ms"].as_u64()
+    } else {
+        None
     }
 }
 
