@@ -70,7 +70,7 @@ fn events(id: &str, at: u64) -> [NetworkEvent; 3] {
 fn ingest_on<S: Store + 'static>(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
-    store: Arc<S>,
+    store: &Arc<S>,
 ) {
     let clock = ManualClock::new(T0);
     let d = service(store.clone(), &clock);
@@ -122,11 +122,11 @@ fn ingest(c: &mut Criterion) {
     let mut g = c.benchmark_group("dispute/ingest");
     g.throughput(Throughput::Elements(3));
     g.measurement_time(Duration::from_secs(8));
-    ingest_on(&mut g, "memory", Arc::new(MemoryStore::new()));
+    ingest_on(&mut g, "memory", &Arc::new(MemoryStore::new()));
     ingest_on(
         &mut g,
         "redb",
-        Arc::new(RedbStore::open(tmp.path().join("d.redb")).unwrap()),
+        &Arc::new(RedbStore::open(tmp.path().join("d.redb")).unwrap()),
     );
     g.finish();
 }
