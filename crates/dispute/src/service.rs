@@ -1333,19 +1333,33 @@ impl<S: Store + 'static> Disputes<S> {
     /// # Errors
     /// Store errors, [`Error::Corrupt`].
     pub async fn list(&self) -> Result<Vec<Dispute>> {
-        let views = self
-            .engine
-            .list(
-                &ListFilter::default()
-                    .with_kind("dispute")
-                    .with_archived(true),
-            )
-            .await?;
+        let mut out = Vec::new();
         // A damaged record is left out (and named by `reconcile`).
-        Ok(views
-            .into_iter()
-            .filter_map(|v| decode(&v.id, v.state).ok())
-            .collect())
+        self.scan(|d| {
+            if let Ok(d) = d {
+                out.push(d);
+            }
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Visits every dispute (a damaged record as its id and error), a page
+    /// at a time: memory stays bounded whatever the number of disputes.
+    async fn scan(
+        &self,
+        mut visit: impl FnMut(Result<Dispute, (String, Error)>) + Send,
+    ) -> Result<()> {
+        let filter = ListFilter::default()
+            .with_kind("dispute")
+            .with_archived(true);
+        self.engine
+            .scan(&filter, |v| {
+                let id = v.id.clone();
+                visit(decode(&v.id, v.state).map_err(|e| (id, e)));
+            })
+            .await?;
+        Ok(())
     }
 
     /// Win rate by reason code, amounts at risk and funds held (reads
@@ -1355,35 +1369,12 @@ impl<S: Store + 'static> Disputes<S> {
     /// As [`Disputes::list`].
     pub async fn stats(&self) -> Result<Stats> {
         let mut s = Stats::default();
-        for d in self.list().await? {
-            if d.status == Status::Pending {
-                continue;
+        self.scan(|d| {
+            if let Ok(d) = d {
+                add_to_stats(&mut s, &d);
             }
-            let r = s
-                .by_reason
-                .entry(format!("{} {}", d.network, d.reason))
-                .or_default();
-            match d.status {
-                Status::Won | Status::Reversed => r.won += 1,
-                Status::Lost | Status::Accepted => r.lost += 1,
-                Status::WarningClosed | Status::Pending => {}
-                _ => r.open += 1,
-            }
-            if !d.status.is_final()
-                && d.stage != Stage::Inquiry
-                && let Some(a) = &d.amount
-            {
-                let e = s.at_risk.entry(a.currency.clone()).or_default();
-                *e = e.saturating_add(a.amount);
-            }
-            if let Some(c) = d.settlement.as_ref().map(|m| m.currency.clone()) {
-                let h = d.held();
-                if h != 0 {
-                    let e = s.held.entry(c).or_default();
-                    *e = e.saturating_add(h);
-                }
-            }
-        }
+        })
+        .await?;
         Ok(s)
     }
 
@@ -1396,89 +1387,14 @@ impl<S: Store + 'static> Disputes<S> {
     /// As [`Disputes::list`].
     pub async fn reconcile(&self) -> Result<Reconciliation> {
         let mut r = Reconciliation::default();
-        let views = self
-            .engine
-            .list(
-                &ListFilter::default()
-                    .with_kind("dispute")
-                    .with_archived(true),
-            )
-            .await?;
-        let mut all = Vec::with_capacity(views.len());
-        for v in views {
-            match decode(&v.id, v.state) {
-                Ok(d) => all.push(d),
-                Err(e) => r.findings.push(Finding {
-                    id: v.id.clone(),
-                    issue: format!("the record does not read: {e}"),
-                }),
-            }
-        }
-        for d in all {
-            r.disputes += 1;
-            let mut find = |issue: String| {
-                r.findings.push(Finding {
-                    id: d.id.clone(),
-                    issue,
-                });
-            };
-            if !d.ledger_balanced() {
-                find("a transaction does not balance".into());
-            }
-            let held = d.held();
-            if held < 0 {
-                find(format!("held funds are negative ({held})"));
-            }
-            match d.status {
-                Status::Won | Status::Reversed if held > 0 => {
-                    find(format!(
-                        "{} but {held} still held: awaiting reinstatement",
-                        d.status
-                    ));
-                }
-                Status::Lost | Status::Accepted if held != 0 => {
-                    find(format!("{} with {held} held", d.status));
-                }
-                _ => {}
-            }
-            if let (Some(s), true) = (&d.settlement, d.ledger.is_empty())
-                && matches!(d.status, Status::Lost | Status::Accepted)
-                && d.stage != Stage::Inquiry
-            {
-                find(format!(
-                    "{} but no funds were withdrawn ({s} disputed)",
-                    d.status
-                ));
-            }
-            if d.status == Status::Pending {
-                find(format!(
-                    "the created event has not arrived; {} events wait",
-                    d.waiting.len()
-                ));
-            }
-            if let Some((seq, why)) = &d.blocked {
-                find(format!("event {seq} is blocked: {why}"));
-            } else if let Some(seq) = d.waiting.keys().next() {
-                find(format!(
-                    "waiting for event {} (next held: {seq})",
-                    d.next_sequence
-                ));
-            }
-            if let Some(f) = d.hook_failures.first() {
-                find(format!("hook failed: {f}"));
-            }
-            for t in &d.ledger {
-                let cur = r.totals.entry(t.currency.clone()).or_default();
-                for p in &t.postings {
-                    let name = serde_json::to_value(p.account)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    let e = cur.entry(name).or_default();
-                    *e = e.saturating_add(p.amount);
-                }
-            }
-        }
+        self.scan(|d| match d {
+            Ok(d) => reconcile_one(&mut r, &d),
+            Err((id, e)) => r.findings.push(Finding {
+                id,
+                issue: format!("the record does not read: {e}"),
+            }),
+        })
+        .await?;
         Ok(r)
     }
 }
@@ -1543,5 +1459,101 @@ struct SharedClock(Arc<dyn Clock>);
 impl Clock for SharedClock {
     fn now_ms(&self) -> u64 {
         self.0.now_ms()
+    }
+}
+
+fn add_to_stats(s: &mut Stats, d: &Dispute) {
+    if d.status == Status::Pending {
+        return;
+    }
+    let r = s
+        .by_reason
+        .entry(format!("{} {}", d.network, d.reason))
+        .or_default();
+    match d.status {
+        Status::Won | Status::Reversed => r.won += 1,
+        Status::Lost | Status::Accepted => r.lost += 1,
+        Status::WarningClosed | Status::Pending => {}
+        _ => r.open += 1,
+    }
+    if !d.status.is_final()
+        && d.stage != Stage::Inquiry
+        && let Some(a) = &d.amount
+    {
+        let e = s.at_risk.entry(a.currency.clone()).or_default();
+        *e = e.saturating_add(a.amount);
+    }
+    if let Some(c) = d.settlement.as_ref().map(|m| m.currency.clone()) {
+        let h = d.held();
+        if h != 0 {
+            let e = s.held.entry(c).or_default();
+            *e = e.saturating_add(h);
+        }
+    }
+}
+
+fn reconcile_one(r: &mut Reconciliation, d: &Dispute) {
+    r.disputes += 1;
+    let mut find = |issue: String| {
+        r.findings.push(Finding {
+            id: d.id.clone(),
+            issue,
+        });
+    };
+    if !d.ledger_balanced() {
+        find("a transaction does not balance".into());
+    }
+    let held = d.held();
+    if held < 0 {
+        find(format!("held funds are negative ({held})"));
+    }
+    match d.status {
+        Status::Won | Status::Reversed if held > 0 => {
+            find(format!(
+                "{} but {held} still held: awaiting reinstatement",
+                d.status
+            ));
+        }
+        Status::Lost | Status::Accepted if held != 0 => {
+            find(format!("{} with {held} held", d.status));
+        }
+        _ => {}
+    }
+    if let (Some(s), true) = (&d.settlement, d.ledger.is_empty())
+        && matches!(d.status, Status::Lost | Status::Accepted)
+        && d.stage != Stage::Inquiry
+    {
+        find(format!(
+            "{} but no funds were withdrawn ({s} disputed)",
+            d.status
+        ));
+    }
+    if d.status == Status::Pending {
+        find(format!(
+            "the created event has not arrived; {} events wait",
+            d.waiting.len()
+        ));
+    }
+    if let Some((seq, why)) = &d.blocked {
+        find(format!("event {seq} is blocked: {why}"));
+    } else if let Some(seq) = d.waiting.keys().next() {
+        find(format!(
+            "waiting for event {} (next held: {seq})",
+            d.next_sequence
+        ));
+    }
+    if let Some(f) = d.hook_failures.first() {
+        find(format!("hook failed: {f}"));
+    }
+    for t in &d.ledger {
+        let cur = r.totals.entry(t.currency.clone()).or_default();
+        for p in &t.postings {
+            let name = serde_json::to_value(p.account)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let e = cur.entry(name).or_default();
+            *e = e.saturating_add(p.amount);
+        }
     }
 }

@@ -765,20 +765,53 @@ impl<S: Store> Engine<S> {
     /// Store errors, [`Error::Store`] for an unreadable record.
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<InstanceView>> {
         let mut out = Vec::new();
+        self.scan(filter, |v| out.push(v)).await?;
+        Ok(out)
+    }
+
+    /// Visits every instance that matches `filter`, reading a page of keys
+    /// at a time, so memory stays bounded by the page (and what `visit`
+    /// keeps) whatever the number of instances: [`Engine::list`] for
+    /// reports over millions. Returns the number visited.
+    ///
+    /// # Errors
+    /// Store errors, [`Error::Corrupt`] for a record that does not read.
+    pub async fn scan(
+        &self,
+        filter: &ListFilter,
+        mut visit: impl FnMut(InstanceView) + Send,
+    ) -> Result<u64> {
+        let mut n = 0;
         let mut prefixes = vec![format!("{}/i/", self.options.prefix)];
         if filter.archived {
             prefixes.push(format!("{}/a/", self.options.prefix));
         }
         for p in prefixes {
-            for m in self.store.list_all(&p).await? {
-                if let Some((r, _)) = self.store.get_record::<Instance>(&m.key).await?
-                    && filter.matches(&r)
-                {
-                    out.push(r.view());
+            let mut after = None;
+            loop {
+                let page = self
+                    .store
+                    .list(
+                        ListOptions::prefix(p.clone())
+                            .with_start_after(after.take())
+                            .with_limit(1000),
+                    )
+                    .await?;
+                for m in &page.objects {
+                    if let Some((r, _)) = self.store.get_record::<Instance>(&m.key).await?
+                        && filter.matches(&r)
+                    {
+                        n += 1;
+                        visit(r.view());
+                    }
+                }
+                match page.objects.last() {
+                    Some(m) => after = Some(m.key.clone()),
+                    None => break,
                 }
             }
         }
-        Ok(out)
+        Ok(n)
     }
 
     /// A worker named `name` (unique among the workers sharing the store:

@@ -556,3 +556,35 @@ fn a_refused_signal_writes_nothing_and_keeps_its_event_id() {
         assert_eq!(engine.get(&id).await.unwrap().unwrap().state, json!(0));
     });
 }
+
+#[test]
+fn scan_visits_every_instance_a_page_at_a_time() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let engine = Engine::new(
+            &store,
+            blocksmith_flow::Registry::new().with_workflow(Counter),
+        )
+        .with_clock(clock());
+        for i in 0..2_345 {
+            engine
+                .start::<Counter>(&i, StartOptions::default().with_id(format!("c{i:05}")))
+                .await
+                .unwrap();
+        }
+        let mut sum = 0i64;
+        let n = engine
+            .scan(&ListFilter::default().with_kind("counter"), |v| {
+                sum += v.state.as_i64().unwrap();
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 2_345);
+        assert_eq!(sum, (0..2_345).sum::<i64>());
+        let none = engine
+            .scan(&ListFilter::default().with_kind("saga"), |_| {})
+            .await
+            .unwrap();
+        assert_eq!(none, 0);
+    });
+}
