@@ -21,6 +21,9 @@ use std::fmt;
 pub const MAX_EVENTS: usize = 1024;
 /// Most events waiting for an earlier sequence number.
 pub const MAX_WAITING: usize = 256;
+/// Most evidence items added to one dispute over its life (removed ones
+/// included).
+pub const MAX_EVIDENCE_IDS: usize = 1000;
 /// Most audit entries kept (the oldest are dropped beyond).
 pub const MAX_AUDIT: usize = 2048;
 /// Largest amount, in minor units (ten trillion units of a 2-decimal currency).
@@ -796,6 +799,9 @@ pub struct Dispute {
     pub reminders_fired: Vec<String>,
     /// The audit trail.
     pub audit: Vec<AuditEntry>,
+    /// Ids of removed evidence items (never used again).
+    #[serde(default)]
+    pub removed_evidence: Vec<String>,
     /// Host steps commanded and not yet finished.
     pub outstanding: Vec<String>,
     /// Failures of host steps not since made good by a success of the
@@ -833,6 +839,7 @@ impl Dispute {
             blocked: None,
             reminders_fired: Vec::new(),
             audit: Vec::new(),
+            removed_evidence: Vec::new(),
             outstanding: Vec::new(),
             hook_failures: Vec::new(),
             retire_at: None,
@@ -931,20 +938,26 @@ impl Dispute {
     /// The [`Refusal`].
     pub fn apply(&mut self, input: &Input) -> Result<Vec<Command>, Refusal> {
         let mut next = self.clone();
-        let out = match input {
+        let out = next.apply_in_place(input)?;
+        *self = next;
+        Ok(out)
+    }
+
+    /// [`Dispute::apply`] without the copy: on a refusal the dispute may be
+    /// half changed (for callers that throw it away).
+    fn apply_in_place(&mut self, input: &Input) -> Result<Vec<Command>, Refusal> {
+        match input {
             Input::Network {
                 event,
                 rules,
                 policy,
-            } => next.network(event, rules.as_ref(), policy.as_ref())?,
+            } => self.network(event, rules.as_ref(), policy.as_ref()),
             Input::Merchant {
                 actor,
                 at_ms,
                 action,
-            } => next.merchant(actor, *at_ms, action)?,
-        };
-        *self = next;
-        Ok(out)
+            } => self.merchant(actor, *at_ms, action),
+        }
     }
 
     fn network(
@@ -1551,10 +1564,18 @@ impl Dispute {
                 content,
                 fields,
             } => {
-                if !is_name(id) || self.evidence.iter().any(|e| e.id == *id) {
+                if !is_name(id)
+                    || self.evidence.iter().any(|e| e.id == *id)
+                    || self.removed_evidence.iter().any(|r| r == id)
+                {
                     return Err(Refusal::invalid(format!(
-                        "evidence id {id:?} is taken or not a name"
+                        "evidence id {id:?} is taken, was used before, or is not a name"
                     )));
+                }
+                if self.evidence.len() + self.removed_evidence.len() >= MAX_EVIDENCE_IDS {
+                    return Err(Refusal::EvidenceLimit {
+                        reason: format!("at most {MAX_EVIDENCE_IDS} items added per dispute"),
+                    });
                 }
                 if self.evidence.len() >= policy.max_items {
                     return Err(Refusal::EvidenceLimit {
@@ -1603,6 +1624,7 @@ impl Dispute {
                     )));
                 }
                 let e = self.evidence.remove(pos);
+                self.removed_evidence.push(e.id.clone());
                 self.audit(
                     at_ms,
                     actor,
@@ -1943,9 +1965,10 @@ impl Workflow for DisputeFlow {
             serde_json::to_value(Refusal::invalid(format!("unreadable input: {e}")))
                 .unwrap_or(Value::Null)
         })?;
+        // `apply` works on its own copy: the probe changes nothing.
         let mut probe = state.clone();
         probe
-            .apply(&input)
+            .apply_in_place(&input)
             .map(|_| ())
             .map_err(|r| serde_json::to_value(r).unwrap_or(Value::Null))
     }

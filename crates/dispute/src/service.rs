@@ -473,9 +473,11 @@ impl<S: Store + 'static> Inner<S> {
         ))?)
     }
 
-    fn file_key(&self, id: &str, sha: &str) -> Result<Key> {
+    /// An item's file: keyed by the item, so no two items share one and a
+    /// removal never takes another item's bytes.
+    fn file_key(&self, id: &str, item: &str, sha: &str) -> Result<Key> {
         Ok(Key::new(format!(
-            "{}/files/{id}/{sha}",
+            "{}/files/{id}/{item}/{sha}",
             self.options.prefix
         ))?)
     }
@@ -1015,7 +1017,7 @@ impl<S: Store + 'static> Disputes<S> {
                     ));
                 };
                 let sha = hex(&Sha256::digest(bytes));
-                let key = self.inner.file_key(id, &sha)?;
+                let key = self.inner.file_key(id, &item_id, &sha)?;
                 let content = Content::File {
                     key: key.as_str().to_string(),
                     name: name.clone(),
@@ -1055,7 +1057,7 @@ impl<S: Store + 'static> Disputes<S> {
             Ok(None) => self.get(id).await?, // a retry: the item is there
             Err(e) => {
                 if let Content::File { sha256, .. } = &content {
-                    self.drop_file_if_unused(id, sha256).await;
+                    self.drop_file_if_unused(id, &item_id, sha256).await;
                 }
                 return Err(e);
             }
@@ -1101,7 +1103,7 @@ impl<S: Store + 'static> Disputes<S> {
         )
         .await?;
         if let Some(sha) = file {
-            self.drop_file_if_unused(id, &sha).await;
+            self.drop_file_if_unused(id, item, &sha).await;
         }
         Ok(())
     }
@@ -1127,23 +1129,29 @@ impl<S: Store + 'static> Disputes<S> {
                 fields: fields.clone(),
             },
         };
-        match d.apply(&input) {
-            // The same item again is a retry, answered below.
-            Err(Refusal::Invalid { .. }) if d.evidence.iter().any(|e| e.id == item) => Ok(()),
-            Err(r) => Err(r.into_error()),
-            Ok(_) => Ok(()),
+        // The same item again (same kind, content and fields) is a retry,
+        // answered after the signal; the id naming anything else is refused
+        // before a byte is stored.
+        if let Some(e) = d.evidence.iter().find(|e| e.id == item) {
+            if e.kind == kind && e.content == *content && e.fields == *fields {
+                return Ok(());
+            }
+            return Err(Error::Invalid {
+                what: "evidence id",
+                reason: format!("{item} names another item already"),
+            });
         }
+        d.apply(&input).map(|_| ()).map_err(Refusal::into_error)
     }
 
-    /// Deletes a dispute's evidence file unless an item still names it
+    /// Deletes an item's evidence file unless the item is there with it
     /// (best effort: an orphan file is harmless).
-    async fn drop_file_if_unused(&self, id: &str, sha256: &str) {
+    async fn drop_file_if_unused(&self, id: &str, item: &str, sha256: &str) {
         let Ok(d) = self.get(id).await else { return };
-        let used = d
-            .evidence
-            .iter()
-            .any(|e| matches!(&e.content, Content::File { sha256: s, .. } if s == sha256));
-        if !used && let Ok(k) = self.inner.file_key(id, sha256) {
+        let used = d.evidence.iter().any(|e| {
+            e.id == item && matches!(&e.content, Content::File { sha256: s, .. } if s == sha256)
+        });
+        if !used && let Ok(k) = self.inner.file_key(id, item, sha256) {
             let _ = self.inner.store.delete(&k).await;
         }
     }
@@ -1232,7 +1240,7 @@ impl<S: Store + 'static> Disputes<S> {
                 });
             }
         };
-        let key = self.inner.file_key(id, sha256)?;
+        let key = self.inner.file_key(id, item, sha256)?;
         let b = self
             .inner
             .store
@@ -1296,6 +1304,11 @@ impl<S: Store + 'static> Disputes<S> {
                 // skipped; only a failing store fails the queue.
                 let d = match self.get(id).await {
                     Ok(d) => d,
+                    Err(Error::Store(
+                        blocksmith_store::Error::Corrupt { .. }
+                        | blocksmith_store::Error::SchemaMismatch { .. }
+                        | blocksmith_store::Error::Serde { .. },
+                    )) => continue,
                     Err(e @ (Error::Store(_) | Error::Flow(_))) => return Err(e),
                     Err(_) => continue,
                 };
@@ -1354,9 +1367,12 @@ impl<S: Store + 'static> Disputes<S> {
             .with_kind("dispute")
             .with_archived(true);
         self.engine
-            .scan(&filter, |v| {
-                let id = v.id.clone();
-                visit(decode(&v.id, v.state).map_err(|e| (id, e)));
+            .scan(&filter, |v| match v {
+                Ok(v) => {
+                    let id = v.id.clone();
+                    visit(decode(&v.id, v.state).map_err(|e| (id, e)));
+                }
+                Err((key, e)) => visit(Err((key, e.into()))),
             })
             .await?;
         Ok(())

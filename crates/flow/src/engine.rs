@@ -765,21 +765,35 @@ impl<S: Store> Engine<S> {
     /// Store errors, [`Error::Store`] for an unreadable record.
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<InstanceView>> {
         let mut out = Vec::new();
-        self.scan(filter, |v| out.push(v)).await?;
-        Ok(out)
+        let mut bad = None;
+        self.scan(filter, |v| match v {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                bad.get_or_insert(e);
+            }
+        })
+        .await?;
+        match bad {
+            Some((_, e)) => Err(e),
+            None => Ok(out),
+        }
     }
 
     /// Visits every instance that matches `filter`, reading a page of keys
     /// at a time, so memory stays bounded by the page (and what `visit`
     /// keeps) whatever the number of instances: [`Engine::list`] for
-    /// reports over millions. Returns the number visited.
+    /// reports over millions. A record that does not read (damaged, or
+    /// written by a newer version) is handed to `visit` as its key and
+    /// error, and the scan goes on. Returns the number visited. An
+    /// instance archived while the scan runs may be seen twice or not at
+    /// all.
     ///
     /// # Errors
-    /// Store errors, [`Error::Corrupt`] for a record that does not read.
+    /// Store errors other than an unreadable record.
     pub async fn scan(
         &self,
         filter: &ListFilter,
-        mut visit: impl FnMut(InstanceView) + Send,
+        mut visit: impl FnMut(std::result::Result<InstanceView, (String, Error)>) + Send,
     ) -> Result<u64> {
         let mut n = 0;
         let mut prefixes = vec![format!("{}/i/", self.options.prefix)];
@@ -798,11 +812,21 @@ impl<S: Store> Engine<S> {
                     )
                     .await?;
                 for m in &page.objects {
-                    if let Some((r, _)) = self.store.get_record::<Instance>(&m.key).await?
-                        && filter.matches(&r)
-                    {
-                        n += 1;
-                        visit(r.view());
+                    match self.store.get_record::<Instance>(&m.key).await {
+                        Ok(Some((r, _))) if filter.matches(&r) => {
+                            n += 1;
+                            visit(Ok(r.view()));
+                        }
+                        Ok(_) => {}
+                        Err(
+                            e @ (blocksmith_store::Error::Corrupt { .. }
+                            | blocksmith_store::Error::SchemaMismatch { .. }
+                            | blocksmith_store::Error::Serde { .. }),
+                        ) => {
+                            n += 1;
+                            visit(Err((m.key.as_str().to_string(), e.into())));
+                        }
+                        Err(e) => return Err(e.into()),
                     }
                 }
                 match page.objects.last() {

@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result, serde_err};
 use crate::model::{Command, Event, StepCall, StepError};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize as _, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -71,15 +71,14 @@ impl<W: Workflow> AnyWorkflow for Erased<W> {
 
     fn react(&self, state: &mut Value, event: &Event) -> Result<Vec<Command>> {
         let mut typed: W::State =
-            serde_json::from_value(state.clone()).map_err(serde_err("workflow state"))?;
+            W::State::deserialize(&*state).map_err(serde_err("workflow state"))?;
         let commands = self.0.react(&mut typed, event);
         *state = serde_json::to_value(&typed).map_err(serde_err("workflow state"))?;
         Ok(commands)
     }
 
     fn admit(&self, state: &Value, name: &str, data: &Value) -> Result<Result<(), Value>> {
-        let typed: W::State =
-            serde_json::from_value(state.clone()).map_err(serde_err("workflow state"))?;
+        let typed: W::State = W::State::deserialize(state).map_err(serde_err("workflow state"))?;
         Ok(self.0.admit(&typed, name, data))
     }
 }

@@ -227,3 +227,94 @@ fn actors_are_printable() {
         assert!(d.accept("dp_1", "bo\u{202E}").await.is_err());
     });
 }
+
+fn pdf(t: &str) -> Vec<u8> {
+    format!("%PDF-1.4 {t}").into_bytes()
+}
+
+async fn files<S: Store + 'static>(d: &blocksmith_dispute::Disputes<S>) -> usize {
+    d.engine()
+        .store()
+        .list_all("dispute/files/")
+        .await
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn refused_evidence_ids_leave_no_files() {
+    block_on(async {
+        let clock = ManualClock::new(T0);
+        let d = service(MemoryStore::new(), &clock, &MemoryHooks::new());
+        d.open(open("visa", "13.1", "dp_1")).await.unwrap();
+        let f = |id: &str, t: &str| {
+            Evidence::file("receipt", "r.pdf", pdf(t))
+                .with_id(id)
+                .by("ada")
+        };
+        d.add_evidence("dp_1", f("a", "orig")).await.unwrap();
+        for i in 0..5 {
+            let r = d.add_evidence("dp_1", f("a", &format!("other {i}"))).await;
+            assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
+        }
+        assert_eq!(files(&d).await, 1);
+        // The same item again is a retry.
+        d.add_evidence("dp_1", f("a", "orig")).await.unwrap();
+        // A removed id is never used again, and leaves nothing behind.
+        d.add_evidence("dp_1", f("b", "b")).await.unwrap();
+        d.remove_evidence("dp_1", "b", "ada").await.unwrap();
+        assert!(d.add_evidence("dp_1", f("b", "b2")).await.is_err());
+        assert!(d.add_evidence("dp_1", f("b", "b")).await.is_err());
+        assert_eq!(files(&d).await, 1);
+    });
+}
+
+#[test]
+fn items_with_the_same_bytes_keep_their_own_files() {
+    block_on(async {
+        let clock = ManualClock::new(T0);
+        let d = service(MemoryStore::new(), &clock, &MemoryHooks::new());
+        d.open(open("visa", "13.1", "dp_1")).await.unwrap();
+        for id in ["a", "b"] {
+            let e = Evidence::file("receipt", "r.pdf", pdf("same"))
+                .with_id(id)
+                .by("ada");
+            d.add_evidence("dp_1", e).await.unwrap();
+        }
+        d.remove_evidence("dp_1", "a", "bo").await.unwrap();
+        assert_eq!(d.file("dp_1", "b").await.unwrap(), pdf("same"));
+        assert!(matches!(
+            d.file("dp_1", "a").await,
+            Err(Error::NoEvidence { .. })
+        ));
+    });
+}
+
+#[test]
+fn an_unreadable_record_is_named_not_fatal() {
+    block_on(async {
+        let clock = ManualClock::new(T0);
+        let d = service(MemoryStore::new(), &clock, &MemoryHooks::new());
+        d.open(open("visa", "13.1", "dp_1")).await.unwrap();
+        d.open(open("visa", "13.1", "dp_2")).await.unwrap();
+        d.engine()
+            .store()
+            .put(
+                &Key::new("dispute-flow/i/dp_2").unwrap(),
+                Bytes::from_static(b"garbage"),
+                PutOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(d.due(u64::MAX, 10, None).await.unwrap().len(), 1);
+        assert_eq!(d.list().await.unwrap().len(), 1);
+        d.stats().await.unwrap();
+        let r = d.reconcile().await.unwrap();
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.id.contains("dp_2") && f.issue.contains("does not read")),
+            "{r:?}"
+        );
+    });
+}

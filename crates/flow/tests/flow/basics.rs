@@ -575,7 +575,7 @@ fn scan_visits_every_instance_a_page_at_a_time() {
         let mut sum = 0i64;
         let n = engine
             .scan(&ListFilter::default().with_kind("counter"), |v| {
-                sum += v.state.as_i64().unwrap();
+                sum += v.unwrap().state.as_i64().unwrap();
             })
             .await
             .unwrap();
