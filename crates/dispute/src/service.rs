@@ -917,7 +917,8 @@ impl<S: Store + 'static> Disputes<S> {
     }
 
     /// Adds an evidence item: a file is checked (size, and type by its
-    /// bytes: PDF, PNG, JPEG or text) and stored by content hash first.
+    /// bytes: PDF, PNG, JPEG or text), tried on a copy of the dispute, then
+    /// stored under the item with its SHA-256 before the add is recorded.
     ///
     /// # Errors
     /// [`Error::Invalid`] for an unknown kind or a missing or malformed
