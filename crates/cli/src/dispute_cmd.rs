@@ -6,7 +6,7 @@ use crate::output::{CliError, Output};
 use blocksmith_dispute::{
     Dispute, Disputes, Evidence, Ingested, MemoryHooks, Money, NetworkEvent, OpenDispute,
 };
-use blocksmith_store::{RedbStore, block_on};
+use blocksmith_store::RedbStore;
 use clap::Subcommand;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -236,8 +236,8 @@ pub(crate) fn run(cmd: DisputeCmd, dir: &Path, out: &Output) -> Result<(), CliEr
             if let Some(s) = settlement {
                 req = req.with_settlement(parse_money(&s)?);
             }
-            let x = block_on(d.open(req))?;
-            block_on(d.run_due())?;
+            let x = d.blocking().open(req)?;
+            d.blocking().run_due()?;
             out.emit(&dispute_json(&x), || dispute_text(&x));
         }
         DisputeCmd::Evidence {
@@ -248,7 +248,7 @@ pub(crate) fn run(cmd: DisputeCmd, dir: &Path, out: &Output) -> Result<(), CliEr
             by,
         } => {
             if let Some(item) = remove {
-                block_on(d.remove_evidence(&id, &item, &by))?;
+                d.blocking().remove_evidence(&id, &item, &by)?;
             }
             if let Some(add) = add {
                 let [kind, body] = <[String; 2]>::try_from(add)
@@ -276,21 +276,21 @@ pub(crate) fn run(cmd: DisputeCmd, dir: &Path, out: &Output) -> Result<(), CliEr
                         .ok_or_else(|| CliError::BadInput(format!("{f:?} is not NAME=VALUE")))?;
                     e = e.with_field(k, v);
                 }
-                block_on(d.add_evidence(&id, e.by(by)))?;
+                d.blocking().add_evidence(&id, e.by(by))?;
             }
-            let x = block_on(d.get(&id))?;
+            let x = d.blocking().get(&id)?;
             out.emit(&dispute_json(&x), || dispute_text(&x));
         }
         DisputeCmd::Submit { id, by } => {
-            block_on(d.submit(&id, &by))?;
-            block_on(d.run_due())?;
-            let x = block_on(d.get(&id))?;
+            d.blocking().submit(&id, &by)?;
+            d.blocking().run_due()?;
+            let x = d.blocking().get(&id)?;
             out.emit(&dispute_json(&x), || dispute_text(&x));
         }
         DisputeCmd::Accept { id, by } => {
-            block_on(d.accept(&id, &by))?;
-            block_on(d.run_due())?;
-            let x = block_on(d.get(&id))?;
+            d.blocking().accept(&id, &by)?;
+            d.blocking().run_due()?;
+            let x = d.blocking().get(&id)?;
             out.emit(&dispute_json(&x), || dispute_text(&x));
         }
         DisputeCmd::Event { id, file } => {
@@ -311,11 +311,11 @@ pub(crate) fn run(cmd: DisputeCmd, dir: &Path, out: &Output) -> Result<(), CliEr
                         ev.id, ev.dispute
                     )));
                 }
-                let r = block_on(d.ingest(ev.clone()))?;
+                let r = d.blocking().ingest(ev.clone())?;
                 results.push((ev.id, r == Ingested::Duplicate));
             }
-            block_on(d.run_due())?;
-            let x = block_on(d.get(&id))?;
+            d.blocking().run_due()?;
+            let x = d.blocking().get(&id)?;
             out.emit(
                 &json!({"events": results.iter().map(|(e, dup)| json!({"id": e, "duplicate": dup})).collect::<Vec<_>>(), "dispute": dispute_json(&x)}),
                 || {
@@ -328,9 +328,9 @@ pub(crate) fn run(cmd: DisputeCmd, dir: &Path, out: &Output) -> Result<(), CliEr
             );
         }
         DisputeCmd::Due { within, limit } => {
-            block_on(d.run_due())?;
+            d.blocking().run_due()?;
             let until = now_ms().saturating_add(duration_ms(&within)?);
-            let rows = block_on(d.due(until, limit, None))?;
+            let rows = d.blocking().due(until, limit, None)?;
             out.emit(&serde_json::to_value(&rows).unwrap_or(Value::Null), || {
                 rows.iter()
                     .map(|r| {
@@ -353,7 +353,7 @@ pub(crate) fn run(cmd: DisputeCmd, dir: &Path, out: &Output) -> Result<(), CliEr
             });
         }
         DisputeCmd::Ledger { id } => {
-            let x = block_on(d.get(&id))?;
+            let x = d.blocking().get(&id)?;
             out.emit(
                 &json!({"ledger": x.ledger, "held": x.held(), "balanced": x.ledger_balanced()}),
                 || {
@@ -375,12 +375,12 @@ pub(crate) fn run(cmd: DisputeCmd, dir: &Path, out: &Output) -> Result<(), CliEr
             );
         }
         DisputeCmd::Show { id } => {
-            block_on(d.run_due())?;
-            let x = block_on(d.get(&id))?;
+            d.blocking().run_due()?;
+            let x = d.blocking().get(&id)?;
             out.emit(&dispute_json(&x), || dispute_text(&x));
         }
         DisputeCmd::Stats => {
-            let s = block_on(d.stats())?;
+            let s = d.blocking().stats()?;
             out.emit(&serde_json::to_value(&s).unwrap_or(Value::Null), || {
                 let mut t = String::new();
                 for (r, st) in &s.by_reason {
@@ -400,7 +400,7 @@ pub(crate) fn run(cmd: DisputeCmd, dir: &Path, out: &Output) -> Result<(), CliEr
             });
         }
         DisputeCmd::Reconcile => {
-            let r = block_on(d.reconcile())?;
+            let r = d.blocking().reconcile()?;
             out.emit(&serde_json::to_value(&r).unwrap_or(Value::Null), || {
                 let mut t = format!("{} disputes, {} findings", r.disputes, r.findings.len());
                 for f in &r.findings {

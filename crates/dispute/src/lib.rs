@@ -18,8 +18,8 @@ pub use model::{
 };
 pub use model::{DisputeFlow, Policy, Waiting, minor_digits};
 pub use service::{
-    DisputeOptions, Disputes, Due, Evidence, EvidenceBody, Finding, Ingested, OpenDispute,
-    ReasonStats, Reconciliation, Stats, sniff_content_type,
+    BlockingDisputes, DisputeOptions, Disputes, Due, Evidence, EvidenceBody, Finding, Ingested,
+    OpenDispute, ReasonStats, Reconciliation, Stats, sniff_content_type,
 };
 pub use table::{
     Category, DisputeRules, FieldSpec, KindSpec, NetworkRules, ReasonCode, ReasonTable,

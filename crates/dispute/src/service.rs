@@ -1574,3 +1574,111 @@ fn reconcile_one(r: &mut Reconciliation, d: &Dispute) {
         }
     }
 }
+
+impl<S: Store + 'static> Disputes<S> {
+    /// The same calls as blocking ones, for synchronous hosts, tools and
+    /// tests (each drives the async method to completion on the calling
+    /// thread: never call it from inside an async runtime's task).
+    pub fn blocking(&self) -> BlockingDisputes<'_, S> {
+        BlockingDisputes(self)
+    }
+}
+
+/// Blocking calls over [`Disputes`] (see [`Disputes::blocking`]); each
+/// method drives the async one with [`blocksmith_store::block_on`].
+#[derive(Debug)]
+pub struct BlockingDisputes<'a, S>(&'a Disputes<S>);
+
+impl<S: Store + 'static> BlockingDisputes<'_, S> {
+    /// [`Disputes::open`].
+    ///
+    /// # Errors
+    /// As [`Disputes::open`].
+    pub fn open(&self, req: OpenDispute) -> Result<Dispute> {
+        blocksmith_store::block_on(self.0.open(req))
+    }
+    /// [`Disputes::ingest`].
+    ///
+    /// # Errors
+    /// As [`Disputes::ingest`].
+    pub fn ingest(&self, event: NetworkEvent) -> Result<Ingested> {
+        blocksmith_store::block_on(self.0.ingest(event))
+    }
+    /// [`Disputes::add_evidence`].
+    ///
+    /// # Errors
+    /// As [`Disputes::add_evidence`].
+    pub fn add_evidence(&self, id: &str, ev: Evidence) -> Result<EvidenceItem> {
+        blocksmith_store::block_on(self.0.add_evidence(id, ev))
+    }
+    /// [`Disputes::remove_evidence`].
+    ///
+    /// # Errors
+    /// As [`Disputes::remove_evidence`].
+    pub fn remove_evidence(&self, id: &str, item: &str, actor: &str) -> Result<()> {
+        blocksmith_store::block_on(self.0.remove_evidence(id, item, actor))
+    }
+    /// [`Disputes::submit`].
+    ///
+    /// # Errors
+    /// As [`Disputes::submit`].
+    pub fn submit(&self, id: &str, actor: &str) -> Result<Dispute> {
+        blocksmith_store::block_on(self.0.submit(id, actor))
+    }
+    /// [`Disputes::accept`].
+    ///
+    /// # Errors
+    /// As [`Disputes::accept`].
+    pub fn accept(&self, id: &str, actor: &str) -> Result<Dispute> {
+        blocksmith_store::block_on(self.0.accept(id, actor))
+    }
+    /// [`Disputes::get`].
+    ///
+    /// # Errors
+    /// As [`Disputes::get`].
+    pub fn get(&self, id: &str) -> Result<Dispute> {
+        blocksmith_store::block_on(self.0.get(id))
+    }
+    /// [`Disputes::file`].
+    ///
+    /// # Errors
+    /// As [`Disputes::file`].
+    pub fn file(&self, id: &str, item: &str) -> Result<Bytes> {
+        blocksmith_store::block_on(self.0.file(id, item))
+    }
+    /// [`Disputes::due`].
+    ///
+    /// # Errors
+    /// As [`Disputes::due`].
+    pub fn due(&self, until_ms: u64, limit: usize, after: Option<&Due>) -> Result<Vec<Due>> {
+        blocksmith_store::block_on(self.0.due(until_ms, limit, after))
+    }
+    /// [`Disputes::list`].
+    ///
+    /// # Errors
+    /// As [`Disputes::list`].
+    pub fn list(&self) -> Result<Vec<Dispute>> {
+        blocksmith_store::block_on(self.0.list())
+    }
+    /// [`Disputes::stats`].
+    ///
+    /// # Errors
+    /// As [`Disputes::stats`].
+    pub fn stats(&self) -> Result<Stats> {
+        blocksmith_store::block_on(self.0.stats())
+    }
+    /// [`Disputes::reconcile`].
+    ///
+    /// # Errors
+    /// As [`Disputes::reconcile`].
+    pub fn reconcile(&self) -> Result<Reconciliation> {
+        blocksmith_store::block_on(self.0.reconcile())
+    }
+    /// [`Disputes::run_due`].
+    ///
+    /// # Errors
+    /// As [`Disputes::run_due`].
+    pub fn run_due(&self) -> Result<()> {
+        blocksmith_store::block_on(self.0.run_due())
+    }
+}

@@ -476,3 +476,25 @@ fn a_dispute_in_another_currency_keeps_both_amounts() {
         assert_eq!(s.held["USD"], 5421);
     });
 }
+
+#[test]
+fn the_blocking_twin_runs_a_dispute_from_synchronous_code() {
+    let clock = ManualClock::new(T0);
+    let d = service(MemoryStore::new(), &clock, &MemoryHooks::new());
+    let b = d.blocking();
+    b.open(open("visa", "13.1", "dp_1")).unwrap();
+    for e in complete_package(d.table(), "visa", "13.1") {
+        b.add_evidence("dp_1", e).unwrap();
+    }
+    assert_eq!(b.submit("dp_1", "ada").unwrap().status, Status::UnderReview);
+    b.run_due().unwrap();
+    let w = EventKind::FundsWithdrawn {
+        amount: eur(4999),
+        fee: None,
+    };
+    b.ingest(ev("e2", "dp_1", 2, w)).unwrap();
+    assert_eq!(b.get("dp_1").unwrap().held(), 4999);
+    assert_eq!(b.due(u64::MAX, 10, None).unwrap().len(), 0);
+    assert_eq!(b.stats().unwrap().held["EUR"], 4999);
+    assert!(b.reconcile().unwrap().findings.is_empty());
+}
