@@ -1494,3 +1494,97 @@ where
         }
     }
 }
+
+impl<S: Store> Engine<S> {
+    /// The same calls as blocking ones, for synchronous hosts, tools and
+    /// tests (each drives the async method to completion on the calling
+    /// thread: never call it from inside an async runtime's task).
+    pub fn blocking(&self) -> BlockingEngine<'_, S> {
+        BlockingEngine(self)
+    }
+}
+
+/// Blocking calls over an [`Engine`] (see [`Engine::blocking`]); each
+/// method drives the async one with [`blocksmith_store::block_on`].
+#[derive(Debug)]
+pub struct BlockingEngine<'a, S>(&'a Engine<S>);
+
+impl<S: Store> BlockingEngine<'_, S> {
+    /// [`Engine::start`].
+    ///
+    /// # Errors
+    /// As [`Engine::start`].
+    pub fn start<W: Workflow>(&self, input: &W::Input, options: StartOptions) -> Result<Started> {
+        blocksmith_store::block_on(self.0.start::<W>(input, options))
+    }
+    /// [`Engine::start_value`].
+    ///
+    /// # Errors
+    /// As [`Engine::start_value`].
+    pub fn start_value(&self, kind: &str, input: Value, options: StartOptions) -> Result<Started> {
+        blocksmith_store::block_on(self.0.start_value(kind, input, options))
+    }
+    /// [`Engine::signal`].
+    ///
+    /// # Errors
+    /// As [`Engine::signal`].
+    pub fn signal(&self, id: &str, name: &str, event_id: &str, data: Value) -> Result<Signalled> {
+        blocksmith_store::block_on(self.0.signal(id, name, event_id, data))
+    }
+    /// [`Engine::get`].
+    ///
+    /// # Errors
+    /// As [`Engine::get`].
+    pub fn get(&self, id: &str) -> Result<Option<InstanceView>> {
+        blocksmith_store::block_on(self.0.get(id))
+    }
+    /// [`Engine::history`].
+    ///
+    /// # Errors
+    /// As [`Engine::history`].
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryEvent>> {
+        blocksmith_store::block_on(self.0.history(id))
+    }
+    /// [`Engine::list`].
+    ///
+    /// # Errors
+    /// As [`Engine::list`].
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<InstanceView>> {
+        blocksmith_store::block_on(self.0.list(filter))
+    }
+}
+
+impl<'a, S: Store> Worker<'a, S> {
+    /// The same calls as blocking ones (see [`Engine::blocking`]).
+    pub fn blocking(&mut self) -> BlockingWorker<'_, 'a, S> {
+        BlockingWorker(self)
+    }
+}
+
+/// Blocking calls over a [`Worker`] (see [`Worker::blocking`]).
+#[derive(Debug)]
+pub struct BlockingWorker<'w, 'a, S>(&'w mut Worker<'a, S>);
+
+impl<S: Store> BlockingWorker<'_, '_, S> {
+    /// [`Worker::tick`].
+    ///
+    /// # Errors
+    /// As [`Worker::tick`].
+    pub fn tick(&mut self) -> Result<TickReport> {
+        blocksmith_store::block_on(self.0.tick())
+    }
+    /// [`Worker::run_until_idle`].
+    ///
+    /// # Errors
+    /// As [`Worker::run_until_idle`].
+    pub fn run_until_idle(&mut self, max_ticks: usize) -> Result<TickReport> {
+        blocksmith_store::block_on(self.0.run_until_idle(max_ticks))
+    }
+    /// [`Worker::release`].
+    ///
+    /// # Errors
+    /// As [`Worker::release`].
+    pub fn release(&mut self) -> Result<()> {
+        blocksmith_store::block_on(self.0.release())
+    }
+}

@@ -12,8 +12,8 @@ pub mod workflow;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
-    Engine, FlowOptions, ListFilter, MAX_SIGNAL_BYTES, Signalled, StartOptions, Started,
-    TickReport, Worker,
+    BlockingEngine, BlockingWorker, Engine, FlowOptions, ListFilter, MAX_SIGNAL_BYTES, Signalled,
+    StartOptions, Started, TickReport, Worker,
 };
 pub use error::{Error, Result};
 pub use model::{

@@ -11,4 +11,4 @@ mod tenants;
 pub use error::{Error, Result};
 pub use hooks::{HookContext, HookResult, MemoryHooks, TenantHooks};
 pub use model::{AuditEntry, Limits, Plan, Plans, Tenant, TenantStatus, Tier};
-pub use tenants::{CreateTenant, PROVISION_STEPS, TenantOptions, Tenants};
+pub use tenants::{BlockingTenants, CreateTenant, PROVISION_STEPS, TenantOptions, Tenants};

@@ -1066,3 +1066,102 @@ impl Clock for SharedClock {
         self.0.now_ms()
     }
 }
+
+impl<S: Store + 'static> Tenants<S> {
+    /// The same calls as blocking ones, for synchronous hosts, tools and
+    /// tests (each drives the async method to completion on the calling
+    /// thread: never call it from inside an async runtime's task).
+    pub fn blocking(&self) -> BlockingTenants<'_, S> {
+        BlockingTenants(self)
+    }
+}
+
+/// Blocking calls over [`Tenants`] (see [`Tenants::blocking`]); each method
+/// drives the async one with [`blocksmith_store::block_on`].
+pub struct BlockingTenants<'a, S>(&'a Tenants<S>);
+
+impl<S> fmt::Debug for BlockingTenants<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingTenants").finish_non_exhaustive()
+    }
+}
+
+impl<S: Store + 'static> BlockingTenants<'_, S> {
+    /// [`Tenants::run_due`].
+    ///
+    /// # Errors
+    /// As [`Tenants::run_due`].
+    pub fn run_due(&self) -> Result<()> {
+        blocksmith_store::block_on(self.0.run_due())
+    }
+    /// [`Tenants::create`].
+    ///
+    /// # Errors
+    /// As [`Tenants::create`].
+    pub fn create(&self, req: CreateTenant) -> Result<Tenant> {
+        blocksmith_store::block_on(self.0.create(req))
+    }
+    /// [`Tenants::get`].
+    ///
+    /// # Errors
+    /// As [`Tenants::get`].
+    pub fn get(&self, slug_or_id: &str) -> Result<Tenant> {
+        blocksmith_store::block_on(self.0.get(slug_or_id))
+    }
+    /// [`Tenants::list`].
+    ///
+    /// # Errors
+    /// As [`Tenants::list`].
+    pub fn list(&self, status: Option<TenantStatus>) -> Result<Vec<Tenant>> {
+        blocksmith_store::block_on(self.0.list(status))
+    }
+    /// [`Tenants::suspend`].
+    ///
+    /// # Errors
+    /// As [`Tenants::suspend`].
+    pub fn suspend(&self, slug_or_id: &str, reason: &str) -> Result<Tenant> {
+        blocksmith_store::block_on(self.0.suspend(slug_or_id, reason))
+    }
+    /// [`Tenants::resume`].
+    ///
+    /// # Errors
+    /// As [`Tenants::resume`].
+    pub fn resume(&self, slug_or_id: &str) -> Result<Tenant> {
+        blocksmith_store::block_on(self.0.resume(slug_or_id))
+    }
+    /// [`Tenants::change_plan`].
+    ///
+    /// # Errors
+    /// As [`Tenants::change_plan`].
+    pub fn change_plan(&self, slug_or_id: &str, plan: &str) -> Result<Tenant> {
+        blocksmith_store::block_on(self.0.change_plan(slug_or_id, plan))
+    }
+    /// [`Tenants::set_config`].
+    ///
+    /// # Errors
+    /// As [`Tenants::set_config`].
+    pub fn set_config(&self, slug_or_id: &str, key: &str, value: Value) -> Result<Tenant> {
+        blocksmith_store::block_on(self.0.set_config(slug_or_id, key, value))
+    }
+    /// [`Tenants::delete`].
+    ///
+    /// # Errors
+    /// As [`Tenants::delete`].
+    pub fn delete(&self, slug_or_id: &str) -> Result<Tenant> {
+        blocksmith_store::block_on(self.0.delete(slug_or_id))
+    }
+    /// [`Tenants::purge`].
+    ///
+    /// # Errors
+    /// As [`Tenants::purge`].
+    pub fn purge(&self, slug_or_id: &str) -> Result<Tenant> {
+        blocksmith_store::block_on(self.0.purge(slug_or_id))
+    }
+    /// [`Tenants::limits`].
+    ///
+    /// # Errors
+    /// As [`Tenants::limits`].
+    pub fn limits(&self, slug_or_id: &str) -> Result<Arc<Limits>> {
+        blocksmith_store::block_on(self.0.limits(slug_or_id))
+    }
+}

@@ -588,3 +588,22 @@ fn scan_visits_every_instance_a_page_at_a_time() {
         assert_eq!(none, 0);
     });
 }
+
+#[test]
+fn the_blocking_twins_run_a_saga_from_synchronous_code() {
+    let sink = Sink::default();
+    let store = MemoryStore::new();
+    let engine = Engine::new(&store, registry(&sink)).with_clock(clock());
+    let b = engine.blocking();
+    let id = b
+        .start::<Saga>(&plan(2, None), StartOptions::default())
+        .unwrap()
+        .id;
+    let mut w = engine.worker("w").unwrap();
+    let r = w.blocking().run_until_idle(10).unwrap();
+    assert!(r.steps >= 2);
+    w.blocking().release().unwrap();
+    assert_eq!(b.get(&id).unwrap().unwrap().status, Status::Completed);
+    assert!(b.history(&id).unwrap().len() > 4);
+    assert_eq!(b.list(&ListFilter::default()).unwrap().len(), 1);
+}

@@ -141,3 +141,27 @@ fn a_failed_deletion_can_be_tried_again() {
         );
     });
 }
+
+#[test]
+fn the_blocking_twin_runs_a_tenant_from_synchronous_code() {
+    let tenants = blocksmith_tenant::Tenants::new(
+        blocksmith_store::MemoryStore::new(),
+        blocksmith_tenant::MemoryHooks::new(),
+        blocksmith_tenant::Plans::example(),
+    )
+    .with_clock(blocksmith_flow::ManualClock::new(1_700_000_000_000));
+    let b = tenants.blocking();
+    b.create(blocksmith_tenant::CreateTenant::new(
+        "r1", "acme", "pro", "a@b.c",
+    ))
+    .unwrap();
+    b.run_due().unwrap();
+    assert_eq!(
+        b.get("acme").unwrap().status,
+        blocksmith_tenant::TenantStatus::Active
+    );
+    assert!(b.limits("acme").unwrap().check("seats", 1, 1).is_ok());
+    b.suspend("acme", "unpaid").unwrap();
+    b.resume("acme").unwrap();
+    assert_eq!(b.list(None).unwrap().len(), 1);
+}
