@@ -2,6 +2,7 @@
 
 mod crash;
 mod datasets;
+mod golden;
 mod hostile;
 mod roundtrip;
 mod series;
