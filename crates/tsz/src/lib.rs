@@ -51,6 +51,7 @@ mod chunk;
 mod crc32;
 mod error;
 pub mod gorilla;
+pub mod pack;
 pub mod prometheus;
 pub mod series;
 
@@ -116,8 +117,12 @@ impl TimeUnit {
 pub enum Codec {
     /// Gorilla delta-of-delta timestamps and XOR values ([`gorilla`]).
     Gorilla,
-    /// ALP-style values and bit-packed delta-of-delta timestamps ([`best`]).
+    /// ALP-style values and bit-packed delta-of-delta timestamps ([`best`]);
+    /// the default codec of releases before [`Codec::Pack`].
     Best,
+    /// Binned, tANS entropy-coded latents with delta orders, common divisors
+    /// and a sampled mode search ([`pack`]): pcodec-class ratios.
+    Pack,
 }
 
 impl Codec {
@@ -126,6 +131,7 @@ impl Codec {
         match self {
             Codec::Gorilla => 1,
             Codec::Best => 2,
+            Codec::Pack => 3,
         }
     }
 
@@ -137,6 +143,7 @@ impl Codec {
         match id {
             1 => Ok(Codec::Gorilla),
             2 => Ok(Codec::Best),
+            3 => Ok(Codec::Pack),
             other => Err(Error::UnknownCodec(other)),
         }
     }
@@ -147,9 +154,16 @@ impl Codec {
 pub enum Policy {
     /// Always [`Codec::Gorilla`].
     Gorilla,
-    /// Always [`Codec::Best`] (the default: smallest on typical data, fastest to decode).
+    /// [`Codec::Pack`] (the default: smallest on typical data), or
+    /// [`Codec::Gorilla`] when that chunk is smaller, so a chunk is never
+    /// larger than Gorilla's (Gorilla is encoded in full whenever a sampled
+    /// estimate of its size comes within 25% of the `Pack` chunk).
     #[default]
     Best,
-    /// Encode with both codecs and keep the smaller chunk (ties go to `Best`).
+    /// Always [`Codec::Best`], the ALP-style codec: slightly faster to decode
+    /// than `Pack`, larger on most data.
+    Alp,
+    /// Encode with every codec and keep the smallest chunk (ties go to
+    /// `Pack`, then `Best`).
     Auto,
 }

@@ -1,0 +1,695 @@
+//! The `Pack` codec: pcodec-class ratios (delta orders, common-divisor
+//! detection, binning with tANS entropy coding, sampled mode search) with a
+//! decoder several times faster than pcodec's.
+//!
+//! Each column of a chunk becomes one stream of `u64` *latents* coded by
+//! the latent coder (bins + four-state tANS, see `latent.rs`); the modes
+//! below only decide what the latents are. The encoder estimates the size
+//! of every candidate mode on a sample (up to 16 runs of 256 consecutive
+//! points) with the latent coder's own cost model and encodes the column
+//! once with the smallest. For values, Gorilla's XOR coding is one of the
+//! candidates, so a column is never larger than Gorilla would make it
+//! (exactly compared whenever the estimates are close).
+//!
+//! # Payload layout (inside a [`Chunk`](crate::Chunk))
+//!
+//! Timestamps (only with at least 2 points; the first lives in the header):
+//!
+//! * `1` (delta): latent column of the `n - 1` deltas `t_i - t_{i-1}`;
+//! * `2` (delta of delta): `first delta: varint (u64)`, latent column of the
+//!   `n - 2` zigzagged `(t_i - t_{i-1}) - (t_{i-1} - t_{i-2})`.
+//!
+//! Values: a mode byte and its body:
+//!
+//! * `0` (ALP integers): `e: u8, f: u8, order: u8 (0..=2), exceptions:
+//!   varint, positions (u16 LE each), raw bits (u64 LE each)`, the first
+//!   `order` integers as zigzag varints, then the latent column. Each value
+//!   is the integer `n` with `v = (n · 10^f) · 10^-e` as in the `Best`
+//!   codec's ALP scheme; order 0 stores `n` with its sign bit flipped
+//!   (order-preserving), orders 1 and 2 the zigzagged first or second
+//!   differences. Values that do not round-trip are exceptions; their slots
+//!   hold the previous integer;
+//! * `1` (float bits): `order: u8 (0..=1)`, the first latent (order 1) as a
+//!   varint, then the latent column of the order-preserving map of the bit
+//!   patterns (`bits ^ 2^63` for positives, `!bits` for negatives) or of
+//!   their zigzagged differences;
+//! * `2` (Gorilla): `length: varint` and Gorilla XOR-coded values.
+//!
+//! Values-only streams ([`encode_values`]) are the values part alone.
+
+mod latent;
+
+use crate::best::alp;
+use crate::bytes_io::{ByteReader, put_uvarint, put_varint, unzigzag, zigzag};
+use crate::error::{Error, Result};
+use crate::gorilla;
+
+const TS_DELTA: u8 = 1;
+const TS_DOD: u8 = 2;
+const MODE_ALP: u8 = 0;
+const MODE_FLOAT: u8 = 1;
+const MODE_GORILLA: u8 = 2;
+/// Decode batch: latents go through an L1-sized buffer.
+const BATCH: usize = 1024;
+/// Sampling: runs of this many consecutive points...
+const RUN: usize = 256;
+/// ...and at most this many of them.
+const RUNS: usize = 16;
+const SIGN: u64 = 1 << 63;
+
+/// Ranges of consecutive points the mode search estimates on.
+fn sample_runs(n: usize) -> Vec<std::ops::Range<usize>> {
+    if n <= RUN * RUNS {
+        return vec![0..n];
+    }
+    (0..RUNS)
+        .map(|k| {
+            let s = k * (n - RUN) / (RUNS - 1);
+            s..s + RUN
+        })
+        .collect()
+}
+
+/// Order-preserving map of a double's bits to an unsigned integer.
+#[inline]
+fn float_latent(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b & SIGN == 0 { b ^ SIGN } else { !b }
+}
+
+#[inline]
+fn float_from_latent(l: u64) -> f64 {
+    f64::from_bits(if l & SIGN != 0 { l ^ SIGN } else { !l })
+}
+
+/// Latents of `ints` at a delta order (the first `order` values are left out).
+fn order_latents(ints: &[i64], order: u8, out: &mut Vec<u64>) {
+    match order {
+        0 => out.extend(ints.iter().map(|&n| (n as u64) ^ SIGN)),
+        1 => out.extend(ints.windows(2).map(|w| zigzag(w[1].wrapping_sub(w[0])))),
+        _ => out.extend(ints.windows(3).map(|w| {
+            zigzag(
+                w[2].wrapping_sub(w[1])
+                    .wrapping_sub(w[1].wrapping_sub(w[0])),
+            )
+        })),
+    }
+}
+
+/// ALP integers of `vals` for `(e, f)`, exceptions filled with the previous
+/// integer; `None` if no value is encodable.
+fn alp_ints(vals: &[f64], e: usize, f: usize) -> Option<(Vec<i64>, Vec<u16>)> {
+    let mut ints = Vec::with_capacity(vals.len());
+    let mut exc = Vec::new();
+    let mut prev = None;
+    for (i, &v) in vals.iter().enumerate() {
+        match alp::encode_one(v, e, f) {
+            Some(n) => {
+                ints.push(n);
+                prev = Some(n);
+            }
+            None => {
+                exc.push(i as u16);
+                ints.push(prev.unwrap_or(0));
+            }
+        }
+    }
+    // Leading exceptions copy the first encodable integer.
+    let first = (0..vals.len()).find(|&i| exc.get(i).is_none_or(|&p| usize::from(p) != i))?;
+    let fill = ints[first];
+    for n in &mut ints[..first] {
+        *n = fill;
+    }
+    Some((ints, exc))
+}
+
+/// A value mode the search may pick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ValueMode {
+    Alp { e: usize, f: usize, order: u8 },
+    Float { order: u8 },
+}
+
+/// Estimated bits of each candidate on the sample; the cheapest first.
+fn rank_value_modes(vals: &[f64]) -> Vec<(f64, ValueMode)> {
+    let n = vals.len();
+    let runs = sample_runs(n);
+    let sample: Vec<f64> = runs
+        .iter()
+        .flat_map(|r| vals[r.clone()].iter().copied())
+        .collect();
+    let m = sample.len().max(1);
+    let scale = n as f64 / m as f64;
+    let mut lat = Vec::with_capacity(m);
+    let mut out = Vec::new();
+    for (e, f) in alp::candidates(&sample, 2, None) {
+        // Exceptions of the sample, then latents per run (deltas never span runs).
+        let mut ok = true;
+        let mut exc = 0usize;
+        let mut run_ints = Vec::new();
+        for r in &runs {
+            match alp_ints(&vals[r.clone()], e, f) {
+                Some((ints, x)) => {
+                    exc += x.len();
+                    run_ints.push(ints);
+                }
+                None => ok = false,
+            }
+        }
+        if !ok {
+            continue;
+        }
+        let exc_bits = exc as f64 * scale * 80.0;
+        for order in 0..=2u8 {
+            lat.clear();
+            for ints in &run_ints {
+                order_latents(ints, order, &mut lat);
+            }
+            let bits = latent::estimate_bits(&mut lat, n) + exc_bits + 64.0 * f64::from(order);
+            out.push((bits, ValueMode::Alp { e, f, order }));
+        }
+    }
+    for order in 0..=1u8 {
+        lat.clear();
+        for r in &runs {
+            let ls: Vec<i64> = vals[r.clone()]
+                .iter()
+                .map(|&v| float_latent(v) as i64)
+                .collect();
+            if order == 0 {
+                lat.extend(ls.iter().map(|&l| l as u64));
+            } else {
+                order_latents(&ls, 1, &mut lat);
+            }
+        }
+        let bits = latent::estimate_bits(&mut lat, n) + 64.0 * f64::from(order);
+        out.push((bits, ValueMode::Float { order }));
+    }
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
+fn encode_mode(vals: &[f64], mode: ValueMode, out: &mut Vec<u8>) {
+    match mode {
+        ValueMode::Alp { e, f, order } => {
+            let (ints, exc) = alp_ints(vals, e, f).expect("ranked modes encode");
+            out.push(MODE_ALP);
+            out.push(e as u8);
+            out.push(f as u8);
+            out.push(order);
+            put_uvarint(out, exc.len() as u64);
+            for p in &exc {
+                out.extend_from_slice(&p.to_le_bytes());
+            }
+            for &p in &exc {
+                out.extend_from_slice(&vals[usize::from(p)].to_bits().to_le_bytes());
+            }
+            let order = usize::from(order).min(ints.len());
+            for &n in &ints[..order] {
+                put_varint(out, n);
+            }
+            let mut lat = Vec::with_capacity(ints.len());
+            if ints.len() > order {
+                order_latents(&ints, order as u8, &mut lat);
+            }
+            latent::encode(&lat, out);
+        }
+        ValueMode::Float { order } => {
+            out.push(MODE_FLOAT);
+            out.push(order);
+            let ls: Vec<u64> = vals.iter().map(|&v| float_latent(v)).collect();
+            if order == 0 || ls.is_empty() {
+                latent::encode(&ls, out);
+            } else {
+                put_uvarint(out, ls[0]);
+                let ints: Vec<i64> = ls.iter().map(|&l| l as i64).collect();
+                let mut lat = Vec::with_capacity(ls.len());
+                order_latents(&ints, 1, &mut lat);
+                latent::encode(&lat, out);
+            }
+        }
+    }
+}
+
+/// Gorilla's size on the sample runs, scaled to the column (bytes).
+fn gorilla_estimate(vals: &[f64]) -> f64 {
+    let runs = sample_runs(vals.len());
+    let m: usize = runs.iter().map(std::iter::ExactSizeIterator::len).sum();
+    let bytes: usize = runs
+        .iter()
+        .map(|r| gorilla::encode_values(&vals[r.clone()]).len())
+        .sum();
+    bytes as f64 * vals.len() as f64 / m.max(1) as f64
+}
+
+/// Gorilla's chunk payload size for these columns, estimated on the sample
+/// runs (bytes).
+pub(crate) fn gorilla_payload_estimate(ts: &[i64], vals: &[f64]) -> f64 {
+    let runs = sample_runs(vals.len());
+    let m: usize = runs.iter().map(std::iter::ExactSizeIterator::len).sum();
+    let bytes: usize = runs
+        .iter()
+        .map(|r| gorilla::encode_payload(&ts[r.clone()], &vals[r.clone()]).len())
+        .sum();
+    bytes as f64 * vals.len() as f64 / m.max(1) as f64
+}
+
+/// Appends the values part: the smallest of the ranked modes and Gorilla.
+fn encode_values_into(vals: &[f64], out: &mut Vec<u8>) {
+    if vals.is_empty() {
+        out.push(MODE_FLOAT);
+        out.push(0);
+        latent::encode(&[], out);
+        return;
+    }
+    let ranked = rank_value_modes(vals);
+    let start = out.len();
+    encode_mode(vals, ranked[0].1, out);
+    let ours = out.len() - start;
+    // Gorilla is encoded for real only when its estimate comes close.
+    if gorilla_estimate(vals) < ours as f64 * 1.25 {
+        let g = gorilla::encode_values(vals);
+        let mut len = Vec::new();
+        put_uvarint(&mut len, g.len() as u64);
+        if 1 + len.len() + g.len() < ours {
+            out.truncate(start);
+            out.push(MODE_GORILLA);
+            out.extend_from_slice(&len);
+            out.extend_from_slice(&g);
+        }
+    }
+}
+
+/// Encodes a value column alone (no timestamps) with the `Pack` scheme.
+///
+/// ```
+/// let values: Vec<f64> = (0..3000).map(|i| f64::from(i % 250) / 10.0).collect();
+/// let bytes = blocksmith_tsz::pack::encode_values(&values);
+/// let back = blocksmith_tsz::pack::decode_values(&bytes, values.len())?;
+/// assert_eq!(back, values);
+/// # Ok::<(), blocksmith_tsz::Error>(())
+/// ```
+pub fn encode_values(values: &[f64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() + 64);
+    encode_values_into(values, &mut out);
+    out
+}
+
+/// Decodes `count` values written by [`encode_values`].
+///
+/// # Errors
+/// [`Error::Truncated`] / [`Error::Corrupt`] for malformed input,
+/// [`Error::TrailingBytes`] if bytes are left over.
+pub fn decode_values(bytes: &[u8], count: usize) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
+    decode_values_into(bytes, count, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`decode_values`], but appends to `out` so its allocation can be reused.
+///
+/// # Errors
+/// As [`decode_values`]; after an error `out` is as it was.
+pub fn decode_values_into(bytes: &[u8], count: usize, out: &mut Vec<f64>) -> Result<()> {
+    // Every value costs at least one bit... except in bins of width 0 with a
+    // single-state table, so bound the allocation by a generous constant.
+    if count > crate::Chunk::MAX_POINTS {
+        return Err(Error::TooManyPoints {
+            count,
+            max: crate::Chunk::MAX_POINTS,
+        });
+    }
+    let at = out.len();
+    out.resize(at + count, 0.0);
+    let mut r = ByteReader::new(bytes);
+    let result = decode_values_part(&mut r, &mut out[at..]).and_then(|()| match r.remaining() {
+        0 => Ok(()),
+        n => Err(Error::TrailingBytes(n)),
+    });
+    if result.is_err() {
+        out.truncate(at);
+    }
+    result
+}
+
+/// Decodes the values part into `out` (its length is the count).
+fn decode_values_part(r: &mut ByteReader<'_>, out: &mut [f64]) -> Result<()> {
+    let n = out.len();
+    let mut buf = [0u64; BATCH];
+    match r.u8("pack: value mode")? {
+        MODE_ALP => {
+            let e = usize::from(r.u8("pack: alp exponent")?);
+            let f = usize::from(r.u8("pack: alp factor")?);
+            if e > alp::MAX_EXPONENT || f > e {
+                return Err(Error::Corrupt("pack: alp exponent/factor out of range"));
+            }
+            let order = r.u8("pack: delta order")?;
+            if order > 2 {
+                return Err(Error::Corrupt("pack: delta order above 2"));
+            }
+            let exc = r.uvarint("pack: exception count")?;
+            if exc > n as u64 {
+                return Err(Error::Corrupt("pack: more exceptions than values"));
+            }
+            let exc = exc as usize;
+            let pos = r.take(exc * 2, "pack: exception positions")?;
+            let raw = r.take(exc * 8, "pack: exception values")?;
+            let k = usize::from(order).min(n);
+            let mut first = [0i64; 2];
+            for x in &mut first[..k] {
+                *x = r.varint("pack: first integers")?;
+            }
+            let mut lr = latent::Reader::new(r, n - k)?;
+            let (fact, frac) = alp::factors(e, f);
+            let conv = |x: i64| alp::int_to_f64(x) * fact * frac;
+            for (o, &x) in out.iter_mut().zip(&first[..k]) {
+                *o = conv(x);
+            }
+            let (mut prev, mut delta) = match k {
+                2 => (first[1], first[1].wrapping_sub(first[0])),
+                1 => (first[0], 0),
+                _ => (0, 0),
+            };
+            for chunk in out[k..].chunks_mut(BATCH) {
+                let l = &mut buf[..chunk.len()];
+                lr.next(l)?;
+                match order {
+                    0 => {
+                        for (o, &x) in chunk.iter_mut().zip(l.iter()) {
+                            *o = conv((x ^ SIGN) as i64);
+                        }
+                    }
+                    1 => {
+                        for (o, &x) in chunk.iter_mut().zip(l.iter()) {
+                            prev = prev.wrapping_add(unzigzag(x));
+                            *o = conv(prev);
+                        }
+                    }
+                    _ => {
+                        for (o, &x) in chunk.iter_mut().zip(l.iter()) {
+                            delta = delta.wrapping_add(unzigzag(x));
+                            prev = prev.wrapping_add(delta);
+                            *o = conv(prev);
+                        }
+                    }
+                }
+            }
+            for (p, v) in pos.chunks_exact(2).zip(raw.chunks_exact(8)) {
+                let p = usize::from(u16::from_le_bytes([p[0], p[1]]));
+                let mut a = [0u8; 8];
+                a.copy_from_slice(v);
+                *out.get_mut(p)
+                    .ok_or(Error::Corrupt("pack: exception position out of range"))? =
+                    f64::from_bits(u64::from_le_bytes(a));
+            }
+            Ok(())
+        }
+        MODE_FLOAT => {
+            let order = r.u8("pack: delta order")?;
+            if order > 1 {
+                return Err(Error::Corrupt("pack: float delta order above 1"));
+            }
+            let k = usize::from(order).min(n);
+            let mut prev = 0u64;
+            if k == 1 {
+                prev = r.uvarint("pack: first latent")?;
+                out[0] = float_from_latent(prev);
+            }
+            let mut lr = latent::Reader::new(r, n - k)?;
+            for chunk in out[k..].chunks_mut(BATCH) {
+                let l = &mut buf[..chunk.len()];
+                lr.next(l)?;
+                if order == 0 {
+                    for (o, &x) in chunk.iter_mut().zip(l.iter()) {
+                        *o = float_from_latent(x);
+                    }
+                } else {
+                    for (o, &x) in chunk.iter_mut().zip(l.iter()) {
+                        prev = prev.wrapping_add(unzigzag(x) as u64);
+                        *o = float_from_latent(prev);
+                    }
+                }
+            }
+            Ok(())
+        }
+        MODE_GORILLA => {
+            let len = r.uvarint("pack: gorilla length")?;
+            if len > r.remaining() as u64 {
+                return Err(Error::Truncated("pack: gorilla values"));
+            }
+            let bytes = r.take(len as usize, "pack: gorilla values")?;
+            let mut v = Vec::with_capacity(n);
+            gorilla::decode_values_into(bytes, n, &mut v)?;
+            out.copy_from_slice(&v);
+            Ok(())
+        }
+        _ => Err(Error::Corrupt("pack: unknown value mode")),
+    }
+}
+
+/// Appends the timestamps part (nothing below 2 points).
+fn encode_timestamps(ts: &[i64], out: &mut Vec<u8>) {
+    if ts.len() < 2 {
+        return;
+    }
+    let runs = sample_runs(ts.len());
+    let mut delta = Vec::new();
+    let mut dod = Vec::new();
+    for r in &runs {
+        let s = &ts[r.clone()];
+        delta.extend(s.windows(2).map(|w| w[1].wrapping_sub(w[0]) as u64));
+        order_latents(s, 2, &mut dod);
+    }
+    let n = ts.len();
+    let d_bits = latent::estimate_bits(&mut delta, n);
+    let dd_bits = latent::estimate_bits(&mut dod, n) + 64.0;
+    let mut lat = Vec::with_capacity(n);
+    if d_bits <= dd_bits {
+        out.push(TS_DELTA);
+        lat.extend(ts.windows(2).map(|w| w[1].wrapping_sub(w[0]) as u64));
+    } else {
+        out.push(TS_DOD);
+        put_uvarint(out, ts[1].wrapping_sub(ts[0]) as u64);
+        order_latents(ts, 2, &mut lat);
+    }
+    latent::encode(&lat, out);
+}
+
+/// Decodes the timestamps part into `out` (`out[0]` is the first
+/// timestamp); returns whether they never decrease.
+fn decode_timestamps(r: &mut ByteReader<'_>, first: i64, out: &mut [i64]) -> Result<bool> {
+    let n = out.len();
+    if n == 0 {
+        return Ok(true);
+    }
+    out[0] = first;
+    if n < 2 {
+        return Ok(true);
+    }
+    let mut buf = [0u64; BATCH];
+    let mut sorted = true;
+    let mut t = first;
+    match r.u8("pack: timestamp mode")? {
+        TS_DELTA => {
+            let mut lr = latent::Reader::new(r, n - 1)?;
+            for chunk in out[1..].chunks_mut(BATCH) {
+                let l = &mut buf[..chunk.len()];
+                lr.next(l)?;
+                for (o, &d) in chunk.iter_mut().zip(l.iter()) {
+                    let next = t.wrapping_add(d as i64);
+                    sorted &= next >= t;
+                    t = next;
+                    *o = t;
+                }
+            }
+        }
+        TS_DOD => {
+            let mut delta = r.uvarint("pack: first delta")? as i64;
+            t = t.wrapping_add(delta);
+            sorted &= t >= first;
+            out[1] = t;
+            let mut lr = latent::Reader::new(r, n - 2)?;
+            for chunk in out[2..].chunks_mut(BATCH) {
+                let l = &mut buf[..chunk.len()];
+                lr.next(l)?;
+                for (o, &x) in chunk.iter_mut().zip(l.iter()) {
+                    delta = delta.wrapping_add(unzigzag(x));
+                    let next = t.wrapping_add(delta);
+                    sorted &= next >= t;
+                    t = next;
+                    *o = t;
+                }
+            }
+        }
+        _ => return Err(Error::Corrupt("pack: unknown timestamp mode")),
+    }
+    Ok(sorted)
+}
+
+/// Encodes the chunk payload: timestamps part, then values part.
+pub(crate) fn encode_payload(ts: &[i64], vals: &[f64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ts.len() + 64);
+    encode_timestamps(ts, &mut out);
+    encode_values_into(vals, &mut out);
+    out
+}
+
+/// Decodes a payload straight into `ts` and `vals` (each `count` long);
+/// returns whether the timestamps never decrease.
+pub(crate) fn decode_payload_into(
+    payload: &[u8],
+    first_ts: i64,
+    ts: &mut [i64],
+    vals: &mut [f64],
+) -> Result<bool> {
+    let mut r = ByteReader::new(payload);
+    let sorted = decode_timestamps(&mut r, first_ts, ts)?;
+    decode_values_part(&mut r, vals)?;
+    match r.remaining() {
+        0 => Ok(sorted),
+        n => Err(Error::TrailingBytes(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn rt(ts: &[i64], vals: &[f64]) -> usize {
+        let p = encode_payload(ts, vals);
+        let mut t2 = vec![0; ts.len()];
+        let mut v2 = vec![0.0; vals.len()];
+        let sorted =
+            decode_payload_into(&p, ts.first().copied().unwrap_or(0), &mut t2, &mut v2).unwrap();
+        assert!(sorted);
+        assert_eq!(t2, ts);
+        assert_eq!(bits(&v2), bits(vals));
+        let v = encode_values(vals);
+        assert_eq!(bits(&decode_values(&v, vals.len()).unwrap()), bits(vals));
+        p.len()
+    }
+
+    #[test]
+    fn modes_round_trip() {
+        let ts: Vec<i64> = (0..5000)
+            .map(|i| 1_700_000_000_000 + i * 1000 + (i % 7))
+            .collect();
+        let decimal: Vec<f64> = (0..5000)
+            .map(|i| f64::from(i * 37 % 1000) / 100.0)
+            .collect();
+        let walk: Vec<f64> = (0..5000)
+            .scan(2137i64, |s, i| {
+                *s += (i * 7919 % 7) - 3;
+                Some(*s as f64 / 100.0)
+            })
+            .collect();
+        let precise: Vec<f64> = (0..5000)
+            .map(|i| (f64::from(i) * 0.37).sin() * 3.0)
+            .collect();
+        let special: Vec<f64> = (0..5000)
+            .map(|i| match i % 6 {
+                0 => f64::NAN,
+                1 => -0.0,
+                2 => f64::INFINITY,
+                3 => -1.5,
+                _ => f64::from(i) * 0.25,
+            })
+            .collect();
+        for v in [&decimal, &walk, &precise, &special] {
+            rt(&ts, v);
+        }
+        for n in [0usize, 1, 2, 3, 5] {
+            rt(&ts[..n], &walk[..n]);
+        }
+        rt(&[i64::MIN, -1, 0, i64::MAX], &[1.0, 2.0, 3.0, 4.0]);
+    }
+}
+#[cfg(test)]
+mod dbg {
+    struct X(u64);
+    impl X {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+    }
+    #[test]
+    fn ts_size() {
+        for (seed, precise) in [
+            (0x9E37_79B9_7F4A_7C15u64, false),
+            (0xD1B5_4A32_D192_ED03, true),
+        ] {
+            let mut rng = X(seed);
+            let mut t = 1_700_000_000i64;
+            let ts: Vec<i64> = (0..65536)
+                .map(|_| {
+                    let now = t;
+                    t += if rng.next() % 2000 == 0 {
+                        2 + (rng.next() % 299) as i64
+                    } else {
+                        1
+                    };
+                    now
+                })
+                .collect();
+            let mut centi: i64 = 2137;
+            let mut v = 1000.0;
+            let vals: Vec<f64> = (0..65536)
+                .map(|_| {
+                    if precise {
+                        v += (rng.next() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                        v
+                    } else {
+                        centi += (rng.next() % 7) as i64 - 3;
+                        centi as f64 / 100.0
+                    }
+                })
+                .collect();
+            let mut tp = Vec::new();
+            super::encode_timestamps(&ts, &mut tp);
+            let vp = super::encode_values(&vals);
+            eprintln!(
+                "ts {} bytes kind {} {}, values {} bytes mode {} {} {}",
+                tp.len(),
+                tp[0],
+                tp[1],
+                vp.len(),
+                vp[0],
+                vp[1],
+                vp[2]
+            );
+            let mut out = vec![0i64; 65536];
+            let mut vo = vec![0f64; 65536];
+            let what = std::env::var("DBG").unwrap_or_default();
+            if what.is_empty() || (what.contains('p') != precise) {
+                continue;
+            }
+            let mut best = [f64::INFINITY; 2];
+            for _ in 0..200 {
+                for (k, c) in ['t', 'v'].iter().enumerate() {
+                    if !what.contains(*c) {
+                        continue;
+                    }
+                    let t0 = std::time::Instant::now();
+                    for _ in 0..5 {
+                        let mut r =
+                            crate::bytes_io::ByteReader::new(if k == 0 { &tp } else { &vp });
+                        if k == 0 {
+                            super::decode_timestamps(&mut r, ts[0], &mut out).unwrap();
+                        } else {
+                            super::decode_values_part(&mut r, &mut vo).unwrap();
+                        }
+                    }
+                    best[k] = best[k].min(t0.elapsed().as_secs_f64() / 5.0 / 65536.0 * 1e9);
+                }
+            }
+            eprintln!("min ns/value: ts {:.2} values {:.2}", best[0], best[1]);
+        }
+    }
+}
