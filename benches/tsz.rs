@@ -13,9 +13,11 @@
 //! wall time: on a shared machine it leaves out the time spent waiting for
 //! a core, not cache contention.
 //!
-//! Two inputs: `decimal` (1 s timestamps with a few irregular gaps, values
-//! with 2 decimal digits such as temperatures) and `precise` (the same
-//! timestamps, a random walk of full-precision doubles). Throughput is in
+//! Three inputs: `decimal` (1 s timestamps with a few irregular gaps, values
+//! with 2 decimal digits such as temperatures), `precise` (the same
+//! timestamps, a random walk of full-precision doubles) and `skewed` (the
+//! same timestamps, log-normal latencies with one decimal, where the `Pack`
+//! codec's entropy coder is chosen). Throughput is in
 //! points (values) per second. At start the bench checks that every decoder
 //! round-trips its input and prints each contender's size in bits per point.
 
@@ -135,6 +137,25 @@ fn precise() -> Input {
         })
         .collect();
     Input::new("precise", points)
+}
+
+/// Latencies in milliseconds with one decimal, log-normally distributed
+/// (most near 12 ms, a long tail): a skewed distribution, where entropy
+/// coding pays the most.
+fn skewed() -> Input {
+    let mut rng = XorShift(0xA076_1D64_78BD_642F);
+    let ts = timestamps(&mut rng);
+    let points = ts
+        .into_iter()
+        .map(|t| {
+            // Box-Muller: one standard normal from two uniforms.
+            let (u1, u2) = (rng.unit().max(1e-12), rng.unit());
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            let ms = (2.5 + 0.6 * z).exp();
+            (t, (ms * 10.0).round() / 10.0)
+        })
+        .collect();
+    Input::new("skewed", points)
 }
 
 fn tsz_encode(points: &[DataPoint]) -> Box<[u8]> {
@@ -276,7 +297,7 @@ impl Encoded {
 }
 
 fn bench(c: &mut Criterion) {
-    let inputs = [decimal(), precise()];
+    let inputs = [decimal(), precise(), skewed()];
     let encoded: Vec<Encoded> = inputs.iter().map(Encoded::new).collect();
     for (input, e) in inputs.iter().zip(&encoded) {
         e.report(input.name);

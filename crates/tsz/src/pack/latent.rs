@@ -54,7 +54,7 @@ const SAMPLE: usize = 8192;
 /// Binned tANS is chosen over the patched frame of reference only when its
 /// estimate is smaller by at least this fraction: the frame of reference
 /// decodes several times faster, so a marginal saving is not worth it.
-pub(crate) const ANS_MIN_GAIN: f64 = 0.03;
+pub(crate) const ANS_MIN_GAIN: f64 = 0.10;
 const KIND_EMPTY: u8 = 0;
 const KIND_ANS: u8 = 1;
 const KIND_FOR: u8 = 2;
@@ -72,7 +72,7 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 /// `(base, gcd)` of `xs`: the minimum and the gcd of every `x - min` (1 if
 /// all are equal or no divisor above 1 exists).
-fn base_and_gcd(xs: &[u64]) -> (u64, u64) {
+pub(crate) fn base_and_gcd(xs: &[u64]) -> (u64, u64) {
     let base = xs.iter().copied().min().unwrap_or(0);
     let mut g = 0u64;
     for &x in xs {

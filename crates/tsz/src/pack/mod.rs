@@ -22,25 +22,27 @@
 //! Values: a mode byte and its body:
 //!
 //! * `0` (ALP integers): `e: u8, f: u8, order: u8 (0..=2), exceptions:
-//!   varint, positions (u16 LE each), raw bits (u64 LE each)`, the first
-//!   `order` integers as zigzag varints, then the latent column. Each value
-//!   is the integer `n` with `v = (n · 10^f) · 10^-e` as in the `Best`
-//!   codec's ALP scheme; order 0 stores `n` with its sign bit flipped
-//!   (order-preserving), orders 1 and 2 the zigzagged first or second
-//!   differences. Values that do not round-trip are exceptions; their slots
-//!   hold the previous integer;
-//! * `1` (float bits): `order: u8 (0..=1)`, the first latent (order 1) as a
-//!   varint, then the latent column of the order-preserving map of the bit
-//!   patterns (`bits ^ 2^63` for positives, `!bits` for negatives) or of
-//!   their zigzagged differences;
+//!   varint, positions (u16 LE each), raw bits (u64 LE each)`, then the
+//!   common part. Each value is the integer `n` with `v = (n · 10^f) · 10^-e`
+//!   as in the `Best` codec's ALP scheme; its image is `x = n ^ 2^63`
+//!   (order-preserving). Values that do not round-trip are exceptions; their
+//!   slots hold the previous integer;
+//! * `1` (float bits): `order: u8 (0..=1)`, then the common part; the image
+//!   of a value is the order-preserving map of its bit pattern (`bits ^ 2^63`
+//!   for positives, `!bits` for negatives);
 //! * `2` (Gorilla): `length: varint` and Gorilla XOR-coded values.
+//!
+//! Common part (pcodec's integer multiplier): `base: varint, g: varint` with
+//! every image `x = base + y · g` (`g` the gcd of all `x - base`), the first
+//! `order` of the `y`s as varints, then the latent column: the `y`s
+//! themselves (order 0) or their zigzagged first or second differences.
 //!
 //! Values-only streams ([`encode_values`]) are the values part alone.
 
 mod latent;
 
 use crate::best::alp;
-use crate::bytes_io::{ByteReader, put_uvarint, put_varint, unzigzag, zigzag};
+use crate::bytes_io::{ByteReader, put_uvarint, unzigzag, zigzag};
 use crate::error::{Error, Result};
 use crate::gorilla;
 
@@ -85,7 +87,7 @@ fn float_from_latent(l: u64) -> f64 {
 /// Latents of `ints` at a delta order (the first `order` values are left out).
 fn order_latents(ints: &[i64], order: u8, out: &mut Vec<u64>) {
     match order {
-        0 => out.extend(ints.iter().map(|&n| (n as u64) ^ SIGN)),
+        0 => out.extend(ints.iter().map(|&n| n as u64)),
         1 => out.extend(ints.windows(2).map(|w| zigzag(w[1].wrapping_sub(w[0])))),
         _ => out.extend(ints.windows(3).map(|w| {
             zigzag(
@@ -121,6 +123,20 @@ fn alp_ints(vals: &[f64], e: usize, f: usize) -> Option<(Vec<i64>, Vec<u16>)> {
         *n = fill;
     }
     Some((ints, exc))
+}
+
+/// pcodec's integer-multiplier detection, on order-preserving `u64`
+/// images: `x = base + y * g` with `g` the gcd of every `x - base`; the `y`s
+/// (as `i64`, wrapping) are what the delta orders work on.
+fn mult(xs: &[u64]) -> (u64, u64, Vec<i64>) {
+    let (base, g) = latent::base_and_gcd(xs);
+    let ys = xs.iter().map(|&x| ((x - base) / g) as i64).collect();
+    (base, g, ys)
+}
+
+/// The order-preserving `u64` image of ALP integers.
+fn int_images(ints: &[i64]) -> Vec<u64> {
+    ints.iter().map(|&n| (n as u64) ^ SIGN).collect()
 }
 
 /// A value mode the search may pick.
@@ -160,27 +176,41 @@ fn rank_value_modes(vals: &[f64]) -> Vec<(f64, ValueMode)> {
             continue;
         }
         let exc_bits = exc as f64 * scale * 80.0;
+        let all: Vec<u64> = run_ints.iter().flat_map(|r| int_images(r)).collect();
+        let (base, g) = latent::base_and_gcd(&all);
+        let run_ys: Vec<Vec<i64>> = run_ints
+            .iter()
+            .map(|r| {
+                int_images(r)
+                    .iter()
+                    .map(|&x| ((x - base) / g) as i64)
+                    .collect()
+            })
+            .collect();
         for order in 0..=2u8 {
             lat.clear();
-            for ints in &run_ints {
-                order_latents(ints, order, &mut lat);
+            for ys in &run_ys {
+                order_latents(ys, order, &mut lat);
             }
             let bits = latent::estimate_bits(&mut lat, n) + exc_bits + 64.0 * f64::from(order);
             out.push((bits, ValueMode::Alp { e, f, order }));
         }
     }
+    let all: Vec<u64> = sample.iter().map(|&v| float_latent(v)).collect();
+    let (base, g) = latent::base_and_gcd(&all);
+    let run_ys: Vec<Vec<i64>> = runs
+        .iter()
+        .map(|r| {
+            vals[r.clone()]
+                .iter()
+                .map(|&v| ((float_latent(v) - base) / g) as i64)
+                .collect()
+        })
+        .collect();
     for order in 0..=1u8 {
         lat.clear();
-        for r in &runs {
-            let ls: Vec<i64> = vals[r.clone()]
-                .iter()
-                .map(|&v| float_latent(v) as i64)
-                .collect();
-            if order == 0 {
-                lat.extend(ls.iter().map(|&l| l as u64));
-            } else {
-                order_latents(&ls, 1, &mut lat);
-            }
+        for ys in &run_ys {
+            order_latents(ys, order, &mut lat);
         }
         let bits = latent::estimate_bits(&mut lat, n) + 64.0 * f64::from(order);
         out.push((bits, ValueMode::Float { order }));
@@ -190,7 +220,7 @@ fn rank_value_modes(vals: &[f64]) -> Vec<(f64, ValueMode)> {
 }
 
 fn encode_mode(vals: &[f64], mode: ValueMode, out: &mut Vec<u8>) {
-    match mode {
+    let (xs, order) = match mode {
         ValueMode::Alp { e, f, order } => {
             let (ints, exc) = alp_ints(vals, e, f).expect("ranked modes encode");
             out.push(MODE_ALP);
@@ -204,31 +234,26 @@ fn encode_mode(vals: &[f64], mode: ValueMode, out: &mut Vec<u8>) {
             for &p in &exc {
                 out.extend_from_slice(&vals[usize::from(p)].to_bits().to_le_bytes());
             }
-            let order = usize::from(order).min(ints.len());
-            for &n in &ints[..order] {
-                put_varint(out, n);
-            }
-            let mut lat = Vec::with_capacity(ints.len());
-            if ints.len() > order {
-                order_latents(&ints, order as u8, &mut lat);
-            }
-            latent::encode(&lat, out);
+            (int_images(&ints), order)
         }
         ValueMode::Float { order } => {
             out.push(MODE_FLOAT);
             out.push(order);
-            let ls: Vec<u64> = vals.iter().map(|&v| float_latent(v)).collect();
-            if order == 0 || ls.is_empty() {
-                latent::encode(&ls, out);
-            } else {
-                put_uvarint(out, ls[0]);
-                let ints: Vec<i64> = ls.iter().map(|&l| l as i64).collect();
-                let mut lat = Vec::with_capacity(ls.len());
-                order_latents(&ints, 1, &mut lat);
-                latent::encode(&lat, out);
-            }
+            (vals.iter().map(|&v| float_latent(v)).collect(), order)
         }
+    };
+    let (base, g, ys) = mult(&xs);
+    put_uvarint(out, base);
+    put_uvarint(out, g);
+    let k = usize::from(order).min(ys.len());
+    for &y in &ys[..k] {
+        put_uvarint(out, y as u64);
     }
+    let mut lat = Vec::with_capacity(ys.len());
+    if ys.len() > k {
+        order_latents(&ys, order, &mut lat);
+    }
+    latent::encode(&lat, out);
 }
 
 /// Gorilla's size on the sample runs, scaled to the column (bytes).
@@ -257,9 +282,7 @@ pub(crate) fn gorilla_payload_estimate(ts: &[i64], vals: &[f64]) -> f64 {
 /// Appends the values part: the smallest of the ranked modes and Gorilla.
 fn encode_values_into(vals: &[f64], out: &mut Vec<u8>) {
     if vals.is_empty() {
-        out.push(MODE_FLOAT);
-        out.push(0);
-        latent::encode(&[], out);
+        encode_mode(vals, ValueMode::Float { order: 0 }, out);
         return;
     }
     let ranked = rank_value_modes(vals);
@@ -335,103 +358,17 @@ pub fn decode_values_into(bytes: &[u8], count: usize, out: &mut Vec<f64>) -> Res
 /// Decodes the values part into `out` (its length is the count).
 fn decode_values_part(r: &mut ByteReader<'_>, out: &mut [f64]) -> Result<()> {
     let n = out.len();
-    let mut buf = [0u64; BATCH];
-    match r.u8("pack: value mode")? {
+    let mode = r.u8("pack: value mode")?;
+    let (alp, order) = match mode {
         MODE_ALP => {
             let e = usize::from(r.u8("pack: alp exponent")?);
             let f = usize::from(r.u8("pack: alp factor")?);
             if e > alp::MAX_EXPONENT || f > e {
                 return Err(Error::Corrupt("pack: alp exponent/factor out of range"));
             }
-            let order = r.u8("pack: delta order")?;
-            if order > 2 {
-                return Err(Error::Corrupt("pack: delta order above 2"));
-            }
-            let exc = r.uvarint("pack: exception count")?;
-            if exc > n as u64 {
-                return Err(Error::Corrupt("pack: more exceptions than values"));
-            }
-            let exc = exc as usize;
-            let pos = r.take(exc * 2, "pack: exception positions")?;
-            let raw = r.take(exc * 8, "pack: exception values")?;
-            let k = usize::from(order).min(n);
-            let mut first = [0i64; 2];
-            for x in &mut first[..k] {
-                *x = r.varint("pack: first integers")?;
-            }
-            let mut lr = latent::Reader::new(r, n - k)?;
-            let (fact, frac) = alp::factors(e, f);
-            let conv = |x: i64| alp::int_to_f64(x) * fact * frac;
-            for (o, &x) in out.iter_mut().zip(&first[..k]) {
-                *o = conv(x);
-            }
-            let (mut prev, mut delta) = match k {
-                2 => (first[1], first[1].wrapping_sub(first[0])),
-                1 => (first[0], 0),
-                _ => (0, 0),
-            };
-            for chunk in out[k..].chunks_mut(BATCH) {
-                let l = &mut buf[..chunk.len()];
-                lr.next(l)?;
-                match order {
-                    0 => {
-                        for (o, &x) in chunk.iter_mut().zip(l.iter()) {
-                            *o = conv((x ^ SIGN) as i64);
-                        }
-                    }
-                    1 => {
-                        for (o, &x) in chunk.iter_mut().zip(l.iter()) {
-                            prev = prev.wrapping_add(unzigzag(x));
-                            *o = conv(prev);
-                        }
-                    }
-                    _ => {
-                        for (o, &x) in chunk.iter_mut().zip(l.iter()) {
-                            delta = delta.wrapping_add(unzigzag(x));
-                            prev = prev.wrapping_add(delta);
-                            *o = conv(prev);
-                        }
-                    }
-                }
-            }
-            for (p, v) in pos.chunks_exact(2).zip(raw.chunks_exact(8)) {
-                let p = usize::from(u16::from_le_bytes([p[0], p[1]]));
-                let mut a = [0u8; 8];
-                a.copy_from_slice(v);
-                *out.get_mut(p)
-                    .ok_or(Error::Corrupt("pack: exception position out of range"))? =
-                    f64::from_bits(u64::from_le_bytes(a));
-            }
-            Ok(())
+            (Some((e, f)), r.u8("pack: delta order")?)
         }
-        MODE_FLOAT => {
-            let order = r.u8("pack: delta order")?;
-            if order > 1 {
-                return Err(Error::Corrupt("pack: float delta order above 1"));
-            }
-            let k = usize::from(order).min(n);
-            let mut prev = 0u64;
-            if k == 1 {
-                prev = r.uvarint("pack: first latent")?;
-                out[0] = float_from_latent(prev);
-            }
-            let mut lr = latent::Reader::new(r, n - k)?;
-            for chunk in out[k..].chunks_mut(BATCH) {
-                let l = &mut buf[..chunk.len()];
-                lr.next(l)?;
-                if order == 0 {
-                    for (o, &x) in chunk.iter_mut().zip(l.iter()) {
-                        *o = float_from_latent(x);
-                    }
-                } else {
-                    for (o, &x) in chunk.iter_mut().zip(l.iter()) {
-                        prev = prev.wrapping_add(unzigzag(x) as u64);
-                        *o = float_from_latent(prev);
-                    }
-                }
-            }
-            Ok(())
-        }
+        MODE_FLOAT => (None, r.u8("pack: delta order")?),
         MODE_GORILLA => {
             let len = r.uvarint("pack: gorilla length")?;
             if len > r.remaining() as u64 {
@@ -441,10 +378,98 @@ fn decode_values_part(r: &mut ByteReader<'_>, out: &mut [f64]) -> Result<()> {
             let mut v = Vec::with_capacity(n);
             gorilla::decode_values_into(bytes, n, &mut v)?;
             out.copy_from_slice(&v);
-            Ok(())
+            return Ok(());
         }
-        _ => Err(Error::Corrupt("pack: unknown value mode")),
+        _ => return Err(Error::Corrupt("pack: unknown value mode")),
+    };
+    if order > 2 {
+        return Err(Error::Corrupt("pack: delta order above 2"));
     }
+    let (mut pos, mut raw): (&[u8], &[u8]) = (&[], &[]);
+    if alp.is_some() {
+        let exc = r.uvarint("pack: exception count")?;
+        if exc > n as u64 {
+            return Err(Error::Corrupt("pack: more exceptions than values"));
+        }
+        let exc = exc as usize;
+        pos = r.take(exc * 2, "pack: exception positions")?;
+        raw = r.take(exc * 8, "pack: exception values")?;
+    }
+    let base = r.uvarint("pack: multiplier base")?;
+    let g = r.uvarint("pack: multiplier")?;
+    let k = usize::from(order).min(n);
+    let mut first = [0i64; 2];
+    for y in &mut first[..k] {
+        *y = r.uvarint("pack: first values")? as i64;
+    }
+    let mut lr = latent::Reader::new(r, n - k)?;
+    // The y of each value, then its image x = base + y * g, then the value.
+    let (fact, frac) = alp.map_or((1.0, 1.0), |(e, f)| alp::factors(e, f));
+    let convert = |ys: &[u64], out: &mut [f64]| {
+        let pairs = out.iter_mut().zip(ys);
+        match (alp.is_some(), g == 1) {
+            (true, true) => {
+                // (x ^ 2^63) is x + 2^63: fold it into one offset.
+                let off = base ^ SIGN;
+                for (o, &y) in pairs {
+                    *o = alp::int_to_f64(y.wrapping_add(off) as i64) * fact * frac;
+                }
+            }
+            (true, false) => {
+                for (o, &y) in pairs {
+                    let x = base.wrapping_add(y.wrapping_mul(g));
+                    *o = alp::int_to_f64((x ^ SIGN) as i64) * fact * frac;
+                }
+            }
+            (false, _) => {
+                for (o, &y) in pairs {
+                    *o = float_from_latent(base.wrapping_add(y.wrapping_mul(g)));
+                }
+            }
+        }
+    };
+    let mut buf = [0u64; BATCH];
+    for (b, &y) in buf.iter_mut().zip(&first[..k]) {
+        *b = y as u64;
+    }
+    convert(&buf[..k], &mut out[..k]);
+    let (mut prev, mut delta) = match k {
+        2 => (first[1], first[1].wrapping_sub(first[0])),
+        1 => (first[0], 0),
+        _ => (0, 0),
+    };
+    for chunk in out[k..].chunks_mut(BATCH) {
+        let l = &mut buf[..chunk.len()];
+        lr.next(l)?;
+        // Delta decoding in place, then a conversion loop the compiler can
+        // vectorise.
+        match order {
+            0 => {}
+            1 => {
+                for x in l.iter_mut() {
+                    prev = prev.wrapping_add(unzigzag(*x));
+                    *x = prev as u64;
+                }
+            }
+            _ => {
+                for x in l.iter_mut() {
+                    delta = delta.wrapping_add(unzigzag(*x));
+                    prev = prev.wrapping_add(delta);
+                    *x = prev as u64;
+                }
+            }
+        }
+        convert(l, chunk);
+    }
+    for (p, v) in pos.chunks_exact(2).zip(raw.chunks_exact(8)) {
+        let p = usize::from(u16::from_le_bytes([p[0], p[1]]));
+        let mut a = [0u8; 8];
+        a.copy_from_slice(v);
+        *out.get_mut(p)
+            .ok_or(Error::Corrupt("pack: exception position out of range"))? =
+            f64::from_bits(u64::from_le_bytes(a));
+    }
+    Ok(())
 }
 
 /// Appends the timestamps part (nothing below 2 points).
