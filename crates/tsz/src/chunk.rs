@@ -136,14 +136,11 @@ impl Chunk {
             Policy::Gorilla => (Codec::Gorilla, gorilla::encode_payload(timestamps, values)),
             Policy::Alp => (Codec::Best, best::encode_payload(timestamps, values)),
             Policy::Best => {
+                // Gorilla's exact size, counted without encoding: a chunk is
+                // never larger than Gorilla's.
                 let p = pack::encode_payload(timestamps, values);
-                if pack::gorilla_payload_estimate(timestamps, values) < p.len() as f64 * 1.25 {
-                    let g = gorilla::encode_payload(timestamps, values);
-                    if g.len() < p.len() {
-                        (Codec::Gorilla, g)
-                    } else {
-                        (Codec::Pack, p)
-                    }
+                if gorilla::payload_len(timestamps, values) < p.len() {
+                    (Codec::Gorilla, gorilla::encode_payload(timestamps, values))
                 } else {
                     (Codec::Pack, p)
                 }

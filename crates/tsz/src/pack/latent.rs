@@ -326,7 +326,7 @@ fn low_mask(nb: u32) -> u64 {
 }
 
 fn floor_log2(x: u32) -> u32 {
-    31 - x.leading_zeros()
+    x.ilog2()
 }
 
 /// Frequencies summing to `2^log` (each at least 1) from `counts`.
@@ -489,12 +489,6 @@ pub(crate) fn encode(xs: &[u64], out: &mut Vec<u8>) {
     }
     let (bits_a, bits_b) = (wa.finish(), wb.finish());
 
-    if std::env::var_os("DBG_BINS").is_some() {
-        eprintln!(
-            "bins {:?} widths {:?} freqs {:?} log {log}",
-            lowers, widths, freqs
-        );
-    }
     out.push(KIND_ANS);
     put_uvarint(out, base);
     put_uvarint(out, g);
@@ -554,7 +548,7 @@ struct For<'a> {
 
 enum Kind<'a> {
     Empty,
-    Ans(Ans<'a>),
+    Ans(Box<Ans<'a>>),
     For(For<'a>),
 }
 
@@ -626,7 +620,7 @@ impl<'a> Reader<'a> {
             return Err(Error::Corrupt("pack: zero gcd"));
         }
         rd.kind = match kind {
-            KIND_ANS => Kind::Ans(Self::ans(r)?),
+            KIND_ANS => Kind::Ans(Box::new(Self::ans(r)?)),
             KIND_FOR => Kind::For(Self::for_(r, n)?),
             _ => return Err(Error::Corrupt("pack: unknown latent kind")),
         };
@@ -789,7 +783,7 @@ impl For<'_> {
     fn next(&mut self, out: &mut [u64], done: usize) -> Result<()> {
         let w = self.width;
         let start = done * w as usize;
-        if start % 8 == 0 {
+        if start.is_multiple_of(8) {
             let from = start / 8;
             let len = crate::bitpack::packed_len(out.len(), w);
             let src = self

@@ -7,9 +7,9 @@
 //! below only decide what the latents are. The encoder estimates the size
 //! of every candidate mode on a sample (up to 16 runs of 256 consecutive
 //! points) with the latent coder's own cost model and encodes the column
-//! once with the smallest. For values, Gorilla's XOR coding is one of the
-//! candidates, so a column is never larger than Gorilla would make it
-//! (exactly compared whenever the estimates are close).
+//! once with the smallest. For values, Gorilla's XOR coding is one more
+//! candidate, sized exactly by a counting pass (no bits written) and used
+//! when smaller, so a value column is never larger than Gorilla's.
 //!
 //! # Payload layout (inside a [`Chunk`](crate::Chunk))
 //!
@@ -60,6 +60,7 @@ const RUNS: usize = 16;
 const SIGN: u64 = 1 << 63;
 
 /// Ranges of consecutive points the mode search estimates on.
+#[allow(clippy::single_range_in_vec_init)]
 fn sample_runs(n: usize) -> Vec<std::ops::Range<usize>> {
     if n <= RUN * RUNS {
         return vec![0..n];
@@ -105,15 +106,12 @@ fn alp_ints(vals: &[f64], e: usize, f: usize) -> Option<(Vec<i64>, Vec<u16>)> {
     let mut exc = Vec::new();
     let mut prev = None;
     for (i, &v) in vals.iter().enumerate() {
-        match alp::encode_one(v, e, f) {
-            Some(n) => {
-                ints.push(n);
-                prev = Some(n);
-            }
-            None => {
-                exc.push(i as u16);
-                ints.push(prev.unwrap_or(0));
-            }
+        if let Some(n) = alp::encode_one(v, e, f) {
+            ints.push(n);
+            prev = Some(n);
+        } else {
+            exc.push(i as u16);
+            ints.push(prev.unwrap_or(0));
         }
     }
     // Leading exceptions copy the first encodable integer.
@@ -256,29 +254,6 @@ fn encode_mode(vals: &[f64], mode: ValueMode, out: &mut Vec<u8>) {
     latent::encode(&lat, out);
 }
 
-/// Gorilla's size on the sample runs, scaled to the column (bytes).
-fn gorilla_estimate(vals: &[f64]) -> f64 {
-    let runs = sample_runs(vals.len());
-    let m: usize = runs.iter().map(std::iter::ExactSizeIterator::len).sum();
-    let bytes: usize = runs
-        .iter()
-        .map(|r| gorilla::encode_values(&vals[r.clone()]).len())
-        .sum();
-    bytes as f64 * vals.len() as f64 / m.max(1) as f64
-}
-
-/// Gorilla's chunk payload size for these columns, estimated on the sample
-/// runs (bytes).
-pub(crate) fn gorilla_payload_estimate(ts: &[i64], vals: &[f64]) -> f64 {
-    let runs = sample_runs(vals.len());
-    let m: usize = runs.iter().map(std::iter::ExactSizeIterator::len).sum();
-    let bytes: usize = runs
-        .iter()
-        .map(|r| gorilla::encode_payload(&ts[r.clone()], &vals[r.clone()]).len())
-        .sum();
-    bytes as f64 * vals.len() as f64 / m.max(1) as f64
-}
-
 /// Appends the values part: the smallest of the ranked modes and Gorilla.
 fn encode_values_into(vals: &[f64], out: &mut Vec<u8>) {
     if vals.is_empty() {
@@ -286,20 +261,20 @@ fn encode_values_into(vals: &[f64], out: &mut Vec<u8>) {
         return;
     }
     let ranked = rank_value_modes(vals);
+    // Gorilla's exact size costs a pass that writes nothing; it is encoded
+    // for real only when it is smaller.
     let start = out.len();
     encode_mode(vals, ranked[0].1, out);
-    let ours = out.len() - start;
-    // Gorilla is encoded for real only when its estimate comes close.
-    if gorilla_estimate(vals) < ours as f64 * 1.25 {
-        let g = gorilla::encode_values(vals);
-        let mut len = Vec::new();
-        put_uvarint(&mut len, g.len() as u64);
-        if 1 + len.len() + g.len() < ours {
-            out.truncate(start);
-            out.push(MODE_GORILLA);
-            out.extend_from_slice(&len);
-            out.extend_from_slice(&g);
-        }
+    let gorilla_len = gorilla::values_len(vals);
+    let mut len_bytes = Vec::new();
+    put_uvarint(&mut len_bytes, gorilla_len as u64);
+    let gorilla_total = 1 + len_bytes.len() + gorilla_len;
+    if gorilla_total < out.len() - start {
+        out.truncate(start);
+        out.push(MODE_GORILLA);
+        out.extend_from_slice(&len_bytes);
+        out.extend_from_slice(&gorilla::encode_values(vals));
+        debug_assert_eq!(out.len() - start, gorilla_total);
     }
 }
 
@@ -655,7 +630,7 @@ mod dbg {
             let ts: Vec<i64> = (0..65536)
                 .map(|_| {
                     let now = t;
-                    t += if rng.next() % 2000 == 0 {
+                    t += if rng.next().is_multiple_of(2000) {
                         2 + (rng.next() % 299) as i64
                     } else {
                         1
@@ -694,6 +669,16 @@ mod dbg {
             let what = std::env::var("DBG").unwrap_or_default();
             if what.is_empty() || (what.contains('p') != precise) {
                 continue;
+            }
+            if what.contains('e') {
+                let mut b = f64::INFINITY;
+                for _ in 0..20 {
+                    let t0 = std::time::Instant::now();
+                    let p = super::encode_payload(&ts, &vals);
+                    b = b.min(t0.elapsed().as_secs_f64() * 1e3);
+                    std::hint::black_box(p);
+                }
+                eprintln!("encode ms {b:.2}");
             }
             let mut best = [f64::INFINITY; 2];
             for _ in 0..200 {

@@ -3,6 +3,7 @@
 mod crash;
 mod datasets;
 mod golden;
+mod heldout;
 mod hostile;
 mod roundtrip;
 mod series;
