@@ -742,6 +742,16 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
+    /// For a column that is constant but for its exceptions (a frame of
+    /// reference of width 0, nothing read yet): the common value, the
+    /// divisor and the exceptions `(position, q)` with value `base + q * g`.
+    pub(crate) fn constant(&self) -> Option<(u64, u64, &[(usize, u64)])> {
+        match &self.kind {
+            Kind::For(f) if f.width == 0 && self.done == 0 => Some((self.base, self.gcd, &f.exc)),
+            _ => None,
+        }
+    }
+
     /// Decodes the next `out.len()` latents (at most those left).
     pub(crate) fn next(&mut self, out: &mut [u64]) -> Result<()> {
         if out.len() > self.left {

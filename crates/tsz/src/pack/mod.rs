@@ -396,7 +396,12 @@ fn decode_values_part(r: &mut ByteReader<'_>, out: &mut [f64]) -> Result<()> {
                     *o = alp::int_to_f64((x ^ SIGN) as i64) * fact * frac;
                 }
             }
-            (false, _) => {
+            (false, true) => {
+                for (o, &y) in pairs {
+                    *o = float_from_latent(base.wrapping_add(y));
+                }
+            }
+            (false, false) => {
                 for (o, &y) in pairs {
                     *o = float_from_latent(base.wrapping_add(y.wrapping_mul(g)));
                 }
@@ -492,6 +497,10 @@ fn decode_timestamps(r: &mut ByteReader<'_>, first: i64, out: &mut [i64]) -> Res
     match r.u8("pack: timestamp mode")? {
         TS_DELTA => {
             let mut lr = latent::Reader::new(r, n - 1)?;
+            if let Some((base, g, exc)) = lr.constant() {
+                // Regular or gappy: runs of one delta between exceptions.
+                return Ok(constant_deltas(&mut out[1..], t, base as i64, g, exc));
+            }
             for chunk in out[1..].chunks_mut(BATCH) {
                 let l = &mut buf[..chunk.len()];
                 lr.next(l)?;
@@ -509,6 +518,10 @@ fn decode_timestamps(r: &mut ByteReader<'_>, first: i64, out: &mut [i64]) -> Res
             sorted &= t >= first;
             out[1] = t;
             let mut lr = latent::Reader::new(r, n - 2)?;
+            if let Some((0, _, [])) = lr.constant() {
+                // Perfectly regular: one delta throughout.
+                return Ok(constant_deltas(&mut out[2..], t, delta, 1, &[]) && sorted);
+            }
             for chunk in out[2..].chunks_mut(BATCH) {
                 let l = &mut buf[..chunk.len()];
                 lr.next(l)?;
@@ -524,6 +537,39 @@ fn decode_timestamps(r: &mut ByteReader<'_>, first: i64, out: &mut [i64]) -> Res
         _ => return Err(Error::Corrupt("pack: unknown timestamp mode")),
     }
     Ok(sorted)
+}
+
+/// Timestamps after `t` from deltas that all equal `step` but at the
+/// exceptions `(position, q)`, whose delta is `step + q * g`; returns whether
+/// they never decrease. Runs between exceptions are a plain induction the
+/// compiler vectorises, checked for order once per run.
+fn constant_deltas(out: &mut [i64], mut t: i64, step: i64, g: u64, exc: &[(usize, u64)]) -> bool {
+    let mut sorted = true;
+    let mut from = 0;
+    let end = [(out.len(), 0)];
+    for &(p, q) in exc.iter().chain(&end) {
+        let Some(run) = out.get_mut(from..p) else {
+            return false;
+        };
+        let t0 = t;
+        for o in run.iter_mut() {
+            t = t.wrapping_add(step);
+            *o = t;
+        }
+        if !run.is_empty() {
+            sorted &=
+                step >= 0 && i128::from(t0) + i128::from(step) * run.len() as i128 == i128::from(t);
+        }
+        if let Some(o) = out.get_mut(p) {
+            let d = (step as u64).wrapping_add(q.wrapping_mul(g)) as i64;
+            let next = t.wrapping_add(d);
+            sorted &= next >= t;
+            t = next;
+            *o = t;
+        }
+        from = p + 1;
+    }
+    sorted
 }
 
 /// Encodes the chunk payload: timestamps part, then values part.
