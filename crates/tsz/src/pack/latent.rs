@@ -552,6 +552,9 @@ enum Kind<'a> {
     For(For<'a>),
 }
 
+/// A column constant but for its exceptions: `(base, g, [(position, q)])`.
+pub(crate) type Constant<'e> = (u64, u64, &'e [(usize, u64)]);
+
 /// Streaming decoder of one latent column.
 pub(crate) struct Reader<'a> {
     kind: Kind<'a>,
@@ -745,7 +748,7 @@ impl<'a> Reader<'a> {
     /// For a column that is constant but for its exceptions (a frame of
     /// reference of width 0, nothing read yet): the common value, the
     /// divisor and the exceptions `(position, q)` with value `base + q * g`.
-    pub(crate) fn constant(&self) -> Option<(u64, u64, &[(usize, u64)])> {
+    pub(crate) fn constant(&self) -> Option<Constant<'_>> {
         match &self.kind {
             Kind::For(f) if f.width == 0 && self.done == 0 => Some((self.base, self.gcd, &f.exc)),
             _ => None,
