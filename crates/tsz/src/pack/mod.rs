@@ -3,11 +3,20 @@
 //! decoder several times faster than pcodec's.
 //!
 //! Each column of a chunk becomes one stream of `u64` *latents* coded by
-//! the latent coder (bins + four-state tANS, see `latent.rs`); the modes
-//! below only decide what the latents are. The encoder estimates the size
-//! of every candidate mode on a sample (up to 16 runs of 256 consecutive
-//! points) with the latent coder's own cost model and encodes the column
-//! once with the smallest. For values, Gorilla's XOR coding is one more
+//! the latent coder (`latent.rs`): bins with a four-state tANS entropy
+//! coder, as in pcodec, or a patched frame of reference when the entropy
+//! coder would save less than 10% (and 1/32 bit per value), since bit
+//! unpacking decodes several times faster. The modes below only decide what
+//! the latents are. The encoder estimates the size of every candidate mode
+//! (ALP integers for the two best `(e, f)` pairs at delta orders 0-2, float
+//! images at orders 0-1; timestamps as deltas or deltas of deltas) on a
+//! sample (up to 16 runs of 256 consecutive points) with the latent coder's
+//! own cost model, and encodes the column once with the smallest.
+//!
+//! What pcodec does and this codec does not: float-multiplier and
+//! float-quantisation modes beyond what the integer multiplier on float
+//! images catches (trailing zero bits), delta orders above 2 for values,
+//! lookback (repeating) modes, and pages with separate bins inside a chunk. For values, Gorilla's XOR coding is one more
 //! candidate, sized exactly by a counting pass (no bits written) and used
 //! when smaller, so a value column is never larger than Gorilla's.
 //!
