@@ -128,6 +128,7 @@ fn choose_bins(s: &[u64]) -> (Vec<SampleBin>, f64, f64) {
     }
     let g = groups.len();
     let mf = m as f64;
+    let log_m = mf.log2();
     // best[j]: cheapest cover of groups 0..j; from[j]: where its last bin starts.
     let mut best = vec![f64::INFINITY; g + 1];
     let mut from = vec![0usize; g + 1];
@@ -142,7 +143,7 @@ fn choose_bins(s: &[u64]) -> (Vec<SampleBin>, f64, f64) {
             let w = bit_width(hi - lo);
             let prev_lo = if i == 0 { 0 } else { s[groups[i - 1].0] };
             let header = f64::from(8 * (varint_len(lo - prev_lo) + 2) + 8);
-            let cost = best[i] + c * (f64::from(w) + (mf / c).log2()) + header;
+            let cost = best[i] + c * (f64::from(w) + log_m - log2_of(end - st)) + header;
             if cost < best[j] {
                 best[j] = cost;
                 from[j] = i;
@@ -177,6 +178,13 @@ fn choose_bins(s: &[u64]) -> (Vec<SampleBin>, f64, f64) {
         data_bits += c * (f64::from(b.width) + (mf / c).log2());
     }
     (bins, data_bits, header_bits)
+}
+
+/// `log2(c)`, from a table for the counts a sample can have.
+fn log2_of(c: usize) -> f64 {
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| (0..=2 * SAMPLE).map(|i| (i as f64).log2()).collect());
+    t.get(c).copied().unwrap_or_else(|| (c as f64).log2())
 }
 
 /// Up to [`SAMPLE`] latents spread over `xs` (all of them if few).
@@ -382,18 +390,42 @@ fn table_log_for(bins: usize, n: usize) -> u32 {
     need.max(want).min(MAX_TABLE_LOG)
 }
 
+/// Assigns every `q` to a bin (the first bin's lower moved to 0 so that all
+/// fit); returns the lowers, each value's bin, each bin's largest offset and
+/// its count.
+fn assign(sbins: &[SampleBin], q: &[u64]) -> (Vec<u64>, Vec<u8>, Vec<u64>, Vec<usize>) {
+    let mut lowers: Vec<u64> = sbins.iter().map(|b| b.lower).collect();
+    lowers.truncate(MAX_BINS);
+    lowers[0] = 0;
+    let nb = lowers.len();
+    let mut syms = Vec::with_capacity(q.len());
+    let mut maxes = vec![0u64; nb];
+    let mut counts = vec![0usize; nb];
+    for &x in q {
+        let b = lowers.partition_point(|&lo| lo <= x) - 1;
+        syms.push(b as u8);
+        maxes[b] = maxes[b].max(x - lowers[b]);
+        counts[b] += 1;
+    }
+    (lowers, syms, maxes, counts)
+}
+
 /// Appends the encoded column of `xs`.
-pub(crate) fn encode(xs: &[u64], out: &mut Vec<u8>) {
-    if xs.is_empty() {
+pub(crate) fn encode(mut q: Vec<u64>, out: &mut Vec<u8>) {
+    if q.is_empty() {
         out.push(KIND_EMPTY);
         return;
     }
-    let (base, g) = base_and_gcd(xs);
-    let q: Vec<u64> = if g == 1 && base == 0 {
-        xs.to_vec()
+    let (base, g) = base_and_gcd(&q);
+    if g == 1 {
+        for x in &mut q {
+            *x -= base;
+        }
     } else {
-        xs.iter().map(|&x| (x - base) / g).collect()
-    };
+        for x in &mut q {
+            *x = (*x - base) / g;
+        }
+    }
     let mut sample = sample_of(&q);
     sample.sort_unstable();
     let (ans, for_bits, mut sbins) = estimates(&sample, q.len(), base, g);
@@ -401,39 +433,22 @@ pub(crate) fn encode(xs: &[u64], out: &mut Vec<u8>) {
         encode_for(&q, base, g, out);
         return;
     }
-    // A strided sample can miss rare outliers, which would widen a bin for
-    // every value: add the values beyond their sample bin and choose again.
-    if sample.len() < q.len() {
-        let lows: Vec<u64> = sbins.iter().map(|b| b.lower).collect();
-        let extra: Vec<u64> = q
-            .iter()
-            .copied()
-            .filter(|&x| {
-                let b = lows.partition_point(|&lo| lo <= x).max(1) - 1;
-                x < lows[b] || x - lows[b] > low_mask(sbins[b].width)
-            })
-            .collect();
-        if !extra.is_empty() {
-            sample.extend_from_slice(&extra);
-            sample.sort_unstable();
-            sbins = choose_bins(&sample).0;
-        }
-    }
-    let mut lowers: Vec<u64> = sbins.iter().map(|b| b.lower).collect();
-    lowers.truncate(MAX_BINS);
-    // Every value must fall in a bin: the first starts at the column's minimum.
-    lowers[0] = 0;
     // Assign bins; widths cover each bin's largest member.
-    let nb = lowers.len();
-    let mut syms = Vec::with_capacity(q.len());
-    let mut maxes = vec![0u64; nb];
-    let mut counts = vec![0usize; nb];
-    for &x in &q {
-        let b = lowers.partition_point(|&lo| lo <= x) - 1;
-        syms.push(b as u8);
-        maxes[b] = maxes[b].max(x - lowers[b]);
-        counts[b] += 1;
+    let (mut lowers, mut syms, mut maxes, mut counts) = assign(&sbins, &q);
+    // A strided sample can miss rare outliers, which would widen a bin for
+    // every value: if a bin grew wider than on the sample, add the values
+    // beyond their sample bin to the sample and choose again.
+    if sample.len() < q.len() && (0..lowers.len()).any(|b| bit_width(maxes[b]) > sbins[b].width) {
+        let extra = q.iter().zip(&syms).filter(|&(&x, &b)| {
+            let b = usize::from(b);
+            x - lowers[b] > low_mask(sbins[b].width)
+        });
+        sample.extend(extra.map(|(&x, _)| x));
+        sample.sort_unstable();
+        sbins = choose_bins(&sample).0;
+        (lowers, syms, maxes, counts) = assign(&sbins, &q);
     }
+    let nb = lowers.len();
     // Drop empty bins (a sample may have seen values the column lacks: not
     // possible for a sample of it, but keep the format invariant simple).
     let keep: Vec<usize> = (0..nb).filter(|&b| counts[b] > 0).collect();
@@ -935,7 +950,7 @@ mod tests {
 
     fn rt(xs: &[u64]) -> usize {
         let mut out = Vec::new();
-        encode(xs, &mut out);
+        encode(xs.to_vec(), &mut out);
         let mut r = ByteReader::new(&out);
         let mut d = Reader::new(&mut r, xs.len()).unwrap();
         let mut back = vec![0u64; xs.len()];

@@ -132,15 +132,6 @@ fn alp_ints(vals: &[f64], e: usize, f: usize) -> Option<(Vec<i64>, Vec<u16>)> {
     Some((ints, exc))
 }
 
-/// pcodec's integer-multiplier detection, on order-preserving `u64`
-/// images: `x = base + y * g` with `g` the gcd of every `x - base`; the `y`s
-/// (as `i64`, wrapping) are what the delta orders work on.
-fn mult(xs: &[u64]) -> (u64, u64, Vec<i64>) {
-    let (base, g) = latent::base_and_gcd(xs);
-    let ys = xs.iter().map(|&x| ((x - base) / g) as i64).collect();
-    (base, g, ys)
-}
-
 /// The order-preserving `u64` image of ALP integers.
 fn int_images(ints: &[i64]) -> Vec<u64> {
     ints.iter().map(|&n| (n as u64) ^ SIGN).collect()
@@ -249,18 +240,44 @@ fn encode_mode(vals: &[f64], mode: ValueMode, out: &mut Vec<u8>) {
             (vals.iter().map(|&v| float_latent(v)).collect(), order)
         }
     };
-    let (base, g, ys) = mult(&xs);
+    let (base, g) = latent::base_and_gcd(&xs);
+    let mut ys = xs;
+    if g == 1 {
+        for x in &mut ys {
+            *x -= base;
+        }
+    } else {
+        for x in &mut ys {
+            *x = (*x - base) / g;
+        }
+    }
     put_uvarint(out, base);
     put_uvarint(out, g);
     let k = usize::from(order).min(ys.len());
     for &y in &ys[..k] {
-        put_uvarint(out, y as u64);
+        put_uvarint(out, y);
     }
-    let mut lat = Vec::with_capacity(ys.len());
-    if ys.len() > k {
-        order_latents(&ys, order, &mut lat);
+    deltas_in_place(&mut ys, order);
+    ys.drain(..k);
+    latent::encode(ys, out);
+}
+
+/// [`order_latents`] in place: entries from `order` on become the zigzagged
+/// first or second differences (earlier entries are left as they are).
+fn deltas_in_place(ys: &mut [u64], order: u8) {
+    if order == 0 {
+        return;
     }
-    latent::encode(&lat, out);
+    for i in (1..ys.len()).rev() {
+        ys[i] = ys[i].wrapping_sub(ys[i - 1]);
+    }
+    if order == 1 {
+        ys.iter_mut().skip(1).for_each(|d| *d = zigzag(*d as i64));
+    } else {
+        for i in (2..ys.len()).rev() {
+            ys[i] = zigzag(ys[i].wrapping_sub(ys[i - 1]) as i64);
+        }
+    }
 }
 
 /// Appends the values part: the smallest of the ranked modes and Gorilla.
@@ -486,7 +503,7 @@ fn encode_timestamps(ts: &[i64], out: &mut Vec<u8>) {
         put_uvarint(out, ts[1].wrapping_sub(ts[0]) as u64);
         order_latents(ts, 2, &mut lat);
     }
-    latent::encode(&lat, out);
+    latent::encode(lat, out);
 }
 
 /// Decodes the timestamps part into `out` (`out[0]` is the first
@@ -679,7 +696,9 @@ mod dbg {
         for (seed, precise) in [
             (0x9E37_79B9_7F4A_7C15u64, false),
             (0xD1B5_4A32_D192_ED03, true),
+            (0xA076_1D64_78BD_642F, false),
         ] {
+            let skewed = seed == 0xA076_1D64_78BD_642F;
             let mut rng = X(seed);
             let mut t = 1_700_000_000i64;
             let ts: Vec<i64> = (0..65536)
@@ -697,7 +716,12 @@ mod dbg {
             let mut v = 1000.0;
             let vals: Vec<f64> = (0..65536)
                 .map(|_| {
-                    if precise {
+                    if skewed {
+                        let unit = |r: u64| (r >> 11) as f64 / (1u64 << 53) as f64;
+                        let (u1, u2) = (unit(rng.next()).max(1e-12), unit(rng.next()));
+                        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                        ((2.5 + 0.6 * z).exp() * 10.0).round() / 10.0
+                    } else if precise {
                         v += (rng.next() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
                         v
                     } else {
@@ -722,7 +746,8 @@ mod dbg {
             let mut out = vec![0i64; 65536];
             let mut vo = vec![0f64; 65536];
             let what = std::env::var("DBG").unwrap_or_default();
-            if what.is_empty() || (what.contains('p') != precise) {
+            if what.is_empty() || (what.contains('p') != precise) || (what.contains('s') != skewed)
+            {
                 continue;
             }
             if what.contains('e') {
