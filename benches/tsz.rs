@@ -230,7 +230,11 @@ impl Encoded {
     fn check(&self, input: &Input) {
         let name = input.name;
         let (mut ts, mut vals) = (Vec::new(), Vec::new());
-        assert_eq!(Chunk::peek(&self.best).unwrap().codec, Codec::Pack, "{name}");
+        assert_eq!(
+            Chunk::peek(&self.best).unwrap().codec,
+            Codec::Pack,
+            "{name}"
+        );
         for (codec, bytes) in [
             ("gorilla", &self.gorilla),
             ("best", &self.best),
