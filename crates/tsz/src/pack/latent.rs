@@ -884,32 +884,41 @@ impl Ans<'_> {
         } else if self.max_width * STATES <= 56 {
             let limit = (bits.len() * 8).saturating_sub(64);
             let olimit = (obits.len() * 8).saturating_sub(64);
+            let quad_bits = STATES * MAX_TABLE_LOG as usize;
+            let quad_obits = (STATES * self.max_width).max(1);
             let [mut s0, mut s1, mut s2, mut s3] = st;
-            for q in rest.chunks_exact_mut(STATES) {
-                if pos > limit || opos > olimit {
+            let total = rest.len() / STATES;
+            // Runs of quads that even at their widest stay inside both
+            // streams: no bound check inside a run.
+            while done_quads < total {
+                let room = (limit.saturating_sub(pos) / quad_bits)
+                    .min(olimit.saturating_sub(opos) / quad_obits)
+                    .min(total - done_quads);
+                if room == 0 {
                     break;
                 }
-                let mut a = peek_in(bits, pos);
-                let mut b = peek_in(obits, opos);
-                let start = (pos, opos);
-                macro_rules! step {
-                    ($s:ident, $o:expr) => {{
-                        let e = table[$s & (TABLE_SIZE - 1)];
-                        let sym = e.sym as usize;
-                        $s = usize::from(e.base) + (a as usize & usize::from(e.mask));
-                        a >>= e.nbits;
-                        pos += usize::from(e.nbits);
-                        $o = lower[sym].wrapping_add(b & omask[sym]);
-                        b >>= owidth[sym];
-                        opos += usize::from(owidth[sym]);
-                    }};
+                let run = &mut rest[done_quads * STATES..(done_quads + room) * STATES];
+                for q in run.chunks_exact_mut(STATES) {
+                    let mut a = peek_in(bits, pos);
+                    let mut b = peek_in(obits, opos);
+                    macro_rules! step {
+                        ($s:ident, $o:expr) => {{
+                            let e = table[$s & (TABLE_SIZE - 1)];
+                            let sym = e.sym as usize;
+                            $s = usize::from(e.base) + (a as usize & usize::from(e.mask));
+                            a >>= e.nbits;
+                            pos += usize::from(e.nbits);
+                            $o = lower[sym].wrapping_add(b & omask[sym]);
+                            b >>= owidth[sym];
+                            opos += usize::from(owidth[sym]);
+                        }};
+                    }
+                    step!(s0, q[0]);
+                    step!(s1, q[1]);
+                    step!(s2, q[2]);
+                    step!(s3, q[3]);
                 }
-                step!(s0, q[0]);
-                step!(s1, q[1]);
-                step!(s2, q[2]);
-                step!(s3, q[3]);
-                debug_assert!(pos - start.0 <= 56 && opos - start.1 <= 56);
-                done_quads += 1;
+                done_quads += room;
             }
             st = [s0, s1, s2, s3];
         }
