@@ -13,9 +13,11 @@
 //! wall time: on a shared machine it leaves out the time spent waiting for
 //! a core, not cache contention.
 //!
-//! Two inputs: `decimal` (1 s timestamps with a few irregular gaps, values
-//! with 2 decimal digits such as temperatures) and `precise` (the same
-//! timestamps, a random walk of full-precision doubles). Throughput is in
+//! Three inputs: `decimal` (1 s timestamps with a few irregular gaps, values
+//! with 2 decimal digits such as temperatures), `precise` (the same
+//! timestamps, a random walk of full-precision doubles) and `skewed` (the
+//! same timestamps, log-normal latencies with one decimal, where the `Pack`
+//! codec's entropy coder is chosen). Throughput is in
 //! points (values) per second. At start the bench checks that every decoder
 //! round-trips its input and prints each contender's size in bits per point.
 
@@ -23,7 +25,7 @@
 // how bits/point is computed; every value involved is small and in range.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
 
-use blocksmith_tsz::{Chunk, Policy, TimeUnit, best, gorilla};
+use blocksmith_tsz::{Chunk, Codec, Policy, TimeUnit, best, gorilla, pack};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pco::ChunkConfig;
 use pco::standalone::{simple_compress, simple_decompress_into};
@@ -137,6 +139,25 @@ fn precise() -> Input {
     Input::new("precise", points)
 }
 
+/// Latencies in milliseconds with one decimal, log-normally distributed
+/// (most near 12 ms, a long tail): a skewed distribution, where entropy
+/// coding pays the most.
+fn skewed() -> Input {
+    let mut rng = XorShift(0xA076_1D64_78BD_642F);
+    let ts = timestamps(&mut rng);
+    let points = ts
+        .into_iter()
+        .map(|t| {
+            // Box-Muller: one standard normal from two uniforms.
+            let (u1, u2) = (rng.unit().max(1e-12), rng.unit());
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            let ms = (2.5 + 0.6 * z).exp();
+            (t, (ms * 10.0).round() / 10.0)
+        })
+        .collect();
+    Input::new("skewed", points)
+}
+
 fn tsz_encode(points: &[DataPoint]) -> Box<[u8]> {
     let start = points.first().map_or(0, DataPoint::get_time);
     let mut enc = StdEncoder::new(start, BufferedWriter::with_capacity(points.len() * 4));
@@ -182,8 +203,10 @@ fn same_bits(a: &[f64], b: &[f64]) -> bool {
 struct Encoded {
     gorilla: Vec<u8>,
     best: Vec<u8>,
+    alp: Vec<u8>,
     gorilla_values: Vec<u8>,
     best_values: Vec<u8>,
+    pack_values: Vec<u8>,
     tsz: Box<[u8]>,
     pco: (Vec<u8>, Vec<u8>),
 }
@@ -193,8 +216,10 @@ impl Encoded {
         let e = Encoded {
             gorilla: Chunk::encode(&input.points, TimeUnit::Seconds, Policy::Gorilla).unwrap(),
             best: Chunk::encode(&input.points, TimeUnit::Seconds, Policy::Best).unwrap(),
+            alp: Chunk::encode(&input.points, TimeUnit::Seconds, Policy::Alp).unwrap(),
             gorilla_values: gorilla::encode_values(&input.values),
             best_values: best::encode_values(&input.values),
+            pack_values: pack::encode_values(&input.values),
             tsz: tsz_encode(&input.tsz_points),
             pco: pco_encode(input),
         };
@@ -205,7 +230,16 @@ impl Encoded {
     fn check(&self, input: &Input) {
         let name = input.name;
         let (mut ts, mut vals) = (Vec::new(), Vec::new());
-        for (codec, bytes) in [("gorilla", &self.gorilla), ("best", &self.best)] {
+        assert_eq!(
+            Chunk::peek(&self.best).unwrap().codec,
+            Codec::Pack,
+            "{name}"
+        );
+        for (codec, bytes) in [
+            ("gorilla", &self.gorilla),
+            ("best", &self.best),
+            ("alp", &self.alp),
+        ] {
             Chunk::decode_columns_into(bytes, &mut ts, &mut vals).unwrap();
             assert_eq!(ts, input.timestamps, "{name}: ours_{codec} timestamps");
             assert!(
@@ -225,6 +259,9 @@ impl Encoded {
         vals.clear();
         best::decode_values_into(&self.best_values, N, &mut vals).unwrap();
         assert!(same_bits(&vals, &input.values), "{name}: best values only");
+        vals.clear();
+        pack::decode_values_into(&self.pack_values, N, &mut vals).unwrap();
+        assert!(same_bits(&vals, &input.values), "{name}: pack values only");
         // The tsz crate stores times and value bits exactly.
         let mut points = Vec::new();
         tsz_decode(self.tsz.clone(), &mut points);
@@ -248,9 +285,11 @@ impl Encoded {
         eprintln!("{name} ({N} points), bits/point:");
         for (who, bytes) in [
             ("ours_gorilla", self.gorilla.len()),
-            ("ours_best", self.best.len()),
+            ("ours_best (Pack)", self.best.len()),
+            ("ours_alp", self.alp.len()),
             ("ours_gorilla_values_only", self.gorilla_values.len()),
-            ("ours_best_values_only", self.best_values.len()),
+            ("ours_alp_values_only", self.best_values.len()),
+            ("ours_pack_values_only", self.pack_values.len()),
             ("tsz_crate", self.tsz.len()),
             ("pco", self.pco.0.len() + self.pco.1.len()),
             ("pco_values_only", self.pco.0.len()),
@@ -262,7 +301,7 @@ impl Encoded {
 }
 
 fn bench(c: &mut Criterion) {
-    let inputs = [decimal(), precise()];
+    let inputs = [decimal(), precise(), skewed()];
     let encoded: Vec<Encoded> = inputs.iter().map(Encoded::new).collect();
     for (input, e) in inputs.iter().zip(&encoded) {
         e.report(input.name);
@@ -274,6 +313,7 @@ fn bench(c: &mut Criterion) {
         for (id, policy) in [
             ("ours_gorilla", Policy::Gorilla),
             ("ours_best", Policy::Best),
+            ("ours_alp", Policy::Alp),
         ] {
             g.bench_function(id, |b| {
                 b.iter_custom(|iters| {
@@ -288,14 +328,24 @@ fn bench(c: &mut Criterion) {
                 timed(iters, || gorilla::encode_values(black_box(&input.values)))
             });
         });
-        g.bench_function("ours_best_values_only", |b| {
+        g.bench_function("ours_alp_values_only", |b| {
             b.iter_custom(|iters| timed(iters, || best::encode_values(black_box(&input.values))));
+        });
+        g.bench_function("ours_pack_values_only", |b| {
+            b.iter_custom(|iters| timed(iters, || pack::encode_values(black_box(&input.values))));
         });
         g.bench_function("tsz_crate", |b| {
             b.iter_custom(|iters| timed(iters, || tsz_encode(black_box(&input.tsz_points))));
         });
         g.bench_function("pco", |b| {
             b.iter_custom(|iters| timed(iters, || pco_encode(black_box(input))));
+        });
+        g.bench_function("pco_values_only", |b| {
+            b.iter_custom(|iters| {
+                timed(iters, || {
+                    simple_compress(black_box(&input.values), &ChunkConfig::default()).unwrap()
+                })
+            });
         });
         g.finish();
     }
@@ -304,7 +354,11 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("tsz/decode/{}", input.name));
         g.throughput(Throughput::Elements(N as u64));
         let (mut ts, mut vals) = (Vec::with_capacity(N), Vec::with_capacity(N));
-        for (id, bytes) in [("ours_gorilla", &e.gorilla), ("ours_best", &e.best)] {
+        for (id, bytes) in [
+            ("ours_gorilla", &e.gorilla),
+            ("ours_best", &e.best),
+            ("ours_alp", &e.alp),
+        ] {
             g.bench_function(id, |b| {
                 b.iter_custom(|iters| {
                     timed(iters, || {
@@ -322,11 +376,19 @@ fn bench(c: &mut Criterion) {
                 })
             });
         });
-        g.bench_function("ours_best_values_only", |b| {
+        g.bench_function("ours_alp_values_only", |b| {
             b.iter_custom(|iters| {
                 timed(iters, || {
                     vals.clear();
                     best::decode_values_into(black_box(&e.best_values), N, &mut vals).unwrap();
+                })
+            });
+        });
+        g.bench_function("ours_pack_values_only", |b| {
+            b.iter_custom(|iters| {
+                timed(iters, || {
+                    vals.clear();
+                    pack::decode_values_into(black_box(&e.pack_values), N, &mut vals).unwrap();
                 })
             });
         });
@@ -349,6 +411,14 @@ fn bench(c: &mut Criterion) {
         g.bench_function("pco", |b| {
             b.iter_custom(|iters| {
                 timed(iters, || pco_decode(black_box(&e.pco), &mut ts, &mut vals))
+            });
+        });
+        g.bench_function("pco_values_only", |b| {
+            b.iter_custom(|iters| {
+                timed(iters, || {
+                    let p = simple_decompress_into(black_box(&e.pco.0), &mut vals).unwrap();
+                    assert_eq!(p.n_processed, N);
+                })
             });
         });
         g.finish();

@@ -189,14 +189,34 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 fn tsz(o: &mut Out) {
     use blocksmith_tsz::series::{Series, SeriesConfig};
-    use blocksmith_tsz::{Chunk, Policy, TimeUnit, best, gorilla, prometheus};
+    use blocksmith_tsz::{Chunk, Policy, TimeUnit, best, gorilla, pack, prometheus};
     let points: Vec<(i64, f64)> = (0..40)
         .map(|i| (1_700_000_000 + i * 15, (i % 7) as f64 * 1.5))
         .collect();
-    for (name, policy) in [("gorilla", Policy::Gorilla), ("best", Policy::Best)] {
+    // "best" is the ALP codec (Policy::Best's codec before Pack).
+    for (name, policy) in [
+        ("gorilla", Policy::Gorilla),
+        ("best", Policy::Alp),
+        ("pack", Policy::Best),
+    ] {
         let c = Chunk::encode(&points, TimeUnit::Seconds, policy).unwrap();
         o.variants("tsz_decode", &format!("chunk-{name}"), &c);
     }
+    // A Pack chunk whose values take the tANS path (a skewed distribution)
+    // and whose timestamps take the frame of reference with exceptions.
+    let skewed: Vec<(i64, f64)> = (0..600)
+        .map(|i: i64| {
+            let t = 1_700_000_000 + i * 15 + if i % 97 == 0 { 3 } else { 0 };
+            let v = match i * 7919 % 100 {
+                0..=69 => 20.5,
+                70..=89 => 21.0,
+                k => 22.0 + k as f64 / 10.0,
+            };
+            (t, v)
+        })
+        .collect();
+    let c = Chunk::encode(&skewed, TimeUnit::Seconds, Policy::Best).unwrap();
+    o.variants("tsz_decode", "chunk-pack-ans", &c);
     o.put(
         "tsz_decode",
         "prometheus",
@@ -213,6 +233,11 @@ fn tsz(o: &mut Out) {
         "tsz_decode",
         "best-values",
         [&count[..], &best::encode_values(&values)].concat(),
+    );
+    o.put(
+        "tsz_decode",
+        "pack-values",
+        [&count[..], &pack::encode_values(&values)].concat(),
     );
     let mut raw = Vec::new();
     for (t, v) in points.iter().take(12) {

@@ -5,7 +5,7 @@
 //! fuzzer reaches the payload decoders instead of stopping at the CRC.
 #![no_main]
 
-use blocksmith_tsz::{Chunk, best, gorilla, prometheus};
+use blocksmith_tsz::{Chunk, best, gorilla, pack, prometheus};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -29,5 +29,6 @@ fuzz_target!(|data: &[u8]| {
         let count = usize::from(u16::from_le_bytes([*a, *b]));
         let _ = gorilla::decode_values(rest, count);
         let _ = best::decode_values(rest, count);
+        let _ = pack::decode_values(rest, count);
     }
 });

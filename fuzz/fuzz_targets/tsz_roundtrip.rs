@@ -1,8 +1,9 @@
 //! Fuzz target: arbitrary points must round-trip bit-exactly through every
-//! codec (chunks under each policy, the value-only codecs and Prometheus XOR).
+//! codec (chunks under each policy, the value-only codecs (Gorilla, ALP,
+//! Pack) and Prometheus XOR).
 #![no_main]
 
-use blocksmith_tsz::{Chunk, Policy, TimeUnit, best, gorilla, prometheus};
+use blocksmith_tsz::{Chunk, Policy, TimeUnit, best, gorilla, pack, prometheus};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,12 +28,14 @@ fuzz_target!(|data: &[u8]| {
     let values: Vec<f64> = points.iter().map(|p| p.1).collect();
     let g = gorilla::decode_values(&gorilla::encode_values(&values), values.len()).unwrap();
     let b = best::decode_values(&best::encode_values(&values), values.len()).unwrap();
+    let k = pack::decode_values(&pack::encode_values(&values), values.len()).unwrap();
+    assert!(values.iter().zip(&k).all(|(x, y)| x.to_bits() == y.to_bits()));
     assert!(values.iter().zip(&g).all(|(x, y)| x.to_bits() == y.to_bits()));
     assert!(values.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
 
     // Chunks need non-decreasing timestamps.
     points.sort_by_key(|p| p.0);
-    for policy in [Policy::Gorilla, Policy::Best, Policy::Auto] {
+    for policy in [Policy::Gorilla, Policy::Best, Policy::Alp, Policy::Auto] {
         let bytes = Chunk::encode(&points, TimeUnit::Nanos, policy).expect("valid input");
         let (unit, back) = Chunk::decode(&bytes).expect("own output decodes");
         assert_eq!(unit, TimeUnit::Nanos);

@@ -19,7 +19,7 @@
 
 use crate::crc32::crc32;
 use crate::error::{Error, Result};
-use crate::{Codec, Point, Policy, TimeUnit, best, gorilla};
+use crate::{Codec, Point, Policy, TimeUnit, best, gorilla, pack};
 
 /// Magic bytes opening every chunk.
 pub const MAGIC: [u8; 4] = *b"BTSZ";
@@ -134,15 +134,28 @@ impl Chunk {
         }
         let (codec, payload) = match policy {
             Policy::Gorilla => (Codec::Gorilla, gorilla::encode_payload(timestamps, values)),
-            Policy::Best => (Codec::Best, best::encode_payload(timestamps, values)),
-            Policy::Auto => {
-                let g = gorilla::encode_payload(timestamps, values);
-                let b = best::encode_payload(timestamps, values);
-                if g.len() < b.len() {
-                    (Codec::Gorilla, g)
+            Policy::Alp => (Codec::Best, best::encode_payload(timestamps, values)),
+            Policy::Best => {
+                // Gorilla's exact size, counted without encoding: a chunk is
+                // never larger than Gorilla's.
+                let p = pack::encode_payload(timestamps, values);
+                if gorilla::payload_len(timestamps, values) < p.len() {
+                    (Codec::Gorilla, gorilla::encode_payload(timestamps, values))
                 } else {
-                    (Codec::Best, b)
+                    (Codec::Pack, p)
                 }
+            }
+            Policy::Auto => {
+                let mut best = (Codec::Pack, pack::encode_payload(timestamps, values));
+                for (c, p) in [
+                    (Codec::Best, best::encode_payload(timestamps, values)),
+                    (Codec::Gorilla, gorilla::encode_payload(timestamps, values)),
+                ] {
+                    if p.len() < best.1.len() {
+                        best = (c, p);
+                    }
+                }
+                best
             }
         };
         let mut out = Vec::with_capacity(Self::HEADER_LEN + payload.len() + Self::TRAILER_LEN);
@@ -218,7 +231,7 @@ impl Chunk {
         values: &mut Vec<f64>,
     ) -> Result<ChunkHeader> {
         let (header, payload) = validated_payload(bytes, true)?;
-        if header.codec == Codec::Best {
+        if matches!(header.codec, Codec::Best | Codec::Pack) {
             // Straight into the caller's buffers: no per-vector copy. Buffers
             // already of the right length (repeated decodes) are not cleared.
             let count = header.count as usize;
@@ -226,8 +239,11 @@ impl Chunk {
             values.truncate(count);
             timestamps.resize(count, 0);
             values.resize(count, 0.0);
-            let sorted =
-                best::decode_payload_into(payload, header.first_timestamp, timestamps, values)?;
+            let sorted = if header.codec == Codec::Best {
+                best::decode_payload_into(payload, header.first_timestamp, timestamps, values)?
+            } else {
+                pack::decode_payload_into(payload, header.first_timestamp, timestamps, values)?
+            };
             if !sorted {
                 return Err(Error::Corrupt("decoded timestamps decrease"));
             }
@@ -406,6 +422,13 @@ fn decode_payload(
             gorilla::decode_payload(payload, count, header.first_timestamp, &mut check)?;
         }
         Codec::Best => best::decode_payload(payload, count, header.first_timestamp, &mut check)?,
+        Codec::Pack => {
+            let (mut ts, mut vals) = (vec![0; count], vec![0.0; count]);
+            pack::decode_payload_into(payload, header.first_timestamp, &mut ts, &mut vals)?;
+            if count > 0 {
+                check(&ts, &vals)?;
+            }
+        }
     }
     if seen != count || (count > 0 && prev != header.last_timestamp) {
         return Err(Error::Corrupt("decoded points disagree with the header"));

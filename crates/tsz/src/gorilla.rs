@@ -84,6 +84,94 @@ impl XorEncoder {
     }
 }
 
+/// Bits [`XorEncoder`] writes for each value, without writing them: the
+/// exact size of a Gorilla column at a fraction of the cost.
+#[derive(Debug, Default)]
+pub(crate) struct XorCounter {
+    prev: u64,
+    leading: u32,
+    trailing: u32,
+    has_window: bool,
+}
+
+impl XorCounter {
+    #[inline]
+    pub(crate) fn next(&mut self, v: u64) -> usize {
+        let x = v ^ self.prev;
+        self.prev = v;
+        if x == 0 {
+            return 1;
+        }
+        let lead = x.leading_zeros().min(31);
+        let trail = x.trailing_zeros();
+        if self.has_window && lead >= self.leading && trail >= self.trailing {
+            (2 + 64 - self.leading - self.trailing) as usize
+        } else {
+            self.leading = lead;
+            self.trailing = trail;
+            self.has_window = true;
+            (2 + 5 + 6 + 64 - lead - trail) as usize
+        }
+    }
+}
+
+fn dod_bits(dod: i64) -> usize {
+    if dod == 0 {
+        1
+    } else if (-63..=64).contains(&dod) {
+        9
+    } else if (-255..=256).contains(&dod) {
+        12
+    } else if (-2047..=2048).contains(&dod) {
+        16
+    } else if (-(i64::from(i32::MAX))..=i64::from(i32::MAX)).contains(&dod) {
+        36
+    } else {
+        100
+    }
+}
+
+/// The exact byte length of [`encode_values`]`(values)`, computed without
+/// encoding.
+pub(crate) fn values_len(values: &[f64]) -> usize {
+    let Some((first, rest)) = values.split_first() else {
+        return 0;
+    };
+    let mut c = XorCounter {
+        prev: first.to_bits(),
+        ..XorCounter::default()
+    };
+    let bits: usize = 64 + rest.iter().map(|v| c.next(v.to_bits())).sum::<usize>();
+    bits.div_ceil(8)
+}
+
+/// The exact byte length of [`encode_payload`]`(ts, vals)`, computed
+/// without encoding.
+pub(crate) fn payload_len(ts: &[i64], vals: &[f64]) -> usize {
+    let mut c = XorCounter::default();
+    let mut bits = 0usize;
+    let (mut prev_t, mut prev_delta) = (0i64, 0i64);
+    for (i, (&t, v)) in ts.iter().zip(vals).enumerate() {
+        match i {
+            0 => {
+                c.prev = v.to_bits();
+                bits += 64;
+            }
+            1 => {
+                prev_delta = t.wrapping_sub(prev_t);
+                bits += 64 + c.next(v.to_bits());
+            }
+            _ => {
+                let delta = t.wrapping_sub(prev_t);
+                bits += dod_bits(delta.wrapping_sub(prev_delta)) + c.next(v.to_bits());
+                prev_delta = delta;
+            }
+        }
+        prev_t = t;
+    }
+    bits.div_ceil(8)
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct XorDecoder {
     prev: u64,
@@ -473,5 +561,37 @@ mod tests {
                 f64::from_bits(u64::MAX),
             ],
         );
+    }
+}
+
+#[cfg(test)]
+mod counter_tests {
+    use super::*;
+
+    #[test]
+    fn counted_sizes_are_exact() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut vals = Vec::new();
+        let mut ts = Vec::new();
+        let mut t = 0i64;
+        for i in 0..3000u64 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            vals.push(match i % 4 {
+                0 => f64::from_bits(s),
+                1 => 1.5,
+                _ => (i % 17) as f64 * 0.1,
+            });
+            t += [0i64, 1, 60, 300, 5000, 1 << 40][(s % 6) as usize];
+            ts.push(t);
+        }
+        for n in [0, 1, 2, 3, 100, 3000] {
+            assert_eq!(values_len(&vals[..n]), encode_values(&vals[..n]).len());
+            assert_eq!(
+                payload_len(&ts[..n], &vals[..n]),
+                encode_payload(&ts[..n], &vals[..n]).len()
+            );
+        }
     }
 }

@@ -49,7 +49,7 @@ const EXCEPTION_BYTES: usize = 10;
 
 /// Exact `n as f64` for `|n| <= 2^51`, in SIMD-friendly integer/double ops.
 #[inline(always)]
-fn int_to_f64(n: i64) -> f64 {
+pub(crate) fn int_to_f64(n: i64) -> f64 {
     f64::from_bits(n.wrapping_add(MAGIC_BITS) as u64) - MAGIC
 }
 
@@ -61,7 +61,7 @@ pub(crate) fn decode_one(n: i64, e: usize, f: usize) -> f64 {
 
 /// Tries to encode `v`; `None` if it does not round-trip bit-exactly.
 #[inline(always)]
-fn encode_one(v: f64, e: usize, f: usize) -> Option<i64> {
+pub(crate) fn encode_one(v: f64, e: usize, f: usize) -> Option<i64> {
     let d = v * F10[e] * IF10[f];
     // The magic-number round needs |d| < 2^51 (NaN fails the test too).
     if d.is_nan() || d.abs() >= INT_LIMIT {
@@ -69,6 +69,11 @@ fn encode_one(v: f64, e: usize, f: usize) -> Option<i64> {
     }
     let n = ((d + MAGIC) - MAGIC) as i64;
     (n.abs() < INT_LIMIT as i64 && decode_one(n, e, f).to_bits() == v.to_bits()).then_some(n)
+}
+
+/// `(10^f, 10^-e)`: the decoder's two factors for a pair.
+pub(crate) fn factors(e: usize, f: usize) -> (f64, f64) {
+    (F10[f], IF10[e])
 }
 
 /// Estimated cost (bits) of a candidate on a sample.

@@ -43,7 +43,7 @@
 //! frame of reference is chosen to minimise total size, turning a few outliers
 //! into exceptions instead of widening every value.
 
-mod alp;
+pub(crate) mod alp;
 mod alp_rd;
 
 use crate::bitpack::{bit_width, pack, packed_len, unpack};

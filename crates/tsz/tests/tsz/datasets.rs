@@ -1,10 +1,13 @@
 //! Compression ratios on real data: the 1024-value samples of the ALP paper's
 //! benchmark datasets in `data/timeseries/` (see its README and licence).
 //!
-//! Prints bits/value for our Gorilla and Best codecs next to ALP's published
-//! figure, and fails if the bars regress.
+//! Prints bits/value for our Gorilla, Best (ALP) and Pack codecs next to
+//! ALP's published figure and to pcodec (the `pco` crate at its default
+//! level, computed in the same run), and fails if the bars regress.
 
-use blocksmith_tsz::{Chunk, Policy, TimeUnit, best, gorilla};
+use blocksmith_tsz::{Chunk, Codec, Policy, TimeUnit, best, gorilla, pack};
+use pco::ChunkConfig;
+use pco::standalone::simple_compress;
 use std::path::PathBuf;
 
 /// One sample file and its reference figures.
@@ -74,7 +77,7 @@ const DATASETS: &[Dataset] = &[
 /// chosen exponent where the full dataset averages 35.66.
 const SAMPLE_HARDER_THAN_DATASET: &[&str] = &["cms1"];
 
-fn load(name: &str) -> Vec<f64> {
+pub(crate) fn load(name: &str) -> Vec<f64> {
     let path: PathBuf = [
         env!("CARGO_MANIFEST_DIR"),
         "data",
@@ -101,11 +104,21 @@ fn bits_per_value(bytes: usize, n: usize) -> f64 {
 #[test]
 fn bits_per_value_on_real_datasets() {
     println!(
-        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>9} | {:>8} {:>8}",
-        "dataset", "gorilla", "best", "ALP pub", "ALP smpl", "best/pub", "chunk G", "chunk B"
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} | {:>8} {:>8} {:>8}",
+        "dataset",
+        "gorilla",
+        "best",
+        "pack",
+        "pco",
+        "ALP pub",
+        "ALP smpl",
+        "best/pub",
+        "chunk G",
+        "chunk A",
+        "chunk P"
     );
     let fmt = |x: Option<f64>, p: usize| x.map_or("-".to_string(), |v| format!("{v:.p$}"));
-    let (mut sum_g, mut sum_b) = (0.0, 0.0);
+    let (mut sum_g, mut sum_b, mut sum_p, mut sum_pco) = (0.0, 0.0, 0.0, 0.0);
     let (mut dec_ours, mut dec_pub) = (0.0, 0.0);
     let mut failures = Vec::new();
     for d in DATASETS {
@@ -113,10 +126,13 @@ fn bits_per_value_on_real_datasets() {
         assert_eq!(vals.len(), 1024, "{}", d.file);
         let g = gorilla::encode_values(&vals);
         let b = best::encode_values(&vals);
+        let p = pack::encode_values(&vals);
+        let pco = simple_compress(&vals, &ChunkConfig::default()).unwrap();
         // Lossless check on the real data.
         for decoded in [
             gorilla::decode_values(&g, vals.len()).unwrap(),
             best::decode_values(&b, vals.len()).unwrap(),
+            pack::decode_values(&p, vals.len()).unwrap(),
         ] {
             assert!(
                 vals.iter()
@@ -131,25 +147,48 @@ fn bits_per_value_on_real_datasets() {
             .map(|(i, &v)| (1_700_000_000 + i as i64, v))
             .collect();
         let cg = Chunk::encode(&points, TimeUnit::Seconds, Policy::Gorilla).unwrap();
-        let cb = Chunk::encode(&points, TimeUnit::Seconds, Policy::Best).unwrap();
+        let cb = Chunk::encode(&points, TimeUnit::Seconds, Policy::Alp).unwrap();
+        let cp = Chunk::encode(&points, TimeUnit::Seconds, Policy::Best).unwrap();
         assert_eq!(Chunk::decode(&cb).unwrap().1, points);
+        let back = Chunk::decode(&cp).unwrap().1;
+        assert!(
+            back.iter()
+                .zip(&points)
+                .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
+        );
+        assert!(
+            cp.len() <= cg.len(),
+            "{}: Best chunk above Gorilla's",
+            d.file
+        );
+        assert_eq!(Chunk::peek(&cp).unwrap().codec, Codec::Pack, "{}", d.file);
 
-        let (bg, bb) = (
+        let (bg, bb, bp, bpco) = (
             bits_per_value(g.len(), vals.len()),
             bits_per_value(b.len(), vals.len()),
+            bits_per_value(p.len(), vals.len()),
+            bits_per_value(pco.len(), vals.len()),
         );
         sum_g += bg;
         sum_b += bb;
+        sum_p += bp;
+        sum_pco += bpco;
+        if bp > bg {
+            failures.push(format!("{}: Pack {bp:.2} above Gorilla {bg:.2}", d.file));
+        }
         println!(
-            "{:<24} {:>8.2} {:>8.2} {:>8} {:>8} {:>9} | {:>8.2} {:>8.2}",
+            "{:<24} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>8} {:>9} | {:>8.2} {:>8.2} {:>8.2}",
             d.file,
             bg,
             bb,
+            bp,
+            bpco,
             fmt(d.published, 2),
             fmt(d.alp_on_sample, 2),
             fmt(d.published.map(|p| bb / p), 3),
             bits_per_value(cg.len(), vals.len()),
             bits_per_value(cb.len(), vals.len()),
+            bits_per_value(cp.len(), vals.len()),
         );
         // +0.1 bit of slack for the near-zero gov datasets (per-vector header bytes).
         if let Some(s) = d.alp_on_sample.filter(|&s| bb > 1.10 * s + 0.1) {
@@ -172,14 +211,22 @@ fn bits_per_value_on_real_datasets() {
         }
     }
     let n = DATASETS.len() as f64;
-    let (avg_g, avg_b) = (sum_g / n, sum_b / n);
+    let (avg_g, avg_b, avg_p, avg_pco) = (sum_g / n, sum_b / n, sum_p / n, sum_pco / n);
     println!(
-        "{:<24} {:>8.2} {:>8.2}   (Best saves {:.1}% vs Gorilla; on decimal datasets with a \
-         published figure Best totals {dec_ours:.1} vs ALP's {dec_pub:.1})",
+        "{:<24} {:>8.2} {:>8.2} {:>8.2} {:>8.2}   (Best saves {:.1}% vs Gorilla, Pack {:.1}%; \
+         on decimal datasets with a published figure Best totals {dec_ours:.1} vs ALP's \
+         {dec_pub:.1})",
         "AVERAGE",
         avg_g,
         avg_b,
-        100.0 * (1.0 - avg_b / avg_g)
+        avg_p,
+        avg_pco,
+        100.0 * (1.0 - avg_b / avg_g),
+        100.0 * (1.0 - avg_p / avg_g)
+    );
+    assert!(
+        avg_p <= avg_pco,
+        "Pack must average at most pco's bits/value ({avg_p:.2} > {avg_pco:.2})"
     );
     assert!(
         avg_b <= 0.60 * avg_g,

@@ -2,7 +2,7 @@
 //! error (or, without checksums, possibly other points), never a panic, a
 //! hang or a huge allocation.
 
-use blocksmith_tsz::{Chunk, Error, Policy, TimeUnit, best, gorilla, prometheus};
+use blocksmith_tsz::{Chunk, Error, Policy, TimeUnit, best, gorilla, pack, prometheus};
 use proptest::prelude::*;
 
 fn sample_points(n: usize) -> Vec<(i64, f64)> {
@@ -24,7 +24,7 @@ fn sample_points(n: usize) -> Vec<(i64, f64)> {
 fn chunks() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for n in [1, 2, 3, 40, 1100] {
-        for policy in [Policy::Gorilla, Policy::Best] {
+        for policy in [Policy::Gorilla, Policy::Best, Policy::Alp] {
             out.push(Chunk::encode(&sample_points(n), TimeUnit::Millis, policy).unwrap());
         }
     }
@@ -41,6 +41,7 @@ fn decode_everything(bytes: &[u8]) {
     for count in [0, 1, 2, 100, 5000, usize::MAX / 2] {
         let _ = gorilla::decode_values(bytes, count);
         let _ = best::decode_values(bytes, count);
+        let _ = pack::decode_values(bytes, count);
     }
 }
 
@@ -104,6 +105,7 @@ fn huge_declared_counts_fail_fast() {
     assert!(prometheus::decode(&[0xFF, 0xFF, 0, 0, 0]).is_err());
     assert!(gorilla::decode_values(&[0; 9], usize::MAX).is_err());
     assert!(best::decode_values(&[0; 9], usize::MAX).is_err());
+    assert!(pack::decode_values(&[0; 9], usize::MAX).is_err());
 }
 
 /// A structurally valid header (checksum included) in front of arbitrary payload bytes.
@@ -174,7 +176,7 @@ proptest! {
 
     #[test]
     fn random_payloads_behind_valid_headers(
-        codec in 1u8..=2,
+        codec in 1u8..=3,
         count in 0u32..5000,
         payload in prop::collection::vec(any::<u8>(), 0..2000),
     ) {
@@ -185,7 +187,7 @@ proptest! {
 
     #[test]
     fn mutated_valid_payloads_never_panic(
-        idx in 0usize..10,
+        idx in 0usize..15,
         flips in prop::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..6),
     ) {
         let mut c = chunks().swap_remove(idx);

@@ -2,6 +2,8 @@
 
 mod crash;
 mod datasets;
+mod golden;
+mod heldout;
 mod hostile;
 mod roundtrip;
 mod series;

@@ -1,6 +1,6 @@
 //! Property tests: every codec round-trips every input bit-exactly.
 
-use blocksmith_tsz::{Chunk, Error, Policy, TimeUnit, best, gorilla, prometheus};
+use blocksmith_tsz::{Chunk, Codec, Error, Policy, TimeUnit, best, gorilla, pack, prometheus};
 use proptest::prelude::*;
 
 fn same_bits(a: &[f64], b: &[f64]) -> bool {
@@ -110,7 +110,7 @@ proptest! {
 
     #[test]
     fn chunk_round_trip_all_policies(pts in points(2600)) {
-        for policy in [Policy::Gorilla, Policy::Best, Policy::Auto] {
+        for policy in [Policy::Gorilla, Policy::Best, Policy::Alp, Policy::Auto] {
             check_chunk(&pts, policy)?;
         }
     }
@@ -121,6 +121,26 @@ proptest! {
         prop_assert!(same_bits(&gorilla::decode_values(&g, vals.len()).unwrap(), &vals));
         let b = best::encode_values(&vals);
         prop_assert!(same_bits(&best::decode_values(&b, vals.len()).unwrap(), &vals));
+        let p = pack::encode_values(&vals);
+        prop_assert!(same_bits(&pack::decode_values(&p, vals.len()).unwrap(), &vals));
+        // Pack is never larger than Gorilla by more than its mode byte and length.
+        prop_assert!(p.len() <= g.len() + 4, "{} > {}", p.len(), g.len());
+    }
+
+    /// Long columns (several sample runs, strided bin samples) of every
+    /// shape, at chunk scale: the value column and the Best chunk.
+    #[test]
+    fn pack_long_columns_round_trip(
+        vals in values(9000..20000),
+        policy in prop::sample::select(vec![Policy::Best, Policy::Auto]),
+    ) {
+        let p = pack::encode_values(&vals);
+        prop_assert!(same_bits(&pack::decode_values(&p, vals.len()).unwrap(), &vals));
+        let ts: Vec<i64> = (0..vals.len() as i64).map(|i| i * 1000 + (i * 7919 % 13)).collect();
+        let c = Chunk::encode_columns(&ts, &vals, TimeUnit::Millis, policy).unwrap();
+        let cols = Chunk::decode_columns(&c).unwrap();
+        prop_assert_eq!(cols.timestamps, ts);
+        prop_assert!(same_bits(&cols.values, &vals));
     }
 
     #[test]
@@ -152,7 +172,7 @@ proptest! {
 #[test]
 fn limits_and_shapes() {
     let max = vec![(0i64, 0.5f64); Chunk::MAX_POINTS];
-    for policy in [Policy::Gorilla, Policy::Best] {
+    for policy in [Policy::Gorilla, Policy::Best, Policy::Alp] {
         let bytes = Chunk::encode(&max, TimeUnit::Seconds, policy).unwrap();
         assert_eq!(Chunk::decode(&bytes).unwrap().1.len(), Chunk::MAX_POINTS);
     }
@@ -191,7 +211,30 @@ fn auto_picks_the_smaller_codec() {
     let auto = Chunk::encode(&pts, TimeUnit::Millis, Policy::Auto).unwrap();
     let g = Chunk::encode(&pts, TimeUnit::Millis, Policy::Gorilla).unwrap();
     let b = Chunk::encode(&pts, TimeUnit::Millis, Policy::Best).unwrap();
-    assert_eq!(auto.len(), g.len().min(b.len()));
+    let a = Chunk::encode(&pts, TimeUnit::Millis, Policy::Alp).unwrap();
+    assert_eq!(auto.len(), g.len().min(b.len()).min(a.len()));
+    assert_eq!(Chunk::peek(&a).unwrap().codec, Codec::Best);
+}
+
+/// Policy::Best never writes a chunk larger than Gorilla's: on data where
+/// XOR coding wins (a constant with rare changes and jittered timestamps),
+/// it falls back to Gorilla (or Pack's Gorilla value mode).
+#[test]
+fn best_never_above_gorilla() {
+    let shapes: Vec<Vec<(i64, f64)>> = vec![
+        (0..3000)
+            .map(|i| (i * 1000 + i % 3, if i % 500 == 0 { 2.0 } else { 1.0 }))
+            .collect(),
+        (0..3000)
+            .map(|i| (i, f64::from_bits(0x4000_0000_0000_0000 + (i as u64 % 3))))
+            .collect(),
+        (0..50).map(|i| (i, 0.1 * i as f64)).collect(),
+    ];
+    for pts in shapes {
+        let g = Chunk::encode(&pts, TimeUnit::Millis, Policy::Gorilla).unwrap();
+        let b = Chunk::encode(&pts, TimeUnit::Millis, Policy::Best).unwrap();
+        assert!(b.len() <= g.len(), "{} > {}", b.len(), g.len());
+    }
 }
 
 /// A missed scrape in an otherwise regular series costs a timestamp exception,
