@@ -1,7 +1,7 @@
 //! `blocksmith tsz ...`: measure and apply time-series compression.
 
 use crate::output::{CliError, Output};
-use blocksmith_tsz::{Chunk, Point, Policy, TimeUnit, best, gorilla};
+use blocksmith_tsz::{Chunk, Point, Policy, TimeUnit, best, gorilla, pack};
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use std::fmt::Write as _;
@@ -42,6 +42,7 @@ pub(crate) enum TszCmd {
 pub(crate) enum PolicyArg {
     Gorilla,
     Best,
+    Alp,
     Auto,
 }
 
@@ -111,22 +112,27 @@ fn same_bits(a: &[f64], b: &[f64]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
-/// Values-only bits of both codecs, verified by decoding.
-fn measure(values: &[f64]) -> Result<(usize, usize), CliError> {
-    let mut g_bytes = 0;
-    let mut b_bytes = 0;
+/// Values-only bytes of each codec (Gorilla, ALP, Pack) and of what
+/// `Policy::Best` writes (Pack, or Gorilla where smaller), each verified by
+/// decoding.
+fn measure(values: &[f64]) -> Result<[usize; 4], CliError> {
+    let mut sizes = [0usize; 4];
     for part in values.chunks(Chunk::MAX_POINTS) {
         let g = gorilla::encode_values(part);
-        let b = best::encode_values(part);
+        let a = best::encode_values(part);
+        let p = pack::encode_values(part);
         if !same_bits(&gorilla::decode_values(&g, part.len())?, part)
-            || !same_bits(&best::decode_values(&b, part.len())?, part)
+            || !same_bits(&best::decode_values(&a, part.len())?, part)
+            || !same_bits(&pack::decode_values(&p, part.len())?, part)
         {
             return Err(CliError::Internal("round trip mismatch".into()));
         }
-        g_bytes += g.len();
-        b_bytes += b.len();
+        sizes[0] += g.len();
+        sizes[1] += a.len();
+        sizes[2] += p.len();
+        sizes[3] += p.len().min(g.len());
     }
-    Ok((g_bytes, b_bytes))
+    Ok(sizes)
 }
 
 fn bpv(bytes: usize, n: usize) -> f64 {
@@ -145,36 +151,44 @@ pub(crate) fn run(cmd: TszCmd, out: &Output) -> Result<(), CliError> {
     match cmd {
         TszCmd::Stats { files } => {
             let mut rows = Vec::new();
-            let (mut n_all, mut g_all, mut b_all) = (0, 0, 0);
+            let (mut n_all, mut all) = (0, [0usize; 4]);
             for f in &files {
                 let values: Vec<f64> = read_points(f)?.into_iter().map(|p| p.1).collect();
-                let (g, b) = measure(&values)?;
+                let sizes = measure(&values)?;
                 n_all += values.len();
-                g_all += g;
-                b_all += b;
-                rows.push((f.display().to_string(), values.len(), g, b));
+                for (a, s) in all.iter_mut().zip(sizes) {
+                    *a += s;
+                }
+                rows.push((f.display().to_string(), values.len(), sizes));
             }
-            rows.push(("(overall)".to_string(), n_all, g_all, b_all));
+            rows.push(("(overall)".to_string(), n_all, all));
             let value = json!(
                 rows.iter()
-                    .map(|(f, n, g, b)| json!({
+                    .map(|(f, n, [g, a, p, b])| json!({
                         "file": f,
                         "points": n,
-                        "bits_per_value": {"gorilla": round2(bpv(*g, *n)), "best": round2(bpv(*b, *n))},
+                        "bits_per_value": {
+                            "gorilla": round2(bpv(*g, *n)),
+                            "alp": round2(bpv(*a, *n)),
+                            "pack": round2(bpv(*p, *n)),
+                            "best": round2(bpv(*b, *n)),
+                        },
                         "roundtrip": "verified",
                     }))
                     .collect::<Vec<_>>()
             );
             out.emit(&value, || {
                 let mut s = format!(
-                    "{:<40} {:>9} {:>9} {:>9}  round trip\n",
-                    "file", "points", "gorilla", "best"
+                    "{:<40} {:>9} {:>9} {:>9} {:>9} {:>9}  round trip\n",
+                    "file", "points", "gorilla", "alp", "pack", "best"
                 );
-                for (f, n, g, b) in &rows {
+                for (f, n, [g, a, p, b]) in &rows {
                     let _ = writeln!(
                         s,
-                        "{f:<40} {n:>9} {:>9.2} {:>9.2}  ok",
+                        "{f:<40} {n:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2}  ok",
                         bpv(*g, *n),
+                        bpv(*a, *n),
+                        bpv(*p, *n),
                         bpv(*b, *n)
                     );
                 }
@@ -193,6 +207,7 @@ pub(crate) fn run(cmd: TszCmd, out: &Output) -> Result<(), CliError> {
             let policy = match policy {
                 PolicyArg::Gorilla => Policy::Gorilla,
                 PolicyArg::Best => Policy::Best,
+                PolicyArg::Alp => Policy::Alp,
                 PolicyArg::Auto => Policy::Auto,
             };
             let mut bytes = Vec::new();

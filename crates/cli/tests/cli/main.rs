@@ -136,6 +136,13 @@ fn tsz_stats_compress_decompress() {
     let g = row["bits_per_value"]["gorilla"].as_f64().unwrap();
     let b = row["bits_per_value"]["best"].as_f64().unwrap();
     assert!(b < g / 2.0, "best {b} vs gorilla {g}");
+    // Best is Pack where Pack is smaller than Gorilla: never above either.
+    let p = row["bits_per_value"]["pack"].as_f64().unwrap();
+    let a = row["bits_per_value"]["alp"].as_f64().unwrap();
+    assert!(
+        b <= p && b <= g && a > 0.0,
+        "best {b}, pack {p}, alp {a}, gorilla {g}"
+    );
     assert_eq!(rows[1]["file"], "(overall)");
 
     let pts = d.join("pts.csv");
