@@ -14,7 +14,9 @@
 //! # Crate features
 //! - `store` (default): [`store`], the storage traits every crate persists through.
 //! - `redb` (default): the embedded default backend `store::RedbStore`.
-//! - `object-store`: `store::ObjectStoreAdapter` over the `object_store` crate.
+//! - `object-store`: `store::ObjectStoreAdapter` over the `object_store` crate, no cloud backend.
+//! - `object-store-aws`, `object-store-gcp`, `object-store-azure`: the adapter with that cloud's
+//!   `object_store` backend.
 //! - `tsz` (default): [`tsz`], time-series compression and series over a store.
 //! - `geo` (default): [`geo`], moving-entity index, nearby queries, geofences, trajectories.
 //! - `diff` (default): [`diff`], text and structured diff, patch, merge, config history and drift.
