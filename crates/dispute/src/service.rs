@@ -422,11 +422,7 @@ fn random_id(prefix: &str) -> Result<String> {
         what: "random id",
         reason: "the random number generator failed".into(),
     })?;
-    Ok(b.iter().fold(prefix.to_string(), |mut s, x| {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{x:02x}");
-        s
-    }))
+    Ok(format!("{prefix}{}", hex(&b)))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -475,6 +471,15 @@ impl<S: Store + 'static> Inner<S> {
 
     /// An item's file: keyed by the item, so no two items share one and a
     /// removal never takes another item's bytes.
+    /// Puts the due-index entry of dispute `id` due at `due_ms` (idempotent).
+    async fn put_due(&self, due_ms: u64, id: &str) -> Result<()> {
+        let k = self.due_key(due_ms, id)?;
+        self.store
+            .put(&k, Bytes::new(), PutOptions::default())
+            .await?;
+        Ok(())
+    }
+
     fn file_key(&self, id: &str, item: &str, sha: &str) -> Result<Key> {
         Ok(Key::new(format!(
             "{}/files/{id}/{item}/{sha}",
@@ -497,11 +502,7 @@ impl<S: Store + 'static> Inner<S> {
             None => None,
         };
         if let Some(due) = current {
-            let k = self.due_key(due, &id).map_err(|e| step_err(&e))?;
-            self.store
-                .put(&k, Bytes::new(), PutOptions::default())
-                .await
-                .map_err(|e| step_err(&e.into()))?;
+            self.put_due(due, &id).await.map_err(|e| step_err(&e))?;
         }
         let named = step.input["clear"]
             .as_array()
@@ -629,7 +630,7 @@ impl<S: Store + 'static> Disputes<S> {
         });
         let engine = Engine::new(store, registry(&inner))
             .with_options(options.flow)
-            .with_clock(SharedClock(clock));
+            .with_clock(clock);
         Disputes { inner, engine }
     }
 
@@ -789,11 +790,7 @@ impl<S: Store + 'static> Disputes<S> {
                 // Into the queue at once (the workflow's index step makes
                 // sure of it after a crash here).
                 if let Some(due) = due {
-                    let k = self.inner.due_key(due, &event.dispute)?;
-                    self.inner
-                        .store
-                        .put(&k, Bytes::new(), PutOptions::default())
-                        .await?;
+                    self.inner.put_due(due, &event.dispute).await?;
                 }
                 return Ok(Ingested::Applied);
             }
@@ -813,11 +810,7 @@ impl<S: Store + 'static> Disputes<S> {
                 // Read off the JSON state: a webhook needs no typed copy.
                 let created = matches!(event.kind, EventKind::Created { .. });
                 if let Some(due) = due_to_index(&state, created) {
-                    let k = self.inner.due_key(due, &event.dispute)?;
-                    self.inner
-                        .store
-                        .put(&k, Bytes::new(), PutOptions::default())
-                        .await?;
+                    self.inner.put_due(due, &event.dispute).await?;
                 }
                 let applied = state["applied"]
                     .as_array()
@@ -907,11 +900,7 @@ impl<S: Store + 'static> Disputes<S> {
             return Ok(None);
         };
         if let Some(due) = due_to_index(&state, false) {
-            let k = self.inner.due_key(due, id)?;
-            self.inner
-                .store
-                .put(&k, Bytes::new(), PutOptions::default())
-                .await?;
+            self.inner.put_due(due, id).await?;
         }
         decode(id, state).map(Some)
     }
@@ -1468,15 +1457,6 @@ fn check_id(id: &str) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// The service's clock, shared with its engine.
-struct SharedClock(Arc<dyn Clock>);
-
-impl Clock for SharedClock {
-    fn now_ms(&self) -> u64 {
-        self.0.now_ms()
-    }
 }
 
 fn add_to_stats(s: &mut Stats, d: &Dispute) {

@@ -617,7 +617,7 @@ impl<S: Store + 'static> Tenants<S> {
         });
         let engine = Engine::new(store, registry(&inner))
             .with_options(options.flow)
-            .with_clock(SharedClock(clock));
+            .with_clock(clock);
         Tenants { inner, engine }
     }
 
@@ -1055,15 +1055,6 @@ impl<S: Store + 'static> Tenants<S> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(id, (l.clone(), now));
         Ok(l)
-    }
-}
-
-/// The service's clock, shared with its engine.
-struct SharedClock(Arc<dyn Clock>);
-
-impl Clock for SharedClock {
-    fn now_ms(&self) -> u64 {
-        self.0.now_ms()
     }
 }
 
