@@ -7,10 +7,10 @@ use crate::model::{Missing, Status};
 #[non_exhaustive]
 pub enum Error {
     /// The store failed.
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] blocksmith_store::Error),
     /// The workflow engine failed.
-    #[error("flow: {0}")]
+    #[error(transparent)]
     Flow(blocksmith_flow::Error),
     /// A request, event or table entry is malformed.
     #[error("invalid {what}: {reason}")]

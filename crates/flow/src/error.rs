@@ -5,10 +5,10 @@
 #[non_exhaustive]
 pub enum Error {
     /// The store failed.
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] blocksmith_store::Error),
     /// A workflow's input, state or a step's value did not (de)serialize.
-    #[error("serialization of {what}: {source}")]
+    #[error("serialization of {what} failed")]
     Serde {
         /// What was being (de)serialized.
         what: &'static str,

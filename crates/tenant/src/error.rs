@@ -7,10 +7,10 @@ use crate::model::TenantStatus;
 #[non_exhaustive]
 pub enum Error {
     /// The store failed.
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] blocksmith_store::Error),
     /// The workflow engine failed.
-    #[error("flow: {0}")]
+    #[error(transparent)]
     Flow(#[from] blocksmith_flow::Error),
     /// A slug is not acceptable.
     #[error("invalid slug {slug:?}: {reason}")]
@@ -59,7 +59,7 @@ pub enum Error {
     #[error("tenant {0:?} is contended")]
     Contended(String),
     /// A stored value did not (de)serialize.
-    #[error("serialization of {what}: {source}")]
+    #[error("serialization of {what} failed")]
     Serde {
         /// What.
         what: &'static str,

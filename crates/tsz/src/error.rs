@@ -85,7 +85,7 @@ pub enum Error {
         reason: String,
     },
     /// The storage layer failed.
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] blocksmith_store::Error),
 }
 

@@ -15,7 +15,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// The store failed.
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] blocksmith_store::Error),
     /// Bytes or text are not in the expected format (bad magic, truncated,
     /// bad length, bad character).
