@@ -1,4 +1,4 @@
-//! JSON Merge Patch (RFC 7386).
+//! JSON Merge Patch (RFC 7396).
 //!
 //! ```
 //! use blocksmith_diff::merge_patch;
@@ -14,7 +14,7 @@
 use crate::value::Value;
 use crate::{Error, Result};
 
-/// Applies a merge patch to a copy of `target` (RFC 7386 §2).
+/// Applies a merge patch to a copy of `target` (RFC 7396 §2).
 pub fn apply(target: &Value, patch: &Value) -> Value {
     let mut out = target.clone();
     apply_in_place(&mut out, patch);

@@ -13,7 +13,7 @@ mod merge;
 mod patch;
 mod props;
 mod rfc6902;
-mod rfc7386;
+mod rfc7396;
 mod structured;
 mod text;
 

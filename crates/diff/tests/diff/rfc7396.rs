@@ -1,4 +1,4 @@
-//! RFC 7386 Appendix A (every example) and section 3.
+//! RFC 7396 Appendix A (every example) and section 3.
 
 use blocksmith_diff::merge_patch;
 use serde_json::json;
