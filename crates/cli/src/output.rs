@@ -127,8 +127,9 @@ pub(crate) const EXIT_CODES: &[(u8, &str, &str)] = &[
     (
         2,
         "usage, bad_input",
-        "the command line is wrong (unknown command or flag, missing argument), or an input \
-         is malformed (unparsable file, invalid key, range or option value, corrupt data)",
+        "the command line is wrong (unknown command or flag, missing argument), an input \
+         is malformed (unparsable file, invalid key, range or option value, corrupt data), \
+         or the request is one the current state does not allow",
     ),
     (
         3,
@@ -138,7 +139,8 @@ pub(crate) const EXIT_CODES: &[(u8, &str, &str)] = &[
     (
         4,
         "conflict",
-        "a write condition failed (create-only, compare-and-swap) or the state forbids the change",
+        "a write condition failed: create-only, compare-and-swap, a name already taken, \
+         an action already done, work that has finished",
     ),
     (
         5,

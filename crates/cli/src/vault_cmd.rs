@@ -139,8 +139,8 @@ pub(crate) enum ApiKeyCmd {
         #[command(flatten)]
         sel: VaultSel,
     },
-    /// Check a key (from the argument or standard input). Exit 0 valid, 3
-    /// unknown/revoked/expired, 2 malformed or mistyped.
+    /// Check a key (from the argument or standard input). Exit 0 valid, 5
+    /// rejected (unknown, revoked or expired), 2 malformed or mistyped.
     Verify {
         /// The key.
         key: Option<String>,

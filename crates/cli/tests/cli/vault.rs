@@ -296,7 +296,7 @@ fn apikey_new_verify_rotate_revoke() {
     // From standard input too.
     let o = run_with(d, &[pepper], Some(key.as_bytes()), &["apikey", "verify"]);
     assert!(o.status.success(), "{o:?}");
-    // A typo is caught offline (exit 2), a stranger's key is rejected (exit 3).
+    // A typo is caught offline (exit 2), a stranger's key is rejected (exit 5).
     let mut typo = key.clone();
     let last = typo.pop().unwrap();
     typo.push(if last == 'a' { 'b' } else { 'a' });
