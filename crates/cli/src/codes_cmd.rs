@@ -182,7 +182,12 @@ pub(crate) fn run(cmd: CodesCmd, _store_dir: &Path, out: &Output) -> Result<(), 
                 (None, None) => EncodeFormat::Terminal,
                 (None, Some(p)) if files::is_std(p) => EncodeFormat::Svg,
                 (None, Some(p)) => {
-                    match p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+                    match p
+                        .extension()
+                        .and_then(|e| e.to_str())
+                        .map(str::to_ascii_lowercase)
+                        .as_deref()
+                    {
                         Some("svg") => EncodeFormat::Svg,
                         Some("png") => EncodeFormat::Png,
                         _ => {

@@ -243,7 +243,9 @@ fn read(path: &Path) -> Result<String, CliError> {
     let bytes = files::read(path)?;
     let name = files::name(path);
     if bytes.contains(&0) {
-        return Err(CliError::BadInput(format!("{name}: binary file (NUL byte)")));
+        return Err(CliError::BadInput(format!(
+            "{name}: binary file (NUL byte)"
+        )));
     }
     String::from_utf8(bytes).map_err(|e| {
         CliError::BadInput(format!(
@@ -263,10 +265,7 @@ fn colorize(text: &str, format: FormatArg, out: &Output) -> String {
     if !out.color_out {
         return text.to_string();
     }
-    let (red, green) = (
-        AnsiColor::Red.on_default(),
-        AnsiColor::Green.on_default(),
-    );
+    let (red, green) = (AnsiColor::Red.on_default(), AnsiColor::Green.on_default());
     if format == FormatArg::Word {
         // `[-old-]` red and `{+new+}` green, the markers kept.
         let mut s = String::with_capacity(text.len() + 64);
@@ -464,7 +463,10 @@ fn apply_cmd(
         let patched = patch.apply(&doc)?;
         let text = value::to_string(&patched, format)?;
         if to_stdout && out.json {
-            out.emit(&json!({"applied": patch.ops().len(), "rejected": 0, "text": text}), String::new);
+            out.emit(
+                &json!({"applied": patch.ops().len(), "rejected": 0, "text": text}),
+                String::new,
+            );
         } else if to_stdout {
             write(dest, &text)?;
         } else {

@@ -58,7 +58,11 @@ pub(crate) fn reader(path: &Path) -> Result<(Box<dyn BufRead>, Option<u64>), Cli
         return Ok((Box::new(std::io::stdin().lock()), None));
     }
     let f = std::fs::File::open(path).map_err(|e| read_error(path, &e))?;
-    let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    let len = f
+        .metadata()
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.len());
     Ok((Box::new(BufReader::with_capacity(1 << 16, f)), len))
 }
 

@@ -139,6 +139,9 @@ impl From<blocksmith_geo::Error> for CliError {
     }
 }
 
+/// Rows upserted between two ticks of `geo load`'s bar.
+const BATCH: usize = 4096;
+
 fn open(dir: &Path) -> Result<RedbStore, CliError> {
     std::fs::create_dir_all(dir)?;
     Ok(RedbStore::open(dir.join("blocksmith.redb"))?)
@@ -267,7 +270,6 @@ pub(crate) fn run(cmd: GeoCmd, store_dir: &Path, out: &Output) -> Result<(), Cli
             let mut index =
                 load_index(&store, &at.name)?.unwrap_or_else(|| GeoIndex::new(options()));
             // In batches, so a bar can count the rows; positions stay those of the file.
-            const BATCH: usize = 4096;
             let bar = progress::count(updates.len() as u64, "rows", out);
             let mut report = blocksmith_geo::BatchReport::default();
             for (n, part) in updates.chunks(BATCH).enumerate() {
@@ -276,8 +278,12 @@ pub(crate) fn run(cmd: GeoCmd, store_dir: &Path, out: &Output) -> Result<(), Cli
                 report.inserted += r.inserted;
                 report.moved += r.moved;
                 report.out_of_order += r.out_of_order;
-                report.rejected.extend(r.rejected.into_iter().map(|(i, w)| (base + i, w)));
-                report.invalid.extend(r.invalid.into_iter().map(|(i, e)| (base + i, e)));
+                report
+                    .rejected
+                    .extend(r.rejected.into_iter().map(|(i, w)| (base + i, w)));
+                report
+                    .invalid
+                    .extend(r.invalid.into_iter().map(|(i, e)| (base + i, e)));
                 bar.inc(part.len() as u64);
             }
             bar.finish_and_clear();

@@ -133,7 +133,11 @@ fn parse() -> Cli {
                 || e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand;
             if !informational && args.iter().skip(1).any(|a| a == "--json") {
                 let message = e.render().to_string();
-                let first = message.lines().next().unwrap_or("").trim_start_matches("error: ");
+                let first = message
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
                 eprintln!(
                     "{}",
                     serde_json::json!({"error": first, "kind": "usage", "exit_code": 2})

@@ -3,6 +3,7 @@
 
 use anstyle::{AnsiColor, Style};
 use std::fmt;
+use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 
 /// How results are printed.
@@ -81,11 +82,7 @@ impl Output {
                 serde_json::json!({"error": e.to_string(), "kind": e.kind_name(), "exit_code": e.code()})
             );
         } else {
-            let label = paint(
-                self.color_err,
-                AnsiColor::Red.on_default().bold(),
-                "error",
-            );
+            let label = paint(self.color_err, AnsiColor::Red.on_default().bold(), "error");
             eprintln!("blocksmith: {label}: {e}");
         }
     }
@@ -116,47 +113,40 @@ pub(crate) const EXIT_CODES: &[(u8, &str, &str)] = &[
     (
         0,
         "-",
-        "success; `diff`: the inputs are the same, the patch applied, the merge is clean",
+        "success (diff: no differences, patch applied, merge clean)",
     ),
     (
         1,
         "internal",
-        "an I/O, store or internal failure; `diff`: differences found, hunks rejected, \
-         merge conflicts or config drift (a result, as in diff(1): nothing on stderr)",
+        "I/O, store or internal failure; diff: differences, rejected hunks, conflicts or drift",
     ),
     (
         2,
         "usage, bad_input",
-        "the command line is wrong (unknown command or flag, missing argument), an input \
-         is malformed (unparsable file, invalid key, range or option value, corrupt data), \
-         or the request is one the current state does not allow",
+        "usage error, malformed input, or a request the current state does not allow",
     ),
     (
         3,
         "not_found",
-        "what was asked for does not exist: a key, item, index, job or input file",
+        "not found: a key, item, index, job or input file",
     ),
     (
         4,
         "conflict",
-        "a write condition failed: create-only, compare-and-swap, a name already taken, \
-         an action already done, work that has finished",
+        "conflict: create-only or compare-and-swap failed, name taken, already done",
     ),
     (
         5,
         "verification_failed",
-        "a check said no: wrong password or secret key, an API key rejected, expired or \
-         revoked, a rendered code that does not decode back, a round trip that does not match",
+        "verification failed: wrong password, API key rejected, a render or round trip off",
     ),
 ];
 
 /// The exit-code table as `--help` shows it.
 pub(crate) fn exit_codes_help() -> String {
-    let mut s = String::from(
-        "Exit codes:\n",
-    );
+    let mut s = String::from("Exit codes:\n");
     for (code, _, meaning) in EXIT_CODES {
-        s.push_str(&format!("  {code}  {meaning}\n"));
+        let _ = writeln!(s, "  {code}  {meaning}");
     }
     s.push_str(
         "\nEnvironment:\n  BLOCKSMITH_STORE  the store directory when --store is not given\n  \
@@ -261,6 +251,9 @@ mod tests {
         let red = AnsiColor::Red.on_default();
         assert_eq!(paint(false, red, "x"), "x");
         let on = paint(true, red, "x");
-        assert!(on.starts_with('\u{1b}') && on.contains('x') && on.ends_with('m'), "{on:?}");
+        assert!(
+            on.starts_with('\u{1b}') && on.contains('x') && on.ends_with('m'),
+            "{on:?}"
+        );
     }
 }

@@ -9,12 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// Runs the binary with a clean environment for the variables it reads.
-fn call(
-    store: Option<&Path>,
-    env: &[(&str, &str)],
-    stdin: Option<&[u8]>,
-    args: &[&str],
-) -> Output {
+fn call(store: Option<&Path>, env: &[(&str, &str)], stdin: Option<&[u8]>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_blocksmith"));
     if let Some(dir) = store {
         cmd.arg("--store").arg(dir);
@@ -148,7 +143,11 @@ impl Session {
         assert_eq!(o.status.code(), Some(code), "{args:?}: {o:?}");
         if code <= 1 {
             let mut v = values(&o.stdout, &format!("{args:?}"));
-            if v.len() == 1 { v.remove(0) } else { Value::Array(v) }
+            if v.len() == 1 {
+                v.remove(0)
+            } else {
+                Value::Array(v)
+            }
         } else {
             let err = values(&o.stderr, &format!("{args:?} (stderr)")).remove(0);
             assert_eq!(err["exit_code"], code, "{args:?}: {err}");
@@ -160,6 +159,17 @@ impl Session {
     fn ok(&mut self, args: &[&str]) -> Value {
         self.step(0, &[], None, args)
     }
+}
+
+/// `n` lines of `timestamp,value`.
+fn points(n: i64, f: impl Fn(i64) -> (i64, f64)) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for i in 0..n {
+        let (t, v) = f(i);
+        let _ = writeln!(s, "{t},{v}");
+    }
+    s
 }
 
 /// A PGM page with dark blobs in two lines.
@@ -203,9 +213,9 @@ fn every_subcommand_json_parses() {
     s.ok(&["store", "delete", "notes/a"]);
 
     // tsz
-    let csv: String = (0..3000)
-        .map(|i| format!("{},{}\n", 1_700_000_000_000i64 + i * 1000, (i % 17) as f64 / 4.0))
-        .collect();
+    let csv = points(3000, |i| {
+        (1_700_000_000_000 + i * 1000, (i % 17) as f64 / 4.0)
+    });
     let pts = s.file("pts.csv", csv.as_bytes());
     let packed = s.store().join("pts.tsz");
     let packed = packed.to_str().unwrap();
@@ -256,9 +266,19 @@ fn every_subcommand_json_parses() {
     s.ok(&["feed", "stats", "net"]);
 
     // upload
-    let blob: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let blob: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let movie = s.file("movie.bin", &blob);
-    let v = s.ok(&["upload", "put", &movie, "--part-kib", "64", "--stop-after", "1"]);
+    let v = s.ok(&[
+        "upload",
+        "put",
+        &movie,
+        "--part-kib",
+        "64",
+        "--stop-after",
+        "1",
+    ]);
     let id = v["id"].as_str().unwrap().to_string();
     s.ok(&["upload", "status", &id]);
     s.ok(&["upload", "list"]);
@@ -273,7 +293,12 @@ fn every_subcommand_json_parses() {
     s.step(0, &[], Some(nums), &["sketch", "kll"]);
     s.step(0, &[], Some(words), &["sketch", "theta"]);
     let dd = s.store().join("dd.bin");
-    s.step(0, &[], Some(nums), &["sketch", "ddsketch", "--out", dd.to_str().unwrap()]);
+    s.step(
+        0,
+        &[],
+        Some(nums),
+        &["sketch", "ddsketch", "--out", dd.to_str().unwrap()],
+    );
     s.step(0, &[], Some(words), &["sketch", "topk"]);
     s.ok(&["sketch", "read", dd.to_str().unwrap()]);
 
@@ -293,8 +318,15 @@ fn every_subcommand_json_parses() {
     s.ok(&["codes", "gs1", "(01)09506000134352(10)AB12"]);
     let campaign = s.store().join("campaign");
     s.ok(&[
-        "codes", "batch", "https://example.com/c/{id}", "-o", campaign.to_str().unwrap(),
-        "--count", "3", "--format", "svg",
+        "codes",
+        "batch",
+        "https://example.com/c/{id}",
+        "-o",
+        campaign.to_str().unwrap(),
+        "--count",
+        "3",
+        "--format",
+        "svg",
     ]);
 
     // ocr
@@ -329,19 +361,34 @@ fn every_subcommand_json_parses() {
     let bob_id = bob["vault_id"].as_str().unwrap().to_string();
     let bob_env = [
         ("BLOCKSMITH_VAULT_PASSWORD", "bob pw"),
-        ("BLOCKSMITH_VAULT_SECRET_KEY", bob["secret_key"].as_str().unwrap()),
+        (
+            "BLOCKSMITH_VAULT_SECRET_KEY",
+            bob["secret_key"].as_str().unwrap(),
+        ),
     ];
-    s.step(0, &pw, None, &["vault", "share", "github", "--to", &bob_pk, w]);
+    s.step(
+        0,
+        &pw,
+        None,
+        &["vault", "share", "github", "--to", &bob_pk, w],
+    );
     let alice_pk = info["public_key"].as_str().unwrap().to_string();
     s.step(
         0,
         &bob_env,
         None,
-        &["vault", "receive", "--vault", &bob_id, "--from", &alice_pk, w],
+        &[
+            "vault", "receive", "--vault", &bob_id, "--from", &alice_pk, w,
+        ],
     );
     s.step(0, &pw, None, &["vault", "rotate", w]);
     // A wrong password: verification failed.
-    s.step(5, &[("BLOCKSMITH_VAULT_PASSWORD", "wrong")], None, &["vault", "get", "github", w]);
+    s.step(
+        5,
+        &[("BLOCKSMITH_VAULT_PASSWORD", "wrong")],
+        None,
+        &["vault", "get", "github", w],
+    );
     let pepper = [(
         "BLOCKSMITH_APIKEY_PEPPER",
         "4242424242424242424242424242424242424242424242424242424242424242",
@@ -374,8 +421,18 @@ fn every_subcommand_json_parses() {
 
     // dispute
     s.ok(&[
-        "dispute", "open", "--charge", "ch_1", "--amount", "4999", "--currency", "EUR",
-        "--network", "visa", "--reason", "13.1",
+        "dispute",
+        "open",
+        "--charge",
+        "ch_1",
+        "--amount",
+        "4999",
+        "--currency",
+        "EUR",
+        "--network",
+        "visa",
+        "--reason",
+        "13.1",
     ]);
     // Incomplete evidence: refused as bad input.
     s.step(2, &[], None, &["dispute", "submit", "dp_ch_1"]);
@@ -384,25 +441,50 @@ fn every_subcommand_json_parses() {
         &[],
         Some(b"%PDF-1.4 proof of delivery"),
         &[
-            "dispute", "evidence", "dp_ch_1", "--add", "proof_of_delivery", "-", "--field",
-            "tracking_number=1Z9", "--field", "delivered_on=2026-12-01",
+            "dispute",
+            "evidence",
+            "dp_ch_1",
+            "--add",
+            "proof_of_delivery",
+            "-",
+            "--field",
+            "tracking_number=1Z9",
+            "--field",
+            "delivered_on=2026-12-01",
         ],
     );
-    s.ok(&["dispute", "evidence", "dp_ch_1", "--add", "receipt", "Order 1"]);
+    s.ok(&[
+        "dispute", "evidence", "dp_ch_1", "--add", "receipt", "Order 1",
+    ]);
     s.ok(&["dispute", "submit", "dp_ch_1"]);
     s.step(4, &[], None, &["dispute", "submit", "dp_ch_1"]);
     let ev = r#"{"id":"evt_2","dispute":"dp_ch_1","sequence":2,"at_ms":1796600000000,
         "kind":{"type":"funds_withdrawn","amount":{"amount":4999,"currency":"EUR"},
         "fee":{"amount":1500,"currency":"EUR"}}}"#;
-    s.step(0, &[], Some(ev.as_bytes()), &["dispute", "event", "dp_ch_1", "-"]);
+    s.step(
+        0,
+        &[],
+        Some(ev.as_bytes()),
+        &["dispute", "event", "dp_ch_1", "-"],
+    );
     s.ok(&["dispute", "due", "--within", "60d"]);
     s.ok(&["dispute", "ledger", "dp_ch_1"]);
     s.ok(&["dispute", "show", "dp_ch_1"]);
     s.ok(&["dispute", "stats"]);
     s.ok(&["dispute", "reconcile"]);
     s.ok(&[
-        "dispute", "open", "--charge", "ch_2", "--amount", "100", "--currency", "USD",
-        "--network", "amex", "--reason", "C08",
+        "dispute",
+        "open",
+        "--charge",
+        "ch_2",
+        "--amount",
+        "100",
+        "--currency",
+        "USD",
+        "--network",
+        "amex",
+        "--reason",
+        "C08",
     ]);
     s.ok(&["dispute", "accept", "dp_ch_2"]);
 
@@ -429,18 +511,34 @@ fn exit_codes_follow_the_table() {
     let o = call(d, &[], None, &["--json", "tsz", "compress"]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     let err = &values(&o.stderr, "usage error")[0];
-    assert_eq!((err["kind"].as_str(), err["exit_code"].as_u64()), (Some("usage"), Some(2)));
+    assert_eq!(
+        (err["kind"].as_str(), err["exit_code"].as_u64()),
+        (Some("usage"), Some(2))
+    );
     // Not found: 3, for a key and for an input file.
-    assert_eq!(call(d, &[], None, &["store", "get", "nope"]).status.code(), Some(3));
+    assert_eq!(
+        call(d, &[], None, &["store", "get", "nope"]).status.code(),
+        Some(3)
+    );
     let o = call(d, &[], None, &["tsz", "stats", "/no/such/file.csv"]);
     assert_eq!(o.status.code(), Some(3), "{o:?}");
     // Invalid input: 2.
-    let o = call(d, &[], Some(b"1,2\nnot a number\n"), &["--json", "tsz", "stats", "-"]);
+    let o = call(
+        d,
+        &[],
+        Some(b"1,2\nnot a number\n"),
+        &["--json", "tsz", "stats", "-"],
+    );
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert_eq!(values(&o.stderr, "bad input")[0]["kind"], "bad_input");
     // Conflict: 4.
     call(d, &[], None, &["store", "put", "k", "--value", "v"]);
-    let o = call(d, &[], None, &["store", "put", "k", "--value", "w", "--create"]);
+    let o = call(
+        d,
+        &[],
+        None,
+        &["store", "put", "k", "--value", "w", "--create"],
+    );
     assert_eq!(o.status.code(), Some(4));
     // Help and version are not errors.
     assert!(call(d, &[], None, &["--version"]).status.success());
@@ -451,10 +549,14 @@ fn dash_is_stdin_and_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let d = Some(dir.path());
     // tsz: compress stdin to stdout, decompress that from stdin to stdout.
-    let csv: String = (0..2500).map(|i| format!("{},{}\n", i * 10, i % 7)).collect();
+    let csv = points(2500, |i| (i * 10, (i % 7) as f64));
     let o = call(d, &[], Some(csv.as_bytes()), &["tsz", "compress", "-", "-"]);
     assert!(o.status.success(), "{o:?}");
-    assert!(!o.stdout.is_empty() && o.stdout.len() < csv.len() / 4, "{}", o.stdout.len());
+    assert!(
+        !o.stdout.is_empty() && o.stdout.len() < csv.len() / 4,
+        "{}",
+        o.stdout.len()
+    );
     assert!(o.stderr.is_empty(), "no bar off a terminal: {o:?}");
     let o = call(d, &[], Some(&o.stdout), &["tsz", "decompress", "-", "-"]);
     assert!(o.status.success(), "{o:?}");
@@ -472,7 +574,12 @@ fn dash_is_stdin_and_stdout() {
     // diff: one side from stdin.
     let a = dir.path().join("a.txt");
     std::fs::write(&a, "one\ntwo\nthree\n").unwrap();
-    let o = call(d, &[], Some(b"one\n2\nthree\n"), &["diff", a.to_str().unwrap(), "-"]);
+    let o = call(
+        d,
+        &[],
+        Some(b"one\n2\nthree\n"),
+        &["diff", a.to_str().unwrap(), "-"],
+    );
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("-two\n+2"), "{text}");
@@ -482,7 +589,11 @@ fn dash_is_stdin_and_stdout() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     // diff apply from stdin to stdout.
     let patch = dir.path().join("p.diff");
-    std::fs::write(&patch, "--- a\n+++ b\n@@ -1,3 +1,3 @@\n one\n-two\n+zwei\n three\n").unwrap();
+    std::fs::write(
+        &patch,
+        "--- a\n+++ b\n@@ -1,3 +1,3 @@\n one\n-two\n+zwei\n three\n",
+    )
+    .unwrap();
     let o = call(
         d,
         &[],
@@ -495,8 +606,17 @@ fn dash_is_stdin_and_stdout() {
     // codes: an SVG on stdout, decoded back from stdin as a PNG.
     let o = call(d, &[], None, &["codes", "encode", "dash", "-o", "-"]);
     assert!(o.status.success(), "{o:?}");
-    assert!(o.stdout.starts_with(b"<svg"), "{:?}", String::from_utf8_lossy(&o.stdout));
-    let o = call(d, &[], None, &["codes", "encode", "dash", "--format", "png"]);
+    assert!(
+        o.stdout.starts_with(b"<svg"),
+        "{:?}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = call(
+        d,
+        &[],
+        None,
+        &["codes", "encode", "dash", "--format", "png"],
+    );
     assert!(o.stdout.starts_with(b"\x89PNG"), "{o:?}");
     let o = call(d, &[], Some(&o.stdout), &["--json", "codes", "decode", "-"]);
     assert!(o.status.success(), "{o:?}");
@@ -509,7 +629,10 @@ fn dash_is_stdin_and_stdout() {
     assert!(o.status.success(), "{o:?}");
     assert_eq!(values(&o.stdout, "ocr")[0][0]["pages"], 1);
     let o = call(d, &[], Some(&page()), &["ocr", "-", "--format", "hocr"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("ocr_page"), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("ocr_page"),
+        "{o:?}"
+    );
     let o = call(d, &[], None, &["--json", "ocr", "-", "--format", "hocr"]);
     assert_eq!(o.status.code(), Some(2), "--json and --format hocr: {o:?}");
 
@@ -525,12 +648,23 @@ fn completions_name_the_subcommands() {
     let o = call(None, &[], None, &["completions", "bash"]);
     assert!(o.status.success(), "{o:?}");
     let script = String::from_utf8(o.stdout).unwrap();
-    for name in ["blocksmith", "tsz", "diff", "ocr", "codes", "vault", "completions"] {
+    for name in [
+        "blocksmith",
+        "tsz",
+        "diff",
+        "ocr",
+        "codes",
+        "vault",
+        "completions",
+    ] {
         assert!(script.contains(name), "{name} missing from the bash script");
     }
     for shell in ["zsh", "fish", "powershell", "elvish"] {
         let o = call(None, &[], None, &["completions", shell]);
-        assert!(o.status.success() && o.stdout.len() > 1000, "{shell}: {o:?}");
+        assert!(
+            o.status.success() && o.stdout.len() > 1000,
+            "{shell}: {o:?}"
+        );
     }
     let o = call(None, &[], None, &["completions", "tcsh"]);
     assert_eq!(o.status.code(), Some(2));
@@ -544,7 +678,11 @@ fn colour_only_when_asked_or_on_a_terminal() {
     std::fs::write(&a, "x\n").unwrap();
     std::fs::write(&b, "y\n").unwrap();
     let args = |color: &'static str| -> Vec<String> {
-        let mut v = vec!["diff".to_string(), a.display().to_string(), b.display().to_string()];
+        let mut v = vec![
+            "diff".to_string(),
+            a.display().to_string(),
+            b.display().to_string(),
+        ];
         if !color.is_empty() {
             v.push(format!("--color={color}"));
         }
@@ -564,7 +702,10 @@ fn colour_only_when_asked_or_on_a_terminal() {
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("\u{1b}[31m-x"), "{text:?}");
     assert!(esc(&run(&[("CLICOLOR_FORCE", "1")], "")));
-    assert!(!esc(&run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], "")));
+    assert!(!esc(&run(
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")],
+        ""
+    )));
     assert!(esc(&run(&[("NO_COLOR", "1")], "always")));
     assert!(!esc(&run(&[("CLICOLOR_FORCE", "1")], "never")));
     // An empty NO_COLOR is unset.
