@@ -723,3 +723,32 @@ fn config_cmd(cmd: ConfigCmd, dir: &Path, out: &Output) -> Result<Outcome, CliEr
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::ColorArg;
+
+    #[test]
+    fn colours_mark_changes_and_nothing_else() {
+        let on = Output::new(false, false, ColorArg::Always);
+        let off = Output::new(false, false, ColorArg::Never);
+        let word = "a [-b-]{+c+} [d] {e}";
+        assert_eq!(colorize(word, FormatArg::Word, &off), word);
+        let w = colorize(word, FormatArg::Word, &on);
+        assert!(
+            w.contains("\u{1b}[31m[-b-]") && w.contains("\u{1b}[32m{+c+}"),
+            "{w:?}"
+        );
+        assert!(w.ends_with(" [d] {e}"), "{w:?}");
+        let unified = "--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y\n z";
+        let u = colorize(unified, FormatArg::Unified, &on);
+        assert_eq!(u.matches('\u{1b}').count(), 10, "{u:?}");
+        assert!(u.ends_with("\n z"), "{u:?}");
+        let r = colorize("~ /a: 1 -> 2\n+ /b: 3", FormatArg::Report, &on);
+        assert!(
+            r.starts_with("\u{1b}[33m~") && r.contains("\u{1b}[32m+ /b"),
+            "{r:?}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -163,7 +164,6 @@ impl Session {
 
 /// `n` lines of `timestamp,value`.
 fn points(n: i64, f: impl Fn(i64) -> (i64, f64)) -> String {
-    use std::fmt::Write as _;
     let mut s = String::new();
     for i in 0..n {
         let (t, v) = f(i);
@@ -730,4 +730,88 @@ fn store_dir_from_the_environment() {
     // --store wins over the variable.
     let o = call(Some(dir.path()), &env, None, &["store", "get", "k"]);
     assert_eq!(o.status.code(), Some(3), "{o:?}");
+}
+
+#[test]
+fn long_work_keeps_its_order_and_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Some(dir.path());
+    // geo load in batches: a refused row past the first batch is reported as itself.
+    let mut csv = String::from("id,kind,lat,lon,ts\n");
+    for i in 0..5000 {
+        let lat = 48.0 + f64::from(i) * 1e-5;
+        let _ = writeln!(csv, "e{i},driver,{lat},2.0,1000");
+    }
+    // An impossible jump (to 40 N in two seconds) at row 5000.
+    csv.push_str("e1,driver,40.0,2.0,3000\n");
+    let o = call(
+        d,
+        &[],
+        Some(csv.as_bytes()),
+        &["--json", "geo", "load", "-"],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert!(o.stderr.is_empty(), "no bar off a terminal: {o:?}");
+    let v = &values(&o.stdout, "geo load")[0];
+    assert_eq!(
+        (v["rows"].as_u64(), v["inserted"].as_u64()),
+        (Some(5001), Some(5000))
+    );
+    let r = &v["rejected"][0];
+    assert_eq!(
+        (r["id"].as_str(), r["ts"].as_u64()),
+        (Some("e1"), Some(3000)),
+        "{v}"
+    );
+
+    // ocr over several files: each printed under its name, in input order.
+    let names: Vec<String> = (0..3)
+        .map(|k| {
+            let p = dir.path().join(format!("p{k}.pgm"));
+            let mut bytes = page();
+            bytes.push(k); // three different images, so three jobs
+            std::fs::write(&p, bytes).unwrap();
+            p.display().to_string()
+        })
+        .collect();
+    let mut args = vec!["ocr", "--jobs", "3"];
+    args.extend(names.iter().map(String::as_str));
+    let o = call(d, &[], None, &args);
+    assert!(o.status.success(), "{o:?}");
+    let text = String::from_utf8(o.stdout).unwrap();
+    let at: Vec<usize> = names
+        .iter()
+        .map(|n| text.find(&format!("==> {n} <==")).expect(n))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+    // codes batch in slices: every id once, in order, in the manifest.
+    let out = dir.path().join("camp");
+    let o = call(
+        d,
+        &[],
+        None,
+        &[
+            "codes",
+            "batch",
+            "x{id}",
+            "-o",
+            out.to_str().unwrap(),
+            "--count",
+            "130",
+            "--format",
+            "svg",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let ids: Vec<&str> = m["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = (1..=130).map(|i| format!("c{i:06}")).collect();
+    assert_eq!(ids, want);
+    assert_eq!(m["template"], "x{id}");
 }
