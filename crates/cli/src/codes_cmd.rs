@@ -1,7 +1,9 @@
 //! `blocksmith codes ...`: generate barcodes and QR codes, decode images,
 //! parse GS1 data, render campaigns.
 
+use crate::files;
 use crate::output::{CliError, Output};
+use crate::progress;
 use blocksmith_codes::batch::{self, Format, Template};
 use blocksmith_codes::{
     Color, EcLevel, EncodeOptions, Logo, RenderOptions, ScanOptions, Symbology, encode, gs1,
@@ -22,9 +24,12 @@ pub(crate) enum CodesCmd {
         /// qr|microqr|ean13|ean8|upca|upce|code128|code39|code93|itf|codabar|datamatrix|pdf417|aztec
         #[arg(long, short = 's', default_value = "qr")]
         symbology: String,
-        /// Output file; the extension picks the format (.svg or .png).
+        /// Output file (`-`: standard output, SVG unless `--format png`).
         #[arg(long, short = 'o')]
         out: Option<PathBuf>,
+        /// Output format (default: from the extension of --out, else the terminal).
+        #[arg(long, value_enum)]
+        format: Option<EncodeFormat>,
         /// Error correction level (QR; Aztec and PDF417 map it to their scales).
         #[arg(long, value_enum, default_value_t = EcArg::M)]
         ec: EcArg,
@@ -46,7 +51,7 @@ pub(crate) enum CodesCmd {
         /// Background colour, #rrggbb.
         #[arg(long, default_value = "#ffffff")]
         bg: String,
-        /// A PNG logo for the centre of a QR code.
+        /// A PNG logo for the centre of a QR code (`-`: standard input).
         #[arg(long)]
         logo: Option<PathBuf>,
         /// Logo width as a fraction of the code width.
@@ -55,7 +60,7 @@ pub(crate) enum CodesCmd {
     },
     /// Decode every code in each image (PNG or JPEG).
     Decode {
-        /// Image files.
+        /// Image files (`-`: one from standard input).
         #[arg(required = true)]
         images: Vec<PathBuf>,
         /// Only these symbologies (comma separated).
@@ -100,6 +105,14 @@ pub(crate) enum EcArg {
     H,
 }
 
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EncodeFormat {
+    /// Block characters on the terminal.
+    Terminal,
+    Svg,
+    Png,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub(crate) enum FormatArg {
     Png,
@@ -112,7 +125,8 @@ impl From<blocksmith_codes::Error> for CliError {
         match e {
             E::Store(e) => e.into(),
             E::Io(e) => CliError::Internal(e.to_string()),
-            E::Verify(_) | E::DecoderPanic(_) => CliError::Internal(e.to_string()),
+            E::Verify(_) => CliError::Verify(e.to_string()),
+            E::DecoderPanic(_) => CliError::Internal(e.to_string()),
             _ => CliError::BadInput(e.to_string()),
         }
     }
@@ -128,6 +142,7 @@ pub(crate) fn run(cmd: CodesCmd, _store_dir: &Path, out: &Output) -> Result<(), 
             text,
             symbology: sym,
             out: file,
+            format,
             ec,
             version,
             mask,
@@ -158,32 +173,54 @@ pub(crate) fn run(cmd: CodesCmd, _store_dir: &Path, out: &Output) -> Result<(), 
                 ro = ro.with_quiet_zone(q);
             }
             if let Some(path) = &logo {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| CliError::BadInput(format!("logo {}: {e}", path.display())))?;
+                let bytes = files::read(path)?;
                 ro = ro.with_logo(Logo::from_bytes(&bytes, logo_ratio)?);
             }
             let detection = verify(&symbol, &ro)?;
-            let written = match &file {
-                Some(path) => {
-                    let ext = path
+            let format = match (format, &file) {
+                (Some(f), _) => f,
+                (None, None) => EncodeFormat::Terminal,
+                (None, Some(p)) if files::is_std(p) => EncodeFormat::Svg,
+                (None, Some(p)) => {
+                    match p
                         .extension()
                         .and_then(|e| e.to_str())
-                        .map(str::to_ascii_lowercase);
-                    let bytes = match ext.as_deref() {
-                        Some("svg") => render::to_svg(&symbol, &ro)?.into_bytes(),
-                        Some("png") => render::to_png(&symbol, &ro)?,
+                        .map(str::to_ascii_lowercase)
+                        .as_deref()
+                    {
+                        Some("svg") => EncodeFormat::Svg,
+                        Some("png") => EncodeFormat::Png,
                         _ => {
                             return Err(CliError::BadInput(format!(
-                                "{}: the output must end in .svg or .png",
-                                path.display()
+                                "{}: the output must end in .svg or .png (or give --format)",
+                                p.display()
                             )));
                         }
-                    };
-                    std::fs::write(path, &bytes)?;
+                    }
+                }
+            };
+            let bytes = match format {
+                EncodeFormat::Terminal => None,
+                EncodeFormat::Svg => Some(render::to_svg(&symbol, &ro)?.into_bytes()),
+                EncodeFormat::Png => Some(render::to_png(&symbol, &ro)?),
+            };
+            let file = file.filter(|_| bytes.is_some());
+            let written = match (&file, &bytes) {
+                (Some(path), Some(bytes)) => {
+                    files::write(path, bytes)?;
                     Some(bytes.len())
                 }
-                None => None,
+                (None, Some(bytes)) => {
+                    // `--format svg|png` without --out: the image on stdout.
+                    files::write(Path::new("-"), bytes)?;
+                    return Ok(());
+                }
+                _ => None,
             };
+            // The image went to stdout: a summary would corrupt it.
+            if file.as_deref().is_some_and(files::is_std) {
+                return Ok(());
+            }
             let value = json!({
                 "symbology": symbol.symbology.name(),
                 "text": symbol.text,
@@ -221,15 +258,17 @@ pub(crate) fn run(cmd: CodesCmd, _store_dir: &Path, out: &Output) -> Result<(), 
                     .collect::<Result<Vec<_>, _>>()?;
                 opts = opts.with_symbologies(list);
             }
+            files::one_stdin(images.iter().map(PathBuf::as_path))?;
             let mut rows = Vec::new();
             let mut failed = 0;
+            let bar = progress::count(images.len() as u64, "images", out);
             for path in &images {
-                let result = std::fs::read(path)
-                    .map_err(|e| CliError::BadInput(format!("{}: {e}", path.display())))
+                let result = files::read(path)
                     .and_then(|b| scan::scan_bytes(&b, &opts).map_err(CliError::from));
+                bar.inc(1);
                 match result {
                     Ok(report) => rows.push(json!({
-                        "file": path.display().to_string(),
+                        "file": files::name(path),
                         "width": report.width,
                         "height": report.height,
                         "elapsed_ms": report.elapsed.as_secs_f64() * 1000.0,
@@ -243,12 +282,11 @@ pub(crate) fn run(cmd: CodesCmd, _store_dir: &Path, out: &Output) -> Result<(), 
                     })),
                     Err(e) => {
                         failed += 1;
-                        rows.push(
-                            json!({"file": path.display().to_string(), "error": e.to_string()}),
-                        );
+                        rows.push(json!({"file": files::name(path), "error": e.to_string()}));
                     }
                 }
             }
+            bar.finish_and_clear();
             let value = serde_json::Value::Array(rows);
             out.emit(&value, || {
                 let mut s = String::new();
@@ -330,7 +368,21 @@ pub(crate) fn run(cmd: CodesCmd, _store_dir: &Path, out: &Output) -> Result<(), 
                     FormatArg::Svg => Format::Svg,
                 });
             let ids: Vec<String> = (1..=count).map(|i| format!("{prefix}{i:06}")).collect();
-            let (items, manifest) = batch::render_batch(&t, &ids)?;
+            // In slices, so a bar can count the codes; each slice renders in parallel.
+            let bar = progress::count(ids.len() as u64, "codes", out);
+            let mut items = Vec::with_capacity(ids.len());
+            let mut manifest = batch::Manifest::default();
+            for part in ids.chunks(64) {
+                let (mut done, m) = batch::render_batch(&t, part)?;
+                bar.inc(done.len() as u64);
+                items.append(&mut done);
+                let entries = std::mem::take(&mut manifest.entries);
+                manifest = batch::Manifest {
+                    entries: entries.into_iter().chain(m.entries).collect(),
+                    ..m
+                };
+            }
+            bar.finish_and_clear();
             batch::write_dir(&dir, &items, &manifest)?;
             let value = json!({
                 "out": dir.display().to_string(),

@@ -2,7 +2,7 @@
 //! patch(1) and git merge-file, plus a versioned config history in the store.
 //!
 //! ```text
-//! blocksmith diff A B [--format unified|json-patch|report]   compare two files
+//! blocksmith diff A B [--format unified|word|json-patch|report]   compare two files
 //! blocksmith diff apply FILE PATCH [--fuzz N] [--reverse]     apply a unified diff or JSON Patch in place
 //! blocksmith diff merge BASE OURS THEIRS [-o OUT] [--diff3]   three-way merge
 //! blocksmith diff config commit|log|show|drift|revert ...     named configs in the store
@@ -14,24 +14,19 @@
 //! hunks were rejected (a `.rej` file is written) / the merge has conflicts
 //! (or, for `config drift`, the running config drifted). These are results,
 //! not errors: the output goes to stdout and nothing is printed on stderr.
-//! Errors keep the codes of the whole CLI: 2 bad input (usage, unreadable or
-//! malformed files, with line and column), 3 not found, 4 a write condition
-//! failed. An internal failure is also 1 in the main CLI; it is told apart
-//! from "differences found" by its message on stderr (a JSON object with
-//! `"kind": "internal"` under `--json`), which a result never prints.
+//! Errors keep the codes of the whole CLI (`crate::output::EXIT_CODES`): 2
+//! bad input (usage, unreadable or malformed files, with line and column), 3
+//! not found, 4 a write condition failed. An internal failure is also 1 in
+//! the main CLI; it is told apart from "differences found" by its message on
+//! stderr (a JSON object with `"kind": "internal"` under `--json`), which a
+//! result never prints.
 //!
-//! Wiring in `main.rs` (the only change there besides `mod diff_cmd;`):
-//! ```text
-//! /// Diff, patch and three-way merge; config history and drift.
-//! Diff(diff_cmd::DiffArgs),
-//! ...
-//! Command::Diff(args) => match diff_cmd::run(args, &cli.store, &out) {
-//!     Ok(diff_cmd::Outcome::Different) => return ExitCode::from(1),
-//!     other => other.map(drop),
-//! },
-//! ```
+//! Any file may be `-` (standard input, once; or standard output for `-o -`).
+//! On a terminal (see `--color`), diffs are coloured as git colours them.
 
+use crate::files;
 use crate::output::{CliError, Output};
+use anstyle::{AnsiColor, Style};
 use blocksmith_diff::history::{ConfigStore, HistoryOptions};
 use blocksmith_diff::json_patch::JsonPatch;
 use blocksmith_diff::merge::{ConflictStyle, MergeOptions, merge_text, merge_values};
@@ -66,8 +61,9 @@ pub(crate) struct CompareArgs {
     /// The new file.
     #[arg(required = true)]
     b: Option<PathBuf>,
-    /// Output: a unified diff, an RFC 6902 JSON Patch, or a readable report
-    /// (the last two parse the files as JSON, YAML or TOML).
+    /// Output: a unified diff, a word diff inline (`[-old-]{+new+}`), an
+    /// RFC 6902 JSON Patch, or a readable report (the last two parse the
+    /// files as JSON, YAML or TOML). `--json` wraps any of them in JSON.
     #[arg(long, value_enum, default_value_t = FormatArg::Unified)]
     format: FormatArg,
     /// Diff algorithm.
@@ -76,8 +72,8 @@ pub(crate) struct CompareArgs {
     /// Lines of context in unified output.
     #[arg(short = 'U', long, default_value_t = 3)]
     context: usize,
-    /// Show a word diff inline (`[-old-]{+new+}`) instead of a unified diff.
-    #[arg(long)]
+    /// Same as `--format word`.
+    #[arg(long, hide = true)]
     word_diff: bool,
     /// Document format of both files (default: from the extension, else guessed).
     #[arg(long = "as", value_enum)]
@@ -181,6 +177,7 @@ pub(crate) enum ConfigCmd {
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FormatArg {
     Unified,
+    Word,
     JsonPatch,
     Report,
 }
@@ -243,30 +240,79 @@ impl From<blocksmith_diff::Error> for CliError {
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            CliError::NotFound(format!("{}: no such file", path.display()))
-        }
-        _ => CliError::BadInput(format!("read {}: {e}", path.display())),
-    })?;
+    let bytes = files::read(path)?;
+    let name = files::name(path);
     if bytes.contains(&0) {
         return Err(CliError::BadInput(format!(
-            "{}: binary file (NUL byte)",
-            path.display()
+            "{name}: binary file (NUL byte)"
         )));
     }
     String::from_utf8(bytes).map_err(|e| {
         CliError::BadInput(format!(
-            "{}: not UTF-8 text (byte {})",
-            path.display(),
+            "{name}: not UTF-8 text (byte {})",
             e.utf8_error().valid_up_to()
         ))
     })
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text)
-        .map_err(|e| CliError::Internal(format!("write {}: {e}", path.display())))
+    files::write(path, text.as_bytes())
+}
+
+/// A unified diff, word diff or report coloured as git colours them: file
+/// headers bold, hunk headers cyan, removals red, additions green.
+fn colorize(text: &str, format: FormatArg, out: &Output) -> String {
+    if !out.color_out {
+        return text.to_string();
+    }
+    let (red, green) = (AnsiColor::Red.on_default(), AnsiColor::Green.on_default());
+    if format == FormatArg::Word {
+        // `[-old-]` red and `{+new+}` green, the markers kept.
+        let mut s = String::with_capacity(text.len() + 64);
+        let mut rest = text;
+        while let Some(i) = rest.find(['[', '{']) {
+            let (open, close, style) = if rest[i..].starts_with("[-") {
+                ("[-", "-]", red)
+            } else if rest[i..].starts_with("{+") {
+                ("{+", "+}", green)
+            } else {
+                s.push_str(&rest[..=i]);
+                rest = &rest[i + 1..];
+                continue;
+            };
+            let Some(end) = rest[i + open.len()..].find(close) else {
+                break;
+            };
+            let end = i + open.len() + end + close.len();
+            s.push_str(&rest[..i]);
+            s.push_str(&out.paint(style, &rest[i..end]));
+            rest = &rest[end..];
+        }
+        s.push_str(rest);
+        return s;
+    }
+    text.split_inclusive('\n')
+        .map(|line| {
+            let body = line.strip_suffix('\n').unwrap_or(line);
+            let style = if format == FormatArg::Unified
+                && (body.starts_with("--- ") || body.starts_with("+++ "))
+            {
+                Style::new().bold()
+            } else if body.starts_with("@@") {
+                AnsiColor::Cyan.on_default()
+            } else if body.starts_with('+') {
+                green
+            } else if body.starts_with('-') {
+                red
+            } else if format == FormatArg::Report && body.starts_with('~') {
+                AnsiColor::Yellow.on_default()
+            } else {
+                return line.to_string();
+            };
+            let nl = if line.len() > body.len() { "\n" } else { "" };
+            out.paint(style, body) + nl
+        })
+        .collect()
 }
 
 /// The document format of `path`: forced, from its extension, or guessed.
@@ -323,15 +369,21 @@ fn compare(c: CompareArgs, out: &Output) -> Result<Outcome, CliError> {
     let (Some(a_path), Some(b_path)) = (c.a, c.b) else {
         return Err(CliError::BadInput("usage: blocksmith diff A B".into()));
     };
+    files::one_stdin([a_path.as_path(), b_path.as_path()])?;
     let (a, b) = (read(&a_path)?, read(&b_path)?);
-    if c.format == FormatArg::Unified {
+    let format = if c.word_diff {
+        FormatArg::Word
+    } else {
+        c.format
+    };
+    if matches!(format, FormatArg::Unified | FormatArg::Word) {
         let algorithm = match c.algorithm {
             AlgorithmArg::Histogram => Algorithm::Histogram,
             AlgorithmArg::Myers => Algorithm::Myers,
             AlgorithmArg::Minimal => Algorithm::MyersMinimal,
             AlgorithmArg::Patience => Algorithm::Patience,
         };
-        let granularity = if c.word_diff {
+        let granularity = if format == FormatArg::Word {
             Granularity::Word
         } else {
             Granularity::Line
@@ -344,7 +396,7 @@ fn compare(c: CompareArgs, out: &Output) -> Result<Outcome, CliError> {
                 .with_granularity(granularity),
         );
         let stats = d.stats();
-        let text = if c.word_diff {
+        let text = if format == FormatArg::Word {
             if d.is_empty() {
                 String::new()
             } else {
@@ -359,7 +411,7 @@ fn compare(c: CompareArgs, out: &Output) -> Result<Outcome, CliError> {
         };
         out.emit(
             &json!({"different": !d.is_empty(), "insertions": stats.insertions, "deletions": stats.deletions, "diff": text}),
-            || trim_nl(&text),
+            || colorize(&trim_nl(&text), format, out),
         );
         return Ok(Outcome::from_bool(!d.is_empty()));
     }
@@ -368,7 +420,7 @@ fn compare(c: CompareArgs, out: &Output) -> Result<Outcome, CliError> {
     let (vb, _) = parse_doc(&b_path, &b, forced)?;
     let d = structured::diff(&va, &vb, &structured_options(&c.identity_keys));
     let (added, removed, modified, moved) = d.counts();
-    if c.format == FormatArg::JsonPatch {
+    if format == FormatArg::JsonPatch {
         let patch = d.to_json_patch().to_value();
         let pretty = serde_json::to_string_pretty(&patch).unwrap_or_default();
         out.emit(
@@ -379,7 +431,7 @@ fn compare(c: CompareArgs, out: &Output) -> Result<Outcome, CliError> {
         let report = d.report();
         out.emit(
             &json!({"different": !d.is_empty(), "added": added, "removed": removed, "modified": modified, "moved": moved, "changes": d.changes}),
-            || trim_nl(&report),
+            || colorize(&trim_nl(&report), FormatArg::Report, out),
         );
     }
     Ok(Outcome::from_bool(!d.is_empty()))
@@ -393,9 +445,12 @@ fn apply_cmd(
     output: Option<&Path>,
     out: &Output,
 ) -> Result<Outcome, CliError> {
+    files::one_stdin([file, patch_path])?;
     let target = read(file)?;
     let patch_text = read(patch_path)?;
+    // FILE `-` (read from standard input) is written to standard output.
     let dest = output.unwrap_or(file);
+    let to_stdout = files::is_std(dest);
     if patch_text.trim_start().starts_with('[') {
         if reverse {
             return Err(CliError::BadInput(
@@ -407,10 +462,19 @@ fn apply_cmd(
         let (doc, format) = parse_doc(file, &target, None)?;
         let patched = patch.apply(&doc)?;
         let text = value::to_string(&patched, format)?;
-        write(dest, &text)?;
-        out.emit(&json!({"applied": patch.ops().len(), "rejected": 0, "file": dest.display().to_string()}), || {
-            format!("applied {} JSON Patch operations to {}", patch.ops().len(), dest.display())
-        });
+        if to_stdout && out.json {
+            out.emit(
+                &json!({"applied": patch.ops().len(), "rejected": 0, "text": text}),
+                String::new,
+            );
+        } else if to_stdout {
+            write(dest, &text)?;
+        } else {
+            write(dest, &text)?;
+            out.emit(&json!({"applied": patch.ops().len(), "rejected": 0, "file": dest.display().to_string()}), || {
+                format!("applied {} JSON Patch operations to {}", patch.ops().len(), dest.display())
+            });
+        }
         return Ok(Outcome::Same);
     }
     let parsed = Patch::parse(&patch_text)
@@ -438,16 +502,30 @@ fn apply_cmd(
     };
     let fp = if reverse { fp.reversed() } else { fp.clone() };
     let report = apply(&target, &fp, &ApplyOptions::default().with_fuzz(fuzz));
+    let mut value = json!({
+        "file": dest.display().to_string(),
+        "applied": report.hunks,
+        "rejected": report.rejects.iter().map(|r| json!({"hunk": r.index + 1, "reason": r.reason})).collect::<Vec<_>>(),
+    });
+    if to_stdout {
+        // The patched text is the output: with --json inside the object, else
+        // on stdout with the failed hunks (no .rej file) on stderr.
+        if out.json {
+            value["text"] = json!(report.text);
+            out.emit(&value, String::new);
+        } else {
+            write(dest, &report.text)?;
+            for r in &report.rejects {
+                eprintln!("Hunk #{} FAILED: {}", r.index + 1, r.reason);
+            }
+        }
+        return Ok(Outcome::from_bool(!report.rejects.is_empty()));
+    }
     write(dest, &report.text)?;
     let rej_path = PathBuf::from(format!("{}.rej", dest.display()));
     if !report.rejects.is_empty() {
         write(&rej_path, &report.rejects_file(&fp))?;
     }
-    let value = json!({
-        "file": dest.display().to_string(),
-        "applied": report.hunks,
-        "rejected": report.rejects.iter().map(|r| json!({"hunk": r.index + 1, "reason": r.reason})).collect::<Vec<_>>(),
-    });
     out.emit(&value, || {
         let mut lines = Vec::new();
         for h in &report.hunks {
@@ -485,6 +563,8 @@ fn merge_cmd(
     identity_keys: &[String],
     out: &Output,
 ) -> Result<Outcome, CliError> {
+    files::one_stdin(paths.iter().map(PathBuf::as_path))?;
+    let output = output.filter(|o| !files::is_std(o));
     let texts = [read(&paths[0])?, read(&paths[1])?, read(&paths[2])?];
     let formats: Vec<Option<Format>> = paths
         .iter()
@@ -641,5 +721,34 @@ fn config_cmd(cmd: ConfigCmd, dir: &Path, out: &Output) -> Result<Outcome, CliEr
             );
             Ok(Outcome::Same)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::ColorArg;
+
+    #[test]
+    fn colours_mark_changes_and_nothing_else() {
+        let on = Output::new(false, false, ColorArg::Always);
+        let off = Output::new(false, false, ColorArg::Never);
+        let word = "a [-b-]{+c+} [d] {e}";
+        assert_eq!(colorize(word, FormatArg::Word, &off), word);
+        let w = colorize(word, FormatArg::Word, &on);
+        assert!(
+            w.contains("\u{1b}[31m[-b-]") && w.contains("\u{1b}[32m{+c+}"),
+            "{w:?}"
+        );
+        assert!(w.ends_with(" [d] {e}"), "{w:?}");
+        let unified = "--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y\n z";
+        let u = colorize(unified, FormatArg::Unified, &on);
+        assert_eq!(u.matches('\u{1b}').count(), 10, "{u:?}");
+        assert!(u.ends_with("\n z"), "{u:?}");
+        let r = colorize("~ /a: 1 -> 2\n+ /b: 3", FormatArg::Report, &on);
+        assert!(
+            r.starts_with("\u{1b}[33m~") && r.contains("\u{1b}[32m+ /b"),
+            "{r:?}"
+        );
     }
 }

@@ -45,7 +45,7 @@ pub(crate) enum DisputeCmd {
     Evidence {
         /// The dispute.
         id: String,
-        /// Add an item: KIND FILE|TEXT.
+        /// Add an item: KIND FILE|TEXT (`-`: a file from standard input).
         #[arg(long, num_args = 2, value_names = ["KIND", "FILE|TEXT"])]
         add: Option<Vec<String>>,
         /// A field of the item: NAME=VALUE (repeatable).
@@ -78,7 +78,7 @@ pub(crate) enum DisputeCmd {
     Event {
         /// The dispute the events are about.
         id: String,
-        /// The JSON file.
+        /// The JSON file (`-`: standard input).
         file: PathBuf,
     },
     /// The response queue: disputes due within a window (7d, 36h, 90m).
@@ -254,9 +254,21 @@ pub(crate) fn run(cmd: DisputeCmd, dir: &Path, out: &Output) -> Result<(), CliEr
                 let [kind, body] = <[String; 2]>::try_from(add)
                     .map_err(|_| CliError::BadInput("--add takes KIND and FILE|TEXT".into()))?;
                 let path = Path::new(&body);
-                let mut e = if path.is_file() {
+                let limit = blocksmith_dispute::DisputeOptions::default().max_file_bytes;
+                let mut e = if crate::files::is_std(path) {
+                    let mut bytes = Vec::new();
+                    std::io::Read::read_to_end(
+                        &mut std::io::Read::take(std::io::stdin().lock(), limit + 1),
+                        &mut bytes,
+                    )?;
+                    if bytes.len() as u64 > limit {
+                        return Err(CliError::BadInput(format!(
+                            "standard input: larger than {limit} bytes"
+                        )));
+                    }
+                    Evidence::file(kind, "stdin", bytes)
+                } else if path.is_file() {
                     // Read no more than the largest file the service takes.
-                    let limit = blocksmith_dispute::DisputeOptions::default().max_file_bytes;
                     if std::fs::metadata(path)?.len() > limit {
                         return Err(CliError::BadInput(format!(
                             "{body}: larger than {limit} bytes"
@@ -294,9 +306,9 @@ pub(crate) fn run(cmd: DisputeCmd, dir: &Path, out: &Output) -> Result<(), CliEr
             out.emit(&dispute_json(&x), || dispute_text(&x));
         }
         DisputeCmd::Event { id, file } => {
-            let text = std::fs::read_to_string(&file)?;
-            let v: Value = serde_json::from_str(&text)
-                .map_err(|e| CliError::BadInput(format!("{}: {e}", file.display())))?;
+            let text = crate::files::read(&file)?;
+            let v: Value = serde_json::from_slice(&text)
+                .map_err(|e| CliError::BadInput(format!("{}: {e}", crate::files::name(&file))))?;
             let list = match v {
                 Value::Array(a) => a,
                 one => vec![one],

@@ -5,7 +5,9 @@
 //! `blocksmith_geo::persist`); every command restores it, works, and saves
 //! it back when it changed.
 
+use crate::files;
 use crate::output::{CliError, Output};
+use crate::progress;
 use blocksmith_geo::geo::{Coord, LineString, MultiPolygon, Polygon};
 use blocksmith_geo::{
     Fence, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter, RoamingFence, csv, persist,
@@ -21,7 +23,7 @@ pub(crate) enum GeoCmd {
     /// Load positions from a CSV file (header `id,kind,lat,lon,ts`; optional
     /// `accuracy,speed,heading`; ts in milliseconds) into the stored index.
     Load {
-        /// The CSV file.
+        /// The CSV file (`-`: standard input).
         csv: PathBuf,
         #[command(flatten)]
         at: IndexArg,
@@ -57,7 +59,7 @@ pub(crate) enum FenceCmd {
     Add {
         /// Fence id.
         id: String,
-        /// GeoJSON geometry (or Feature), or `@path/to/file.geojson`.
+        /// GeoJSON geometry (or Feature), or `@path/to/file.geojson` (`@-`: standard input).
         #[arg(long)]
         geojson: String,
         /// Apply only to this kind; repeatable (default: every kind).
@@ -136,6 +138,9 @@ impl From<blocksmith_geo::Error> for CliError {
         }
     }
 }
+
+/// Rows upserted between two ticks of `geo load`'s bar.
+const BATCH: usize = 4096;
 
 fn open(dir: &Path) -> Result<RedbStore, CliError> {
     std::fs::create_dir_all(dir)?;
@@ -260,12 +265,28 @@ pub(crate) fn run(cmd: GeoCmd, store_dir: &Path, out: &Output) -> Result<(), Cli
     let store = open(store_dir)?;
     match cmd {
         GeoCmd::Load { csv: path, at } => {
-            let bytes = std::fs::read(&path)
-                .map_err(|e| CliError::BadInput(format!("read {}: {e}", path.display())))?;
+            let bytes = files::read(&path)?;
             let updates = csv::parse(&bytes)?;
             let mut index =
                 load_index(&store, &at.name)?.unwrap_or_else(|| GeoIndex::new(options()));
-            let report = index.upsert_batch(&updates);
+            // In batches, so a bar can count the rows; positions stay those of the file.
+            let bar = progress::count(updates.len() as u64, "rows", out);
+            let mut report = blocksmith_geo::BatchReport::default();
+            for (n, part) in updates.chunks(BATCH).enumerate() {
+                let r = index.upsert_batch(part);
+                let base = n * BATCH;
+                report.inserted += r.inserted;
+                report.moved += r.moved;
+                report.out_of_order += r.out_of_order;
+                report
+                    .rejected
+                    .extend(r.rejected.into_iter().map(|(i, w)| (base + i, w)));
+                report
+                    .invalid
+                    .extend(r.invalid.into_iter().map(|(i, e)| (base + i, e)));
+                bar.inc(part.len() as u64);
+            }
+            bar.finish_and_clear();
             let events = index.drain_events().count();
             save(&store, &at.name, &index)?;
             let rejected: Vec<Value> = report
@@ -357,8 +378,8 @@ pub(crate) fn run(cmd: GeoCmd, store_dir: &Path, out: &Output) -> Result<(), Cli
             at,
         }) => {
             let text = match geojson.strip_prefix('@') {
-                Some(file) => std::fs::read_to_string(file)
-                    .map_err(|e| CliError::BadInput(format!("read {file}: {e}")))?,
+                Some(file) => String::from_utf8(files::read(Path::new(file))?)
+                    .map_err(|_| CliError::BadInput(format!("{file}: not UTF-8 text")))?,
                 None => geojson,
             };
             let shape = parse_geojson(&text)?;

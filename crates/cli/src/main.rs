@@ -1,8 +1,8 @@
 //! `blocksmith`: a thin command-line shell over every Blocksmith crate.
 //!
 //! `blocksmith <crate> <verb> ...`, human output by default and `--json` for
-//! machines. Exit codes: 0 success, 1 internal failure, 2 bad input (usage,
-//! invalid key or range), 3 not found, 4 a write condition failed.
+//! machines. The exit codes are one table, [`output::EXIT_CODES`], shown by
+//! `--help`; `-` stands for standard input or output wherever a file is taken.
 
 #![forbid(unsafe_code)]
 
@@ -10,10 +10,12 @@ mod codes_cmd;
 mod diff_cmd;
 mod dispute_cmd;
 mod feed_cmd;
+mod files;
 mod flow_cmd;
 mod geo_cmd;
 mod ocr_cmd;
 mod output;
+mod progress;
 mod sketch_cmd;
 mod spell_cmd;
 mod store_cmd;
@@ -21,8 +23,8 @@ mod tsz_cmd;
 mod upload_cmd;
 mod vault_cmd;
 
-use clap::{Parser, Subcommand};
-use output::Output;
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use output::{ColorArg, Output};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,11 +32,25 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "blocksmith", version, about)]
 struct Cli {
-    /// Print machine-readable JSON instead of text.
+    /// Print machine-readable JSON instead of text (where a command has
+    /// `--format`, the same as `--format json`).
     #[arg(long, global = true)]
     json: bool,
+    /// Draw no progress bars (they are drawn only on a terminal anyway).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Colour diffs and error messages: auto (a terminal, and `NO_COLOR` unset
+    /// or empty), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    color: ColorArg,
     /// Directory of the embedded store that persisting commands use.
-    #[arg(long, global = true, value_name = "DIR", default_value = ".blocksmith")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "BLOCKSMITH_STORE",
+        default_value = ".blocksmith"
+    )]
     store: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -88,12 +104,61 @@ enum Command {
     /// ledger, show, stats, reconcile.
     #[command(subcommand)]
     Dispute(dispute_cmd::DisputeCmd),
+    /// Print a shell completion script, e.g.
+    /// `blocksmith completions bash > ~/.local/share/bash-completion/completions/blocksmith`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The command line, with the exit-code table in `--help`.
+fn command() -> clap::Command {
+    Cli::command().after_help(output::exit_codes_help())
+}
+
+/// Parses the command line. A usage error exits 2, as clap's own do, and is
+/// a JSON object on stderr under `--json`.
+fn parse() -> Cli {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let result = command()
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    match result {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            let informational = matches!(e.kind(), K::DisplayHelp | K::DisplayVersion)
+                || e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand;
+            if !informational && args.iter().skip(1).any(|a| a == "--json") {
+                let message = e.render().to_string();
+                let first = message
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"error": first, "kind": "usage", "exit_code": 2})
+                );
+                std::process::exit(2);
+            }
+            e.exit()
+        }
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let out = Output { json: cli.json };
+    let cli = parse();
+    let json = cli.json || matches!(&cli.command, Command::Ocr(a) if a.wants_json());
+    let out = Output::new(json, cli.quiet, cli.color);
     let result = match cli.command {
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut command(), "blocksmith", &mut buf);
+            files::write(std::path::Path::new("-"), &buf)
+        }
         Command::Store(cmd) => store_cmd::run(cmd, &cli.store, &out),
         Command::Tsz(cmd) => tsz_cmd::run(cmd, &out),
         Command::Diff(args) => match diff_cmd::run(args, &cli.store, &out) {
@@ -125,10 +190,16 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_well_formed() {
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_the_exit_codes() {
+        let help = command().render_help().to_string();
+        assert!(help.contains("Exit codes:"), "{help}");
+        assert!(help.contains("BLOCKSMITH_STORE"), "{help}");
     }
 }

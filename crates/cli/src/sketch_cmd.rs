@@ -75,14 +75,28 @@ pub(crate) enum SketchCmd {
     /// Print what a sketch file holds (HLL, KLL or Theta from any
     /// DataSketches implementation, DataDog DDSketch protobuf, or ours).
     Read {
-        /// The file.
+        /// The file (`-`: standard input).
         file: PathBuf,
     },
 }
 
+impl SketchCmd {
+    /// Whether the sketch itself goes to standard output (`--out -`).
+    fn writes_stdout(&self) -> bool {
+        match self {
+            SketchCmd::Hll { io, .. }
+            | SketchCmd::Kll { io, .. }
+            | SketchCmd::Theta { io, .. }
+            | SketchCmd::Ddsketch { io, .. }
+            | SketchCmd::Topk { io, .. } => io.out.as_deref().is_some_and(crate::files::is_std),
+            SketchCmd::Read { .. } => false,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct SketchIo {
-    /// Write the serialized sketch to this file.
+    /// Write the serialized sketch to this file (`-`: standard output, instead of the summary).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Keep the sketch in the store under this name, merging this run's input into it.
@@ -168,8 +182,7 @@ fn stored(store_dir: &Path, kind: &str, name: Option<&String>) -> Result<Previou
 
 fn finish(bytes: &[u8], io: &SketchIo, stored: Option<Stored>) -> Result<(), CliError> {
     if let Some(path) = &io.out {
-        std::fs::write(path, bytes)
-            .map_err(|e| CliError::BadInput(format!("write {}: {e}", path.display())))?;
+        crate::files::write(path, bytes)?;
     }
     if let Some(s) = stored {
         s.store.blocking().put(&s.key, bytes.to_vec())?;
@@ -273,6 +286,7 @@ fn topk_json(s: &SpaceSaving, k: usize) -> Value {
 }
 
 pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), CliError> {
+    let to_stdout = cmd.writes_stdout();
     let value = match cmd {
         SketchCmd::Hll { lg_k, hll_type, io } => {
             let mut s = HllSketch::new(lg_k, hll_type.into())?;
@@ -379,12 +393,13 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
             topk_json(&s, k)
         }
         SketchCmd::Read { file } => {
-            let bytes = std::fs::read(&file)
-                .map_err(|e| CliError::BadInput(format!("read {}: {e}", file.display())))?;
+            let bytes = crate::files::read(&file)?;
             read(&bytes)?
         }
     };
-    out.emit(&value, || human(&value));
+    if !to_stdout {
+        out.emit(&value, || human(&value));
+    }
     Ok(())
 }
 

@@ -1,12 +1,13 @@
 //! `blocksmith store ...`: the embedded blob store from the shell.
 
+use crate::files;
 use crate::output::{CliError, Output};
 use blocksmith_store::{
     ByteRange, Key, ListOptions, ObjectMeta, PutMode, PutOptions, RedbStore, StoreExt, Version,
 };
 use clap::Subcommand;
 use serde_json::json;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand, Debug)]
@@ -15,7 +16,7 @@ pub(crate) enum StoreCmd {
     Put {
         /// The key, `/`-separated.
         key: String,
-        /// Read the value from this file.
+        /// Read the value from this file (`-` or absent: standard input).
         file: Option<PathBuf>,
         /// The value as a string.
         #[arg(long, conflicts_with = "file")]
@@ -31,7 +32,7 @@ pub(crate) enum StoreCmd {
     Get {
         /// The key.
         key: String,
-        /// Write the bytes to this file instead of standard output.
+        /// Write the bytes to this file instead of standard output (`-`: standard output).
         #[arg(long, short)]
         output: Option<PathBuf>,
         /// Only bytes START..END (END exclusive), `START..` or `-N` (the last N).
@@ -99,8 +100,7 @@ pub(crate) fn run(cmd: StoreCmd, dir: &Path, out: &Output) -> Result<(), CliErro
         } => {
             let k = key(&k)?;
             let bytes = match (file, value) {
-                (Some(f), _) => std::fs::read(&f)
-                    .map_err(|e| CliError::BadInput(format!("read {}: {e}", f.display())))?,
+                (Some(f), _) => files::read(&f)?,
                 (None, Some(v)) => v.into_bytes(),
                 (None, None) => {
                     let mut buf = Vec::new();
@@ -130,8 +130,8 @@ pub(crate) fn run(cmd: StoreCmd, dir: &Path, out: &Output) -> Result<(), CliErro
                 Some(r) => s.get_range(&k, parse_range(&r)?)?,
                 None => s.get(&k)?,
             };
-            if let Some(path) = output {
-                std::fs::write(&path, &r.data)?;
+            if let Some(path) = output.filter(|p| !files::is_std(p)) {
+                files::write(&path, &r.data)?;
                 out.emit(&meta_json(&r.meta), || {
                     format!("wrote {} bytes to {}", r.data.len(), path.display())
                 });
@@ -142,7 +142,7 @@ pub(crate) fn run(cmd: StoreCmd, dir: &Path, out: &Output) -> Result<(), CliErro
                 v["utf8"] = json!(text);
                 out.emit(&v, String::new);
             } else {
-                std::io::stdout().write_all(&r.data)?;
+                files::write(Path::new("-"), &r.data)?;
             }
         }
         StoreCmd::Head { key: k } => {

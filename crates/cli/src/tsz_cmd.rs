@@ -1,10 +1,13 @@
 //! `blocksmith tsz ...`: measure and apply time-series compression.
 
+use crate::files;
 use crate::output::{CliError, Output};
+use crate::progress;
 use blocksmith_tsz::{Chunk, Point, Policy, TimeUnit, best, gorilla, pack};
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use std::fmt::Write as _;
+use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand, Debug)]
@@ -12,15 +15,15 @@ pub(crate) enum TszCmd {
     /// Bits/value of each codec on files of values (one per line, or `timestamp,value`),
     /// with a verified round trip; per file and overall.
     Stats {
-        /// Input files.
+        /// Input files (`-`: standard input).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// Compress a file of points into a stream of chunks.
     Compress {
-        /// Input: values one per line, or `timestamp,value`.
+        /// Input: values one per line, or `timestamp,value` (`-`: standard input).
         input: PathBuf,
-        /// Output file of concatenated chunks.
+        /// Output file of concatenated chunks (`-`: standard output).
         output: PathBuf,
         /// Codec policy.
         #[arg(long, value_enum, default_value_t = PolicyArg::Auto)]
@@ -31,9 +34,9 @@ pub(crate) enum TszCmd {
     },
     /// Decompress a chunk stream back to `timestamp,value` lines.
     Decompress {
-        /// Input file of concatenated chunks.
+        /// Input file of concatenated chunks (`-`: standard input).
         input: PathBuf,
-        /// Output file (standard output if absent).
+        /// Output file (standard output if absent or `-`).
         output: Option<PathBuf>,
     },
 }
@@ -79,23 +82,32 @@ impl From<blocksmith_tsz::Error> for CliError {
 }
 
 /// Parses values one per line, or `timestamp,value` lines. Value-only files
-/// get timestamps 0, 1, 2, ...; blank lines and `#` comments are skipped.
-fn read_points(path: &Path) -> Result<Vec<Point>, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::BadInput(format!("read {}: {e}", path.display())))?;
+/// get timestamps 0, 1, 2, ...; blank lines and `#` comments are skipped. The
+/// input is read as a stream (`-` is standard input); with `out`, a bar
+/// counts the bytes of a file.
+fn read_points(path: &Path, out: Option<&Output>) -> Result<Vec<Point>, CliError> {
+    let name = files::name(path);
+    let (mut input, len) = files::reader(path)?;
+    let bar = match (out, len) {
+        (Some(out), Some(len)) => progress::bytes(len, out),
+        _ => indicatif::ProgressBar::hidden(),
+    };
     let mut points = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    let mut line = String::new();
+    for i in 0.. {
+        line.clear();
+        let n = input
+            .read_line(&mut line)
+            .map_err(|e| CliError::BadInput(format!("read {name}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        bar.inc(n as u64);
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let bad = || {
-            CliError::BadInput(format!(
-                "{}:{}: cannot parse {line:?}",
-                path.display(),
-                i + 1
-            ))
-        };
+        let bad = || CliError::BadInput(format!("{name}:{}: cannot parse {line:?}", i + 1));
         let point = match line.split_once(',') {
             Some((t, v)) => (
                 t.trim().parse::<i64>().map_err(|_| bad())?,
@@ -105,6 +117,7 @@ fn read_points(path: &Path) -> Result<Vec<Point>, CliError> {
         };
         points.push(point);
     }
+    bar.finish_and_clear();
     Ok(points)
 }
 
@@ -125,7 +138,7 @@ fn measure(values: &[f64]) -> Result<[usize; 4], CliError> {
             || !same_bits(&best::decode_values(&a, part.len())?, part)
             || !same_bits(&pack::decode_values(&p, part.len())?, part)
         {
-            return Err(CliError::Internal("round trip mismatch".into()));
+            return Err(CliError::Verify("round trip mismatch".into()));
         }
         sizes[0] += g.len();
         sizes[1] += a.len();
@@ -152,14 +165,15 @@ pub(crate) fn run(cmd: TszCmd, out: &Output) -> Result<(), CliError> {
         TszCmd::Stats { files } => {
             let mut rows = Vec::new();
             let (mut n_all, mut all) = (0, [0usize; 4]);
+            files::one_stdin(files.iter().map(PathBuf::as_path))?;
             for f in &files {
-                let values: Vec<f64> = read_points(f)?.into_iter().map(|p| p.1).collect();
+                let values: Vec<f64> = read_points(f, None)?.into_iter().map(|p| p.1).collect();
                 let sizes = measure(&values)?;
                 n_all += values.len();
                 for (a, s) in all.iter_mut().zip(sizes) {
                     *a += s;
                 }
-                rows.push((f.display().to_string(), values.len(), sizes));
+                rows.push((files::name(f), values.len(), sizes));
             }
             rows.push(("(overall)".to_string(), n_all, all));
             let value = json!(
@@ -202,7 +216,8 @@ pub(crate) fn run(cmd: TszCmd, out: &Output) -> Result<(), CliError> {
             policy,
             unit,
         } => {
-            let mut points = read_points(&input)?;
+            // A bar over the input's bytes while it is parsed, then one over the chunks.
+            let mut points = read_points(&input, Some(out))?;
             points.sort_by_key(|p| p.0);
             let policy = match policy {
                 PolicyArg::Gorilla => Policy::Gorilla,
@@ -210,41 +225,56 @@ pub(crate) fn run(cmd: TszCmd, out: &Output) -> Result<(), CliError> {
                 PolicyArg::Alp => Policy::Alp,
                 PolicyArg::Auto => Policy::Auto,
             };
-            let mut bytes = Vec::new();
+            let chunks = points.len().div_ceil(Chunk::MAX_POINTS) as u64;
+            let bar = progress::count(chunks, "chunks", out);
+            let mut w = files::writer(&output)?;
+            let mut written = 0;
             for part in points.chunks(Chunk::MAX_POINTS) {
-                bytes.extend_from_slice(&Chunk::encode(part, unit.into(), policy)?);
+                let chunk = Chunk::encode(part, unit.into(), policy)?;
+                w.write_all(&chunk).or_else(files::quiet_pipe)?;
+                written += chunk.len();
+                bar.inc(1);
             }
-            std::fs::write(&output, &bytes)?;
-            let raw = points.len() * 16;
-            out.emit(
-                &json!({"points": points.len(), "bytes": bytes.len(), "ratio": round2(raw as f64 / bytes.len().max(1) as f64)}),
-                || format!("{} points -> {} bytes ({:.2}x smaller than 16 bytes/point)", points.len(), bytes.len(), raw as f64 / bytes.len().max(1) as f64),
-            );
+            w.flush().or_else(files::quiet_pipe)?;
+            bar.finish_and_clear();
+            // With the chunks on standard output, the summary would corrupt them.
+            if !files::is_std(&output) {
+                let raw = points.len() * 16;
+                let ratio = raw as f64 / written.max(1) as f64;
+                out.emit(
+                    &json!({"points": points.len(), "bytes": written, "ratio": round2(ratio)}),
+                    || format!("{} points -> {written} bytes ({ratio:.2}x smaller than 16 bytes/point)", points.len()),
+                );
+            }
         }
         TszCmd::Decompress { input, output } => {
-            let bytes = std::fs::read(&input)
-                .map_err(|e| CliError::BadInput(format!("read {}: {e}", input.display())))?;
+            let bytes = files::read(&input)?;
+            let output = output.filter(|o| !files::is_std(o));
+            let mut w = match &output {
+                Some(path) => files::writer(path)?,
+                None => files::writer(Path::new("-"))?,
+            };
+            // Each chunk is written out as soon as it is decoded.
             let mut rest = &bytes[..];
-            let mut text = String::new();
             let mut n = 0;
+            let mut text = String::new();
             while !rest.is_empty() {
                 let header = Chunk::peek(rest)?;
                 let len = header.total_len().min(rest.len());
                 let (_, points) = Chunk::decode(&rest[..len])?;
+                text.clear();
                 for (t, v) in &points {
                     let _ = writeln!(text, "{t},{v:?}");
                 }
+                w.write_all(text.as_bytes()).or_else(files::quiet_pipe)?;
                 n += points.len();
                 rest = &rest[len..];
             }
-            match output {
-                Some(path) => {
-                    std::fs::write(&path, text)?;
-                    out.emit(&json!({"points": n}), || {
-                        format!("{n} points -> {}", path.display())
-                    });
-                }
-                None => print!("{text}"),
+            w.flush().or_else(files::quiet_pipe)?;
+            if let Some(path) = output {
+                out.emit(&json!({"points": n}), || {
+                    format!("{n} points -> {}", path.display())
+                });
             }
         }
     }

@@ -139,8 +139,8 @@ pub(crate) enum ApiKeyCmd {
         #[command(flatten)]
         sel: VaultSel,
     },
-    /// Check a key (from the argument or standard input). Exit 0 valid, 3
-    /// unknown/revoked/expired, 2 malformed or mistyped.
+    /// Check a key (from the argument or standard input). Exit 0 valid, 5
+    /// rejected (unknown, revoked or expired), 2 malformed or mistyped.
     Verify {
         /// The key.
         key: Option<String>,
@@ -182,15 +182,15 @@ impl From<VaultError> for CliError {
             VaultError::Store(e) => e.into(),
             VaultError::VaultNotFound { .. }
             | VaultError::ItemNotFound { .. }
-            | VaultError::ApiKeyNotFound { .. }
+            | VaultError::ApiKeyNotFound { .. } => CliError::NotFound(msg),
+            VaultError::WrongCredentials
             | VaultError::ApiKeyRejected
             | VaultError::ApiKeyExpired { .. }
-            | VaultError::ApiKeyRevoked { .. } => CliError::NotFound(msg),
+            | VaultError::ApiKeyRevoked { .. } => CliError::Verify(msg),
             VaultError::DuplicateName { .. }
             | VaultError::Conflict(_)
             | VaultError::ApiKeyNotActive { .. } => CliError::Conflict(msg),
-            VaultError::WrongCredentials
-            | VaultError::SecretKeyRequired
+            VaultError::SecretKeyRequired
             | VaultError::PasswordRequired
             | VaultError::KdfParams(_)
             | VaultError::InvalidArgument(_)

@@ -1,6 +1,7 @@
 //! The `blocksmith` binary, run as a user would.
 
 mod codes;
+mod contract;
 mod diff;
 mod dispute;
 mod feed;

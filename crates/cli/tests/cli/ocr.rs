@@ -68,7 +68,7 @@ fn ocr_json_hocr_text_and_bad_input() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.png"));
     let o = run(d, &["ocr", d.join("missing.png").to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(3), "a missing input is not found");
 }
 
 /// A page of real text, typeset in a font the recognizer never saw, read back with `--text`.

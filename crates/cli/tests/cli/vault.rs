@@ -128,7 +128,7 @@ fn vault_init_add_get_list_rotate() {
         None,
         &["vault", "get", "github", w],
     );
-    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
     assert!(!String::from_utf8_lossy(&o.stderr).contains("wrong\n"));
     let o = run_with(d, &[PW], None, &["vault", "get", "nope", w]);
     assert_eq!(o.status.code(), Some(3), "{o:?}");
@@ -296,7 +296,7 @@ fn apikey_new_verify_rotate_revoke() {
     // From standard input too.
     let o = run_with(d, &[pepper], Some(key.as_bytes()), &["apikey", "verify"]);
     assert!(o.status.success(), "{o:?}");
-    // A typo is caught offline (exit 2), a stranger's key is rejected (exit 3).
+    // A typo is caught offline (exit 2), a stranger's key is rejected (exit 5).
     let mut typo = key.clone();
     let last = typo.pop().unwrap();
     typo.push(if last == 'a' { 'b' } else { 'a' });
@@ -307,7 +307,7 @@ fn apikey_new_verify_rotate_revoke() {
         "0000000000000000000000000000000000000000000000000000000000000000",
     );
     let o = run_with(d, &[other], None, &["apikey", "verify", &key]);
-    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
 
     let o = run_with(
         d,
@@ -324,9 +324,9 @@ fn apikey_new_verify_rotate_revoke() {
     let o = run_with(d, &[pepper], None, &["apikey", "revoke", &key]);
     assert!(o.status.success(), "{o:?}");
     let o = run_with(d, &[pepper], None, &["--json", "apikey", "verify", &key]);
-    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
     let err: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
-    assert_eq!(err["kind"], "not_found");
+    assert_eq!(err["kind"], "verification_failed");
     let o = run_with(
         d,
         &[pepper],
