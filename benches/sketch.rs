@@ -336,7 +336,7 @@ fn ddsketch(c: &mut Criterion) {
         b.iter(|| {
             let mut s = DdSketch::new(0.01).unwrap();
             for &v in &vals {
-                s.add(v);
+                s.update(v);
             }
             black_box(s.quantile(0.99))
         });
