@@ -232,7 +232,9 @@ fn dd_json(s: &DdSketch, qs: &[f64]) -> Value {
         .iter()
         .map(|&r| (r.to_string(), json!(s.quantile(r))))
         .collect();
-    json!({"family": "ddsketch", "count": s.count(), "alpha": round(s.relative_accuracy()), "quantiles": q})
+    json!({"family": "ddsketch", "count": s.count(), "alpha": round(s.relative_accuracy()),
+        // null when unknown: the protobuf bytes do not carry them.
+        "sum": s.sum(), "min": s.min(), "max": s.max(), "quantiles": q})
 }
 
 fn human(v: &Value) -> String {
@@ -284,7 +286,7 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
             let st = match st {
                 Some((st, Some(old))) => {
                     let mut prev = HllSketch::from_bytes(&old)?;
-                    prev.merge(&s);
+                    prev.merge(&s)?;
                     prev.set_target_type(hll_type.into());
                     s = prev;
                     Some(st)
@@ -308,7 +310,7 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
             let st = match stored(store_dir, "kll", io.name.as_ref())? {
                 Some((st, Some(old))) => {
                     let mut prev = KllSketch::<f64>::from_bytes(&old)?;
-                    prev.merge(&s);
+                    prev.merge(&s)?;
                     s = prev;
                     Some(st)
                 }
@@ -368,7 +370,7 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
             let st = match stored(store_dir, "topk", io.name.as_ref())? {
                 Some((st, Some(old))) => {
                     let mut prev = SpaceSaving::from_bytes(&old)?;
-                    prev.merge(&s);
+                    prev.merge(&s)?;
                     s = prev;
                     Some(st)
                 }
