@@ -45,15 +45,21 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
     let airport = Fence::from_lat_lon(
         "cdg-pickup",
         [
-            [(48.990, 2.500), (48.990, 2.600), (49.030, 2.600), (49.030, 2.500)],
-            [(48.995, 2.505), (48.995, 2.525), (49.005, 2.525), (49.005, 2.505)],
+            [
+                (48.990, 2.500),
+                (48.990, 2.600),
+                (49.030, 2.600),
+                (49.030, 2.500),
+            ],
+            [
+                (48.995, 2.505),
+                (48.995, 2.525),
+                (49.005, 2.525),
+                (49.005, 2.505),
+            ],
         ],
     )?;
-    index.add_fence(
-        airport
-            .with_kinds([Kind::Driver])
-            .with_dwell_ms(120_000),
-    )?;
+    index.add_fence(airport.with_kinds([Kind::Driver]).with_dwell_ms(120_000))?;
 
     // A rider waiting at Châtelet, with a roaming fence that follows them:
     // drivers coming within 400 m emit Enter (the "driver is close" push).

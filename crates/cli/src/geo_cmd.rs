@@ -7,9 +7,7 @@
 
 use crate::output::{CliError, Output};
 use blocksmith_geo::geo::{Coord, LineString, MultiPolygon, Polygon};
-use blocksmith_geo::{
-    Fence, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter, RoamingFence, csv,
-};
+use blocksmith_geo::{Fence, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter, RoamingFence, csv};
 use blocksmith_store::{RedbStore, block_on};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};

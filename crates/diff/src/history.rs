@@ -1079,7 +1079,14 @@ impl<S: Store> BlockingConfigStore<'_, S> {
     ///
     /// # Errors
     /// As [`ConfigStore::commit`].
-    pub fn commit(&self, name: &str, content: &str, format: Option<Format>, author: &str, message: &str) -> Result<ConfigVersion> {
+    pub fn commit(
+        &self,
+        name: &str,
+        content: &str,
+        format: Option<Format>,
+        author: &str,
+        message: &str,
+    ) -> Result<ConfigVersion> {
         blocksmith_store::block_on(self.0.commit(name, content, format, author, message))
     }
     /// [`ConfigStore::revert`].
@@ -1107,7 +1114,14 @@ impl<S: Store> BlockingConfigStore<'_, S> {
     ///
     /// # Errors
     /// As [`ConfigStore::propose`].
-    pub fn propose(&self, name: &str, content: &str, format: Option<Format>, author: &str, message: &str) -> Result<Proposal> {
+    pub fn propose(
+        &self,
+        name: &str,
+        content: &str,
+        format: Option<Format>,
+        author: &str,
+        message: &str,
+    ) -> Result<Proposal> {
         blocksmith_store::block_on(self.0.propose(name, content, format, author, message))
     }
     /// [`ConfigStore::proposal`].

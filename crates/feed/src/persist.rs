@@ -773,7 +773,12 @@ impl<S: Store> BlockingFeedStore<'_, S> {
     ///
     /// # Errors
     /// As [`FeedStore::load_with_scorer`].
-    pub fn load_with_scorer<Sc: Scorer>(&self, config: FeedConfig, key: CursorKey, scorer: Sc) -> Result<Feed<Sc>> {
+    pub fn load_with_scorer<Sc: Scorer>(
+        &self,
+        config: FeedConfig,
+        key: CursorKey,
+        scorer: Sc,
+    ) -> Result<Feed<Sc>> {
         blocksmith_store::block_on(self.0.load_with_scorer(config, key, scorer))
     }
 }

@@ -114,7 +114,9 @@ impl Fence {
             })
             .collect::<Result<Vec<_>>>()?
             .into_iter();
-        let outer = rings.next().unwrap_or_else(|| geo::LineString::new(Vec::new()));
+        let outer = rings
+            .next()
+            .unwrap_or_else(|| geo::LineString::new(Vec::new()));
         Ok(Fence::new(id, geo::Polygon::new(outer, rings.collect())))
     }
 

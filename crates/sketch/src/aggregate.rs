@@ -360,8 +360,12 @@ impl<'de> Deserialize<'de> for RelativeQuantiles {
         let (bytes, summary) = <(Vec<u8>, Option<(u64, u64, u64)>)>::deserialize(d)?;
         let mut s = DdSketch::from_bytes(&bytes).map_err(D::Error::custom)?;
         if let Some((sum, min, max)) = summary {
-            s.restore_summary(f64::from_bits(sum), f64::from_bits(min), f64::from_bits(max))
-                .map_err(D::Error::custom)?;
+            s.restore_summary(
+                f64::from_bits(sum),
+                f64::from_bits(min),
+                f64::from_bits(max),
+            )
+            .map_err(D::Error::custom)?;
         }
         Ok(RelativeQuantiles(s))
     }

@@ -323,7 +323,9 @@ impl DdSketch {
     /// [`Error::InvalidArgument`] unless the sketch holds values, `sum` is
     /// finite and `min <= max` are finite; the summary stays unknown then.
     pub fn restore_summary(&mut self, sum: f64, min: f64, max: f64) -> Result<()> {
-        if self.is_empty() || !sum.is_finite() || !(min.is_finite() && max.is_finite() && min <= max)
+        if self.is_empty()
+            || !sum.is_finite()
+            || !(min.is_finite() && max.is_finite() && min <= max)
         {
             return Err(Error::InvalidArgument(format!(
                 "DDSketch summary sum {sum}, min {min}, max {max} for {} values",

@@ -95,9 +95,7 @@ fn check<S: Store>(inner: &S, acked: usize, point: &CrashPoint, states: &States)
     // A new process saves again: it succeeds, and leaves only its parts.
     let info = block_on(states.indexes[SAVES].save(inner, "city"))
         .unwrap_or_else(|e| panic!("{point}: save after restart: {e}"));
-    let back = block_on(GeoIndex::load(inner, "city"))
-        .unwrap()
-        .unwrap();
+    let back = block_on(GeoIndex::load(inner, "city")).unwrap().unwrap();
     assert_eq!(snapshot::encode(&back), states.bytes[SAVES], "{point}");
     let epoch = format!("geo/city/snap/{:016x}/", info.epoch);
     for m in inner.blocking().list_all("geo/city/snap/").unwrap() {

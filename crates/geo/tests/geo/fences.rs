@@ -299,12 +299,20 @@ proptest! {
 #[test]
 fn fences_from_lat_lon_rings() {
     let outer = [(48.99, 2.50), (48.99, 2.60), (49.03, 2.60), (49.03, 2.50)];
-    let hole = [(48.995, 2.505), (48.995, 2.525), (49.005, 2.525), (49.005, 2.505)];
+    let hole = [
+        (48.995, 2.505),
+        (48.995, 2.525),
+        (49.005, 2.525),
+        (49.005, 2.505),
+    ];
     let swap = |r: &[(f64, f64)]| -> LineString<f64> {
-        r.iter().map(|&(lat, lon)| (lon, lat)).collect::<Vec<_>>().into()
+        r.iter()
+            .map(|&(lat, lon)| (lon, lat))
+            .collect::<Vec<_>>()
+            .into()
     };
-    let fence = Fence::from_lat_lon("cdg", [&outer[..], &hole[..]].map(|r| r.iter().copied()))
-        .unwrap();
+    let fence =
+        Fence::from_lat_lon("cdg", [&outer[..], &hole[..]].map(|r| r.iter().copied())).unwrap();
     assert_eq!(
         fence,
         Fence::new("cdg", Polygon::new(swap(&outer), vec![swap(&hole)]))

@@ -178,9 +178,7 @@ fn store_round_trip_on_redb_with_small_parts() {
     let a = populated();
     let info = block_on(a.save(&store, "city")).unwrap();
     assert_eq!(info.epoch, 1);
-    let b = block_on(GeoIndex::load(&store, "city"))
-        .unwrap()
-        .unwrap();
+    let b = block_on(GeoIndex::load(&store, "city")).unwrap().unwrap();
     // The options come back from the snapshot; `load_with` replaces them.
     assert_eq!(b.options(), &options());
     assert_ne!(options(), GeoOptions::default());
@@ -205,11 +203,7 @@ fn store_round_trip_on_redb_with_small_parts() {
             .is_none()
     );
     block_on(persist::delete(&store, "city")).unwrap();
-    assert!(
-        block_on(GeoIndex::load(&store, "city"))
-            .unwrap()
-            .is_none()
-    );
+    assert!(block_on(GeoIndex::load(&store, "city")).unwrap().is_none());
     assert!(store.blocking().list_all("geo/city/").unwrap().is_empty());
 }
 
@@ -261,9 +255,7 @@ fn parts_respect_the_store_value_limit_and_corruption_is_detected() {
     let a = populated();
     let info = block_on(a.save(&store, "small")).unwrap();
     assert!(info.parts > 10, "{info:?}");
-    let b = block_on(GeoIndex::load(&store, "small"))
-        .unwrap()
-        .unwrap();
+    let b = block_on(GeoIndex::load(&store, "small")).unwrap().unwrap();
     same_answers(&a, &b);
     // Flip a byte in one part: the load fails with a typed error.
     let key =

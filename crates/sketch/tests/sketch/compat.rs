@@ -56,8 +56,7 @@ fn hll_reads_datasketches_bytes_with_identical_estimates() {
             continue;
         }
         let bytes = py_bytes(&e);
-        let sk =
-            HllSketch::from_bytes(&bytes).unwrap_or_else(|err| panic!("{}: {err}", e["file"]));
+        let sk = HllSketch::from_bytes(&bytes).unwrap_or_else(|err| panic!("{}: {err}", e["file"]));
         let expected = e["estimate"].as_f64().unwrap();
         if fam == "hll" {
             assert_eq!(sk.estimate(), expected, "{}", e["file"]);
@@ -159,8 +158,8 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 fn ddsketch_reads_datadog_protobuf_with_identical_quantiles() {
     let mut checked = 0;
     for e in py_manifest().iter().filter(|e| e["family"] == "ddsketch") {
-        let sk = DdSketch::from_bytes(&py_bytes(e))
-            .unwrap_or_else(|err| panic!("{}: {err}", e["file"]));
+        let sk =
+            DdSketch::from_bytes(&py_bytes(e)).unwrap_or_else(|err| panic!("{}: {err}", e["file"]));
         assert_eq!(sk.count(), e["count"].as_f64().unwrap());
         for (q, want) in RANKS.iter().zip(e["quantiles"].as_array().unwrap()) {
             let got = sk.quantile(*q).unwrap();

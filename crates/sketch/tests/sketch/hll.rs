@@ -131,10 +131,7 @@ fn hostile_headers_are_typed_errors() {
     }
     let good = s.to_bytes();
     for cut in [0, 1, 7, 8, 39, 40, good.len() - 1] {
-        assert!(
-            HllSketch::from_bytes(&good[..cut]).is_err(),
-            "cut at {cut}"
-        );
+        assert!(HllSketch::from_bytes(&good[..cut]).is_err(), "cut at {cut}");
     }
     let mut bad = good.clone();
     bad[2] = 3; // another family

@@ -203,7 +203,10 @@ fn ddsketch_decoded_and_merged_reports_no_wrong_summary() {
     }
     let known = server.sum().unwrap();
     let decoded = DdSketch::from_bytes(&server.to_bytes()).unwrap();
-    assert_eq!((decoded.sum(), decoded.min(), decoded.max()), (None, None, None));
+    assert_eq!(
+        (decoded.sum(), decoded.min(), decoded.max()),
+        (None, None, None)
+    );
     let mut live = DdSketch::new(0.01).unwrap();
     for i in 1..=1_000 {
         live.update(f64::from(i));
@@ -211,7 +214,10 @@ fn ddsketch_decoded_and_merged_reports_no_wrong_summary() {
     assert_eq!(live.sum(), Some(500_500.0));
     let mut merged = live.clone();
     merged.merge(&decoded).unwrap();
-    assert_eq!((merged.sum(), merged.min(), merged.max()), (None, None, None));
+    assert_eq!(
+        (merged.sum(), merged.min(), merged.max()),
+        (None, None, None)
+    );
     let top = merged.quantile(1.0).unwrap();
     assert!((top - 5_500.0).abs() <= 0.01 * 5_500.0, "{top}");
     // Live with live keeps an exact summary.
@@ -222,13 +228,22 @@ fn ddsketch_decoded_and_merged_reports_no_wrong_summary() {
     // Owners that store the summary beside the bytes restore it; nonsense is refused.
     let mut restored = DdSketch::from_bytes(&server.to_bytes()).unwrap();
     assert!(restored.restore_summary(known, 1_200.0, 1_100.0).is_err());
-    assert!(restored.restore_summary(f64::NAN, 1_100.0, 5_500.0).is_err());
+    assert!(
+        restored
+            .restore_summary(f64::NAN, 1_100.0, 5_500.0)
+            .is_err()
+    );
     assert!(!restored.has_summary());
     restored
         .restore_summary(known, server.min().unwrap(), server.max().unwrap())
         .unwrap();
     assert_eq!(restored, server);
-    assert!(DdSketch::new(0.01).unwrap().restore_summary(0.0, 0.0, 0.0).is_err());
+    assert!(
+        DdSketch::new(0.01)
+            .unwrap()
+            .restore_summary(0.0, 0.0, 0.0)
+            .is_err()
+    );
 }
 
 proptest! {

@@ -230,9 +230,7 @@ impl Job for UniqueJob {
     }
     fn save_restore(job: &Self::W, store: &MemoryStore) -> Self::W {
         block_on(job.save(store, "unique")).unwrap();
-        block_on(Self::W::load(store, "unique"))
-            .unwrap()
-            .unwrap()
+        block_on(Self::W::load(store, "unique")).unwrap().unwrap()
     }
 }
 
@@ -299,9 +297,8 @@ fn checkpoint_goes_through_a_real_store() {
     job.process("x".into(), 5, 1.0).unwrap();
     job.process("x".into(), 6, 3.0).unwrap();
     block_on(job.save(&store, "job-1")).unwrap();
-    let mut back: Windowed<String, f64, Welford> = block_on(Windowed::load(&store, "job-1"))
-        .unwrap()
-        .unwrap();
+    let mut back: Windowed<String, f64, Welford> =
+        block_on(Windowed::load(&store, "job-1")).unwrap().unwrap();
     let out = back.flush();
     assert_eq!(fired(&out)[0].2.mean, 2.0);
     assert!(
