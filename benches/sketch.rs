@@ -94,7 +94,7 @@ fn hll(c: &mut Criterion) {
     g.bench_function("blocksmith", |b| {
         b.iter(|| {
             let mut u = a.clone();
-            u.merge(&b2);
+            u.merge(&b2).unwrap();
             black_box(u.estimate())
         });
     });
@@ -158,7 +158,7 @@ fn kll(c: &mut Criterion) {
         b.iter(|| {
             let mut m = KllSketch::<f64>::new(200).unwrap();
             for p in &parts {
-                m.merge(p);
+                m.merge(p).unwrap();
             }
             black_box(m.n())
         });
@@ -336,7 +336,7 @@ fn ddsketch(c: &mut Criterion) {
         b.iter(|| {
             let mut s = DdSketch::new(0.01).unwrap();
             for &v in &vals {
-                s.add(v);
+                s.update(v);
             }
             black_box(s.quantile(0.99))
         });

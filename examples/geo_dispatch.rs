@@ -8,10 +8,9 @@
 //! cargo run --release --example geo_dispatch
 //! ```
 
-use blocksmith::geo::geo::{LineString, Polygon};
 use blocksmith::geo::{
     Fence, FenceEventKind, Fix, GeoIndex, GeoOptions, HistoryOptions, Kind, LatLon, Outcome,
-    QueryFilter, RoamingFence, persist,
+    QueryFilter, RoamingFence,
 };
 use blocksmith::store::{Store, block_on};
 use std::error::Error;
@@ -33,15 +32,6 @@ impl Rng {
     }
 }
 
-fn ring(points: &[(f64, f64)]) -> LineString<f64> {
-    // (lat, lon) in, (x = lon, y = lat) out.
-    points
-        .iter()
-        .map(|&(lat, lon)| (lon, lat))
-        .collect::<Vec<_>>()
-        .into()
-}
-
 /// Runs the demo on `store` and returns a one-line summary.
 pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
     let options = GeoOptions::default()
@@ -51,25 +41,25 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
         .with_history(Some(HistoryOptions::default().with_max_points(500)));
     let mut index = GeoIndex::new(options.clone());
     let cdg = (49.0097, 2.5479);
-    let airport = Polygon::new(
-        ring(&[
-            (48.990, 2.500),
-            (48.990, 2.600),
-            (49.030, 2.600),
-            (49.030, 2.500),
-        ]),
-        vec![ring(&[
-            (48.995, 2.505),
-            (48.995, 2.525),
-            (49.005, 2.525),
-            (49.005, 2.505),
-        ])], // cargo
-    );
-    index.add_fence(
-        Fence::new("cdg-pickup", airport)
-            .with_kinds([Kind::Driver])
-            .with_dwell_ms(120_000),
+    // Rings of (lat, lon): the boundary, then the cargo zone as a hole.
+    let airport = Fence::from_lat_lon(
+        "cdg-pickup",
+        [
+            [
+                (48.990, 2.500),
+                (48.990, 2.600),
+                (49.030, 2.600),
+                (49.030, 2.500),
+            ],
+            [
+                (48.995, 2.505),
+                (48.995, 2.525),
+                (49.005, 2.525),
+                (49.005, 2.505),
+            ],
+        ],
     )?;
+    index.add_fence(airport.with_kinds([Kind::Driver]).with_dwell_ms(120_000))?;
 
     // A rider waiting at Châtelet, with a roaming fence that follows them:
     // drivers coming within 400 m emit Enter (the "driver is close" push).
@@ -185,8 +175,9 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
     let line = simple.to_polyline(5)?;
 
     // Persist, restore, and ask again.
-    let saved = block_on(persist::save(&store, "dispatch", &index))?;
-    let back = block_on(persist::load(&store, "dispatch", options))?.ok_or("snapshot missing")?;
+    let saved = block_on(index.save(&store, "dispatch"))?;
+    let back = block_on(GeoIndex::load(&store, "dispatch"))?.ok_or("snapshot missing")?;
+    assert_eq!(back.options(), &options);
     let same = back.nearest(rider, 5, Some(3_000.0), &drivers_only)? == near;
 
     Ok(format!(

@@ -85,7 +85,7 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
             if i == CLICKS / 2 {
                 // Checkpoint the windowed state and carry on from the restored copy.
                 uniques.save(&store, "clicks/uniques").await?;
-                uniques = Windowed::restore(&store, "clicks/uniques")
+                uniques = Windowed::load(&store, "clicks/uniques")
                     .await?
                     .ok_or("checkpoint missing")?;
             }

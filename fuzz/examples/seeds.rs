@@ -635,7 +635,7 @@ fn sketch(o: &mut Out) {
     for i in 0..2000u64 {
         t.update(&i);
     }
-    o.variants("sketch_theta", "estimation", &t.compact().serialize());
+    o.variants("sketch_theta", "estimation", &t.compact().to_bytes());
     o.put(
         "sketch_theta",
         "theta_lg12_0.bin",
@@ -643,9 +643,9 @@ fn sketch(o: &mut Out) {
     );
     let mut dd = DdSketch::new(0.01).unwrap();
     for i in 1..200 {
-        dd.add(f64::from(i) * 0.37 - 10.0);
+        dd.update(f64::from(i) * 0.37 - 10.0);
     }
-    o.variants("sketch_ddsketch", "mixed-signs", &dd.to_protobuf());
+    o.variants("sketch_ddsketch", "mixed-signs", &dd.to_bytes());
     let mut cm = CountMin::new(3, 32).unwrap();
     let mut ss = SpaceSaving::new(8).unwrap();
     for (i, w) in ["a", "b", "c", "a", "d", "a", "e", "f", "g", "h", "i", "j"]
@@ -655,16 +655,16 @@ fn sketch(o: &mut Out) {
         cm.update(*w, i as u64 + 1);
         ss.update(w, i as u64 + 1);
     }
-    o.variants("sketch_frequency", "count-min", &cm.serialize());
-    o.put("sketch_frequency", "space-saving", ss.serialize());
+    o.variants("sketch_frequency", "count-min", &cm.to_bytes());
+    o.put("sketch_frequency", "space-saving", ss.to_bytes());
     let mut bf = BloomFilter::new(256, 3).unwrap();
     let mut ex = ExactSet::new();
     for i in 0..20u64 {
         bf.insert(&i);
         ex.insert(i * 1000);
     }
-    o.variants("sketch_bloom", "bloom", &bf.serialize());
-    o.put("sketch_bloom", "exact", ex.serialize());
+    o.variants("sketch_bloom", "bloom", &bf.to_bytes());
+    o.put("sketch_bloom", "exact", ex.to_bytes());
     let store = MemoryStore::new();
     let mut w: Windowed<String, f64, Welford> =
         Windowed::new(WindowOptions::new(WindowKind::Tumbling { size: 10 })).unwrap();

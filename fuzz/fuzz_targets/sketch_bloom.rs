@@ -6,11 +6,11 @@ use blocksmith_sketch::bloom::{BloomFilter, ExactSet};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(f) = BloomFilter::deserialize(data) {
-        assert_eq!(BloomFilter::deserialize(&f.serialize()).expect("decodes"), f);
+    if let Ok(f) = BloomFilter::from_bytes(data) {
+        assert_eq!(BloomFilter::from_bytes(&f.to_bytes()).expect("decodes"), f);
         let _ = f.contains("x");
     }
-    if let Ok(s) = ExactSet::deserialize(data) {
-        assert_eq!(ExactSet::deserialize(&s.serialize()).expect("decodes"), s);
+    if let Ok(s) = ExactSet::from_bytes(data) {
+        assert_eq!(ExactSet::from_bytes(&s.to_bytes()).expect("decodes"), s);
     }
 });

@@ -7,9 +7,9 @@ use blocksmith_sketch::ddsketch::DdSketch;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(s) = DdSketch::from_protobuf(data) {
+    if let Ok(s) = DdSketch::from_bytes(data) {
         let q = s.quantile(0.5);
-        let again = DdSketch::from_protobuf(&s.to_protobuf()).expect("our own bytes decode");
+        let again = DdSketch::from_bytes(&s.to_bytes()).expect("our own bytes decode");
         assert_eq!(again.quantile(0.5).map(f64::to_bits), q.map(f64::to_bits));
     }
 });

@@ -6,8 +6,8 @@ use blocksmith_sketch::theta::{self, CompactTheta};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(s) = CompactTheta::deserialize(data) {
-        assert_eq!(CompactTheta::deserialize(&s.serialize()).expect("decodes"), s);
+    if let Ok(s) = CompactTheta::from_bytes(data) {
+        assert_eq!(CompactTheta::from_bytes(&s.to_bytes()).expect("decodes"), s);
         let _ = theta::union(&[s.clone(), s.clone()], 12);
         let _ = theta::intersection(&[s.clone(), CompactTheta::empty()]);
         let _ = theta::a_not_b(&s, &s);

@@ -9,9 +9,7 @@ use crate::files;
 use crate::output::{CliError, Output};
 use crate::progress;
 use blocksmith_geo::geo::{Coord, LineString, MultiPolygon, Polygon};
-use blocksmith_geo::{
-    Fence, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter, RoamingFence, csv, persist,
-};
+use blocksmith_geo::{Fence, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter, RoamingFence, csv};
 use blocksmith_store::{RedbStore, block_on};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -152,7 +150,7 @@ fn options() -> GeoOptions {
 }
 
 fn load_index(store: &RedbStore, name: &str) -> Result<Option<GeoIndex>, CliError> {
-    Ok(block_on(persist::load(store, name, options()))?)
+    Ok(block_on(GeoIndex::load(store, name))?)
 }
 
 fn require_index(store: &RedbStore, name: &str) -> Result<GeoIndex, CliError> {
@@ -164,7 +162,7 @@ fn require_index(store: &RedbStore, name: &str) -> Result<GeoIndex, CliError> {
 }
 
 fn save(store: &RedbStore, name: &str, index: &GeoIndex) -> Result<(), CliError> {
-    block_on(persist::save(store, name, index))?;
+    block_on(index.save(store, name))?;
     Ok(())
 }
 

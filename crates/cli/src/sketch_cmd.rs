@@ -245,7 +245,9 @@ fn dd_json(s: &DdSketch, qs: &[f64]) -> Value {
         .iter()
         .map(|&r| (r.to_string(), json!(s.quantile(r))))
         .collect();
-    json!({"family": "ddsketch", "count": s.count(), "alpha": round(s.relative_accuracy()), "quantiles": q})
+    json!({"family": "ddsketch", "count": s.count(), "alpha": round(s.relative_accuracy()),
+        // null when unknown: the protobuf bytes do not carry them.
+        "sum": s.sum(), "min": s.min(), "max": s.max(), "quantiles": q})
 }
 
 fn human(v: &Value) -> String {
@@ -297,8 +299,8 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
             let st = stored(store_dir, "hll", io.name.as_ref())?;
             let st = match st {
                 Some((st, Some(old))) => {
-                    let mut prev = HllSketch::deserialize(&old)?;
-                    prev.merge(&s);
+                    let mut prev = HllSketch::from_bytes(&old)?;
+                    prev.merge(&s)?;
                     prev.set_target_type(hll_type.into());
                     s = prev;
                     Some(st)
@@ -306,7 +308,7 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
                 Some((st, None)) => Some(st),
                 None => None,
             };
-            finish(&s.serialize(), &io, st)?;
+            finish(&s.to_bytes(), &io, st)?;
             let mut v = hll_json(&s);
             v["lines"] = json!(input.len());
             v
@@ -321,15 +323,15 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
             }
             let st = match stored(store_dir, "kll", io.name.as_ref())? {
                 Some((st, Some(old))) => {
-                    let mut prev = KllSketch::<f64>::deserialize(&old)?;
-                    prev.merge(&s);
+                    let mut prev = KllSketch::<f64>::from_bytes(&old)?;
+                    prev.merge(&s)?;
                     s = prev;
                     Some(st)
                 }
                 Some((st, None)) => Some(st),
                 None => None,
             };
-            finish(&s.serialize(), &io, st)?;
+            finish(&s.to_bytes(), &io, st)?;
             kll_json(&s, &ranks, "double")
         }
         SketchCmd::Theta { lg_k, io } => {
@@ -340,13 +342,13 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
             let mut s = u.compact();
             let st = match stored(store_dir, "theta", io.name.as_ref())? {
                 Some((st, Some(old))) => {
-                    s = theta::union(&[CompactTheta::deserialize(&old)?, s], lg_k)?;
+                    s = theta::union(&[CompactTheta::from_bytes(&old)?, s], lg_k)?;
                     Some(st)
                 }
                 Some((st, None)) => Some(st),
                 None => None,
             };
-            finish(&s.serialize(), &io, st)?;
+            finish(&s.to_bytes(), &io, st)?;
             theta_json(&s)
         }
         SketchCmd::Ddsketch {
@@ -359,11 +361,11 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
             }
             let mut s = DdSketch::new(alpha)?;
             for v in numbers()? {
-                s.add(v);
+                s.update(v);
             }
             let st = match stored(store_dir, "ddsketch", io.name.as_ref())? {
                 Some((st, Some(old))) => {
-                    let mut prev = DdSketch::from_protobuf(&old)?;
+                    let mut prev = DdSketch::from_bytes(&old)?;
                     prev.merge(&s)?;
                     s = prev;
                     Some(st)
@@ -371,7 +373,7 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
                 Some((st, None)) => Some(st),
                 None => None,
             };
-            finish(&s.to_protobuf(), &io, st)?;
+            finish(&s.to_bytes(), &io, st)?;
             dd_json(&s, &quantiles)
         }
         SketchCmd::Topk { k, capacity, io } => {
@@ -381,15 +383,15 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
             }
             let st = match stored(store_dir, "topk", io.name.as_ref())? {
                 Some((st, Some(old))) => {
-                    let mut prev = SpaceSaving::deserialize(&old)?;
-                    prev.merge(&s);
+                    let mut prev = SpaceSaving::from_bytes(&old)?;
+                    prev.merge(&s)?;
                     s = prev;
                     Some(st)
                 }
                 Some((st, None)) => Some(st),
                 None => None,
             };
-            finish(&s.serialize(), &io, st)?;
+            finish(&s.to_bytes(), &io, st)?;
             topk_json(&s, k)
         }
         SketchCmd::Read { file } => {
@@ -407,31 +409,31 @@ pub(crate) fn run(cmd: SketchCmd, store_dir: &Path, out: &Output) -> Result<(), 
 fn read(bytes: &[u8]) -> Result<Value, CliError> {
     let ranks = [0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0];
     match (bytes.get(1), bytes.get(2)) {
-        (Some(1), Some(7)) => return Ok(hll_json(&HllSketch::deserialize(bytes)?)),
+        (Some(1), Some(7)) => return Ok(hll_json(&HllSketch::from_bytes(bytes)?)),
         (Some(1 | 2), Some(15)) => {
-            return match KllSketch::<f64>::deserialize(bytes) {
+            return match KllSketch::<f64>::from_bytes(bytes) {
                 Ok(s) => Ok(kll_json(&s, &ranks, "double")),
                 Err(_) => Ok(kll_json(
-                    &KllSketch::<f32>::deserialize(bytes)?,
+                    &KllSketch::<f32>::from_bytes(bytes)?,
                     &ranks,
                     "float",
                 )),
             };
         }
-        (Some(3), Some(3)) => return Ok(theta_json(&CompactTheta::deserialize(bytes)?)),
+        (Some(3), Some(3)) => return Ok(theta_json(&CompactTheta::from_bytes(bytes)?)),
         _ => {}
     }
     match bytes.get(..4) {
-        Some(b"BSSS") => return Ok(topk_json(&SpaceSaving::deserialize(bytes)?, 10)),
+        Some(b"BSSS") => return Ok(topk_json(&SpaceSaving::from_bytes(bytes)?, 10)),
         Some(b"BSCM") => {
-            let s = CountMin::deserialize(bytes)?;
+            let s = CountMin::from_bytes(bytes)?;
             return Ok(
                 json!({"family": "countmin", "total": s.total(), "depth": s.depth(), "width": s.width()}),
             );
         }
         _ => {}
     }
-    if let Ok(s) = DdSketch::from_protobuf(bytes) {
+    if let Ok(s) = DdSketch::from_bytes(bytes) {
         return Ok(dd_json(&s, &[0.5, 0.9, 0.99]));
     }
     Err(CliError::BadInput(

@@ -1031,3 +1031,153 @@ fn require(p: &Proposal, action: &'static str, allowed: &[ProposalStatus]) -> Re
 pub fn parse_content(text: &str, format: Option<Format>) -> Result<Option<Value>> {
     format.map(|f| value::parse(text, f)).transpose()
 }
+
+impl<S: Store> ConfigStore<S> {
+    /// The same calls as blocking ones, for synchronous hosts, tools and
+    /// tests (each drives the async method to completion on the calling
+    /// thread with [`blocksmith_store::block_on`]: never call it from inside
+    /// an async runtime's task).
+    pub fn blocking(&self) -> BlockingConfigStore<'_, S> {
+        BlockingConfigStore(self)
+    }
+}
+
+/// Blocking calls over a [`ConfigStore`] (see [`ConfigStore::blocking`]).
+#[derive(Debug)]
+pub struct BlockingConfigStore<'a, S>(&'a ConfigStore<S>);
+
+impl<S: Store> BlockingConfigStore<'_, S> {
+    /// [`ConfigStore::head`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::head`].
+    pub fn head(&self, name: &str) -> Result<Option<ConfigVersion>> {
+        blocksmith_store::block_on(self.0.head(name))
+    }
+    /// [`ConfigStore::get`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::get`].
+    pub fn get(&self, name: &str, version: u64) -> Result<ConfigVersion> {
+        blocksmith_store::block_on(self.0.get(name, version))
+    }
+    /// [`ConfigStore::history`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::history`].
+    pub fn history(&self, name: &str) -> Result<Vec<ConfigVersion>> {
+        blocksmith_store::block_on(self.0.history(name))
+    }
+    /// [`ConfigStore::names`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::names`].
+    pub fn names(&self) -> Result<Vec<String>> {
+        blocksmith_store::block_on(self.0.names())
+    }
+    /// [`ConfigStore::commit`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::commit`].
+    pub fn commit(
+        &self,
+        name: &str,
+        content: &str,
+        format: Option<Format>,
+        author: &str,
+        message: &str,
+    ) -> Result<ConfigVersion> {
+        blocksmith_store::block_on(self.0.commit(name, content, format, author, message))
+    }
+    /// [`ConfigStore::revert`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::revert`].
+    pub fn revert(&self, name: &str, author: &str, message: Option<&str>) -> Result<ConfigVersion> {
+        blocksmith_store::block_on(self.0.revert(name, author, message))
+    }
+    /// [`ConfigStore::diff`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::diff`].
+    pub fn diff(&self, name: &str, from: u64, to: u64) -> Result<VersionDiff> {
+        blocksmith_store::block_on(self.0.diff(name, from, to))
+    }
+    /// [`ConfigStore::drift`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::drift`].
+    pub fn drift(&self, name: &str, observed: &str, format: Option<Format>) -> Result<DriftReport> {
+        blocksmith_store::block_on(self.0.drift(name, observed, format))
+    }
+    /// [`ConfigStore::propose`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::propose`].
+    pub fn propose(
+        &self,
+        name: &str,
+        content: &str,
+        format: Option<Format>,
+        author: &str,
+        message: &str,
+    ) -> Result<Proposal> {
+        blocksmith_store::block_on(self.0.propose(name, content, format, author, message))
+    }
+    /// [`ConfigStore::proposal`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::proposal`].
+    pub fn proposal(&self, id: &str) -> Result<Proposal> {
+        blocksmith_store::block_on(self.0.proposal(id))
+    }
+    /// [`ConfigStore::proposals`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::proposals`].
+    pub fn proposals(&self) -> Result<Vec<Proposal>> {
+        blocksmith_store::block_on(self.0.proposals())
+    }
+    /// [`ConfigStore::submit`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::submit`].
+    pub fn submit(&self, id: &str, by: &str) -> Result<Proposal> {
+        blocksmith_store::block_on(self.0.submit(id, by))
+    }
+    /// [`ConfigStore::approve`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::approve`].
+    pub fn approve(&self, id: &str, by: &str) -> Result<Proposal> {
+        blocksmith_store::block_on(self.0.approve(id, by))
+    }
+    /// [`ConfigStore::reject`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::reject`].
+    pub fn reject(&self, id: &str, by: &str, reason: &str) -> Result<Proposal> {
+        blocksmith_store::block_on(self.0.reject(id, by, reason))
+    }
+    /// [`ConfigStore::apply`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::apply`].
+    pub fn apply(&self, id: &str, by: &str) -> Result<Proposal> {
+        blocksmith_store::block_on(self.0.apply(id, by))
+    }
+    /// [`ConfigStore::rollback`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::rollback`].
+    pub fn rollback(&self, id: &str, by: &str) -> Result<Proposal> {
+        blocksmith_store::block_on(self.0.rollback(id, by))
+    }
+    /// [`ConfigStore::proposal_diff`].
+    ///
+    /// # Errors
+    /// As [`ConfigStore::proposal_diff`].
+    pub fn proposal_diff(&self, id: &str) -> Result<VersionDiff> {
+        blocksmith_store::block_on(self.0.proposal_diff(id))
+    }
+}

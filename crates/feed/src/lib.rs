@@ -71,5 +71,5 @@ pub use error::{Error, Result};
 pub use feed::{Delivery, Feed, FeedConfig, FeedItem, FeedStats, Page, SeenPolicy};
 pub use inbox::{Entry, Inbox};
 pub use model::{Interaction, Kind, Post, PostId, UserId, decay};
-pub use persist::{FeedStore, SaveStats};
+pub use persist::{BlockingFeedStore, FeedStore, SaveStats};
 pub use score::{Candidate, Diversity, EdgeRank, Scorer, diversify};

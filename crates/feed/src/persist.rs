@@ -739,3 +739,46 @@ impl<S: Store> FeedStore<S> {
         Ok(feed)
     }
 }
+
+impl<S: Store> FeedStore<S> {
+    /// The same calls as blocking ones, for synchronous hosts, tools and
+    /// tests (each drives the async method to completion on the calling
+    /// thread with [`blocksmith_store::block_on`]: never call it from inside
+    /// an async runtime's task).
+    pub fn blocking(&self) -> BlockingFeedStore<'_, S> {
+        BlockingFeedStore(self)
+    }
+}
+
+/// Blocking calls over a [`FeedStore`] (see [`FeedStore::blocking`]).
+#[derive(Debug)]
+pub struct BlockingFeedStore<'a, S>(&'a FeedStore<S>);
+
+impl<S: Store> BlockingFeedStore<'_, S> {
+    /// [`FeedStore::save`].
+    ///
+    /// # Errors
+    /// As [`FeedStore::save`].
+    pub fn save<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<SaveStats> {
+        blocksmith_store::block_on(self.0.save(feed))
+    }
+    /// [`FeedStore::load`].
+    ///
+    /// # Errors
+    /// As [`FeedStore::load`].
+    pub fn load(&self, config: FeedConfig, key: CursorKey) -> Result<Feed<EdgeRank>> {
+        blocksmith_store::block_on(self.0.load(config, key))
+    }
+    /// [`FeedStore::load_with_scorer`].
+    ///
+    /// # Errors
+    /// As [`FeedStore::load_with_scorer`].
+    pub fn load_with_scorer<Sc: Scorer>(
+        &self,
+        config: FeedConfig,
+        key: CursorKey,
+        scorer: Sc,
+    ) -> Result<Feed<Sc>> {
+        blocksmith_store::block_on(self.0.load_with_scorer(config, key, scorer))
+    }
+}

@@ -34,13 +34,24 @@ pub(crate) fn check_id(id: &str) -> Result<()> {
 /// an edge is inside. A fence may cross the antimeridian by using longitudes
 /// past ±180 (for example 170 to 190), up to ±360 and at most 360 wide.
 ///
+/// Two ways to build one: [`Fence::from_lat_lon`] takes rings of
+/// `(lat, lon)` pairs, the order of [`crate::Fix::new`], [`LatLon::new`]
+/// and [`Fence::contains_point`]; [`Fence::new`] takes `geo` shapes
+/// (re-exported as [`crate::geo`]), which are `(x, y)` = `(lon, lat)`, as
+/// in GeoJSON, and can be multipolygons.
+///
 /// ```
+/// use blocksmith_geo::geo::polygon;
 /// use blocksmith_geo::{Fence, Kind};
-/// use geo::polygon;
-/// let airport = polygon![(x: 2.50, y: 48.99), (x: 2.60, y: 48.99), (x: 2.60, y: 49.03), (x: 2.50, y: 49.03)];
-/// let fence = Fence::new("cdg", airport).with_kinds([Kind::Driver]).with_dwell_ms(300_000);
+/// // (lat, lon), as everywhere else in this crate's API.
+/// let airport = Fence::from_lat_lon("cdg", [[(48.99, 2.50), (48.99, 2.60), (49.03, 2.60), (49.03, 2.50)]])?;
+/// // The same area as a `geo` polygon: x = longitude, y = latitude.
+/// let shape = polygon![(x: 2.50, y: 48.99), (x: 2.60, y: 48.99), (x: 2.60, y: 49.03), (x: 2.50, y: 49.03)];
+/// assert_eq!(airport, Fence::new("cdg", shape));
+/// let fence = airport.with_kinds([Kind::Driver]).with_dwell_ms(300_000);
 /// assert!(fence.contains_point(49.0, 2.55));
 /// assert!(!fence.contains_point(48.0, 2.55));
+/// # Ok::<(), blocksmith_geo::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -64,6 +75,49 @@ impl Fence {
             kinds: Vec::new(),
             dwell_ms: None,
         }
+    }
+
+    /// A fence for every kind, without dwell events, over one polygon given
+    /// as rings of `(latitude, longitude)` points in degrees: the first ring
+    /// is the boundary, the others are holes (GeoJSON's polygon layout, in
+    /// this crate's lat/lon order). Closing a ring is optional. The points
+    /// are checked here as coordinates; the shape is checked like any other
+    /// when the fence is added to an index.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCoordinate`] for a NaN or infinite value, a latitude
+    /// beyond ±90 or a longitude beyond ±360 (fences may cross the
+    /// antimeridian by going past ±180).
+    pub fn from_lat_lon<R>(
+        id: impl Into<Arc<str>>,
+        rings: impl IntoIterator<Item = R>,
+    ) -> Result<Self>
+    where
+        R: IntoIterator<Item = (f64, f64)>,
+    {
+        let mut rings = rings
+            .into_iter()
+            .map(|ring| {
+                ring.into_iter()
+                    .map(|(lat, lon)| {
+                        if !(lat.is_finite()
+                            && lon.is_finite()
+                            && lat.abs() <= 90.0
+                            && lon.abs() <= 360.0)
+                        {
+                            return Err(Error::InvalidCoordinate { lat, lon });
+                        }
+                        Ok(Coord { x: lon, y: lat })
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .map(geo::LineString::new)
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter();
+        let outer = rings
+            .next()
+            .unwrap_or_else(|| geo::LineString::new(Vec::new()));
+        Ok(Fence::new(id, geo::Polygon::new(outer, rings.collect())))
     }
 
     /// Applies the fence to these kinds only.

@@ -23,7 +23,7 @@ const ROAMING: u32 = 1 << 31;
 const MARGIN: f64 = 1e-7;
 
 /// How an index treats its input (every field has a `with_*` builder).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GeoOptions {
     /// Side of an index cell in metres (default 250). Smaller cells make

@@ -1,9 +1,12 @@
-//! Saving and restoring an index through [`blocksmith_store`].
+//! Saving and loading an index through [`blocksmith_store`]:
+//! [`GeoIndex::save`] and [`GeoIndex::load`] (the workspace's snapshot
+//! shape: `value.save(&store, name)`, `Type::load(&store, name)`), and
+//! [`delete`].
 //!
 //! # Layout in the store
 //! Under `geo/<name>/`:
 //! - `manifest`: a typed record naming the current snapshot epoch, its part
-//!   count, total length and CRC-32;
+//!   count, total length and CRC-32, and the index's [`GeoOptions`];
 //! - `snap/<epoch, 16 hex digits>/<part, 6 digits>`: the snapshot bytes
 //!   ([`crate::snapshot`]) cut into parts of at most 8 MiB (less if the
 //!   store's capabilities say so), each written create-only.
@@ -17,7 +20,7 @@
 //!
 //! # Crash safety
 //! A crash at any store operation loses at most the save in flight: after a
-//! restart [`load`] returns the last snapshot whose save returned `Ok`, or
+//! restart [`GeoIndex::load`] returns the last snapshot whose save returned `Ok`, or
 //! the one in flight if its manifest swap went through, never an error, and
 //! the next save succeeds and deletes what the crashed one left behind.
 
@@ -26,17 +29,19 @@ use blocksmith_store::{Key, PutMode, PutOptions, Store, StoreExt, record::Record
 
 const PART_SIZE: usize = 8 << 20;
 
-#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 struct Manifest {
     epoch: u64,
     parts: u32,
     len: u64,
     crc: u32,
+    /// The options of the saved index (the snapshot bytes hold data only).
+    options: GeoOptions,
 }
 
 impl Record for Manifest {
     const KIND: &'static str = "geo.snapshot";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 }
 
 /// What a save wrote.
@@ -67,24 +72,61 @@ fn part_key(prefix: &str, epoch: u64, part: usize) -> Result<Key> {
     Ok(Key::new(format!("{prefix}/snap/{epoch:016x}/{part:06}"))?)
 }
 
-/// Saves `index` as the snapshot `name`.
-///
-/// ```
-/// use blocksmith_geo::{Fix, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter, persist};
-/// use blocksmith_store::{MemoryStore, block_on};
-/// let store = MemoryStore::new();
-/// let mut index = GeoIndex::new(GeoOptions::default());
-/// index.upsert("car-1", &Kind::Driver, Fix::new(52.52, 13.405, 1_000))?;
-/// block_on(persist::save(&store, "berlin", &index))?;
-/// let back = block_on(persist::load(&store, "berlin", GeoOptions::default()))?.expect("saved");
-/// let here = LatLon::new(52.52, 13.40)?;
-/// assert_eq!(
-///     back.radius(here, 1000.0, 10, &QueryFilter::new())?,
-///     index.radius(here, 1000.0, 10, &QueryFilter::new())?,
-/// );
-/// # Ok::<(), blocksmith_geo::Error>(())
-/// ```
-pub async fn save<S: Store + ?Sized>(store: &S, name: &str, index: &GeoIndex) -> Result<SaveInfo> {
+impl GeoIndex {
+    /// Saves the index, with its options, as the snapshot `name` (a
+    /// non-empty key segment without `/`), replacing the previous one
+    /// atomically (see the module's "Crash safety").
+    ///
+    /// ```
+    /// use blocksmith_geo::{Fix, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter};
+    /// use blocksmith_store::{MemoryStore, block_on};
+    /// let store = MemoryStore::new();
+    /// let mut index = GeoIndex::new(GeoOptions::default().with_ttl_ms(Some(60_000)));
+    /// index.upsert("car-1", &Kind::Driver, Fix::new(52.52, 13.405, 1_000))?;
+    /// block_on(index.save(&store, "berlin"))?;
+    /// let back = block_on(GeoIndex::load(&store, "berlin"))?.expect("saved");
+    /// assert_eq!(back.options(), index.options());
+    /// let here = LatLon::new(52.52, 13.40)?;
+    /// assert_eq!(
+    ///     back.radius(here, 1000.0, 10, &QueryFilter::new())?,
+    ///     index.radius(here, 1000.0, 10, &QueryFilter::new())?,
+    /// );
+    /// # Ok::<(), blocksmith_geo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`] for a bad name, [`Error::Store`] if the store
+    /// fails (or another saver swapped the manifest first).
+    pub async fn save<S: Store + ?Sized>(&self, store: &S, name: &str) -> Result<SaveInfo> {
+        save(store, name, self).await
+    }
+
+    /// Loads the snapshot `name` with the options it was saved with;
+    /// `Ok(None)` if there is none.
+    ///
+    /// # Errors
+    /// [`Error::Snapshot`] if the parts do not match their manifest or do
+    /// not decode, [`Error::Store`] if the store fails.
+    pub async fn load<S: Store + ?Sized>(store: &S, name: &str) -> Result<Option<GeoIndex>> {
+        load(store, name, None).await
+    }
+
+    /// Loads the snapshot `name` with other `options`: the snapshot holds
+    /// data, so positions are re-bucketed into the new cell size and the
+    /// new limits apply from now on (see [`snapshot::decode`]).
+    ///
+    /// # Errors
+    /// As [`GeoIndex::load`].
+    pub async fn load_with<S: Store + ?Sized>(
+        store: &S,
+        name: &str,
+        options: GeoOptions,
+    ) -> Result<Option<GeoIndex>> {
+        load(store, name, Some(options)).await
+    }
+}
+
+async fn save<S: Store + ?Sized>(store: &S, name: &str, index: &GeoIndex) -> Result<SaveInfo> {
     let prefix = prefix(name)?;
     let manifest_key = Key::new(format!("{prefix}/manifest"))?;
     let current = store.get_record::<Manifest>(&manifest_key).await?;
@@ -124,6 +166,7 @@ pub async fn save<S: Store + ?Sized>(store: &S, name: &str, index: &GeoIndex) ->
         })?,
         len: bytes.len() as u64,
         crc: crc32fast::hash(&bytes),
+        options: index.options().clone(),
     };
     let mode = match current {
         Some((_, v)) => PutMode::Update(v),
@@ -145,12 +188,10 @@ pub async fn save<S: Store + ?Sized>(store: &S, name: &str, index: &GeoIndex) ->
     })
 }
 
-/// Loads the snapshot `name` into an index with `options`; `Ok(None)` if
-/// there is none.
-pub async fn load<S: Store + ?Sized>(
+async fn load<S: Store + ?Sized>(
     store: &S,
     name: &str,
-    options: GeoOptions,
+    options: Option<GeoOptions>,
 ) -> Result<Option<GeoIndex>> {
     let prefix = prefix(name)?;
     let manifest_key = Key::new(format!("{prefix}/manifest"))?;
@@ -178,10 +219,13 @@ pub async fn load<S: Store + ?Sized>(
             m.epoch
         )));
     }
-    snapshot::decode(&bytes, options).map(Some)
+    snapshot::decode(&bytes, options.unwrap_or(m.options)).map(Some)
 }
 
 /// Deletes the snapshot `name` (manifest and parts); succeeds if absent.
+///
+/// # Errors
+/// [`Error::InvalidId`] for a bad name, [`Error::Store`] if the store fails.
 pub async fn delete<S: Store + ?Sized>(store: &S, name: &str) -> Result<()> {
     let prefix = prefix(name)?;
     store

@@ -7,7 +7,7 @@ use geo::{LineString, SimplifyIdx};
 
 /// How much history each entity keeps (see
 /// [`crate::GeoOptions::with_history`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct HistoryOptions {
     /// Keep at most this many points per entity (oldest dropped first).

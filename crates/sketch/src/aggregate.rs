@@ -1,7 +1,7 @@
 //! Pluggable aggregators for [`crate::window`]: count, sum, min/max,
 //! mean/variance (Welford) and every sketch of this crate.
 //!
-//! An aggregator is a mergeable accumulator: [`Aggregator::add`] folds one
+//! An aggregator is a mergeable accumulator: [`Aggregator::update`] folds one
 //! input in, [`Aggregator::merge`] folds another accumulator in (session
 //! windows merge when they touch), [`Aggregator::output`] reads the result.
 //! Aggregators are serde values so a job can be checkpointed; sketches
@@ -10,7 +10,7 @@
 //! ```
 //! use blocksmith_sketch::aggregate::{Aggregator, Welford};
 //! let mut w = Welford::default();
-//! for x in [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0] { w.add(&x); }
+//! for x in [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0] { w.update(&x); }
 //! let m = w.output();
 //! assert_eq!(m.mean, 5.0);
 //! assert!((m.variance_population() - 4.0).abs() < 1e-12);
@@ -28,9 +28,13 @@ pub trait Aggregator<I>: Clone + Serialize + for<'de> Deserialize<'de> + Send {
     /// What the aggregator reports.
     type Output: Clone + PartialEq + std::fmt::Debug;
     /// Folds one input in.
-    fn add(&mut self, input: &I);
+    fn update(&mut self, input: &I);
     /// Folds another accumulator (of the same configuration) in.
-    fn merge(&mut self, other: &Self);
+    ///
+    /// # Errors
+    /// [`crate::Error::Incompatible`] if `other` was configured differently
+    /// (a sketch of another accuracy); `self` is unchanged then.
+    fn merge(&mut self, other: &Self) -> crate::Result<()>;
     /// The current result.
     fn output(&self) -> Self::Output;
 }
@@ -41,11 +45,12 @@ pub struct Count(pub u64);
 
 impl<I> Aggregator<I> for Count {
     type Output = u64;
-    fn add(&mut self, _: &I) {
+    fn update(&mut self, _: &I) {
         self.0 += 1;
     }
-    fn merge(&mut self, other: &Self) {
+    fn merge(&mut self, other: &Self) -> crate::Result<()> {
         self.0 += other.0;
+        Ok(())
     }
     fn output(&self) -> u64 {
         self.0
@@ -76,7 +81,7 @@ pub struct Sum {
 
 impl Aggregator<f64> for Sum {
     type Output = f64;
-    fn add(&mut self, x: &f64) {
+    fn update(&mut self, x: &f64) {
         let t = self.sum + x;
         if self.sum.abs() >= x.abs() {
             self.comp += (self.sum - t) + x;
@@ -85,9 +90,10 @@ impl Aggregator<f64> for Sum {
         }
         self.sum = t;
     }
-    fn merge(&mut self, o: &Self) {
-        self.add(&o.sum);
+    fn merge(&mut self, o: &Self) -> crate::Result<()> {
+        self.update(&o.sum);
         self.comp += o.comp;
+        Ok(())
     }
     fn output(&self) -> f64 {
         self.sum + self.comp
@@ -115,7 +121,7 @@ impl<'de> Deserialize<'de> for MinMax {
 
 impl Aggregator<f64> for MinMax {
     type Output = Option<(f64, f64)>;
-    fn add(&mut self, x: &f64) {
+    fn update(&mut self, x: &f64) {
         if x.is_nan() {
             return;
         }
@@ -124,11 +130,12 @@ impl Aggregator<f64> for MinMax {
             None => (*x, *x),
         });
     }
-    fn merge(&mut self, o: &Self) {
+    fn merge(&mut self, o: &Self) -> crate::Result<()> {
         if let Some((lo, hi)) = o.0 {
-            self.add(&lo);
-            self.add(&hi);
+            self.update(&lo);
+            self.update(&hi);
         }
+        Ok(())
     }
     fn output(&self) -> Self::Output {
         self.0
@@ -185,7 +192,7 @@ impl Welford {
     pub fn from_values(xs: &[f64]) -> Self {
         let mut w = Welford::default();
         for x in xs {
-            w.add(x);
+            w.update(x);
         }
         w
     }
@@ -193,7 +200,7 @@ impl Welford {
 
 impl Aggregator<f64> for Welford {
     type Output = Moments;
-    fn add(&mut self, x: &f64) {
+    fn update(&mut self, x: &f64) {
         if !x.is_finite() {
             return;
         }
@@ -202,19 +209,20 @@ impl Aggregator<f64> for Welford {
         self.mean += d / self.n as f64;
         self.m2 += d * (x - self.mean);
     }
-    fn merge(&mut self, o: &Self) {
+    fn merge(&mut self, o: &Self) -> crate::Result<()> {
         if o.n == 0 {
-            return;
+            return Ok(());
         }
         if self.n == 0 {
             *self = *o;
-            return;
+            return Ok(());
         }
         let n = self.n + o.n;
         let d = o.mean - self.mean;
         self.mean += d * o.n as f64 / n as f64;
         self.m2 += o.m2 + d * d * (self.n as f64 * o.n as f64 / n as f64);
         self.n = n;
+        Ok(())
     }
     fn output(&self) -> Moments {
         Moments {
@@ -264,17 +272,17 @@ impl DistinctCount {
 
 serde_via_bytes!(
     DistinctCount,
-    |s: &DistinctCount| s.0.serialize(),
-    |b: &[u8]| { HllSketch::deserialize(b).map(DistinctCount) }
+    |s: &DistinctCount| s.0.to_bytes(),
+    |b: &[u8]| { HllSketch::from_bytes(b).map(DistinctCount) }
 );
 
 impl Aggregator<String> for DistinctCount {
     type Output = f64;
-    fn add(&mut self, x: &String) {
+    fn update(&mut self, x: &String) {
         self.0.update(x.as_str());
     }
-    fn merge(&mut self, o: &Self) {
-        self.0.merge(&o.0);
+    fn merge(&mut self, o: &Self) -> crate::Result<()> {
+        self.0.merge(&o.0)
     }
     fn output(&self) -> f64 {
         self.0.estimate()
@@ -283,11 +291,11 @@ impl Aggregator<String> for DistinctCount {
 
 impl Aggregator<u64> for DistinctCount {
     type Output = f64;
-    fn add(&mut self, x: &u64) {
+    fn update(&mut self, x: &u64) {
         self.0.update_u64(*x);
     }
-    fn merge(&mut self, o: &Self) {
-        self.0.merge(&o.0);
+    fn merge(&mut self, o: &Self) -> crate::Result<()> {
+        self.0.merge(&o.0)
     }
     fn output(&self) -> f64 {
         self.0.estimate()
@@ -304,17 +312,17 @@ impl Default for Quantiles {
     }
 }
 
-serde_via_bytes!(Quantiles, |s: &Quantiles| s.0.serialize(), |b: &[u8]| {
-    KllSketch::deserialize(b).map(Quantiles)
+serde_via_bytes!(Quantiles, |s: &Quantiles| s.0.to_bytes(), |b: &[u8]| {
+    KllSketch::from_bytes(b).map(Quantiles)
 });
 
 impl Aggregator<f64> for Quantiles {
     type Output = KllSketch<f64>;
-    fn add(&mut self, x: &f64) {
+    fn update(&mut self, x: &f64) {
         self.0.update(*x);
     }
-    fn merge(&mut self, o: &Self) {
-        self.0.merge(&o.0);
+    fn merge(&mut self, o: &Self) -> crate::Result<()> {
+        self.0.merge(&o.0)
     }
     fn output(&self) -> KllSketch<f64> {
         self.0.clone()
@@ -322,7 +330,8 @@ impl Aggregator<f64> for Quantiles {
 }
 
 /// Relative-error quantiles of `f64` inputs with a [`DdSketch`] (1% by
-/// default); outputs the sketch. Sum, min and max survive checkpoints.
+/// default); outputs the sketch. Sum, min and max survive checkpoints
+/// (stored beside the protobuf message, which has no field for them).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RelativeQuantiles(pub DdSketch);
 
@@ -334,38 +343,41 @@ impl Default for RelativeQuantiles {
 
 impl Serialize for RelativeQuantiles {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let b = |v: Option<f64>| v.map(f64::to_bits);
-        (
-            self.0.to_protobuf(),
-            self.0.sum().to_bits(),
-            b(self.0.min()),
-            b(self.0.max()),
-        )
-            .serialize(s)
+        // The protobuf message has no sum/min/max: they go beside it, when
+        // known and the sketch is not empty.
+        let summary = match (self.0.sum(), self.0.min(), self.0.max()) {
+            (Some(sum), Some(min), Some(max)) => {
+                Some((sum.to_bits(), min.to_bits(), max.to_bits()))
+            }
+            _ => None,
+        };
+        (self.0.to_bytes(), summary).serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for RelativeQuantiles {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (bytes, sum, min, max) = <(Vec<u8>, u64, Option<u64>, Option<u64>)>::deserialize(d)?;
-        let mut s = DdSketch::from_protobuf(&bytes).map_err(D::Error::custom)?;
-        s.restore_summary(
-            f64::from_bits(sum),
-            min.map(f64::from_bits),
-            max.map(f64::from_bits),
-        );
+        let (bytes, summary) = <(Vec<u8>, Option<(u64, u64, u64)>)>::deserialize(d)?;
+        let mut s = DdSketch::from_bytes(&bytes).map_err(D::Error::custom)?;
+        if let Some((sum, min, max)) = summary {
+            s.restore_summary(
+                f64::from_bits(sum),
+                f64::from_bits(min),
+                f64::from_bits(max),
+            )
+            .map_err(D::Error::custom)?;
+        }
         Ok(RelativeQuantiles(s))
     }
 }
 
 impl Aggregator<f64> for RelativeQuantiles {
     type Output = DdSketch;
-    fn add(&mut self, x: &f64) {
-        self.0.add(*x);
+    fn update(&mut self, x: &f64) {
+        self.0.update(*x);
     }
-    fn merge(&mut self, o: &Self) {
-        // Same alpha by construction.
-        let _ = self.0.merge(&o.0);
+    fn merge(&mut self, o: &Self) -> crate::Result<()> {
+        self.0.merge(&o.0)
     }
     fn output(&self) -> DdSketch {
         self.0.clone()
@@ -383,17 +395,17 @@ impl Default for TopK {
     }
 }
 
-serde_via_bytes!(TopK, |s: &TopK| s.0.serialize(), |b: &[u8]| {
-    SpaceSaving::deserialize(b).map(TopK)
+serde_via_bytes!(TopK, |s: &TopK| s.0.to_bytes(), |b: &[u8]| {
+    SpaceSaving::from_bytes(b).map(TopK)
 });
 
 impl Aggregator<String> for TopK {
     type Output = SpaceSaving;
-    fn add(&mut self, x: &String) {
+    fn update(&mut self, x: &String) {
         self.0.update(x, 1);
     }
-    fn merge(&mut self, o: &Self) {
-        self.0.merge(&o.0);
+    fn merge(&mut self, o: &Self) -> crate::Result<()> {
+        self.0.merge(&o.0)
     }
     fn output(&self) -> SpaceSaving {
         self.0.clone()

@@ -118,7 +118,7 @@ impl BloomFilter {
     }
 
     /// Serializes: `BSBF`, version, k (u8), m (u64), inserted (u64), words (u64 LE).
-    pub fn serialize(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(22 + 8 * self.bits.len());
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
@@ -131,8 +131,8 @@ impl BloomFilter {
         out
     }
 
-    /// Reads [`BloomFilter::serialize`]'s format.
-    pub fn deserialize(bytes: &[u8]) -> Result<Self> {
+    /// Reads [`BloomFilter::to_bytes`]'s format.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "Bloom filter";
         let mut rd = Reader::new(WHAT, bytes);
         if rd.bytes(4)? != MAGIC {
@@ -195,8 +195,13 @@ impl ExactSet {
     }
 
     /// Unions `other` into `self`.
-    pub fn merge(&mut self, other: &ExactSet) {
+    ///
+    /// # Errors
+    /// Never fails today (any two of these sketches merge); it returns a
+    /// `Result` so that every sketch's `merge` has the same shape.
+    pub fn merge(&mut self, other: &ExactSet) -> Result<()> {
         self.0 |= &other.0;
+        Ok(())
     }
 
     /// The ids present in both.
@@ -217,15 +222,15 @@ impl ExactSet {
     }
 
     /// Serializes in the portable roaring format (64-bit extension).
-    pub fn serialize(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.0.serialized_size());
         // Writing into a Vec cannot fail.
         let _ = self.0.serialize_into(&mut out);
         out
     }
 
-    /// Reads [`ExactSet::serialize`]'s format.
-    pub fn deserialize(bytes: &[u8]) -> Result<Self> {
+    /// Reads [`ExactSet::to_bytes`]'s format.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         // Each bitmap in the 64-bit format needs at least 12 bytes: refuse
         // counts the input cannot hold before roaring allocates for them.
         if bytes.len() >= 8 {

@@ -11,18 +11,27 @@
 //! The bucket mapping is DataDog's `LogarithmicMapping` (interpolation
 //! `NONE`, index offset 0): the same values land in the same keys as in the
 //! `ddsketch` Python package, the Go and Java libraries and the Datadog
-//! agent. [`DdSketch::to_protobuf`] writes `sketches-proto`'s `DDSketch`
-//! message (contiguous bin counts) and [`DdSketch::from_protobuf`] reads both
+//! agent. [`DdSketch::to_bytes`] writes `sketches-proto`'s `DDSketch`
+//! message (contiguous bin counts) and [`DdSketch::from_bytes`] reads both
 //! its contiguous and its sparse (`binCounts` map) encodings.
+//!
+//! That message has no sum, min or max field, and an extension would be
+//! bytes the other implementations do not write. So [`DdSketch::sum`],
+//! [`DdSketch::min`] and [`DdSketch::max`] are exact while every value went
+//! in through [`DdSketch::update`] on this side, and `None` (unknown) once
+//! the sketch holds values decoded from bytes, directly or through a merge:
+//! never a wrong number.
 //!
 //! ```
 //! use blocksmith_sketch::ddsketch::DdSketch;
 //! let mut s = DdSketch::new(0.01)?;
-//! for i in 1..=10_000 { s.add(f64::from(i)); }
+//! for i in 1..=10_000 { s.update(f64::from(i)); }
 //! let p99 = s.quantile(0.99).unwrap();
 //! assert!((p99 - 9_900.0).abs() <= 0.01 * 9_900.0);
-//! let back = DdSketch::from_protobuf(&s.to_protobuf())?;
+//! assert_eq!(s.sum(), Some(50_005_000.0));
+//! let back = DdSketch::from_bytes(&s.to_bytes())?;
 //! assert_eq!(back.quantile(0.99), Some(p99));
+//! assert_eq!((back.sum(), back.max()), (None, None)); // not in the message
 //! # Ok::<(), blocksmith_sketch::Error>(())
 //! ```
 
@@ -130,9 +139,26 @@ pub struct DdSketch {
     pos: Store,
     neg: Store,
     zero: f64,
+    /// Sum, min and max of the values added, when known: `None` once the
+    /// sketch holds values that came through bytes (the protobuf message
+    /// does not carry them), so they are never reported wrong.
+    summary: Option<Summary>,
+}
+
+/// Sum, min and max of the values a sketch holds (`min > max` while empty).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Summary {
     sum: f64,
     min: f64,
     max: f64,
+}
+
+impl Summary {
+    const EMPTY: Summary = Summary {
+        sum: 0.0,
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+    };
 }
 
 impl DdSketch {
@@ -169,9 +195,7 @@ impl DdSketch {
             pos: Store::default(),
             neg: Store::default(),
             zero: 0.0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
+            summary: Some(Summary::EMPTY),
         }
     }
 
@@ -203,19 +227,32 @@ impl DdSketch {
         self.count() == 0.0
     }
 
-    /// Sum of the values added (not carried by the protobuf message).
-    pub fn sum(&self) -> f64 {
-        self.sum
+    /// Sum of the values added: `Some` and exact (as exact as `f64`
+    /// addition) while every value went in through [`DdSketch::update`]
+    /// here; `None` once the sketch holds values decoded from bytes (the
+    /// protobuf message has no sum field), directly or through a merge.
+    /// `Some(0.0)` while empty.
+    pub fn sum(&self) -> Option<f64> {
+        self.summary.map(|s| s.sum)
     }
 
-    /// Smallest value added (not carried by the protobuf message).
+    /// Smallest value added; `None` if empty or unknown (as for
+    /// [`DdSketch::sum`]: the protobuf message does not carry it). When
+    /// unknown, [`DdSketch::quantile`]`(0.0)` is the estimate within `alpha`.
     pub fn min(&self) -> Option<f64> {
-        (self.min <= self.max).then_some(self.min)
+        self.summary.filter(|s| s.min <= s.max).map(|s| s.min)
     }
 
-    /// Largest value added (not carried by the protobuf message).
+    /// Largest value added; `None` if empty or unknown (as for
+    /// [`DdSketch::min`]).
     pub fn max(&self) -> Option<f64> {
-        (self.min <= self.max).then_some(self.max)
+        self.summary.filter(|s| s.min <= s.max).map(|s| s.max)
+    }
+
+    /// True if [`DdSketch::sum`], [`DdSketch::min`] and [`DdSketch::max`]
+    /// are known (no value came in through bytes).
+    pub fn has_summary(&self) -> bool {
+        self.summary.is_some()
     }
 
     #[inline]
@@ -229,12 +266,13 @@ impl DdSketch {
 
     /// Adds a value (NaN and infinities are ignored).
     #[inline]
-    pub fn add(&mut self, v: f64) {
-        self.add_weighted(v, 1.0);
+    pub fn update(&mut self, v: f64) {
+        self.update_weighted(v, 1.0);
     }
 
-    /// Adds a value with a positive weight.
-    pub fn add_weighted(&mut self, v: f64, w: f64) {
+    /// Adds a value with a positive weight (a weight that is not a finite
+    /// positive number is ignored).
+    pub fn update_weighted(&mut self, v: f64, w: f64) {
         if !v.is_finite() || !w.is_finite() || w <= 0.0 {
             return;
         }
@@ -247,9 +285,11 @@ impl DdSketch {
         } else {
             self.zero += w;
         }
-        self.sum += v * w;
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
+        if let Some(s) = &mut self.summary {
+            s.sum += v * w;
+            s.min = s.min.min(v);
+            s.max = s.max.max(v);
+        }
     }
 
     /// The value at quantile `q` (0..=1): the value of rank `q * (count - 1)`
@@ -275,17 +315,33 @@ impl DdSketch {
         }
     }
 
-    /// Restores the sum/min/max the protobuf message does not carry (used by
-    /// checkpoints that store them beside it).
-    pub fn restore_summary(&mut self, sum: f64, min: Option<f64>, max: Option<f64>) {
-        self.sum = sum;
-        if let (Some(lo), Some(hi)) = (min, max) {
-            self.min = lo;
-            self.max = hi;
+    /// Restores the sum, min and max the protobuf message does not carry,
+    /// for a sketch just decoded by [`DdSketch::from_bytes`] from bytes
+    /// whose owner stored them beside it (as the window checkpoints do).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless the sketch holds values, `sum` is
+    /// finite and `min <= max` are finite; the summary stays unknown then.
+    pub fn restore_summary(&mut self, sum: f64, min: f64, max: f64) -> Result<()> {
+        if self.is_empty()
+            || !sum.is_finite()
+            || !(min.is_finite() && max.is_finite() && min <= max)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "DDSketch summary sum {sum}, min {min}, max {max} for {} values",
+                self.count()
+            )));
         }
+        self.summary = Some(Summary { sum, min, max });
+        Ok(())
     }
 
-    /// Merges `other` (which must have the same `alpha`) into `self`.
+    /// Merges `other` (which must have the same `alpha`) into `self`. The
+    /// sum, min and max stay known only if they were known on both sides.
+    ///
+    /// # Errors
+    /// [`Error::Incompatible`] if the relative accuracies differ; `self` is
+    /// unchanged then.
     pub fn merge(&mut self, other: &DdSketch) -> Result<()> {
         if (self.gamma - other.gamma).abs() > 1e-12 * self.gamma {
             return Err(Error::Incompatible(format!(
@@ -300,14 +356,22 @@ impl DdSketch {
             self.neg.add(k as i32, c, self.max_bins);
         }
         self.zero += other.zero;
-        self.sum += other.sum;
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
+        self.summary = match (self.summary, other.summary) {
+            (Some(a), Some(b)) => Some(Summary {
+                sum: a.sum + b.sum,
+                min: a.min.min(b.min),
+                max: a.max.max(b.max),
+            }),
+            _ => None,
+        };
         Ok(())
     }
 
-    /// Encodes DataDog's `DDSketch` protobuf message.
-    pub fn to_protobuf(&self) -> Vec<u8> {
+    /// Encodes DataDog's `DDSketch` protobuf message (`sketches-proto`):
+    /// the mapping and the bin counts. Sum, min and max have no field in
+    /// that message and are not written, so the sketch read back reports
+    /// them as unknown.
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut mapping = Vec::new();
         put_double(&mut mapping, 1, self.gamma);
         let mut out = Vec::new();
@@ -322,8 +386,13 @@ impl DdSketch {
 
     /// Decodes DataDog's `DDSketch` protobuf message (logarithmic mapping).
     /// Hostile input gives an error; the store never grows beyond the bucket
-    /// budget whatever keys the message holds.
-    pub fn from_protobuf(bytes: &[u8]) -> Result<Self> {
+    /// budget whatever keys the message holds. Sum, min and max are unknown
+    /// (`None`) unless the message holds no value.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] for malformed bytes, [`Error::Unsupported`] for a
+    /// mapping other than the logarithmic one with offset 0.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let bad = |r: &str| crate::error::corrupt(WHAT, r.to_string());
         let mut d = Decoder::new(WHAT, bytes);
         let (mut mapping, mut pos, mut neg, mut zero) = (None, None, None, 0.0);
@@ -426,6 +495,9 @@ impl DdSketch {
                 };
                 put(key, c, store)?;
             }
+        }
+        if !s.is_empty() {
+            s.summary = None;
         }
         Ok(s)
     }

@@ -138,7 +138,7 @@ impl CountMin {
     }
 
     /// Serializes: `BSCM`, version, depth (u8), width (u32), total (u64), counters (u64 LE).
-    pub fn serialize(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(18 + 8 * self.counts.len());
         out.extend_from_slice(CM_MAGIC);
         out.push(VERSION);
@@ -151,8 +151,8 @@ impl CountMin {
         out
     }
 
-    /// Reads [`CountMin::serialize`]'s format.
-    pub fn deserialize(bytes: &[u8]) -> Result<Self> {
+    /// Reads [`CountMin::to_bytes`]'s format.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut rd = Reader::new("Count-Min sketch", bytes);
         magic(&mut rd, "Count-Min sketch", *CM_MAGIC)?;
         let depth = usize::from(rd.u8()?);
@@ -452,7 +452,11 @@ impl SpaceSaving {
     }
 
     /// Merges `other` into `self`, keeping `self`'s capacity.
-    pub fn merge(&mut self, other: &SpaceSaving) {
+    ///
+    /// # Errors
+    /// Never fails today (any two of these sketches merge); it returns a
+    /// `Result` so that every sketch's `merge` has the same shape.
+    pub fn merge(&mut self, other: &SpaceSaving) -> Result<()> {
         let (mine_floor, other_floor) = (self.floor(), other.floor());
         let mut merged: HashMap<&str, (u64, u64)> = HashMap::new();
         for (s, k) in self.items.iter().enumerate() {
@@ -491,11 +495,12 @@ impl SpaceSaving {
         for (k, (c, e)) in rows {
             self.insert_new(&k, c, e);
         }
+        Ok(())
     }
 
     /// Serializes: `BSSS`, version, capacity (u32), total (u64), entry count
     /// (u32), then per entry: item length (u32), UTF-8 item, count (u64), error (u64).
-    pub fn serialize(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(SS_MAGIC);
         out.push(VERSION);
@@ -512,8 +517,8 @@ impl SpaceSaving {
         out
     }
 
-    /// Reads [`SpaceSaving::serialize`]'s format.
-    pub fn deserialize(bytes: &[u8]) -> Result<Self> {
+    /// Reads [`SpaceSaving::to_bytes`]'s format.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "Space-Saving summary";
         let mut rd = Reader::new(WHAT, bytes);
         magic(&mut rd, WHAT, *SS_MAGIC)?;

@@ -6,7 +6,7 @@
 //! promoted. With the default `k = 200` the normalized rank error is about
 //! 1.33% (99% confidence, [`KllSketch::normalized_rank_error`]) whatever the
 //! stream length, in a few kilobytes. Sketches merge, and
-//! [`KllSketch::serialize`] / [`KllSketch::deserialize`] read and write the
+//! [`KllSketch::to_bytes`] / [`KllSketch::from_bytes`] read and write the
 //! DataSketches binary format (family 15, serial versions 1 and 2), so a
 //! sketch written here answers the same quantiles in Java, C++ or Python.
 //!
@@ -16,7 +16,7 @@
 //! for i in 0..100_000 { s.update(f64::from(i)); }
 //! let median = s.quantile(0.5).unwrap();
 //! assert!((median - 50_000.0).abs() < 100_000.0 * s.normalized_rank_error(false));
-//! let back = KllSketch::<f64>::deserialize(&s.serialize())?;
+//! let back = KllSketch::<f64>::from_bytes(&s.to_bytes())?;
 //! assert_eq!(back.quantile(0.5), s.quantile(0.5));
 //! # Ok::<(), blocksmith_sketch::Error>(())
 //! ```
@@ -283,9 +283,13 @@ impl<T: KllItem> KllSketch<T> {
 
     /// Merges `other` into `self`. The result's error bound is that of the
     /// smaller `k` of the two.
-    pub fn merge(&mut self, other: &KllSketch<T>) {
+    ///
+    /// # Errors
+    /// Never fails today (any two of these sketches merge); it returns a
+    /// `Result` so that every sketch's `merge` has the same shape.
+    pub fn merge(&mut self, other: &KllSketch<T>) -> Result<()> {
         if other.is_empty() {
-            return;
+            return Ok(());
         }
         for &item in &other.levels[0] {
             if self.retained >= self.capacity {
@@ -315,6 +319,7 @@ impl<T: KllItem> KllSketch<T> {
                 self.max = Some(v);
             }
         }
+        Ok(())
     }
 
     /// The retained items with their weights, sorted, with cumulative weights.
@@ -354,7 +359,7 @@ impl<T: KllItem> KllSketch<T> {
     }
 
     /// Serializes in the DataSketches KLL format.
-    pub fn serialize(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Vec<u8> {
         let empty = self.n == 0;
         let single = self.n == 1;
         let mut out =
@@ -414,7 +419,7 @@ impl<T: KllItem> KllSketch<T> {
     /// Reads the DataSketches KLL format (the item width must match `T`).
     /// Hostile bytes give an error, never a panic or an allocation beyond
     /// what the input holds.
-    pub fn deserialize(bytes: &[u8]) -> Result<Self> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut rd = Reader::new(WHAT, bytes);
         let pre = rd.u8()?;
         let ser_ver = rd.u8()?;

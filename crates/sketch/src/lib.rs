@@ -44,8 +44,8 @@
 //! // The sketches travel as Apache DataSketches bytes.
 //! let mut hll = HllSketch::new(12, blocksmith_sketch::hll::HllType::Hll4)?;
 //! for user in 0..1_000u64 { hll.update(&user); }
-//! let bytes = hll.serialize(); // readable by datasketches in Java, C++, Python
-//! assert_eq!(HllSketch::deserialize(&bytes)?.estimate(), hll.estimate());
+//! let bytes = hll.to_bytes(); // readable by datasketches in Java, C++, Python
+//! assert_eq!(HllSketch::from_bytes(&bytes)?.estimate(), hll.estimate());
 //! # Ok::<(), blocksmith_sketch::Error>(())
 //! ```
 

@@ -237,7 +237,7 @@ impl CompactTheta {
     }
 
     /// Serializes in the DataSketches compact Theta format (serial version 3, ordered).
-    pub fn serialize(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Vec<u8> {
         if self.empty {
             return vec![
                 1,
@@ -282,7 +282,7 @@ impl CompactTheta {
     }
 
     /// Reads a DataSketches compact Theta sketch (serial version 3, seed 9001).
-    pub fn deserialize(bytes: &[u8]) -> Result<Self> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut rd = Reader::new(WHAT, bytes);
         let pre = rd.u8()?;
         let ser_ver = rd.u8()?;

@@ -1,6 +1,7 @@
 //! Keyed aggregation over tumbling, sliding and session windows in event
 //! time, with a watermark, a late-event policy, bounded state and
-//! checkpoint/restore through `blocksmith-store`.
+//! checkpoints through `blocksmith-store` (`Windowed::save` and
+//! `Windowed::load`, the workspace's snapshot shape).
 //!
 //! - The watermark is the largest event time seen minus the allowed
 //!   lateness; it never goes back.
@@ -337,7 +338,7 @@ where
         self.stats.events += 1;
         let mut late = false;
         if let WindowKind::Session { .. } = self.opts.kind {
-            late = self.add_session(&key, time, &input, &mut out);
+            late = self.add_session(&key, time, &input, &mut out)?;
         } else {
             for w in self.assign(time) {
                 late |= self.add_fixed(&key, w, &input, &mut out);
@@ -370,11 +371,11 @@ where
         let id = (key.clone(), w.start);
         if let Some(slot) = self.slots.get_mut(&id) {
             if !slot.fired {
-                slot.agg.add(input);
+                slot.agg.update(input);
                 return false;
             }
             if self.opts.late_policy == LatePolicy::Update {
-                slot.agg.add(input);
+                slot.agg.update(input);
                 self.stats.late_updates += 1;
                 out.push(Emission::Updated {
                     key: key.clone(),
@@ -390,7 +391,7 @@ where
             return true;
         }
         let mut agg = self.template.clone();
-        agg.add(input);
+        agg.update(input);
         self.slots.insert(
             id,
             Slot {
@@ -409,9 +410,9 @@ where
         t: i64,
         input: &I,
         out: &mut Vec<Emission<K, I, A::Output>>,
-    ) -> bool {
+    ) -> Result<bool> {
         let WindowKind::Session { gap } = self.opts.kind else {
-            return false;
+            return Ok(false);
         };
         let mut w = Window {
             start: t,
@@ -430,35 +431,42 @@ where
             if self.opts.late_policy == LatePolicy::Update && s <= t && t < e {
                 let window = Window { start: s, end: e };
                 if let Some(slot) = self.slots.get_mut(&(key.clone(), s)) {
-                    slot.agg.add(input);
+                    slot.agg.update(input);
                     self.stats.late_updates += 1;
                     out.push(Emission::Updated {
                         key: key.clone(),
                         window,
                         output: slot.agg.output(),
                     });
-                    return false;
+                    return Ok(false);
                 }
             }
             if s <= t && t < e {
-                return true;
+                return Ok(true);
             }
         }
         if w.end <= self.watermark {
-            return true;
+            return Ok(true);
         }
         let mut agg = self.template.clone();
-        agg.add(input);
+        agg.update(input);
+        // Merge first, remove after: a merge that fails (sessions restored
+        // from a checkpoint with another configuration) changes nothing.
+        let mut merged = Vec::new();
         for (s, e, fired) in touching {
             if fired {
                 continue;
             }
-            if let Some(slot) = self.slots.remove(&(key.clone(), s)) {
-                self.pending.remove(&(e, key.clone(), s));
-                agg.merge(&slot.agg);
+            if let Some(slot) = self.slots.get(&(key.clone(), s)) {
+                agg.merge(&slot.agg)?;
+                merged.push((s, e));
                 w.start = w.start.min(s);
                 w.end = w.end.max(e);
             }
+        }
+        for (s, e) in merged {
+            self.slots.remove(&(key.clone(), s));
+            self.pending.remove(&(e, key.clone(), s));
         }
         self.slots.insert(
             (key.clone(), w.start),
@@ -469,7 +477,7 @@ where
             },
         );
         self.pending.insert((w.end, key.clone(), w.start));
-        false
+        Ok(false)
     }
 
     fn advance(&mut self, wm: i64, out: &mut Vec<Emission<K, I, A::Output>>) {
@@ -556,7 +564,7 @@ struct Checkpoint<K, A> {
 
 impl<K: Serialize + DeserializeOwned, A: Serialize + DeserializeOwned> Record for Checkpoint<K, A> {
     const KIND: &'static str = "sketch.window.checkpoint";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 }
 
 impl<K, I, A> Windowed<K, I, A>
@@ -592,8 +600,10 @@ where
             .version)
     }
 
-    /// Restores a job saved by [`Windowed::save`]; `None` if there is none.
-    pub async fn restore<S: Store + ?Sized>(store: &S, name: &str) -> Result<Option<Self>> {
+    /// Loads the job saved by [`Windowed::save`] under `name` (its options
+    /// and aggregator template come from the checkpoint); `None` if there is
+    /// none.
+    pub async fn load<S: Store + ?Sized>(store: &S, name: &str) -> Result<Option<Self>> {
         let key = Self::checkpoint_key(name)?;
         let Some((cp, _)) = store.get_record::<Checkpoint<K, A>>(&key).await? else {
             return Ok(None);

@@ -279,3 +279,18 @@ fn an_exhausted_proposal_counter_is_an_error_not_an_overflow() {
         &bytes[..]
     );
 }
+
+/// The blocking twin drives the same calls on the calling thread.
+#[test]
+fn blocking_twin_commits_and_reads_back() {
+    let cs = ConfigStore::new(MemoryStore::new(), HistoryOptions::default());
+    let b = cs.blocking();
+    assert!(b.head("app").unwrap().is_none());
+    let v1 = b.commit("app", "a = 1\n", None, "ada", "first").unwrap();
+    let v2 = b.commit("app", "a = 2\n", None, "ada", "second").unwrap();
+    assert_eq!(b.head("app").unwrap().unwrap().version, v2.version);
+    assert_eq!(b.history("app").unwrap().len(), 2);
+    assert!(!b.diff("app", v1.version, v2.version).unwrap().is_empty());
+    assert_eq!(b.names().unwrap(), ["app"]);
+    assert_eq!(block_on(cs.get("app", v1.version)).unwrap(), v1);
+}

@@ -132,6 +132,19 @@ fn key_() -> blocksmith_feed::CursorKey {
     key()
 }
 
+/// The blocking twin saves and loads on the calling thread.
+#[test]
+fn blocking_twin_saves_and_loads() {
+    let mut f = blocksmith_feed::Feed::new(config(), key());
+    f.follow(UserId(1), UserId(2)).unwrap();
+    let p = f.publish(UserId(2), 1_000, Kind::Text).unwrap();
+    let fs = FeedStore::new(MemoryStore::new(), "sync").unwrap();
+    let stats = fs.blocking().save(&mut f).unwrap();
+    assert!(stats.keys > 1);
+    let back = fs.blocking().load(config(), key()).unwrap();
+    assert_eq!(back.read(UserId(1), None, 2_000).unwrap().items[0].post, p);
+}
+
 #[test]
 fn empty_store_loads_an_empty_feed() {
     let fs = FeedStore::new(MemoryStore::new(), "none").unwrap();

@@ -4,7 +4,7 @@
 //! error, and the next save succeeds and leaves no leftovers.
 
 use crate::snapshot::Tiny;
-use blocksmith_geo::{Fix, GeoIndex, GeoOptions, HistoryOptions, Kind, persist, snapshot};
+use blocksmith_geo::{Fix, GeoIndex, GeoOptions, HistoryOptions, Kind, snapshot};
 use blocksmith_store::testing::{CrashPoint, CrashTest, Fault, crash_at_every_operation};
 use blocksmith_store::{DirStore, MemoryStore, Store, StoreExt, block_on};
 
@@ -56,7 +56,7 @@ fn states() -> States {
 /// Saves the states in turn; returns how many saves were acknowledged.
 fn workload<S: Store>(store: &S, states: &States) -> usize {
     for s in 0..SAVES {
-        if block_on(persist::save(store, "city", &states.indexes[s])).is_err() {
+        if block_on(states.indexes[s].save(store, "city")).is_err() {
             return s;
         }
     }
@@ -76,7 +76,7 @@ fn tore_manifest(point: &CrashPoint) -> bool {
 }
 
 fn check<S: Store>(inner: &S, acked: usize, point: &CrashPoint, states: &States) {
-    let loaded = match block_on(persist::load(inner, "city", options())) {
+    let loaded = match block_on(GeoIndex::load(inner, "city")) {
         Ok(l) => l,
         Err(e) if tore_manifest(point) => {
             eprintln!("{point}: typed error after a torn manifest: {e}");
@@ -93,11 +93,9 @@ fn check<S: Store>(inner: &S, acked: usize, point: &CrashPoint, states: &States)
         "{point}: {acked} saves acknowledged, loaded another state"
     );
     // A new process saves again: it succeeds, and leaves only its parts.
-    let info = block_on(persist::save(inner, "city", &states.indexes[SAVES]))
+    let info = block_on(states.indexes[SAVES].save(inner, "city"))
         .unwrap_or_else(|e| panic!("{point}: save after restart: {e}"));
-    let back = block_on(persist::load(inner, "city", options()))
-        .unwrap()
-        .unwrap();
+    let back = block_on(GeoIndex::load(inner, "city")).unwrap().unwrap();
     assert_eq!(snapshot::encode(&back), states.bytes[SAVES], "{point}");
     let epoch = format!("geo/city/snap/{:016x}/", info.epoch);
     for m in inner.blocking().list_all("geo/city/snap/").unwrap() {

@@ -293,3 +293,48 @@ proptest! {
         }
     }
 }
+
+/// Fences from (lat, lon) rings equal the (lon, lat) `geo` polygons, holes
+/// included, and reject what is not a coordinate.
+#[test]
+fn fences_from_lat_lon_rings() {
+    let outer = [(48.99, 2.50), (48.99, 2.60), (49.03, 2.60), (49.03, 2.50)];
+    let hole = [
+        (48.995, 2.505),
+        (48.995, 2.525),
+        (49.005, 2.525),
+        (49.005, 2.505),
+    ];
+    let swap = |r: &[(f64, f64)]| -> LineString<f64> {
+        r.iter()
+            .map(|&(lat, lon)| (lon, lat))
+            .collect::<Vec<_>>()
+            .into()
+    };
+    let fence =
+        Fence::from_lat_lon("cdg", [&outer[..], &hole[..]].map(|r| r.iter().copied())).unwrap();
+    assert_eq!(
+        fence,
+        Fence::new("cdg", Polygon::new(swap(&outer), vec![swap(&hole)]))
+    );
+    assert!(fence.contains_point(49.02, 2.55));
+    assert!(!fence.contains_point(49.0, 2.51)); // in the hole
+    let mut index = GeoIndex::new(GeoOptions::default());
+    index.add_fence(fence).unwrap();
+    index
+        .upsert("d1", &Kind::Driver, Fix::new(49.02, 2.55, 1_000))
+        .unwrap();
+    assert_eq!(
+        events(&mut index),
+        [(FenceEventKind::Enter, "d1".into(), "cdg".into())]
+    );
+    for bad in [(91.0, 2.0), (48.0, 361.0), (f64::NAN, 2.0)] {
+        assert!(matches!(
+            Fence::from_lat_lon("x", [[bad, (48.0, 2.0), (49.0, 2.0)]]),
+            Err(Error::InvalidCoordinate { .. })
+        ));
+    }
+    // No ring at all is refused when the fence is added.
+    let empty = Fence::from_lat_lon("e", std::iter::empty::<[(f64, f64); 0]>()).unwrap();
+    assert!(index.add_fence(empty).is_err());
+}

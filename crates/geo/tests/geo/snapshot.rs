@@ -176,14 +176,19 @@ fn store_round_trip_on_redb_with_small_parts() {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(dir.path().join("geo.redb")).unwrap();
     let a = populated();
-    let info = block_on(persist::save(&store, "city", &a)).unwrap();
+    let info = block_on(a.save(&store, "city")).unwrap();
     assert_eq!(info.epoch, 1);
-    let b = block_on(persist::load(&store, "city", options()))
+    let b = block_on(GeoIndex::load(&store, "city")).unwrap().unwrap();
+    // The options come back from the snapshot; `load_with` replaces them.
+    assert_eq!(b.options(), &options());
+    assert_ne!(options(), GeoOptions::default());
+    let c = block_on(GeoIndex::load_with(&store, "city", GeoOptions::default()))
         .unwrap()
         .unwrap();
+    assert_eq!(c.options(), &GeoOptions::default());
     same_answers(&a, &b);
     // A second save replaces the first and deletes its parts.
-    let info2 = block_on(persist::save(&store, "city", &b)).unwrap();
+    let info2 = block_on(b.save(&store, "city")).unwrap();
     assert_eq!(info2.epoch, 2);
     let keys = store.blocking().list_all("geo/city/snap/").unwrap();
     assert!(
@@ -193,16 +198,12 @@ fn store_round_trip_on_redb_with_small_parts() {
     assert_eq!(keys.len(), info2.parts as usize);
     same_future(a, b);
     assert!(
-        block_on(persist::load(&store, "nothing", options()))
+        block_on(GeoIndex::load(&store, "nothing"))
             .unwrap()
             .is_none()
     );
     block_on(persist::delete(&store, "city")).unwrap();
-    assert!(
-        block_on(persist::load(&store, "city", options()))
-            .unwrap()
-            .is_none()
-    );
+    assert!(block_on(GeoIndex::load(&store, "city")).unwrap().is_none());
     assert!(store.blocking().list_all("geo/city/").unwrap().is_empty());
 }
 
@@ -252,11 +253,9 @@ impl Store for Tiny {
 fn parts_respect_the_store_value_limit_and_corruption_is_detected() {
     let store = Tiny(MemoryStore::new());
     let a = populated();
-    let info = block_on(persist::save(&store, "small", &a)).unwrap();
+    let info = block_on(a.save(&store, "small")).unwrap();
     assert!(info.parts > 10, "{info:?}");
-    let b = block_on(persist::load(&store, "small", options()))
-        .unwrap()
-        .unwrap();
+    let b = block_on(GeoIndex::load(&store, "small")).unwrap().unwrap();
     same_answers(&a, &b);
     // Flip a byte in one part: the load fails with a typed error.
     let key =
@@ -265,29 +264,29 @@ fn parts_respect_the_store_value_limit_and_corruption_is_detected() {
     part[10] ^= 0x40;
     store.0.blocking().put(&key, part).unwrap();
     assert!(matches!(
-        block_on(persist::load(&store, "small", options())),
+        block_on(GeoIndex::load(&store, "small")),
         Err(Error::Snapshot { .. })
     ));
     // A missing part is a store error, not a panic.
     store.0.blocking().delete(&key).unwrap();
     assert!(matches!(
-        block_on(persist::load(&store, "small", options())),
+        block_on(GeoIndex::load(&store, "small")),
         Err(Error::Store(_))
     ));
-    assert!(block_on(persist::save(&store, "bad/name", &a)).is_err());
+    assert!(block_on(a.save(&store, "bad/name")).is_err());
 }
 
 #[test]
 fn concurrent_saver_loses_the_manifest_race() {
     let store = MemoryStore::new();
     let a = populated();
-    block_on(persist::save(&store, "x", &a)).unwrap();
+    block_on(a.save(&store, "x")).unwrap();
     // Another writer bumps the manifest between our read and our swap: we
     // simulate it by saving twice from the same starting point.
     let s = store.blocking();
     let key = blocksmith_store::Key::new("geo/x/manifest").unwrap();
     let before = s.get(&key).unwrap();
-    block_on(persist::save(&store, "x", &a)).unwrap();
+    block_on(a.save(&store, "x")).unwrap();
     let stale = s.put_opts(
         &key,
         before.data.clone(),

@@ -56,8 +56,7 @@ fn hll_reads_datasketches_bytes_with_identical_estimates() {
             continue;
         }
         let bytes = py_bytes(&e);
-        let sk =
-            HllSketch::deserialize(&bytes).unwrap_or_else(|err| panic!("{}: {err}", e["file"]));
+        let sk = HllSketch::from_bytes(&bytes).unwrap_or_else(|err| panic!("{}: {err}", e["file"]));
         let expected = e["estimate"].as_f64().unwrap();
         if fam == "hll" {
             assert_eq!(sk.estimate(), expected, "{}", e["file"]);
@@ -76,7 +75,7 @@ fn hll_reads_datasketches_bytes_with_identical_estimates() {
             for t2 in [HllType::Hll4, HllType::Hll6, HllType::Hll8] {
                 let mut copy = sk.clone();
                 copy.set_target_type(t2);
-                let back = HllSketch::deserialize(&copy.serialize()).unwrap();
+                let back = HllSketch::from_bytes(&copy.to_bytes()).unwrap();
                 assert_eq!(back.estimate(), expected, "{} as {t2:?}", e["file"]);
             }
         } else {
@@ -118,7 +117,7 @@ fn kll_summary<T: KllItem>(sk: &KllSketch<T>) -> Value {
 }
 
 fn check_kll<T: KllItem>(e: &Value) {
-    let sk = KllSketch::<T>::deserialize(&py_bytes(e))
+    let sk = KllSketch::<T>::from_bytes(&py_bytes(e))
         .unwrap_or_else(|err| panic!("{}: {err}", e["file"]));
     let got = kll_summary(&sk);
     for key in [
@@ -133,7 +132,7 @@ fn check_kll<T: KllItem>(e: &Value) {
         assert_eq!(got.get(key), e.get(key), "{} {key}", e["file"]);
     }
     // Our bytes of their sketch read back identically.
-    let back = KllSketch::<T>::deserialize(&sk.serialize()).unwrap();
+    let back = KllSketch::<T>::from_bytes(&sk.to_bytes()).unwrap();
     assert_eq!(kll_summary(&back), got, "{} re-serialized", e["file"]);
 }
 
@@ -159,8 +158,8 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 fn ddsketch_reads_datadog_protobuf_with_identical_quantiles() {
     let mut checked = 0;
     for e in py_manifest().iter().filter(|e| e["family"] == "ddsketch") {
-        let sk = DdSketch::from_protobuf(&py_bytes(e))
-            .unwrap_or_else(|err| panic!("{}: {err}", e["file"]));
+        let sk =
+            DdSketch::from_bytes(&py_bytes(e)).unwrap_or_else(|err| panic!("{}: {err}", e["file"]));
         assert_eq!(sk.count(), e["count"].as_f64().unwrap());
         for (q, want) in RANKS.iter().zip(e["quantiles"].as_array().unwrap()) {
             let got = sk.quantile(*q).unwrap();
@@ -170,7 +169,7 @@ fn ddsketch_reads_datadog_protobuf_with_identical_quantiles() {
                 e["file"]
             );
         }
-        let back = DdSketch::from_protobuf(&sk.to_protobuf()).unwrap();
+        let back = DdSketch::from_bytes(&sk.to_bytes()).unwrap();
         assert_eq!(back, sk);
         checked += 1;
     }
@@ -181,7 +180,7 @@ fn ddsketch_reads_datadog_protobuf_with_identical_quantiles() {
 fn theta_reads_datasketches_bytes_with_identical_estimates() {
     let mut checked = 0;
     for e in py_manifest().iter().filter(|e| e["family"] == "theta") {
-        let sk = CompactTheta::deserialize(&py_bytes(e))
+        let sk = CompactTheta::from_bytes(&py_bytes(e))
             .unwrap_or_else(|err| panic!("{}: {err}", e["file"]));
         assert_eq!(
             sk.estimate(),
@@ -194,7 +193,7 @@ fn theta_reads_datasketches_bytes_with_identical_estimates() {
             e["num_retained"].as_u64().unwrap()
         );
         assert_eq!(sk.theta64(), e["theta"].as_u64().unwrap());
-        assert_eq!(CompactTheta::deserialize(&sk.serialize()).unwrap(), sk);
+        assert_eq!(CompactTheta::from_bytes(&sk.to_bytes()).unwrap(), sk);
         checked += 1;
     }
     assert!(checked >= 10);
@@ -228,7 +227,7 @@ fn rust_fixtures() -> Vec<(String, Vec<u8>, Value)> {
                     let name = format!("hll_{tname}_lg{lg_k}_{kind}_{n}.bin");
                     let meta = json!({"file": name, "family": "hll", "lg_k": lg_k, "type": tname,
                         "items": kind, "n": n, "estimate": sk.estimate()});
-                    out.push((name, sk.serialize(), meta));
+                    out.push((name, sk.to_bytes(), meta));
                 }
             }
         }
@@ -239,11 +238,11 @@ fn rust_fixtures() -> Vec<(String, Vec<u8>, Value)> {
         ("hll8", HllType::Hll8),
     ] {
         let mut a = hll_of(12, t, "int", 30000, 0);
-        a.merge(&hll_of(12, t, "int", 30000, 20000));
+        a.merge(&hll_of(12, t, "int", 30000, 20000)).unwrap();
         let name = format!("hll_union_{tname}_lg12.bin");
         let meta =
             json!({"file": name, "family": "hll_union", "n": 50000, "estimate": a.estimate()});
-        out.push((name, a.serialize(), meta));
+        out.push((name, a.to_bytes(), meta));
     }
     for k in [200u16, 50] {
         for n in [0u64, 1, 100, 5000, 100_000] {
@@ -259,26 +258,26 @@ fn rust_fixtures() -> Vec<(String, Vec<u8>, Value)> {
             meta.as_object_mut()
                 .unwrap()
                 .extend(kll_summary(&d).as_object().unwrap().clone());
-            out.push((name, d.serialize(), meta));
+            out.push((name, d.to_bytes(), meta));
             let name = format!("kll_f32_k{k}_{n}.bin");
             let mut meta = json!({"file": name, "family": "kll", "type": "f32", "k": k});
             meta.as_object_mut()
                 .unwrap()
                 .extend(kll_summary(&f).as_object().unwrap().clone());
-            out.push((name, f.serialize(), meta));
+            out.push((name, f.to_bytes(), meta));
         }
     }
     for alpha in [0.01, 0.05] {
         let mut sk = DdSketch::new(alpha).unwrap();
         for v in kll_values(20_000, 5) {
-            sk.add(v);
-            sk.add(-v / 3.0);
+            sk.update(v);
+            sk.update(-v / 3.0);
         }
-        sk.add(0.0);
+        sk.update(0.0);
         let name = format!("ddsketch_a{}.bin", (alpha * 100.0) as u32);
         let q: Vec<f64> = RANKS.iter().map(|&r| sk.quantile(r).unwrap()).collect();
         let meta = json!({"file": name, "family": "ddsketch", "count": sk.count(), "quantiles": q});
-        out.push((name, sk.to_protobuf(), meta));
+        out.push((name, sk.to_bytes(), meta));
     }
     let theta_of = |lo: u64, hi: u64| {
         let mut t = UpdateTheta::new(12).unwrap();
@@ -291,7 +290,7 @@ fn rust_fixtures() -> Vec<(String, Vec<u8>, Value)> {
         let sk = theta_of(0, n);
         let name = format!("theta_lg12_{n}.bin");
         let meta = json!({"file": name, "family": "theta", "estimate": sk.estimate(), "num_retained": sk.num_retained()});
-        out.push((name, sk.serialize(), meta));
+        out.push((name, sk.to_bytes(), meta));
     }
     let (a, b) = (theta_of(0, 60_000), theta_of(30_000, 90_000));
     for (op, sk) in [
@@ -301,7 +300,7 @@ fn rust_fixtures() -> Vec<(String, Vec<u8>, Value)> {
     ] {
         let name = format!("theta_setop_{op}.bin");
         let meta = json!({"file": name, "family": "theta", "estimate": sk.estimate(), "num_retained": sk.num_retained()});
-        out.push((name, sk.serialize(), meta));
+        out.push((name, sk.to_bytes(), meta));
     }
     out
 }

@@ -110,10 +110,10 @@ fn workload<S: Store>(store: &S) -> (Seen, Seen) {
     let (s, u) = (sessions(), uniques());
     let mut seen = (Seen::default(), Seen::default());
     // A job starts from its checkpoint (there is none yet).
-    let Ok(None) = block_on(Windowed::<u64, f64, Welford>::restore(store, s.name)) else {
+    let Ok(None) = block_on(Windowed::<u64, f64, Welford>::load(store, s.name)) else {
         return seen;
     };
-    let Ok(None) = block_on(Windowed::<u64, u64, DistinctCount>::restore(store, u.name)) else {
+    let Ok(None) = block_on(Windowed::<u64, u64, DistinctCount>::load(store, u.name)) else {
         return seen;
     };
     let (mut js, mut ju) = ((s.make)(), (u.make)());
@@ -185,7 +185,7 @@ where
     A: Aggregator<I> + Sync,
 {
     let name = spec.name;
-    let restored = match block_on(Windowed::<u64, I, A>::restore(inner, name)) {
+    let restored = match block_on(Windowed::<u64, I, A>::load(inner, name)) {
         Ok(r) => r,
         Err(e) if tore(point, name) => {
             eprintln!("{point}: {name}: typed error after a torn checkpoint: {e}");
@@ -211,7 +211,7 @@ where
     let uninterrupted = reference(spec, at);
     block_on(job.save(inner, name))
         .unwrap_or_else(|e| panic!("{point}: {name}: save after restart: {e}"));
-    let again = block_on(Windowed::<u64, I, A>::restore(inner, name))
+    let again = block_on(Windowed::<u64, I, A>::load(inner, name))
         .unwrap()
         .unwrap();
     let what = format!("{point}: {name} restored at event {at}");

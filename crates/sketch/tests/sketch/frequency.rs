@@ -40,7 +40,7 @@ fn count_min_never_underestimates_and_meets_its_bound() {
         "{over} of {}",
         truth.len()
     );
-    let back = CountMin::deserialize(&cm.serialize()).unwrap();
+    let back = CountMin::from_bytes(&cm.to_bytes()).unwrap();
     assert_eq!(back, cm);
     let mut twice = cm.clone();
     twice.merge(&cm).unwrap();
@@ -87,7 +87,7 @@ fn space_saving_guarantees_and_error_modes() {
     }
     assert!(nfp.len() <= heavy.len() && heavy.len() <= nfn.len());
     assert_eq!(ss.top_k(1)[0].item, "/page/0");
-    assert_eq!(SpaceSaving::deserialize(&ss.serialize()).unwrap(), ss);
+    assert_eq!(SpaceSaving::from_bytes(&ss.to_bytes()).unwrap(), ss);
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn space_saving_merge_keeps_heavy_hitters() {
             b.update(s, 1);
         }
     }
-    a.merge(&b);
+    a.merge(&b).unwrap();
     assert_eq!(a.total(), 60_000);
     for (item, &c) in &truth {
         let r = a.bounds(item);
@@ -129,7 +129,7 @@ fn bloom_filter_has_no_false_negatives_and_its_rate() {
     let rate = fp as f64 / 100_000.0;
     assert!(rate < 0.015, "false-positive rate {rate}");
     assert!((f.estimated_fpp() - 0.01).abs() < 0.005);
-    let back = BloomFilter::deserialize(&f.serialize()).unwrap();
+    let back = BloomFilter::from_bytes(&f.to_bytes()).unwrap();
     assert_eq!(back, f);
     let mut g = BloomFilter::with_rate(50_000, 0.01).unwrap();
     g.insert("other");
@@ -147,10 +147,10 @@ fn exact_sets_count_exactly() {
     assert_eq!(a.len(), 100_000);
     assert_eq!(a.intersection(&b).len(), 20_000);
     assert_eq!(a.difference(&b).len(), 80_000);
-    a.merge(&b);
+    a.merge(&b).unwrap();
     assert_eq!(a.len(), 180_000);
-    assert_eq!(ExactSet::deserialize(&a.serialize()).unwrap(), a);
-    assert!(ExactSet::deserialize(&[0xff; 16]).is_err());
+    assert_eq!(ExactSet::from_bytes(&a.to_bytes()).unwrap(), a);
+    assert!(ExactSet::from_bytes(&[0xff; 16]).is_err());
 }
 
 proptest! {
@@ -166,24 +166,24 @@ proptest! {
             bf.insert(s.as_str());
             ex.insert(i as u64 * 7919);
         }
-        prop_assert_eq!(CountMin::deserialize(&cm.serialize()).unwrap(), cm);
-        prop_assert_eq!(SpaceSaving::deserialize(&ss.serialize()).unwrap(), ss);
-        prop_assert_eq!(BloomFilter::deserialize(&bf.serialize()).unwrap(), bf);
-        prop_assert_eq!(ExactSet::deserialize(&ex.serialize()).unwrap(), ex);
+        prop_assert_eq!(CountMin::from_bytes(&cm.to_bytes()).unwrap(), cm);
+        prop_assert_eq!(SpaceSaving::from_bytes(&ss.to_bytes()).unwrap(), ss);
+        prop_assert_eq!(BloomFilter::from_bytes(&bf.to_bytes()).unwrap(), bf);
+        prop_assert_eq!(ExactSet::from_bytes(&ex.to_bytes()).unwrap(), ex);
     }
 
     #[test]
     fn hostile_frequency_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let _ = CountMin::deserialize(&bytes);
-        let _ = SpaceSaving::deserialize(&bytes);
-        let _ = BloomFilter::deserialize(&bytes);
-        let _ = ExactSet::deserialize(&bytes);
+        let _ = CountMin::from_bytes(&bytes);
+        let _ = SpaceSaving::from_bytes(&bytes);
+        let _ = BloomFilter::from_bytes(&bytes);
+        let _ = ExactSet::from_bytes(&bytes);
         for magic in [&b"BSCM\x01"[..], b"BSSS\x01", b"BSBF\x01"] {
             let mut framed = magic.to_vec();
             framed.extend_from_slice(&bytes);
-            let _ = CountMin::deserialize(&framed);
-            let _ = SpaceSaving::deserialize(&framed);
-            let _ = BloomFilter::deserialize(&framed);
+            let _ = CountMin::from_bytes(&framed);
+            let _ = SpaceSaving::from_bytes(&framed);
+            let _ = BloomFilter::from_bytes(&framed);
         }
     }
 }

@@ -51,14 +51,14 @@ fn merged_sketches_estimate_the_union_within_bounds() {
             for i in 20_000..70_000u64 {
                 b.update_u64(base ^ i);
             }
-            a.merge(&b);
+            a.merge(&b).unwrap();
             assert_eq!(a.lg_k(), 11, "merges at the smaller lg_k");
             let se = 1.04 / f64::from(1u32 << 11).sqrt();
             if (a.estimate() / 70_000.0 - 1.0).abs() > 3.0 * se {
                 outside += 1;
             }
             // A merged sketch survives its own bytes.
-            let back = HllSketch::deserialize(&a.serialize()).unwrap();
+            let back = HllSketch::from_bytes(&a.to_bytes()).unwrap();
             assert_eq!(back.estimate(), a.estimate());
         }
         assert!(outside <= 1, "{t:?}: {outside} merges beyond 3 SE");
@@ -110,14 +110,14 @@ fn hll4_exceptions_round_trip() {
             }
         }
     }
-    let bytes = s.serialize();
+    let bytes = s.to_bytes();
     assert!(bytes.len() > 40 + 512, "exceptions present");
     for t in TYPES {
-        let mut c = HllSketch::deserialize(&bytes).unwrap();
+        let mut c = HllSketch::from_bytes(&bytes).unwrap();
         assert_eq!(c.estimate(), s.estimate());
         c.set_target_type(t);
         assert_eq!(
-            HllSketch::deserialize(&c.serialize()).unwrap().estimate(),
+            HllSketch::from_bytes(&c.to_bytes()).unwrap().estimate(),
             s.estimate()
         );
     }
@@ -129,28 +129,25 @@ fn hostile_headers_are_typed_errors() {
     for i in 0..10_000u64 {
         s.update_u64(i);
     }
-    let good = s.serialize();
+    let good = s.to_bytes();
     for cut in [0, 1, 7, 8, 39, 40, good.len() - 1] {
-        assert!(
-            HllSketch::deserialize(&good[..cut]).is_err(),
-            "cut at {cut}"
-        );
+        assert!(HllSketch::from_bytes(&good[..cut]).is_err(), "cut at {cut}");
     }
     let mut bad = good.clone();
     bad[2] = 3; // another family
     assert!(matches!(
-        HllSketch::deserialize(&bad),
+        HllSketch::from_bytes(&bad),
         Err(Error::Unsupported { .. })
     ));
     let mut bad = good.clone();
     bad[3] = 30; // lg_k out of range
     assert!(matches!(
-        HllSketch::deserialize(&bad),
+        HllSketch::from_bytes(&bad),
         Err(Error::Corrupt { .. })
     ));
     // A set claiming four billion coupons fails before allocating.
     let set = [3u8, 1, 7, 12, 5, 8, 0, 1 | (2 << 2), 0xff, 0xff, 0xff, 0xff];
-    assert!(HllSketch::deserialize(&set).is_err());
+    assert!(HllSketch::from_bytes(&set).is_err());
 }
 
 proptest! {
@@ -160,20 +157,20 @@ proptest! {
         for i in &items {
             s.update(i);
         }
-        let back = HllSketch::deserialize(&s.serialize()).unwrap();
+        let back = HllSketch::from_bytes(&s.to_bytes()).unwrap();
         prop_assert_eq!(back.estimate(), s.estimate());
-        prop_assert_eq!(back.serialize(), s.serialize());
+        prop_assert_eq!(back.to_bytes(), s.to_bytes());
     }
 
     #[test]
     fn hostile_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-        let _ = HllSketch::deserialize(&bytes);
+        let _ = HllSketch::from_bytes(&bytes);
         // Also with a plausible header in front.
         let mut framed = vec![10u8, 1, 7, 4, 0, 8, 0, 2];
         framed.extend_from_slice(&bytes);
-        let _ = HllSketch::deserialize(&framed);
+        let _ = HllSketch::from_bytes(&framed);
         framed[7] = 2 << 2 | 2;
-        let _ = HllSketch::deserialize(&framed);
+        let _ = HllSketch::from_bytes(&framed);
     }
 }
 
@@ -186,13 +183,13 @@ fn saturated_registers_estimate_a_finite_count() {
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
         .collect();
-    let s = HllSketch::deserialize(&bytes).unwrap();
+    let s = HllSketch::from_bytes(&bytes).unwrap();
     let e = s.estimate();
     assert!(e.is_finite() && e >= 0.0, "{e}");
     for t in [HllType::Hll4, HllType::Hll6, HllType::Hll8] {
         let mut copy = s.clone();
         copy.set_target_type(t);
-        let again = HllSketch::deserialize(&copy.serialize()).unwrap();
+        let again = HllSketch::from_bytes(&copy.to_bytes()).unwrap();
         assert_eq!(again.estimate().to_bits(), e.to_bits(), "{t:?}");
     }
 }

@@ -61,7 +61,7 @@ fn exact_mode_is_exact_and_jaccard_works() {
     assert!((theta::jaccard(&a, &b, 12).unwrap() - 1.0 / 3.0).abs() < 1e-9);
     assert!(CompactTheta::empty().is_empty());
     assert_eq!(
-        CompactTheta::deserialize(&CompactTheta::empty().serialize()).unwrap(),
+        CompactTheta::from_bytes(&CompactTheta::empty().to_bytes()).unwrap(),
         CompactTheta::empty()
     );
 }
@@ -72,20 +72,20 @@ fn theta_rejects_other_seeds_and_bad_entries() {
     for i in 0..10_000u64 {
         a.update(&i);
     }
-    let good = a.compact().serialize();
+    let good = a.compact().to_bytes();
     let mut bad = good.clone();
     bad[6] ^= 1; // seed hash
     assert!(matches!(
-        CompactTheta::deserialize(&bad),
+        CompactTheta::from_bytes(&bad),
         Err(blocksmith_sketch::Error::Unsupported { .. })
     ));
     let mut bad = good.clone();
     let n = bad.len();
     bad[n - 8..].copy_from_slice(&u64::MAX.to_le_bytes()); // hash above theta
-    assert!(CompactTheta::deserialize(&bad).is_err());
+    assert!(CompactTheta::from_bytes(&bad).is_err());
     let mut bad = good.clone();
     bad[8..12].copy_from_slice(&u32::MAX.to_le_bytes()); // count the input cannot hold
-    assert!(CompactTheta::deserialize(&bad).is_err());
+    assert!(CompactTheta::from_bytes(&bad).is_err());
 }
 
 proptest! {
@@ -96,16 +96,16 @@ proptest! {
             s.update(i);
         }
         let c = s.compact();
-        let back = CompactTheta::deserialize(&c.serialize()).unwrap();
+        let back = CompactTheta::from_bytes(&c.to_bytes()).unwrap();
         prop_assert_eq!(&back, &c);
         prop_assert_eq!(back.estimate(), c.estimate());
     }
 
     #[test]
     fn hostile_theta_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let _ = CompactTheta::deserialize(&bytes);
+        let _ = CompactTheta::from_bytes(&bytes);
         let mut framed = vec![3u8, 3, 3, 0, 0, 26, 0xcc, 0x93];
         framed.extend_from_slice(&bytes);
-        let _ = CompactTheta::deserialize(&framed);
+        let _ = CompactTheta::from_bytes(&framed);
     }
 }

@@ -210,7 +210,7 @@ impl Job for MeanJob {
     }
     fn save_restore(job: &Self::W, store: &MemoryStore) -> Self::W {
         block_on(job.save(store, "mean")).unwrap();
-        block_on(Self::W::restore(store, "mean")).unwrap().unwrap()
+        block_on(Self::W::load(store, "mean")).unwrap().unwrap()
     }
 }
 
@@ -230,9 +230,7 @@ impl Job for UniqueJob {
     }
     fn save_restore(job: &Self::W, store: &MemoryStore) -> Self::W {
         block_on(job.save(store, "unique")).unwrap();
-        block_on(Self::W::restore(store, "unique"))
-            .unwrap()
-            .unwrap()
+        block_on(Self::W::load(store, "unique")).unwrap().unwrap()
     }
 }
 
@@ -299,13 +297,12 @@ fn checkpoint_goes_through_a_real_store() {
     job.process("x".into(), 5, 1.0).unwrap();
     job.process("x".into(), 6, 3.0).unwrap();
     block_on(job.save(&store, "job-1")).unwrap();
-    let mut back: Windowed<String, f64, Welford> = block_on(Windowed::restore(&store, "job-1"))
-        .unwrap()
-        .unwrap();
+    let mut back: Windowed<String, f64, Welford> =
+        block_on(Windowed::load(&store, "job-1")).unwrap().unwrap();
     let out = back.flush();
     assert_eq!(fired(&out)[0].2.mean, 2.0);
     assert!(
-        block_on(Windowed::<String, f64, Welford>::restore(&store, "missing"))
+        block_on(Windowed::<String, f64, Welford>::load(&store, "missing"))
             .unwrap()
             .is_none()
     );
@@ -338,4 +335,27 @@ fn extreme_times_and_bad_options_do_not_panic() {
     });
     assert!(CountJob::new(too_many).is_err());
     assert!(CountJob::new(WindowOptions::new(WindowKind::Session { gap: 0 })).is_err());
+}
+
+/// A DDSketch aggregator keeps an exact sum, min and max through a
+/// checkpoint (they go beside the protobuf bytes), and session merges of
+/// restored windows keep them.
+#[test]
+fn relative_quantiles_keep_their_summary_through_a_checkpoint() {
+    use blocksmith_sketch::aggregate::RelativeQuantiles;
+    let store = MemoryStore::new();
+    let opts = WindowOptions::new(WindowKind::Session { gap: 10 });
+    let mut job: Windowed<String, f64, RelativeQuantiles> = Windowed::new(opts).unwrap();
+    job.process("k".into(), 1, 2.0).unwrap();
+    job.process("k".into(), 30, 7.0).unwrap();
+    block_on(job.save(&store, "dd")).unwrap();
+    let mut back: Windowed<String, f64, RelativeQuantiles> =
+        block_on(Windowed::load(&store, "dd")).unwrap().unwrap();
+    // Bridges the restored session at 30 with a new event at 35.
+    back.process("k".into(), 35, 5.0).unwrap();
+    let out = back.flush();
+    let sessions = fired(&out);
+    let last = &sessions[sessions.len() - 1].2;
+    assert_eq!(last.sum(), Some(12.0));
+    assert_eq!((last.min(), last.max()), (Some(5.0), Some(7.0)));
 }
