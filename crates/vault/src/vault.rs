@@ -734,10 +734,9 @@ impl<S: Store> Vault<S> {
     ///   [`VaultOptions::min_manifest_seq`];
     /// - [`Error::Malformed`], [`Error::UnsupportedVersion`],
     ///   [`Error::WrongKind`], [`Error::Decrypt`], [`Error::UnknownKeyEpoch`]
-    ///   or [`Error::Inconsistent`] if stored
-    ///   data is damaged, forged or contradicts itself (a header of another
-    ///   vault, a tampered rotation record, a manifest under the retired key
-    ///   mid-rotation);
+    ///   or [`Error::Inconsistent`] if stored data is damaged, forged or
+    ///   contradicts itself (a header of another vault, a tampered rotation
+    ///   record, a manifest under the retired key mid-rotation);
     /// - [`Error::Store`] if a record is unreadable or the store fails.
     pub async fn unlock(
         store: S,
@@ -1454,10 +1453,10 @@ impl<S: Store> Vault<S> {
     ///   than [`VaultOptions::min_manifest_seq`];
     /// - [`Error::Malformed`], [`Error::UnsupportedVersion`],
     ///   [`Error::WrongKind`], [`Error::Decrypt`], [`Error::UnknownKeyEpoch`]
-    ///   or [`Error::Inconsistent`] if an item
-    ///   blob or the manifest does not open, or the stored rotation state
-    ///   contradicts itself (a pending key of another epoch, a tampered
-    ///   rotation record, an item missing from the store);
+    ///   or [`Error::Inconsistent`] if an item blob or the manifest does not
+    ///   open, or the stored rotation state contradicts itself (a pending key
+    ///   of another epoch, a tampered rotation record, an item missing from
+    ///   the store);
     /// - [`Error::Rng`] if the random number generator fails;
     ///   [`Error::Store`] if the store fails.
     ///
