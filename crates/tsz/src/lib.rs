@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 // The bit-unpacking and ALP loops are hot: forced inlining was measured
 // faster (examples/throughput.rs), and their short names follow the paper.
 #![allow(clippy::inline_always)]

@@ -209,6 +209,16 @@ fn sortable(t: i64) -> u64 {
 impl<S: Store> Series<S> {
     /// Opens (or creates) the series `name` in `store`, loading its chunk
     /// index (chunk headers only, by ranged reads) and its unsealed head.
+    ///
+    /// # Errors
+    /// - [`Error::SeriesMismatch`] if the series was stored with another time
+    ///   unit than `config.unit`;
+    /// - [`Error::Store`] if `name` does not make a valid key
+    ///   ([`blocksmith_store::Error::InvalidKey`], e.g. an empty name or one
+    ///   with a `..` segment), if the stored meta record is not readable, or if
+    ///   the store fails;
+    /// - any error of [`Chunk::peek`] for a damaged stored chunk header, or of
+    ///   [`Chunk::decode`] for a damaged stored head.
     pub async fn open(store: S, name: &str, config: SeriesConfig) -> Result<Self> {
         let prefix = format!("tsz/{name}");
         let meta_key = Key::new(format!("{prefix}/meta"))?;
@@ -370,6 +380,19 @@ impl<S: Store> Series<S> {
 
     /// Appends one point. Points out of order within the head are sorted in;
     /// points older than the sealed chunks follow [`SeriesConfig::late`].
+    ///
+    /// # Errors
+    /// - [`Error::LateWrite`] if `timestamp` is older than the newest sealed
+    ///   point and the policy is [`LatePolicy::Reject`];
+    /// - with [`LatePolicy::Merge`], for such a point: [`Error::TooManyPoints`]
+    ///   if the chunk it belongs to already holds [`Chunk::MAX_POINTS`], any
+    ///   error of [`Chunk::decode`] if that stored chunk is damaged, and
+    ///   [`Error::Store`] if the store fails (a
+    ///   [`blocksmith_store::Error::PreconditionFailed`] if another writer
+    ///   rewrote the chunk since it was read);
+    /// - when the point fills the head, the errors of [`Series::seal`].
+    ///
+    /// On an error the point may already be in the in-memory head.
     pub async fn append(&mut self, timestamp: i64, value: f64) -> Result<()> {
         if let Some(until) = self.sealed_until()
             && timestamp < until
@@ -402,6 +425,10 @@ impl<S: Store> Series<S> {
     }
 
     /// Appends many points.
+    ///
+    /// # Errors
+    /// As [`Series::append`], at the first point that fails; the points
+    /// before it are appended.
     pub async fn append_all(&mut self, points: &[Point]) -> Result<()> {
         for &(t, v) in points {
             self.append(t, v).await?;
@@ -428,6 +455,18 @@ impl<S: Store> Series<S> {
     }
 
     /// Encodes the head into a chunk and writes it, even if not full.
+    ///
+    /// # Errors
+    /// - [`Error::TooManyPoints`] if the head outgrew [`Chunk::MAX_POINTS`]
+    ///   (only when [`SeriesConfig::max_points`] was set above it directly,
+    ///   bypassing [`SeriesConfig::with_max_points`]);
+    /// - [`Error::Corrupt`] if the stored chunk sequence counter is exhausted
+    ///   (only a damaged or hostile meta record gets there);
+    /// - [`Error::Store`] if the store fails, or if another writer touched the
+    ///   series since it was opened
+    ///   ([`blocksmith_store::Error::PreconditionFailed`] or
+    ///   [`blocksmith_store::Error::AlreadyExists`] on the meta record or the
+    ///   chunk).
     pub async fn seal(&mut self) -> Result<()> {
         if self.head.is_empty() {
             return Ok(());
@@ -462,6 +501,11 @@ impl<S: Store> Series<S> {
     }
 
     /// Makes the unsealed head durable.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store fails, or
+    /// [`blocksmith_store::Error::AlreadyExists`] inside it if another writer
+    /// created this new series' meta record since it was opened.
     pub async fn flush(&mut self) -> Result<()> {
         let head_key = self.head_key()?;
         if self.head.is_empty() {
@@ -510,6 +554,12 @@ impl<S: Store> Series<S> {
 
     /// Points with `start <= timestamp <= end`, in time order. Only sealed
     /// chunks whose header range overlaps are fetched and decoded.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store fails (including
+    /// [`blocksmith_store::Error::NotFound`] for a chunk another writer
+    /// deleted since this series was opened); any error of [`Chunk::decode`]
+    /// if a stored chunk is damaged.
     pub async fn range(&self, start: i64, end: i64) -> Result<(Vec<Point>, QueryStats)> {
         let mut stats = QueryStats {
             chunks_total: self.sealed.len(),
@@ -533,6 +583,9 @@ impl<S: Store> Series<S> {
     /// Downsamples `[start, end]` into buckets of `interval` time units
     /// (aligned to multiples of `interval`): count, sum, min, max, last (and
     /// [`Bucket::avg`]). Empty intervals are omitted.
+    ///
+    /// # Errors
+    /// As [`Series::range`].
     pub async fn rollup(&self, start: i64, end: i64, interval: i64) -> Result<Vec<Bucket>> {
         let interval = interval.max(1);
         let (points, _) = self.range(start, end).await?;
@@ -542,6 +595,9 @@ impl<S: Store> Series<S> {
     /// Per-second rate of a monotonic counter over `[start, end]`, with
     /// counter resets handled as Prometheus does (a drop means the counter
     /// restarted from zero). `None` with fewer than two points.
+    ///
+    /// # Errors
+    /// As [`Series::range`].
     pub async fn rate(&self, start: i64, end: i64) -> Result<Option<f64>> {
         let (points, _) = self.range(start, end).await?;
         Ok(rate(&points, self.config.unit))
@@ -549,6 +605,9 @@ impl<S: Store> Series<S> {
 
     /// Deletes sealed chunks whose newest point is older than `cutoff`;
     /// returns how many were dropped.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if a delete fails (of a stale head or of a chunk).
     pub async fn drop_before(&mut self, cutoff: i64) -> Result<usize> {
         // Stale heads go first: they are stale because of chunks that may be
         // about to go.
@@ -565,12 +624,15 @@ impl<S: Store> Series<S> {
     }
 }
 
-/// Buckets of `interval` over sorted points (see [`Series::rollup`]).
+/// Buckets of `interval` over sorted points (see [`Series::rollup`]). A
+/// bucket whose aligned start would fall below `i64::MIN` starts at
+/// `i64::MIN`.
 pub fn rollup(points: &[Point], interval: i64) -> Vec<Bucket> {
     let interval = interval.max(1);
     let mut out: Vec<Bucket> = Vec::new();
     for &(t, v) in points {
-        let start = t.div_euclid(interval) * interval;
+        // Near i64::MIN the multiple below may not be representable: clamped.
+        let start = t.div_euclid(interval).saturating_mul(interval);
         match out.last_mut() {
             Some(b) if b.start == start => {
                 b.count += 1;
@@ -605,6 +667,8 @@ pub fn rate(points: &[Point], unit: TimeUnit) -> Option<f64> {
             if d < 0.0 { w[1].1 } else { d }
         })
         .sum();
-    let seconds = (last.0 - first.0) as f64 * unit.nanos() as f64 / 1e9;
+    // The span can exceed i64::MAX (a series from before to after 1970 at
+    // the extremes): taken as u64.
+    let seconds = last.0.abs_diff(first.0) as f64 * unit.nanos() as f64 / 1e9;
     Some(increase / seconds)
 }

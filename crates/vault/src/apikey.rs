@@ -67,6 +67,11 @@ pub struct ApiKey(String);
 impl ApiKey {
     /// A fresh key with `prefix`.
     ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `prefix` is not 1-24 of `a-z`, `0-9`,
+    /// `_` starting with a letter; [`Error::Rng`] if the random number
+    /// generator fails.
+    ///
     /// ```
     /// use blocksmith_vault::apikey::ApiKey;
     /// let key = ApiKey::generate("bsk")?;
@@ -90,9 +95,12 @@ impl ApiKey {
         Ok(ApiKey(std::mem::take(&mut *text)))
     }
 
-    /// Checks the format and the checksum, offline. Errors:
-    /// [`Error::Malformed`] for the wrong shape, [`Error::ApiKeyChecksum`]
-    /// for a typo.
+    /// Checks the format and the checksum, offline.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] for the wrong shape (no `_`, a bad prefix, a body
+    /// that is not 50 base62 characters); [`Error::ApiKeyChecksum`] if the
+    /// checksum does not match (a typo or a truncated copy).
     pub fn parse(text: &str) -> Result<ApiKey> {
         const WHAT: &str = "API key";
         let text = text.trim();
@@ -489,6 +497,13 @@ impl<S: Store> ApiKeys<S> {
     }
 
     /// Issues a key.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the owner is empty or longer than 256
+    /// bytes, or [`ApiKeyOptions::prefix`] is not a valid prefix (see
+    /// [`ApiKey::generate`]); [`Error::Rng`] if the random number generator
+    /// fails; [`Error::Store`] if [`ApiKeyOptions::store_prefix`] does not make
+    /// a valid store key or the store fails.
     pub async fn create(&self, spec: ApiKeySpec) -> Result<NewApiKey> {
         self.issue(spec, None).await
     }
@@ -534,6 +549,18 @@ impl<S: Store> ApiKeys<S> {
     /// Verifies a presented key: format and checksum, then the keyed hash in
     /// constant time, then status and expiry. Returns the key's metadata
     /// (its status says whether it is in a rotation grace period).
+    ///
+    /// # Errors
+    /// - [`Error::Malformed`] or [`Error::ApiKeyChecksum`] if `presented` is
+    ///   not a well-formed key ([`ApiKey::parse`]);
+    /// - [`Error::ApiKeyRejected`] if its prefix is not this service's, no key
+    ///   has its id, its secret is wrong, the stored record was altered
+    ///   without the pepper, or it was hashed under a pepper this service no
+    ///   longer has (deliberately one error for all of these);
+    /// - [`Error::ApiKeyRevoked`] if it was revoked or its rotation grace
+    ///   period is over; [`Error::ApiKeyExpired`] if it expired;
+    /// - [`Error::Store`] if the store fails or the stored record is not
+    ///   readable (including while recording `last_used`).
     pub async fn verify(&self, presented: &str) -> Result<ApiKeyInfo> {
         let key = ApiKey::parse(presented)?;
         if key.prefix() != self.options.prefix {
@@ -603,6 +630,11 @@ impl<S: Store> ApiKeys<S> {
     }
 
     /// A key's metadata.
+    ///
+    /// # Errors
+    /// [`Error::ApiKeyNotFound`] if no key has this id; [`Error::Store`] if
+    /// `id` does not make a valid store key (e.g. `..`), the record is not
+    /// readable, or the store fails.
     pub async fn get(&self, id: &str) -> Result<ApiKeyInfo> {
         self.store
             .get_record::<StoredKey>(&self.key_of(id)?)
@@ -612,6 +644,9 @@ impl<S: Store> ApiKeys<S> {
     }
 
     /// Every key, optionally only `owner`'s.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store fails or a stored record is not readable.
     pub async fn list(&self, owner: Option<&str>) -> Result<Vec<ApiKeyInfo>> {
         let mut out = Vec::new();
         for m in self
@@ -631,6 +666,15 @@ impl<S: Store> ApiKeys<S> {
     /// Replaces an active key: issues a new one with the same owner, scopes
     /// and lifetime, and puts the old one in a grace period of `grace` during
     /// which both work (zero revokes the old one at once).
+    ///
+    /// # Errors
+    /// - [`Error::ApiKeyNotFound`] if no key has this id;
+    /// - [`Error::ApiKeyNotActive`] if it is in a grace period or revoked, or
+    ///   another rotation or a revocation changed it meanwhile (the new key
+    ///   is then withdrawn);
+    /// - [`Error::ApiKeyExpired`] if it expired;
+    /// - as [`ApiKeys::create`] for issuing the replacement, and
+    ///   [`Error::Store`] if the store fails.
     pub async fn rotate(&self, id: &str, grace: Duration) -> Result<NewApiKey> {
         let old = self.get(id).await?;
         if old.status != ApiKeyStatus::Active {
@@ -675,6 +719,12 @@ impl<S: Store> ApiKeys<S> {
     }
 
     /// Revokes a key at once (idempotent).
+    ///
+    /// # Errors
+    /// [`Error::ApiKeyNotFound`] if no key has this id; [`Error::Store`] as
+    /// for [`ApiKeys::get`], or
+    /// ([`blocksmith_store::Error::TooManyConflicts`]) if concurrent writers
+    /// kept the record contended.
     pub async fn revoke(&self, id: &str) -> Result<()> {
         let now = self.now();
         let v = self
@@ -699,6 +749,10 @@ impl<S: Store> ApiKeys<S> {
     }
 
     /// Marks keys whose grace period is over as revoked; returns how many.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store fails or a stored record is not
+    /// readable; keys revoked before the failure stay revoked.
     pub async fn sweep(&self) -> Result<usize> {
         let now = self.now();
         let mut n = 0;

@@ -207,7 +207,11 @@ pub fn xchacha20poly1305_seal(
 }
 
 /// The inverse of [`xchacha20poly1305_seal`]: verifies the tag, then
-/// decrypts. Any failure is [`Error::Decrypt`].
+/// decrypts.
+///
+/// # Errors
+/// [`Error::Decrypt`] on any failure: input shorter than a tag, wrong key,
+/// wrong nonce or associated data, tampered bytes.
 pub fn xchacha20poly1305_open(
     key: &SymmetricKey,
     nonce: &[u8; NONCE_LEN],
@@ -260,6 +264,12 @@ pub struct Envelope<'a> {
 impl<'a> Envelope<'a> {
     /// Parses and checks the header; the ciphertext is not authenticated
     /// until [`Envelope::open`].
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] if `bytes` is shorter than [`OVERHEAD`], does not
+    /// start with [`MAGIC`] or names an unknown [`Kind`];
+    /// [`Error::UnsupportedVersion`] if the format version is not
+    /// [`FORMAT_VERSION`].
     pub fn parse(bytes: &'a [u8]) -> Result<Envelope<'a>> {
         const WHAT: &str = "envelope";
         if bytes.len() < 5 {
@@ -292,6 +302,10 @@ impl<'a> Envelope<'a> {
     }
 
     /// Parses and checks that the envelope is of `kind`.
+    ///
+    /// # Errors
+    /// As [`Envelope::parse`], plus [`Error::WrongKind`] if the envelope holds
+    /// another kind.
     pub fn parse_kind(bytes: &'a [u8], kind: Kind) -> Result<Envelope<'a>> {
         let env = Self::parse(bytes)?;
         if env.kind != kind {
@@ -324,12 +338,21 @@ impl<'a> Envelope<'a> {
     }
 
     /// Authenticates and decrypts with `key`, bound to `ctx`.
+    ///
+    /// # Errors
+    /// [`Error::Decrypt`] if `key` or `ctx` is not the one it was sealed with,
+    /// or the bytes were tampered with; [`Error::TooLarge`] if a field of
+    /// `ctx` exceeds 65535 bytes.
     pub fn open(&self, key: &SymmetricKey, ctx: &Context<'_>) -> Result<SecretBytes> {
         let a = aad(self.header, ctx)?;
         xchacha20poly1305_open(key, self.nonce, &a, self.body)
     }
 
     /// Seals `plaintext` under `key` with a fresh random nonce.
+    ///
+    /// # Errors
+    /// [`Error::Rng`] if the random number generator fails; otherwise as
+    /// [`Envelope::seal_with_nonce`].
     pub fn seal(
         key: &SymmetricKey,
         kind: Kind,
@@ -344,6 +367,10 @@ impl<'a> Envelope<'a> {
     /// Seals with a caller-chosen nonce. A nonce must never be reused with
     /// the same key: this exists for known-answer tests; use
     /// [`Envelope::seal`].
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if `plaintext` exceeds [`MAX_PLAINTEXT`] or a field
+    /// of `ctx` exceeds 65535 bytes.
     pub fn seal_with_nonce(
         key: &SymmetricKey,
         kind: Kind,
@@ -380,6 +407,9 @@ impl<'a> Envelope<'a> {
 }
 
 /// Parses `bytes` as an envelope of `kind` and opens it.
+///
+/// # Errors
+/// Those of [`Envelope::parse_kind`], then of [`Envelope::open`].
 pub fn open(
     key: &SymmetricKey,
     kind: Kind,

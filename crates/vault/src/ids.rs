@@ -14,6 +14,10 @@ macro_rules! id_type {
 
         impl $name {
             /// A fresh random id.
+            ///
+            /// # Errors
+            /// [`Error::Rng`] if the operating system's random number
+            /// generator fails.
             pub fn generate() -> Result<Self> {
                 Ok($name(random_array()?))
             }

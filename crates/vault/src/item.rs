@@ -65,6 +65,13 @@ pub struct ItemBlob<'a> {
 
 impl<'a> ItemBlob<'a> {
     /// Parses an item blob.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] if the blob is truncated, has a bad magic, or its
+    /// two envelopes name different key epochs; [`Error::UnsupportedVersion`]
+    /// for an unknown blob format; any error of [`Envelope::parse_kind`] for
+    /// either envelope ([`Error::WrongKind`] if they are not an item key and
+    /// item content).
     pub fn parse(bytes: &'a [u8]) -> Result<ItemBlob<'a>> {
         const WHAT: &str = "item blob";
         let mut r = Reader::new(WHAT, bytes);
@@ -92,6 +99,11 @@ impl<'a> ItemBlob<'a> {
 
     /// Seals `secret` as version `version` of item `item`: a fresh random
     /// item key, wrapped by `vault_key` (generation `epoch`).
+    ///
+    /// # Errors
+    /// [`Error::Rng`] if the random number generator fails;
+    /// [`Error::TooLarge`] if `secret` exceeds
+    /// [`MAX_PLAINTEXT`](crate::envelope::MAX_PLAINTEXT).
     pub fn seal(
         vault_key: &SymmetricKey,
         epoch: u32,
@@ -138,6 +150,12 @@ impl<'a> ItemBlob<'a> {
     }
 
     /// Unwraps the item key with `vault_key`.
+    ///
+    /// # Errors
+    /// [`Error::Decrypt`] if `vault_key`, `vault`, `item`, `version` or `tag`
+    /// is not what the blob was sealed with, or the bytes were tampered with;
+    /// [`Error::Malformed`] if the unwrapped key is not 32 bytes (a blob
+    /// sealed by a buggy or hostile writer holding the key).
     pub fn item_key(
         &self,
         vault_key: &SymmetricKey,
@@ -154,6 +172,10 @@ impl<'a> ItemBlob<'a> {
     }
 
     /// Opens the content with `vault_key`.
+    ///
+    /// # Errors
+    /// As [`ItemBlob::item_key`]; [`Error::Decrypt`] if the content was
+    /// tampered with.
     pub fn open(
         &self,
         vault_key: &SymmetricKey,

@@ -100,6 +100,9 @@ impl KdfParams {
     }
 
     /// Checks Argon2's own limits: `t >= 1`, `1 <= p < 2^24`, `m >= 8p`.
+    ///
+    /// # Errors
+    /// [`Error::KdfParams`] naming the first limit broken.
     pub fn validate(&self) -> Result<()> {
         if self.iterations == 0 {
             return Err(Error::KdfParams("iterations must be at least 1".into()));
@@ -143,6 +146,10 @@ impl KdfParams {
     /// setup, not per login. The result may fall below the recommendations
     /// for a small target: check [`KdfParams::meets_recommendations`].
     ///
+    /// # Errors
+    /// As [`KdfParams::calibrate_from`]; the defaults pass its checks, so in
+    /// practice none.
+    ///
     /// ```no_run
     /// use blocksmith_vault::KdfParams;
     /// let params = KdfParams::calibrate(std::time::Duration::from_millis(500))?;
@@ -154,6 +161,10 @@ impl KdfParams {
     }
 
     /// [`KdfParams::calibrate`] starting from `base` (its memory and lanes).
+    ///
+    /// # Errors
+    /// [`Error::KdfParams`] if `base` breaks Argon2's limits
+    /// ([`KdfParams::validate`]).
     pub fn calibrate_from(base: KdfParams, target: Duration) -> Result<KdfParams> {
         base.validate()?;
         let one = base.with_iterations(1);
@@ -270,6 +281,12 @@ impl KdfPolicy {
     }
 
     /// Accepts or rejects `params`.
+    ///
+    /// # Errors
+    /// [`Error::KdfParams`] if `params` break Argon2's limits
+    /// ([`KdfParams::validate`]), exceed one of the ceilings, are cheaper
+    /// (less memory or fewer passes) than [`KdfPolicy::previous`], or fall
+    /// below [`KdfPolicy::floor`].
     pub fn check(&self, params: &KdfParams) -> Result<()> {
         params.validate()?;
         if params.memory_kib > self.max_memory_kib
@@ -355,6 +372,12 @@ impl StoredKdf {
 ///
 /// The vault calls it with `K` = the account's secret key and `X` = its
 /// vault id; it is public so the RFC 9106 known-answer test runs through it.
+///
+/// # Errors
+/// [`Error::KdfParams`] if `params` break Argon2's limits
+/// ([`KdfParams::validate`]), or if Argon2 rejects an input: a salt shorter
+/// than 8 bytes, associated data longer than 32 bytes, a tag length below 4
+/// bytes, a secret longer than 2^32 - 1 bytes.
 pub fn argon2id(
     params: &KdfParams,
     password: &[u8],

@@ -150,12 +150,20 @@ const SECRET_KEY_LABEL: &[u8] = b"blocksmith-vault/v1/secret-key-check";
 
 impl SecretKey {
     /// A fresh random secret key.
+    ///
+    /// # Errors
+    /// [`Error::Rng`] if the operating system's random number generator fails.
     pub fn generate() -> Result<Self> {
         Ok(SecretKey(random_array()?))
     }
 
     /// Parses the text form (case-insensitive, dashes and spaces ignored,
     /// `O`/`I`/`L` read as `0`/`1`); a typo fails the checksum.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] if the text does not start with `S1`, has the
+    /// wrong number of characters, holds a character outside Crockford
+    /// base32, or fails its checksum.
     pub fn parse(text: &str) -> Result<Self> {
         let b = parse_key::<20>("secret key", SECRET_KEY_PREFIX, SECRET_KEY_LABEL, text)?;
         Ok(SecretKey(*b))
@@ -201,11 +209,19 @@ const RECOVERY_LABEL: &[u8] = b"blocksmith-vault/v1/recovery-key-check";
 
 impl RecoveryKey {
     /// A fresh random recovery key.
+    ///
+    /// # Errors
+    /// [`Error::Rng`] if the operating system's random number generator fails.
     pub fn generate() -> Result<Self> {
         Ok(RecoveryKey(random_array()?))
     }
 
     /// Parses the text form; a typo fails the checksum.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] if the text does not start with `R1`, has the
+    /// wrong number of characters, holds a character outside Crockford
+    /// base32, or fails its checksum.
     pub fn parse(text: &str) -> Result<Self> {
         let b = parse_key::<32>("recovery key", RECOVERY_PREFIX, RECOVERY_LABEL, text)?;
         Ok(RecoveryKey(*b))

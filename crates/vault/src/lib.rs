@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 /// Implements `Drop` zeroizing the `name` and `collection` labels of item
 /// types (the secret zeroizes itself).

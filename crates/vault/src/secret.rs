@@ -36,6 +36,9 @@ impl SymmetricKey {
     }
 
     /// A fresh random key from the operating system's CSPRNG.
+    ///
+    /// # Errors
+    /// [`Error::Rng`] if the random number generator fails.
     pub fn generate() -> Result<Self> {
         let mut k = SymmetricKey([0; 32]);
         fill_random(&mut k.0)?;
@@ -43,6 +46,9 @@ impl SymmetricKey {
     }
 
     /// Reads a key from a slice of exactly 32 bytes.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] if `bytes` is not 32 bytes long.
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
         let arr: [u8; 32] = bytes
             .try_into()

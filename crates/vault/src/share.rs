@@ -279,6 +279,11 @@ pub struct ShareHeader<'a> {
 
 impl<'a> ShareHeader<'a> {
     /// Parses a share bundle's header.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] if the bundle is truncated or has a bad magic;
+    /// [`Error::UnsupportedVersion`] for an unknown bundle format; any error
+    /// of [`Envelope::parse_kind`] for the envelope that follows the header.
     pub fn parse(bytes: &'a [u8]) -> Result<ShareHeader<'a>> {
         const WHAT: &str = "share bundle";
         let mut r = Reader::new(WHAT, bytes);

@@ -421,6 +421,12 @@ impl PreLogin {
     /// Derives the [`AuthKey`] to present at login (checking `policy`
     /// first, so a server cannot downgrade the cost and then brute-force
     /// what it receives).
+    ///
+    /// # Errors
+    /// [`Error::KdfParams`] if `policy` rejects the parameters (below its
+    /// floor, above its ceilings, cheaper than its previous ones) or Argon2
+    /// rejects them or the salt; [`Error::SecretKeyRequired`] if the vault
+    /// needs a secret key and `credentials` has none.
     pub fn derive_auth_key(
         &self,
         credentials: &Credentials,
@@ -596,6 +602,11 @@ impl<S: Store> Vault<S> {
     /// Creates a vault with a random id, vault key, recovery key and sharing
     /// key pair. Returns the unlocked vault and the recovery key (show it to
     /// the user once; it is not stored).
+    ///
+    /// # Errors
+    /// [`Error::KdfParams`] if `options.kdf_policy` or Argon2 rejects
+    /// `options.kdf`; [`Error::Rng`] if the random number generator fails;
+    /// [`Error::Store`] if the store fails.
     pub async fn create(
         store: S,
         credentials: &Credentials,
@@ -674,6 +685,13 @@ impl<S: Store> Vault<S> {
     }
 
     /// What a client needs to derive its login key ([`PreLogin::derive_auth_key`]).
+    ///
+    /// # Errors
+    /// [`Error::VaultNotFound`] if the store holds no vault `id`;
+    /// [`Error::Inconsistent`] if the stored header names another vault;
+    /// [`Error::KdfParams`] or [`Error::UnsupportedVersion`] if the stored
+    /// key-derivation parameters are not valid Argon2id (version 0x13) ones;
+    /// [`Error::Store`] if the header is unreadable or the store fails.
     pub async fn prelogin(store: S, id: VaultId) -> Result<PreLogin> {
         let (h, _) = Self::load_header(&store, &id).await?;
         Ok(PreLogin {
@@ -687,13 +705,39 @@ impl<S: Store> Vault<S> {
     /// Server side of a login: checks an [`AuthKey`] against the stored
     /// verifier, in constant time. Knowing the verifier (or the auth key)
     /// does not decrypt anything.
+    ///
+    /// A wrong key is `Ok(false)`, not an error.
+    ///
+    /// # Errors
+    /// [`Error::VaultNotFound`] if the store holds no vault `id`;
+    /// [`Error::Inconsistent`] if the stored header names another vault or
+    /// its verifier is not 32 bytes; [`Error::Store`] if the header is
+    /// unreadable or the store fails.
     pub async fn verify_login(store: S, id: VaultId, key: &AuthKey) -> Result<bool> {
         let (h, _) = Self::load_header(&store, &id).await?;
         Ok(key.vault() == id && verifier_of(&h)?.verify(key))
     }
 
     /// Unlocks with the password (and secret key, for two-secret vaults).
-    /// A wrong password is [`Error::WrongCredentials`].
+    ///
+    /// # Errors
+    /// - [`Error::VaultNotFound`] if the store holds no vault `id`;
+    /// - [`Error::KdfParams`] if the stored Argon2 parameters are invalid or
+    ///   `options.kdf_policy` rejects them (a downgrade, or a cost meant to
+    ///   exhaust the client), [`Error::UnsupportedVersion`] for another Argon2
+    ///   version;
+    /// - [`Error::SecretKeyRequired`] if the vault needs a secret key and
+    ///   `credentials` has none;
+    /// - [`Error::WrongCredentials`] if the password or secret key is wrong;
+    /// - [`Error::Rollback`] if the key epoch is below
+    ///   [`VaultOptions::min_epoch`] or the manifest older than
+    ///   [`VaultOptions::min_manifest_seq`];
+    /// - [`Error::Malformed`], [`Error::UnsupportedVersion`],
+    ///   [`Error::WrongKind`], [`Error::Decrypt`], [`Error::UnknownKeyEpoch`]
+    ///   or [`Error::Inconsistent`] if stored data is damaged, forged or
+    ///   contradicts itself (a header of another vault, a tampered rotation
+    ///   record, a manifest under the retired key mid-rotation);
+    /// - [`Error::Store`] if a record is unreadable or the store fails.
     pub async fn unlock(
         store: S,
         id: VaultId,
@@ -734,6 +778,15 @@ impl<S: Store> Vault<S> {
 
     /// Unlocks with the recovery key. The vault then needs a new password
     /// ([`Vault::change_password`]) before it can rotate its key.
+    ///
+    /// # Errors
+    /// - [`Error::VaultNotFound`] if the store holds no vault `id`;
+    /// - [`Error::WrongCredentials`] if `recovery` is neither the vault's
+    ///   recovery key nor the one a rotation under way will install;
+    /// - [`Error::Inconsistent`] if `recovery` is the previous recovery key
+    ///   while a rotation is under way (use the new one, or the password);
+    /// - as [`Vault::unlock`] for rollbacks ([`Error::Rollback`]), damaged or
+    ///   forged stored data, and store failures.
     pub async fn unlock_with_recovery(
         store: S,
         id: VaultId,
@@ -896,6 +949,11 @@ impl<S: Store> Vault<S> {
     }
 
     /// The Argon2id parameters the vault is stored with.
+    ///
+    /// # Errors
+    /// [`Error::KdfParams`] or [`Error::UnsupportedVersion`] if the stored
+    /// parameters are not valid Argon2id ones: [`Vault::unlock`] checks them,
+    /// [`Vault::unlock_with_recovery`] does not.
     pub fn kdf_params(&self) -> Result<KdfParams> {
         self.header.kdf.params()
     }
@@ -906,6 +964,9 @@ impl<S: Store> Vault<S> {
     }
 
     /// The verifier a login server stores for this vault.
+    ///
+    /// # Errors
+    /// [`Error::Inconsistent`] if the stored verifier is not 32 bytes.
     pub fn auth_verifier(&self) -> Result<AuthVerifier> {
         verifier_of(&self.header)
     }
@@ -1095,11 +1156,31 @@ impl<S: Store> Vault<S> {
     }
 
     /// Adds an item; names are unique.
+    ///
+    /// # Errors
+    /// As [`Vault::add_many`].
     pub async fn add(&mut self, item: NewItem) -> Result<ItemId> {
         Ok(self.add_many(vec![item]).await?.remove(0))
     }
 
     /// Adds several items with one manifest write.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidArgument`] if a name or collection is empty, longer
+    ///   than [`MAX_NAME_LEN`](crate::item::MAX_NAME_LEN) bytes or holds a
+    ///   control character;
+    /// - [`Error::TooLarge`] if a secret exceeds
+    ///   [`MAX_PLAINTEXT`](crate::envelope::MAX_PLAINTEXT);
+    /// - [`Error::DuplicateName`] if a name is already in the vault or twice
+    ///   in `items`;
+    /// - [`Error::Conflict`] if another writer changed the manifest since this
+    ///   handle read it (reopen the vault and retry);
+    /// - [`Error::Rng`] if the random number generator fails;
+    ///   [`Error::Store`] if the store fails.
+    ///
+    /// On an error no item is added (blobs already written are deleted, or
+    /// left for [`Vault::vacuum`] when it cannot be known that the manifest
+    /// write failed).
     pub async fn add_many(&mut self, items: Vec<NewItem>) -> Result<Vec<ItemId>> {
         let mut next = self.next_manifest();
         let mut ids = Vec::with_capacity(items.len());
@@ -1136,6 +1217,17 @@ impl<S: Store> Vault<S> {
     }
 
     /// Decrypts an item's secret.
+    ///
+    /// # Errors
+    /// - [`Error::ItemNotFound`] if the vault has no item `id`;
+    /// - [`Error::Inconsistent`] if its blob is missing from the store;
+    /// - [`Error::UnknownKeyEpoch`] if the blob is sealed under a retired or
+    ///   unknown vault key generation;
+    /// - [`Error::Decrypt`] if the blob was tampered with or belongs to
+    ///   another item, version or vault; [`Error::Malformed`],
+    ///   [`Error::UnsupportedVersion`] or [`Error::WrongKind`] if it is not an
+    ///   item blob;
+    /// - [`Error::Store`] if the store fails.
     pub async fn get(&self, id: &ItemId) -> Result<SecretBytes> {
         let info = self
             .info(id)
@@ -1156,6 +1248,10 @@ impl<S: Store> Vault<S> {
     }
 
     /// Decrypts an item's secret, found by name.
+    ///
+    /// # Errors
+    /// [`Error::ItemNotFound`] if no item has this name; otherwise as
+    /// [`Vault::get`].
     pub async fn get_by_name(&self, name: &str) -> Result<SecretBytes> {
         let id = self
             .manifest
@@ -1170,6 +1266,17 @@ impl<S: Store> Vault<S> {
 
     /// Replaces an item's secret (its version goes up by one; the old
     /// version's blob is deleted).
+    ///
+    /// # Errors
+    /// - [`Error::ItemNotFound`] if the vault has no item `id`;
+    /// - [`Error::TooLarge`] if `secret` exceeds
+    ///   [`MAX_PLAINTEXT`](crate::envelope::MAX_PLAINTEXT);
+    /// - [`Error::Conflict`] if another writer changed the manifest since this
+    ///   handle read it (reopen the vault and retry);
+    /// - [`Error::Rng`] if the random number generator fails;
+    /// - [`Error::Store`] if the store fails, including when only deleting
+    ///   the old version's blob failed: the update then took effect, and
+    ///   [`Vault::vacuum`] removes that blob.
     pub async fn update(&mut self, id: &ItemId, secret: impl Into<SecretBytes>) -> Result<u64> {
         let secret = secret.into();
         let old = self
@@ -1194,6 +1301,13 @@ impl<S: Store> Vault<S> {
     }
 
     /// Removes an item.
+    ///
+    /// # Errors
+    /// [`Error::ItemNotFound`] if the vault has no item `id`;
+    /// [`Error::Conflict`] if another writer changed the manifest since this
+    /// handle read it; [`Error::Store`] if the store fails, including when
+    /// only deleting the blob failed (the item is then removed, and
+    /// [`Vault::vacuum`] deletes the blob).
     pub async fn remove(&mut self, id: &ItemId) -> Result<()> {
         let mut next = self.next_manifest();
         let info = next
@@ -1209,6 +1323,17 @@ impl<S: Store> Vault<S> {
     /// interrupted between the blob and the manifest. Returns how many. Run
     /// it when no other writer is active (their uncommitted blobs look the
     /// same).
+    ///
+    /// # Errors
+    /// - [`Error::Rollback`] if the stored manifest is older than
+    ///   [`VaultOptions::min_manifest_seq`];
+    /// - [`Error::UnknownKeyEpoch`] if it is sealed under a key this handle
+    ///   does not hold (another device rotated the key: reopen the vault);
+    /// - [`Error::Decrypt`], [`Error::Malformed`],
+    ///   [`Error::UnsupportedVersion`], [`Error::WrongKind`] or
+    ///   [`Error::Inconsistent`] if the stored manifest is damaged or forged;
+    /// - [`Error::Store`] if the store fails (blobs deleted before the failure
+    ///   stay deleted).
     pub async fn vacuum(&self) -> Result<usize> {
         let prefix = format!("{}/items/", prefix(&self.id));
         // Decide from the manifest as stored now, not this handle's copy: a
@@ -1248,6 +1373,14 @@ impl<S: Store> Vault<S> {
 
     /// Sets a new password (and secret key, and optionally new Argon2
     /// parameters): one key is re-wrapped, no item is touched.
+    ///
+    /// # Errors
+    /// [`Error::KdfParams`] if the parameters (`kdf`, or the stored ones when
+    /// `None`) are rejected by [`VaultOptions::kdf_policy`] or by Argon2, or
+    /// [`Error::UnsupportedVersion`] for stored ones of another Argon2
+    /// version; [`Error::Conflict`] if another writer changed the header
+    /// since this handle read it; [`Error::Rng`] if the random number
+    /// generator fails; [`Error::Store`] if the store fails.
     pub async fn change_password(
         &mut self,
         credentials: &Credentials,
@@ -1281,6 +1414,12 @@ impl<S: Store> Vault<S> {
     }
 
     /// Issues a new recovery key; the previous one stops working.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] if another writer changed the header since this
+    /// handle read it; [`Error::Rng`] if the random number generator fails;
+    /// [`Error::Store`] if the store fails. The previous key keeps working
+    /// after an error.
     pub async fn new_recovery_key(&mut self) -> Result<RecoveryKey> {
         let recovery = RecoveryKey::generate()?;
         let mut next = self.header.clone();
@@ -1304,6 +1443,25 @@ impl<S: Store> Vault<S> {
     ///
     /// Shares sent to the old public key and not yet received cannot be
     /// opened afterwards: [`Vault::receive_shares`] first.
+    ///
+    /// # Errors
+    /// - [`Error::PasswordRequired`] if the vault was unlocked with the
+    ///   recovery key and no new password was set since;
+    /// - [`Error::Conflict`] if another writer changed the header, the
+    ///   manifest, the rotation record or an item meanwhile;
+    /// - [`Error::Rollback`] if the manifest read back at the finish is older
+    ///   than [`VaultOptions::min_manifest_seq`];
+    /// - [`Error::Malformed`], [`Error::UnsupportedVersion`],
+    ///   [`Error::WrongKind`], [`Error::Decrypt`], [`Error::UnknownKeyEpoch`]
+    ///   or [`Error::Inconsistent`] if an item blob or the manifest does not
+    ///   open, or the stored rotation state contradicts itself (a pending key
+    ///   of another epoch, a tampered rotation record, an item missing from
+    ///   the store);
+    /// - [`Error::Rng`] if the random number generator fails;
+    ///   [`Error::Store`] if the store fails.
+    ///
+    /// Progress made before an error is kept: unlock again and call `rotate`
+    /// to resume.
     pub async fn rotate(&mut self) -> Result<RotationReport> {
         self.rotate_partially(usize::MAX).await?;
         self.finish_rotation().await
@@ -1364,6 +1522,9 @@ impl<S: Store> Vault<S> {
     /// Begins (or resumes) a rotation and re-encrypts at most `max_items`
     /// items, checkpointing every [`VaultOptions::rotation_batch`] items,
     /// without installing the new key. [`Vault::rotate`] finishes it.
+    ///
+    /// # Errors
+    /// As [`Vault::rotate`] (except the finish's [`Error::Rollback`]).
     pub async fn rotate_partially(&mut self, max_items: usize) -> Result<RotationProgress> {
         if self.kek.is_none() {
             return Err(Error::PasswordRequired);
@@ -1619,6 +1780,14 @@ impl<S: Store> Vault<S> {
 
     /// Seals copies of `items` to `recipient` and returns the bundle (to
     /// hand over out of band, or see [`Vault::share`]).
+    ///
+    /// # Errors
+    /// [`Error::ItemNotFound`] if an id is not in the vault; the errors of
+    /// [`Vault::get`] for an item that does not decrypt;
+    /// [`Error::Malformed`] if `recipient` is a low-order point (not a usable
+    /// public key); [`Error::TooLarge`] if the items together exceed
+    /// [`MAX_PLAINTEXT`](crate::envelope::MAX_PLAINTEXT); [`Error::Rng`] if
+    /// the random number generator fails.
     pub async fn share_bundle(
         &self,
         items: &[ItemId],
@@ -1642,6 +1811,9 @@ impl<S: Store> Vault<S> {
     /// in the recipient's inbox in this store until they
     /// [`Vault::receive_shares`]. Check the recipient's
     /// [`PublicKey::fingerprint`] out of band first.
+    ///
+    /// # Errors
+    /// As [`Vault::share_bundle`], and [`Error::Store`] if the store fails.
     pub async fn share(&self, items: &[ItemId], recipient: &PublicKey) -> Result<ShareId> {
         let (id, bundle) = self.share_bundle(items, recipient).await?;
         let key = Key::new(format!("{}{id}", inbox_prefix(recipient)))?;
@@ -1652,6 +1824,10 @@ impl<S: Store> Vault<S> {
     }
 
     /// Shares every item of `collection`.
+    ///
+    /// # Errors
+    /// [`Error::ItemNotFound`] if no item is in `collection`; otherwise as
+    /// [`Vault::share`].
     pub async fn share_collection(
         &self,
         collection: &str,
@@ -1667,12 +1843,24 @@ impl<S: Store> Vault<S> {
     }
 
     /// Opens a share bundle sealed to this vault's public key.
+    ///
+    /// # Errors
+    /// [`Error::Decrypt`] if the bundle is not sealed to this vault's public
+    /// key or was tampered with; [`Error::Malformed`],
+    /// [`Error::UnsupportedVersion`] or [`Error::WrongKind`] if it is not a
+    /// share bundle (or names a low-order public key).
     pub fn open_share(&self, bundle: &[u8]) -> Result<ReceivedShare> {
         share::open(&self.identity, bundle)
     }
 
     /// Imports the items of an opened share. A name already in the vault
     /// gets a ` (shared N)` suffix.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if the share holds more than [`MAX_SHARE_ITEMS`]
+    /// items; otherwise as [`Vault::add_many`] ([`Error::InvalidArgument`]
+    /// also when a suffixed name outgrows
+    /// [`MAX_NAME_LEN`](crate::item::MAX_NAME_LEN)).
     pub async fn import_share(&mut self, share: &ReceivedShare) -> Result<Vec<ItemId>> {
         if share.items.len() > MAX_SHARE_ITEMS {
             return Err(Error::TooLarge {
@@ -1809,7 +1997,10 @@ impl<S: Store> Vault<S> {
     ///
     /// # Errors
     ///
-    /// Store errors and manifest conflicts.
+    /// [`Error::Store`] when the store fails; [`Error::Conflict`],
+    /// [`Error::Rng`] or [`Error::Store`] from importing an accepted share
+    /// (see [`Vault::add_many`]). Shares handled before the error stay
+    /// imported or deleted.
     pub async fn receive_shares(
         &mut self,
         mut accept: impl FnMut(&ReceivedShare) -> bool,

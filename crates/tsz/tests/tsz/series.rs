@@ -254,3 +254,20 @@ fn an_exhausted_chunk_counter_is_an_error_not_an_overflow() {
         );
     });
 }
+
+#[test]
+fn rollup_and_rate_at_the_extremes_of_time() {
+    // Timestamps are caller input: the oldest and newest ones representable
+    // must give answers, not overflow.
+    let points = [(i64::MIN, 1.0), (-1, 2.0), (i64::MAX, 5.0)];
+    let buckets = blocksmith_tsz::series::rollup(&points, 3);
+    assert_eq!(buckets.len(), 3);
+    // The bucket of i64::MIN starts at the first multiple of 3 at or below
+    // it, which is not representable: it is clamped to i64::MIN.
+    assert_eq!((buckets[0].start, buckets[0].count), (i64::MIN, 1));
+    assert_eq!((buckets[1].start, buckets[1].last), (-3, 2.0));
+    assert_eq!(buckets[2].start, i64::MAX - i64::MAX % 3);
+    let span = u64::MAX as f64; // i64::MAX - i64::MIN, in seconds
+    let rate = blocksmith_tsz::series::rate(&points, TimeUnit::Seconds).unwrap();
+    assert!((rate - 4.0 / span).abs() < 1e-30, "rate {rate}");
+}
