@@ -11,6 +11,7 @@ mod error;
 mod ext;
 mod key;
 mod memory;
+mod offload;
 #[cfg(feature = "object-store")]
 mod object;
 pub mod record;
@@ -23,12 +24,15 @@ mod traits;
 mod types;
 
 pub use blocking::block_on;
+/// The byte buffer of every value (re-exported from the `bytes` crate).
+pub use bytes::Bytes;
 pub use compose::{ComposePart, compose_by_copy};
 pub use dir::DirStore;
 pub use error::{Error, Result};
 pub use ext::{Blocking, DEFAULT_UPDATE_ATTEMPTS, StoreExt};
 pub use key::{Key, MAX_KEY_LEN};
 pub use memory::MemoryStore;
+pub use offload::{BlockingPool, Offload};
 #[cfg(feature = "object-store")]
 pub use object::ObjectStoreAdapter;
 pub use record::Record;
