@@ -96,13 +96,13 @@ pub(crate) fn run(args: OcrArgs, store_dir: &Path, out: &Output) -> Result<(), C
             CliError::BadInput(m) => CliError::BadInput(format!("{}: {m}", path.display())),
             other => other,
         })?;
-        ids.push(queue.submit(&bytes, &opts)?);
+        ids.push(queue.blocking().submit(&bytes, &opts)?);
     }
-    queue.run_pending(&engine, jobs.max(1))?;
+    queue.blocking().run_pending(&engine, jobs.max(1))?;
     let mut docs: Vec<(PathBuf, Document)> = Vec::with_capacity(ids.len());
     for (path, id) in images.iter().zip(&ids) {
-        match queue.status(id)? {
-            JobStatus::Done => docs.push((path.clone(), queue.result(id)?)),
+        match queue.blocking().status(id)? {
+            JobStatus::Done => docs.push((path.clone(), queue.blocking().result(id)?)),
             JobStatus::Failed { error, .. } => {
                 return Err(CliError::Internal(format!("{}: {error}", path.display())));
             }
