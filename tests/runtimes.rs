@@ -120,7 +120,9 @@ async fn store_itself<S: Store + 'static>(store: Arc<S>) -> Outcome {
     }
     assert_eq!(&store.get_range(&key, 0..3).await?.data[..], b"150");
     let parts = Key::new("accounts/42/statement")?;
-    store.put_opts(&parts, Bytes::from(vec![7u8; 4096]), PutOptions::new()).await?;
+    store
+        .put_opts(&parts, Bytes::from(vec![7u8; 4096]), PutOptions::new())
+        .await?;
     assert_eq!(store.list_all("accounts/42/").await?.len(), 2);
     Ok(())
 }
@@ -187,7 +189,9 @@ async fn upload<S: Store + 'static>(store: Arc<S>) -> Outcome {
             .await?;
         let tail = file.slice(12..);
         let crc = Algorithm::Crc32c.digest(&tail);
-        uploads.put_part(&opened.session.id, 12, tail, Some(&crc)).await?;
+        uploads
+            .put_part(&opened.session.id, 12, tail, Some(&crc))
+            .await?;
         opened.session.id
     };
     // A new process asks what is missing and sends only that.
@@ -329,10 +333,10 @@ fn flow_on_both_runtimes() {
 async fn tenant<S: Store + 'static>(store: Arc<S>) -> Outcome {
     use blocksmith::tenant::{CreateTenant, MemoryHooks, Plans, TenantStatus, Tenants, Tier};
     let clock = ManualClock::new(1_780_000_000_000);
-    let tenants = Tenants::new(store.clone(), MemoryHooks::new(), Plans::example())
-        .with_clock(clock.clone());
-    let req = CreateTenant::new("signup-1", "Acme Corp", "pro", "ada@acme.test")
-        .with_tier(Tier::Schema);
+    let tenants =
+        Tenants::new(store.clone(), MemoryHooks::new(), Plans::example()).with_clock(clock.clone());
+    let req =
+        CreateTenant::new("signup-1", "Acme Corp", "pro", "ada@acme.test").with_tier(Tier::Schema);
     tenants.create(req).await?;
     tenants.run_due().await?;
     tenants.suspend("acme-corp", "card expired").await?;
@@ -432,7 +436,12 @@ fn offloaded_dir_and_redb_stores_on_a_current_thread_runtime() {
         let got = reopened.blocking().get(&Key::new("accounts/42/balance")?)?;
         assert_eq!(&got.data[..], b"150");
         let reopened = DirStore::open(dir.path().join("dir"))?;
-        assert!(reopened.blocking().get_opt(&Key::new("files/hello.txt")?)?.is_some());
+        assert!(
+            reopened
+                .blocking()
+                .get_opt(&Key::new("files/hello.txt")?)?
+                .is_some()
+        );
         Ok(())
     });
     r.expect("no hang").expect("workloads");

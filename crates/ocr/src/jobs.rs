@@ -268,10 +268,7 @@ impl<S: Store> JobQueue<S> {
 
     /// Every job id in the queue.
     pub async fn list(&self) -> Result<Vec<JobId>> {
-        let metas = self
-            .store
-            .list_all(&format!("{}/", self.prefix))
-            .await?;
+        let metas = self.store.list_all(&format!("{}/", self.prefix)).await?;
         Ok(metas
             .into_iter()
             .filter_map(|m| {

@@ -11,9 +11,9 @@ mod error;
 mod ext;
 mod key;
 mod memory;
-mod offload;
 #[cfg(feature = "object-store")]
 mod object;
+mod offload;
 pub mod record;
 #[cfg(feature = "redb")]
 mod redb_store;
@@ -32,9 +32,9 @@ pub use error::{Error, Result};
 pub use ext::{Blocking, DEFAULT_UPDATE_ATTEMPTS, StoreExt};
 pub use key::{Key, MAX_KEY_LEN};
 pub use memory::MemoryStore;
-pub use offload::{BlockingPool, Offload};
 #[cfg(feature = "object-store")]
 pub use object::ObjectStoreAdapter;
+pub use offload::{BlockingPool, Offload};
 pub use record::Record;
 #[cfg(feature = "redb")]
 pub use redb_store::RedbStore;

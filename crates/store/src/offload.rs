@@ -353,16 +353,22 @@ mod tests {
     fn a_panicking_job_is_an_error_and_the_pool_lives_on() {
         let pool = BlockingPool::new(1).unwrap();
         let r: Result<()> = block_on(pool.run(|| panic!("boom")));
-        assert!(matches!(r, Err(Error::Backend { backend: "offload", .. })));
+        assert!(matches!(
+            r,
+            Err(Error::Backend {
+                backend: "offload",
+                ..
+            })
+        ));
         assert_eq!(block_on(pool.run(|| 7)).unwrap(), 7);
     }
 
     #[test]
     fn calls_run_on_the_pool_threads() {
         let store = Offload::with_pool(MemoryStore::new(), BlockingPool::new(2).unwrap());
-        let name = block_on(store.run(|_| async {
-            Ok(std::thread::current().name().map(str::to_string))
-        }))
+        let name = block_on(
+            store.run(|_| async { Ok(std::thread::current().name().map(str::to_string)) }),
+        )
         .unwrap();
         assert!(name.unwrap().starts_with("blocksmith-offload-"));
         let key = Key::new("k").unwrap();

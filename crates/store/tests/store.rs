@@ -53,7 +53,10 @@ fn offload_conforms_on_its_own_pool() {
     let r = check(&Offload::with_pool(MemoryStore::new(), pool.clone()));
     assert!(r.skipped.is_empty());
     let dir = tempfile::tempdir().unwrap();
-    let r = check(&Offload::with_pool(DirStore::open(dir.path().join("d")).unwrap(), pool));
+    let r = check(&Offload::with_pool(
+        DirStore::open(dir.path().join("d")).unwrap(),
+        pool,
+    ));
     assert!(r.skipped.is_empty());
     let r = check(&Offload::new(RedbStore::open(dir.path().join("db.redb")).unwrap()).unwrap());
     assert!(r.skipped.is_empty());
@@ -73,7 +76,10 @@ fn offload_conforms_on_tokio_spawn_blocking() {
     let key = Key::new("inside/runtime").unwrap();
     rt.block_on(async {
         store.put_opts(&key, "v", PutOptions::create()).await?;
-        assert_eq!(store.get_range(&key, 0..1).await?.data, Bytes::from_static(b"v"));
+        assert_eq!(
+            store.get_range(&key, 0..1).await?.data,
+            Bytes::from_static(b"v")
+        );
         Ok::<_, Error>(())
     })
     .unwrap();

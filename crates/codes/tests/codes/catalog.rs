@@ -10,12 +10,13 @@ fn store_catalog_lookup_from_scans() {
     let cat = StoreCatalog::new(&store, "catalog");
     assert!(cat.blocking().is_empty().unwrap());
     let g = Gtin::parse("4006381333931").unwrap();
-    cat.blocking().put(
-        &Product::new(&g, "Highlighter")
-            .with_brand("Stabilo")
-            .with_attribute("colour", "yellow"),
-    )
-    .unwrap();
+    cat.blocking()
+        .put(
+            &Product::new(&g, "Highlighter")
+                .with_brand("Stabilo")
+                .with_attribute("colour", "yellow"),
+        )
+        .unwrap();
     let upc = Gtin::parse("036000291452").unwrap();
     cat.blocking().put(&Product::new(&upc, "Tissues")).unwrap();
     assert_eq!(cat.blocking().len().unwrap(), 2);
@@ -26,7 +27,11 @@ fn store_catalog_lookup_from_scans() {
     // Scan an EAN-13 image and look it up.
     let img = gray(&enc(Symbology::Ean13), 3);
     let r = scan::scan_gray(&img, &super::opts()).unwrap();
-    let (found, p) = cat.blocking().lookup_detection(&r.codes[0]).unwrap().unwrap();
+    let (found, p) = cat
+        .blocking()
+        .lookup_detection(&r.codes[0])
+        .unwrap()
+        .unwrap();
     assert_eq!(found, g);
     assert_eq!(p.name, "Highlighter");
     // The same product through a GS1 element string and a Digital Link.
@@ -48,5 +53,11 @@ fn store_catalog_lookup_from_scans() {
     assert!(cat.blocking().put(&bad).is_err());
     let mut mem = MemoryCatalog::default();
     mem.0.insert(g, Product::new(&g, "Highlighter"));
-    assert_eq!(blocksmith_store::block_on(mem.lookup(&g)).unwrap().unwrap().gtin, "04006381333931");
+    assert_eq!(
+        blocksmith_store::block_on(mem.lookup(&g))
+            .unwrap()
+            .unwrap()
+            .gtin,
+        "04006381333931"
+    );
 }

@@ -132,7 +132,10 @@ fn reference() -> &'static BTreeMap<usize, Manifest> {
             .filter_map(|(i, step)| match step {
                 Step::Render(campaign, t, a, b) => Some((
                     i,
-                    cache.blocking().render_campaign(campaign, &t(), &ids(a, b)).unwrap(),
+                    cache
+                        .blocking()
+                        .render_campaign(campaign, &t(), &ids(a, b))
+                        .unwrap(),
                 )),
                 _ => None,
             })
@@ -165,7 +168,8 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     // Manifests: the last acknowledged one, or the one in flight.
     for campaign in ["spring", "summer", "labels"] {
         let stored = cache
-            .blocking().manifest(campaign)
+            .blocking()
+            .manifest(campaign)
             .unwrap_or_else(|e| panic!("{point}: manifest {campaign}: {e}"));
         let in_flight = match (seen.inflight, inflight) {
             (Some(i), Some(Step::Render(c, ..))) if *c == campaign => Some(&reference()[&i]),
@@ -180,7 +184,8 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
         // Every render a stored manifest lists is there, whole.
         for e in stored.iter().flat_map(|m| &m.entries) {
             let bytes = cache
-                .blocking().get(&e.cache_key)
+                .blocking()
+                .get(&e.cache_key)
                 .unwrap_or_else(|err| panic!("{point}: render {}: {err}", e.id))
                 .unwrap_or_else(|| panic!("{point}: {campaign}: render of {} lost", e.id));
             assert_eq!(
@@ -196,7 +201,8 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     for g in GTINS {
         let key = gtin14(g);
         let got = catalog
-            .blocking().lookup(&gtin(g))
+            .blocking()
+            .lookup(&gtin(g))
             .unwrap_or_else(|e| panic!("{point}: lookup {g}: {e}"));
         let acked = seen.products.get(&key).cloned().flatten();
         let flight = match inflight {
@@ -213,7 +219,11 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
         .iter()
         .filter(|g| catalog.blocking().lookup(&gtin(g)).unwrap().is_some())
         .count();
-    assert_eq!(catalog.blocking().len().unwrap(), present, "{point}: catalog size");
+    assert_eq!(
+        catalog.blocking().len().unwrap(),
+        present,
+        "{point}: catalog size"
+    );
 
     // The engine carries on: rendering every campaign again (from what the
     // cache kept) gives exactly the files of an uninterrupted run, and the
@@ -221,21 +231,29 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     for (i, step) in steps.iter().enumerate() {
         if let Step::Render(campaign, t, a, b) = step {
             let m = cache
-                .blocking().render_campaign(campaign, &t(), &ids(*a, *b))
+                .blocking()
+                .render_campaign(campaign, &t(), &ids(*a, *b))
                 .unwrap_or_else(|e| panic!("{point}: render {campaign} after restart: {e}"));
             assert_eq!(
                 files(&m),
                 files(&reference()[&i]),
                 "{point}: {campaign} after restart"
             );
-            assert_eq!(cache.blocking().manifest(campaign).unwrap().as_ref(), Some(&m));
+            assert_eq!(
+                cache.blocking().manifest(campaign).unwrap().as_ref(),
+                Some(&m)
+            );
         }
     }
     let new = Product::new(&gtin("96385074"), "Stapler");
     catalog
-        .blocking().put(&new)
+        .blocking()
+        .put(&new)
         .unwrap_or_else(|e| panic!("{point}: put after restart: {e}"));
-    assert_eq!(catalog.blocking().lookup(&gtin("96385074")).unwrap(), Some(new));
+    assert_eq!(
+        catalog.blocking().lookup(&gtin("96385074")).unwrap(),
+        Some(new)
+    );
 }
 
 #[test]

@@ -209,7 +209,10 @@ fn workload<S: Store>(q: &JobQueue<S>) -> Seen {
         seen.statuses.insert(doc, s);
     }
     seen.resubmitting = true;
-    if q.blocking().submit(bytes(Doc::Cancelled), &options()).is_err() {
+    if q.blocking()
+        .submit(bytes(Doc::Cancelled), &options())
+        .is_err()
+    {
         return seen;
     }
     seen.resubmitted = true;
@@ -264,7 +267,8 @@ fn check_valid<S: Store>(q: &JobQueue<S>, doc: Doc, status: &JobStatus, point: &
     match status {
         JobStatus::Done => {
             let doc_ = q
-                .blocking().result(&id(doc))
+                .blocking()
+                .result(&id(doc))
                 .unwrap_or_else(|e| panic!("{point}: {doc:?} done without a result: {e}"));
             assert_eq!(
                 export::to_text(&doc_),
@@ -287,7 +291,10 @@ fn check_valid<S: Store>(q: &JobQueue<S>, doc: Doc, status: &JobStatus, point: &
 #[allow(clippy::needless_pass_by_value)] // the shape CrashTest::run hands over
 fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     let q = queue(&inner);
-    let listed = q.blocking().list().unwrap_or_else(|e| panic!("{point}: list: {e}"));
+    let listed = q
+        .blocking()
+        .list()
+        .unwrap_or_else(|e| panic!("{point}: list: {e}"));
     let mut torn = None;
     for doc in DOCS {
         let status = match q.blocking().status(&id(doc)) {
@@ -326,7 +333,8 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     }
     // A new worker takes over whatever was interrupted and runs every job
     // to its end.
-    q.blocking().run_pending(&engine(false), 1)
+    q.blocking()
+        .run_pending(&engine(false), 1)
         .unwrap_or_else(|e| panic!("{point}: the restarted worker fails: {e}"));
     for doc in DOCS {
         if Some(doc) == torn {
@@ -343,10 +351,15 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     }
     // And the queue carries on: a new document goes through.
     let new = q
-        .blocking().submit(bytes(Doc::Extra), &options())
+        .blocking()
+        .submit(bytes(Doc::Extra), &options())
         .unwrap_or_else(|e| panic!("{point}: submit after restart: {e}"));
     q.blocking().run_pending(&engine(false), 1).unwrap();
-    assert_eq!(q.blocking().status(&new).unwrap(), JobStatus::Done, "{point}");
+    assert_eq!(
+        q.blocking().status(&new).unwrap(),
+        JobStatus::Done,
+        "{point}"
+    );
     assert_eq!(q.blocking().result(&new).unwrap().pages.len(), 1, "{point}");
 }
 

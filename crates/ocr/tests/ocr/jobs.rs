@@ -59,7 +59,10 @@ fn submit_is_idempotent_and_results_persist() {
     assert_eq!(q.blocking().submit(&bytes, &opts).unwrap(), id);
     assert_eq!(q.blocking().list().unwrap(), vec![id.clone()]);
     assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Queued);
-    assert!(matches!(q.blocking().result(&id), Err(Error::NoResult { .. })));
+    assert!(matches!(
+        q.blocking().result(&id),
+        Err(Error::NoResult { .. })
+    ));
     let rep = q.blocking().run_pending(&engine, 2).unwrap();
     assert_eq!(rep.done, 1);
     assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Done);
@@ -73,7 +76,10 @@ fn submit_is_idempotent_and_results_persist() {
     assert_eq!(q.blocking().run_pending(&engine, 2).unwrap().done, 0);
     assert_eq!(probe.calls.load(Ordering::SeqCst), calls);
     // Other options: another job.
-    let other = q.blocking().submit(&bytes, &opts.clone().with_deskew(false)).unwrap();
+    let other = q
+        .blocking()
+        .submit(&bytes, &opts.clone().with_deskew(false))
+        .unwrap();
     assert_ne!(other, id);
     assert!(matches!(
         q.blocking().status(&blocksmith_ocr::JobId("nope".into())),
@@ -87,16 +93,21 @@ fn cancel_stops_a_queued_job() {
     let probe = Arc::new(Probe::default());
     let engine = Engine::new(EngineOptions::default(), probe.clone());
     let id = q
-        .blocking().submit(&png_page(2, 20.0), &EngineOptions::default())
+        .blocking()
+        .submit(&png_page(2, 20.0), &EngineOptions::default())
         .unwrap();
     assert_eq!(q.blocking().cancel(&id).unwrap(), JobStatus::Cancelled);
     let rep = q.blocking().run_pending(&engine, 1).unwrap();
     assert_eq!(rep.done, 0);
     assert_eq!(probe.calls.load(Ordering::SeqCst), 0);
     assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Cancelled);
-    assert!(matches!(q.blocking().result(&id), Err(Error::NoResult { .. })));
+    assert!(matches!(
+        q.blocking().result(&id),
+        Err(Error::NoResult { .. })
+    ));
     // Resubmitting a cancelled job queues it again.
-    q.blocking().submit(&png_page(2, 20.0), &EngineOptions::default())
+    q.blocking()
+        .submit(&png_page(2, 20.0), &EngineOptions::default())
         .unwrap();
     assert_eq!(q.blocking().run_pending(&engine, 1).unwrap().done, 1);
     assert_eq!(q.blocking().cancel(&id).unwrap(), JobStatus::Done);
@@ -114,7 +125,10 @@ fn failures_retry_and_resume_from_the_last_page() {
         ..Probe::default()
     });
     let engine = Engine::new(EngineOptions::default(), probe.clone());
-    let id = q.blocking().submit(&bytes, &EngineOptions::default()).unwrap();
+    let id = q
+        .blocking()
+        .submit(&bytes, &EngineOptions::default())
+        .unwrap();
     let rep = q.blocking().run_pending(&engine, 1).unwrap();
     assert_eq!((rep.retried, rep.done, rep.failed), (1, 1, 0));
     // 2 + 3 lines once, the failing line, then page 2's 2 lines: no page was read twice.
@@ -129,7 +143,10 @@ fn failures_retry_and_resume_from_the_last_page() {
         ..Probe::default()
     });
     let engine = Engine::new(EngineOptions::default(), probe);
-    let id = q.blocking().submit(&bytes, &EngineOptions::default()).unwrap();
+    let id = q
+        .blocking()
+        .submit(&bytes, &EngineOptions::default())
+        .unwrap();
     let rep = q.blocking().run_pending(&engine, 1).unwrap();
     assert_eq!((rep.retried, rep.failed), (1, 1));
     match q.blocking().status(&id).unwrap() {
@@ -140,7 +157,10 @@ fn failures_retry_and_resume_from_the_last_page() {
         s => panic!("{s:?}"),
     }
     // A corrupt input fails at once: decoding again would not help.
-    let id = q.blocking().submit(b"P4\n5 5\n", &EngineOptions::default()).unwrap();
+    let id = q
+        .blocking()
+        .submit(b"P4\n5 5\n", &EngineOptions::default())
+        .unwrap();
     let rep = q.blocking().run_pending(&engine, 1).unwrap();
     assert_eq!((rep.retried, rep.failed), (0, 1));
     assert!(matches!(
@@ -167,12 +187,19 @@ fn a_job_left_running_by_a_dead_worker_is_taken_over() {
     let probe = Arc::new(Probe::default());
     let engine = Engine::new(EngineOptions::default(), probe.clone());
     let id = q
-        .blocking().submit(&png_page(2, 20.0), &EngineOptions::default())
+        .blocking()
+        .submit(&png_page(2, 20.0), &EngineOptions::default())
         .unwrap();
     // A worker claims the job and dies before doing anything.
     assert!(q.blocking().claim(&id).unwrap());
-    assert!(!q.blocking().claim(&id).unwrap(), "a live lease is exclusive");
-    assert!(matches!(q.blocking().status(&id).unwrap(), JobStatus::Running { .. }));
+    assert!(
+        !q.blocking().claim(&id).unwrap(),
+        "a live lease is exclusive"
+    );
+    assert!(matches!(
+        q.blocking().status(&id).unwrap(),
+        JobStatus::Running { .. }
+    ));
     assert_eq!(
         q.blocking().run_pending(&engine, 2).unwrap().done,
         0,
@@ -219,14 +246,19 @@ fn queue_persists_in_redb() {
     let id = {
         let store = blocksmith_store::RedbStore::open(&path).unwrap();
         let q = JobQueue::new(store, "ocr", JobOptions::default());
-        q.blocking().submit(&bytes, &EngineOptions::default()).unwrap()
+        q.blocking()
+            .submit(&bytes, &EngineOptions::default())
+            .unwrap()
     };
     let store = blocksmith_store::RedbStore::open(&path).unwrap();
     let q = JobQueue::new(store, "ocr", JobOptions::default());
     assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Queued);
     let engine = Engine::new(EngineOptions::default(), Arc::new(Probe::default()));
     q.blocking().run_pending(&engine, 1).unwrap();
-    assert_eq!(q.blocking().result(&id).unwrap().pages[0].lines().count(), 2);
+    assert_eq!(
+        q.blocking().result(&id).unwrap().pages[0].lines().count(),
+        2
+    );
 }
 
 /// Cancels its own job on the first line it sees.
@@ -249,7 +281,8 @@ fn cancel_stops_a_running_job_after_its_page() {
     let q = Arc::new(queue(3));
     let pages: Vec<_> = (0..3).map(|_| text_page(400, 150, 18.0, 1).0).collect();
     let id = q
-        .blocking().submit(&tiff_pages(&pages), &EngineOptions::default())
+        .blocking()
+        .submit(&tiff_pages(&pages), &EngineOptions::default())
         .unwrap();
     let rec = Arc::new(Canceller {
         queue: q.clone(),
@@ -275,7 +308,8 @@ fn a_stored_page_that_does_not_read_back_is_done_again() {
     let engine = Engine::new(EngineOptions::default(), probe.clone());
     let pages: Vec<_> = (0..2).map(|_| text_page(400, 150, 18.0, 1).0).collect();
     let id = q
-        .blocking().submit(&tiff_pages(&pages), &EngineOptions::default())
+        .blocking()
+        .submit(&tiff_pages(&pages), &EngineOptions::default())
         .unwrap();
     // A worker claimed the job, stored page 0 cut short (what a put cut off
     // on a store without atomic puts leaves) and died.
