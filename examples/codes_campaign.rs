@@ -9,7 +9,7 @@
 //! ```
 
 use blocksmith::codes::batch::{RenderCache, Template};
-use blocksmith::codes::catalog::{Catalog, Product, StoreCatalog};
+use blocksmith::codes::catalog::{Product, StoreCatalog};
 use blocksmith::codes::degrade::{Degradation, place};
 use blocksmith::codes::gtin::Gtin;
 use blocksmith::codes::{
@@ -27,9 +27,13 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
         .with_encode(EncodeOptions::new(Symbology::Qr).with_ec_level(EcLevel::Q))
         .with_render(RenderOptions::new().with_scale(4));
     let ids: Vec<String> = (0..200).map(|i| format!("p{i:05}")).collect();
-    let first = cache.render_campaign("spring26", &template, &ids)?;
+    let first = cache
+        .blocking()
+        .render_campaign("spring26", &template, &ids)?;
     let more: Vec<String> = (0..250).map(|i| format!("p{i:05}")).collect();
-    let second = cache.render_campaign("spring26-ext", &template, &more)?;
+    let second = cache
+        .blocking()
+        .render_campaign("spring26-ext", &template, &more)?;
     let cached = second.entries.iter().filter(|e| e.cached).count();
     let verified = second.entries.iter().filter(|e| e.verified).count();
     let bytes: usize = second.entries.iter().map(|e| e.size).sum();
@@ -39,8 +43,12 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
     let catalog = StoreCatalog::new(&store, "catalog");
     let ean = Gtin::parse("4006381333931")?;
     let dl = Gtin::parse("09506000134352")?;
-    catalog.put(&Product::new(&ean, "Highlighter, yellow").with_brand("Stabilo"))?;
-    catalog.put(&Product::new(&dl, "Organic oats 500 g").with_attribute("lot", "L2611"))?;
+    catalog
+        .blocking()
+        .put(&Product::new(&ean, "Highlighter, yellow").with_brand("Stabilo"))?;
+    catalog
+        .blocking()
+        .put(&Product::new(&dl, "Organic oats 500 g").with_attribute("lot", "L2611"))?;
     let gray = |s| -> Result<image::GrayImage, Box<dyn Error>> {
         let img = render::to_image(&s, &RenderOptions::new().with_scale(3))?;
         Ok(image::DynamicImage::ImageRgb8(img).to_luma8())
@@ -62,7 +70,7 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
     let scan_ms = t1.elapsed().as_millis();
     let mut names = Vec::new();
     for d in &report.codes {
-        if let Some((_, p)) = catalog.lookup_detection(d)? {
+        if let Some((_, p)) = catalog.blocking().lookup_detection(d)? {
             names.push(format!("{} -> {}", d.symbology, p.name));
         }
     }

@@ -74,11 +74,11 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
     let (png, truth) = scanned_page()?;
     let queue = JobQueue::new(store, "ocr/jobs", JobOptions::default());
     let opts = EngineOptions::default();
-    let id = queue.submit(&png, &opts)?;
-    let again = queue.submit(&png, &opts)?; // idempotent by content hash
+    let id = queue.blocking().submit(&png, &opts)?;
+    let again = queue.blocking().submit(&png, &opts)?; // idempotent by content hash
     let engine = Engine::default();
-    let report = queue.run_pending(&engine, 2)?;
-    let doc = queue.result(&id)?;
+    let report = queue.blocking().run_pending(&engine, 2)?;
+    let doc = queue.blocking().result(&id)?;
     let page = &doc.pages[0];
     let cells = page
         .blocks

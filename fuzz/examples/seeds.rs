@@ -751,7 +751,7 @@ fn codes(o: &mut Out) {
     let store = MemoryStore::new();
     let cat = StoreCatalog::new(&store, "catalog");
     let g = Gtin::parse("4006381333931").unwrap();
-    cat.put(
+    cat.blocking().put(
         &Product::new(&g, "Pen")
             .with_brand("Stabilo")
             .with_attribute("colour", "blue"),
@@ -808,9 +808,9 @@ fn ocr(o: &mut Out) {
     // Job and page records as the queue writes them.
     let q = JobQueue::new(MemoryStore::new(), "jobs", JobOptions::default()).with_clock(|| 1_000);
     let input: &[u8] = b"P1\n2 2\n1 0\n0 1\n";
-    q.submit(input, &EngineOptions::default()).unwrap();
+    q.blocking().submit(input, &EngineOptions::default()).unwrap();
     let queued = store_dump(q.store(), "jobs/");
-    q.run_pending(&engine, 1).unwrap();
+    q.blocking().run_pending(&engine, 1).unwrap();
     let done = store_dump(q.store(), "jobs/");
     for (state, dump) in [("queued", queued), ("done", done)] {
         for (k, v) in dump {

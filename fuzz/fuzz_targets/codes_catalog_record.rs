@@ -4,7 +4,7 @@
 //! re-encodes to one that decodes the same, and puts back under its own GTIN when valid.
 #![no_main]
 
-use blocksmith_codes::catalog::{Catalog, Product, StoreCatalog};
+use blocksmith_codes::catalog::{Product, StoreCatalog};
 use blocksmith_codes::gtin::Gtin;
 use blocksmith_fuzz::record_bytes;
 use blocksmith_store::record::{self, Record};
@@ -23,15 +23,15 @@ fuzz_target!(|data: &[u8]| {
         )
         .unwrap();
     let cat = StoreCatalog::new(&store, "catalog");
-    let _ = cat.len();
-    let Ok(Some(p)) = cat.lookup(&gtin) else {
+    let _ = cat.blocking().len();
+    let Ok(Some(p)) = cat.blocking().lookup(&gtin) else {
         return;
     };
     let again = record::encode(&p).expect("a decoded product encodes");
     assert_eq!(record::decode::<Product>("k", &again).unwrap(), p);
     if let Ok(g) = Gtin::parse(&p.gtin) {
-        cat.put(&p).expect("a product with a valid GTIN puts back");
-        let back = cat.lookup(&g).unwrap().expect("just put");
+        cat.blocking().put(&p).expect("a product with a valid GTIN puts back");
+        let back = cat.blocking().lookup(&g).unwrap().expect("just put");
         assert_eq!(back.gtin, g.as_gtin14());
         assert_eq!(
             (back.name, back.brand, back.attributes),

@@ -38,26 +38,26 @@ fuzz_target!(|data: &[u8]| {
         b.put(&Key::new("jobs/fz/job").unwrap(), bytes).unwrap();
     } else {
         // A real job of the same input, done, with the fuzzed bytes as its first page.
-        let real = q.submit(INPUT, &EngineOptions::default()).unwrap();
+        let real = q.blocking().submit(INPUT, &EngineOptions::default()).unwrap();
         let engine = Engine::new(EngineOptions::default(), Arc::new(Blank));
-        q.run_pending(&engine, 1).unwrap();
+        q.blocking().run_pending(&engine, 1).unwrap();
         let bytes = record_bytes("ocr.page", 1, payload);
         b.put(
             &Key::new(format!("jobs/{real}/page/000000")).unwrap(),
             bytes,
         )
         .unwrap();
-        let _ = q.result(&real);
+        let _ = q.blocking().result(&real);
         return;
     }
-    let _ = q.status(&id);
-    let _ = q.result(&id);
-    let _ = q.list();
+    let _ = q.blocking().status(&id);
+    let _ = q.blocking().result(&id);
+    let _ = q.blocking().list();
     let engine = Engine::new(EngineOptions::default(), Arc::new(Blank));
-    let _ = q.claim(&id);
-    let _ = q.run_pending(&engine, 1);
-    let _ = q.status(&id);
-    let _ = q.result(&id);
-    let _ = q.cancel(&id);
-    let _ = q.submit(INPUT, &EngineOptions::default());
+    let _ = q.blocking().claim(&id);
+    let _ = q.blocking().run_pending(&engine, 1);
+    let _ = q.blocking().status(&id);
+    let _ = q.blocking().result(&id);
+    let _ = q.blocking().cancel(&id);
+    let _ = q.blocking().submit(INPUT, &EngineOptions::default());
 });

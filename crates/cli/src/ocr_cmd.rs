@@ -120,11 +120,11 @@ fn finish(
     name: &str,
 ) -> Result<Document, CliError> {
     loop {
-        if queue.claim(id)? {
-            queue.process(engine, id, &mut RunReport::default())?;
+        if queue.blocking().claim(id)? {
+            queue.blocking().process(engine, id, &mut RunReport::default())?;
         }
-        match queue.status(id)? {
-            JobStatus::Done => return Ok(queue.result(id)?),
+        match queue.blocking().status(id)? {
+            JobStatus::Done => return Ok(queue.blocking().result(id)?),
             JobStatus::Failed { error, .. } => {
                 return Err(CliError::Internal(format!("{name}: {error}")));
             }
@@ -174,7 +174,7 @@ pub(crate) fn run(args: OcrArgs, store_dir: &Path, out: &Output) -> Result<(), C
             other => other,
         })?;
         pages.push(decoded.len() as u64);
-        ids.push(queue.submit(&bytes, &opts)?);
+        ids.push(queue.blocking().submit(&bytes, &opts)?);
     }
     let bar = progress::count(pages.iter().sum(), "pages", out);
     let many = images.len() > 1;
@@ -238,7 +238,7 @@ pub(crate) fn run(args: OcrArgs, store_dir: &Path, out: &Output) -> Result<(), C
                 ids.iter()
                     .zip(&finished)
                     .filter(|(_, f)| !**f)
-                    .filter_map(|(id, _)| match queue.status(id) {
+                    .filter_map(|(id, _)| match queue.blocking().status(id) {
                         Ok(JobStatus::Running { pages_done, .. }) => Some(u64::from(pages_done)),
                         _ => None,
                     })

@@ -358,20 +358,26 @@ impl<S: Store> RenderCache<S> {
 
     /// Renders the ids not already cached, stores them, stores the manifest
     /// under `campaign` and returns it.
-    pub fn render_campaign(
+    ///
+    /// Rendering is CPU work: between its store calls the future renders
+    /// the missing codes with [`render_batch`] (in parallel, the polling
+    /// thread waiting for the batch), so an async host renders a campaign
+    /// on its blocking pool (Tokio's `spawn_blocking`) or a thread of its
+    /// own, not on a task that serves requests.
+    pub async fn render_campaign(
         &self,
         campaign: &str,
         t: &Template,
         ids: &[String],
     ) -> Result<Manifest> {
         check_ids(ids)?;
-        let s = self.store.blocking();
+        let s = &self.store;
         let mut missing = Vec::new();
         let mut damaged = std::collections::HashSet::new();
         let mut cached_items = Vec::new();
         for id in ids {
             let key = cache_key(&t.data_for(id), &t.encode, &t.render, t.format);
-            match s.get_opt(&self.key("renders", &key)?)? {
+            match s.get_opt(&self.key("renders", &key)?).await? {
                 Some(r) if is_whole(t.format, &r.data) => cached_items.push(Item {
                     id: id.clone(),
                     data: t.data_for(id),
@@ -396,7 +402,7 @@ impl<S: Store> RenderCache<S> {
             } else {
                 PutOptions::create()
             };
-            match s.put_opts(&key, item.bytes.clone(), mode) {
+            match s.put_opts(&key, item.bytes.clone(), mode).await {
                 Ok(_) | Err(blocksmith_store::Error::AlreadyExists { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -419,25 +425,58 @@ impl<S: Store> RenderCache<S> {
             &self.key("campaigns", campaign)?,
             &manifest,
             PutOptions::new(),
-        )?;
+        )
+        .await?;
         Ok(manifest)
     }
 
     /// The stored manifest of `campaign`.
-    pub fn manifest(&self, campaign: &str) -> Result<Option<Manifest>> {
+    pub async fn manifest(&self, campaign: &str) -> Result<Option<Manifest>> {
         Ok(self
             .store
-            .blocking()
-            .get_record::<Manifest>(&self.key("campaigns", campaign)?)?
+            .get_record::<Manifest>(&self.key("campaigns", campaign)?)
+            .await?
             .map(|(m, _)| m))
     }
 
     /// The stored bytes of a render.
-    pub fn get(&self, cache_key: &str) -> Result<Option<Vec<u8>>> {
+    pub async fn get(&self, cache_key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
             .store
-            .blocking()
-            .get_opt(&self.key("renders", cache_key)?)?
+            .get_opt(&self.key("renders", cache_key)?)
+            .await?
             .map(|r| r.data.to_vec()))
+    }
+
+    /// The same calls as blocking ones, for synchronous hosts, tools and
+    /// tests (each drives the async method to completion on the calling
+    /// thread: never call it from inside an async runtime's task).
+    pub fn blocking(&self) -> BlockingRenderCache<'_, S> {
+        BlockingRenderCache(self)
+    }
+}
+
+/// Blocking calls over a [`RenderCache`] (see [`RenderCache::blocking`]);
+/// each method drives the async one with [`blocksmith_store::block_on`].
+#[derive(Debug)]
+pub struct BlockingRenderCache<'a, S>(&'a RenderCache<S>);
+
+impl<S: Store> BlockingRenderCache<'_, S> {
+    /// [`RenderCache::render_campaign`].
+    pub fn render_campaign(
+        &self,
+        campaign: &str,
+        t: &Template,
+        ids: &[String],
+    ) -> Result<Manifest> {
+        blocksmith_store::block_on(self.0.render_campaign(campaign, t, ids))
+    }
+    /// [`RenderCache::manifest`].
+    pub fn manifest(&self, campaign: &str) -> Result<Option<Manifest>> {
+        blocksmith_store::block_on(self.0.manifest(campaign))
+    }
+    /// [`RenderCache::get`].
+    pub fn get(&self, cache_key: &str) -> Result<Option<Vec<u8>>> {
+        blocksmith_store::block_on(self.0.get(cache_key))
     }
 }

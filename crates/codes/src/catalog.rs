@@ -5,9 +5,10 @@
 use crate::gtin::Gtin;
 use crate::scan::Detection;
 use crate::{Result, Symbology, gs1};
-use blocksmith_store::{Key, PutOptions, Store, StoreExt, record::Record};
+use blocksmith_store::{Key, PutOptions, Store, StoreExt, block_on, record::Record};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::future::Future;
 
 /// A product record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,15 +54,26 @@ impl Record for Product {
 }
 
 /// Looks products up by GTIN.
-pub trait Catalog {
+///
+/// Lookups are `async`, as a catalog may live in a store or behind a
+/// service; an in-memory one ([`MemoryCatalog`]) completes at once. A
+/// synchronous host drives them with [`blocksmith_store::block_on`], or
+/// uses [`StoreCatalog::blocking`].
+pub trait Catalog: Sync {
     /// The product with this GTIN, if known.
-    fn lookup(&self, gtin: &Gtin) -> Result<Option<Product>>;
+    fn lookup(&self, gtin: &Gtin) -> impl Future<Output = Result<Option<Product>>> + Send;
 
     /// Resolves a scanned code to a GTIN and looks it up.
-    fn lookup_detection(&self, d: &Detection) -> Result<Option<(Gtin, Product)>> {
-        match gtin_of(d) {
-            Some(g) => Ok(self.lookup(&g)?.map(|p| (g, p))),
-            None => Ok(None),
+    fn lookup_detection(
+        &self,
+        d: &Detection,
+    ) -> impl Future<Output = Result<Option<(Gtin, Product)>>> + Send {
+        let gtin = gtin_of(d);
+        async move {
+            match gtin {
+                Some(g) => Ok(self.lookup(&g).await?.map(|p| (g, p))),
+                None => Ok(None),
+            }
         }
     }
 }
@@ -96,6 +108,23 @@ pub fn gtin_of_text(symbology: Symbology, text: &str) -> Option<Gtin> {
 }
 
 /// A catalog kept in a store: `<prefix>/<gtin14>` holds a [`Product`] record.
+///
+/// Every method is `async`; [`StoreCatalog::blocking`] has the same calls
+/// for synchronous hosts.
+///
+/// ```
+/// use blocksmith_codes::catalog::{Catalog, Product, StoreCatalog};
+/// use blocksmith_codes::gtin::Gtin;
+/// use blocksmith_store::{MemoryStore, block_on};
+/// let catalog = StoreCatalog::new(MemoryStore::new(), "catalog");
+/// let gtin = Gtin::parse("4006381333931").unwrap();
+/// block_on(async {
+///     catalog.put(&Product::new(&gtin, "Pen").with_brand("Stabilo")).await?;
+///     assert_eq!(catalog.lookup(&gtin).await?.unwrap().name, "Pen");
+///     Ok::<_, blocksmith_codes::Error>(())
+/// }).unwrap();
+/// assert_eq!(catalog.blocking().len().unwrap(), 1);
+/// ```
 #[derive(Debug)]
 pub struct StoreCatalog<S> {
     store: S,
@@ -116,44 +145,83 @@ impl<S: Store> StoreCatalog<S> {
     }
 
     /// Adds or replaces a product (its `gtin` field must be a valid GTIN).
-    pub fn put(&self, product: &Product) -> Result<()> {
+    pub async fn put(&self, product: &Product) -> Result<()> {
         let g = Gtin::parse(&product.gtin)?;
         let mut p = product.clone();
         p.gtin = g.as_gtin14().to_string();
         self.store
-            .blocking()
-            .put_record(&self.key(&g)?, &p, PutOptions::new())?;
+            .put_record(&self.key(&g)?, &p, PutOptions::new())
+            .await?;
         Ok(())
     }
 
     /// Removes a product (idempotent).
-    pub fn remove(&self, gtin: &Gtin) -> Result<()> {
-        self.store.blocking().delete(&self.key(gtin)?)?;
+    pub async fn remove(&self, gtin: &Gtin) -> Result<()> {
+        self.store.delete(&self.key(gtin)?).await?;
         Ok(())
     }
 
     /// How many products the catalog holds.
-    pub fn len(&self) -> Result<usize> {
+    pub async fn len(&self) -> Result<usize> {
         Ok(self
             .store
-            .blocking()
-            .list_all(&format!("{}/", self.prefix))?
+            .list_all(&format!("{}/", self.prefix))
+            .await?
             .len())
     }
 
     /// Whether the catalog is empty.
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
+    pub async fn is_empty(&self) -> Result<bool> {
+        Ok(self.len().await? == 0)
+    }
+
+    /// The same calls as blocking ones, for synchronous hosts, tools and
+    /// tests (each drives the async method to completion on the calling
+    /// thread: never call it from inside an async runtime's task).
+    pub fn blocking(&self) -> BlockingCatalog<'_, S> {
+        BlockingCatalog(self)
     }
 }
 
 impl<S: Store> Catalog for StoreCatalog<S> {
-    fn lookup(&self, gtin: &Gtin) -> Result<Option<Product>> {
+    async fn lookup(&self, gtin: &Gtin) -> Result<Option<Product>> {
         Ok(self
             .store
-            .blocking()
-            .get_record::<Product>(&self.key(gtin)?)?
+            .get_record::<Product>(&self.key(gtin)?)
+            .await?
             .map(|(p, _)| p))
+    }
+}
+
+/// Blocking calls over a [`StoreCatalog`] (see [`StoreCatalog::blocking`]);
+/// each method drives the async one with [`blocksmith_store::block_on`].
+#[derive(Debug)]
+pub struct BlockingCatalog<'a, S>(&'a StoreCatalog<S>);
+
+impl<S: Store> BlockingCatalog<'_, S> {
+    /// [`StoreCatalog::put`].
+    pub fn put(&self, product: &Product) -> Result<()> {
+        block_on(self.0.put(product))
+    }
+    /// [`StoreCatalog::remove`].
+    pub fn remove(&self, gtin: &Gtin) -> Result<()> {
+        block_on(self.0.remove(gtin))
+    }
+    /// [`StoreCatalog::len`].
+    pub fn len(&self) -> Result<usize> {
+        block_on(self.0.len())
+    }
+    /// [`StoreCatalog::is_empty`].
+    pub fn is_empty(&self) -> Result<bool> {
+        block_on(self.0.is_empty())
+    }
+    /// [`Catalog::lookup`].
+    pub fn lookup(&self, gtin: &Gtin) -> Result<Option<Product>> {
+        block_on(self.0.lookup(gtin))
+    }
+    /// [`Catalog::lookup_detection`].
+    pub fn lookup_detection(&self, d: &Detection) -> Result<Option<(Gtin, Product)>> {
+        block_on(self.0.lookup_detection(d))
     }
 }
 
@@ -162,7 +230,7 @@ impl<S: Store> Catalog for StoreCatalog<S> {
 pub struct MemoryCatalog(pub BTreeMap<Gtin, Product>);
 
 impl Catalog for MemoryCatalog {
-    fn lookup(&self, gtin: &Gtin) -> Result<Option<Product>> {
+    async fn lookup(&self, gtin: &Gtin) -> Result<Option<Product>> {
         Ok(self.0.get(gtin).cloned())
     }
 }

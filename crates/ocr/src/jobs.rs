@@ -1,6 +1,13 @@
-//! An asynchronous-friendly job queue over [`blocksmith_store::Store`]: submit, status, result,
-//! cancel, retries, per-page progress, crash recovery by leases, and a worker pool with a
-//! concurrency limit (scoped threads; no async runtime needed).
+//! A job queue over [`blocksmith_store::Store`]: submit, status, result, cancel, retries,
+//! per-page progress, crash recovery by leases, and a worker pool with a concurrency limit.
+//!
+//! Every method that touches the store is `async` and needs no particular runtime; each has a
+//! blocking twin on [`JobQueue::blocking`] for synchronous hosts (the same call, without
+//! `.await`). Recognition is CPU work: [`JobQueue::process`] and [`JobQueue::run_pending`]
+//! recognise pages on the task that polls them, between their store calls, so an async host runs
+//! them where CPU work belongs (Tokio's `spawn_blocking`, a worker thread of its own), never on
+//! a task that serves requests. [`BlockingJobQueue::run_pending`] spreads jobs over scoped
+//! threads instead.
 //!
 //! Keys under the queue's prefix: `<id>/job` (the job record), `<id>/input` (the submitted
 //! bytes) and `<id>/page/<n>` (each finished page, so a resumed job skips them).
@@ -9,7 +16,7 @@ use crate::pipeline::{Engine, EngineOptions};
 use crate::tree::{Document, Page};
 use crate::{Error, Result};
 use blocksmith_store::record::Record;
-use blocksmith_store::{Key, PutOptions, Store, StoreExt};
+use blocksmith_store::{Key, PutOptions, Store, StoreExt, block_on};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -204,21 +211,21 @@ impl<S: Store> JobQueue<S> {
         JobId(format!("{}-{}", &content.to_hex()[..32], &oh.to_hex()[..8]))
     }
 
-    fn load(&self, id: &JobId) -> Result<(JobRecord, blocksmith_store::Version)> {
+    async fn load(&self, id: &JobId) -> Result<(JobRecord, blocksmith_store::Version)> {
         self.store
-            .blocking()
-            .get_record::<JobRecord>(&self.key(id, "job")?)?
+            .get_record::<JobRecord>(&self.key(id, "job")?)
+            .await?
             .ok_or_else(|| Error::JobNotFound(id.0.clone()))
     }
 
     /// Submits a document; returns its id. Submitting the same bytes with the same options
     /// again returns the same id without new work; a failed or cancelled job is queued again.
-    pub fn submit(&self, bytes: &[u8], options: &EngineOptions) -> Result<JobId> {
+    pub async fn submit(&self, bytes: &[u8], options: &EngineOptions) -> Result<JobId> {
         options.validate()?;
         let id = Self::job_id(bytes, options);
-        let b = self.store.blocking();
+        let b = &self.store;
         let job_key = self.key(&id, "job")?;
-        if let Some((rec, version)) = b.get_record::<JobRecord>(&job_key)? {
+        if let Some((rec, version)) = b.get_record::<JobRecord>(&job_key).await? {
             if matches!(rec.status, JobStatus::Failed { .. } | JobStatus::Cancelled) {
                 let fresh = JobRecord {
                     status: JobStatus::Queued,
@@ -227,14 +234,18 @@ impl<S: Store> JobQueue<S> {
                     last_error: None,
                     ..rec
                 };
-                match b.put_record(&job_key, &fresh, PutOptions::update(version)) {
+                match b
+                    .put_record(&job_key, &fresh, PutOptions::update(version))
+                    .await
+                {
                     Ok(_) | Err(blocksmith_store::Error::PreconditionFailed { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
             }
             return Ok(id);
         }
-        b.put(&self.key(&id, "input")?, bytes.to_vec())?;
+        b.put_opts(&self.key(&id, "input")?, bytes.to_vec(), PutOptions::new())
+            .await?;
         let rec = JobRecord {
             status: JobStatus::Queued,
             attempts: 0,
@@ -244,23 +255,20 @@ impl<S: Store> JobQueue<S> {
             last_error: None,
             options: options.clone(),
         };
-        match b.put_record(&job_key, &rec, PutOptions::create()) {
+        match b.put_record(&job_key, &rec, PutOptions::create()).await {
             Ok(_) | Err(blocksmith_store::Error::AlreadyExists { .. }) => Ok(id),
             Err(e) => Err(e.into()),
         }
     }
 
     /// The job's status.
-    pub fn status(&self, id: &JobId) -> Result<JobStatus> {
-        Ok(self.load(id)?.0.status)
+    pub async fn status(&self, id: &JobId) -> Result<JobStatus> {
+        Ok(self.load(id).await?.0.status)
     }
 
     /// Every job id in the queue.
-    pub fn list(&self) -> Result<Vec<JobId>> {
-        let metas = self
-            .store
-            .blocking()
-            .list_all(&format!("{}/", self.prefix))?;
+    pub async fn list(&self) -> Result<Vec<JobId>> {
+        let metas = self.store.list_all(&format!("{}/", self.prefix)).await?;
         Ok(metas
             .into_iter()
             .filter_map(|m| {
@@ -275,19 +283,20 @@ impl<S: Store> JobQueue<S> {
     }
 
     /// The result of a finished job.
-    pub fn result(&self, id: &JobId) -> Result<Document> {
-        let (rec, _) = self.load(id)?;
+    pub async fn result(&self, id: &JobId) -> Result<Document> {
+        let (rec, _) = self.load(id).await?;
         if rec.status != JobStatus::Done {
             return Err(Error::NoResult {
                 id: id.0.clone(),
                 state: format!("{:?}", rec.status),
             });
         }
-        let b = self.store.blocking();
         let mut doc = Document::default();
         for i in 0..rec.pages_total {
-            let (PageRecord(page), _) = b
-                .get_record::<PageRecord>(&self.key(id, &format!("page/{i:06}"))?)?
+            let (PageRecord(page), _) = self
+                .store
+                .get_record::<PageRecord>(&self.key(id, &format!("page/{i:06}"))?)
+                .await?
                 .ok_or_else(|| Error::NoResult {
                     id: id.0.clone(),
                     state: format!("page {i} missing"),
@@ -300,11 +309,10 @@ impl<S: Store> JobQueue<S> {
 
     /// Cancels a queued or running job (a running job stops after its current page).
     /// Returns the status after the call; finished jobs are left as they are.
-    pub fn cancel(&self, id: &JobId) -> Result<JobStatus> {
+    pub async fn cancel(&self, id: &JobId) -> Result<JobStatus> {
         let key = self.key(id, "job")?;
         let mut out = None;
         self.store
-            .blocking()
             .update_record::<JobRecord, _>(&key, |r| {
                 let Some(mut r) = r else { return Ok(None) };
                 if matches!(r.status, JobStatus::Queued | JobStatus::Running { .. }) {
@@ -315,14 +323,15 @@ impl<S: Store> JobQueue<S> {
                     out = Some(r.status.clone());
                     Ok(None)
                 }
-            })?;
+            })
+            .await?;
         out.ok_or_else(|| Error::JobNotFound(id.0.clone()))
     }
 
     /// Claims a job for this worker if it is queued or its previous worker's lease ran out.
     /// Returns false if another worker holds it or it is finished.
-    pub fn claim(&self, id: &JobId) -> Result<bool> {
-        let (mut rec, version) = self.load(id)?;
+    pub async fn claim(&self, id: &JobId) -> Result<bool> {
+        let (mut rec, version) = self.load(id).await?;
         let now = self.now_ms();
         let claimable = match rec.status {
             JobStatus::Queued => true,
@@ -338,11 +347,11 @@ impl<S: Store> JobQueue<S> {
             pages_total: rec.pages_total,
         };
         rec.lease_until_ms = now.saturating_add(self.opts.lease.as_millis() as u64);
-        match self.store.blocking().put_record(
-            &self.key(id, "job")?,
-            &rec,
-            PutOptions::update(version),
-        ) {
+        match self
+            .store
+            .put_record(&self.key(id, "job")?, &rec, PutOptions::update(version))
+            .await
+        {
             Ok(_) => Ok(true),
             Err(blocksmith_store::Error::PreconditionFailed { .. }) => Ok(false),
             Err(e) => Err(e.into()),
@@ -350,12 +359,11 @@ impl<S: Store> JobQueue<S> {
     }
 
     /// Updates the record unless the job was cancelled; returns false if it was.
-    fn progress(&self, id: &JobId, f: impl Fn(&mut JobRecord) + Sync) -> Result<bool> {
+    async fn progress(&self, id: &JobId, f: impl Fn(&mut JobRecord) + Send + Sync) -> Result<bool> {
         let key = self.key(id, "job")?;
         let mut live = true;
         let lease = self.opts.lease.as_millis() as u64;
         self.store
-            .blocking()
             .update_record::<JobRecord, _>(&key, |r| {
                 let Some(mut r) = r else { return Ok(None) };
                 if r.status == JobStatus::Cancelled {
@@ -365,14 +373,18 @@ impl<S: Store> JobQueue<S> {
                 f(&mut r);
                 r.lease_until_ms = self.now_ms().saturating_add(lease);
                 Ok(Some(r))
-            })?;
+            })
+            .await?;
         Ok(live)
     }
 
-    fn execute(&self, engine: &Engine, id: &JobId) -> Result<Outcome> {
-        let b = self.store.blocking();
-        let input = b.get(&self.key(id, "input")?)?.data;
-        let (rec, _) = self.load(id)?;
+    async fn execute(&self, engine: &Engine, id: &JobId) -> Result<Outcome> {
+        let b = &self.store;
+        let input = b
+            .get(&self.key(id, "input")?, blocksmith_store::GetOptions::new())
+            .await?
+            .data;
+        let (rec, _) = self.load(id).await?;
         let engine = Engine::new(rec.options.clone(), engine_recognizer(engine));
         let pages = match engine.decode(&input) {
             Ok(p) => p,
@@ -383,7 +395,7 @@ impl<S: Store> JobQueue<S> {
             let key = self.key(id, &format!("page/{i:06}"))?;
             // A page that is missing, or that does not decode (a put cut off by a store
             // without atomic puts), is done (again); a page that reads back is kept.
-            let stored = match b.get_record::<PageRecord>(&key) {
+            let stored = match b.get_record::<PageRecord>(&key).await {
                 Ok(page) => page.is_some(),
                 Err(
                     blocksmith_store::Error::Corrupt { .. } | blocksmith_store::Error::Serde { .. },
@@ -398,17 +410,20 @@ impl<S: Store> JobQueue<S> {
                 if i == 0 {
                     page.timings.decode = std::time::Duration::ZERO;
                 }
-                b.put_record(&key, &PageRecord(page), PutOptions::new())?;
+                b.put_record(&key, &PageRecord(page), PutOptions::new())
+                    .await?;
             }
             let done = i as u32 + 1;
-            let live = self.progress(id, |r| {
-                r.pages_total = total;
-                r.pages_done = done;
-                r.status = JobStatus::Running {
-                    pages_done: done,
-                    pages_total: total,
-                };
-            })?;
+            let live = self
+                .progress(id, |r| {
+                    r.pages_total = total;
+                    r.pages_done = done;
+                    r.status = JobStatus::Running {
+                        pages_done: done,
+                        pages_total: total,
+                    };
+                })
+                .await?;
             if !live {
                 return Ok(Outcome::Cancelled);
             }
@@ -418,23 +433,26 @@ impl<S: Store> JobQueue<S> {
 
     /// Processes one claimed job to its end (done, queued again for a retry, failed, or
     /// cancelled).
-    pub fn process(&self, engine: &Engine, id: &JobId, report: &mut RunReport) -> Result<()> {
-        match self.execute(engine, id)? {
+    ///
+    /// Recognition runs on the task that polls this future, a page at a time between store
+    /// calls (CPU work: see the [module docs](self)).
+    pub async fn process(&self, engine: &Engine, id: &JobId, report: &mut RunReport) -> Result<()> {
+        match self.execute(engine, id).await? {
             Outcome::Cancelled => report.cancelled += 1,
             Outcome::Done => {
-                if self.progress(id, |r| r.status = JobStatus::Done)? {
+                if self.progress(id, |r| r.status = JobStatus::Done).await? {
                     report.done += 1;
                 } else {
                     report.cancelled += 1;
                 }
             }
-            Outcome::Error(msg) => self.record_failure(id, &msg, false, report)?,
-            Outcome::Fatal(msg) => self.record_failure(id, &msg, true, report)?,
+            Outcome::Error(msg) => self.record_failure(id, &msg, false, report).await?,
+            Outcome::Fatal(msg) => self.record_failure(id, &msg, true, report).await?,
         }
         Ok(())
     }
 
-    fn record_failure(
+    async fn record_failure(
         &self,
         id: &JobId,
         msg: &str,
@@ -452,8 +470,9 @@ impl<S: Store> JobQueue<S> {
             } else {
                 JobStatus::Queued
             };
-        })?;
-        if self.status(id)? == JobStatus::Queued {
+        })
+        .await?;
+        if self.status(id).await? == JobStatus::Queued {
             report.retried += 1;
         } else {
             report.failed += 1;
@@ -461,16 +480,95 @@ impl<S: Store> JobQueue<S> {
         Ok(())
     }
 
-    /// Runs every claimable job (queued, or running with an expired lease) on at most
-    /// `max_concurrency` threads, until none is left. Retries happen within the same call.
+    /// Runs every claimable job (queued, or running with an expired lease), one at a time on
+    /// this task, until none is left. Retries happen within the same call. Recognition is CPU
+    /// work on the polling task (see the [module docs](self)); for several jobs at once run
+    /// this future on several tasks (claims are exclusive) or use
+    /// [`BlockingJobQueue::run_pending`] on a thread of your own.
+    pub async fn run_pending(&self, engine: &Engine) -> Result<RunReport> {
+        let mut report = RunReport::default();
+        loop {
+            let mut ids = Vec::new();
+            for id in self.list().await? {
+                if self.claimable(&id).await.unwrap_or(false) {
+                    ids.push(id);
+                }
+            }
+            if ids.is_empty() {
+                return Ok(report);
+            }
+            for id in ids {
+                if self.claim(&id).await? {
+                    self.process(engine, &id, &mut report).await?;
+                }
+            }
+        }
+    }
+
+    async fn claimable(&self, id: &JobId) -> Result<bool> {
+        let (rec, _) = self.load(id).await?;
+        Ok(match rec.status {
+            JobStatus::Queued => true,
+            JobStatus::Running { .. } => rec.lease_until_ms <= self.now_ms(),
+            _ => false,
+        })
+    }
+
+    /// The same calls as blocking ones, for synchronous hosts, tools and tests (each drives
+    /// the async method to completion on the calling thread: never call it from inside an
+    /// async runtime's task).
+    pub fn blocking(&self) -> BlockingJobQueue<'_, S> {
+        BlockingJobQueue(self)
+    }
+}
+
+/// Blocking calls over a [`JobQueue`] (see [`JobQueue::blocking`]); each method drives the
+/// async one with [`blocksmith_store::block_on`].
+#[derive(Debug)]
+pub struct BlockingJobQueue<'a, S>(&'a JobQueue<S>);
+
+impl<S: Store> BlockingJobQueue<'_, S> {
+    /// [`JobQueue::submit`].
+    pub fn submit(&self, bytes: &[u8], options: &EngineOptions) -> Result<JobId> {
+        block_on(self.0.submit(bytes, options))
+    }
+    /// [`JobQueue::status`].
+    pub fn status(&self, id: &JobId) -> Result<JobStatus> {
+        block_on(self.0.status(id))
+    }
+    /// [`JobQueue::list`].
+    pub fn list(&self) -> Result<Vec<JobId>> {
+        block_on(self.0.list())
+    }
+    /// [`JobQueue::result`].
+    pub fn result(&self, id: &JobId) -> Result<Document> {
+        block_on(self.0.result(id))
+    }
+    /// [`JobQueue::cancel`].
+    pub fn cancel(&self, id: &JobId) -> Result<JobStatus> {
+        block_on(self.0.cancel(id))
+    }
+    /// [`JobQueue::claim`].
+    pub fn claim(&self, id: &JobId) -> Result<bool> {
+        block_on(self.0.claim(id))
+    }
+    /// [`JobQueue::process`].
+    pub fn process(&self, engine: &Engine, id: &JobId, report: &mut RunReport) -> Result<()> {
+        block_on(self.0.process(engine, id, report))
+    }
+
+    /// [`JobQueue::run_pending`], with the jobs spread over at most `max_concurrency` scoped
+    /// threads (each claims, recognises and records jobs with blocking calls), until none is
+    /// left. Retries happen within the same call.
     pub fn run_pending(&self, engine: &Engine, max_concurrency: usize) -> Result<RunReport> {
+        let q = self.0;
         let report = Mutex::new(RunReport::default());
         let first_error: Mutex<Option<Error>> = Mutex::new(None);
         loop {
             let ids: Vec<JobId> = self
                 .list()?
                 .into_iter()
-                .filter(|id| self.claimable(id).unwrap_or(false))
+                .filter(|id| block_on(q.claimable(id)).unwrap_or(false))
                 .collect();
             if ids.is_empty() {
                 break;
@@ -511,15 +609,6 @@ impl<S: Store> JobQueue<S> {
             }
         }
         Ok(report.into_inner().unwrap_or_default())
-    }
-
-    fn claimable(&self, id: &JobId) -> Result<bool> {
-        let (rec, _) = self.load(id)?;
-        Ok(match rec.status {
-            JobStatus::Queued => true,
-            JobStatus::Running { .. } => rec.lease_until_ms <= self.now_ms(),
-            _ => false,
-        })
     }
 }
 

@@ -58,7 +58,7 @@ pub mod tree;
 
 pub use error::{Error, Result};
 pub use input::{Format, Limits, decode};
-pub use jobs::{JobId, JobOptions, JobQueue, JobStatus};
+pub use jobs::{BlockingJobQueue, JobId, JobOptions, JobQueue, JobStatus};
 pub use layout::{BlockKind, PageLayout};
 pub use pipeline::{Engine, EngineOptions};
 pub use preprocess::{Binarization, Orientation, PreprocessOptions};

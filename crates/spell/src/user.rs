@@ -222,12 +222,14 @@ impl UserDictionary {
         Ok(())
     }
 
-    /// Blocking [`UserDictionary::load`].
+    /// Blocking [`UserDictionary::load`]: drives it with [`blocksmith_store::block_on`]
+    /// on the calling thread (never call it from inside an async runtime's task).
     pub fn load_blocking<S: Store + ?Sized>(store: &S, name: &str) -> Result<Self> {
         blocksmith_store::block_on(Self::load(store, name))
     }
 
-    /// Blocking [`UserDictionary::save`].
+    /// Blocking [`UserDictionary::save`]: drives it with [`blocksmith_store::block_on`]
+    /// on the calling thread (never call it from inside an async runtime's task).
     pub fn save_blocking<S: Store + ?Sized>(&mut self, store: &S, name: &str) -> Result<()> {
         blocksmith_store::block_on(self.save(store, name))
     }

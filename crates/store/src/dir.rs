@@ -105,6 +105,11 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 /// a `.`, `..` or empty segment ([`Error::InvalidKey`]), as every backend
 /// does, and never walks outside the store's directory.
 ///
+/// # Blocking
+/// Calls complete synchronously: the file I/O, `fsync`s and renames happen
+/// inside the first poll of the future, on the polling thread. Wrap the store
+/// in [`crate::Offload`] on an async runtime.
+///
 /// # Limits
 /// Each key segment must fit a file name once escaped (254 bytes). Deleting
 /// the last key under a directory removes the directory. The

@@ -118,6 +118,16 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// An error of the caller's, carried through a store call: what an
+    /// [`crate::StoreExt::update`] closure returns when its own logic fails
+    /// (see [`Error::other`]). The original error is the source; find it with
+    /// `std::error::Error::source` and `downcast_ref`.
+    #[error("{source}")]
+    Other {
+        /// The caller's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
@@ -145,6 +155,27 @@ impl Error {
                     | std::io::ErrorKind::TimedOut
             ),
             _ => false,
+        }
+    }
+
+    /// Wraps an error of the caller's, so that a closure handed to a store
+    /// helper ([`crate::StoreExt::update`], [`crate::StoreExt::update_record`])
+    /// can fail with it and the caller get it back.
+    ///
+    /// ```
+    /// use blocksmith_store::{Error, Key, MemoryStore, StoreExt};
+    /// let store = MemoryStore::new();
+    /// let key = Key::new("counters/n").unwrap();
+    /// let err = store.blocking().update(&key, |old| match old {
+    ///     Some(v) => Ok(Some(v.clone())),
+    ///     None => Err(Error::other(std::io::Error::other("no counter yet"))),
+    /// }).unwrap_err();
+    /// assert!(matches!(err, Error::Other { .. }));
+    /// assert_eq!(err.to_string(), "no counter yet");
+    /// ```
+    pub fn other(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Other {
+            source: Box::new(source),
         }
     }
 

@@ -14,6 +14,33 @@ pub const DEFAULT_UPDATE_ATTEMPTS: u32 = 1000;
 /// Extension methods for every [`Store`] (blanket-implemented; do not
 /// implement it yourself).
 ///
+/// # One API, awaited or blocking
+/// `store.blocking().m(args)` is `store.m(args).await`: every method of
+/// [`Blocking`] is the [`Store`] or `StoreExt` method of the same name with
+/// the same arguments, driven by [`block_on`]. The two exceptions are the
+/// shorthands `Blocking::get(key)` and `Blocking::put(key, value)`, whose
+/// names the [`Store`] methods with options hold on the async side; their
+/// async spelling is `get_opt(key)` (or `get(key, GetOptions::new())`) and
+/// `put_opts(key, value, PutOptions::new())`. `get_range` and `put_opts`
+/// read the same on both sides.
+///
+/// ```
+/// use blocksmith_store::{Error, Key, MemoryStore, PutOptions, StoreExt, block_on};
+/// let store = MemoryStore::new();
+/// let key = Key::new("accounts/42/balance").unwrap();
+/// block_on(async {
+///     store.put_opts(&key, "100", PutOptions::create()).await?;
+///     let current = store.get_opt(&key).await?.expect("just written");
+///     store.put_opts(&key, "150", PutOptions::update(current.meta.version)).await?;
+///     assert_eq!(&store.get_range(&key, 1..3).await?.data[..], b"50");
+///     Ok::<_, Error>(())
+/// }).unwrap();
+/// // The same calls, blocking:
+/// let s = store.blocking();
+/// assert!(s.put_opts(&key, "0", PutOptions::create()).unwrap_err().is_conflict());
+/// assert_eq!(&s.get_range(&key, 1..3).unwrap().data[..], b"50");
+/// ```
+///
 /// The compare-and-swap loop, written once and correctly:
 ///
 /// ```
@@ -40,10 +67,31 @@ pub trait StoreExt: Store {
         }
     }
 
+    /// Reads a byte range of an object (see [`crate::ByteRange`]).
+    fn get_range(
+        &self,
+        key: &Key,
+        range: impl Into<ByteRange>,
+    ) -> impl Future<Output = Result<GetResult>> + Send {
+        self.get(key, GetOptions::new().with_range(range))
+    }
+
+    /// Writes a value under a condition: [`Store::put`] taking anything that
+    /// converts into [`Bytes`] and [`PutOptions`] (a [`PutMode`] does).
+    fn put_opts(
+        &self,
+        key: &Key,
+        value: impl Into<Bytes>,
+        options: impl Into<PutOptions>,
+    ) -> impl Future<Output = Result<PutResult>> + Send {
+        self.put(key, value.into(), options.into())
+    }
+
     /// Read-modify-write with optimistic concurrency.
     ///
     /// `f` sees the current value (or `None`) and returns the new value, or
-    /// `Ok(None)` to leave the key as it is. When another writer wins the race
+    /// `Ok(None)` to leave the key as it is, or an error to stop (its own
+    /// errors through [`Error::other`]). When another writer wins the race
     /// the value is read again and `f` called again, up to
     /// [`DEFAULT_UPDATE_ATTEMPTS`] times. Returns the new version, or `None` if
     /// `f` chose not to write. Needs create-only and compare-and-swap.
@@ -154,7 +202,8 @@ impl<S: Store + ?Sized> StoreExt for S {}
 pub struct Blocking<'a, S: ?Sized>(&'a S);
 
 impl<S: Store + ?Sized> Blocking<'_, S> {
-    /// Reads a whole object.
+    /// Reads a whole object (async: [`StoreExt::get_opt`], or
+    /// [`Store::get`] with [`GetOptions::new`]).
     pub fn get(&self, key: &Key) -> Result<GetResult> {
         block_on(self.0.get(key, GetOptions::new()))
     }
@@ -164,13 +213,14 @@ impl<S: Store + ?Sized> Blocking<'_, S> {
     }
     /// Reads a byte range.
     pub fn get_range(&self, key: &Key, range: impl Into<ByteRange>) -> Result<GetResult> {
-        block_on(self.0.get(key, GetOptions::new().with_range(range)))
+        block_on(self.0.get_range(key, range))
     }
     /// Reads metadata.
     pub fn head(&self, key: &Key) -> Result<ObjectMeta> {
         block_on(self.0.head(key))
     }
-    /// Overwrites a value.
+    /// Overwrites a value (async: [`StoreExt::put_opts`] with
+    /// [`PutOptions::new`]).
     pub fn put(&self, key: &Key, value: impl Into<Bytes>) -> Result<PutResult> {
         block_on(self.0.put(key, value.into(), PutOptions::new()))
     }
@@ -181,7 +231,7 @@ impl<S: Store + ?Sized> Blocking<'_, S> {
         value: impl Into<Bytes>,
         options: impl Into<PutOptions>,
     ) -> Result<PutResult> {
-        block_on(self.0.put(key, value.into(), options.into()))
+        block_on(self.0.put_opts(key, value, options))
     }
     /// Deletes (idempotent).
     pub fn delete(&self, key: &Key) -> Result<()> {

@@ -13,6 +13,7 @@ mod key;
 mod memory;
 #[cfg(feature = "object-store")]
 mod object;
+mod offload;
 pub mod record;
 #[cfg(feature = "redb")]
 mod redb_store;
@@ -23,6 +24,8 @@ mod traits;
 mod types;
 
 pub use blocking::block_on;
+/// The byte buffer of every value (re-exported from the `bytes` crate).
+pub use bytes::Bytes;
 pub use compose::{ComposePart, compose_by_copy};
 pub use dir::DirStore;
 pub use error::{Error, Result};
@@ -31,6 +34,7 @@ pub use key::{Key, MAX_KEY_LEN};
 pub use memory::MemoryStore;
 #[cfg(feature = "object-store")]
 pub use object::ObjectStoreAdapter;
+pub use offload::{BlockingPool, Offload};
 pub use record::Record;
 #[cfg(feature = "redb")]
 pub use redb_store::RedbStore;

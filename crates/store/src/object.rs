@@ -76,6 +76,11 @@ impl ObjectStoreAdapter {
     }
 
     /// Wraps `inner`, running its I/O on an existing runtime.
+    ///
+    /// Await the adapter's futures inside that runtime, or drive them with
+    /// [`crate::block_on`] (`.blocking()`) from a thread that is not one of
+    /// its workers: on a current-thread runtime, blocking its only thread
+    /// on the adapter leaves nobody to run the request, and the call hangs.
     pub fn with_handle(inner: Arc<dyn ObjectStore>, handle: Handle) -> Self {
         ObjectStoreAdapter {
             inner,

@@ -31,6 +31,10 @@ fn err(e: impl std::error::Error + Send + Sync + 'static) -> Error {
 /// Values are read whole from the B-tree page cache and ranges sliced from
 /// them; for blobs of many megabytes prefer [`crate::DirStore`].
 ///
+/// Calls complete synchronously: a put commits (with an `fsync`) inside the
+/// first poll of its future. Wrap the store in [`crate::Offload`] on an async
+/// runtime.
+///
 /// ```
 /// use blocksmith_store::{Key, RedbStore, StoreExt};
 /// let dir = tempfile::tempdir().unwrap();

@@ -36,6 +36,22 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// The futures are `Send` and need no particular runtime: the embedded
 /// backends complete synchronously, the `object_store` adapter drives its own
 /// I/O on a Tokio runtime it owns or is given.
+///
+/// # Which backends block, and for how long
+/// A backend that completes synchronously does its work in the first poll of
+/// its future, on the thread that polls it. On an async runtime that is a
+/// worker thread, unavailable to other tasks for that long:
+///
+/// | backend | a call blocks the polling thread for |
+/// | --- | --- |
+/// | [`crate::MemoryStore`] | a lock and a map operation (microseconds) |
+/// | [`crate::DirStore`] | file I/O: a put writes a temp file, `fsync`s it, renames it and `fsync`s the directory (milliseconds on an SSD, tens on a disk or network filesystem); conditional writes also wait for a `flock`; reads and listings read files and directories |
+/// | `RedbStore` | a read transaction for reads; a put or delete commits a write transaction with an `fsync`, waiting for any other writer first |
+/// | `ObjectStoreAdapter` | never: it spawns the request on its Tokio runtime and awaits the task |
+/// | [`crate::Offload`] | never: it runs the inner store's call on a blocking pool and awaits the result |
+///
+/// An async host wraps `DirStore` and `RedbStore` in [`crate::Offload`]; a
+/// synchronous host calls them directly (through [`crate::StoreExt::blocking`]).
 pub trait Store: Send + Sync {
     /// What this backend can do.
     fn capabilities(&self) -> Capabilities;

@@ -3,8 +3,8 @@
 
 use blocksmith_store::conformance::{Report, Suite};
 use blocksmith_store::{
-    DirStore, DynStore, Error, Key, MemoryStore, ObjectStoreAdapter, PutOptions, RedbStore, Store,
-    StoreExt,
+    BlockingPool, Bytes, DirStore, DynStore, Error, Key, MemoryStore, ObjectStoreAdapter, Offload,
+    PutOptions, RedbStore, Store, StoreExt,
 };
 use proptest::strategy::Strategy as _;
 use std::sync::Arc;
@@ -45,6 +45,83 @@ fn object_store_in_memory_conforms() {
     let inner = Arc::new(object_store::memory::InMemory::new());
     let r = check(&ObjectStoreAdapter::new(inner).unwrap());
     assert!(r.skipped.is_empty());
+}
+
+#[test]
+fn offload_conforms_on_its_own_pool() {
+    let pool = BlockingPool::new(3).unwrap();
+    let r = check(&Offload::with_pool(MemoryStore::new(), pool.clone()));
+    assert!(r.skipped.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let r = check(&Offload::with_pool(
+        DirStore::open(dir.path().join("d")).unwrap(),
+        pool,
+    ));
+    assert!(r.skipped.is_empty());
+    let r = check(&Offload::new(RedbStore::open(dir.path().join("db.redb")).unwrap()).unwrap());
+    assert!(r.skipped.is_empty());
+}
+
+#[test]
+fn offload_conforms_on_tokio_spawn_blocking() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Offload::with_tokio(DirStore::open(dir.path()).unwrap(), rt.handle().clone());
+    let r = check(&store);
+    assert!(r.skipped.is_empty());
+    // Awaited inside the runtime's only thread, the put runs on its blocking
+    // pool; the capabilities are the inner store's.
+    let key = Key::new("inside/runtime").unwrap();
+    rt.block_on(async {
+        store.put_opts(&key, "v", PutOptions::create()).await?;
+        assert_eq!(
+            store.get_range(&key, 0..1).await?.data,
+            Bytes::from_static(b"v")
+        );
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    assert_eq!(store.capabilities(), store.inner().capabilities());
+}
+
+#[test]
+fn update_closures_fail_with_their_own_errors() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("balance would go negative")]
+    struct Overdraft;
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Limit(u32);
+    impl blocksmith_store::Record for Limit {
+        const KIND: &'static str = "test.limit";
+        const VERSION: u32 = 1;
+    }
+    let store = MemoryStore::new();
+    let key = Key::new("accounts/1").unwrap();
+    store.blocking().put(&key, "10").unwrap();
+    let err = store
+        .blocking()
+        .update(&key, |old| {
+            let n: i64 = std::str::from_utf8(old.unwrap()).unwrap().parse().unwrap();
+            if n < 20 {
+                return Err(Error::other(Overdraft));
+            }
+            Ok(Some((n - 20).to_string().into()))
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Other { .. }));
+    assert!(!err.is_conflict() && !err.is_temporary() && !err.is_not_found());
+    let source = std::error::Error::source(&err).unwrap();
+    assert!(source.downcast_ref::<Overdraft>().is_some());
+    // The value is unchanged; typed records carry the same errors.
+    assert_eq!(&store.blocking().get(&key).unwrap().data[..], b"10");
+    let rkey = Key::new("records/1").unwrap();
+    let err = blocksmith_store::block_on(store.update_record::<Limit, _>(&rkey, |_| {
+        Err(Error::other(std::io::Error::other("refused")))
+    }))
+    .unwrap_err();
+    assert_eq!(err.to_string(), "refused");
 }
 
 #[test]

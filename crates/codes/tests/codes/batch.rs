@@ -74,19 +74,29 @@ fn render_cache_skips_known_renders() {
     let cache = RenderCache::new(&store, "codes");
     let t =
         Template::new("https://example.com/s/{id}").with_render(RenderOptions::new().with_scale(2));
-    let m = cache.render_campaign("spring", &t, &ids(5)).unwrap();
+    let m = cache
+        .blocking()
+        .render_campaign("spring", &t, &ids(5))
+        .unwrap();
     assert!(m.entries.iter().all(|e| !e.cached));
     let more = ids(8);
-    let m2 = cache.render_campaign("spring2", &t, &more).unwrap();
+    let m2 = cache
+        .blocking()
+        .render_campaign("spring2", &t, &more)
+        .unwrap();
     assert_eq!(m2.entries.iter().filter(|e| e.cached).count(), 5);
     assert_eq!(
         m2.entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
         more
     );
     assert_eq!(m2.entries[0].sha256, m.entries[0].sha256);
-    assert_eq!(cache.manifest("spring").unwrap().unwrap(), m);
-    assert!(cache.manifest("none").unwrap().is_none());
-    let bytes = cache.get(&m.entries[1].cache_key).unwrap().unwrap();
+    assert_eq!(cache.blocking().manifest("spring").unwrap().unwrap(), m);
+    assert!(cache.blocking().manifest("none").unwrap().is_none());
+    let bytes = cache
+        .blocking()
+        .get(&m.entries[1].cache_key)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         scan::scan_bytes(&bytes, &super::opts()).unwrap().codes[0].text,
         m.entries[1].data
@@ -104,19 +114,29 @@ fn a_cached_render_cut_short_is_rendered_again() {
             .with_encode(EncodeOptions::new(Symbology::Code128))
             .with_format(Format::Svg),
     ] {
-        let m = cache.render_campaign("first", &t, &ids(2)).unwrap();
+        let m = cache
+            .blocking()
+            .render_campaign("first", &t, &ids(2))
+            .unwrap();
         let e = &m.entries[0];
-        let whole = cache.get(&e.cache_key).unwrap().unwrap();
+        let whole = cache.blocking().get(&e.cache_key).unwrap().unwrap();
         // What a put cut off halfway leaves on a store without atomic puts.
         let key = Key::new(format!("codes/renders/{}", e.cache_key)).unwrap();
         store
             .blocking()
             .put(&key, whole[..whole.len() / 2].to_vec())
             .unwrap();
-        let again = cache.render_campaign("second", &t, &ids(2)).unwrap();
+        let again = cache
+            .blocking()
+            .render_campaign("second", &t, &ids(2))
+            .unwrap();
         assert!(!again.entries[0].cached, "the damaged render is not served");
         assert!(again.entries[1].cached);
         assert_eq!(again.entries[0].sha256, e.sha256);
-        assert_eq!(cache.get(&e.cache_key).unwrap().unwrap(), whole, "replaced");
+        assert_eq!(
+            cache.blocking().get(&e.cache_key).unwrap().unwrap(),
+            whole,
+            "replaced"
+        );
     }
 }

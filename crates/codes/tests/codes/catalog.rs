@@ -8,25 +8,30 @@ use blocksmith_store::MemoryStore;
 fn store_catalog_lookup_from_scans() {
     let store = MemoryStore::new();
     let cat = StoreCatalog::new(&store, "catalog");
-    assert!(cat.is_empty().unwrap());
+    assert!(cat.blocking().is_empty().unwrap());
     let g = Gtin::parse("4006381333931").unwrap();
-    cat.put(
-        &Product::new(&g, "Highlighter")
-            .with_brand("Stabilo")
-            .with_attribute("colour", "yellow"),
-    )
-    .unwrap();
+    cat.blocking()
+        .put(
+            &Product::new(&g, "Highlighter")
+                .with_brand("Stabilo")
+                .with_attribute("colour", "yellow"),
+        )
+        .unwrap();
     let upc = Gtin::parse("036000291452").unwrap();
-    cat.put(&Product::new(&upc, "Tissues")).unwrap();
-    assert_eq!(cat.len().unwrap(), 2);
+    cat.blocking().put(&Product::new(&upc, "Tissues")).unwrap();
+    assert_eq!(cat.blocking().len().unwrap(), 2);
     assert_eq!(
-        cat.lookup(&g).unwrap().unwrap().brand.as_deref(),
+        cat.blocking().lookup(&g).unwrap().unwrap().brand.as_deref(),
         Some("Stabilo")
     );
     // Scan an EAN-13 image and look it up.
     let img = gray(&enc(Symbology::Ean13), 3);
     let r = scan::scan_gray(&img, &super::opts()).unwrap();
-    let (found, p) = cat.lookup_detection(&r.codes[0]).unwrap().unwrap();
+    let (found, p) = cat
+        .blocking()
+        .lookup_detection(&r.codes[0])
+        .unwrap()
+        .unwrap();
     assert_eq!(found, g);
     assert_eq!(p.name, "Highlighter");
     // The same product through a GS1 element string and a Digital Link.
@@ -40,13 +45,19 @@ fn store_catalog_lookup_from_scans() {
     );
     assert_eq!(gtin_of_text(Symbology::UpcA, "036000291452"), Some(upc));
     assert_eq!(gtin_of_text(Symbology::Qr, "hello"), None);
-    cat.remove(&upc).unwrap();
-    assert!(cat.lookup(&upc).unwrap().is_none());
+    cat.blocking().remove(&upc).unwrap();
+    assert!(cat.blocking().lookup(&upc).unwrap().is_none());
     // A product with a bad GTIN is refused.
     let mut bad = Product::new(&g, "x");
     bad.gtin = "123".into();
-    assert!(cat.put(&bad).is_err());
+    assert!(cat.blocking().put(&bad).is_err());
     let mut mem = MemoryCatalog::default();
     mem.0.insert(g, Product::new(&g, "Highlighter"));
-    assert_eq!(mem.lookup(&g).unwrap().unwrap().gtin, "04006381333931");
+    assert_eq!(
+        blocksmith_store::block_on(mem.lookup(&g))
+            .unwrap()
+            .unwrap()
+            .gtin,
+        "04006381333931"
+    );
 }

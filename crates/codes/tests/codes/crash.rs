@@ -11,7 +11,7 @@
 //! gives.
 
 use blocksmith_codes::batch::{Format, Manifest, RenderCache, Template};
-use blocksmith_codes::catalog::{Catalog, Product, StoreCatalog};
+use blocksmith_codes::catalog::{Product, StoreCatalog};
 use blocksmith_codes::gtin::Gtin;
 use blocksmith_codes::{EncodeOptions, RenderOptions, Symbology};
 use blocksmith_store::testing::{CrashPoint, CrashTest};
@@ -97,19 +97,19 @@ fn workload<S: Store>(store: &S) -> Seen {
         seen.inflight = Some(i);
         match step {
             Step::Render(campaign, t, a, b) => {
-                let Ok(m) = cache.render_campaign(campaign, &t(), &ids(a, b)) else {
+                let Ok(m) = cache.blocking().render_campaign(campaign, &t(), &ids(a, b)) else {
                     return seen;
                 };
                 seen.manifests.insert(campaign, m);
             }
             Step::Put(p) => {
-                if catalog.put(&p).is_err() {
+                if catalog.blocking().put(&p).is_err() {
                     return seen;
                 }
                 seen.products.insert(p.gtin.clone(), Some(p));
             }
             Step::Remove(g) => {
-                if catalog.remove(&gtin(g)).is_err() {
+                if catalog.blocking().remove(&gtin(g)).is_err() {
                     return seen;
                 }
                 seen.products.insert(gtin14(g), None);
@@ -132,7 +132,10 @@ fn reference() -> &'static BTreeMap<usize, Manifest> {
             .filter_map(|(i, step)| match step {
                 Step::Render(campaign, t, a, b) => Some((
                     i,
-                    cache.render_campaign(campaign, &t(), &ids(a, b)).unwrap(),
+                    cache
+                        .blocking()
+                        .render_campaign(campaign, &t(), &ids(a, b))
+                        .unwrap(),
                 )),
                 _ => None,
             })
@@ -165,6 +168,7 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     // Manifests: the last acknowledged one, or the one in flight.
     for campaign in ["spring", "summer", "labels"] {
         let stored = cache
+            .blocking()
             .manifest(campaign)
             .unwrap_or_else(|e| panic!("{point}: manifest {campaign}: {e}"));
         let in_flight = match (seen.inflight, inflight) {
@@ -180,6 +184,7 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
         // Every render a stored manifest lists is there, whole.
         for e in stored.iter().flat_map(|m| &m.entries) {
             let bytes = cache
+                .blocking()
                 .get(&e.cache_key)
                 .unwrap_or_else(|err| panic!("{point}: render {}: {err}", e.id))
                 .unwrap_or_else(|| panic!("{point}: {campaign}: render of {} lost", e.id));
@@ -196,6 +201,7 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     for g in GTINS {
         let key = gtin14(g);
         let got = catalog
+            .blocking()
             .lookup(&gtin(g))
             .unwrap_or_else(|e| panic!("{point}: lookup {g}: {e}"));
         let acked = seen.products.get(&key).cloned().flatten();
@@ -211,9 +217,13 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     }
     let present = GTINS
         .iter()
-        .filter(|g| catalog.lookup(&gtin(g)).unwrap().is_some())
+        .filter(|g| catalog.blocking().lookup(&gtin(g)).unwrap().is_some())
         .count();
-    assert_eq!(catalog.len().unwrap(), present, "{point}: catalog size");
+    assert_eq!(
+        catalog.blocking().len().unwrap(),
+        present,
+        "{point}: catalog size"
+    );
 
     // The engine carries on: rendering every campaign again (from what the
     // cache kept) gives exactly the files of an uninterrupted run, and the
@@ -221,6 +231,7 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     for (i, step) in steps.iter().enumerate() {
         if let Step::Render(campaign, t, a, b) = step {
             let m = cache
+                .blocking()
                 .render_campaign(campaign, &t(), &ids(*a, *b))
                 .unwrap_or_else(|e| panic!("{point}: render {campaign} after restart: {e}"));
             assert_eq!(
@@ -228,14 +239,21 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
                 files(&reference()[&i]),
                 "{point}: {campaign} after restart"
             );
-            assert_eq!(cache.manifest(campaign).unwrap().as_ref(), Some(&m));
+            assert_eq!(
+                cache.blocking().manifest(campaign).unwrap().as_ref(),
+                Some(&m)
+            );
         }
     }
     let new = Product::new(&gtin("96385074"), "Stapler");
     catalog
+        .blocking()
         .put(&new)
         .unwrap_or_else(|e| panic!("{point}: put after restart: {e}"));
-    assert_eq!(catalog.lookup(&gtin("96385074")).unwrap(), Some(new));
+    assert_eq!(
+        catalog.blocking().lookup(&gtin("96385074")).unwrap(),
+        Some(new)
+    );
 }
 
 #[test]

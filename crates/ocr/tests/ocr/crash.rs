@@ -165,7 +165,7 @@ fn expected_text(doc: Doc) -> &'static str {
         assert!(statuses[&Doc::Cancelled] == JobStatus::Done, "{statuses:?}");
         DOCS.iter()
             .filter(|&&d| statuses[&d] == JobStatus::Done)
-            .map(|&d| (d, export::to_text(&q.result(&id(d)).unwrap())))
+            .map(|&d| (d, export::to_text(&q.blocking().result(&id(d)).unwrap())))
             .collect()
     });
     &all[&doc]
@@ -189,34 +189,37 @@ struct Seen {
 fn workload<S: Store>(q: &JobQueue<S>) -> Seen {
     let mut seen = Seen::default();
     for doc in DOCS {
-        if q.submit(bytes(doc), &options()).is_err() {
+        if q.blocking().submit(bytes(doc), &options()).is_err() {
             return seen;
         }
         seen.submitted.push(doc);
     }
-    if q.cancel(&id(Doc::Cancelled)).is_err() {
+    if q.blocking().cancel(&id(Doc::Cancelled)).is_err() {
         return seen;
     }
     seen.cancelled = true;
     let engine = engine(true);
-    if q.run_pending(&engine, 1).is_err() {
+    if q.blocking().run_pending(&engine, 1).is_err() {
         return seen;
     }
     for doc in DOCS {
-        let Ok(s) = q.status(&id(doc)) else {
+        let Ok(s) = q.blocking().status(&id(doc)) else {
             return seen;
         };
         seen.statuses.insert(doc, s);
     }
     seen.resubmitting = true;
-    if q.submit(bytes(Doc::Cancelled), &options()).is_err() {
+    if q.blocking()
+        .submit(bytes(Doc::Cancelled), &options())
+        .is_err()
+    {
         return seen;
     }
     seen.resubmitted = true;
-    if q.run_pending(&engine, 1).is_err() {
+    if q.blocking().run_pending(&engine, 1).is_err() {
         return seen;
     }
-    if let Ok(s) = q.status(&id(Doc::Cancelled)) {
+    if let Ok(s) = q.blocking().status(&id(Doc::Cancelled)) {
         seen.statuses.insert(Doc::Cancelled, s);
     }
     seen
@@ -264,6 +267,7 @@ fn check_valid<S: Store>(q: &JobQueue<S>, doc: Doc, status: &JobStatus, point: &
     match status {
         JobStatus::Done => {
             let doc_ = q
+                .blocking()
                 .result(&id(doc))
                 .unwrap_or_else(|e| panic!("{point}: {doc:?} done without a result: {e}"));
             assert_eq!(
@@ -287,10 +291,13 @@ fn check_valid<S: Store>(q: &JobQueue<S>, doc: Doc, status: &JobStatus, point: &
 #[allow(clippy::needless_pass_by_value)] // the shape CrashTest::run hands over
 fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     let q = queue(&inner);
-    let listed = q.list().unwrap_or_else(|e| panic!("{point}: list: {e}"));
+    let listed = q
+        .blocking()
+        .list()
+        .unwrap_or_else(|e| panic!("{point}: list: {e}"));
     let mut torn = None;
     for doc in DOCS {
-        let status = match q.status(&id(doc)) {
+        let status = match q.blocking().status(&id(doc)) {
             Ok(s) => s,
             Err(e) if tore_record_of(point, doc) => {
                 eprintln!("{point}: {doc:?}: typed error after a torn job record: {e}");
@@ -326,13 +333,14 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     }
     // A new worker takes over whatever was interrupted and runs every job
     // to its end.
-    q.run_pending(&engine(false), 1)
+    q.blocking()
+        .run_pending(&engine(false), 1)
         .unwrap_or_else(|e| panic!("{point}: the restarted worker fails: {e}"));
     for doc in DOCS {
         if Some(doc) == torn {
             continue;
         }
-        let Ok(status) = q.status(&id(doc)) else {
+        let Ok(status) = q.blocking().status(&id(doc)) else {
             continue; // never submitted
         };
         check_valid(&q, doc, &status, point);
@@ -343,11 +351,16 @@ fn check(inner: MemoryStore, seen: Seen, point: &CrashPoint) {
     }
     // And the queue carries on: a new document goes through.
     let new = q
+        .blocking()
         .submit(bytes(Doc::Extra), &options())
         .unwrap_or_else(|e| panic!("{point}: submit after restart: {e}"));
-    q.run_pending(&engine(false), 1).unwrap();
-    assert_eq!(q.status(&new).unwrap(), JobStatus::Done, "{point}");
-    assert_eq!(q.result(&new).unwrap().pages.len(), 1, "{point}");
+    q.blocking().run_pending(&engine(false), 1).unwrap();
+    assert_eq!(
+        q.blocking().status(&new).unwrap(),
+        JobStatus::Done,
+        "{point}"
+    );
+    assert_eq!(q.blocking().result(&new).unwrap().pages.len(), 1, "{point}");
 }
 
 #[test]

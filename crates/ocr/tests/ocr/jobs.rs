@@ -55,28 +55,34 @@ fn submit_is_idempotent_and_results_persist() {
     let engine = Engine::new(EngineOptions::default(), probe.clone());
     let opts = EngineOptions::default();
     let bytes = png_page(3, 20.0);
-    let id = q.submit(&bytes, &opts).unwrap();
-    assert_eq!(q.submit(&bytes, &opts).unwrap(), id);
-    assert_eq!(q.list().unwrap(), vec![id.clone()]);
-    assert_eq!(q.status(&id).unwrap(), JobStatus::Queued);
-    assert!(matches!(q.result(&id), Err(Error::NoResult { .. })));
-    let rep = q.run_pending(&engine, 2).unwrap();
+    let id = q.blocking().submit(&bytes, &opts).unwrap();
+    assert_eq!(q.blocking().submit(&bytes, &opts).unwrap(), id);
+    assert_eq!(q.blocking().list().unwrap(), vec![id.clone()]);
+    assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Queued);
+    assert!(matches!(
+        q.blocking().result(&id),
+        Err(Error::NoResult { .. })
+    ));
+    let rep = q.blocking().run_pending(&engine, 2).unwrap();
     assert_eq!(rep.done, 1);
-    assert_eq!(q.status(&id).unwrap(), JobStatus::Done);
-    let doc = q.result(&id).unwrap();
+    assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Done);
+    let doc = q.blocking().result(&id).unwrap();
     assert_eq!(doc.pages.len(), 1);
     assert_eq!(doc.pages[0].lines().count(), 3);
     let calls = probe.calls.load(Ordering::SeqCst);
     assert_eq!(calls, 3);
     // Same content again: same job, no new work.
-    assert_eq!(q.submit(&bytes, &opts).unwrap(), id);
-    assert_eq!(q.run_pending(&engine, 2).unwrap().done, 0);
+    assert_eq!(q.blocking().submit(&bytes, &opts).unwrap(), id);
+    assert_eq!(q.blocking().run_pending(&engine, 2).unwrap().done, 0);
     assert_eq!(probe.calls.load(Ordering::SeqCst), calls);
     // Other options: another job.
-    let other = q.submit(&bytes, &opts.clone().with_deskew(false)).unwrap();
+    let other = q
+        .blocking()
+        .submit(&bytes, &opts.clone().with_deskew(false))
+        .unwrap();
     assert_ne!(other, id);
     assert!(matches!(
-        q.status(&blocksmith_ocr::JobId("nope".into())),
+        q.blocking().status(&blocksmith_ocr::JobId("nope".into())),
         Err(Error::JobNotFound(_))
     ));
 }
@@ -87,19 +93,24 @@ fn cancel_stops_a_queued_job() {
     let probe = Arc::new(Probe::default());
     let engine = Engine::new(EngineOptions::default(), probe.clone());
     let id = q
+        .blocking()
         .submit(&png_page(2, 20.0), &EngineOptions::default())
         .unwrap();
-    assert_eq!(q.cancel(&id).unwrap(), JobStatus::Cancelled);
-    let rep = q.run_pending(&engine, 1).unwrap();
+    assert_eq!(q.blocking().cancel(&id).unwrap(), JobStatus::Cancelled);
+    let rep = q.blocking().run_pending(&engine, 1).unwrap();
     assert_eq!(rep.done, 0);
     assert_eq!(probe.calls.load(Ordering::SeqCst), 0);
-    assert_eq!(q.status(&id).unwrap(), JobStatus::Cancelled);
-    assert!(matches!(q.result(&id), Err(Error::NoResult { .. })));
+    assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Cancelled);
+    assert!(matches!(
+        q.blocking().result(&id),
+        Err(Error::NoResult { .. })
+    ));
     // Resubmitting a cancelled job queues it again.
-    q.submit(&png_page(2, 20.0), &EngineOptions::default())
+    q.blocking()
+        .submit(&png_page(2, 20.0), &EngineOptions::default())
         .unwrap();
-    assert_eq!(q.run_pending(&engine, 1).unwrap().done, 1);
-    assert_eq!(q.cancel(&id).unwrap(), JobStatus::Done);
+    assert_eq!(q.blocking().run_pending(&engine, 1).unwrap().done, 1);
+    assert_eq!(q.blocking().cancel(&id).unwrap(), JobStatus::Done);
 }
 
 #[test]
@@ -114,12 +125,15 @@ fn failures_retry_and_resume_from_the_last_page() {
         ..Probe::default()
     });
     let engine = Engine::new(EngineOptions::default(), probe.clone());
-    let id = q.submit(&bytes, &EngineOptions::default()).unwrap();
-    let rep = q.run_pending(&engine, 1).unwrap();
+    let id = q
+        .blocking()
+        .submit(&bytes, &EngineOptions::default())
+        .unwrap();
+    let rep = q.blocking().run_pending(&engine, 1).unwrap();
     assert_eq!((rep.retried, rep.done, rep.failed), (1, 1, 0));
     // 2 + 3 lines once, the failing line, then page 2's 2 lines: no page was read twice.
     assert_eq!(probe.calls.load(Ordering::SeqCst), 2 + 3 + 1 + 2);
-    assert_eq!(q.result(&id).unwrap().pages.len(), 3);
+    assert_eq!(q.blocking().result(&id).unwrap().pages.len(), 3);
 
     // A recogniser that always fails: the job fails after max_attempts.
     let q = queue(2);
@@ -129,10 +143,13 @@ fn failures_retry_and_resume_from_the_last_page() {
         ..Probe::default()
     });
     let engine = Engine::new(EngineOptions::default(), probe);
-    let id = q.submit(&bytes, &EngineOptions::default()).unwrap();
-    let rep = q.run_pending(&engine, 1).unwrap();
+    let id = q
+        .blocking()
+        .submit(&bytes, &EngineOptions::default())
+        .unwrap();
+    let rep = q.blocking().run_pending(&engine, 1).unwrap();
     assert_eq!((rep.retried, rep.failed), (1, 1));
-    match q.status(&id).unwrap() {
+    match q.blocking().status(&id).unwrap() {
         JobStatus::Failed { error, attempts } => {
             assert_eq!(attempts, 2);
             assert!(error.contains("injected failure"), "{error}");
@@ -140,11 +157,14 @@ fn failures_retry_and_resume_from_the_last_page() {
         s => panic!("{s:?}"),
     }
     // A corrupt input fails at once: decoding again would not help.
-    let id = q.submit(b"P4\n5 5\n", &EngineOptions::default()).unwrap();
-    let rep = q.run_pending(&engine, 1).unwrap();
+    let id = q
+        .blocking()
+        .submit(b"P4\n5 5\n", &EngineOptions::default())
+        .unwrap();
+    let rep = q.blocking().run_pending(&engine, 1).unwrap();
     assert_eq!((rep.retried, rep.failed), (0, 1));
     assert!(matches!(
-        q.status(&id).unwrap(),
+        q.blocking().status(&id).unwrap(),
         JobStatus::Failed { attempts: 1, .. }
     ));
 }
@@ -167,29 +187,36 @@ fn a_job_left_running_by_a_dead_worker_is_taken_over() {
     let probe = Arc::new(Probe::default());
     let engine = Engine::new(EngineOptions::default(), probe.clone());
     let id = q
+        .blocking()
         .submit(&png_page(2, 20.0), &EngineOptions::default())
         .unwrap();
     // A worker claims the job and dies before doing anything.
-    assert!(q.claim(&id).unwrap());
-    assert!(!q.claim(&id).unwrap(), "a live lease is exclusive");
-    assert!(matches!(q.status(&id).unwrap(), JobStatus::Running { .. }));
+    assert!(q.blocking().claim(&id).unwrap());
+    assert!(
+        !q.blocking().claim(&id).unwrap(),
+        "a live lease is exclusive"
+    );
+    assert!(matches!(
+        q.blocking().status(&id).unwrap(),
+        JobStatus::Running { .. }
+    ));
     assert_eq!(
-        q.run_pending(&engine, 2).unwrap().done,
+        q.blocking().run_pending(&engine, 2).unwrap().done,
         0,
         "lease still valid"
     );
     // One millisecond before the lease runs out it still holds...
     clock.fetch_add(149, Ordering::SeqCst);
     assert!(
-        !q.claim(&id).unwrap(),
+        !q.blocking().claim(&id).unwrap(),
         "lease valid until its last millisecond"
     );
-    assert_eq!(q.run_pending(&engine, 2).unwrap().done, 0);
+    assert_eq!(q.blocking().run_pending(&engine, 2).unwrap().done, 0);
     assert_eq!(probe.calls.load(Ordering::SeqCst), 0);
     // ...and at its end another worker takes the job over.
     clock.fetch_add(1, Ordering::SeqCst);
-    assert_eq!(q.run_pending(&engine, 2).unwrap().done, 1);
-    assert_eq!(q.status(&id).unwrap(), JobStatus::Done);
+    assert_eq!(q.blocking().run_pending(&engine, 2).unwrap().done, 1);
+    assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Done);
     assert_eq!(probe.calls.load(Ordering::SeqCst), 2);
 }
 
@@ -200,14 +227,14 @@ fn worker_pool_respects_the_concurrency_limit() {
     let engine = Engine::new(EngineOptions::default(), probe.clone());
     let opts = EngineOptions::default();
     let ids: Vec<_> = (1..=5)
-        .map(|n| q.submit(&png_page(n, 18.0), &opts).unwrap())
+        .map(|n| q.blocking().submit(&png_page(n, 18.0), &opts).unwrap())
         .collect();
-    let rep = q.run_pending(&engine, 2).unwrap();
+    let rep = q.blocking().run_pending(&engine, 2).unwrap();
     assert_eq!(rep.done, 5);
     assert_eq!(probe.calls.load(Ordering::SeqCst), 15);
     assert!(probe.max_in_flight.load(Ordering::SeqCst) <= 2);
     for id in ids {
-        assert_eq!(q.status(&id).unwrap(), JobStatus::Done);
+        assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Done);
     }
 }
 
@@ -219,14 +246,19 @@ fn queue_persists_in_redb() {
     let id = {
         let store = blocksmith_store::RedbStore::open(&path).unwrap();
         let q = JobQueue::new(store, "ocr", JobOptions::default());
-        q.submit(&bytes, &EngineOptions::default()).unwrap()
+        q.blocking()
+            .submit(&bytes, &EngineOptions::default())
+            .unwrap()
     };
     let store = blocksmith_store::RedbStore::open(&path).unwrap();
     let q = JobQueue::new(store, "ocr", JobOptions::default());
-    assert_eq!(q.status(&id).unwrap(), JobStatus::Queued);
+    assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Queued);
     let engine = Engine::new(EngineOptions::default(), Arc::new(Probe::default()));
-    q.run_pending(&engine, 1).unwrap();
-    assert_eq!(q.result(&id).unwrap().pages[0].lines().count(), 2);
+    q.blocking().run_pending(&engine, 1).unwrap();
+    assert_eq!(
+        q.blocking().result(&id).unwrap().pages[0].lines().count(),
+        2
+    );
 }
 
 /// Cancels its own job on the first line it sees.
@@ -238,7 +270,7 @@ struct Canceller {
 impl Recognizer for Canceller {
     fn recognize_line(&self, _: &LineImage<'_>) -> Vec<WordGuess> {
         if let Some(id) = self.id.get() {
-            let _ = self.queue.cancel(id);
+            let _ = self.queue.blocking().cancel(id);
         }
         Vec::new()
     }
@@ -249,6 +281,7 @@ fn cancel_stops_a_running_job_after_its_page() {
     let q = Arc::new(queue(3));
     let pages: Vec<_> = (0..3).map(|_| text_page(400, 150, 18.0, 1).0).collect();
     let id = q
+        .blocking()
         .submit(&tiff_pages(&pages), &EngineOptions::default())
         .unwrap();
     let rec = Arc::new(Canceller {
@@ -257,9 +290,9 @@ fn cancel_stops_a_running_job_after_its_page() {
     });
     rec.id.set(id.clone()).unwrap();
     let engine = Engine::new(EngineOptions::default(), rec);
-    let rep = q.run_pending(&engine, 1).unwrap();
+    let rep = q.blocking().run_pending(&engine, 1).unwrap();
     assert_eq!((rep.cancelled, rep.done), (1, 0));
-    assert_eq!(q.status(&id).unwrap(), JobStatus::Cancelled);
+    assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Cancelled);
 }
 
 #[test]
@@ -275,18 +308,19 @@ fn a_stored_page_that_does_not_read_back_is_done_again() {
     let engine = Engine::new(EngineOptions::default(), probe.clone());
     let pages: Vec<_> = (0..2).map(|_| text_page(400, 150, 18.0, 1).0).collect();
     let id = q
+        .blocking()
         .submit(&tiff_pages(&pages), &EngineOptions::default())
         .unwrap();
     // A worker claimed the job, stored page 0 cut short (what a put cut off
     // on a store without atomic puts leaves) and died.
-    assert!(q.claim(&id).unwrap());
+    assert!(q.blocking().claim(&id).unwrap());
     let page0 = Key::new(format!("ocr/jobs/{id}/page/000000")).unwrap();
     store
         .blocking()
         .put(&page0, &b"BSRC\x01\x08ocr.pa"[..])
         .unwrap();
     // The next worker takes over and does page 0 again.
-    assert_eq!(q.run_pending(&engine, 1).unwrap().done, 1);
+    assert_eq!(q.blocking().run_pending(&engine, 1).unwrap().done, 1);
     assert_eq!(probe.calls.load(Ordering::SeqCst), 2);
-    assert_eq!(q.result(&id).unwrap().pages.len(), 2);
+    assert_eq!(q.blocking().result(&id).unwrap().pages.len(), 2);
 }
