@@ -124,10 +124,10 @@ impl From<blocksmith_codes::Error> for CliError {
         use blocksmith_codes::Error as E;
         match e {
             E::Store(e) => e.into(),
-            E::Io(e) => CliError::Internal(e.to_string()),
-            E::Verify(_) => CliError::Verify(e.to_string()),
-            E::DecoderPanic(_) => CliError::Internal(e.to_string()),
-            _ => CliError::BadInput(e.to_string()),
+            E::Io(e) => CliError::Internal(crate::output::report(&e)),
+            E::Verify(_) => CliError::Verify(crate::output::report(&e)),
+            E::DecoderPanic(_) => CliError::Internal(crate::output::report(&e)),
+            _ => CliError::BadInput(crate::output::report(&e)),
         }
     }
 }

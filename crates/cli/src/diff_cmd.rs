@@ -229,7 +229,7 @@ impl Outcome {
 impl From<blocksmith_diff::Error> for CliError {
     fn from(e: blocksmith_diff::Error) -> Self {
         use blocksmith_diff::Error as E;
-        let msg = e.to_string();
+        let msg = crate::output::report(&e);
         match e {
             E::Store(e) => e.into(),
             E::NotFound { .. } => CliError::NotFound(msg),

@@ -109,7 +109,7 @@ pub(crate) enum DisputeCmd {
 impl From<blocksmith_dispute::Error> for CliError {
     fn from(e: blocksmith_dispute::Error) -> Self {
         use blocksmith_dispute::Error as E;
-        let msg = e.to_string();
+        let msg = crate::output::report(&e);
         match e {
             E::Store(s) => s.into(),
             E::Flow(f) => f.into(),

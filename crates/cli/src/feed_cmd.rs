@@ -77,8 +77,8 @@ impl From<blocksmith_feed::Error> for CliError {
         use blocksmith_feed::Error as E;
         match e {
             E::Store(e) => e.into(),
-            E::Corrupt { .. } => CliError::Internal(e.to_string()),
-            _ => CliError::BadInput(e.to_string()),
+            E::Corrupt { .. } => CliError::Internal(crate::output::report(&e)),
+            _ => CliError::BadInput(crate::output::report(&e)),
         }
     }
 }

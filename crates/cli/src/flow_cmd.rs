@@ -107,7 +107,7 @@ pub(crate) enum TenantCmd {
 impl From<blocksmith_flow::Error> for CliError {
     fn from(e: blocksmith_flow::Error) -> Self {
         use blocksmith_flow::Error as E;
-        let msg = e.to_string();
+        let msg = crate::output::report(&e);
         match e {
             E::Store(s) => s.into(),
             E::NotFound(_) => CliError::NotFound(msg),
@@ -123,7 +123,7 @@ impl From<blocksmith_flow::Error> for CliError {
 impl From<blocksmith_tenant::Error> for CliError {
     fn from(e: blocksmith_tenant::Error) -> Self {
         use blocksmith_tenant::Error as E;
-        let msg = e.to_string();
+        let msg = crate::output::report(&e);
         match e {
             E::Store(s) => s.into(),
             E::Flow(f) => f.into(),

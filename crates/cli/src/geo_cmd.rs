@@ -127,12 +127,13 @@ impl From<blocksmith_geo::Error> for CliError {
         use blocksmith_geo::Error as E;
         match e {
             E::Store(e) => e.into(),
-            E::DuplicateFence { .. } => CliError::Conflict(e.to_string()),
-            E::NotFound { .. } => CliError::NotFound(e.to_string()),
-            E::Snapshot { .. } => {
-                CliError::Internal(format!("stored geo index is unreadable: {e}"))
-            }
-            _ => CliError::BadInput(e.to_string()),
+            E::DuplicateFence { .. } => CliError::Conflict(crate::output::report(&e)),
+            E::NotFound { .. } => CliError::NotFound(crate::output::report(&e)),
+            E::Snapshot { .. } => CliError::Internal(format!(
+                "stored geo index is unreadable: {}",
+                crate::output::report(&e)
+            )),
+            _ => CliError::BadInput(crate::output::report(&e)),
         }
     }
 }

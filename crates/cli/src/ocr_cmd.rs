@@ -92,7 +92,7 @@ impl From<blocksmith_ocr::Error> for CliError {
         use blocksmith_ocr::Error as E;
         match e {
             E::Store(e) => e.into(),
-            E::JobNotFound(_) => CliError::NotFound(e.to_string()),
+            E::JobNotFound(_) => CliError::NotFound(crate::output::report(&e)),
             E::UnknownFormat
             | E::TooManyBytes { .. }
             | E::DimensionsTooLarge { .. }
@@ -100,8 +100,8 @@ impl From<blocksmith_ocr::Error> for CliError {
             | E::TooManyPages { .. }
             | E::EmptyImage
             | E::Corrupt { .. }
-            | E::InvalidOptions(_) => CliError::BadInput(e.to_string()),
-            _ => CliError::Internal(e.to_string()),
+            | E::InvalidOptions(_) => CliError::BadInput(crate::output::report(&e)),
+            _ => CliError::Internal(crate::output::report(&e)),
         }
     }
 }
@@ -121,7 +121,9 @@ fn finish(
 ) -> Result<Document, CliError> {
     loop {
         if queue.blocking().claim(id)? {
-            queue.blocking().process(engine, id, &mut RunReport::default())?;
+            queue
+                .blocking()
+                .process(engine, id, &mut RunReport::default())?;
         }
         match queue.blocking().status(id)? {
             JobStatus::Done => return Ok(queue.blocking().result(id)?),

@@ -205,10 +205,28 @@ impl fmt::Display for CliError {
     }
 }
 
+/// An error with its causes, outermost first, joined by `: ` (what
+/// anyhow prints with `{:#}`): library errors do not repeat their
+/// `source()` in their own message, so the command line walks the chain.
+pub(crate) fn report(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        // Transparent wrappers and messages that already quote their cause.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
 impl From<blocksmith_store::Error> for CliError {
     fn from(e: blocksmith_store::Error) -> Self {
         use blocksmith_store::Error as E;
-        let msg = e.to_string();
+        let msg = crate::output::report(&e);
         match e {
             E::NotFound { .. } => CliError::NotFound(msg),
             E::AlreadyExists { .. } | E::PreconditionFailed { .. } => CliError::Conflict(msg),
@@ -220,7 +238,7 @@ impl From<blocksmith_store::Error> for CliError {
 
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
-        CliError::Internal(e.to_string())
+        CliError::Internal(crate::output::report(&e))
     }
 }
 

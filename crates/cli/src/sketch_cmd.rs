@@ -127,9 +127,12 @@ impl From<blocksmith_sketch::Error> for CliError {
         match e {
             E::Store(e) => e.into(),
             E::InvalidArgument(_) | E::Incompatible(_) | E::Rejected(_) => {
-                CliError::BadInput(e.to_string())
+                CliError::BadInput(crate::output::report(&e))
             }
-            _ => CliError::BadInput(format!("invalid sketch data: {e}")),
+            _ => CliError::BadInput(format!(
+                "invalid sketch data: {}",
+                crate::output::report(&e)
+            )),
         }
     }
 }

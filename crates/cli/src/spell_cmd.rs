@@ -68,8 +68,10 @@ impl From<blocksmith_spell::Error> for CliError {
     fn from(e: blocksmith_spell::Error) -> Self {
         match e {
             blocksmith_spell::Error::Store(e) => e.into(),
-            blocksmith_spell::Error::NothingToUndo(_) => CliError::NotFound(e.to_string()),
-            _ => CliError::BadInput(e.to_string()),
+            blocksmith_spell::Error::NothingToUndo(_) => {
+                CliError::NotFound(crate::output::report(&e))
+            }
+            _ => CliError::BadInput(crate::output::report(&e)),
         }
     }
 }

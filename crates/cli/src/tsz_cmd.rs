@@ -74,9 +74,11 @@ impl From<blocksmith_tsz::Error> for CliError {
             blocksmith_tsz::Error::Store(e) => e.into(),
             blocksmith_tsz::Error::TooManyPoints { .. }
             | blocksmith_tsz::Error::UnsortedTimestamps { .. }
-            | blocksmith_tsz::Error::LateWrite { .. } => CliError::BadInput(e.to_string()),
+            | blocksmith_tsz::Error::LateWrite { .. } => {
+                CliError::BadInput(crate::output::report(&e))
+            }
             // Everything else is a decoder rejecting its input.
-            _ => CliError::BadInput(format!("invalid chunk data: {e}")),
+            _ => CliError::BadInput(format!("invalid chunk data: {}", crate::output::report(&e))),
         }
     }
 }

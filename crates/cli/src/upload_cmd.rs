@@ -80,7 +80,7 @@ pub(crate) enum UploadCmd {
 impl From<blocksmith_upload::Error> for CliError {
     fn from(e: blocksmith_upload::Error) -> Self {
         use blocksmith_upload::Error as E;
-        let msg = e.to_string();
+        let msg = crate::output::report(&e);
         match e {
             E::Store(e) => e.into(),
             E::NotFound { .. } | E::Gone { .. } => CliError::NotFound(msg),

@@ -177,7 +177,7 @@ pub(crate) enum ApiKeyCmd {
 
 impl From<VaultError> for CliError {
     fn from(e: VaultError) -> Self {
-        let msg = e.to_string();
+        let msg = crate::output::report(&e);
         match e {
             VaultError::Store(e) => e.into(),
             VaultError::VaultNotFound { .. }

@@ -84,7 +84,7 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] blocksmith_store::Error),
     /// Writing an output failed.
-    #[error("i/o: {0}")]
+    #[error("i/o error")]
     Io(#[from] std::io::Error),
 }
 

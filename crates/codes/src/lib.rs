@@ -51,6 +51,10 @@ mod verify;
 
 pub use encode::{EcLevel, EncodeOptions, QrMode, Symbol, encode, encode_qr_bytes};
 pub use error::{Error, Gs1Error, GtinError, Result};
+/// The `image` crate, re-exported: its types (`DynamicImage`, `GrayImage`, ...)
+/// appear in this crate's signatures, so callers need no direct dependency
+/// of a matching version.
+pub use image;
 pub use render::{Color, Logo, RenderOptions};
 pub use scan::{Detection, ScanOptions, ScanReport};
 pub use symbology::Symbology;

@@ -5,7 +5,7 @@
 #[non_exhaustive]
 pub enum Error {
     /// The recognizer's model bytes are damaged or of another version (the detail says how).
-    #[error("invalid recognizer model: {0}")]
+    #[error("invalid recognizer model")]
     InvalidModel(#[from] crate::builtin::model::ModelError),
     /// Font bytes (for rendering pages) could not be parsed.
     #[error("invalid font data: {0}")]

@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use blocksmith_ocr::{Engine, EngineOptions, LineImage, Recognizer, WordGuess, CharGuess};
-//! use image::{DynamicImage, GrayImage, Luma};
+//! use blocksmith_ocr::image::{DynamicImage, GrayImage, Luma};
 //! use std::sync::Arc;
 //!
 //! /// A stand-in recogniser: one '#' per word box the layout found.
@@ -57,6 +57,10 @@ pub mod recognize;
 pub mod tree;
 
 pub use error::{Error, Result};
+/// The `image` crate, re-exported: its types (`DynamicImage`, `GrayImage`, ...)
+/// appear in this crate's signatures, so callers need no direct dependency
+/// of a matching version.
+pub use image;
 pub use input::{Format, Limits, decode};
 pub use jobs::{BlockingJobQueue, JobId, JobOptions, JobQueue, JobStatus};
 pub use layout::{BlockKind, PageLayout};

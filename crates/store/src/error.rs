@@ -82,7 +82,7 @@ pub enum Error {
         found: u32,
     },
     /// A typed record could not be (de)serialized.
-    #[error("record {key}: {source}")]
+    #[error("record {key} could not be (de)serialized")]
     Serde {
         /// Where the record was read or written.
         key: String,
@@ -99,7 +99,7 @@ pub enum Error {
         attempts: u32,
     },
     /// An I/O error from a local backend.
-    #[error("{context}: {source}")]
+    #[error("i/o error: {context}")]
     Io {
         /// What was being done.
         context: String,
@@ -108,7 +108,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Any other backend failure.
-    #[error("{backend} error: {source}")]
+    #[error("{backend} backend error")]
     Backend {
         /// The backend's name.
         backend: &'static str,
@@ -122,7 +122,7 @@ pub enum Error {
     /// [`crate::StoreExt::update`] closure returns when its own logic fails
     /// (see [`Error::other`]). The original error is the source; find it with
     /// `std::error::Error::source` and `downcast_ref`.
-    #[error("{source}")]
+    #[error("the caller's operation failed")]
     Other {
         /// The caller's error.
         #[source]

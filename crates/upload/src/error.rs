@@ -193,7 +193,7 @@ pub enum Error {
     Random(String),
 
     /// Reading the upload's source failed (a client-side file).
-    #[error("reading the upload source: {0}")]
+    #[error("reading the upload source failed")]
     Source(#[from] std::io::Error),
 }
 
