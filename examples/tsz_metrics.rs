@@ -7,7 +7,7 @@
 //! ```
 
 use blocksmith::store::{RedbStore, Store, block_on};
-use blocksmith::tsz::series::{Series, SeriesConfig};
+use blocksmith::tsz::series::{Series, SeriesOptions};
 use blocksmith::tsz::{Policy, TimeUnit};
 use std::error::Error;
 
@@ -29,7 +29,7 @@ impl Rng {
 /// Runs the demo on `store` and returns a one-line summary.
 pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
     block_on(async {
-        let config = SeriesConfig::new(TimeUnit::Millis)
+        let config = SeriesOptions::new(TimeUnit::Millis)
             .with_policy(Policy::Auto)
             .with_max_points(1024);
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);

@@ -27,7 +27,7 @@ use blocksmith::store::{
     StoreExt,
 };
 use blocksmith::tsz::TimeUnit;
-use blocksmith::tsz::series::{Series, SeriesConfig};
+use blocksmith::tsz::series::{Series, SeriesOptions};
 use blocksmith::upload::{Algorithm, CreateOptions, UploadOptions, Uploads};
 use blocksmith::vault::{Credentials, NewItem, Vault, VaultOptions};
 use bytes::Bytes;
@@ -140,7 +140,7 @@ fn store_itself_on_both_runtimes() {
 }
 
 async fn tsz_series<S: Store + 'static>(store: Arc<S>) -> Outcome {
-    let config = SeriesConfig::new(TimeUnit::Seconds).with_max_points(100);
+    let config = SeriesOptions::new(TimeUnit::Seconds).with_max_points(100);
     let mut s = Series::open(store.clone(), "cpu", config.clone()).await?;
     for t in 0..1000 {
         s.append(t, f64::from((t % 60) as u32)).await?;

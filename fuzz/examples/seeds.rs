@@ -188,7 +188,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn tsz(o: &mut Out) {
-    use blocksmith_tsz::series::{Series, SeriesConfig};
+    use blocksmith_tsz::series::{Series, SeriesOptions};
     use blocksmith_tsz::{Chunk, Policy, TimeUnit, best, gorilla, pack, prometheus};
     let points: Vec<(i64, f64)> = (0..40)
         .map(|i| (1_700_000_000 + i * 15, (i % 7) as f64 * 1.5))
@@ -263,7 +263,7 @@ fn tsz(o: &mut Out) {
         let mut s = Series::open(
             &store,
             "fz",
-            SeriesConfig::new(TimeUnit::Seconds).with_max_points(4),
+            SeriesOptions::new(TimeUnit::Seconds).with_max_points(4),
         )
         .await
         .unwrap();

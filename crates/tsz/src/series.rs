@@ -13,8 +13,8 @@
 //!   read, and removed by the next flush or seal).
 //!
 //! Appends go to the open head in memory; a chunk is sealed (encoded and
-//! written) when it reaches [`SeriesConfig::max_points`] or spans
-//! [`SeriesConfig::max_span`]. Call [`Series::flush`] to make the head durable.
+//! written) when it reaches [`SeriesOptions::max_points`] or spans
+//! [`SeriesOptions::max_span`]. Call [`Series::flush`] to make the head durable.
 //! One writer per series at a time: concurrent writers are detected by the
 //! store's conditions, not merged.
 //!
@@ -50,7 +50,7 @@ pub enum LatePolicy {
 /// How a series seals and encodes chunks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct SeriesConfig {
+pub struct SeriesOptions {
     /// Unit of the timestamps.
     pub unit: TimeUnit,
     /// Codec choice for sealed chunks.
@@ -63,7 +63,7 @@ pub struct SeriesConfig {
     pub late: LatePolicy,
 }
 
-impl Default for SeriesConfig {
+impl Default for SeriesOptions {
     fn default() -> Self {
         Self {
             unit: TimeUnit::Millis,
@@ -75,7 +75,7 @@ impl Default for SeriesConfig {
     }
 }
 
-impl SeriesConfig {
+impl SeriesOptions {
     /// Defaults for timestamps in `unit`.
     pub fn new(unit: TimeUnit) -> Self {
         Self {
@@ -171,10 +171,10 @@ pub struct QueryStats {
 ///
 /// ```
 /// use blocksmith_store::{MemoryStore, block_on};
-/// use blocksmith_tsz::{series::{Series, SeriesConfig}, TimeUnit};
+/// use blocksmith_tsz::{series::{Series, SeriesOptions}, TimeUnit};
 /// block_on(async {
 ///     let store = MemoryStore::new();
-///     let config = SeriesConfig::new(TimeUnit::Seconds).with_max_points(100);
+///     let config = SeriesOptions::new(TimeUnit::Seconds).with_max_points(100);
 ///     let mut s = Series::open(&store, "cpu", config).await?;
 ///     for t in 0..1000 {
 ///         s.append(t, (t % 60) as f64).await?;
@@ -192,7 +192,7 @@ pub struct Series<S> {
     store: S,
     name: String,
     prefix: String,
-    config: SeriesConfig,
+    config: SeriesOptions,
     sealed: Vec<SealedChunk>,
     head: Vec<Point>,
     next_seq: u64,
@@ -219,7 +219,7 @@ impl<S: Store> Series<S> {
     ///   the store fails;
     /// - any error of [`Chunk::peek`] for a damaged stored chunk header, or of
     ///   [`Chunk::decode`] for a damaged stored head.
-    pub async fn open(store: S, name: &str, config: SeriesConfig) -> Result<Self> {
+    pub async fn open(store: S, name: &str, config: SeriesOptions) -> Result<Self> {
         let prefix = format!("tsz/{name}");
         let meta_key = Key::new(format!("{prefix}/meta"))?;
         let (next_seq, meta_version) = match store.get_record::<Meta>(&meta_key).await? {
@@ -343,7 +343,7 @@ impl<S: Store> Series<S> {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &SeriesConfig {
+    pub fn config(&self) -> &SeriesOptions {
         &self.config
     }
 
@@ -379,7 +379,7 @@ impl<S: Store> Series<S> {
     }
 
     /// Appends one point. Points out of order within the head are sorted in;
-    /// points older than the sealed chunks follow [`SeriesConfig::late`].
+    /// points older than the sealed chunks follow [`SeriesOptions::late`].
     ///
     /// # Errors
     /// - [`Error::LateWrite`] if `timestamp` is older than the newest sealed
@@ -458,8 +458,8 @@ impl<S: Store> Series<S> {
     ///
     /// # Errors
     /// - [`Error::TooManyPoints`] if the head outgrew [`Chunk::MAX_POINTS`]
-    ///   (only when [`SeriesConfig::max_points`] was set above it directly,
-    ///   bypassing [`SeriesConfig::with_max_points`]);
+    ///   (only when [`SeriesOptions::max_points`] was set above it directly,
+    ///   bypassing [`SeriesOptions::with_max_points`]);
     /// - [`Error::Corrupt`] if the stored chunk sequence counter is exhausted
     ///   (only a damaged or hostile meta record gets there);
     /// - [`Error::Store`] if the store fails, or if another writer touched the

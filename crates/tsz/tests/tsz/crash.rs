@@ -5,13 +5,13 @@
 
 use blocksmith_store::testing::{CrashPoint, CrashTest, Fault, crash_at_every_operation};
 use blocksmith_store::{DirStore, MemoryStore, Store, block_on};
-use blocksmith_tsz::series::{Series, SeriesConfig};
+use blocksmith_tsz::series::{Series, SeriesOptions};
 use blocksmith_tsz::{Point, TimeUnit};
 
 const N: usize = 30;
 
-fn cfg() -> SeriesConfig {
-    SeriesConfig::new(TimeUnit::Seconds).with_max_points(8)
+fn cfg() -> SeriesOptions {
+    SeriesOptions::new(TimeUnit::Seconds).with_max_points(8)
 }
 
 fn points() -> Vec<Point> {

@@ -2,11 +2,11 @@
 //! writes, rollups, rates, retention, reopening.
 
 use blocksmith_store::{DirStore, Key, MemoryStore, StoreExt, block_on};
-use blocksmith_tsz::series::{LatePolicy, Series, SeriesConfig};
+use blocksmith_tsz::series::{LatePolicy, Series, SeriesOptions};
 use blocksmith_tsz::{Error, TimeUnit};
 
-fn cfg() -> SeriesConfig {
-    SeriesConfig::new(TimeUnit::Seconds).with_max_points(100)
+fn cfg() -> SeriesOptions {
+    SeriesOptions::new(TimeUnit::Seconds).with_max_points(100)
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn reopen_gives_the_same_answers() {
         assert_eq!(s.sealed_chunks(), 3);
         assert_eq!(s.range(i64::MIN, i64::MAX).await.unwrap().0, before);
         assert_eq!(before, pts);
-        match Series::open(&store, "disk/io", SeriesConfig::new(TimeUnit::Millis)).await {
+        match Series::open(&store, "disk/io", SeriesOptions::new(TimeUnit::Millis)).await {
             Err(Error::SeriesMismatch { .. }) => {}
             other => panic!("{other:?}"),
         }
@@ -202,7 +202,7 @@ fn rollup_rate_and_retention() {
 fn seals_by_time_span() {
     block_on(async {
         let store = MemoryStore::new();
-        let config = SeriesConfig::new(TimeUnit::Millis)
+        let config = SeriesOptions::new(TimeUnit::Millis)
             .with_max_points(10_000)
             .with_max_span(60_000);
         let mut s = Series::open(&store, "span", config).await.unwrap();
@@ -239,7 +239,7 @@ fn an_exhausted_chunk_counter_is_an_error_not_an_overflow() {
         )
         .unwrap();
     block_on(async {
-        let mut s = Series::open(&store, "s", SeriesConfig::new(TimeUnit::Seconds))
+        let mut s = Series::open(&store, "s", SeriesOptions::new(TimeUnit::Seconds))
             .await
             .unwrap();
         s.append(1, 1.0).await.unwrap();
