@@ -389,6 +389,11 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// The latest version of `name`, if it exists.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `name` is not 1-128 of `A-Z a-z 0-9 - _ .`
+    /// (not starting with `.`); [`Error::Store`] if the store fails or a stored
+    /// record does not decode.
     pub async fn head(&self, name: &str) -> Result<Option<ConfigVersion>> {
         check_name(name)?;
         let hint = self
@@ -418,6 +423,11 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// Version `version` of `name`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an invalid `name` (as for
+    /// [`ConfigStore::head`]); [`Error::NotFound`] if `name` has no version
+    /// `version`; [`Error::Store`] if the store fails.
     pub async fn get(&self, name: &str, version: u64) -> Result<ConfigVersion> {
         check_name(name)?;
         self.store
@@ -430,6 +440,10 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// Every version of `name`, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an invalid `name` (as for
+    /// [`ConfigStore::head`]); [`Error::Store`] if the store fails.
     pub async fn history(&self, name: &str) -> Result<Vec<ConfigVersion>> {
         check_name(name)?;
         let mut out = Vec::new();
@@ -446,6 +460,9 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// The names of every config.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store fails.
     pub async fn names(&self) -> Result<Vec<String>> {
         let mut names: Vec<String> = self
             .store
@@ -467,6 +484,14 @@ impl<S: Store> ConfigStore<S> {
     /// Commits `content` as the next version of `name`. Structured content is
     /// validated first (a parse error names the line). Content identical to the
     /// head commits nothing and returns the head.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidArgument`] for an invalid `name` (as for
+    ///   [`ConfigStore::head`]);
+    /// - [`Error::Parse`] if `format` is given and `content` does not parse as it;
+    /// - [`Error::Conflict`] if another writer committed the same version number
+    ///   first (read the head again and retry);
+    /// - [`Error::Store`] if the store fails.
     pub async fn commit(
         &self,
         name: &str,
@@ -551,6 +576,12 @@ impl<S: Store> ConfigStore<S> {
 
     /// Undoes the head version of `name` in one step: a new version with its
     /// parent's content.
+    ///
+    /// # Errors
+    /// - [`Error::NotFound`] if `name` has no version;
+    /// - [`Error::InvalidArgument`] for an invalid `name`, or if the head is the
+    ///   first version (nothing to revert to);
+    /// - [`Error::Conflict`] or [`Error::Store`], as for [`ConfigStore::commit`].
     pub async fn revert(
         &self,
         name: &str,
@@ -583,6 +614,11 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// The redacted difference between versions `from` and `to` of `name`.
+    ///
+    /// # Errors
+    /// As [`ConfigStore::get`] for either version; [`Error::Encode`] in the
+    /// (unreachable for parsed content) case a redacted value cannot be written as
+    /// JSON.
     pub async fn diff(&self, name: &str, from: u64, to: u64) -> Result<VersionDiff> {
         let a = self.get(name, from).await?;
         let b = self.get(name, to).await?;
@@ -601,6 +637,11 @@ impl<S: Store> ConfigStore<S> {
     /// given: each side is parsed in its own format, so a YAML config can be
     /// compared with the JSON a running system reports), with secrets masked
     /// in every part of the result.
+    ///
+    /// # Errors
+    /// [`Error::Encode`] if a redacted structured value cannot be written as
+    /// JSON (parsed content always can). Content that does not parse as its
+    /// format is compared as text, not refused.
     #[allow(clippy::too_many_arguments)]
     pub fn compare(
         &self,
@@ -651,6 +692,11 @@ impl<S: Store> ConfigStore<S> {
 
     /// Compares the head of `name` (desired) with `observed` (what runs),
     /// parsing `observed` as `format` (default: the head's format).
+    ///
+    /// # Errors
+    /// - [`Error::NotFound`] if `name` has no version;
+    /// - [`Error::InvalidArgument`] for an invalid `name`;
+    /// - [`Error::Store`] if the store fails.
     pub async fn drift(
         &self,
         name: &str,
@@ -678,6 +724,13 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// Opens a proposal (status draft) to change `name` to `content`, based on its current head.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidArgument`] for an invalid `name` (as for
+    ///   [`ConfigStore::head`]), or if the stored proposal counter is exhausted
+    ///   (a corrupt `diff/proposal-seq` record);
+    /// - [`Error::Parse`] if `format` is given and `content` does not parse as it;
+    /// - [`Error::Store`] if the store fails.
     pub async fn propose(
         &self,
         name: &str,
@@ -734,6 +787,10 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// Reads a proposal.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if no proposal has id `id` (or `id` is not
+    /// alphanumeric-and-dashes); [`Error::Store`] if the store fails.
     pub async fn proposal(&self, id: &str) -> Result<Proposal> {
         self.store
             .get_record::<Proposal>(&proposal_key(id)?)
@@ -745,6 +802,9 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// Every proposal, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store fails or a stored proposal does not decode.
     pub async fn proposals(&self) -> Result<Vec<Proposal>> {
         let mut out = Vec::new();
         for m in self.store.list_all("diff/proposals/").await? {
@@ -800,6 +860,11 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// Draft to pending approval.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if no proposal has id `id`;
+    /// [`Error::InvalidTransition`] unless it is a draft; [`Error::Store`] if the
+    /// store fails.
     pub async fn submit(&self, id: &str, by: &str) -> Result<Proposal> {
         self.transition(id, by, "submit", None, |p| {
             require(p, "submit", &[ProposalStatus::Draft])?;
@@ -814,6 +879,12 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// Records an approval; with enough distinct approvers the proposal is approved.
+    ///
+    /// # Errors
+    /// - [`Error::NotFound`] if no proposal has id `id`;
+    /// - [`Error::InvalidTransition`] unless it is pending approval;
+    /// - [`Error::InvalidArgument`] if `by` is the proposal's author;
+    /// - [`Error::Store`] if the store fails.
     pub async fn approve(&self, id: &str, by: &str) -> Result<Proposal> {
         let self_ok = self.options.allow_self_approval;
         self.transition(id, by, "approve", None, |p| {
@@ -836,6 +907,11 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// Refuses a proposal that is not yet applied.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if no proposal has id `id`;
+    /// [`Error::InvalidTransition`] if it is already applied, rolled back or
+    /// rejected; [`Error::Store`] if the store fails.
     pub async fn reject(&self, id: &str, by: &str, reason: &str) -> Result<Proposal> {
         self.transition(id, by, "reject", Some(reason.to_string()), |p| {
             require(
@@ -878,6 +954,14 @@ impl<S: Store> ConfigStore<S> {
     /// recording it on the proposal) is completed by calling it again: the
     /// proposal is marked applied with that version, and no second version
     /// is written.
+    ///
+    /// # Errors
+    /// - [`Error::NotFound`] if no proposal has id `id`;
+    /// - [`Error::InvalidTransition`] unless it is approved;
+    /// - [`Error::Conflict`] if the config's head is no longer the proposal's
+    ///   base version (another change landed: propose again), or another writer
+    ///   took the version number first;
+    /// - [`Error::Store`] if the store fails.
     pub async fn apply(&self, id: &str, by: &str) -> Result<Proposal> {
         let p = self.proposal(id).await?;
         require(&p, "apply", &[ProposalStatus::Approved])?;
@@ -921,6 +1005,15 @@ impl<S: Store> ConfigStore<S> {
     ///
     /// Like [`ConfigStore::apply`], a rollback cut short by a crash between
     /// its two writes is completed by calling it again.
+    ///
+    /// # Errors
+    /// - [`Error::NotFound`] if no proposal has id `id`;
+    /// - [`Error::InvalidTransition`] unless it is applied;
+    /// - [`Error::Conflict`] if the config moved on after the applied version, or
+    ///   another writer took the version number first;
+    /// - [`Error::InvalidArgument`] if the proposal created the config (there is
+    ///   no earlier version to go back to);
+    /// - [`Error::Store`] if the store fails.
     pub async fn rollback(&self, id: &str, by: &str) -> Result<Proposal> {
         let p = self.proposal(id).await?;
         require(&p, "roll back", &[ProposalStatus::Applied])?;
@@ -980,6 +1073,10 @@ impl<S: Store> ConfigStore<S> {
     }
 
     /// The redacted diff a proposal would make against its base.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if no proposal has id `id` or its base version is
+    /// gone; [`Error::Store`] if the store fails.
     pub async fn proposal_diff(&self, id: &str) -> Result<VersionDiff> {
         let p = self.proposal(id).await?;
         let base = match p.base_version {
@@ -1028,6 +1125,9 @@ fn require(p: &Proposal, action: &'static str, allowed: &[ProposalStatus]) -> Re
 }
 
 /// Parses `text` as `format` when given (a helper for callers holding raw content).
+///
+/// # Errors
+/// [`Error::Parse`] if `format` is given and `text` does not parse as it.
 pub fn parse_content(text: &str, format: Option<Format>) -> Result<Option<Value>> {
     format.map(|f| value::parse(text, f)).transpose()
 }

@@ -26,6 +26,10 @@ pub fn escape(key: &str) -> String {
 }
 
 /// Splits a JSON Pointer into its unescaped reference tokens.
+///
+/// # Errors
+/// [`Error::InvalidPointer`] if `pointer` is not empty and does not start
+/// with `/`, or holds a `~` not followed by `0` or `1`.
 pub fn parse_pointer(pointer: &str) -> Result<Vec<String>> {
     if pointer.is_empty() {
         return Ok(Vec::new());
@@ -148,6 +152,10 @@ pub struct JsonPatch(pub Vec<PatchOp>);
 
 impl JsonPatch {
     /// Parses a JSON Patch document from JSON text (strict: duplicate members are errors).
+    ///
+    /// # Errors
+    /// [`Error::Parse`] if `text` is not JSON (duplicate members included);
+    /// otherwise as [`JsonPatch::from_value`].
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(text: &str) -> Result<JsonPatch> {
         Self::from_value(&crate::value::parse(text, Format::Json)?)
@@ -155,6 +163,12 @@ impl JsonPatch {
 
     /// Reads a JSON Patch document from a parsed value, checking every
     /// operation's members and pointers. Unknown members are ignored (RFC 6902 §4).
+    ///
+    /// # Errors
+    /// [`Error::InvalidJsonPatch`] (with the operation's index) if `doc` is not
+    /// an array of objects, an operation is unknown or lacks a member it needs
+    /// (`path`, `from`, `value`), a member has the wrong type, or a pointer is
+    /// malformed.
     pub fn from_value(doc: &Value) -> Result<JsonPatch> {
         let ops = doc.as_array().ok_or(Error::InvalidJsonPatch {
             index: 0,
@@ -229,6 +243,12 @@ impl JsonPatch {
 
     /// Applies the patch to a copy of `doc`. If any operation fails the error
     /// names it and nothing is changed.
+    ///
+    /// # Errors
+    /// [`Error::JsonPatchFailed`] naming the first operation that fails: a
+    /// `test` that does not match, a path or `from` that does not exist, an array
+    /// index out of range or not a number, a move into its own child, a
+    /// parent that is not a container, or removing the whole document.
     pub fn apply(&self, doc: &Value) -> Result<Value> {
         let mut out = doc.clone();
         for (index, op) in self.0.iter().enumerate() {
@@ -243,6 +263,9 @@ impl JsonPatch {
     }
 
     /// Applies the patch in place, all or nothing.
+    ///
+    /// # Errors
+    /// As [`JsonPatch::apply`]; `doc` is unchanged then.
     pub fn apply_in_place(&self, doc: &mut Value) -> Result<()> {
         *doc = self.apply(doc)?;
         Ok(())

@@ -43,6 +43,11 @@ pub fn apply_in_place(target: &mut Value, patch: &Value) {
 
 /// The merge patch that turns `from` into `to`. Fails when `to` holds a
 /// `null` member, which a merge patch cannot express (it means "remove").
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if `to` holds a `null` the patch would have to
+/// write (a new or changed member, or inside one): in a merge patch `null`
+/// means "remove".
 pub fn create(from: &Value, to: &Value) -> Result<Value> {
     create_at(from, to, "")
 }

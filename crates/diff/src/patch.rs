@@ -268,6 +268,11 @@ impl Patch {
     /// format-patch`, `diff -u` or `diff -ruN`. Text before, between and after
     /// file patches (commit messages, `Index:` lines) is ignored, as GNU patch
     /// does. Binary patches are refused.
+    ///
+    /// # Errors
+    /// [`Error::PatchSyntax`] (with the line) if a hunk header is malformed,
+    /// a hunk's body does not match its line counts, a file header is cut short,
+    /// or the patch is binary (`GIT binary patch`, `Binary files ... differ`).
     pub fn parse(text: &str) -> Result<Patch> {
         let lines = split_lines(text);
         let mut files: Vec<FilePatch> = Vec::new();
@@ -664,6 +669,9 @@ pub fn apply(text: &str, patch: &FilePatch, options: &ApplyOptions) -> ApplyRepo
 }
 
 /// Applies every hunk or fails with [`Error::PatchRejected`] naming the ones that did not apply.
+///
+/// # Errors
+/// [`Error::PatchRejected`] naming each hunk that did not apply, and why.
 pub fn apply_strict(text: &str, patch: &FilePatch, options: &ApplyOptions) -> Result<String> {
     let report = apply(text, patch, options);
     if report.rejects.is_empty() {

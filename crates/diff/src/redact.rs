@@ -57,6 +57,10 @@ pub const DEFAULT_SECRET_PATTERNS: &[&str] = &[
 
 impl Redactor {
     /// Compiles patterns; an empty pattern is an error.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if a pattern is empty or has an empty segment
+    /// (`a//b`, a trailing `/`).
     pub fn new<I, S>(patterns: I) -> Result<Self>
     where
         I: IntoIterator<Item = S>,
@@ -105,6 +109,10 @@ impl Redactor {
     }
 
     /// Adds patterns.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if a pattern is empty or has an empty segment
+    /// (`a//b`, a trailing `/`).
     pub fn with_patterns<I, S>(mut self, patterns: I) -> Result<Self>
     where
         I: IntoIterator<Item = S>,

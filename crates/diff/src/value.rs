@@ -88,6 +88,11 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Parses a document of `format` into a [`Value`].
+///
+/// # Errors
+/// [`Error::Parse`] (with line and column when the parser gives them) if
+/// `text` is not a valid document of `format`, including duplicate keys and
+/// (for JSON) numbers out of range.
 pub fn parse(text: &str, format: Format) -> Result<Value> {
     match format {
         Format::Json => {
@@ -202,6 +207,10 @@ fn strip_position(msg: &str) -> String {
 /// Parses `text`, guessing the format: JSON if it parses as JSON, else TOML
 /// if it parses as TOML, else YAML (which accepts most text). Use [`parse`]
 /// when you know the format.
+///
+/// # Errors
+/// [`Error::Parse`] (as YAML, the last format tried) if `text` parses as
+/// none of JSON, TOML and YAML.
 pub fn parse_any(text: &str) -> Result<(Value, Format)> {
     let trimmed = text.trim_start();
     if (trimmed.starts_with('{') || trimmed.starts_with('['))
@@ -217,6 +226,10 @@ pub fn parse_any(text: &str) -> Result<(Value, Format)> {
 
 /// Writes a value as a document of `format` (pretty JSON with a final newline,
 /// block YAML, TOML). TOML cannot hold `null` or a top level that is not a table.
+///
+/// # Errors
+/// [`Error::Encode`] if `value` cannot be written as `format`: for TOML, a
+/// `null` anywhere or a top level that is not a table.
 pub fn to_string(value: &Value, format: Format) -> Result<String> {
     let enc = |message: String| Error::Encode { format, message };
     match format {

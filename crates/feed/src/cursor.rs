@@ -155,7 +155,9 @@ impl Cursor {
         for p in &self.served {
             match prev {
                 None => put_varint(&mut out, p.0),
-                Some(q) => put_varint(&mut out, p.0 - q - 1),
+                // Wrapping: unsorted or repeated ids (a hand-built cursor)
+                // encode to a payload `from_payload` refuses, not a panic.
+                Some(q) => put_varint(&mut out, p.0.wrapping_sub(q).wrapping_sub(1)),
             }
             prev = Some(p.0);
         }
@@ -164,6 +166,10 @@ impl Cursor {
 
     /// Parses payload bytes (no authenticity check: use [`Cursor::decode`] on
     /// anything a client sent).
+    ///
+    /// # Errors
+    /// [`Error::InvalidCursor`] if the payload is truncated, has trailing bytes,
+    /// an unknown version, flag or kind, or served ids that overflow.
     pub fn from_payload(bytes: &[u8]) -> Result<Cursor> {
         let bad = |_| Error::InvalidCursor("malformed payload");
         let mut r = Reader::new(bytes, "cursor");
@@ -230,6 +236,11 @@ impl Cursor {
     }
 
     /// Decodes a cursor string, verifying its MAC under `key`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCursor`] if `s` is longer than the longest cursor, not
+    /// base64url, too short to hold a MAC, signed under another key or tampered
+    /// with, or its payload is malformed (as for [`Cursor::from_payload`]).
     pub fn decode(key: &CursorKey, s: &str) -> Result<Cursor> {
         if s.len() > MAX_CURSOR_LEN {
             return Err(Error::InvalidCursor("too long"));

@@ -426,7 +426,7 @@ impl<S: Scorer> Feed<S> {
         self.user(u)
             .and_then(|s| s.affinity.get(&author.0))
             .map_or(0.0, |&(v, t)| {
-                decay(v, now - t, self.config.affinity_half_life_ms)
+                decay(v, now.saturating_sub(t), self.config.affinity_half_life_ms)
             })
     }
 
@@ -454,6 +454,12 @@ impl<S: Scorer> Feed<S> {
 
     /// `u` follows `a`; backfills `a`'s pushed posts into `u`'s inbox.
     /// Returns whether the edge is new.
+    ///
+    /// # Errors
+    /// - [`Error::Invalid`] if `u == a` (following yourself), or either has
+    ///   blocked the other;
+    /// - [`Error::UserOutOfRange`] if `u` or `a` is at or beyond
+    ///   [`FeedConfig::max_users`].
     pub fn follow(&mut self, u: UserId, a: UserId) -> Result<bool> {
         if u == a {
             return Err(Error::Invalid("a user cannot follow themselves".into()));
@@ -521,6 +527,10 @@ impl<S: Scorer> Feed<S> {
     }
 
     /// `u` mutes `a`: `a`'s posts and reshares of them leave `u`'s feed.
+    ///
+    /// # Errors
+    /// [`Error::UserOutOfRange`] if `u` or `a` is at or beyond
+    /// [`FeedConfig::max_users`].
     pub fn mute(&mut self, u: UserId, a: UserId) -> Result<bool> {
         self.user_mut(a)?;
         let added = self.user_mut(u)?.muted.insert(a.0);
@@ -529,6 +539,9 @@ impl<S: Scorer> Feed<S> {
     }
 
     /// Undoes [`Feed::mute`].
+    ///
+    /// # Errors
+    /// [`Error::UserOutOfRange`] if `u` is at or beyond [`FeedConfig::max_users`].
     pub fn unmute(&mut self, u: UserId, a: UserId) -> Result<bool> {
         let removed = self.user_mut(u)?.muted.remove(a.0);
         self.dirty.graph.insert(u.0);
@@ -537,6 +550,11 @@ impl<S: Scorer> Feed<S> {
 
     /// `u` blocks `a`: follows in both directions end, and neither sees the
     /// other's posts (nor reshares of them) from the next read on.
+    ///
+    /// # Errors
+    /// - [`Error::Invalid`] if `u == a` (blocking yourself);
+    /// - [`Error::UserOutOfRange`] if `u` or `a` is at or beyond
+    ///   [`FeedConfig::max_users`].
     pub fn block(&mut self, u: UserId, a: UserId) -> Result<bool> {
         if u == a {
             return Err(Error::Invalid("a user cannot block themselves".into()));
@@ -551,6 +569,9 @@ impl<S: Scorer> Feed<S> {
     }
 
     /// Undoes [`Feed::block`] (follows are not restored).
+    ///
+    /// # Errors
+    /// [`Error::UserOutOfRange`] if `u` is at or beyond [`FeedConfig::max_users`].
     pub fn unblock(&mut self, u: UserId, a: UserId) -> Result<bool> {
         let removed = self.user_mut(u)?.blocked.remove(a.0);
         if let Some(s) = self
@@ -566,12 +587,22 @@ impl<S: Scorer> Feed<S> {
 
     /// Publishes a post. Below the celebrity threshold it is fanned out on
     /// write into every follower's inbox; above, it is pulled at read time.
+    ///
+    /// # Errors
+    /// [`Error::UserOutOfRange`] if `author` is at or beyond
+    /// [`FeedConfig::max_users`].
     pub fn publish(&mut self, author: UserId, ts: i64, kind: Kind) -> Result<PostId> {
         self.create(author, ts, kind, None)
     }
 
     /// `user` reshares `post` (a reshare of a reshare reshares the original).
     /// Counts as a share of the original and raises `user`'s affinity for its author.
+    ///
+    /// # Errors
+    /// - [`Error::UnknownPost`] if `post` was never created;
+    /// - [`Error::DeletedPost`] if `post` or the original it reshares is deleted;
+    /// - [`Error::UserOutOfRange`] if `user` is at or beyond
+    ///   [`FeedConfig::max_users`].
     pub fn reshare(&mut self, user: UserId, post: PostId, ts: i64) -> Result<PostId> {
         let p = self.post_ref(post)?;
         let original = p.original();
@@ -652,6 +683,10 @@ impl<S: Scorer> Feed<S> {
     }
 
     /// Deletes a post: it (and reshares of it) are never served again.
+    ///
+    /// # Errors
+    /// [`Error::UnknownPost`] if `post` was never created (deleting a deleted
+    /// post is `Ok`).
     pub fn delete(&mut self, post: PostId) -> Result<()> {
         self.post_ref(post)?;
         self.posts[post.0 as usize].deleted = true;
@@ -662,6 +697,13 @@ impl<S: Scorer> Feed<S> {
     /// Records an interaction of `user` with `post` at `ts`: bumps the
     /// counters and velocity of the post shown (the original of a reshare)
     /// and `user`'s decayed affinity for its author.
+    ///
+    /// # Errors
+    /// - [`Error::UnknownPost`] if `post` was never created;
+    /// - [`Error::DeletedPost`] if the post shown (the original of a reshare) is
+    ///   deleted;
+    /// - [`Error::UserOutOfRange`] if `user` is at or beyond
+    ///   [`FeedConfig::max_users`].
     pub fn interact(
         &mut self,
         user: UserId,
@@ -684,7 +726,7 @@ impl<S: Scorer> Feed<S> {
             Interaction::Click => {}
         }
         if what != Interaction::Click {
-            p.velocity = decay(p.velocity, ts - p.velocity_ts, vh) + 1.0;
+            p.velocity = decay(p.velocity, ts.saturating_sub(p.velocity_ts), vh) + 1.0;
             p.velocity_ts = p.velocity_ts.max(ts);
         }
         let author = p.author;
@@ -692,7 +734,7 @@ impl<S: Scorer> Feed<S> {
         if author != user {
             let s = self.user_mut(user)?;
             let slot = s.affinity.entry(author.0).or_insert((0.0, ts));
-            slot.0 = decay(slot.0, ts - slot.1, ah) + what.affinity_weight();
+            slot.0 = decay(slot.0, ts.saturating_sub(slot.1), ah) + what.affinity_weight();
             slot.1 = slot.1.max(ts);
             self.dirty.state.insert(user.0);
         }
@@ -700,6 +742,10 @@ impl<S: Scorer> Feed<S> {
     }
 
     /// Marks posts as served to `user` (seen-state; see [`SeenPolicy`]).
+    ///
+    /// # Errors
+    /// [`Error::UserOutOfRange`] if `user` is at or beyond
+    /// [`FeedConfig::max_users`]. Post ids are not checked.
     pub fn mark_seen(
         &mut self,
         user: UserId,
@@ -940,11 +986,20 @@ impl<S: Scorer> Feed<S> {
 
     /// Reads a page of `user`'s feed: the first one (`cursor = None`, ranked
     /// at `now`) or the next one of a session.
+    ///
+    /// # Errors
+    /// As [`Feed::read_with`].
     pub fn read(&self, user: UserId, cursor: Option<&str>, now: i64) -> Result<Page> {
         self.read_with(user, cursor, now, Delivery::Hybrid)
     }
 
     /// [`Feed::read`] with a choice of candidate gathering.
+    ///
+    /// # Errors
+    /// Only with a `cursor`: [`Error::InvalidCursor`] if it is malformed, forged,
+    /// signed under another key or issued for another user;
+    /// [`Error::CursorExpired`] if it was issued more than
+    /// [`FeedConfig::cursor_max_age_ms`] before `now`. A first page never fails.
     pub fn read_with(
         &self,
         user: UserId,
@@ -1049,6 +1104,10 @@ impl<S: Scorer> Feed<S> {
 
     /// How many posts arrived in `user`'s feed after the session of `cursor`
     /// began (as of `now`): the pull-to-refresh badge.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCursor`] or [`Error::CursorExpired`], as for
+    /// [`Feed::read_with`].
     pub fn new_since(&self, user: UserId, cursor: &str, now: i64) -> Result<usize> {
         let c = self.open_cursor(user, cursor, now)?;
         let empty = UserState::default();

@@ -156,6 +156,12 @@ impl Inbox {
     }
 
     /// Decodes a block written by [`Inbox::encode`], rejecting anything malformed.
+    ///
+    /// # Errors
+    /// [`crate::Error::Corrupt`] if `bytes` are truncated or have trailing
+    /// bytes, carry an unknown version or flags, a count the input cannot
+    /// hold, or entries that are not strictly ascending or lie at or below
+    /// the horizon.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes, "inbox block");
         let version = r.u8()?;

@@ -151,7 +151,11 @@ impl Post {
 
     /// The decayed engagement rate at `now`, with `half_life_ms`.
     pub fn velocity_at(&self, now: i64, half_life_ms: i64) -> f64 {
-        decay(self.velocity, now - self.velocity_ts, half_life_ms)
+        decay(
+            self.velocity,
+            now.saturating_sub(self.velocity_ts),
+            half_life_ms,
+        )
     }
 }
 

@@ -92,6 +92,10 @@ impl GraphRecord {
     }
 
     /// Decodes, rejecting anything malformed.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if `bytes` are truncated or have trailing bytes, carry
+    /// an unknown version, or a bitmap that is not roaring's portable format.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes, "graph record");
         let v = r.u8()?;
@@ -127,7 +131,8 @@ impl UserStateRecord {
         put_varint(&mut out, self.affinity.len() as u64);
         let mut prev = 0u32;
         for &(a, v, t) in &self.affinity {
-            put_varint(&mut out, u64::from(a.0 - prev));
+            // Wrapping: unsorted authors encode to bytes `decode` refuses.
+            put_varint(&mut out, u64::from(a.0.wrapping_sub(prev)));
             out.extend_from_slice(&v.to_le_bytes());
             put_ivarint(&mut out, t);
             prev = a.0;
@@ -140,6 +145,12 @@ impl UserStateRecord {
     }
 
     /// Decodes, rejecting anything malformed (unsorted authors, non-finite values).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if `bytes` are truncated or have trailing bytes, carry
+    /// an unknown version or a count the input cannot hold, authors that are not
+    /// strictly ascending or overflow, or a seen set that is not roaring's
+    /// portable treemap format.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes, "user state record");
         let v = r.u8()?;
@@ -213,7 +224,9 @@ impl PostBlock {
             put_varint(&mut out, u64::from(p.author.0));
             put_ivarint(&mut out, p.ts);
             if let Some(o) = p.reshare_of {
-                put_varint(&mut out, p.id.0 - o.0);
+                // Wrapping: a reshare of a later post encodes to bytes
+                // `decode` refuses.
+                put_varint(&mut out, p.id.0.wrapping_sub(o.0));
             }
             put_varint(&mut out, u64::from(p.likes));
             put_varint(&mut out, u64::from(p.comments));
@@ -226,6 +239,11 @@ impl PostBlock {
 
     /// Decodes, rejecting anything malformed (a reshare must point to an
     /// earlier post).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if `bytes` are truncated or have trailing bytes, carry
+    /// an unknown version, flags or kind, a count the input cannot hold, post ids
+    /// that overflow, or a reshare that does not point to an earlier post.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes, "post block");
         let v = r.u8()?;
@@ -367,12 +385,17 @@ fn parse_hex_suffix(key: &Key, prefix: &str) -> Result<u32> {
 
 impl<S: Store> FeedStore<S> {
     /// A feed named `name` (a valid key segment) in `store`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `name` is empty or contains `/`; [`Error::Store`] if
+    /// it cannot be a key segment (`.`, `..`, a backslash or a control
+    /// character).
     pub fn new(store: S, name: &str) -> Result<Self> {
-        let prefix = format!("feed/{name}/");
-        Key::new(format!("{prefix}meta"))?;
         if name.is_empty() || name.contains('/') {
             return Err(Error::Invalid(format!("bad feed name {name:?}")));
         }
+        let prefix = format!("feed/{name}/");
+        Key::new(format!("{prefix}meta"))?;
         Ok(Self { store, prefix })
     }
 
@@ -475,6 +498,11 @@ impl<S: Store> FeedStore<S> {
 
     /// Writes everything that changed since the last save, atomically (see
     /// the module's "Crash safety").
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store fails; the changes stay marked dirty, so the
+    /// next save writes them again. A crash or failure mid-save leaves the
+    /// stored feed as the last completed save or this one, never a mix.
     pub async fn save<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<SaveStats> {
         let mut stats = SaveStats::default();
         let dirty = std::mem::take(&mut feed.dirty);
@@ -573,12 +601,23 @@ impl<S: Store> FeedStore<S> {
     }
 
     /// Loads the feed with the default scorer.
+    ///
+    /// # Errors
+    /// As [`FeedStore::load_with_scorer`].
     pub async fn load(&self, config: FeedConfig, key: CursorKey) -> Result<Feed<EdgeRank>> {
         self.load_with_scorer(config, key, EdgeRank::default())
             .await
     }
 
     /// Loads the feed (an empty one if nothing was saved) with a custom scorer.
+    ///
+    /// # Errors
+    /// - [`Error::Store`] if the store fails or a stored key is not valid;
+    /// - [`Error::Corrupt`] if a stored record does not decode, is missing or
+    ///   contradicts the others (a reshare of a reshare, a user following itself,
+    ///   an inbox naming an unknown post, a journal entry of an unknown kind);
+    /// - [`Error::UserOutOfRange`] if the stored feed has users at or beyond
+    ///   `config.max_users` (it was saved with a larger bound).
     pub async fn load_with_scorer<Sc: Scorer>(
         &self,
         config: FeedConfig,

@@ -137,7 +137,7 @@ impl EdgeRank {
 impl Scorer for EdgeRank {
     fn score(&self, c: &Candidate<'_>) -> f64 {
         let p = c.post;
-        let recency = crate::model::decay(1.0, c.now - c.ts, self.half_life_ms);
+        let recency = crate::model::decay(1.0, c.now.saturating_sub(c.ts), self.half_life_ms);
         let ln1p = |x: f64| if x > 0.0 { x.ln_1p() } else { 0.0 };
         let affinity = 1.0 + self.affinity_weight * ln1p(c.affinity);
         let raw = f64::from(p.likes) * self.like_weight

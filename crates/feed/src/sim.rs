@@ -179,6 +179,12 @@ pub struct SimReport {
 }
 
 /// Runs a simulation on `feed`.
+///
+/// # Errors
+/// As the [`Feed`] calls it makes: [`crate::Error::UserOutOfRange`] if
+/// `cfg.users` exceeds the feed's [`crate::FeedConfig::max_users`];
+/// [`crate::Error::Invalid`] if `feed` already holds a block between two
+/// users the simulation makes follow each other.
 pub fn run<S: Scorer>(feed: &mut Feed<S>, cfg: &SimConfig) -> Result<SimReport> {
     let mut rng = Rng::new(cfg.seed);
     let n = cfg.users.max(2);

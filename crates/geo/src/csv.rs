@@ -89,6 +89,12 @@ fn bytecount(b: &[u8]) -> usize {
 }
 
 /// Parses CSV text into updates (see the module documentation).
+///
+/// # Errors
+/// [`Error::Csv`] (with the 1-based line) if `input` is not UTF-8, has no
+/// header, names an unknown column or one twice, lacks a required column, or
+/// a row has the wrong number of fields, a field that does not parse, or a
+/// position, fix field, id or kind out of range.
 pub fn parse(input: &[u8]) -> Result<Vec<Update>> {
     let text = std::str::from_utf8(input).map_err(|e| Error::Csv {
         line: 1 + bytecount(&input[..e.valid_up_to()]),

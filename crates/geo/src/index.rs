@@ -191,6 +191,11 @@ impl Fix {
     }
 
     /// Checks every field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCoordinate`] if the position is NaN, infinite or out of
+    /// range; [`Error::InvalidFix`] if the accuracy or speed is negative or not
+    /// finite, or the heading is not in [0, 360).
     pub fn validate(&self) -> Result<()> {
         sphere::check(self.lat, self.lon)?;
         let bad = |field, value: f32, reason| Error::InvalidFix {
@@ -435,6 +440,10 @@ pub struct BBox {
 
 impl BBox {
     /// A box; fails on invalid coordinates or `south > north`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCoordinate`] if a corner is out of range;
+    /// [`Error::InvalidQuery`] if `south > north`.
     pub fn new(south: f64, west: f64, north: f64, east: f64) -> Result<BBox> {
         sphere::check(south, west)?;
         sphere::check(north, east)?;
@@ -940,6 +949,17 @@ impl GeoIndex {
     /// `Ok` with the [`Outcome`] saying why nothing changed. Accepted fixes
     /// with good accuracy are evaluated against the fences; events go to
     /// [`GeoIndex::drain_events`].
+    ///
+    /// # Errors
+    /// - [`Error::InvalidCoordinate`] or [`Error::InvalidFix`] if `fix` is
+    ///   invalid (as for [`Fix::validate`]);
+    /// - [`Error::InvalidKind`] if `kind` is a new tag when 65,536 distinct kinds
+    ///   exist already;
+    /// - [`Error::InvalidId`] if `id` is empty or longer than
+    ///   [`MAX_ID_LEN`](crate::MAX_ID_LEN) bytes.
+    ///
+    /// Out-of-order, implausible and stale fixes are `Ok` with an [`Outcome`]
+    /// saying so, not errors.
     pub fn upsert(&mut self, id: &str, kind: &Kind, fix: Fix) -> Result<Outcome> {
         self.upsert_known(id, kind, fix, None)
     }
@@ -1589,6 +1609,9 @@ impl GeoIndex {
     /// grid cells nearest first and stops once no unvisited cell can hold a
     /// nearer entity than the `limit`-th found, so its cost depends on the
     /// limit and the local density, not on how many entities the radius holds.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] if `radius_m` is NaN or negative.
     pub fn radius(
         &self,
         center: LatLon,
@@ -1602,6 +1625,9 @@ impl GeoIndex {
     }
 
     /// The `k` nearest entities, optionally no farther than `max_distance_m`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] if `max_distance_m` is NaN or negative.
     pub fn nearest(
         &self,
         center: LatLon,
@@ -1615,6 +1641,9 @@ impl GeoIndex {
 
     /// How many entities are within `radius_m` (no sorting, no allocation
     /// per hit).
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] if `radius_m` is NaN or negative.
     pub fn count_within(
         &self,
         center: LatLon,
@@ -1802,6 +1831,15 @@ impl GeoIndex {
 
     /// Adds a fence. Entities already inside are not notified until their
     /// next accepted fix.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidId`] if the fence id is empty or longer than
+    ///   [`MAX_ID_LEN`](crate::MAX_ID_LEN) bytes;
+    /// - [`Error::InvalidFence`] if the shape is empty, a ring has fewer than 3
+    ///   distinct points, a coordinate is out of range, it is wider than 360
+    ///   degrees of longitude, or its kinds or dwell time are invalid;
+    /// - [`Error::DuplicateFence`] if a fence or roaming fence of that id exists;
+    /// - [`Error::InvalidKind`] if its kinds would exceed 65,536 distinct tags.
     pub fn add_fence(&mut self, fence: Fence) -> Result<()> {
         let rect = fence.validate()?;
         if self.fences.ids.contains_key(&*fence.id) || self.roam.ids.contains_key(&*fence.id) {

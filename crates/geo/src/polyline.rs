@@ -46,6 +46,10 @@ fn push_value(v: i64, out: &mut String) {
 }
 
 /// Encodes `(lat, lon)` points (degrees) at `precision` digits.
+///
+/// # Errors
+/// [`Error::Polyline`] if `precision` is above 7;
+/// [`Error::InvalidCoordinate`] if a point is out of range.
 pub fn encode(points: &[(f64, f64)], precision: u32) -> Result<String> {
     let f = factor(precision)?;
     let mut out = String::with_capacity(points.len() * 8);
@@ -69,6 +73,10 @@ fn err<T>(offset: usize, reason: &'static str) -> Result<T> {
 /// Rejects characters outside `?`..`~`, a value cut short, a lone latitude
 /// without its longitude, values too long to be coordinates, and decoded
 /// positions outside the valid ranges.
+///
+/// # Errors
+/// [`Error::Polyline`] (with the byte offset) for each case above and a
+/// `precision` above 7.
 pub fn decode(s: &str, precision: u32) -> Result<Vec<(f64, f64)>> {
     let f = factor(precision)?;
     let limit = (180.0 * f) as i64;

@@ -224,6 +224,15 @@ impl GeoIndex {
     /// good-accuracy fix (if the anchor is already here); entities are
     /// notified from the next accepted fix of the anchor or of themselves,
     /// as with [`GeoIndex::add_fence`].
+    ///
+    /// # Errors
+    /// - [`Error::InvalidId`] if the fence or anchor id is empty or longer than
+    ///   [`MAX_ID_LEN`](crate::MAX_ID_LEN) bytes;
+    /// - [`Error::InvalidFence`] if the radius is not above 0 and at most
+    ///   [`MAX_DISTANCE_M`](crate::MAX_DISTANCE_M), or its kinds or dwell
+    ///   time are invalid;
+    /// - [`Error::DuplicateFence`] if a fence or roaming fence of that id exists;
+    /// - [`Error::InvalidKind`] if its kinds would exceed 65,536 distinct tags.
     pub fn add_roaming_fence(&mut self, fence: RoamingFence) -> Result<()> {
         fence.validate()?;
         if self.fences.ids.contains_key(&*fence.id) || self.roam.ids.contains_key(&*fence.id) {

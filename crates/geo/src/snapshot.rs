@@ -289,6 +289,10 @@ pub fn encode(index: &GeoIndex) -> Vec<u8> {
 /// size, so queries give the same answers; TTL, speed and accuracy limits
 /// apply from now on (state already computed, like fence membership, is
 /// kept as saved).
+///
+/// # Errors
+/// [`Error::Snapshot`] (with the byte offset) if `bytes` are truncated, fail
+/// the checksum, or fail any check of [`decode_unverified`].
 pub fn decode(bytes: &[u8], options: GeoOptions) -> Result<GeoIndex> {
     if bytes.len() < MAGIC.len() + 5 {
         return Err(Error::Snapshot {
@@ -313,6 +317,12 @@ pub fn decode(bytes: &[u8], options: GeoOptions) -> Result<GeoIndex> {
 /// Decodes a snapshot without its trailing checksum (for fuzzing the
 /// structure checks and for salvage): `bytes` must not include the 4
 /// checksum bytes.
+///
+/// # Errors
+/// [`Error::Snapshot`] (with the byte offset) if `bytes` are truncated, have
+/// another magic, an unknown format, counts the input cannot hold, or an id,
+/// kind, fence, fix or roaming state the index would refuse (the underlying
+/// error is in the reason).
 pub fn decode_unverified(bytes: &[u8], options: GeoOptions) -> Result<GeoIndex> {
     decode_body(bytes, options)
 }

@@ -33,6 +33,10 @@ pub struct LatLon {
 
 impl LatLon {
     /// Validates a position.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCoordinate`] if `lat` or `lon` is NaN, infinite,
+    /// |lat| > 90 or |lon| > 180.
     pub fn new(lat: f64, lon: f64) -> Result<Self> {
         check(lat, lon)?;
         Ok(LatLon { lat, lon })

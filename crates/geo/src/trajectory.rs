@@ -76,6 +76,10 @@ pub struct Trajectory {
 
 impl Trajectory {
     /// Validates positions and time order (equal timestamps allowed).
+    ///
+    /// # Errors
+    /// [`Error::InvalidCoordinate`] if a point is out of range;
+    /// [`Error::InvalidTrajectory`] if a timestamp is before the previous one.
     pub fn new(points: Vec<TrackPoint>) -> Result<Self> {
         for p in &points {
             crate::sphere::check(p.lat, p.lon)?;
@@ -164,6 +168,9 @@ impl Trajectory {
 
     /// The encoded polyline of the positions (`precision` 5 for Google Maps,
     /// 6 for OSRM).
+    ///
+    /// # Errors
+    /// [`Error::Polyline`] if `precision` is above 7.
     pub fn to_polyline(&self, precision: u32) -> Result<String> {
         let pts: Vec<(f64, f64)> = self.points.iter().map(|p| (p.lat, p.lon)).collect();
         polyline::encode(&pts, precision)

@@ -33,6 +33,9 @@ pub struct BloomFilter {
 
 impl BloomFilter {
     /// A filter of `m` bits and `k` hashes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `m` is 0 or above 2^36, or `k` is 0 or above 32.
     pub fn new(m: u64, k: u8) -> Result<Self> {
         if m == 0 || m > MAX_BITS || k == 0 || k > 32 {
             return Err(Error::InvalidArgument(format!(
@@ -49,6 +52,10 @@ impl BloomFilter {
 
     /// A filter sized for `n` items at false-positive rate `fpp`
     /// (`m = -n ln p / ln^2 2`, `k = m/n ln 2`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `n` is 0, `fpp` is not in (0, 1) (NaN
+    /// included), or the filter this asks for needs more than 2^36 bits.
     pub fn with_rate(n: u64, fpp: f64) -> Result<Self> {
         if n == 0 || !(fpp > 0.0 && fpp < 1.0) {
             return Err(Error::InvalidArgument(
@@ -104,6 +111,10 @@ impl BloomFilter {
     }
 
     /// Unions `other` (same size and hash count) into `self`.
+    ///
+    /// # Errors
+    /// [`Error::Incompatible`] if `other` has another number of bits or hashes;
+    /// `self` is unchanged then.
     pub fn merge(&mut self, other: &BloomFilter) -> Result<()> {
         if (self.m, self.k) != (other.m, other.k) {
             return Err(Error::Incompatible(
@@ -132,6 +143,13 @@ impl BloomFilter {
     }
 
     /// Reads [`BloomFilter::to_bytes`]'s format.
+    ///
+    /// # Errors
+    /// - [`Error::Truncated`] if `bytes` end inside the header or the bit array;
+    /// - [`Error::Unsupported`] for another magic or format version;
+    /// - [`Error::Corrupt`] if the shape is out of range (as for
+    ///   [`BloomFilter::new`]), the bit array is not exactly `ceil(m / 64)` words,
+    ///   or a bit beyond `m` is set.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "Bloom filter";
         let mut rd = Reader::new(WHAT, bytes);
@@ -230,6 +248,11 @@ impl ExactSet {
     }
 
     /// Reads [`ExactSet::to_bytes`]'s format.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if `bytes` are not roaring's portable 64-bit treemap
+    /// format (including a bitmap count the input cannot hold) or have trailing
+    /// bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         // Each bitmap in the 64-bit format needs at least 12 bytes: refuse
         // counts the input cannot hold before roaring allocates for them.

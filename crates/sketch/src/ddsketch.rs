@@ -163,6 +163,9 @@ impl Summary {
 
 impl DdSketch {
     /// A sketch whose quantiles are within relative error `alpha` (0 < alpha < 1).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `alpha` is not in (0, 1) (NaN included).
     pub fn new(alpha: f64) -> Result<Self> {
         if !(alpha > 0.0 && alpha < 1.0) {
             return Err(Error::InvalidArgument(format!(

@@ -117,6 +117,10 @@ fn check_conf(confidence: f64) -> Result<()> {
 
 /// Two-proportion z-test of `x_b / n_b` against `x_a / n_a`: pooled standard
 /// error for the test, unpooled for the interval (the textbook Wald forms).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if `confidence` is not in (0, 1), a group is
+/// empty (`n_a` or `n_b` is 0), or has more successes than trials.
 pub fn two_proportion_z_test(
     x_a: u64,
     n_a: u64,
@@ -132,7 +136,8 @@ pub fn two_proportion_z_test(
     }
     let (na, nb) = (n_a as f64, n_b as f64);
     let (pa, pb) = (x_a as f64 / na, x_b as f64 / nb);
-    let pooled = (x_a + x_b) as f64 / (na + nb);
+    // In f64: `x_a + x_b` overflows u64 for counts above 2^63.
+    let pooled = (x_a as f64 + x_b as f64) / (na + nb);
     let se_pooled = (pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)).sqrt();
     let se = (pa * (1.0 - pa) / na + pb * (1.0 - pb) / nb).sqrt();
     let effect = pb - pa;
@@ -159,6 +164,10 @@ pub fn two_proportion_z_test(
 
 /// Welch's unequal-variance t-test of mean B against mean A from summary
 /// statistics (sample variances), with Welch–Satterthwaite degrees of freedom.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if `confidence` is not in (0, 1) or a group has
+/// fewer than two values.
 pub fn welch_t_test(
     mean_a: f64,
     var_a: f64,
@@ -249,6 +258,10 @@ impl RatioStats {
 }
 
 /// Delta-method z-test of ratio B against ratio A.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if `confidence` is not in (0, 1), a group has
+/// fewer than two users, or a group's mean denominator is 0.
 pub fn delta_method_ratio_test(
     a: &RatioStats,
     b: &RatioStats,
@@ -294,6 +307,10 @@ pub struct SrmResult {
 
 /// Chi-square goodness-of-fit of observed exposure counts against the
 /// expected traffic split `weights` (normalized here).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if there are fewer than two variants, `observed`
+/// and `weights` differ in length, or a weight is NaN, zero or negative.
 pub fn srm_chi_square(observed: &[u64], weights: &[f64]) -> Result<SrmResult> {
     if observed.len() != weights.len()
         || observed.len() < 2
@@ -360,6 +377,9 @@ pub struct SequentialTest {
 impl SequentialTest {
     /// A test with mixing variance `tau2` (the squared effect size you
     /// expect; larger detects large effects sooner).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `tau2` is not positive and finite.
     pub fn new(tau2: f64) -> Result<Self> {
         if !(tau2 > 0.0 && tau2.is_finite()) {
             return Err(Error::InvalidArgument(
@@ -460,6 +480,11 @@ pub struct Experiment {
 impl Experiment {
     /// An experiment over `variants` (the first is the control) with the
     /// expected traffic split `weights`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if there are fewer than 2 or more than 1000
+    /// variants, not one weight per variant, or a weight is not positive and
+    /// finite.
     pub fn new(variants: &[&str], weights: &[f64]) -> Result<Self> {
         if variants.len() < 2 || variants.len() != weights.len() || variants.len() > 1000 {
             return Err(Error::InvalidArgument(
@@ -496,6 +521,10 @@ impl Experiment {
 
     /// Records that `user` was exposed to `variant`. Repeats are no-ops; a
     /// user already in another variant stays there and counts as a conflict.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `variant` is not one of the experiment's
+    /// variants.
     pub fn assign(&mut self, user: u64, variant: &str) -> Result<()> {
         let idx = self
             .variants
@@ -536,6 +565,10 @@ impl Experiment {
 
     /// Records a metric value for a user (summed per user; for binary
     /// metrics any positive value means converted).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `value` is not finite or `metric` was never
+    /// defined ([`Experiment::define_metric`]).
     pub fn record(&mut self, user: u64, metric: &str, value: f64) -> Result<()> {
         if !value.is_finite() {
             return Err(Error::InvalidArgument(
@@ -548,6 +581,10 @@ impl Experiment {
     }
 
     /// Records a ratio metric's numerator and denominator for a user.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `numerator` or `denominator` is not finite,
+    /// or `metric` was never defined ([`Experiment::define_metric`]).
     pub fn record_ratio(
         &mut self,
         user: u64,
@@ -590,6 +627,13 @@ impl Experiment {
     }
 
     /// Analyzes `metric` across variants.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `opts.confidence` is not in (0, 1), `metric`
+    /// was never defined, CUPED is asked for a metric with no recorded
+    /// covariate, or a variant has too few users for its test: none for a binary
+    /// metric, fewer than two for a continuous one, fewer than two or a zero mean
+    /// denominator for a ratio one.
     pub fn analyze(&self, metric: &str, opts: &AnalysisOptions) -> Result<MetricReport> {
         check_conf(opts.confidence)?;
         let (kind, data) = self

@@ -53,6 +53,10 @@ pub struct CountMin {
 
 impl CountMin {
     /// A sketch of `depth` rows of `width` counters.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `depth` is not in 1..=32 or `width` not in
+    /// 1..=2^28.
     pub fn new(depth: usize, width: usize) -> Result<Self> {
         if !(1..=32).contains(&depth) || width == 0 || width > 1 << 28 {
             return Err(Error::InvalidArgument(format!(
@@ -68,6 +72,11 @@ impl CountMin {
     }
 
     /// A sketch sized for additive error `epsilon * total` with probability `1 - delta`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `epsilon` or `delta` is not in (0, 1), or
+    /// they ask for more than 2^28 columns (`epsilon` below about 1e-8) or more
+    /// than 32 rows (`delta` below about 1e-14).
     pub fn with_error(epsilon: f64, delta: f64) -> Result<Self> {
         if !(epsilon > 0.0 && epsilon < 1.0 && delta > 0.0 && delta < 1.0) {
             return Err(Error::InvalidArgument(
@@ -123,6 +132,10 @@ impl CountMin {
     }
 
     /// Adds `other`'s counts (same dimensions required).
+    ///
+    /// # Errors
+    /// [`Error::Incompatible`] if `other` has another depth or width; `self` is
+    /// unchanged then.
     pub fn merge(&mut self, other: &CountMin) -> Result<()> {
         if (self.depth, self.width) != (other.depth, other.width) {
             return Err(Error::Incompatible(format!(
@@ -152,6 +165,13 @@ impl CountMin {
     }
 
     /// Reads [`CountMin::to_bytes`]'s format.
+    ///
+    /// # Errors
+    /// - [`Error::Truncated`] if `bytes` end before the counters they announce;
+    /// - [`Error::Unsupported`] for another magic or format version;
+    /// - [`Error::Corrupt`] if the dimensions are out of range (as for
+    ///   [`CountMin::new`]), bytes trail the counters, or a row does not sum to
+    ///   the total.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut rd = Reader::new("Count-Min sketch", bytes);
         magic(&mut rd, "Count-Min sketch", *CM_MAGIC)?;
@@ -248,6 +268,9 @@ impl PartialEq for SpaceSaving {
 
 impl SpaceSaving {
     /// A summary of `capacity` counters (1..=1,000,000).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `capacity` is not in 1..=1,000,000.
     pub fn new(capacity: usize) -> Result<Self> {
         if !(1..=1_000_000).contains(&capacity) {
             return Err(Error::InvalidArgument(format!(
@@ -518,6 +541,14 @@ impl SpaceSaving {
     }
 
     /// Reads [`SpaceSaving::to_bytes`]'s format.
+    ///
+    /// # Errors
+    /// - [`Error::Truncated`] if `bytes` end before the entries they announce;
+    /// - [`Error::Unsupported`] for another magic or format version;
+    /// - [`Error::Corrupt`] if the capacity is out of range, there are more
+    ///   entries than capacity, an item is not UTF-8 or appears twice, a count is
+    ///   0 or below its error, the lower bounds sum above the total, or bytes
+    ///   trail the entries.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "Space-Saving summary";
         let mut rd = Reader::new(WHAT, bytes);

@@ -795,6 +795,15 @@ impl HllSketch {
 
     /// Reads a sketch in the DataSketches HLL format (compact or updatable,
     /// any mode and register width). Hostile bytes give an error, never a panic.
+    ///
+    /// # Errors
+    /// - [`Error::Truncated`] if `bytes` end before the data the preamble
+    ///   announces;
+    /// - [`Error::Unsupported`] for another sketch family or serial version, or a
+    ///   big-endian image;
+    /// - [`Error::Corrupt`] if `lg_k`, the register width, the preamble size, the
+    ///   mode, a coupon or register value, the HIP accumulator or an exception
+    ///   count is out of range or inconsistent with the rest.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut rd = Reader::new(WHAT, bytes);
         let pre = rd.u8()?;

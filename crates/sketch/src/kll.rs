@@ -135,6 +135,9 @@ pub struct KllSketch<T: KllItem> {
 
 impl<T: KllItem> KllSketch<T> {
     /// A new sketch with accuracy parameter `k` (8..=65535; 200 is the usual default).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `k` is below 8.
     pub fn new(k: u16) -> Result<Self> {
         if k < u16::from(M) {
             return Err(Error::InvalidArgument(format!(
@@ -419,6 +422,17 @@ impl<T: KllItem> KllSketch<T> {
     /// Reads the DataSketches KLL format (the item width must match `T`).
     /// Hostile bytes give an error, never a panic or an allocation beyond
     /// what the input holds.
+    ///
+    /// # Errors
+    /// - [`Error::Truncated`] if `bytes` end before the items the preamble
+    ///   announces;
+    /// - [`Error::Unsupported`] for another sketch family, an `m` other than 8, or
+    ///   a serial version, preamble size and flags combination DataSketches does
+    ///   not write;
+    /// - [`Error::Corrupt`] if `k` or `min_k` is out of range, the level offsets
+    ///   are not increasing within capacity, a level is unsorted, an item is NaN
+    ///   or outside `[min, max]`, or bytes trail the items (also the symptom of
+    ///   bytes of another item width than `T`).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut rd = Reader::new(WHAT, bytes);
         let pre = rd.u8()?;

@@ -101,6 +101,9 @@ impl std::hash::BuildHasher for BuildIdentity {
 
 impl UpdateTheta {
     /// A new sketch keeping about `2^lg_k` hashes (`lg_k` in 5..=26).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `lg_k` is not in 5..=26.
     pub fn new(lg_k: u8) -> Result<Self> {
         check_lg_k(lg_k)?;
         Ok(UpdateTheta {
@@ -282,6 +285,13 @@ impl CompactTheta {
     }
 
     /// Reads a DataSketches compact Theta sketch (serial version 3, seed 9001).
+    ///
+    /// # Errors
+    /// - [`Error::Truncated`] if `bytes` end before the hashes they announce;
+    /// - [`Error::Unsupported`] for a serial version other than 3, a family other
+    ///   than compact Theta, a big-endian image, or a seed other than 9001;
+    /// - [`Error::Corrupt`] if the preamble size is unknown, theta is outside
+    ///   (0, 2^63), or a hash is outside (0, theta) or out of order.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut rd = Reader::new(WHAT, bytes);
         let pre = rd.u8()?;
@@ -352,6 +362,9 @@ impl CompactTheta {
 }
 
 /// The union of `sketches`, trimmed to `2^lg_k` hashes.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if `lg_k` is not in 5..=26.
 pub fn union(sketches: &[CompactTheta], lg_k: u8) -> Result<CompactTheta> {
     check_lg_k(lg_k)?;
     let theta = sketches.iter().map(|s| s.theta).min().unwrap_or(MAX_THETA);
@@ -416,6 +429,9 @@ pub fn a_not_b(a: &CompactTheta, b: &CompactTheta) -> CompactTheta {
 }
 
 /// Jaccard similarity estimate `|a ∩ b| / |a ∪ b|` from two sketches.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if `lg_k` is not in 5..=26.
 pub fn jaccard(a: &CompactTheta, b: &CompactTheta, lg_k: u8) -> Result<f64> {
     let u = union(&[a.clone(), b.clone()], lg_k)?;
     if u.hashes.is_empty() {

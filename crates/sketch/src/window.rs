@@ -231,6 +231,9 @@ where
     A: Aggregator<I> + Default,
 {
     /// A job with default-constructed aggregators.
+    ///
+    /// # Errors
+    /// As [`Windowed::with_aggregator`].
     pub fn new(opts: WindowOptions) -> Result<Self> {
         Self::with_aggregator(opts, A::default())
     }
@@ -244,6 +247,12 @@ where
 {
     /// A job whose windows start as clones of `template` (for configured
     /// aggregators, such as a sketch with a chosen accuracy).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `opts` are out of range: a window size,
+    /// slide or session gap that is not positive, a slide above the size or
+    /// below `size / 10_000` (an event would land in too many windows), or a
+    /// negative allowed lateness or update retention.
     pub fn with_aggregator(opts: WindowOptions, template: A) -> Result<Self> {
         opts.validate()?;
         Ok(Windowed {
@@ -328,6 +337,11 @@ where
 
     /// Processes one event: assigns it to its windows, then advances the
     /// watermark and fires what it passed. Returns the emissions in order.
+    ///
+    /// # Errors
+    /// [`Error::Incompatible`] if the event joins session windows whose
+    /// aggregators refuse to merge ([`Aggregator::merge`]); clones of one
+    /// template always merge, so the built-in aggregators never fail here.
     pub fn process(
         &mut self,
         key: K,
@@ -579,6 +593,11 @@ where
 
     /// Writes the whole job state under `sketch/window/<name>` (overwriting
     /// the previous checkpoint). Returns the stored version.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if `name` does not make a valid store key
+    /// (`sketch/window/<name>`: no empty segment, `.`, `..`, backslash or
+    /// control character), the checkpoint cannot be encoded, or the store fails.
     pub async fn save<S: Store + ?Sized>(&self, store: &S, name: &str) -> Result<Version> {
         let cp = Checkpoint {
             opts: self.opts.clone(),
@@ -603,6 +622,12 @@ where
     /// Loads the job saved by [`Windowed::save`] under `name` (its options
     /// and aggregator template come from the checkpoint); `None` if there is
     /// none.
+    ///
+    /// # Errors
+    /// - [`Error::Store`] if `name` does not make a valid store key, the stored
+    ///   checkpoint does not decode (as these `K` and `A`), or the store fails;
+    /// - [`Error::InvalidArgument`] if the checkpoint's options are out of range
+    ///   (as for [`Windowed::with_aggregator`]).
     pub async fn load<S: Store + ?Sized>(store: &S, name: &str) -> Result<Option<Self>> {
         let key = Self::checkpoint_key(name)?;
         let Some((cp, _)) = store.get_record::<Checkpoint<K, A>>(&key).await? else {

@@ -160,6 +160,10 @@ impl<'a> Typist<'a> {
     }
 
     /// Undoes the most recent replacement still in place.
+    ///
+    /// # Errors
+    /// [`Error::NothingToUndo`] if no replacement of this session is still in
+    /// place, or the latest one was edited since; as [`Typist::undo`] otherwise.
     pub fn undo_last(&mut self) -> Result<Event> {
         let id = self
             .history
@@ -173,6 +177,12 @@ impl<'a> Typist<'a> {
 
     /// Undoes replacement `id`: restores what was typed and teaches the
     /// speller never to replace that word again.
+    ///
+    /// # Errors
+    /// - [`Error::NothingToUndo`] if `id` names no replacement of this session,
+    ///   one already undone, or one whose text was edited since;
+    /// - [`Error::InvalidWord`] if the original word cannot go into the user
+    ///   dictionary (longer than 64 bytes); the text is then left unchanged.
     pub fn undo(&mut self, id: u64) -> Result<Event> {
         let pos = self
             .history
@@ -188,6 +198,8 @@ impl<'a> Typist<'a> {
                 "replacement {id} was edited since"
             )));
         }
+        // Recorded first: if the word cannot be recorded, nothing has changed.
+        self.speller.user_mut().record_revert(&d.original)?;
         self.text.replace_range(d.start..end, &d.original);
         let delta = d.original.len() as isize - d.replacement.len() as isize;
         for other in &mut self.history {
@@ -199,7 +211,6 @@ impl<'a> Typist<'a> {
             self.word_start = self.word_start.saturating_add_signed(delta);
         }
         self.history[pos].undone = true;
-        self.speller.user_mut().record_revert(&d.original)?;
         Ok(Event::Reverted {
             id,
             word: d.original,

@@ -82,6 +82,10 @@ impl UserDictionary {
     }
 
     /// Adds a word (stored lowercase).
+    ///
+    /// # Errors
+    /// [`Error::InvalidWord`] if `word` is empty, longer than 64 bytes or contains
+    /// whitespace.
     pub fn add(&mut self, word: &str) -> Result<()> {
         let w = check(word)?;
         let t = self.tick();
@@ -110,6 +114,10 @@ impl UserDictionary {
     }
 
     /// Records that the user reverted a correction of `word`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidWord`] if `word` is empty, longer than 64 bytes or contains
+    /// whitespace.
     pub fn record_revert(&mut self, word: &str) -> Result<()> {
         let w = check(word)?;
         let t = self.tick();
@@ -122,6 +130,10 @@ impl UserDictionary {
 
     /// Records that the user typed the unknown `word` and kept it. Ignored
     /// for words the user removed.
+    ///
+    /// # Errors
+    /// [`Error::InvalidWord`] if `word` is empty, longer than 64 bytes or contains
+    /// whitespace.
     pub fn record_typed(&mut self, word: &str) -> Result<()> {
         let w = check(word)?;
         if self.removed.contains_key(&w) {
@@ -196,6 +208,11 @@ impl UserDictionary {
     }
 
     /// Loads the dictionary saved under `name` (empty if none).
+    ///
+    /// # Errors
+    /// [`Error::Store`] if `name` does not make a valid store key
+    /// (`spell/{name}/user`: no empty segment, `.`, `..`, backslash or control
+    /// character), the stored record does not decode, or the store fails.
     pub async fn load<S: Store + ?Sized>(store: &S, name: &str) -> Result<Self> {
         Ok(store
             .get_record::<UserDictionary>(&Self::key(name)?)
@@ -206,6 +223,11 @@ impl UserDictionary {
 
     /// Saves under `name`, merging with what is stored (compare-and-swap loop),
     /// and updates `self` to the merged result.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if `name` does not make a valid store key
+    /// (`spell/{name}/user`), the stored record does not decode, or the store
+    /// fails; `self` is then left as it was.
     pub async fn save<S: Store + ?Sized>(&mut self, store: &S, name: &str) -> Result<()> {
         let key = Self::key(name)?;
         let mine = self.clone();
@@ -224,12 +246,18 @@ impl UserDictionary {
 
     /// Blocking [`UserDictionary::load`]: drives it with [`blocksmith_store::block_on`]
     /// on the calling thread (never call it from inside an async runtime's task).
+    ///
+    /// # Errors
+    /// As [`UserDictionary::load`].
     pub fn load_blocking<S: Store + ?Sized>(store: &S, name: &str) -> Result<Self> {
         blocksmith_store::block_on(Self::load(store, name))
     }
 
     /// Blocking [`UserDictionary::save`]: drives it with [`blocksmith_store::block_on`]
     /// on the calling thread (never call it from inside an async runtime's task).
+    ///
+    /// # Errors
+    /// As [`UserDictionary::save`].
     pub fn save_blocking<S: Store + ?Sized>(&mut self, store: &S, name: &str) -> Result<()> {
         blocksmith_store::block_on(self.save(store, name))
     }

@@ -177,6 +177,10 @@ pub struct TextDiff<'a> {
 
 /// Checks that `bytes` are text (UTF-8 without NUL bytes, as git decides
 /// "binary"); `what` names the input in the error.
+///
+/// # Errors
+/// [`Error::Binary`](crate::Error::Binary) (naming `what`) if `bytes` are not
+/// UTF-8 or hold a NUL byte.
 pub fn as_text<'b>(bytes: &'b [u8], what: &str) -> crate::Result<&'b str> {
     if let Some(p) = memchr::memchr(0, bytes) {
         return Err(crate::Error::Binary {

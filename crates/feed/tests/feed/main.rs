@@ -2,6 +2,7 @@
 
 mod crash;
 mod delivery;
+mod extremes;
 mod pagination;
 mod persistence;
 mod reference;

@@ -69,6 +69,15 @@ fn two_proportion_and_srm_match_scipy() {
 }
 
 #[test]
+fn two_proportion_counts_near_u64_max_do_not_overflow() {
+    // x_a + x_b overflowed u64 (a panic in debug builds).
+    let big = u64::MAX - 1;
+    let r = two_proportion_z_test(big, u64::MAX, big, u64::MAX, 0.95).unwrap();
+    assert!(r.effect.abs() < 1e-12);
+    assert!(r.p_value.is_finite() && (0.0..=1.0).contains(&r.p_value));
+}
+
+#[test]
 fn cuped_theta_is_the_ols_slope_and_reduces_variance() {
     // scipy.stats.linregress(x, y).slope
     let x = [3.0, 5.0, 2.0, 8.0, 6.0, 4.0, 7.0, 1.0];
