@@ -6,7 +6,7 @@ use crate::progress;
 use blocksmith_store::RedbStore;
 use blocksmith_store::block_on;
 use blocksmith_upload::cdc::CdcOptions;
-use blocksmith_upload::client::{Reader, Uploader};
+use blocksmith_upload::client::{Reader, Source, Uploader};
 use blocksmith_upload::dedup::Plan;
 use blocksmith_upload::{Algorithm, CreateOptions, SessionState, UploadOptions, Uploads};
 use clap::Subcommand;
@@ -139,7 +139,23 @@ pub(crate) fn run(cmd: UploadCmd, store_dir: &Path, out: &Output) -> Result<(), 
                     .ok_or_else(|| CliError::BadInput("cannot name the file; use --name".into()))?
                     .to_string(),
             };
-            let part = part_kib.max(1) * 1024;
+            // At most the engine's largest part (5 GiB).
+            let part = part_kib.clamp(1, 5 * 1024 * 1024) * 1024;
+            let read_err =
+                |e: std::io::Error| CliError::BadInput(format!("read {}: {e}", file.display()));
+            // A path that is not a regular file (`/dev/stdin`, a FIFO,
+            // `<(cmd)`) can be read only once: it goes the way of `-`.
+            let (regular, once) = if stdin {
+                (None, None)
+            } else {
+                let f = std::fs::File::open(&file).map_err(read_err)?;
+                let meta = f.metadata().map_err(read_err)?;
+                if meta.is_file() {
+                    (Some((f, meta.len())), None)
+                } else {
+                    (None, Some(f))
+                }
+            };
             let store = open(store_dir)?;
             let options = UploadOptions::default()
                 .with_part_size(part.min(5 * MIB), 5 * 1024 * MIB)
@@ -152,44 +168,54 @@ pub(crate) fn run(cmd: UploadCmd, store_dir: &Path, out: &Output) -> Result<(), 
                 .with_metadata("filename", name.clone());
             let uploader = Uploader::default().with_part_size(part);
             let limit = stop_after.unwrap_or(usize::MAX);
-            let o = if stdin {
-                // A pipe cannot be read twice: one pass, parts sent as they
-                // come, the length declared at the end (no resuming).
-                let bar = progress::stream(out);
-                let o = block_on(uploader.upload_stream(
-                    &uploads,
-                    std::io::stdin().lock(),
-                    create,
-                    |p| {
-                        bar.set_position(p.received);
-                        p.parts_sent < limit
-                    },
-                ))?;
-                bar.finish_and_clear();
-                o
-            } else {
-                let open_file = || {
-                    std::fs::File::open(&file)
-                        .map_err(|e| CliError::BadInput(format!("read {}: {e}", file.display())))
-                };
-                let len = open_file()?.metadata()?.len();
+            let o = if let Some((mut f, len)) = regular {
                 // The same file under the same name (with the same flags)
                 // always maps to the same session, so a second run continues
-                // the first. The digest is read in one streaming pass.
+                // the first. The digest is read in one streaming pass, then
+                // the same open file is read again part by part; should it
+                // change in between, the digest fails the upload at finalize
+                // and its parts are dropped, so a later run can complete it.
                 let hash_bar = progress::bytes(len, out);
                 hash_bar.set_message("hashing");
                 let mut hasher = Algorithm::Sha256.hasher();
-                std::io::copy(&mut hash_bar.wrap_read(open_file()?), &mut hasher)
-                    .map_err(|e| CliError::BadInput(format!("read {}: {e}", file.display())))?;
+                let hashed = std::io::copy(&mut hash_bar.wrap_read(&mut f), &mut hasher)
+                    .map_err(read_err)?;
                 hash_bar.finish_and_clear();
+                if hashed != len {
+                    return Err(CliError::BadInput(format!(
+                        "{} changed while it was read ({len} bytes, then {hashed})",
+                        file.display()
+                    )));
+                }
                 let digest = hasher.finish();
                 let flags = [u8::from(overwrite), u8::from(strip_metadata)];
                 let id_src = [name.as_bytes(), b"\0", &flags, &digest.digest].concat();
                 let id = Algorithm::Sha256.digest(&id_src).hex()[..32].to_string();
                 let create = create.with_id(id).with_expected(digest);
                 let bar = progress::bytes(len, out);
-                let source = Reader::new(open_file()?)?;
+                let source = Reader::new(f)?;
+                if source.len() != len {
+                    return Err(CliError::BadInput(format!(
+                        "{} changed while it was read ({len} bytes, then {})",
+                        file.display(),
+                        source.len()
+                    )));
+                }
                 let o = block_on(uploader.upload_source_with(&uploads, source, create, |p| {
+                    bar.set_position(p.received);
+                    p.parts_sent < limit
+                }))?;
+                bar.finish_and_clear();
+                o
+            } else {
+                // A pipe cannot be read twice: one pass, parts sent as they
+                // come, the length declared at the end (no resuming).
+                let bar = progress::stream(out);
+                let reader: Box<dyn std::io::Read> = match once {
+                    Some(f) => Box::new(f),
+                    None => Box::new(std::io::stdin().lock()),
+                };
+                let o = block_on(uploader.upload_stream(&uploads, reader, create, |p| {
                     bar.set_position(p.received);
                     p.parts_sent < limit
                 }))?;

@@ -690,6 +690,15 @@ impl<S: Store> Uploads<S> {
             None => format!("{}/objects/{id}", self.options.prefix),
         };
         Key::new(target.as_str())?;
+        // The engine's own records are no place to publish to.
+        for area in ["sessions", "parts", "strip"] {
+            if target.starts_with(&format!("{}/{area}/", self.options.prefix)) {
+                return Err(Error::invalid(
+                    "target",
+                    format!("{target} is among the engine's own {area} records"),
+                ));
+            }
+        }
         let now = self.now();
         let session = Session {
             id: id.clone(),
@@ -1071,6 +1080,10 @@ impl<S: Store> Uploads<S> {
     /// Assembles, verifies and atomically publishes the upload, then removes
     /// its parts. Idempotent: after a crash anywhere in it, calling it again
     /// completes the same publication.
+    ///
+    /// When the whole upload does not match the checksum it was created with
+    /// ([`Error::ChecksumMismatch`]), its parts are deleted: the session stays
+    /// open, and sending the right bytes again completes it.
     pub async fn finalize(&self, id: &str) -> Result<Published> {
         let session = self.session(id).await?;
         match &session.state {
@@ -1539,6 +1552,10 @@ impl<S: Store> Uploads<S> {
             .as_ref()
             .filter(|e| sum_of(e.algorithm).digest != e.digest)
         {
+            // Some part holds other bytes than the ones expected, and no one
+            // can tell which: drop them all, so the same session can still
+            // be completed by sending the right bytes again.
+            self.delete_parts(&session.id).await?;
             return Err(Error::ChecksumMismatch {
                 what: "upload",
                 algorithm: expected.algorithm.name(),

@@ -948,3 +948,23 @@ fn image_uploads_are_bounded_in_bytes_and_never_held_whole() {
         "only the session record"
     );
 }
+
+#[test]
+fn a_target_among_the_engines_own_records_is_refused() {
+    let store = blocksmith_store::MemoryStore::new();
+    let uploads = Uploads::new(&store);
+    for target in [
+        "uploads/sessions/x",
+        "uploads/parts/abc/0",
+        "uploads/strip/a/b",
+    ] {
+        let r = block_on(uploads.create(CreateOptions::with_length(3).with_target(target)));
+        assert!(
+            matches!(r, Err(Error::Invalid { what: "target", .. })),
+            "{target}: {r:?}"
+        );
+    }
+    // Its own default area for published objects is fine.
+    block_on(uploads.create(CreateOptions::with_length(3).with_target("uploads/objects/x")))
+        .unwrap();
+}
