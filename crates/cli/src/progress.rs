@@ -21,10 +21,20 @@ pub(crate) fn bytes(len: u64, out: &Output) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(len), target(out));
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+            "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
+    );
+    bar
+}
+
+/// A spinner over a stream of unknown length (bytes so far and rate).
+pub(crate) fn stream(out: &Output) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, target(out));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {bytes} {binary_bytes_per_sec} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar
 }
@@ -54,6 +64,7 @@ mod tests {
             assert!(b.is_hidden());
             b.inc(40);
             assert_eq!(b.position(), 40);
+            assert!(stream(&out).is_hidden());
             let c = count(3, "pages", &out);
             assert!(c.is_hidden());
             assert_eq!(c.length(), Some(3));

@@ -2,10 +2,11 @@
 //! and content-defined chunking plans.
 
 use crate::output::{CliError, Output};
+use crate::progress;
 use blocksmith_store::RedbStore;
 use blocksmith_store::block_on;
 use blocksmith_upload::cdc::CdcConfig;
-use blocksmith_upload::client::Uploader;
+use blocksmith_upload::client::{Reader, Uploader};
 use blocksmith_upload::dedup::Plan;
 use blocksmith_upload::{Algorithm, CreateOptions, SessionState, UploadOptions, Uploads};
 use clap::Subcommand;
@@ -22,7 +23,7 @@ pub(crate) enum UploadCmd {
     /// Resumable: after an interruption, run the same command again and it
     /// continues where the store says it stopped.
     Put {
-        /// The file.
+        /// The file (`-`: stdin, read once in parts; needs `--name`).
         file: PathBuf,
         /// The key to store it under (default: the file name).
         #[arg(long)]
@@ -124,39 +125,77 @@ pub(crate) fn run(cmd: UploadCmd, store_dir: &Path, out: &Output) -> Result<(), 
             strip_metadata,
             stop_after,
         } => {
+            let stdin = file.as_os_str() == "-";
             let name = match name {
                 Some(n) => n,
+                None if stdin => {
+                    return Err(CliError::BadInput(
+                        "reading stdin: name the object with --name".into(),
+                    ));
+                }
                 None => file
                     .file_name()
                     .and_then(|n| n.to_str())
                     .ok_or_else(|| CliError::BadInput("cannot name the file; use --name".into()))?
                     .to_string(),
             };
-            let data = read(&file)?;
             let part = part_kib.max(1) * 1024;
-            // The same file under the same name (with the same flags) always
-            // maps to the same session, so a second run continues the first.
-            let digest = Algorithm::Sha256.digest(&data);
-            let flags = [u8::from(overwrite), u8::from(strip_metadata)];
-            let id_src = [name.as_bytes(), b"\0", &flags, &digest.digest].concat();
-            let id = Algorithm::Sha256.digest(&id_src).hex()[..32].to_string();
             let store = open(store_dir)?;
             let options = UploadOptions::default()
                 .with_part_size(part.min(5 * MIB), 5 * 1024 * MIB)
                 .with_digest(Algorithm::Sha256);
             let uploads = Uploads::with_options(&store, options);
             let create = CreateOptions::default()
-                .with_id(id.clone())
                 .with_target(name.clone())
-                .with_expected(digest)
                 .with_overwrite(overwrite)
                 .with_strip_metadata(strip_metadata)
                 .with_metadata("filename", name.clone());
             let uploader = Uploader::default().with_part_size(part);
             let limit = stop_after.unwrap_or(usize::MAX);
-            let o = block_on(
-                uploader.upload_with(&uploads, data.into(), create, |p| p.parts_sent < limit),
-            )?;
+            let o = if stdin {
+                // A pipe cannot be read twice: one pass, parts sent as they
+                // come, the length declared at the end (no resuming).
+                let bar = progress::stream(out);
+                let o = block_on(uploader.upload_stream(
+                    &uploads,
+                    std::io::stdin().lock(),
+                    create,
+                    |p| {
+                        bar.set_position(p.received);
+                        p.parts_sent < limit
+                    },
+                ))?;
+                bar.finish_and_clear();
+                o
+            } else {
+                let open_file = || {
+                    std::fs::File::open(&file)
+                        .map_err(|e| CliError::BadInput(format!("read {}: {e}", file.display())))
+                };
+                let len = open_file()?.metadata()?.len();
+                // The same file under the same name (with the same flags)
+                // always maps to the same session, so a second run continues
+                // the first. The digest is read in one streaming pass.
+                let hash_bar = progress::bytes(len, out);
+                hash_bar.set_message("hashing");
+                let mut hasher = Algorithm::Sha256.hasher();
+                std::io::copy(&mut hash_bar.wrap_read(open_file()?), &mut hasher)
+                    .map_err(|e| CliError::BadInput(format!("read {}: {e}", file.display())))?;
+                hash_bar.finish_and_clear();
+                let digest = hasher.finish();
+                let flags = [u8::from(overwrite), u8::from(strip_metadata)];
+                let id_src = [name.as_bytes(), b"\0", &flags, &digest.digest].concat();
+                let id = Algorithm::Sha256.digest(&id_src).hex()[..32].to_string();
+                let create = create.with_id(id).with_expected(digest);
+                let bar = progress::bytes(len, out);
+                let source = Reader::new(open_file()?)?;
+                let o = block_on(uploader.upload_source_with(&uploads, source, create, |p| {
+                    bar.set_position(p.received);
+                    p.parts_sent < limit
+                }))?;
+                bar.finish_and_clear();
+                o
+            };
             let size = o.published.as_ref().map(|p| p.size);
             out.emit(
                 &json!({

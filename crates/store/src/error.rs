@@ -171,7 +171,9 @@ impl Error {
     ///     None => Err(Error::other(std::io::Error::other("no counter yet"))),
     /// }).unwrap_err();
     /// assert!(matches!(err, Error::Other { .. }));
-    /// assert_eq!(err.to_string(), "no counter yet");
+    /// // The message names the failure; the caller's error is its source.
+    /// let source = std::error::Error::source(&err).unwrap();
+    /// assert_eq!(source.to_string(), "no counter yet");
     /// ```
     pub fn other(source: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Other {

@@ -37,7 +37,7 @@ pub use object::ObjectStoreAdapter;
 pub use offload::{BlockingPool, Offload};
 pub use record::Record;
 #[cfg(feature = "redb")]
-pub use redb_store::RedbStore;
+pub use redb_store::{RedbOptions, RedbStore};
 pub use traits::{BoxFuture, DynStore, Store};
 pub use types::{
     ByteRange, Capabilities, GetOptions, GetResult, ListOptions, ListPage, ObjectMeta, PutMode,

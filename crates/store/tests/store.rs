@@ -121,7 +121,12 @@ fn update_closures_fail_with_their_own_errors() {
         Err(Error::other(std::io::Error::other("refused")))
     }))
     .unwrap_err();
-    assert_eq!(err.to_string(), "refused");
+    // The message names the failure; the closure's own error is the source.
+    assert_eq!(err.to_string(), "the caller's operation failed");
+    assert_eq!(
+        std::error::Error::source(&err).unwrap().to_string(),
+        "refused"
+    );
 }
 
 #[test]

@@ -83,6 +83,26 @@ impl fmt::Debug for Hasher {
     }
 }
 
+/// A hasher is a sink for [`std::io::copy`]: streaming a file through it
+/// costs one buffer of memory.
+///
+/// ```
+/// use blocksmith_upload::Algorithm;
+/// let mut h = Algorithm::Crc32c.hasher();
+/// std::io::copy(&mut &b"123456789"[..], &mut h).unwrap();
+/// assert_eq!(h.finish().hex(), "e3069283");
+/// ```
+impl std::io::Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Hasher {
     /// Feeds bytes.
     pub fn update(&mut self, data: &[u8]) {

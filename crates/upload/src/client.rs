@@ -302,6 +302,109 @@ impl Uploader {
             .await
     }
 
+    /// Uploads everything `reader` yields, for a source that cannot seek or
+    /// tell its length up front (a pipe, stdin): the session is created with
+    /// a deferred length, parts are sent in order as they are read, and the
+    /// length is declared when the stream ends. Memory stays bounded by one
+    /// part. `progress` is called after each part (`total` is the bytes read
+    /// so far); return `false` to stop there.
+    ///
+    /// Such an upload cannot continue in a later run, since the bytes read
+    /// are gone: an interrupted one leaves its session to
+    /// [`Uploads::abort`] or to expire.
+    ///
+    /// ```
+    /// # use blocksmith_store::{MemoryStore, block_on};
+    /// # use blocksmith_upload::{CreateOptions, UploadOptions, Uploads, client::Uploader};
+    /// let store = MemoryStore::new();
+    /// let uploads = Uploads::with_options(&store, UploadOptions::default().with_part_size(1, 1 << 30));
+    /// let pipe = std::io::Read::chain(&b"hello, "[..], &b"streamed world"[..]);
+    /// let out = block_on(Uploader::default().with_part_size(4).upload_stream(
+    ///     &uploads,
+    ///     pipe,
+    ///     CreateOptions::deferred().with_target("files/hello"),
+    ///     |_| true,
+    /// ))?;
+    /// assert_eq!((out.parts_sent, out.published.unwrap().size), (6, 21));
+    /// # Ok::<(), blocksmith_upload::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Source`] when reading fails; [`Error::InvalidState`] when
+    /// `create.id` names a session that already holds bytes (a stream cannot
+    /// skip them); otherwise what [`Uploads::create`], [`Uploads::put_part`],
+    /// [`Uploads::declare_length`] and [`Uploads::finalize`] return.
+    pub async fn upload_stream<S: Store, R: Read>(
+        &self,
+        uploads: &Uploads<S>,
+        mut reader: R,
+        mut create: CreateOptions,
+        mut progress: impl FnMut(&Progress) -> bool,
+    ) -> Result<Outcome> {
+        create.length = None;
+        let opened = uploads.create(create).await?;
+        let id = opened.session.id.clone();
+        let mut outcome = Outcome {
+            id: id.clone(),
+            resumed: opened.resumed,
+            already_received: 0,
+            bytes_sent: 0,
+            parts_sent: 0,
+            published: None,
+        };
+        if let SessionState::Finalized(p) = opened.session.state {
+            outcome.already_received = p.size;
+            outcome.published = Some(p);
+            return Ok(outcome);
+        }
+        if uploads.status(&id).await?.received > 0 {
+            return Err(Error::InvalidState {
+                id,
+                reason: "a streamed upload cannot continue a session that holds bytes",
+            });
+        }
+        let size = self.part_size;
+        let cap = usize::try_from(size).unwrap_or(usize::MAX).min(64 << 20);
+        let mut buf: Vec<u8> = Vec::new();
+        let mut at = 0u64;
+        loop {
+            buf.clear();
+            buf.try_reserve(cap)
+                .map_err(|e| Error::Source(std::io::Error::other(e)))?;
+            (&mut reader).take(size).read_to_end(&mut buf)?;
+            let n = buf.len() as u64;
+            if n == 0 {
+                break;
+            }
+            let part = Bytes::from(std::mem::take(&mut buf));
+            let sum = self.checksum.map(|a| a.digest(&part));
+            uploads
+                .put_part(&id, at, part.clone(), sum.as_ref())
+                .await?;
+            // The store let go of the part: read the next one into its memory.
+            if let Ok(mine) = part.try_into_mut() {
+                buf = mine.into();
+            }
+            at += n;
+            outcome.bytes_sent += n;
+            outcome.parts_sent += 1;
+            let p = Progress {
+                received: at,
+                total: at,
+                parts_sent: outcome.parts_sent,
+            };
+            if !progress(&p) {
+                return Ok(outcome);
+            }
+            if n < size {
+                break;
+            }
+        }
+        uploads.declare_length(&id, at).await?;
+        outcome.published = Some(uploads.finalize(&id).await?);
+        Ok(outcome)
+    }
+
     /// [`Uploader::upload_source_with`] for a buffer.
     pub async fn upload_with<S: Store>(
         &self,

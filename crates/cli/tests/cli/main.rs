@@ -26,7 +26,7 @@ fn run(dir: &std::path::Path, args: &[&str]) -> Output {
 }
 
 /// Runs `blocksmith` with `input` on its standard input.
-fn run_stdin(dir: &std::path::Path, args: &[&str], input: &str) -> Output {
+pub(crate) fn run_stdin(dir: &std::path::Path, args: &[&str], input: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_blocksmith"))
         .arg("--store")
         .arg(dir)

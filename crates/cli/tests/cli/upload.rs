@@ -119,3 +119,41 @@ fn upload_chunks_reports_boundaries_and_dedup() {
     let o = run(d, &["upload", "chunks", "/no/such/file"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn upload_put_reads_stdin_in_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text: String = (0..20_000).fold(String::new(), |mut s, i| {
+        use std::fmt::Write as _;
+        let _ = writeln!(s, "line {i}");
+        s
+    });
+    // `-` needs a name.
+    let o = super::run_stdin(d, &["upload", "put", "-"], "x");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let o = super::run_stdin(
+        d,
+        &[
+            "upload",
+            "put",
+            "-",
+            "--name",
+            "lines.txt",
+            "--part-kib",
+            "64",
+            "--json",
+        ],
+        &text,
+    );
+    assert!(o.status.success(), "{o:?}");
+    let v = json(&o);
+    assert_eq!(v["complete"], true);
+    assert_eq!(v["size"].as_u64(), Some(text.len() as u64));
+    assert_eq!(
+        v["parts_sent"].as_u64(),
+        Some(text.len().div_ceil(65_536) as u64)
+    );
+    let o = run(d, &["store", "get", "lines.txt"]);
+    assert_eq!(o.stdout, text.as_bytes());
+}

@@ -237,3 +237,59 @@ fn a_file_that_shrinks_inside_a_mapped_part_is_an_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_stream_uploads_in_order_into_one_reused_buffer_and_cannot_resume() {
+    let data = noise(10_500, 5);
+    let store = Copying {
+        inner: MemoryStore::new(),
+        part_ptrs: Mutex::new(Vec::new()),
+    };
+    let uploads = Uploads::with_options(&store, small_parts());
+    let up = Uploader::default().with_part_size(1000);
+    let mut seen = Vec::new();
+    let out = block_on(
+        up.upload_stream(
+            &uploads,
+            std::io::Cursor::new(data.clone()),
+            CreateOptions::deferred()
+                .with_id("piped")
+                .with_target("files/piped"),
+            |p| {
+                seen.push(p.received);
+                true
+            },
+        ),
+    )
+    .unwrap();
+    assert_eq!(out.parts_sent, 11);
+    assert_eq!(seen.last(), Some(&10_500));
+    assert_eq!(out.published.unwrap().size, 10_500);
+    let key = Key::new("files/piped").unwrap();
+    assert_eq!(
+        &store.inner.blocking().get(&key).unwrap().data[..],
+        &data[..]
+    );
+    // The store copied every part, so the stream's buffer was reused.
+    let ptrs = store.part_ptrs.lock().unwrap().clone();
+    assert!(ptrs.windows(2).all(|w| w[0] == w[1]), "{ptrs:?}");
+    // A session that already holds bytes cannot be continued from a stream.
+    let stopped = block_on(up.upload_stream(
+        &uploads,
+        std::io::Cursor::new(data.clone()),
+        CreateOptions::deferred().with_id("cut"),
+        |p| p.parts_sent < 2,
+    ))
+    .unwrap();
+    assert!(stopped.published.is_none());
+    let again = block_on(up.upload_stream(
+        &uploads,
+        std::io::Cursor::new(data),
+        CreateOptions::deferred().with_id("cut"),
+        |_| true,
+    ));
+    assert!(
+        matches!(again, Err(Error::InvalidState { .. })),
+        "{again:?}"
+    );
+}
