@@ -415,7 +415,8 @@ pub(crate) struct Upload;
 
 impl Engine for Upload {
     const NAME: &'static str = "upload sessions";
-    const PREFIXES: &'static [&'static str] = &["uploads/"];
+    /// `files/`: the target the workload names for one upload.
+    const PREFIXES: &'static [&'static str] = &["uploads/", "files/"];
     type Expect = (String, Bytes, Bytes);
 
     async fn write<S: Store + ?Sized + 'static>(store: Arc<S>) -> Outcome<Self::Expect> {
