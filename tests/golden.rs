@@ -460,6 +460,66 @@ fn vault() {
     );
 }
 
+/// The vault's envelope with a fixed nonce (`seal_with_nonce`, for
+/// known-answer tests): the one vault encoding (a) can compare exactly.
+#[test]
+fn vault_envelope() {
+    use blocksmith::vault::SymmetricKey;
+    use blocksmith::vault::envelope::{Context, Envelope, Kind};
+    let key = SymmetricKey::from_bytes([7; 32]);
+    let item = Context::new(b"vault-1")
+        .with_item(b"item-7")
+        .with_version(2);
+    let custom = Context::new(b"tenant-acme").with_item(b"files/a.pdf");
+    let mut now = Golden::default();
+    for (name, kind, epoch, ctx, nonce, text) in [
+        (
+            "~item-content",
+            Kind::ItemContent,
+            3,
+            &item,
+            [9; 24],
+            &b"hunter2"[..],
+        ),
+        (
+            "~custom",
+            Kind::Custom,
+            0,
+            &custom,
+            [1; 24],
+            &b"%PDF-1.7 contract"[..],
+        ),
+    ] {
+        let sealed = Envelope::seal_with_nonce(&key, kind, epoch, ctx, &nonce, text).expect("seal");
+        now.entries.push((name.to_string(), sealed.into()));
+    }
+    golden(
+        "vault-envelope",
+        "blocksmith-vault: the ciphertext envelope (format 1), fixed key and nonces",
+        &now,
+        Compare::Exact,
+        |g| {
+            use blocksmith::vault::envelope::open;
+            let key = SymmetricKey::from_bytes([7; 32]);
+            let item = Context::new(b"vault-1")
+                .with_item(b"item-7")
+                .with_version(2);
+            let e = Envelope::parse(g.entry("~item-content"))?;
+            assert_eq!(
+                (e.kind(), e.key_epoch(), e.nonce()),
+                (Kind::ItemContent, 3, &[9; 24])
+            );
+            assert_eq!(e.open(&key, &item)?.expose_secret(), b"hunter2");
+            let custom = Context::new(b"tenant-acme").with_item(b"files/a.pdf");
+            let pdf = open(&key, Kind::Custom, &custom, g.entry("~custom"))?;
+            assert_eq!(pdf.expose_secret(), b"%PDF-1.7 contract");
+            // Bound to its item: the other context does not open it.
+            assert!(open(&key, Kind::Custom, &item, g.entry("~custom")).is_err());
+            Ok(())
+        },
+    );
+}
+
 // --------------------------------------------------------------- diff ----
 
 fn fixed_ms() -> u64 {
