@@ -8,7 +8,8 @@
 
 use blocksmith::feed::cursor::RunState;
 use blocksmith::feed::{
-    Candidate, CursorKey, Delivery, Feed, FeedConfig, Kind, Post, PostId, Scorer, UserId, diversify,
+    Candidate, CursorKey, Delivery, Feed, FeedOptions, Kind, Post, PostId, Scorer, UserId,
+    diversify,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ const NOW: i64 = 100 * HOUR;
 
 /// The brute-force reference: scan every post, filter, score, sort, diversify.
 fn brute_force(feed: &Feed, u: UserId, now: i64) -> Vec<PostId> {
-    let cfg = feed.config();
+    let cfg = feed.options();
     let followees = feed.followees(u).cloned().unwrap_or_default();
     let hidden = |a: UserId| feed.is_muted(u, a) || feed.is_blocked(u, a) || feed.is_blocked(a, u);
     let posts = feed.posts();
@@ -79,7 +80,7 @@ fn key() -> CursorKey {
 /// 10 001 extra followers; each author posts `per_author` posts (celebrities
 /// 5x as many), spread over the last 48 hours; 2000 unrelated authors post
 /// too, so the brute force has a realistic haystack.
-fn build(config: FeedConfig, authors: u32, celebs: u32, per_author: u32) -> Feed {
+fn build(config: FeedOptions, authors: u32, celebs: u32, per_author: u32) -> Feed {
     let mut f = Feed::new(config, key());
     let u = UserId(0);
     for a in 1..=authors {
@@ -128,7 +129,7 @@ fn bench_reads(c: &mut Criterion) {
     let u = UserId(0);
     // Ranking 1k candidates: 100 authors x 12 posts, all in the inbox.
     let f = build(
-        FeedConfig::default()
+        FeedOptions::default()
             .with_max_candidates(1000)
             .with_inbox_cap(1200),
         100,
@@ -152,7 +153,7 @@ fn bench_reads(c: &mut Criterion) {
     drop(f);
 
     // First page: 500 followees, 5 celebrities, default config.
-    let f = build(FeedConfig::default(), 500, 5, 6);
+    let f = build(FeedOptions::default(), 500, 5, 6);
     let page = f.read(u, None, NOW).unwrap();
     assert_eq!(
         page.items.iter().map(|i| i.post).collect::<Vec<_>>(),
@@ -190,7 +191,7 @@ fn bench_fan_out(c: &mut Criterion) {
     let mut g = c.benchmark_group("fan_out_100k");
     for (name, threshold) in [("push_100k_inserts", u64::MAX), ("celebrity_pull", 10_000)] {
         let mut f = Feed::new(
-            FeedConfig::default()
+            FeedOptions::default()
                 .with_celebrity_threshold(threshold)
                 .with_inbox_cap(64),
             key(),

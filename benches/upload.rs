@@ -25,7 +25,7 @@
 //! DirStore's fsyncs count only for their CPU work: compare them on wall time).
 
 use blocksmith::store::{DirStore, Key, MemoryStore, Store, block_on};
-use blocksmith::upload::cdc::{CdcConfig, Chunker};
+use blocksmith::upload::cdc::{CdcOptions, Chunker};
 use blocksmith::upload::client::Uploader;
 use blocksmith::upload::{Algorithm, CreateOptions, UploadOptions, Uploads, Verify};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -154,7 +154,7 @@ fn bench_ingest(c: &mut Criterion) {
 fn bench_cdc(c: &mut Criterion) {
     let data = noise(CDC_MB << 20, 2);
     let (min, avg, max) = (16 * 1024, 64 * 1024, 256 * 1024);
-    let config = CdcConfig::new(min, avg, max).unwrap();
+    let config = CdcOptions::new(min, avg, max).unwrap();
     let mut g = c.benchmark_group("upload/cdc_32MiB");
     g.sample_size(20).measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Bytes(data.len() as u64));

@@ -6,8 +6,8 @@
 //! cargo run --release --example feed_timeline
 //! ```
 
-use blocksmith::feed::sim::{self, SimConfig};
-use blocksmith::feed::{CursorKey, Feed, FeedConfig, FeedStore, Kind, UserId};
+use blocksmith::feed::sim::{self, SimOptions};
+use blocksmith::feed::{CursorKey, Feed, FeedOptions, FeedStore, Kind, UserId};
 use blocksmith::store::{RedbStore, Store, block_on};
 use std::error::Error;
 use std::time::Instant;
@@ -16,10 +16,10 @@ use std::time::Instant;
 pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
     block_on(async {
         let key = CursorKey::derive(b"feed_timeline example secret");
-        let config = FeedConfig::default().with_celebrity_threshold(200);
+        let config = FeedOptions::default().with_celebrity_threshold(200);
         let mut feed = Feed::new(config.clone(), key.clone());
         let t = Instant::now();
-        let report = sim::run(&mut feed, &SimConfig::new(2000, 20_000))?;
+        let report = sim::run(&mut feed, &SimOptions::new(2000, 20_000))?;
         let sim_ms = t.elapsed().as_secs_f64() * 1e3;
         let fs = FeedStore::new(&store, "example")?;
         let saved = fs.save(&mut feed).await?;

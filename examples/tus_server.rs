@@ -9,7 +9,7 @@
 //! `scripts/upload_tuspy.sh`, which does so with the Python `tuspy` client).
 
 use blocksmith::store::{Key, RedbStore, StoreExt, block_on};
-use blocksmith::upload::tus::{TusConfig, TusRequest, TusServer};
+use blocksmith::upload::tus::{TusOptions, TusRequest, TusServer};
 use blocksmith::upload::{UploadOptions, Uploads};
 use std::error::Error;
 
@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .with_max_size(1 << 30);
     let server = TusServer::with_config(
         Uploads::with_options(&store, options),
-        TusConfig::default().with_target_prefix("tus"),
+        TusOptions::default().with_target_prefix("tus"),
     );
     let http = tiny_http::Server::http(&addr).map_err(|e| e.to_string())?;
     println!("tus endpoint on http://{addr}/files/");

@@ -9,7 +9,7 @@
 //! ```
 
 use blocksmith::store::{Key, RedbStore, Store, StoreExt, block_on};
-use blocksmith::upload::cdc::CdcConfig;
+use blocksmith::upload::cdc::CdcOptions;
 use blocksmith::upload::client::Uploader;
 use blocksmith::upload::dedup::{DedupStore, Plan};
 use blocksmith::upload::{Algorithm, CreateOptions, UploadOptions, Uploads};
@@ -70,7 +70,7 @@ pub(crate) fn demo<S: Store>(store: S) -> Result<String, Box<dyn Error>> {
 
         // An edited copy through content-defined chunking: only changed chunks travel.
         let dedup = DedupStore::new(&store);
-        let config = CdcConfig::new(16 << 10, 64 << 10, 256 << 10)?;
+        let config = CdcOptions::new(16 << 10, 64 << 10, 256 << 10)?;
         dedup
             .upload("clip-v1", &file, &Plan::new(&file, config)?)
             .await?;

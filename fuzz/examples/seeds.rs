@@ -482,10 +482,10 @@ fn geo(o: &mut Out) {
 }
 
 fn feed(o: &mut Out) {
-    use blocksmith_feed::{Cursor, CursorKey, Feed, FeedConfig, FeedStore, Kind, UserId};
+    use blocksmith_feed::{Cursor, CursorKey, Feed, FeedOptions, FeedStore, Kind, UserId};
     let key = CursorKey::derive(b"fuzz");
     let mut f = Feed::new(
-        FeedConfig::default()
+        FeedOptions::default()
             .with_page_size(2)
             .with_celebrity_threshold(3),
         key,

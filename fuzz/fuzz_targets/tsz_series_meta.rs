@@ -7,7 +7,7 @@
 use blocksmith_fuzz::record_bytes;
 use blocksmith_store::{Key, MemoryStore, StoreExt, block_on};
 use blocksmith_tsz::TimeUnit;
-use blocksmith_tsz::series::{Series, SeriesConfig};
+use blocksmith_tsz::series::{Series, SeriesOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,8 +18,8 @@ fuzz_target!(|data: &[u8]| {
         .put(&Key::new("tsz/fz/meta").unwrap(), bytes)
         .unwrap();
     block_on(async {
-        let _ = Series::open(&store, "fz", SeriesConfig::new(TimeUnit::Millis)).await;
-        let config = SeriesConfig::new(TimeUnit::Seconds).with_max_points(4);
+        let _ = Series::open(&store, "fz", SeriesOptions::new(TimeUnit::Millis)).await;
+        let config = SeriesOptions::new(TimeUnit::Seconds).with_max_points(4);
         let Ok(mut s) = Series::open(&store, "fz", config.clone()).await else {
             return;
         };

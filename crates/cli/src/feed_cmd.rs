@@ -1,8 +1,8 @@
 //! `blocksmith feed ...`: simulate a social network and read ranked timelines.
 
 use crate::output::{CliError, Output};
-use blocksmith_feed::sim::{self, SimConfig};
-use blocksmith_feed::{CursorKey, Delivery, Feed, FeedConfig, FeedItem, FeedStore, UserId};
+use blocksmith_feed::sim::{self, SimOptions};
+use blocksmith_feed::{CursorKey, Delivery, Feed, FeedItem, FeedOptions, FeedStore, UserId};
 use blocksmith_store::{RedbStore, block_on};
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -149,7 +149,7 @@ pub(crate) fn run(cmd: FeedCmd, store_dir: &Path, out: &Output) -> Result<(), Cl
             if users < 2 {
                 return Err(CliError::BadInput("--users must be at least 2".into()));
             }
-            let config = FeedConfig::default()
+            let config = FeedOptions::default()
                 .with_celebrity_threshold(threshold)
                 .with_inbox_cap(inbox_cap)
                 .with_page_size(page_size);
@@ -157,7 +157,7 @@ pub(crate) fn run(cmd: FeedCmd, store_dir: &Path, out: &Output) -> Result<(), Cl
             let t = Instant::now();
             let report = sim::run(
                 &mut feed,
-                &SimConfig::new(users, posts)
+                &SimOptions::new(users, posts)
                     .with_avg_follows(avg_follows)
                     .with_seed(seed),
             )?;
@@ -269,7 +269,7 @@ pub(crate) fn run(cmd: FeedCmd, store_dir: &Path, out: &Output) -> Result<(), Cl
         } => {
             let store = open(store_dir)?;
             let fs = FeedStore::new(&store, &name)?;
-            let config = FeedConfig::default().with_page_size(page_size);
+            let config = FeedOptions::default().with_page_size(page_size);
             let feed = block_on(fs.load(config, CursorKey::derive(secret.as_bytes())))?;
             if feed.posts().is_empty() {
                 return Err(CliError::NotFound(format!("no feed named {name:?}")));
@@ -312,7 +312,7 @@ pub(crate) fn run(cmd: FeedCmd, store_dir: &Path, out: &Output) -> Result<(), Cl
         FeedCmd::Stats { name } => {
             let store = open(store_dir)?;
             let fs = FeedStore::new(&store, &name)?;
-            let feed = block_on(fs.load(FeedConfig::default(), CursorKey::derive(b"stats")))?;
+            let feed = block_on(fs.load(FeedOptions::default(), CursorKey::derive(b"stats")))?;
             if feed.posts().is_empty() {
                 return Err(CliError::NotFound(format!("no feed named {name:?}")));
             }

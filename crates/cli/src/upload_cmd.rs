@@ -5,7 +5,7 @@ use crate::output::{CliError, Output};
 use crate::progress;
 use blocksmith_store::RedbStore;
 use blocksmith_store::block_on;
-use blocksmith_upload::cdc::CdcConfig;
+use blocksmith_upload::cdc::CdcOptions;
 use blocksmith_upload::client::{Reader, Uploader};
 use blocksmith_upload::dedup::Plan;
 use blocksmith_upload::{Algorithm, CreateOptions, SessionState, UploadOptions, Uploads};
@@ -298,7 +298,7 @@ pub(crate) fn run(cmd: UploadCmd, store_dir: &Path, out: &Output) -> Result<(), 
             max_kib,
             list,
         } => {
-            let config = CdcConfig::new(min_kib * 1024, avg_kib * 1024, max_kib * 1024)?;
+            let config = CdcOptions::new(min_kib * 1024, avg_kib * 1024, max_kib * 1024)?;
             let data = read(&file)?;
             let plan = Plan::new(&data, config)?;
             let chunks = &plan.manifest().chunks;

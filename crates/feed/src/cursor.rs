@@ -13,7 +13,7 @@
 //! first 16 bytes of `blake3::keyed_hash(key, payload)`. The payload binds the
 //! user, so a cursor cannot be replayed for someone else, and the time it was
 //! issued, so a feed configured with
-//! [`FeedConfig::cursor_max_age_ms`](crate::FeedConfig::cursor_max_age_ms)
+//! [`FeedOptions::cursor_max_age_ms`](crate::FeedOptions::cursor_max_age_ms)
 //! refuses an old one with [`Error::CursorExpired`]. The tag is compared in
 //! constant time (`subtle`).
 //!
@@ -120,7 +120,7 @@ pub struct Cursor {
     /// When this cursor was issued: the `now` of the read that returned it,
     /// in the feed's milliseconds. Covered by the MAC, so a client cannot
     /// refresh it; checked against
-    /// [`FeedConfig::cursor_max_age_ms`](crate::FeedConfig::cursor_max_age_ms).
+    /// [`FeedOptions::cursor_max_age_ms`](crate::FeedOptions::cursor_max_age_ms).
     pub issued: i64,
     /// Posts with this id or above were created after the session began.
     pub horizon: PostId,

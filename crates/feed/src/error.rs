@@ -7,7 +7,7 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] blocksmith_store::Error),
-    /// A user id beyond [`crate::FeedConfig::max_users`].
+    /// A user id beyond [`crate::FeedOptions::max_users`].
     #[error("user id {id} is out of range (max_users is {max})")]
     UserOutOfRange {
         /// The id.
@@ -27,7 +27,7 @@ pub enum Error {
     /// A cursor that is malformed, forged, or issued for another user or feed.
     #[error("invalid cursor: {0}")]
     InvalidCursor(&'static str),
-    /// An authentic cursor older than [`crate::FeedConfig::cursor_max_age_ms`].
+    /// An authentic cursor older than [`crate::FeedOptions::cursor_max_age_ms`].
     #[error("cursor expired: issued at {issued} ms, read at {now} ms, max age {max_age_ms} ms")]
     CursorExpired {
         /// When the cursor was issued (its authenticated issue time).

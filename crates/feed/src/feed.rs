@@ -27,7 +27,7 @@ pub enum SeenPolicy {
 /// Configuration of a [`Feed`].
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub struct FeedConfig {
+pub struct FeedOptions {
     /// Authors with at least this many followers are celebrities: their
     /// posts are not pushed into inboxes but pulled at read time.
     pub celebrity_threshold: u64,
@@ -58,7 +58,7 @@ pub struct FeedConfig {
     pub cursor_max_age_ms: Option<i64>,
 }
 
-impl Default for FeedConfig {
+impl Default for FeedOptions {
     fn default() -> Self {
         Self {
             celebrity_threshold: 10_000,
@@ -76,7 +76,7 @@ impl Default for FeedConfig {
     }
 }
 
-impl FeedConfig {
+impl FeedOptions {
     /// Sets the celebrity threshold.
     #[must_use]
     pub fn with_celebrity_threshold(mut self, n: u64) -> Self {
@@ -137,7 +137,7 @@ impl FeedConfig {
         self.max_users = n.max(1);
         self
     }
-    /// Sets [`FeedConfig::cursor_max_age_ms`] (`None`: cursors never expire;
+    /// Sets [`FeedOptions::cursor_max_age_ms`] (`None`: cursors never expire;
     /// negative ages count as 0).
     #[must_use]
     pub fn with_cursor_max_age_ms(mut self, ms: Option<i64>) -> Self {
@@ -245,7 +245,7 @@ pub(crate) const POST_BLOCK: u64 = 1024;
 ///
 /// See the crate documentation for an example.
 pub struct Feed<S = EdgeRank> {
-    pub(crate) config: FeedConfig,
+    pub(crate) config: FeedOptions,
     pub(crate) scorer: S,
     pub(crate) key: CursorKey,
     pub(crate) users: Vec<Option<Box<UserState>>>,
@@ -270,7 +270,7 @@ impl<S> std::fmt::Debug for Feed<S> {
 
 impl Feed<EdgeRank> {
     /// An empty feed with the default [`EdgeRank`] scorer.
-    pub fn new(config: FeedConfig, key: CursorKey) -> Self {
+    pub fn new(config: FeedOptions, key: CursorKey) -> Self {
         Self::with_scorer(config, key, EdgeRank::default())
     }
 }
@@ -316,7 +316,7 @@ struct Group {
 
 impl<S: Scorer> Feed<S> {
     /// An empty feed with a custom scorer.
-    pub fn with_scorer(config: FeedConfig, key: CursorKey, scorer: S) -> Self {
+    pub fn with_scorer(config: FeedOptions, key: CursorKey, scorer: S) -> Self {
         Self {
             config,
             scorer,
@@ -330,8 +330,8 @@ impl<S: Scorer> Feed<S> {
         }
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &FeedConfig {
+    /// The options it was made with.
+    pub fn options(&self) -> &FeedOptions {
         &self.config
     }
 
@@ -459,7 +459,7 @@ impl<S: Scorer> Feed<S> {
     /// - [`Error::Invalid`] if `u == a` (following yourself), or either has
     ///   blocked the other;
     /// - [`Error::UserOutOfRange`] if `u` or `a` is at or beyond
-    ///   [`FeedConfig::max_users`].
+    ///   [`FeedOptions::max_users`].
     pub fn follow(&mut self, u: UserId, a: UserId) -> Result<bool> {
         if u == a {
             return Err(Error::Invalid("a user cannot follow themselves".into()));
@@ -530,7 +530,7 @@ impl<S: Scorer> Feed<S> {
     ///
     /// # Errors
     /// [`Error::UserOutOfRange`] if `u` or `a` is at or beyond
-    /// [`FeedConfig::max_users`].
+    /// [`FeedOptions::max_users`].
     pub fn mute(&mut self, u: UserId, a: UserId) -> Result<bool> {
         self.user_mut(a)?;
         let added = self.user_mut(u)?.muted.insert(a.0);
@@ -541,7 +541,7 @@ impl<S: Scorer> Feed<S> {
     /// Undoes [`Feed::mute`].
     ///
     /// # Errors
-    /// [`Error::UserOutOfRange`] if `u` is at or beyond [`FeedConfig::max_users`].
+    /// [`Error::UserOutOfRange`] if `u` is at or beyond [`FeedOptions::max_users`].
     pub fn unmute(&mut self, u: UserId, a: UserId) -> Result<bool> {
         let removed = self.user_mut(u)?.muted.remove(a.0);
         self.dirty.graph.insert(u.0);
@@ -554,7 +554,7 @@ impl<S: Scorer> Feed<S> {
     /// # Errors
     /// - [`Error::Invalid`] if `u == a` (blocking yourself);
     /// - [`Error::UserOutOfRange`] if `u` or `a` is at or beyond
-    ///   [`FeedConfig::max_users`].
+    ///   [`FeedOptions::max_users`].
     pub fn block(&mut self, u: UserId, a: UserId) -> Result<bool> {
         if u == a {
             return Err(Error::Invalid("a user cannot block themselves".into()));
@@ -571,7 +571,7 @@ impl<S: Scorer> Feed<S> {
     /// Undoes [`Feed::block`] (follows are not restored).
     ///
     /// # Errors
-    /// [`Error::UserOutOfRange`] if `u` is at or beyond [`FeedConfig::max_users`].
+    /// [`Error::UserOutOfRange`] if `u` is at or beyond [`FeedOptions::max_users`].
     pub fn unblock(&mut self, u: UserId, a: UserId) -> Result<bool> {
         let removed = self.user_mut(u)?.blocked.remove(a.0);
         if let Some(s) = self
@@ -590,7 +590,7 @@ impl<S: Scorer> Feed<S> {
     ///
     /// # Errors
     /// [`Error::UserOutOfRange`] if `author` is at or beyond
-    /// [`FeedConfig::max_users`].
+    /// [`FeedOptions::max_users`].
     pub fn publish(&mut self, author: UserId, ts: i64, kind: Kind) -> Result<PostId> {
         self.create(author, ts, kind, None)
     }
@@ -602,7 +602,7 @@ impl<S: Scorer> Feed<S> {
     /// - [`Error::UnknownPost`] if `post` was never created;
     /// - [`Error::DeletedPost`] if `post` or the original it reshares is deleted;
     /// - [`Error::UserOutOfRange`] if `user` is at or beyond
-    ///   [`FeedConfig::max_users`].
+    ///   [`FeedOptions::max_users`].
     pub fn reshare(&mut self, user: UserId, post: PostId, ts: i64) -> Result<PostId> {
         let p = self.post_ref(post)?;
         let original = p.original();
@@ -703,7 +703,7 @@ impl<S: Scorer> Feed<S> {
     /// - [`Error::DeletedPost`] if the post shown (the original of a reshare) is
     ///   deleted;
     /// - [`Error::UserOutOfRange`] if `user` is at or beyond
-    ///   [`FeedConfig::max_users`].
+    ///   [`FeedOptions::max_users`].
     pub fn interact(
         &mut self,
         user: UserId,
@@ -745,7 +745,7 @@ impl<S: Scorer> Feed<S> {
     ///
     /// # Errors
     /// [`Error::UserOutOfRange`] if `user` is at or beyond
-    /// [`FeedConfig::max_users`]. Post ids are not checked.
+    /// [`FeedOptions::max_users`]. Post ids are not checked.
     pub fn mark_seen(
         &mut self,
         user: UserId,
@@ -999,7 +999,7 @@ impl<S: Scorer> Feed<S> {
     /// Only with a `cursor`: [`Error::InvalidCursor`] if it is malformed, forged,
     /// signed under another key or issued for another user;
     /// [`Error::CursorExpired`] if it was issued more than
-    /// [`FeedConfig::cursor_max_age_ms`] before `now`. A first page never fails.
+    /// [`FeedOptions::cursor_max_age_ms`] before `now`. A first page never fails.
     pub fn read_with(
         &self,
         user: UserId,
@@ -1084,7 +1084,7 @@ impl<S: Scorer> Feed<S> {
     }
 
     /// Verifies a client's cursor: its MAC, its user, and (with
-    /// [`FeedConfig::cursor_max_age_ms`]) its age at `now`.
+    /// [`FeedOptions::cursor_max_age_ms`]) its age at `now`.
     fn open_cursor(&self, user: UserId, s: &str, now: i64) -> Result<Cursor> {
         let c = Cursor::decode(&self.key, s)?;
         if c.user != user {

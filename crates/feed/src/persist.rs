@@ -35,7 +35,7 @@ use crate::codec::{Reader, put_ivarint, put_varint};
 use crate::feed::{POST_BLOCK, UserState};
 use crate::inbox::{Entry, Inbox};
 use crate::{
-    CursorKey, EdgeRank, Error, Feed, FeedConfig, Kind, Post, PostId, Result, Scorer, UserId,
+    CursorKey, EdgeRank, Error, Feed, FeedOptions, Kind, Post, PostId, Result, Scorer, UserId,
 };
 use blocksmith_store::record::Record;
 use blocksmith_store::{Key, Store, StoreExt};
@@ -347,16 +347,16 @@ pub struct SaveStats {
 /// A feed persisted in a [`Store`] under `feed/<name>/`.
 ///
 /// ```
-/// use blocksmith_feed::{CursorKey, Feed, FeedConfig, FeedStore, Kind, UserId};
+/// use blocksmith_feed::{CursorKey, Feed, FeedOptions, FeedStore, Kind, UserId};
 /// use blocksmith_store::{MemoryStore, block_on};
 /// block_on(async {
 ///     let key = CursorKey::derive(b"secret");
-///     let mut feed = Feed::new(FeedConfig::default(), key.clone());
+///     let mut feed = Feed::new(FeedOptions::default(), key.clone());
 ///     feed.follow(UserId(1), UserId(2))?;
 ///     let p = feed.publish(UserId(2), 1_000, Kind::Text)?;
 ///     let fs = FeedStore::new(MemoryStore::new(), "news")?;
 ///     fs.save(&mut feed).await?;
-///     let back = fs.load(FeedConfig::default(), key).await?;
+///     let back = fs.load(FeedOptions::default(), key).await?;
 ///     assert_eq!(back.read(UserId(1), None, 2_000)?.items[0].post, p);
 ///     Ok::<(), blocksmith_feed::Error>(())
 /// })?;
@@ -604,7 +604,7 @@ impl<S: Store> FeedStore<S> {
     ///
     /// # Errors
     /// As [`FeedStore::load_with_scorer`].
-    pub async fn load(&self, config: FeedConfig, key: CursorKey) -> Result<Feed<EdgeRank>> {
+    pub async fn load(&self, config: FeedOptions, key: CursorKey) -> Result<Feed<EdgeRank>> {
         self.load_with_scorer(config, key, EdgeRank::default())
             .await
     }
@@ -620,7 +620,7 @@ impl<S: Store> FeedStore<S> {
     ///   `config.max_users` (it was saved with a larger bound).
     pub async fn load_with_scorer<Sc: Scorer>(
         &self,
-        config: FeedConfig,
+        config: FeedOptions,
         key: CursorKey,
         scorer: Sc,
     ) -> Result<Feed<Sc>> {
@@ -805,7 +805,7 @@ impl<S: Store> BlockingFeedStore<'_, S> {
     ///
     /// # Errors
     /// As [`FeedStore::load`].
-    pub fn load(&self, config: FeedConfig, key: CursorKey) -> Result<Feed<EdgeRank>> {
+    pub fn load(&self, config: FeedOptions, key: CursorKey) -> Result<Feed<EdgeRank>> {
         blocksmith_store::block_on(self.0.load(config, key))
     }
     /// [`FeedStore::load_with_scorer`].
@@ -814,7 +814,7 @@ impl<S: Store> BlockingFeedStore<'_, S> {
     /// As [`FeedStore::load_with_scorer`].
     pub fn load_with_scorer<Sc: Scorer>(
         &self,
-        config: FeedConfig,
+        config: FeedOptions,
         key: CursorKey,
         scorer: Sc,
     ) -> Result<Feed<Sc>> {

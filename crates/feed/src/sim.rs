@@ -65,7 +65,7 @@ impl Zipf {
 /// Parameters of a simulation.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub struct SimConfig {
+pub struct SimOptions {
     /// Users.
     pub users: u32,
     /// Posts to publish.
@@ -88,7 +88,7 @@ pub struct SimConfig {
     pub seed: u64,
 }
 
-impl Default for SimConfig {
+impl Default for SimOptions {
     fn default() -> Self {
         Self {
             users: 1000,
@@ -105,7 +105,7 @@ impl Default for SimConfig {
     }
 }
 
-impl SimConfig {
+impl SimOptions {
     /// `users` users and `posts` posts, other parameters default.
     pub fn new(users: u32, posts: u64) -> Self {
         Self {
@@ -182,10 +182,10 @@ pub struct SimReport {
 ///
 /// # Errors
 /// As the [`Feed`] calls it makes: [`crate::Error::UserOutOfRange`] if
-/// `cfg.users` exceeds the feed's [`crate::FeedConfig::max_users`];
+/// `cfg.users` exceeds the feed's [`crate::FeedOptions::max_users`];
 /// [`crate::Error::Invalid`] if `feed` already holds a block between two
 /// users the simulation makes follow each other.
-pub fn run<S: Scorer>(feed: &mut Feed<S>, cfg: &SimConfig) -> Result<SimReport> {
+pub fn run<S: Scorer>(feed: &mut Feed<S>, cfg: &SimOptions) -> Result<SimReport> {
     let mut rng = Rng::new(cfg.seed);
     let n = cfg.users.max(2);
     let mut report = SimReport::default();

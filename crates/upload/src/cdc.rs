@@ -18,7 +18,7 @@ use crate::{Error, Result};
 /// Chunk size limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct CdcConfig {
+pub struct CdcOptions {
     /// No chunk is smaller than this, except the last one.
     pub min_size: usize,
     /// The target average size (rounded to a power of two for the masks).
@@ -29,10 +29,10 @@ pub struct CdcConfig {
     pub normalization: u32,
 }
 
-impl Default for CdcConfig {
+impl Default for CdcOptions {
     /// 16 KiB / 64 KiB / 256 KiB, normalization level 1.
     fn default() -> Self {
-        CdcConfig {
+        CdcOptions {
             min_size: 16 * 1024,
             avg_size: 64 * 1024,
             max_size: 256 * 1024,
@@ -41,10 +41,10 @@ impl Default for CdcConfig {
     }
 }
 
-impl CdcConfig {
+impl CdcOptions {
     /// Limits `min`/`avg`/`max` with normalization level 1.
     pub fn new(min_size: usize, avg_size: usize, max_size: usize) -> Result<Self> {
-        CdcConfig {
+        CdcOptions {
             min_size,
             avg_size,
             max_size,
@@ -167,7 +167,7 @@ fn scan(data: &[u8], from: usize, to: usize, mut h: u64, mask: u64) -> Result<us
 }
 
 /// The length of the first chunk of `data` (all of it if it is at most `min_size`).
-pub fn cut(data: &[u8], config: &CdcConfig) -> usize {
+pub fn cut(data: &[u8], config: &CdcOptions) -> usize {
     let n = data.len();
     if n <= config.min_size {
         return n;
@@ -200,9 +200,9 @@ impl ChunkSpan {
 /// Iterator over the chunks of a buffer.
 ///
 /// ```
-/// use blocksmith_upload::cdc::{CdcConfig, Chunker};
+/// use blocksmith_upload::cdc::{CdcOptions, Chunker};
 /// let data: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-/// let config = CdcConfig::new(2048, 8192, 32768).unwrap();
+/// let config = CdcOptions::new(2048, 8192, 32768).unwrap();
 /// let chunks: Vec<_> = Chunker::new(&data, config).collect();
 /// assert_eq!(chunks.iter().map(|c| c.len).sum::<usize>(), data.len());
 /// assert!(chunks.iter().all(|c| c.len <= 32768));
@@ -211,12 +211,12 @@ impl ChunkSpan {
 pub struct Chunker<'a> {
     data: &'a [u8],
     offset: usize,
-    config: CdcConfig,
+    config: CdcOptions,
 }
 
 impl<'a> Chunker<'a> {
     /// Chunks `data` with `config`.
-    pub fn new(data: &'a [u8], config: CdcConfig) -> Self {
+    pub fn new(data: &'a [u8], config: CdcOptions) -> Self {
         Chunker {
             data,
             offset: 0,
@@ -248,7 +248,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// The textbook one-byte loop, to check the unrolled one against.
-    fn cut_reference(data: &[u8], c: &CdcConfig) -> usize {
+    fn cut_reference(data: &[u8], c: &CdcOptions) -> usize {
         let n = data.len();
         if n <= c.min_size {
             return n;
@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn average_is_near_target() {
         let data = noise(8 << 20, 7);
-        let c = CdcConfig::new(2048, 8192, 65536).unwrap();
+        let c = CdcOptions::new(2048, 8192, 65536).unwrap();
         let n = Chunker::new(&data, c).count();
         let avg = data.len() / n;
         assert!((6000..14000).contains(&avg), "avg {avg}");
@@ -293,7 +293,7 @@ mod tests {
         let a = noise(1 << 20, 3);
         let mut b = a.clone();
         b.splice(1000..1000, b"inserted bytes".iter().copied());
-        let c = CdcConfig::new(1024, 4096, 16384).unwrap();
+        let c = CdcOptions::new(1024, 4096, 16384).unwrap();
         let ha: std::collections::HashSet<&[u8]> =
             Chunker::new(&a, c).map(|s| &a[s.range()]).collect();
         let chunks_b: Vec<&[u8]> = Chunker::new(&b, c).map(|s| &b[s.range()]).collect();
@@ -307,17 +307,17 @@ mod tests {
 
     #[test]
     fn bad_configs_are_rejected() {
-        assert!(CdcConfig::new(10, 8192, 65536).is_err());
-        assert!(CdcConfig::new(4096, 2048, 65536).is_err());
-        assert!(CdcConfig::new(1024, 2048, 1024).is_err());
-        assert!(CdcConfig::default().with_normalization(4).is_err());
+        assert!(CdcOptions::new(10, 8192, 65536).is_err());
+        assert!(CdcOptions::new(4096, 2048, 65536).is_err());
+        assert!(CdcOptions::new(1024, 2048, 1024).is_err());
+        assert!(CdcOptions::default().with_normalization(4).is_err());
     }
 
     proptest! {
         #[test]
         fn unrolled_loop_matches_reference(seed: u64, n in 0usize..40_000, level in 0u32..4, odd in 0usize..2) {
             let data = noise(n, seed);
-            let c = CdcConfig::new(256 + odd, 1024, 4096 + odd).unwrap().with_normalization(level).unwrap();
+            let c = CdcOptions::new(256 + odd, 1024, 4096 + odd).unwrap().with_normalization(level).unwrap();
             let mut off = 0;
             while off < data.len() {
                 let got = cut(&data[off..], &c);
@@ -330,7 +330,7 @@ mod tests {
 
         #[test]
         fn chunks_tile_the_input(data in proptest::collection::vec(any::<u8>(), 0..20_000)) {
-            let c = CdcConfig::new(64, 256, 1024).unwrap();
+            let c = CdcOptions::new(64, 256, 1024).unwrap();
             let mut next = 0;
             for s in Chunker::new(&data, c) {
                 prop_assert_eq!(s.offset, next);

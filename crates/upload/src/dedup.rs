@@ -12,7 +12,7 @@
 //! Run `gc` when no upload is in flight: a chunk sent but not yet committed is
 //! unreferenced too.
 
-use crate::cdc::{CdcConfig, Chunker};
+use crate::cdc::{CdcOptions, Chunker};
 use crate::checksum::{hex, sha256, unhex};
 use crate::manifest::{ChunkRef, Manifest};
 use crate::{Error, Result};
@@ -23,7 +23,7 @@ use std::collections::HashSet;
 /// A client's plan for one file: its chunks and their hashes.
 ///
 /// ```
-/// use blocksmith_upload::cdc::CdcConfig;
+/// use blocksmith_upload::cdc::CdcOptions;
 /// use blocksmith_upload::dedup::{DedupStore, Plan};
 /// use blocksmith_store::{MemoryStore, block_on};
 /// let store = MemoryStore::new();
@@ -31,7 +31,7 @@ use std::collections::HashSet;
 /// let v1: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
 /// let mut v2 = v1.clone();
 /// v2[150_000] ^= 1; // a one-byte edit
-/// let config = CdcConfig::new(4096, 16384, 65536).unwrap();
+/// let config = CdcOptions::new(4096, 16384, 65536).unwrap();
 /// block_on(async {
 ///     dedup.upload("v1", &v1, &Plan::new(&v1, config)?).await?;
 ///     let report = dedup.upload("v2", &v2, &Plan::new(&v2, config)?).await?;
@@ -48,7 +48,7 @@ pub struct Plan {
 
 impl Plan {
     /// Chunks `data` with `config` and hashes every chunk.
-    pub fn new(data: &[u8], config: CdcConfig) -> Result<Self> {
+    pub fn new(data: &[u8], config: CdcOptions) -> Result<Self> {
         let spans: Vec<_> = Chunker::new(data, config).map(|s| s.range()).collect();
         let offsets = spans.iter().map(|r| r.start as u64).collect();
         Ok(Plan {

@@ -304,23 +304,23 @@ pub fn http_date(secs: u64) -> String {
 /// Serving options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct TusConfig {
+pub struct TusOptions {
     /// Where the endpoint is mounted; upload URLs are `<base_path><id>`.
     pub base_path: String,
     /// Publish finished uploads under `<prefix>/<id>` instead of the engine's default.
     pub target_prefix: Option<String>,
 }
 
-impl Default for TusConfig {
+impl Default for TusOptions {
     fn default() -> Self {
-        TusConfig {
+        TusOptions {
             base_path: "/files/".into(),
             target_prefix: None,
         }
     }
 }
 
-impl TusConfig {
+impl TusOptions {
     /// Sets the mount path (a trailing `/` is added if missing).
     #[must_use]
     pub fn with_base_path(mut self, path: impl Into<String>) -> Self {
@@ -420,17 +420,17 @@ pub fn error_text(e: &Error) -> String {
 #[derive(Debug, Clone)]
 pub struct TusServer<S> {
     uploads: Uploads<S>,
-    config: TusConfig,
+    config: TusOptions,
 }
 
 impl<S: Store> TusServer<S> {
     /// A server mounted at `/files/`.
     pub fn new(uploads: Uploads<S>) -> Self {
-        Self::with_config(uploads, TusConfig::default())
+        Self::with_config(uploads, TusOptions::default())
     }
 
     /// A server with `config`.
-    pub fn with_config(uploads: Uploads<S>, config: TusConfig) -> Self {
+    pub fn with_config(uploads: Uploads<S>, config: TusOptions) -> Self {
         TusServer { uploads, config }
     }
 

@@ -157,3 +157,30 @@ fn upload_put_reads_stdin_in_parts() {
     let o = run(d, &["store", "get", "lines.txt"]);
     assert_eq!(o.stdout, text.as_bytes());
 }
+
+/// A path that is not a regular file (`/dev/stdin`, a FIFO, `<(cmd)`) can be
+/// read only once. `upload put` read it whole before; it must not read it
+/// a second time after hashing it (the second open finds the pipe drained,
+/// and cannot seek it).
+#[cfg(target_os = "linux")]
+#[test]
+fn upload_put_of_a_path_that_is_a_pipe_reads_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = "piped through a path\n".repeat(5_000);
+    let o = super::run_stdin(
+        d,
+        &[
+            "upload",
+            "put",
+            "/dev/stdin",
+            "--name",
+            "piped.txt",
+            "--json",
+        ],
+        &text,
+    );
+    assert!(o.status.success(), "{o:?}");
+    let o = run(d, &["store", "get", "piped.txt"]);
+    assert_eq!(o.stdout, text.as_bytes());
+}

@@ -5,7 +5,7 @@
 //! mix, and carries on.
 
 use super::key;
-use blocksmith_feed::{Feed, FeedConfig, FeedStore, Interaction, Kind, PostId, UserId};
+use blocksmith_feed::{Feed, FeedOptions, FeedStore, Interaction, Kind, PostId, UserId};
 use blocksmith_store::testing::{CrashPoint, Fault, crash_at_every_operation};
 use blocksmith_store::{MemoryStore, Store, block_on};
 use std::fmt::Write as _;
@@ -14,9 +14,9 @@ const USERS: u32 = 8;
 const BATCHES: usize = 4;
 const NOW: i64 = 100_000;
 
-fn config() -> FeedConfig {
+fn config() -> FeedOptions {
     // Small inboxes: trimming and horizons are part of what is saved.
-    FeedConfig::default()
+    FeedOptions::default()
         .with_inbox_cap(4)
         .with_celebrity_threshold(5)
 }

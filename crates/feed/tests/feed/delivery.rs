@@ -2,7 +2,7 @@
 //! reshare dedup, typed errors.
 
 use super::{HOUR, feed, ids};
-use blocksmith_feed::{Error, FeedConfig, Interaction, Kind, PostId, UserId};
+use blocksmith_feed::{Error, FeedOptions, Interaction, Kind, PostId, UserId};
 
 const U: UserId = UserId(0);
 const A: UserId = UserId(1);
@@ -11,7 +11,7 @@ const C: UserId = UserId(3);
 
 #[test]
 fn unfollow_delete_block_mute_apply_on_next_read() {
-    let mut f = feed(FeedConfig::default());
+    let mut f = feed(FeedOptions::default());
     f.follow(U, A).unwrap();
     f.follow(U, B).unwrap();
     f.follow(U, C).unwrap();
@@ -55,7 +55,7 @@ fn unfollow_delete_block_mute_apply_on_next_read() {
 
 #[test]
 fn celebrity_transitions_lose_nothing_and_duplicate_nothing() {
-    let mut f = feed(FeedConfig::default().with_celebrity_threshold(3));
+    let mut f = feed(FeedOptions::default().with_celebrity_threshold(3));
     let fans: Vec<UserId> = (10..14).map(UserId).collect();
     f.follow(fans[0], A).unwrap();
     let p0 = f.publish(A, HOUR, Kind::Text).unwrap(); // pushed (1 follower)
@@ -82,7 +82,7 @@ fn celebrity_transitions_lose_nothing_and_duplicate_nothing() {
 #[test]
 fn trimmed_inboxes_and_backfill_still_serve_everything() {
     let mut f = feed(
-        FeedConfig::default()
+        FeedOptions::default()
             .with_inbox_cap(3)
             .with_page_size(100)
             .with_diversity(blocksmith_feed::Diversity::default().with_max_author_run(0)),
@@ -111,7 +111,7 @@ fn trimmed_inboxes_and_backfill_still_serve_everything() {
 
 #[test]
 fn interactions_learn_affinity_and_move_rankings() {
-    let mut f = feed(FeedConfig::default());
+    let mut f = feed(FeedOptions::default());
     f.follow(U, A).unwrap();
     f.follow(U, B).unwrap();
     let a1 = f.publish(A, HOUR, Kind::Text).unwrap();
@@ -134,7 +134,7 @@ fn interactions_learn_affinity_and_move_rankings() {
 
 #[test]
 fn hostile_calls_get_typed_errors() {
-    let mut f = feed(FeedConfig::default().with_max_users(100));
+    let mut f = feed(FeedOptions::default().with_max_users(100));
     assert!(matches!(f.follow(U, U), Err(Error::Invalid(_))));
     assert!(matches!(
         f.follow(U, UserId(100)),
@@ -165,7 +165,7 @@ fn hostile_calls_get_typed_errors() {
 
 #[test]
 fn fan_out_counts_inserts_and_skips_celebrities() {
-    let mut f = feed(FeedConfig::default().with_celebrity_threshold(1000));
+    let mut f = feed(FeedOptions::default().with_celebrity_threshold(1000));
     for i in 10..510 {
         f.follow(UserId(i), A).unwrap();
     }
@@ -188,7 +188,7 @@ fn fan_out_counts_inserts_and_skips_celebrities() {
 fn feed_is_shareable_across_threads_for_reads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<blocksmith_feed::Feed>();
-    let mut f = feed(FeedConfig::default());
+    let mut f = feed(FeedOptions::default());
     f.follow(U, A).unwrap();
     let p = f.publish(A, 0, Kind::Text).unwrap();
     let f = std::sync::Arc::new(f);

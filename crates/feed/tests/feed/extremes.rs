@@ -3,12 +3,12 @@
 
 use super::feed;
 use blocksmith_feed::persist::UserStateRecord;
-use blocksmith_feed::{Cursor, Error, FeedConfig, Interaction, Kind, PostId, RunState, UserId};
+use blocksmith_feed::{Cursor, Error, FeedOptions, Interaction, Kind, PostId, RunState, UserId};
 
 #[test]
 fn interactions_and_affinity_at_opposite_ends_of_time() {
     let (u, a) = (UserId(1), UserId(2));
-    let mut f = feed(FeedConfig::default());
+    let mut f = feed(FeedOptions::default());
     f.follow(u, a).unwrap();
     let p = f.publish(a, i64::MIN, Kind::Text).unwrap();
     f.interact(u, p, Interaction::Like, i64::MIN).unwrap();

@@ -7,7 +7,7 @@ mod pagination;
 mod persistence;
 mod reference;
 
-use blocksmith_feed::{CursorKey, Feed, FeedConfig, FeedItem, Page, UserId};
+use blocksmith_feed::{CursorKey, Feed, FeedItem, FeedOptions, Page, UserId};
 
 pub(crate) const HOUR: i64 = 3_600_000;
 
@@ -15,7 +15,7 @@ pub(crate) fn key() -> CursorKey {
     CursorKey::derive(b"integration tests")
 }
 
-pub(crate) fn feed(config: FeedConfig) -> Feed {
+pub(crate) fn feed(config: FeedOptions) -> Feed {
     Feed::new(config, key())
 }
 

@@ -3,19 +3,19 @@
 use super::{HOUR, feed, ids, key};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use blocksmith_feed::sim::{self, SimConfig};
-use blocksmith_feed::{Cursor, Error, Feed, FeedConfig, Interaction, Kind, SeenPolicy, UserId};
+use blocksmith_feed::sim::{self, SimOptions};
+use blocksmith_feed::{Cursor, Error, Feed, FeedOptions, Interaction, Kind, SeenPolicy, UserId};
 use std::collections::BTreeSet;
 
 fn busy_feed() -> (Feed, i64) {
     let mut f = Feed::new(
-        FeedConfig::default()
+        FeedOptions::default()
             .with_page_size(10)
             .with_inbox_cap(100)
             .with_celebrity_threshold(50),
         key(),
     );
-    let r = sim::run(&mut f, &SimConfig::new(300, 4000).with_churn_rate(0.0)).unwrap();
+    let r = sim::run(&mut f, &SimOptions::new(300, 4000).with_churn_rate(0.0)).unwrap();
     (f, r.end_ms)
 }
 
@@ -68,7 +68,7 @@ fn pages_have_no_duplicates_or_gaps_while_the_feed_moves() {
 
 #[test]
 fn new_since_counts_fresh_posts_once() {
-    let mut f = feed(FeedConfig::default().with_page_size(1));
+    let mut f = feed(FeedOptions::default().with_page_size(1));
     let (u, a, b) = (UserId(0), UserId(1), UserId(2));
     f.follow(u, a).unwrap();
     f.follow(u, b).unwrap();
@@ -126,7 +126,7 @@ fn forged_and_foreign_cursors_are_rejected() {
 /// that expire after `max_age`.
 fn expiring_feed(max_age: Option<i64>) -> Feed {
     let mut f = feed(
-        FeedConfig::default()
+        FeedOptions::default()
             .with_page_size(2)
             .with_cursor_max_age_ms(max_age),
     );
@@ -221,7 +221,7 @@ fn cursors_older_than_the_max_age_are_refused_with_a_typed_error() {
 #[test]
 fn seen_posts_are_demoted_or_hidden() {
     for policy in [SeenPolicy::Demote(0.01), SeenPolicy::Hide, SeenPolicy::Show] {
-        let mut f = feed(FeedConfig::default().with_seen(policy));
+        let mut f = feed(FeedOptions::default().with_seen(policy));
         let (u, a) = (UserId(0), UserId(1));
         f.follow(u, a).unwrap();
         let old = f.publish(a, 0, Kind::Text).unwrap();
@@ -242,7 +242,7 @@ fn seen_posts_are_demoted_or_hidden() {
 
 #[test]
 fn diversity_limits_author_runs() {
-    let mut f = feed(FeedConfig::default().with_page_size(50));
+    let mut f = feed(FeedOptions::default().with_page_size(50));
     let u = UserId(0);
     for a in 1..=3 {
         f.follow(u, UserId(a)).unwrap();

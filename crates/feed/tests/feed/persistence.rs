@@ -2,20 +2,20 @@
 
 use super::{feed, key};
 use blocksmith_feed::persist::{GraphRecord, PostBlock, UserStateRecord};
-use blocksmith_feed::sim::{self, SimConfig};
-use blocksmith_feed::{Error, FeedConfig, FeedStore, Inbox, Kind, Post, PostId, UserId};
+use blocksmith_feed::sim::{self, SimOptions};
+use blocksmith_feed::{Error, FeedOptions, FeedStore, Inbox, Kind, Post, PostId, UserId};
 use blocksmith_store::{Key, MemoryStore, RedbStore, Store, StoreExt, block_on};
 use proptest::prelude::*;
 
-fn config() -> FeedConfig {
-    FeedConfig::default()
+fn config() -> FeedOptions {
+    FeedOptions::default()
         .with_inbox_cap(30)
         .with_celebrity_threshold(40)
 }
 
 fn round_trip<S: Store>(store: S) {
     let mut f = feed(config());
-    let r = sim::run(&mut f, &SimConfig::new(200, 3000).with_churn_rate(0.1)).unwrap();
+    let r = sim::run(&mut f, &SimOptions::new(200, 3000).with_churn_rate(0.1)).unwrap();
     for u in 0..20 {
         let items = f.read(UserId(u), None, r.end_ms).unwrap().items;
         f.mark_seen(UserId(u), items.iter().take(3).map(|i| i.post))

@@ -3,9 +3,9 @@
 
 use super::{HOUR, key, read_all};
 use blocksmith_feed::cursor::RunState;
-use blocksmith_feed::sim::{self, SimConfig};
+use blocksmith_feed::sim::{self, SimOptions};
 use blocksmith_feed::{
-    Candidate, Delivery, Feed, FeedConfig, Post, PostId, Scorer, SeenPolicy, UserId, diversify,
+    Candidate, Delivery, Feed, FeedOptions, Post, PostId, Scorer, SeenPolicy, UserId, diversify,
 };
 use std::collections::HashMap;
 
@@ -24,7 +24,7 @@ struct RefItem {
 /// diversity pass. Written from the documented semantics, sharing no code
 /// with the engine except the scorer and `diversify`.
 fn reference(feed: &Feed, u: UserId, as_of: i64) -> Vec<RefItem> {
-    let cfg = feed.config();
+    let cfg = feed.options();
     let followees = feed.followees(u).cloned().unwrap_or_default();
     let hidden = |a: UserId| feed.is_muted(u, a) || feed.is_blocked(u, a) || feed.is_blocked(a, u);
     let posts = feed.posts();
@@ -150,7 +150,7 @@ fn check_all_users(feed: &Feed, users: u32, times: &[i64]) -> (usize, usize) {
     (compared, items)
 }
 
-fn simulate(config: FeedConfig, sim_cfg: &SimConfig) -> (Feed, i64) {
+fn simulate(config: FeedOptions, sim_cfg: &SimOptions) -> (Feed, i64) {
     let mut feed = Feed::new(config, key());
     let report = sim::run(&mut feed, sim_cfg).unwrap();
     assert!(report.max_followers > 100, "power law: {report:?}");
@@ -162,11 +162,11 @@ fn hybrid_equals_brute_force_for_every_user() {
     // Small inboxes (trimming and gap pulls), a low celebrity threshold
     // (many pulled authors), churn (deletes, unfollows, mutes, blocks, late
     // follows with backfill), reshares and interactions.
-    let sim_cfg = SimConfig::new(600, 6000)
+    let sim_cfg = SimOptions::new(600, 6000)
         .with_avg_follows(25)
         .with_churn_rate(0.2)
         .with_reshare_rate(0.15);
-    let config = FeedConfig::default()
+    let config = FeedOptions::default()
         .with_inbox_cap(40)
         .with_celebrity_threshold(60)
         .with_max_candidates(150)
@@ -188,22 +188,22 @@ fn hybrid_equals_brute_force_for_every_user() {
 
 #[test]
 fn pure_push_pure_pull_and_hidden_seen_agree_with_reference() {
-    let sim_cfg = SimConfig::new(200, 2000).with_churn_rate(0.1).with_seed(7);
+    let sim_cfg = SimOptions::new(200, 2000).with_churn_rate(0.1).with_seed(7);
     for config in [
         // Everyone pushed, inboxes never trimmed.
-        FeedConfig::default()
+        FeedOptions::default()
             .with_celebrity_threshold(u64::MAX)
             .with_page_size(60),
         // Everyone pulled.
-        FeedConfig::default()
+        FeedOptions::default()
             .with_celebrity_threshold(0)
             .with_page_size(60),
         // Tiny inboxes: almost everything comes from the gap pull.
-        FeedConfig::default()
+        FeedOptions::default()
             .with_inbox_cap(1)
             .with_seen(SeenPolicy::Hide),
         // Seen shown as is, big pages.
-        FeedConfig::default()
+        FeedOptions::default()
             .with_seen(SeenPolicy::Show)
             .with_page_size(200)
             .with_celebrity_threshold(30),

@@ -3,11 +3,11 @@
 use crate::noise;
 use blocksmith_store::{MemoryStore, StoreExt, block_on};
 use blocksmith_upload::Error;
-use blocksmith_upload::cdc::CdcConfig;
+use blocksmith_upload::cdc::CdcOptions;
 use blocksmith_upload::dedup::{DedupStore, Plan};
 
-fn cfg() -> CdcConfig {
-    CdcConfig::new(2048, 8192, 32768).unwrap()
+fn cfg() -> CdcOptions {
+    CdcOptions::new(2048, 8192, 32768).unwrap()
 }
 
 #[test]

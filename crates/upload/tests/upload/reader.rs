@@ -6,7 +6,7 @@ use blocksmith_store::{
     ObjectMeta, PutOptions, PutResult, Store, StoreExt, block_on,
 };
 use blocksmith_upload::client::{Reader, Uploader};
-use blocksmith_upload::{CreateOptions, Error, UploadOptions, Uploads};
+use blocksmith_upload::{Algorithm, CreateOptions, Error, UploadOptions, Uploads};
 use bytes::Bytes;
 use std::io::Write;
 use std::sync::Mutex;
@@ -292,4 +292,36 @@ fn a_stream_uploads_in_order_into_one_reused_buffer_and_cannot_resume() {
         matches!(again, Err(Error::InvalidState { .. })),
         "{again:?}"
     );
+}
+
+/// `blocksmith upload put` hashes the file, names the session after the
+/// digest, then reads the file again to send it. A file changed in between
+/// is caught at finalize (the expected digest), but the wrong parts must not
+/// stay: the next run with the file as it was hashed resumes the same
+/// session id and has to be able to complete it.
+#[test]
+fn a_session_that_failed_its_digest_can_be_completed_by_the_right_bytes() {
+    let hashed = noise(10_500, 7);
+    let mut changed = hashed.to_vec();
+    changed[6_000] ^= 1;
+    let store = MemoryStore::new();
+    let uploads = Uploads::with_options(&store, small_parts());
+    let up = Uploader::default().with_part_size(1000);
+    let create = || {
+        CreateOptions::default()
+            .with_id("put-abc")
+            .with_target("files/report")
+            .with_expected(Algorithm::Sha256.digest(&hashed))
+    };
+    let first = block_on(up.upload_reader(&uploads, std::io::Cursor::new(changed), create()));
+    assert!(
+        matches!(first, Err(Error::ChecksumMismatch { what: "upload", .. })),
+        "{first:?}"
+    );
+    let again =
+        block_on(up.upload_reader(&uploads, std::io::Cursor::new(hashed.clone()), create()));
+    let again = again.unwrap();
+    assert_eq!(again.published.unwrap().size, hashed.len() as u64);
+    let key = Key::new("files/report").unwrap();
+    assert_eq!(&store.blocking().get(&key).unwrap().data[..], &hashed[..]);
 }

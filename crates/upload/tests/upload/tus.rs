@@ -2,7 +2,7 @@
 
 use crate::noise;
 use blocksmith_store::{Key, MemoryStore, StoreExt, block_on};
-use blocksmith_upload::tus::{TusConfig, TusRequest, TusResponse, TusServer};
+use blocksmith_upload::tus::{TusOptions, TusRequest, TusResponse, TusServer};
 use blocksmith_upload::{Algorithm, UploadOptions, Uploads};
 
 fn server(store: &MemoryStore) -> TusServer<&MemoryStore> {
@@ -12,7 +12,7 @@ fn server(store: &MemoryStore) -> TusServer<&MemoryStore> {
             .with_part_size(1, 1 << 20)
             .with_max_size(1 << 20),
     );
-    TusServer::with_config(up, TusConfig::default().with_target_prefix("tus"))
+    TusServer::with_config(up, TusOptions::default().with_target_prefix("tus"))
 }
 
 fn req(method: &str, path: &str) -> TusRequest {
