@@ -663,8 +663,8 @@ fn geo() {
 
 // --------------------------------------------------------------- feed ----
 
-fn feed_config() -> blocksmith::feed::FeedConfig {
-    blocksmith::feed::FeedConfig::default()
+fn feed_config() -> blocksmith::feed::FeedOptions {
+    blocksmith::feed::FeedOptions::default()
         .with_celebrity_threshold(3)
         .with_inbox_cap(4)
         .with_page_size(10)
@@ -734,7 +734,7 @@ fn feed() {
 
 #[test]
 fn upload() {
-    use blocksmith::upload::cdc::CdcConfig;
+    use blocksmith::upload::cdc::CdcOptions;
     use blocksmith::upload::dedup::{DedupStore, Plan};
     use blocksmith::upload::{Algorithm, CreateOptions, UploadOptions, Uploads};
     let file: Bytes = (0..3_000u32).map(|i| (i % 251) as u8).collect();
@@ -768,7 +768,7 @@ fn upload() {
             .put_part(&open.session.id, 2_000, file.slice(2_000..), Some(&crc))
             .await?;
         let chunks = DedupStore::new(&store);
-        let config = CdcConfig::new(256, 512, 1_024)?;
+        let config = CdcOptions::new(256, 512, 1_024)?;
         chunks
             .upload("file", &file, &Plan::new(&file, config)?)
             .await?;

@@ -21,7 +21,7 @@ use blocksmith::codes::catalog::{Catalog, Product, StoreCatalog};
 use blocksmith::codes::gtin::Gtin;
 use blocksmith::diff::history::{ConfigStore, HistoryOptions, ProposalStatus};
 use blocksmith::diff::value::Format;
-use blocksmith::feed::{CursorKey, Feed, FeedConfig, FeedStore, Interaction, UserId};
+use blocksmith::feed::{CursorKey, Feed, FeedOptions, FeedStore, Interaction, UserId};
 use blocksmith::flow::{
     Engine, ManualClock, Registry, RetryPolicy, Saga, SagaPlan, SagaStep, StartOptions, Status,
     StepError,
@@ -250,7 +250,7 @@ fn vault_api_keys_on_both_runtimes() {
 }
 
 async fn dedup<S: Store + 'static>(store: Arc<S>) -> Outcome {
-    use blocksmith::upload::cdc::CdcConfig;
+    use blocksmith::upload::cdc::CdcOptions;
     use blocksmith::upload::dedup::{DedupStore, Plan};
     // Two versions of a 600 KiB file that differ in one region.
     let v1: Vec<u8> = (0..600 * 1024u32)
@@ -260,13 +260,13 @@ async fn dedup<S: Store + 'static>(store: Arc<S>) -> Outcome {
     v2[300_000..300_100].fill(0);
     let chunks = DedupStore::new(store.clone());
     let first = chunks
-        .upload("v1", &v1, &Plan::new(&v1, CdcConfig::default())?)
+        .upload("v1", &v1, &Plan::new(&v1, CdcOptions::default())?)
         .await?;
     assert_eq!(first.chunks_sent, first.chunks);
     // A restarted server: the second version sends only what changed.
     let chunks = DedupStore::new(store);
     let second = chunks
-        .upload("v2", &v2, &Plan::new(&v2, CdcConfig::default())?)
+        .upload("v2", &v2, &Plan::new(&v2, CdcOptions::default())?)
         .await?;
     assert!(second.chunks_sent < second.chunks, "{second:?}");
     assert!(second.bytes_reused > 0);
@@ -517,7 +517,7 @@ fn geo_index_and_fences_on_both_runtimes() {
 
 async fn feed<S: Store + 'static>(store: Arc<S>) -> Outcome {
     let key = CursorKey::derive(b"feed secret");
-    let config = FeedConfig::default()
+    let config = FeedOptions::default()
         .with_celebrity_threshold(3)
         .with_page_size(5);
     let mut feed = Feed::new(config.clone(), key.clone());

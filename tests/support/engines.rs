@@ -338,8 +338,8 @@ impl Engine for Geo {
 
 pub(crate) struct FeedEngine;
 
-fn feed_config() -> blocksmith::feed::FeedConfig {
-    blocksmith::feed::FeedConfig::default()
+fn feed_config() -> blocksmith::feed::FeedOptions {
+    blocksmith::feed::FeedOptions::default()
         .with_celebrity_threshold(4)
         .with_inbox_cap(8)
         .with_page_size(5)
@@ -490,25 +490,25 @@ impl Engine for Dedup {
     type Expect = ();
 
     async fn write<S: Store + ?Sized + 'static>(store: Arc<S>) -> Outcome {
-        use blocksmith::upload::cdc::CdcConfig;
+        use blocksmith::upload::cdc::CdcOptions;
         use blocksmith::upload::dedup::{DedupStore, Plan};
         let (v1, _) = dedup_versions();
         let chunks = DedupStore::new(store);
         let r = chunks
-            .upload("v1", &v1, &Plan::new(&v1, CdcConfig::default())?)
+            .upload("v1", &v1, &Plan::new(&v1, CdcOptions::default())?)
             .await?;
         assert_eq!(r.chunks_sent, r.chunks);
         Ok(())
     }
 
     async fn check<S: Store + ?Sized + 'static>(store: Arc<S>, (): ()) -> Outcome {
-        use blocksmith::upload::cdc::CdcConfig;
+        use blocksmith::upload::cdc::CdcOptions;
         use blocksmith::upload::dedup::{DedupStore, Plan};
         let (v1, v2) = dedup_versions();
         let chunks = DedupStore::new(store);
         assert_eq!(chunks.read("v1").await?, v1);
         let r = chunks
-            .upload("v2", &v2, &Plan::new(&v2, CdcConfig::default())?)
+            .upload("v2", &v2, &Plan::new(&v2, CdcOptions::default())?)
             .await?;
         assert!(r.chunks_sent < r.chunks && r.bytes_reused > 0, "{r:?}");
         chunks.delete("v1").await?;
