@@ -11,17 +11,27 @@
 //! backends (`DirStore`, `RedbStore`) run the same workloads through
 //! `Offload` from a current-thread runtime.
 //!
-//! geo, feed, sketch and diff are not here yet (their persistence API is
-//! being reshaped).
+//! Every crate that persists through `blocksmith-store` has a case here:
+//! store, tsz, vault (vaults and API keys), diff, geo, feed, upload
+//! (sessions and dedup), sketch, spell, codes, ocr, flow, tenant and
+//! dispute.
 
 use blocksmith::codes::batch::{RenderCache, Template};
 use blocksmith::codes::catalog::{Catalog, Product, StoreCatalog};
 use blocksmith::codes::gtin::Gtin;
+use blocksmith::diff::history::{ConfigStore, HistoryOptions, ProposalStatus};
+use blocksmith::diff::value::Format;
+use blocksmith::feed::{CursorKey, Feed, FeedOptions, FeedStore, Interaction, UserId};
 use blocksmith::flow::{
     Engine, ManualClock, Registry, RetryPolicy, Saga, SagaPlan, SagaStep, StartOptions, Status,
     StepError,
 };
+use blocksmith::geo::{
+    Fence, FenceEventKind, Fix, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter,
+};
 use blocksmith::ocr::{EngineOptions, JobOptions, JobQueue, JobStatus};
+use blocksmith::sketch::aggregate::DistinctCount;
+use blocksmith::sketch::window::{Emission, WindowKind, WindowOptions, Windowed};
 use blocksmith::store::{
     BlockingPool, DirStore, Key, ObjectStoreAdapter, Offload, PutOptions, RedbStore, Store,
     StoreExt,
@@ -209,6 +219,70 @@ fn upload_on_both_runtimes() {
     on_both_runtimes(upload);
 }
 
+async fn api_keys<S: Store + 'static>(store: Arc<S>) -> Outcome {
+    use blocksmith::vault::{ApiKeySpec, ApiKeyStatus, ApiKeys, SymmetricKey};
+    let pepper = || SymmetricKey::from_bytes([7; 32]);
+    let keys = ApiKeys::new(store.clone(), pepper()).with_clock(|| 1_780_000_000);
+    let ci = keys
+        .create(ApiKeySpec::new("ada").with_scopes(["deploy"]))
+        .await?;
+    let old = keys.create(ApiKeySpec::new("bob")).await?;
+    keys.revoke(&old.info.id).await?;
+    // A restarted service verifies with the same pepper.
+    let keys = ApiKeys::new(store, pepper()).with_clock(|| 1_780_000_100);
+    let info = keys.verify(ci.key.expose_secret()).await?;
+    assert_eq!(
+        (info.owner.as_str(), &info.scopes[..]),
+        ("ada", &["deploy".to_string()][..])
+    );
+    assert!(keys.verify(old.key.expose_secret()).await.is_err());
+    assert!(matches!(
+        keys.get(&old.info.id).await?.status,
+        ApiKeyStatus::Revoked { .. }
+    ));
+    assert_eq!(keys.list(None).await?.len(), 2);
+    Ok(())
+}
+
+#[test]
+fn vault_api_keys_on_both_runtimes() {
+    on_both_runtimes(api_keys);
+}
+
+async fn dedup<S: Store + 'static>(store: Arc<S>) -> Outcome {
+    use blocksmith::upload::cdc::CdcOptions;
+    use blocksmith::upload::dedup::{DedupStore, Plan};
+    // Two versions of a 600 KiB file that differ in one region.
+    let v1: Vec<u8> = (0..600 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut v2 = v1.clone();
+    v2[300_000..300_100].fill(0);
+    let chunks = DedupStore::new(store.clone());
+    let first = chunks
+        .upload("v1", &v1, &Plan::new(&v1, CdcOptions::default())?)
+        .await?;
+    assert_eq!(first.chunks_sent, first.chunks);
+    // A restarted server: the second version sends only what changed.
+    let chunks = DedupStore::new(store);
+    let second = chunks
+        .upload("v2", &v2, &Plan::new(&v2, CdcOptions::default())?)
+        .await?;
+    assert!(second.chunks_sent < second.chunks, "{second:?}");
+    assert!(second.bytes_reused > 0);
+    assert_eq!(chunks.read("v1").await?, v1);
+    assert_eq!(chunks.read("v2").await?, v2);
+    chunks.delete("v1").await?;
+    assert!(chunks.gc().await? > 0);
+    assert_eq!(chunks.read("v2").await?, v2);
+    Ok(())
+}
+
+#[test]
+fn upload_dedup_on_both_runtimes() {
+    on_both_runtimes(dedup);
+}
+
 async fn spell_user_dictionary<S: Store + 'static>(store: Arc<S>) -> Outcome {
     use blocksmith::spell::UserDictionary;
     let mut mine = UserDictionary::new();
@@ -381,6 +455,204 @@ fn dispute_on_both_runtimes() {
     on_both_runtimes(dispute);
 }
 
+async fn geo<S: Store + 'static>(store: Arc<S>) -> Outcome {
+    let options = GeoOptions::default()
+        .with_ttl_ms(None)
+        .with_huge_pages(false);
+    let mut index = GeoIndex::new(options);
+    let depot = Fence::from_lat_lon(
+        "depot",
+        [[
+            (52.50, 13.30),
+            (52.50, 13.40),
+            (52.55, 13.40),
+            (52.55, 13.30),
+        ]],
+    )?
+    .with_kinds([Kind::Driver])
+    .with_dwell_ms(60_000);
+    index.add_fence(depot)?;
+    for i in 0..20 {
+        let lat = 52.40 + f64::from(i) * 0.01;
+        index.upsert(&format!("d{i}"), &Kind::Driver, Fix::new(lat, 13.35, 1_000))?;
+    }
+    let entered: Vec<_> = index.drain_events().collect();
+    assert!(entered.iter().all(|e| e.kind == FenceEventKind::Enter));
+    let inside = index.fence_members("depot").expect("fence");
+    assert_eq!(inside.len(), entered.len());
+    index.save(&*store, "berlin").await?;
+    // A restarted process: the index, its fence and who is inside it.
+    let mut back = GeoIndex::load(&*store, "berlin").await?.expect("saved");
+    let here = LatLon::new(52.52, 13.35)?;
+    let all = QueryFilter::new();
+    assert_eq!(back.len(), 20);
+    assert_eq!(
+        back.radius(here, 3_000.0, 50, &all)?,
+        index.radius(here, 3_000.0, 50, &all)?
+    );
+    assert_eq!(back.fence_members("depot").expect("fence"), inside);
+    // Membership survived: moving an inside driver out emits Exit, and the
+    // ones that stayed dwell.
+    back.upsert(&inside[0], &Kind::Driver, Fix::new(52.60, 13.35, 600_000))?;
+    back.advance_clock(700_000);
+    let events: Vec<_> = back.drain_events().collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == FenceEventKind::Exit && e.entity == inside[0])
+    );
+    let dwelt = events
+        .iter()
+        .filter(|e| e.kind == FenceEventKind::Dwell)
+        .count();
+    assert_eq!(dwelt, inside.len() - 1);
+    assert_eq!(back.save(&*store, "berlin").await?.epoch, 2);
+    Ok(())
+}
+
+#[test]
+fn geo_index_and_fences_on_both_runtimes() {
+    on_both_runtimes(geo);
+}
+
+async fn feed<S: Store + 'static>(store: Arc<S>) -> Outcome {
+    let key = CursorKey::derive(b"feed secret");
+    let config = FeedOptions::default()
+        .with_celebrity_threshold(3)
+        .with_page_size(5);
+    let mut feed = Feed::new(config.clone(), key.clone());
+    let users: Vec<UserId> = (0..6).map(UserId).collect();
+    for &u in &users[1..] {
+        feed.follow(u, users[0])?; // user 0: a celebrity
+        if u.0 != 1 {
+            feed.follow(u, users[1])?;
+        }
+    }
+    let hour = 3_600_000;
+    let mut posts = Vec::new();
+    for i in 0..12i64 {
+        let author = users[(i % 2) as usize];
+        posts.push(feed.publish(author, i * hour, blocksmith::feed::Kind::Text)?);
+    }
+    feed.interact(users[3], posts[4], Interaction::Like, 13 * hour)?;
+    let page = feed.read(users[3], None, 14 * hour)?;
+    let feeds = FeedStore::new(store.clone(), "social")?;
+    let stats = feeds.save(&mut feed).await?;
+    assert!(stats.keys > 1);
+    // Nothing changed since: a second save writes only `meta`.
+    assert_eq!(feeds.save(&mut feed).await?.keys, 1);
+    // A restarted process ranks the same page and follows its cursor.
+    let feeds = FeedStore::new(store, "social")?;
+    let back = feeds.load(config, key).await?;
+    let again = back.read(users[3], None, 14 * hour)?;
+    let ids = |p: &blocksmith::feed::Page| p.items.iter().map(|i| i.post).collect::<Vec<_>>();
+    assert_eq!(ids(&again), ids(&page));
+    assert_eq!(back.follower_count(users[0]), 5);
+    let next = back.read(users[3], page.next.as_deref(), 15 * hour)?;
+    assert!(!next.items.is_empty());
+    assert!(next.items.iter().all(|i| !ids(&page).contains(&i.post)));
+    Ok(())
+}
+
+#[test]
+fn feed_store_on_both_runtimes() {
+    on_both_runtimes(feed);
+}
+
+type UniqueUsers = Windowed<String, u64, DistinctCount>;
+
+async fn sketch<S: Store + 'static>(store: Arc<S>) -> Outcome {
+    let opts =
+        WindowOptions::new(WindowKind::Tumbling { size: 60_000 }).with_allowed_lateness(5_000);
+    let events: Vec<(String, i64, u64)> = (0..3_000u64)
+        .map(|i| (format!("/page/{}", i % 3), (i * 40) as i64, i % 200))
+        .collect();
+    let mut whole = UniqueUsers::new(opts.clone())?;
+    let mut expected = Vec::new();
+    for (k, t, u) in &events {
+        expected.extend(whole.process(k.clone(), *t, *u)?);
+    }
+    expected.extend(whole.flush());
+    // The same stream, checkpointed half way and resumed by a new process.
+    let mut job = UniqueUsers::new(opts)?;
+    let mut got = Vec::new();
+    for (k, t, u) in &events[..1_500] {
+        got.extend(job.process(k.clone(), *t, *u)?);
+    }
+    job.save(&*store, "unique-users").await?;
+    drop(job);
+    let mut job = UniqueUsers::load(&*store, "unique-users")
+        .await?
+        .expect("checkpointed");
+    assert_eq!(job.stats().events, 1_500);
+    for (k, t, u) in &events[1_500..] {
+        got.extend(job.process(k.clone(), *t, *u)?);
+    }
+    got.extend(job.flush());
+    assert_eq!(got, expected);
+    assert!(
+        got.iter()
+            .all(|e| matches!(e, Emission::Fired { output, .. } if *output > 150.0))
+    );
+    Ok(())
+}
+
+#[test]
+fn sketch_window_checkpoint_on_both_runtimes() {
+    on_both_runtimes(sketch);
+}
+
+fn fixed_clock() -> u64 {
+    1_780_000_000_000
+}
+
+async fn diff<S: Store + 'static>(store: Arc<S>) -> Outcome {
+    let options = || HistoryOptions::default().with_clock(fixed_clock);
+    let configs = ConfigStore::new(store.clone(), options());
+    let v1 = configs
+        .commit(
+            "web",
+            "replicas: 2\npassword: a\n",
+            Some(Format::Yaml),
+            "ada",
+            "first",
+        )
+        .await?;
+    let p = configs
+        .propose(
+            "web",
+            "replicas: 3\npassword: b\n",
+            Some(Format::Yaml),
+            "ada",
+            "scale up",
+        )
+        .await?;
+    configs.submit(&p.id, "ada").await?;
+    configs.approve(&p.id, "bob").await?;
+    // A restarted process applies the approved proposal and sees the history.
+    let configs = ConfigStore::new(store, options());
+    let applied = configs.apply(&p.id, "ada").await?;
+    assert_eq!(applied.status, ProposalStatus::Applied);
+    let history = configs.history("web").await?;
+    assert_eq!(
+        history.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [v1.version, v1.version + 1]
+    );
+    assert_eq!(configs.names().await?, ["web"]);
+    let d = configs.diff("web", 1, 2).await?;
+    assert!(d.report.contains("~ /replicas: 2 -> 3"), "{}", d.report);
+    let drift = configs
+        .drift("web", "replicas: 3\npassword: b\n", None)
+        .await?;
+    assert!(drift.in_sync);
+    Ok(())
+}
+
+#[test]
+fn diff_config_store_on_both_runtimes() {
+    on_both_runtimes(diff);
+}
+
 /// The watchdog catches what the tests above guard against: a blocking call
 /// (`store.blocking()`, a hidden `block_on`) made on a current-thread
 /// runtime's only thread while the adapter's request needs that thread.
@@ -421,10 +693,14 @@ fn offloaded_dir_and_redb_stores_on_a_current_thread_runtime() {
                 rt.spawn(tsz_series(dir_store.clone())),
                 rt.spawn(upload(dir_store.clone())),
                 rt.spawn(flow(dir_store.clone())),
+                rt.spawn(geo(dir_store.clone())),
+                rt.spawn(feed(dir_store.clone())),
                 rt.spawn(store_itself(redb.clone())),
                 rt.spawn(vault(redb.clone())),
                 rt.spawn(codes(redb.clone())),
                 rt.spawn(tenant(redb.clone())),
+                rt.spawn(sketch(redb.clone())),
+                rt.spawn(diff(redb.clone())),
             ] {
                 task.await??;
             }

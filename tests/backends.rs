@@ -1,0 +1,204 @@
+//! Every persisting engine on every backend, with a reopen: the same
+//! realistic workload (`tests/support/engines.rs`) runs on `MemoryStore`,
+//! `DirStore`, `RedbStore`, `Arc<dyn DynStore>` and `ObjectStoreAdapter`
+//! over `object_store`'s `InMemory`; then a new engine value over the same
+//! data (the files reopened, for `DirStore` and `RedbStore`) checks the
+//! state and keeps working.
+//!
+//! The engines' futures are driven by `blocksmith::store::block_on`, the
+//! workspace's executor-free way to run them; the adapter brings its own
+//! runtime for its I/O.
+
+#[path = "support/engines.rs"]
+#[allow(dead_code)] // `Engine::PREFIXES` is for `tests/shared_store.rs`
+mod engines;
+
+use blocksmith::store::{
+    DirStore, DynStore, MemoryStore, ObjectStoreAdapter, RedbStore, Store, block_on,
+};
+use engines::{Engine, Outcome};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where an engine's data lives between the write and the reopen.
+trait Backend {
+    const NAME: &'static str;
+    type S: Store + ?Sized + 'static;
+    /// A store over the backend's data: a fresh value each time, over the
+    /// same data.
+    fn open(&self) -> Outcome<Arc<Self::S>>;
+}
+
+struct Memory(Arc<MemoryStore>);
+
+impl Backend for Memory {
+    const NAME: &'static str = "MemoryStore";
+    type S = MemoryStore;
+    fn open(&self) -> Outcome<Arc<MemoryStore>> {
+        Ok(self.0.clone())
+    }
+}
+
+struct Dir(PathBuf);
+
+impl Backend for Dir {
+    const NAME: &'static str = "DirStore";
+    type S = DirStore;
+    fn open(&self) -> Outcome<Arc<DirStore>> {
+        Ok(Arc::new(DirStore::open(&self.0)?))
+    }
+}
+
+struct Redb(PathBuf);
+
+impl Backend for Redb {
+    const NAME: &'static str = "RedbStore";
+    type S = RedbStore;
+    fn open(&self) -> Outcome<Arc<RedbStore>> {
+        // redb locks its file: the write phase's store must be gone, which
+        // also proves the engines do not keep it alive.
+        Ok(Arc::new(RedbStore::open(&self.0)?))
+    }
+}
+
+/// `Arc<dyn DynStore>` over a redb file: the type-erased path with a
+/// durable store under it.
+struct Dyn(PathBuf);
+
+impl Backend for Dyn {
+    const NAME: &'static str = "Arc<dyn DynStore>";
+    type S = dyn DynStore;
+    fn open(&self) -> Outcome<Arc<dyn DynStore>> {
+        let store: Arc<dyn DynStore> = Arc::new(RedbStore::open(&self.0)?);
+        Ok(store)
+    }
+}
+
+struct ObjectStore(Arc<object_store::memory::InMemory>);
+
+impl Backend for ObjectStore {
+    const NAME: &'static str = "ObjectStoreAdapter(InMemory)";
+    type S = ObjectStoreAdapter;
+    fn open(&self) -> Outcome<Arc<ObjectStoreAdapter>> {
+        Ok(Arc::new(ObjectStoreAdapter::new(self.0.clone())?))
+    }
+}
+
+/// The write, then the check on a reopened store; a panic (a failed
+/// assertion) becomes an error naming the backend.
+fn run<E: Engine, B: Backend>(backend: &B) -> Outcome {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Outcome {
+        let expect = block_on(E::write(backend.open()?))?;
+        block_on(E::check(backend.open()?, expect))
+    }))
+    .unwrap_or_else(|panic| {
+        let msg = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
+            .unwrap_or_default();
+        Err(format!("panicked: {msg}").into())
+    })
+}
+
+fn on_every_backend<E: Engine>() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let results = [
+        (
+            Memory::NAME,
+            run::<E, _>(&Memory(Arc::new(MemoryStore::new()))),
+        ),
+        (Dir::NAME, run::<E, _>(&Dir(dir.path().join("dir")))),
+        (
+            Redb::NAME,
+            run::<E, _>(&Redb(dir.path().join("store.redb"))),
+        ),
+        (Dyn::NAME, run::<E, _>(&Dyn(dir.path().join("dyn.redb")))),
+        (
+            ObjectStore::NAME,
+            run::<E, _>(&ObjectStore(
+                Arc::new(object_store::memory::InMemory::new()),
+            )),
+        ),
+    ];
+    let failed: Vec<String> = results
+        .into_iter()
+        .filter_map(|(name, r)| r.err().map(|e| format!("{name}: {e}")))
+        .collect();
+    assert!(failed.is_empty(), "{}: {failed:#?}", E::NAME);
+}
+
+#[test]
+fn tsz_series() {
+    on_every_backend::<engines::Tsz>();
+}
+
+#[test]
+fn vault_items() {
+    on_every_backend::<engines::VaultItems>();
+}
+
+#[test]
+fn vault_api_keys() {
+    on_every_backend::<engines::ApiKeys>();
+}
+
+#[test]
+fn diff_config_history() {
+    on_every_backend::<engines::Diff>();
+}
+
+#[test]
+fn geo_index_and_fences() {
+    on_every_backend::<engines::Geo>();
+}
+
+#[test]
+fn feed_store() {
+    on_every_backend::<engines::FeedEngine>();
+}
+
+#[test]
+fn upload_sessions() {
+    on_every_backend::<engines::Upload>();
+}
+
+#[test]
+fn upload_dedup() {
+    on_every_backend::<engines::Dedup>();
+}
+
+#[test]
+fn sketch_window_checkpoint() {
+    on_every_backend::<engines::Sketch>();
+}
+
+#[test]
+fn spell_user_dictionary() {
+    on_every_backend::<engines::Spell>();
+}
+
+#[test]
+fn codes_catalog_and_render_cache() {
+    on_every_backend::<engines::Codes>();
+}
+
+#[test]
+fn ocr_job_queue() {
+    on_every_backend::<engines::Ocr>();
+}
+
+#[test]
+fn flow_engine() {
+    on_every_backend::<engines::Flow>();
+}
+
+#[test]
+fn tenant_service() {
+    on_every_backend::<engines::Tenant>();
+}
+
+#[test]
+fn dispute_desk() {
+    on_every_backend::<engines::Dispute>();
+}
