@@ -340,14 +340,11 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// Stores `data` as new chunks of equal size (none larger than
-    /// [`CHUNK_SIZE`]), appending their extents.
+    /// Stores `data` as new chunks of [`CHUNK_SIZE`] (the last one
+    /// shorter), appending their extents. Full chunks fill redb's 1 MiB
+    /// allocations; a short tail is stored in ordinary pages.
     fn write_chunks(&mut self, data: &[u8], out: &mut Vec<Extent>) -> Result<()> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        let count = data.len().div_ceil(CHUNK_SIZE);
-        for piece in data.chunks(data.len().div_ceil(count)) {
+        for piece in data.chunks(CHUNK_SIZE) {
             let chunk = self.next(LAST_CHUNK)?;
             self.chunks.insert(chunk, piece).map_err(err)?;
             self.refs.insert(chunk, 1).map_err(err)?;
