@@ -8,7 +8,8 @@
 
 use blocksmith::feed::cursor::RunState;
 use blocksmith::feed::{
-    Candidate, CursorKey, Delivery, Feed, FeedOptions, Kind, Post, PostId, Scorer, UserId, diversify,
+    Candidate, CursorKey, Delivery, Feed, FeedOptions, Kind, Post, PostId, Scorer, UserId,
+    diversify,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::HashMap;

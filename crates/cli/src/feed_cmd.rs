@@ -2,7 +2,7 @@
 
 use crate::output::{CliError, Output};
 use blocksmith_feed::sim::{self, SimOptions};
-use blocksmith_feed::{CursorKey, Delivery, Feed, FeedOptions, FeedItem, FeedStore, UserId};
+use blocksmith_feed::{CursorKey, Delivery, Feed, FeedItem, FeedOptions, FeedStore, UserId};
 use blocksmith_store::{RedbStore, block_on};
 use clap::Subcommand;
 use serde_json::{Value, json};

@@ -16,7 +16,7 @@ pub mod sim;
 
 pub use cursor::{Cursor, CursorKey, RunState};
 pub use error::{Error, Result};
-pub use feed::{Delivery, Feed, FeedOptions, FeedItem, FeedStats, Page, SeenPolicy};
+pub use feed::{Delivery, Feed, FeedItem, FeedOptions, FeedStats, Page, SeenPolicy};
 pub use inbox::{Entry, Inbox};
 pub use model::{Interaction, Kind, Post, PostId, UserId, decay};
 pub use persist::{BlockingFeedStore, FeedStore, SaveStats};

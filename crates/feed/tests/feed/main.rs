@@ -7,7 +7,7 @@ mod pagination;
 mod persistence;
 mod reference;
 
-use blocksmith_feed::{CursorKey, Feed, FeedOptions, FeedItem, Page, UserId};
+use blocksmith_feed::{CursorKey, Feed, FeedItem, FeedOptions, Page, UserId};
 
 pub(crate) const HOUR: i64 = 3_600_000;
 
