@@ -255,6 +255,15 @@ fn check_ids(ids: &[String]) -> Result<()> {
 /// Renders every id in parallel. Output order is input order whatever the
 /// thread count; the first failure (an id that does not encode, a render
 /// that does not verify) fails the batch.
+///
+/// # Errors
+/// - [`Error::InvalidOption`] if an id is empty, longer than 128 bytes, has a
+///   character other than `A-Z a-z 0-9 - _ .`, starts with `.`, or repeats;
+/// - as [`encode`](crate::encode()) if a payload does not encode, and as
+///   [`render::to_image`] if the template's render
+///   options do not fit a symbol;
+/// - [`Error::Verify`] if a render does not decode back (with `verify` on) or
+///   a render thread panicked.
 pub fn render_batch(t: &Template, ids: &[String]) -> Result<(Vec<Item>, Manifest)> {
     check_ids(ids)?;
     let threads = if t.threads == 0 {
@@ -309,6 +318,9 @@ fn manifest_for(t: &Template, items: &[Item], cached: &[bool]) -> Manifest {
 }
 
 /// Writes a batch into `dir` (`<id>.<ext>` files and `manifest.json`).
+///
+/// # Errors
+/// [`Error::Io`] if the directory cannot be created or a file written.
 pub fn write_dir(dir: &std::path::Path, items: &[Item], manifest: &Manifest) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     for i in items {
@@ -364,6 +376,11 @@ impl<S: Store> RenderCache<S> {
     /// thread waiting for the batch), so an async host renders a campaign
     /// on its blocking pool (Tokio's `spawn_blocking`) or a thread of its
     /// own, not on a task that serves requests.
+    ///
+    /// # Errors
+    /// As [`render_batch`] for the ids and the renders; [`Error::Store`] if
+    /// `campaign`, the prefix or a cache key does not make a valid key or the
+    /// store fails. Renders stored before a failure stay cached.
     pub async fn render_campaign(
         &self,
         campaign: &str,
@@ -431,6 +448,10 @@ impl<S: Store> RenderCache<S> {
     }
 
     /// The stored manifest of `campaign`.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if `campaign` or the prefix does not make a valid key,
+    /// the store fails, or the stored record is not a manifest of this version.
     pub async fn manifest(&self, campaign: &str) -> Result<Option<Manifest>> {
         Ok(self
             .store
@@ -440,6 +461,10 @@ impl<S: Store> RenderCache<S> {
     }
 
     /// The stored bytes of a render.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if `cache_key` or the prefix does not make a valid key or
+    /// the store fails.
     pub async fn get(&self, cache_key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
             .store
@@ -463,6 +488,9 @@ pub struct BlockingRenderCache<'a, S>(&'a RenderCache<S>);
 
 impl<S: Store> BlockingRenderCache<'_, S> {
     /// [`RenderCache::render_campaign`].
+    ///
+    /// # Errors
+    /// As [`RenderCache::render_campaign`].
     pub fn render_campaign(
         &self,
         campaign: &str,
@@ -472,10 +500,16 @@ impl<S: Store> BlockingRenderCache<'_, S> {
         blocksmith_store::block_on(self.0.render_campaign(campaign, t, ids))
     }
     /// [`RenderCache::manifest`].
+    ///
+    /// # Errors
+    /// As [`RenderCache::manifest`].
     pub fn manifest(&self, campaign: &str) -> Result<Option<Manifest>> {
         blocksmith_store::block_on(self.0.manifest(campaign))
     }
     /// [`RenderCache::get`].
+    ///
+    /// # Errors
+    /// As [`RenderCache::get`].
     pub fn get(&self, cache_key: &str) -> Result<Option<Vec<u8>>> {
         blocksmith_store::block_on(self.0.get(cache_key))
     }

@@ -61,9 +61,19 @@ impl Record for Product {
 /// uses [`StoreCatalog::blocking`].
 pub trait Catalog: Sync {
     /// The product with this GTIN, if known.
+    ///
+    /// # Errors
+    /// Whatever the catalog's source fails with: [`StoreCatalog`] gives
+    /// [`Error::Store`](crate::Error::Store) if its prefix does not make a
+    /// valid key, the store fails, or the stored record is not a product
+    /// record of this version; [`MemoryCatalog`] never fails.
     fn lookup(&self, gtin: &Gtin) -> impl Future<Output = Result<Option<Product>>> + Send;
 
-    /// Resolves a scanned code to a GTIN and looks it up.
+    /// Resolves a scanned code to a GTIN and looks it up (`None` if the code
+    /// names no GTIN or the catalog does not know it).
+    ///
+    /// # Errors
+    /// As [`Catalog::lookup`].
     fn lookup_detection(
         &self,
         d: &Detection,
@@ -145,6 +155,11 @@ impl<S: Store> StoreCatalog<S> {
     }
 
     /// Adds or replaces a product (its `gtin` field must be a valid GTIN).
+    ///
+    /// # Errors
+    /// [`Error::Gtin`](crate::Error::Gtin) if `product.gtin` is not a valid
+    /// GTIN; [`Error::Store`](crate::Error::Store) if the prefix does not make
+    /// a valid key or the store fails.
     pub async fn put(&self, product: &Product) -> Result<()> {
         let g = Gtin::parse(&product.gtin)?;
         let mut p = product.clone();
@@ -156,12 +171,19 @@ impl<S: Store> StoreCatalog<S> {
     }
 
     /// Removes a product (idempotent).
+    ///
+    /// # Errors
+    /// [`Error::Store`](crate::Error::Store) if the prefix does not make a
+    /// valid key or the store fails.
     pub async fn remove(&self, gtin: &Gtin) -> Result<()> {
         self.store.delete(&self.key(gtin)?).await?;
         Ok(())
     }
 
     /// How many products the catalog holds.
+    ///
+    /// # Errors
+    /// [`Error::Store`](crate::Error::Store) if the store fails to list.
     pub async fn len(&self) -> Result<usize> {
         Ok(self
             .store
@@ -171,6 +193,9 @@ impl<S: Store> StoreCatalog<S> {
     }
 
     /// Whether the catalog is empty.
+    ///
+    /// # Errors
+    /// As [`StoreCatalog::len`].
     pub async fn is_empty(&self) -> Result<bool> {
         Ok(self.len().await? == 0)
     }
@@ -200,26 +225,46 @@ pub struct BlockingCatalog<'a, S>(&'a StoreCatalog<S>);
 
 impl<S: Store> BlockingCatalog<'_, S> {
     /// [`StoreCatalog::put`].
+    ///
+    /// # Errors
+    /// As [`StoreCatalog::put`].
     pub fn put(&self, product: &Product) -> Result<()> {
         block_on(self.0.put(product))
     }
     /// [`StoreCatalog::remove`].
+    ///
+    /// # Errors
+    /// As [`StoreCatalog::remove`].
     pub fn remove(&self, gtin: &Gtin) -> Result<()> {
         block_on(self.0.remove(gtin))
     }
     /// [`StoreCatalog::len`].
+    ///
+    /// # Errors
+    /// As [`StoreCatalog::len`].
     pub fn len(&self) -> Result<usize> {
         block_on(self.0.len())
     }
     /// [`StoreCatalog::is_empty`].
+    ///
+    /// # Errors
+    /// As [`StoreCatalog::len`].
     pub fn is_empty(&self) -> Result<bool> {
         block_on(self.0.is_empty())
     }
     /// [`Catalog::lookup`].
+    ///
+    /// # Errors
+    /// [`Error::Store`](crate::Error::Store) if the prefix does not make a
+    /// valid key, the store fails, or the stored record is not a product
+    /// record of this version.
     pub fn lookup(&self, gtin: &Gtin) -> Result<Option<Product>> {
         block_on(self.0.lookup(gtin))
     }
     /// [`Catalog::lookup_detection`].
+    ///
+    /// # Errors
+    /// As [`BlockingCatalog::lookup`].
     pub fn lookup_detection(&self, d: &Detection) -> Result<Option<(Gtin, Product)>> {
         block_on(self.0.lookup_detection(d))
     }

@@ -61,6 +61,10 @@ impl Degradation {
     }
 
     /// Applies the degradation; `seed` makes noise reproducible.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] if a perspective has no projective map (an
+    /// empty image); [`Error::Image`] if the JPEG round trip fails.
     pub fn apply(&self, img: &GrayImage, seed: u64) -> Result<GrayImage> {
         Ok(match *self {
             Degradation::None => img.clone(),

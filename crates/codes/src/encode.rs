@@ -154,9 +154,17 @@ pub struct Symbol {
 }
 
 impl Symbol {
-    /// Whether the module at column `x`, row `y` is dark; out of range is light.
+    /// Whether the module at column `x`, row `y` is dark; out of range is light
+    /// (so is a module `modules` lacks, in a symbol deserialized with fewer
+    /// than `width * height` entries).
     pub fn get(&self, x: usize, y: usize) -> bool {
-        x < self.width && y < self.height && self.modules[y * self.width + x]
+        x < self.width
+            && y < self.height
+            && self
+                .modules
+                .get(y * self.width + x)
+                .copied()
+                .unwrap_or(false)
     }
 }
 
@@ -167,6 +175,13 @@ impl Symbol {
 /// let s = encode("4006381333931", &EncodeOptions::new(Symbology::Ean13)).unwrap();
 /// assert_eq!((s.width, s.height), (95, 1));
 /// ```
+///
+/// # Errors
+/// - [`Error::InvalidOption`] if a forced QR version or mask is out of range
+///   for the symbology, or Micro QR is asked for level H;
+/// - [`Error::Encode`] if the payload cannot be encoded in the symbology
+///   (characters or length it does not allow, a wrong check digit, empty, too
+///   long for every version or the forced one).
 pub fn encode(data: &str, options: &EncodeOptions) -> Result<Symbol> {
     match options.symbology {
         Symbology::Qr | Symbology::MicroQr => encode_qr(data.as_bytes(), data, options),
@@ -176,6 +191,10 @@ pub fn encode(data: &str, options: &EncodeOptions) -> Result<Symbol> {
 }
 
 /// Encodes raw bytes as QR or Micro QR (byte mode keeps arbitrary binary).
+///
+/// # Errors
+/// [`Error::InvalidOption`] if `options.symbology` is not QR or Micro QR;
+/// otherwise as [`encode`].
 pub fn encode_qr_bytes(data: &[u8], options: &EncodeOptions) -> Result<Symbol> {
     if !matches!(options.symbology, Symbology::Qr | Symbology::MicroQr) {
         return Err(Error::InvalidOption(

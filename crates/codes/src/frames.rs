@@ -152,6 +152,10 @@ impl FrameScanner {
     }
 
     /// Processes one grayscale frame (a camera's Y plane, `width * height` bytes).
+    ///
+    /// # Errors
+    /// [`Error::Image`] if a dimension is zero or `luma` is not `width * height`
+    /// bytes; then as [`FrameScanner::push_image`].
     pub fn push(&mut self, width: u32, height: u32, luma: &[u8]) -> Result<FrameResult> {
         if width == 0 || height == 0 || u64::from(width) * u64::from(height) != luma.len() as u64 {
             return Err(Error::Image(format!(
@@ -165,7 +169,15 @@ impl FrameScanner {
     }
 
     /// Processes one frame.
+    ///
+    /// # Errors
+    /// [`Error::Image`] if the frame is empty; [`Error::ImageTooLarge`] if the
+    /// region scanned has more than the scan options' `max_pixels`. A frame
+    /// without a code is not an error.
     pub fn push_image(&mut self, img: &GrayImage) -> Result<FrameResult> {
+        if img.width() == 0 || img.height() == 0 {
+            return Err(Error::Image("empty frame".into()));
+        }
         self.frame += 1;
         let roi = clamp_roi(
             self.options.roi.unwrap_or(Roi {

@@ -285,6 +285,10 @@ impl Message {
 
     /// A GS1 Digital Link URI on `base` (e.g. `https://id.gs1.org`): the
     /// primary key and its qualifiers in the path, the rest as query parameters.
+    ///
+    /// # Errors
+    /// [`Error::Gs1`] with [`Gs1Error::DigitalLink`] if the message has no AI that
+    /// can be a Digital Link primary key (01, 00, 414, 8006, ...).
     pub fn to_digital_link(&self, base: &str) -> Result<String> {
         let primary = self
             .elements
@@ -400,6 +404,19 @@ pub const MAX_INPUT: usize = 8192;
 /// DataBar), an optional leading FNC1 as [`GS`], then AIs and values with
 /// variable-length values ended by [`GS`]. Bracketed input `(01)...` is
 /// accepted too.
+///
+/// # Errors
+/// [`Error::Gs1`] with the byte offset of the problem and the reason:
+/// - [`Gs1Error::TooLong`] if `input` is longer than [`MAX_INPUT`];
+/// - [`Gs1Error::Empty`] if nothing follows the symbology identifier and FNC1;
+/// - [`Gs1Error::UnknownAi`] if no known AI starts at a field;
+/// - [`Gs1Error::Truncated`] if the input ends inside a fixed-length field;
+/// - [`Gs1Error::TooLong`], [`Gs1Error::TooShort`], [`Gs1Error::BadChar`],
+///   [`Gs1Error::CheckDigit`] or [`Gs1Error::BadDate`] if a value breaks its
+///   AI's rules;
+/// - [`Gs1Error::Duplicate`] if an AI appears twice.
+///
+/// Bracketed input fails as [`parse_bracketed`].
 pub fn parse(input: &str) -> Result<Message> {
     if input.len() > MAX_INPUT {
         return Err(err(
@@ -457,6 +474,16 @@ pub fn parse(input: &str) -> Result<Message> {
 }
 
 /// Parses the bracketed human-readable form `(01)09506000134352(10)AB`.
+///
+/// # Errors
+/// [`Error::Gs1`] with the byte offset of the problem and the reason:
+/// - [`Gs1Error::Empty`] if `input` is empty;
+/// - [`Gs1Error::Syntax`] if a field does not start with `(` or has no `)`;
+/// - [`Gs1Error::UnknownAi`] if the AI in brackets is not known;
+/// - [`Gs1Error::TooLong`], [`Gs1Error::TooShort`], [`Gs1Error::BadChar`],
+///   [`Gs1Error::CheckDigit`] or [`Gs1Error::BadDate`] if a value breaks its
+///   AI's rules;
+/// - [`Gs1Error::Duplicate`] if an AI appears twice.
 pub fn parse_bracketed(input: &str) -> Result<Message> {
     let mut msg = Message::default();
     let mut pos = 0;
@@ -556,6 +583,19 @@ fn alias(key: &str) -> &str {
 
 /// Parses a GS1 Digital Link URI (`https://host/[prefix/]01/<gtin>[/22/..][/10/..][/21/..][?17=..&..]`).
 /// Query parameters that are not AIs are ignored, as the standard says.
+///
+/// # Errors
+/// [`Error::Gs1`] with the byte offset of the problem and the reason:
+/// - [`Gs1Error::DigitalLink`] if `url` is longer than [`MAX_INPUT`], has no
+///   `http` or `https` scheme, no primary key in its path, a path AI without a
+///   value, a path qualifier its primary key does not allow or out of order, a
+///   bad percent escape or a value that is not UTF-8;
+/// - [`Gs1Error::UnknownAi`] if a path segment or a numeric query key is not a
+///   known AI;
+/// - [`Gs1Error::TooLong`], [`Gs1Error::TooShort`], [`Gs1Error::BadChar`],
+///   [`Gs1Error::CheckDigit`] or [`Gs1Error::BadDate`] if a value breaks its
+///   AI's rules;
+/// - [`Gs1Error::Duplicate`] if an AI appears twice.
 pub fn parse_digital_link(url: &str) -> Result<Message> {
     if url.len() > MAX_INPUT {
         return Err(err(MAX_INPUT, Gs1Error::DigitalLink("too long".into())));
@@ -644,6 +684,11 @@ pub fn parse_digital_link(url: &str) -> Result<Message> {
 }
 
 /// Builds a message from `(ai, value)` pairs, validating each.
+///
+/// # Errors
+/// [`Error::Gs1`] with [`Gs1Error::UnknownAi`] for an AI not in the table,
+/// [`Gs1Error::Empty`] if `pairs` is empty, and as [`parse`] for a value that
+/// breaks its AI's rules or an AI given twice.
 pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Message> {
     let mut msg = Message::default();
     for (ai, value) in pairs {

@@ -8,6 +8,10 @@ use crate::{Error, Result};
 /// ```
 /// assert_eq!(blocksmith_codes::gtin::check_digit("400638133393").unwrap(), 1);
 /// ```
+///
+/// # Errors
+/// [`GtinError::NonDigit`] with the position (from the left) of the rightmost
+/// character that is not an ASCII digit.
 pub fn check_digit(body: &str) -> Result<u8, GtinError> {
     let mut sum = 0u32;
     for (i, b) in body.bytes().rev().enumerate() {
@@ -21,6 +25,11 @@ pub fn check_digit(body: &str) -> Result<u8, GtinError> {
 }
 
 /// Validates a GTIN-8, -12, -13 or -14 (length, digits, check digit).
+///
+/// # Errors
+/// [`GtinError::Length`] if `gtin` is not 8, 12, 13 or 14 bytes long;
+/// [`GtinError::NonDigit`] at the first character that is not an ASCII digit;
+/// [`GtinError::CheckDigit`] if the last digit is not the check digit.
 pub fn validate(gtin: &str) -> Result<(), GtinError> {
     if !matches!(gtin.len(), 8 | 12 | 13 | 14) {
         return Err(GtinError::Length(gtin.chars().count()));
@@ -43,6 +52,9 @@ pub struct Gtin([u8; 14]);
 
 impl Gtin {
     /// Parses and validates a GTIN of 8, 12, 13 or 14 digits.
+    ///
+    /// # Errors
+    /// [`Error::Gtin`] with the reason [`validate`] gives.
     pub fn parse(s: &str) -> Result<Self> {
         validate(s).map_err(|reason| Error::Gtin {
             gtin: s.chars().take(32).collect(),
@@ -76,6 +88,11 @@ impl std::fmt::Display for Gtin {
 
 /// Expands a UPC-E (7 digits: number system + 6, or 8 with its check digit)
 /// to the 12-digit UPC-A it stands for.
+///
+/// # Errors
+/// [`GtinError::Length`] if `upce` is not 7 or 8 digits long;
+/// [`GtinError::NonDigit`] at the first character that is not an ASCII digit;
+/// [`GtinError::CheckDigit`] if an 8th digit is not the UPC-A check digit.
 pub fn upce_to_upca(upce: &str) -> Result<String, GtinError> {
     if !(upce.len() == 7 || upce.len() == 8) {
         return Err(GtinError::Length(upce.len()));

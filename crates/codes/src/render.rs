@@ -19,6 +19,9 @@ impl Color {
     pub const WHITE: Color = Color([255, 255, 255]);
 
     /// Parses `#rrggbb`, `rrggbb` or `#rgb`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] if `s` is not 6 or 3 hex digits (with or without `#`).
     pub fn parse(s: &str) -> Result<Self> {
         let h = s.strip_prefix('#').unwrap_or(s);
         let bad = || Error::InvalidOption(format!("bad colour {s:?}, want #rrggbb"));
@@ -73,6 +76,12 @@ pub struct Logo {
 impl Logo {
     /// A logo from PNG or JPEG bytes (at most 4096×4096 = 16,777,216 pixels in all; a
     /// side may be longer when the other is shorter).
+    ///
+    /// # Errors
+    /// [`Error::Image`] if `bytes` do not decode as an image;
+    /// [`Error::ImageTooLarge`] if it holds more than 4096×4096 pixels or is
+    /// larger than 64 MiB. The ratio is checked when the logo is rendered
+    /// ([`RenderOptions::check`]).
     pub fn from_bytes(bytes: &[u8], ratio: f32) -> Result<Self> {
         let opts = crate::ScanOptions::new().with_max_pixels(4096 * 4096);
         let image = crate::scan::load_image(bytes, &opts)?.to_rgba8();
@@ -173,6 +182,17 @@ impl RenderOptions {
     }
 
     /// Checks the options against `symbol`: scale, contrast, logo budget.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidOption`] if the scale is outside 1..=100, the quiet zone
+    ///   over 100 modules, the bar height outside 1..=1000, the output larger than
+    ///   `max_pixels`, or a logo is set on a code that is not QR or with a ratio
+    ///   outside 0..=0.5 or a budget outside 0..=1;
+    /// - [`Error::LowContrast`] if the colours' contrast ratio is under
+    ///   `min_contrast`, or the foreground is lighter than the background without
+    ///   `allow_inverted`;
+    /// - [`Error::LogoTooLarge`] if the logo hides more codewords than its share of
+    ///   the error correction budget.
     pub fn check(&self, symbol: &Symbol) -> Result<()> {
         if !(1..=100).contains(&self.scale) {
             return Err(Error::InvalidOption(format!(
@@ -252,6 +272,11 @@ fn logo_square(symbol: &Symbol, ratio: f32) -> (usize, usize, usize) {
 /// modules under it, counted as damaged codewords (8 modules each, plus one
 /// per row and column of the square for codewords that straddle its edge),
 /// must fit in `budget` times what the error correction restores.
+///
+/// # Errors
+/// [`Error::InvalidOption`] if `symbol` is not a QR code, `ratio` is outside
+/// 0..=0.5 or `budget` outside 0..=1; [`Error::LogoTooLarge`] if the logo
+/// hides more codewords than `budget` times what the error correction restores.
 pub fn logo_budget(symbol: &Symbol, ratio: f32, budget: f32) -> Result<()> {
     if symbol.symbology != Symbology::Qr {
         return Err(Error::InvalidOption(
@@ -302,6 +327,9 @@ pub fn logo_budget(symbol: &Symbol, ratio: f32, budget: f32) -> Result<()> {
 }
 
 /// Renders to an RGB image.
+///
+/// # Errors
+/// As [`RenderOptions::check`]: the options do not fit the symbol.
 pub fn to_image(symbol: &Symbol, o: &RenderOptions) -> Result<RgbImage> {
     o.check(symbol)?;
     let (w, h) = o.pixel_size(symbol);
@@ -356,6 +384,9 @@ pub fn to_image(symbol: &Symbol, o: &RenderOptions) -> Result<RgbImage> {
 }
 
 /// Renders to PNG bytes (deterministic for the same symbol and options).
+///
+/// # Errors
+/// As [`RenderOptions::check`]; [`Error::Image`] if the PNG encoder fails.
 pub fn to_png(symbol: &Symbol, o: &RenderOptions) -> Result<Vec<u8>> {
     let img = to_image(symbol, o)?;
     png_bytes(&img)
@@ -376,6 +407,9 @@ pub(crate) fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
 
 /// Renders to an SVG document: one path of unit squares merged into runs,
 /// in module units scaled by `scale`, crisp at any zoom.
+///
+/// # Errors
+/// As [`RenderOptions::check`]: the options do not fit the symbol.
 pub fn to_svg(symbol: &Symbol, o: &RenderOptions) -> Result<String> {
     o.check(symbol)?;
     let (w, h) = o.pixel_size(symbol);

@@ -27,8 +27,9 @@
 //! variant list and `max_codes`; [`ScanOptions::time_budget`] is checked
 //! between calls, so a scan ends within the budget plus one call. Every call
 //! into `rxing` runs under [`std::panic::catch_unwind`]: a decoder panic on a
-//! crafted image becomes [`Error::DecoderPanic`] for that call (the variant
-//! is abandoned) instead of unwinding through the caller. This is the one
+//! crafted image abandons that variant and is counted in
+//! [`ScanReport::decoder_panics`] instead of unwinding through the caller
+//! (the scan goes on with the next variant). This is the one
 //! place the crate catches panics, because the panicking code is a
 //! third-party decoder fed with untrusted pixels, and the state it leaves is
 //! only its own scratch buffers, which are dropped.
@@ -210,12 +211,22 @@ pub struct ScanReport {
 }
 
 /// Decodes an image file (PNG or JPEG) from bytes and scans it.
+///
+/// # Errors
+/// As [`load_image`], then as [`scan_gray`].
 pub fn scan_bytes(bytes: &[u8], options: &ScanOptions) -> Result<ScanReport> {
     let img = load_image(bytes, options)?;
     scan_gray(&img.to_luma8(), options)
 }
 
 /// Decodes an image file to a [`DynamicImage`] under the limits of `options`.
+///
+/// # Errors
+/// [`Error::ImageTooLarge`] if `bytes` are longer than
+/// [`ScanOptions::max_input_bytes`] or the image has more than
+/// [`ScanOptions::max_pixels`] pixels (checked from the header, before
+/// decoding); [`Error::Image`] if the format is not recognised, the header
+/// or the pixels do not decode, or the image is empty.
 pub fn load_image(bytes: &[u8], options: &ScanOptions) -> Result<DynamicImage> {
     if bytes.len() > options.max_input_bytes {
         return Err(Error::ImageTooLarge {
@@ -253,12 +264,19 @@ pub fn load_image(bytes: &[u8], options: &ScanOptions) -> Result<DynamicImage> {
 }
 
 /// Scans a colour or grayscale image.
+///
+/// # Errors
+/// As [`scan_gray`].
 pub fn scan_image(img: &DynamicImage, options: &ScanOptions) -> Result<ScanReport> {
     scan_gray(&img.to_luma8(), options)
 }
 
 /// Scans an 8-bit grayscale buffer (`width * height` bytes, row-major), as a
 /// camera's Y plane.
+///
+/// # Errors
+/// [`Error::Image`] if a dimension is zero or `luma` is not `width * height`
+/// bytes; then as [`scan_gray`].
 pub fn scan_luma(
     width: u32,
     height: u32,
@@ -625,6 +643,12 @@ fn variants(options: &ScanOptions, base_scale: f32) -> Vec<Variant> {
 }
 
 /// Scans a grayscale image.
+///
+/// # Errors
+/// [`Error::Image`] if the image is empty; [`Error::ImageTooLarge`] if it has
+/// more than [`ScanOptions::max_pixels`] pixels. Finding no code is not an
+/// error (an empty [`ScanReport::codes`]), nor is a decoder panic (counted in
+/// [`ScanReport::decoder_panics`]) or an exhausted time budget.
 pub fn scan_gray(img: &GrayImage, options: &ScanOptions) -> Result<ScanReport> {
     let start = Instant::now();
     let (w, h) = img.dimensions();

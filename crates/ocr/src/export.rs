@@ -127,6 +127,9 @@ pub fn to_json(doc: &Document) -> String {
 }
 
 /// Reads a document back from [`to_json`] output.
+///
+/// # Errors
+/// [`Error::Serde`] if `s` is not the JSON of a [`Document`].
 pub fn from_json(s: &str) -> Result<Document> {
     serde_json::from_str(s).map_err(|e| Error::Serde(e.to_string()))
 }

@@ -68,6 +68,11 @@ impl Limits {
     }
 
     /// Checks declared dimensions against the limits.
+    ///
+    /// # Errors
+    /// [`Error::EmptyImage`] if a dimension is zero; [`Error::DimensionsTooLarge`]
+    /// if the width or height is over its limit; [`Error::TooManyPixels`] if
+    /// `width * height` is over [`Limits::max_pixels`].
     pub fn check_dimensions(&self, width: u32, height: u32) -> Result<()> {
         if width == 0 || height == 0 {
             return Err(Error::EmptyImage);
@@ -131,6 +136,17 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
 /// Decodes every page of a document image, enforcing `limits`.
 ///
 /// PNG, JPEG and PNM yield one page; TIFF yields one page per image file directory.
+///
+/// # Errors
+/// - [`Error::TooManyBytes`] if `bytes` are longer than [`Limits::max_bytes`];
+/// - [`Error::UnknownFormat`] if the magic bytes are not PNG, JPEG, TIFF or PNM;
+/// - as [`Limits::check_dimensions`] for any page's declared size (checked
+///   from the header, before its pixels are decoded);
+/// - [`Error::TooManyPages`] if a TIFF has more than [`Limits::max_pages`] pages;
+/// - [`Error::TooManyPixels`] if a decoder's allocation limit trips;
+/// - [`Error::Corrupt`] if the file is damaged or uses a feature of its format
+///   this crate does not read (a TIFF colour type other than 1-, 8- or 16-bit
+///   gray, gray with alpha, 8- or 16-bit RGB or 8-bit RGBA).
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Vec<DynamicImage>> {
     if bytes.len() > limits.max_bytes {
         return Err(Error::TooManyBytes {
@@ -148,6 +164,10 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Vec<DynamicImage>> {
 }
 
 /// Reads the dimensions of the first page from the header only.
+///
+/// # Errors
+/// [`Error::UnknownFormat`] if the magic bytes are not PNG, JPEG, TIFF or PNM;
+/// [`Error::Corrupt`] if the header does not decode.
 pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32)> {
     let format = sniff(bytes).ok_or(Error::UnknownFormat)?;
     if format == Format::Tiff {

@@ -220,6 +220,11 @@ impl<S: Store> JobQueue<S> {
 
     /// Submits a document; returns its id. Submitting the same bytes with the same options
     /// again returns the same id without new work; a failed or cancelled job is queued again.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOptions`] as [`EngineOptions::validate`];
+    /// [`Error::Store`] if the prefix does not make a valid key, the store fails,
+    /// or a stored job record is not of this version.
     pub async fn submit(&self, bytes: &[u8], options: &EngineOptions) -> Result<JobId> {
         options.validate()?;
         let id = Self::job_id(bytes, options);
@@ -262,11 +267,19 @@ impl<S: Store> JobQueue<S> {
     }
 
     /// The job's status.
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`] if no job has this id; [`Error::Store`] if the
+    /// prefix and id do not make a valid key, the store fails, or the job record
+    /// is not of this version.
     pub async fn status(&self, id: &JobId) -> Result<JobStatus> {
         Ok(self.load(id).await?.0.status)
     }
 
     /// Every job id in the queue.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store fails to list.
     pub async fn list(&self) -> Result<Vec<JobId>> {
         let metas = self.store.list_all(&format!("{}/", self.prefix)).await?;
         Ok(metas
@@ -283,6 +296,11 @@ impl<S: Store> JobQueue<S> {
     }
 
     /// The result of a finished job.
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`] if no job has this id; [`Error::NoResult`] if the
+    /// job is not `Done` or one of its pages is missing; [`Error::Store`] if a key
+    /// is not valid, the store fails, or a record is not of this version.
     pub async fn result(&self, id: &JobId) -> Result<Document> {
         let (rec, _) = self.load(id).await?;
         if rec.status != JobStatus::Done {
@@ -309,6 +327,11 @@ impl<S: Store> JobQueue<S> {
 
     /// Cancels a queued or running job (a running job stops after its current page).
     /// Returns the status after the call; finished jobs are left as they are.
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`] if no job has this id; [`Error::Store`] if a key is
+    /// not valid, the store fails, the record is not of this version, or the
+    /// compare-and-swap keeps losing to other writers.
     pub async fn cancel(&self, id: &JobId) -> Result<JobStatus> {
         let key = self.key(id, "job")?;
         let mut out = None;
@@ -330,6 +353,11 @@ impl<S: Store> JobQueue<S> {
 
     /// Claims a job for this worker if it is queued or its previous worker's lease ran out.
     /// Returns false if another worker holds it or it is finished.
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`] if no job has this id; [`Error::Store`] if a key is
+    /// not valid, the store fails or the record is not of this version. Losing
+    /// the claim to another worker is `Ok(false)`, not an error.
     pub async fn claim(&self, id: &JobId) -> Result<bool> {
         let (mut rec, version) = self.load(id).await?;
         let now = self.now_ms();
@@ -436,6 +464,13 @@ impl<S: Store> JobQueue<S> {
     ///
     /// Recognition runs on the task that polls this future, a page at a time between store
     /// calls (CPU work: see the [module docs](self)).
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`] if no job has this id; [`Error::Store`] if the
+    /// job's input is missing, a key is not valid, the store fails, or a record is
+    /// not of this version (the job's lease then runs out and another worker
+    /// takes it over). An input that does not decode or a recognizer failure is
+    /// not an error of this call: it is recorded in the job (retried, or `Failed`).
     pub async fn process(&self, engine: &Engine, id: &JobId, report: &mut RunReport) -> Result<()> {
         match self.execute(engine, id).await? {
             Outcome::Cancelled => report.cancelled += 1,
@@ -485,6 +520,10 @@ impl<S: Store> JobQueue<S> {
     /// work on the polling task (see the [module docs](self)); for several jobs at once run
     /// this future on several tasks (claims are exclusive) or use
     /// [`BlockingJobQueue::run_pending`] on a thread of your own.
+    ///
+    /// # Errors
+    /// The first error of [`JobQueue::list`], [`JobQueue::claim`] or
+    /// [`JobQueue::process`]; the jobs finished before it stay finished.
     pub async fn run_pending(&self, engine: &Engine) -> Result<RunReport> {
         let mut report = RunReport::default();
         loop {
@@ -529,30 +568,51 @@ pub struct BlockingJobQueue<'a, S>(&'a JobQueue<S>);
 
 impl<S: Store> BlockingJobQueue<'_, S> {
     /// [`JobQueue::submit`].
+    ///
+    /// # Errors
+    /// As [`JobQueue::submit`].
     pub fn submit(&self, bytes: &[u8], options: &EngineOptions) -> Result<JobId> {
         block_on(self.0.submit(bytes, options))
     }
     /// [`JobQueue::status`].
+    ///
+    /// # Errors
+    /// As [`JobQueue::status`].
     pub fn status(&self, id: &JobId) -> Result<JobStatus> {
         block_on(self.0.status(id))
     }
     /// [`JobQueue::list`].
+    ///
+    /// # Errors
+    /// As [`JobQueue::list`].
     pub fn list(&self) -> Result<Vec<JobId>> {
         block_on(self.0.list())
     }
     /// [`JobQueue::result`].
+    ///
+    /// # Errors
+    /// As [`JobQueue::result`].
     pub fn result(&self, id: &JobId) -> Result<Document> {
         block_on(self.0.result(id))
     }
     /// [`JobQueue::cancel`].
+    ///
+    /// # Errors
+    /// As [`JobQueue::cancel`].
     pub fn cancel(&self, id: &JobId) -> Result<JobStatus> {
         block_on(self.0.cancel(id))
     }
     /// [`JobQueue::claim`].
+    ///
+    /// # Errors
+    /// As [`JobQueue::claim`].
     pub fn claim(&self, id: &JobId) -> Result<bool> {
         block_on(self.0.claim(id))
     }
     /// [`JobQueue::process`].
+    ///
+    /// # Errors
+    /// As [`JobQueue::process`].
     pub fn process(&self, engine: &Engine, id: &JobId, report: &mut RunReport) -> Result<()> {
         block_on(self.0.process(engine, id, report))
     }
@@ -560,6 +620,12 @@ impl<S: Store> BlockingJobQueue<'_, S> {
     /// [`JobQueue::run_pending`], with the jobs spread over at most `max_concurrency` scoped
     /// threads (each claims, recognises and records jobs with blocking calls), until none is
     /// left. Retries happen within the same call.
+    ///
+    /// # Errors
+    /// The first error any worker met (as [`JobQueue::claim`] and
+    /// [`JobQueue::process`]) or of listing the jobs. The other workers go on
+    /// with the jobs left in that round before the call returns it; jobs
+    /// finished stay finished.
     pub fn run_pending(&self, engine: &Engine, max_concurrency: usize) -> Result<RunReport> {
         let q = self.0;
         let report = Mutex::new(RunReport::default());

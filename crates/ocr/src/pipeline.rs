@@ -88,6 +88,12 @@ impl EngineOptions {
     }
 
     /// Checks that every option is in range.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOptions`] if `target_dpi` is outside 30..=2400, `source_dpi`
+    /// outside 10..=4800, `max_skew` outside 0..=45, a Sauvola window under 3 or
+    /// `k` outside 0..=1, `median_radius` over 10, or `review_threshold` outside
+    /// 0..=1.
     pub fn validate(&self) -> Result<()> {
         let p = &self.preprocess;
         if !(p.target_dpi.is_finite() && (30.0..=2400.0).contains(&p.target_dpi)) {
@@ -188,16 +194,27 @@ impl Engine {
     }
 
     /// Decodes every page of an input file under the engine's limits.
+    ///
+    /// # Errors
+    /// As [`input::decode`] under the engine's limits.
     pub fn decode(&self, bytes: &[u8]) -> Result<Vec<DynamicImage>> {
         input::decode(bytes, &self.opts.limits)
     }
 
     /// Runs the pipeline on one decoded page (page index 0).
+    ///
+    /// # Errors
+    /// As [`Engine::process_page`].
     pub fn process_image(&self, img: &DynamicImage) -> Result<Page> {
         self.process_page(img, 0)
     }
 
     /// Runs the pipeline on one decoded page with the given index.
+    ///
+    /// # Errors
+    /// As [`EngineOptions::validate`] for the engine's options; as
+    /// [`Limits::check_dimensions`] for the image's size; [`Error::Recognizer`]
+    /// if the recognizer panics on a line (the panic is caught).
     pub fn process_page(&self, img: &DynamicImage, index: u32) -> Result<Page> {
         self.opts.validate()?;
         self.opts
@@ -234,6 +251,10 @@ impl Engine {
     }
 
     /// Decodes and processes every page of an input file.
+    ///
+    /// # Errors
+    /// As [`EngineOptions::validate`], then as [`input::decode`], then as
+    /// [`Engine::process_page`] for each page.
     pub fn process_bytes(&self, bytes: &[u8]) -> Result<Document> {
         self.opts.validate()?;
         let t0 = Instant::now();

@@ -124,6 +124,11 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
     }
 
     /// Runs every check, stopping at the first failure; cleans up its keys.
+    ///
+    /// # Errors
+    /// A [`Failure`] naming the first check the store failed and what went wrong (an unexpected
+    /// error, a wrong value, a lost update in the race). The keys of the checks run so far are
+    /// cleaned up first.
     pub fn run(&self) -> Result<Report, Failure> {
         let checks: [(&'static str, Check<'a, S>); 15] = [
             ("put_get_head", Self::put_get_head),
@@ -813,6 +818,9 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
 
 /// The increment used by the race: a decimal counter (public so hosts can
 /// drive the same race across processes).
+///
+/// # Errors
+/// [`Error::Corrupt`] if `old` is not a decimal `u64`.
 pub fn increment(old: Option<&Bytes>) -> crate::Result<Option<Bytes>> {
     let n: u64 = match old {
         None => 0,

@@ -143,6 +143,11 @@ impl DirStore {
     pub const DEFAULT_DIRECT_MIN: u64 = 1 << 20;
 
     /// Opens (creating if needed) a store rooted at `root`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the store's directories cannot be created or its marker file read or
+    /// written; [`Error::Corrupt`] if `root` holds a marker file of something else (another
+    /// program's directory, or a store format this version does not read).
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref();
         let store = DirStore {

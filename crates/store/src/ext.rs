@@ -57,6 +57,9 @@ pub const DEFAULT_UPDATE_ATTEMPTS: u32 = 1000;
 /// ```
 pub trait StoreExt: Store {
     /// Like [`Store::get`] but a missing key is `Ok(None)`.
+    ///
+    /// # Errors
+    /// As [`Store::get`], save [`Error::NotFound`].
     fn get_opt(&self, key: &Key) -> impl Future<Output = Result<Option<GetResult>>> + Send {
         async move {
             match self.get(key, GetOptions::new()).await {
@@ -68,6 +71,9 @@ pub trait StoreExt: Store {
     }
 
     /// Reads a byte range of an object (see [`crate::ByteRange`]).
+    ///
+    /// # Errors
+    /// As [`Store::get`]: [`Error::InvalidRange`] if the range does not fit the object.
     fn get_range(
         &self,
         key: &Key,
@@ -78,6 +84,9 @@ pub trait StoreExt: Store {
 
     /// Writes a value under a condition: [`Store::put`] taking anything that
     /// converts into [`Bytes`] and [`PutOptions`] (a [`PutMode`] does).
+    ///
+    /// # Errors
+    /// As [`Store::put`].
     fn put_opts(
         &self,
         key: &Key,
@@ -95,6 +104,12 @@ pub trait StoreExt: Store {
     /// the value is read again and `f` called again, up to
     /// [`DEFAULT_UPDATE_ATTEMPTS`] times. Returns the new version, or `None` if
     /// `f` chose not to write. Needs create-only and compare-and-swap.
+    ///
+    /// # Errors
+    /// What `f` returns (its own errors as [`Error::Other`]); [`Error::TooManyConflicts`] if the
+    /// compare-and-swap loses [`DEFAULT_UPDATE_ATTEMPTS`] times in a row; [`Error::Unsupported`] on
+    /// a backend without create-only or compare-and-swap puts; as [`Store::get`] and [`Store::put`]
+    /// otherwise.
     fn update<F>(&self, key: &Key, mut f: F) -> impl Future<Output = Result<Option<Version>>> + Send
     where
         F: FnMut(Option<&Bytes>) -> Result<Option<Bytes>> + Send,
@@ -123,6 +138,9 @@ pub trait StoreExt: Store {
     }
 
     /// Lists every object under `prefix`, following pagination.
+    ///
+    /// # Errors
+    /// As [`Store::list`], for any page.
     fn list_all(&self, prefix: &str) -> impl Future<Output = Result<Vec<ObjectMeta>>> + Send {
         let prefix = prefix.to_string();
         async move {
@@ -142,6 +160,11 @@ pub trait StoreExt: Store {
     }
 
     /// Reads a typed record; `Ok(None)` if the key is missing.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if the stored bytes are not a record or are a record of another kind;
+    /// [`Error::SchemaMismatch`] if the record has another schema version; [`Error::Serde`] if its
+    /// payload does not deserialize as `T`; as [`Store::get`] otherwise.
     fn get_record<T: Record + Send>(
         &self,
         key: &Key,
@@ -158,6 +181,9 @@ pub trait StoreExt: Store {
     }
 
     /// Writes a typed record under a put condition.
+    ///
+    /// # Errors
+    /// [`Error::Serde`] if `value` does not serialize; as [`Store::put`] otherwise.
     fn put_record<T: Record + Sync>(
         &self,
         key: &Key,
@@ -168,6 +194,10 @@ pub trait StoreExt: Store {
     }
 
     /// [`StoreExt::update`] on a typed record.
+    ///
+    /// # Errors
+    /// As [`StoreExt::get_record`] for the stored value, [`StoreExt::put_record`] for the new one,
+    /// and [`StoreExt::update`] for the rest.
     fn update_record<T, F>(
         &self,
         key: &Key,
@@ -204,27 +234,45 @@ pub struct Blocking<'a, S: ?Sized>(&'a S);
 impl<S: Store + ?Sized> Blocking<'_, S> {
     /// Reads a whole object (async: [`StoreExt::get_opt`], or
     /// [`Store::get`] with [`GetOptions::new`]).
+    ///
+    /// # Errors
+    /// As [`Store::get`].
     pub fn get(&self, key: &Key) -> Result<GetResult> {
         block_on(self.0.get(key, GetOptions::new()))
     }
     /// Reads a whole object, `None` if missing.
+    ///
+    /// # Errors
+    /// As [`StoreExt::get_opt`].
     pub fn get_opt(&self, key: &Key) -> Result<Option<GetResult>> {
         block_on(self.0.get_opt(key))
     }
     /// Reads a byte range.
+    ///
+    /// # Errors
+    /// As [`StoreExt::get_range`].
     pub fn get_range(&self, key: &Key, range: impl Into<ByteRange>) -> Result<GetResult> {
         block_on(self.0.get_range(key, range))
     }
     /// Reads metadata.
+    ///
+    /// # Errors
+    /// As [`Store::head`].
     pub fn head(&self, key: &Key) -> Result<ObjectMeta> {
         block_on(self.0.head(key))
     }
     /// Overwrites a value (async: [`StoreExt::put_opts`] with
     /// [`PutOptions::new`]).
+    ///
+    /// # Errors
+    /// As [`Store::put`].
     pub fn put(&self, key: &Key, value: impl Into<Bytes>) -> Result<PutResult> {
         block_on(self.0.put(key, value.into(), PutOptions::new()))
     }
     /// Writes a value under a condition.
+    ///
+    /// # Errors
+    /// As [`Store::put`].
     pub fn put_opts(
         &self,
         key: &Key,
@@ -234,10 +282,16 @@ impl<S: Store + ?Sized> Blocking<'_, S> {
         block_on(self.0.put_opts(key, value, options))
     }
     /// Deletes (idempotent).
+    ///
+    /// # Errors
+    /// As [`Store::delete`].
     pub fn delete(&self, key: &Key) -> Result<()> {
         block_on(self.0.delete(key))
     }
     /// See [`Store::compose`].
+    ///
+    /// # Errors
+    /// As [`Store::compose`].
     pub fn compose(
         &self,
         target: &Key,
@@ -247,14 +301,23 @@ impl<S: Store + ?Sized> Blocking<'_, S> {
         block_on(self.0.compose(target, parts, options.into()))
     }
     /// Lists one page.
+    ///
+    /// # Errors
+    /// As [`Store::list`].
     pub fn list(&self, options: ListOptions) -> Result<ListPage> {
         block_on(self.0.list(options))
     }
     /// Lists everything under `prefix`.
+    ///
+    /// # Errors
+    /// As [`StoreExt::list_all`].
     pub fn list_all(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         block_on(self.0.list_all(prefix))
     }
     /// See [`StoreExt::update`].
+    ///
+    /// # Errors
+    /// As [`StoreExt::update`].
     pub fn update<F>(&self, key: &Key, f: F) -> Result<Option<Version>>
     where
         F: FnMut(Option<&Bytes>) -> Result<Option<Bytes>> + Send,
@@ -262,10 +325,16 @@ impl<S: Store + ?Sized> Blocking<'_, S> {
         block_on(self.0.update(key, f))
     }
     /// See [`StoreExt::get_record`].
+    ///
+    /// # Errors
+    /// As [`StoreExt::get_record`].
     pub fn get_record<T: Record + Send>(&self, key: &Key) -> Result<Option<(T, Version)>> {
         block_on(self.0.get_record(key))
     }
     /// See [`StoreExt::put_record`].
+    ///
+    /// # Errors
+    /// As [`StoreExt::put_record`].
     pub fn put_record<T: Record + Sync>(
         &self,
         key: &Key,
@@ -275,6 +344,9 @@ impl<S: Store + ?Sized> Blocking<'_, S> {
         block_on(self.0.put_record(key, value, options.into()))
     }
     /// See [`StoreExt::update_record`].
+    ///
+    /// # Errors
+    /// As [`StoreExt::update_record`].
     pub fn update_record<T, F>(&self, key: &Key, f: F) -> Result<Option<Version>>
     where
         T: Record + Send,

@@ -25,6 +25,11 @@ pub struct Key(String);
 
 impl Key {
     /// Validates `key`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] if `key` is empty, longer than [`MAX_KEY_LEN`] bytes, has a control
+    /// character or a backslash, or an empty, `.` or `..` segment (a leading, trailing or doubled
+    /// `/`).
     pub fn new(key: impl Into<String>) -> Result<Self> {
         let key = key.into();
         validate(&key)?;
@@ -43,6 +48,9 @@ impl Key {
     /// let k = Key::new("a").unwrap().join("b").unwrap();
     /// assert_eq!(k.as_str(), "a/b");
     /// ```
+    ///
+    /// # Errors
+    /// As [`Key::new`] for the joined key.
     pub fn join(&self, segment: &str) -> Result<Key> {
         Key::new(format!("{}/{}", self.0, segment))
     }

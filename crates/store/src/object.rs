@@ -37,6 +37,7 @@ const BACKEND: &str = "object_store";
 /// store.blocking().put(&key, "hello").unwrap();
 /// assert_eq!(&store.blocking().get(&key).unwrap().data[..], b"hello");
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "object-store")))]
 #[derive(Debug)]
 pub struct ObjectStoreAdapter {
     inner: Arc<dyn ObjectStore>,
@@ -60,6 +61,9 @@ impl Drop for OwnedRuntime {
 
 impl ObjectStoreAdapter {
     /// Wraps `inner`, starting a private two-thread Tokio runtime for its I/O.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the Tokio runtime cannot be started.
     pub fn new(inner: Arc<dyn ObjectStore>) -> Result<Self> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

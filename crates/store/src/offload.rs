@@ -59,6 +59,9 @@ impl BlockingPool {
     pub const DEFAULT_THREADS: usize = 4;
 
     /// Starts a pool of `threads` threads (at least one).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the system refuses to start a thread.
     pub fn new(threads: usize) -> Result<Self> {
         let threads = threads.max(1);
         let (tx, rx) = mpsc::channel::<Job>();
@@ -84,6 +87,9 @@ impl BlockingPool {
 
     /// The process-wide pool [`Offload::new`] uses, with
     /// [`BlockingPool::DEFAULT_THREADS`] threads, started on first use.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the system refuses to start a thread (on first use).
     pub fn shared() -> Result<Self> {
         static SHARED: OnceLock<BlockingPool> = OnceLock::new();
         if let Some(p) = SHARED.get() {
@@ -249,6 +255,9 @@ impl<S: fmt::Debug> fmt::Debug for Offload<S> {
 
 impl<S: Store + 'static> Offload<S> {
     /// Wraps `inner`, running its calls on the shared [`BlockingPool`].
+    ///
+    /// # Errors
+    /// As [`BlockingPool::shared`]: the shared pool cannot be started.
     pub fn new(inner: S) -> Result<Self> {
         Ok(Self::with_pool(inner, BlockingPool::shared()?))
     }

@@ -59,14 +59,31 @@ pub struct Envelope<'a> {
 
 /// Encodes a record.
 ///
-/// # Panics
-/// If `T::KIND` is empty or longer than 64 bytes (a programming error).
+/// `T::KIND` must be 1-64 bytes long: checked when the program is built
+/// (a longer or empty kind fails to compile), never at run time.
+///
+/// ```compile_fail,E0080
+/// use blocksmith_store::record::{Record, encode};
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Nameless;
+/// impl Record for Nameless {
+///     const KIND: &'static str = "";
+///     const VERSION: u32 = 1;
+/// }
+/// let _ = encode(&Nameless);
+/// ```
+///
+/// # Errors
+/// [`Error::Serde`] if `value` does not serialize to JSON (a map with
+/// non-string keys, a `Serialize` impl that fails).
 pub fn encode<T: Record>(value: &T) -> Result<Bytes> {
+    const {
+        assert!(
+            !T::KIND.is_empty() && T::KIND.len() <= 64,
+            "Record::KIND must be 1-64 bytes"
+        );
+    }
     let kind = T::KIND.as_bytes();
-    assert!(
-        !kind.is_empty() && kind.len() <= 64,
-        "Record::KIND must be 1-64 bytes"
-    );
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(MAGIC);
     out.push(FORMAT);
@@ -81,6 +98,10 @@ pub fn encode<T: Record>(value: &T) -> Result<Bytes> {
 }
 
 /// Reads the envelope of stored bytes; `key` only labels errors.
+///
+/// # Errors
+/// [`Error::Corrupt`] if `bytes` do not start with the record magic, have another envelope format,
+/// are truncated, or have a kind that is empty, over 64 bytes or not UTF-8.
 pub fn peek<'a>(key: &str, bytes: &'a [u8]) -> Result<Envelope<'a>> {
     let corrupt = |reason: &str| Error::Corrupt {
         key: key.to_string(),
@@ -108,6 +129,10 @@ pub fn peek<'a>(key: &str, bytes: &'a [u8]) -> Result<Envelope<'a>> {
 }
 
 /// Decodes a record, checking its kind and schema version.
+///
+/// # Errors
+/// As [`peek`]; [`Error::Corrupt`] if the record is of another kind; [`Error::SchemaMismatch`] if
+/// it has another schema version; [`Error::Serde`] if the payload does not deserialize as `T`.
 pub fn decode<T: Record>(key: &str, bytes: &[u8]) -> Result<T> {
     let env = peek(key, bytes)?;
     if env.kind != T::KIND {

@@ -82,6 +82,7 @@ fn corrupt(key: &Key, reason: &str) -> Error {
 /// let store = RedbStore::open_with(dir.path().join("small.redb"), options).unwrap();
 /// # drop(store);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "redb")))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedbOptions {
@@ -141,6 +142,7 @@ impl RedbOptions {
 /// store.blocking().put(&key, "{}").unwrap();
 /// assert_eq!(store.blocking().list_all("config/").unwrap().len(), 1);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "redb")))]
 #[derive(Debug)]
 pub struct RedbStore {
     db: Database,

@@ -33,6 +33,13 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// - Listing is in ascending byte order of keys, by plain string prefix, and
 ///   resumes strictly after `start_after`.
 ///
+/// # Errors of every method
+/// Besides the errors each method names, any call can fail as its backend
+/// does: [`crate::Error::Io`] (the local backends), [`crate::Error::Backend`]
+/// (redb, object stores; [`crate::Error::is_temporary`] says whether the same
+/// call may succeed again) or [`crate::Error::Corrupt`] (stored bytes the
+/// backend did not write: a torn or foreign file).
+///
 /// The futures are `Send` and need no particular runtime: the embedded
 /// backends complete synchronously, the `object_store` adapter drives its own
 /// I/O on a Tokio runtime it owns or is given.
@@ -57,13 +64,27 @@ pub trait Store: Send + Sync {
     fn capabilities(&self) -> Capabilities;
 
     /// Reads an object (or a range of it) with its metadata.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] if the key does not exist; [`crate::Error::InvalidRange`] if
+    /// `options.range` does not fit the object ([`crate::ByteRange::resolve`]); a backend failure
+    /// (see [`Store`]).
     fn get(&self, key: &Key, options: GetOptions)
     -> impl Future<Output = Result<GetResult>> + Send;
 
     /// Reads an object's metadata.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] if the key does not exist; a backend failure (see [`Store`]).
     fn head(&self, key: &Key) -> impl Future<Output = Result<ObjectMeta>> + Send;
 
     /// Writes a whole object atomically, under the condition in `options`.
+    ///
+    /// # Errors
+    /// [`crate::Error::AlreadyExists`] if the mode is create-only and the key exists;
+    /// [`crate::Error::PreconditionFailed`] if the mode is update and the stored version is another
+    /// one or the key is missing; [`crate::Error::Unsupported`] if the mode needs a capability the
+    /// backend does not declare; a backend failure (see [`Store`]).
     fn put(
         &self,
         key: &Key,
@@ -72,9 +93,17 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<PutResult>> + Send;
 
     /// Deletes an object; succeeds if it is absent.
+    ///
+    /// # Errors
+    /// a backend failure (see [`Store`]); a missing key is not an error.
     fn delete(&self, key: &Key) -> impl Future<Output = Result<()>> + Send;
 
     /// Lists one page of objects.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidKey`] if the prefix cannot begin any key (an empty, `.` or `..`
+    /// segment before its last `/`, a control character, a backslash, over 1024 bytes); a backend
+    /// failure (see [`Store`]).
     fn list(&self, options: ListOptions) -> impl Future<Output = Result<ListPage>> + Send;
 
     /// Writes at `target` the concatenation of `parts` (whole objects or
@@ -99,6 +128,10 @@ pub trait Store: Send + Sync {
     /// block_on(store.compose(&whole, &parts, PutOptions::create())).unwrap();
     /// assert_eq!(&store.blocking().get(&whole).unwrap().data[..], b"hello, world");
     /// ```
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] if a part does not exist; [`crate::Error::InvalidRange`] if a
+    /// part's range does not fit it; then as [`Store::put`] for the target.
     fn compose(
         &self,
         target: &Key,

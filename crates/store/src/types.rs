@@ -68,6 +68,10 @@ pub enum ByteRange {
 impl ByteRange {
     /// Resolves the range against an object of `size` bytes, with the same rules
     /// in every backend (they match `object_store`'s and HTTP's).
+    ///
+    /// # Errors
+    /// [`Error::InvalidRange`] if a bounded range is empty or starts at or past `size`, a `From`
+    /// starts at or past `size`, or a suffix is of zero bytes or the object is empty.
     pub fn resolve(&self, key: &Key, size: u64) -> Result<Range<u64>> {
         let bad = || Error::InvalidRange {
             key: key.to_string(),

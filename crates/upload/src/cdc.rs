@@ -43,6 +43,9 @@ impl Default for CdcOptions {
 
 impl CdcOptions {
     /// Limits `min`/`avg`/`max` with normalization level 1.
+    ///
+    /// # Errors
+    /// As [`CdcOptions::validated`].
     pub fn new(min_size: usize, avg_size: usize, max_size: usize) -> Result<Self> {
         CdcOptions {
             min_size,
@@ -54,12 +57,19 @@ impl CdcOptions {
     }
 
     /// Sets the normalization level (0-3).
+    ///
+    /// # Errors
+    /// As [`CdcOptions::validated`].
     pub fn with_normalization(mut self, level: u32) -> Result<Self> {
         self.normalization = level;
         self.validated()
     }
 
     /// Checks `64 <= min <= avg <= max <= 1 GiB` and the mask widths.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] unless `64 <= min <= avg <= max <= 1 GiB` and the
+    /// normalization level is at most 3.
     pub fn validated(self) -> Result<Self> {
         let ok = self.min_size >= 64
             && self.min_size <= self.avg_size
@@ -167,13 +177,19 @@ fn scan(data: &[u8], from: usize, to: usize, mut h: u64, mask: u64) -> Result<us
 }
 
 /// The length of the first chunk of `data` (all of it if it is at most `min_size`).
+///
+/// A config whose fields were changed out of order (`min_size` above
+/// `avg_size` or `max_size`, a zero `max_size`) is read with the average
+/// and the maximum raised to the minimum (and the maximum to at least one
+/// byte), so every chunk of a non-empty input is at least one byte long.
 pub fn cut(data: &[u8], config: &CdcOptions) -> usize {
     let n = data.len();
     if n <= config.min_size {
         return n;
     }
-    let max = n.min(config.max_size);
-    let normal = config.avg_size.min(max);
+    // For a valid config (`min <= avg <= max`) the clamps change nothing.
+    let max = n.min(config.max_size).max(config.min_size).max(1);
+    let normal = config.avg_size.clamp(config.min_size, max);
     let (hard, easy) = config.masks();
     match scan(data, config.min_size, normal, 0, hard) {
         Ok(len) => len,

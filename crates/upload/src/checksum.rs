@@ -143,6 +143,9 @@ pub struct Checksum {
 
 impl Checksum {
     /// Builds a checksum, checking the digest length.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `digest` is not the algorithm's digest length.
     pub fn new(algorithm: Algorithm, digest: Vec<u8>) -> Result<Self> {
         if digest.len() != algorithm.digest_len() {
             return Err(Error::invalid(
@@ -159,6 +162,11 @@ impl Checksum {
     }
 
     /// Parses the tus `Upload-Checksum` form: `<algorithm> <base64 digest>`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `value` is not `<algorithm> <base64>`, the algorithm
+    /// is not `sha1`, `sha256` or `crc32c`, the base64 does not decode, or the
+    /// digest has the wrong length.
     pub fn parse_tus(value: &str) -> Result<Self> {
         let (name, b64) = value
             .trim()

@@ -263,6 +263,12 @@ impl Uploader {
     }
 
     /// Uploads `data` to completion (see [`Uploader::upload_with`]).
+    ///
+    /// # Errors
+    /// As [`Uploads::create`], [`Uploads::status`], [`Uploads::put_part`] and
+    /// [`Uploads::finalize`]; [`Error::Source`] if reading the source fails. A
+    /// part that rotted in the store ([`Error::CorruptPart`] at finalize) is sent
+    /// again, at most once per part, before it is an error.
     pub async fn upload<S: Store>(
         &self,
         uploads: &Uploads<S>,
@@ -292,6 +298,10 @@ impl Uploader {
     /// assert_eq!((out.parts_sent, out.published.unwrap().size), (3, 3000));
     /// # Ok::<(), blocksmith_upload::Error>(())
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::Source`] if seeking or reading `reader` fails; otherwise as
+    /// [`Uploader::upload_source_with`].
     pub async fn upload_reader<S: Store, R: Read + Seek>(
         &self,
         uploads: &Uploads<S>,
@@ -406,6 +416,12 @@ impl Uploader {
     }
 
     /// [`Uploader::upload_source_with`] for a buffer.
+    ///
+    /// # Errors
+    /// As [`Uploads::create`], [`Uploads::status`], [`Uploads::put_part`] and
+    /// [`Uploads::finalize`]; [`Error::Source`] if reading the source fails. A
+    /// part that rotted in the store ([`Error::CorruptPart`] at finalize) is sent
+    /// again, at most once per part, before it is an error.
     pub async fn upload_with<S: Store>(
         &self,
         uploads: &Uploads<S>,
@@ -423,6 +439,12 @@ impl Uploader {
     ///
     /// Parts are aligned to multiples of the part size, so runs with the same
     /// part size fill each other's gaps exactly.
+    ///
+    /// # Errors
+    /// As [`Uploads::create`], [`Uploads::status`], [`Uploads::put_part`] and
+    /// [`Uploads::finalize`]; [`Error::Source`] if reading the source fails. A
+    /// part that rotted in the store ([`Error::CorruptPart`] at finalize) is sent
+    /// again, at most once per part, before it is an error.
     pub async fn upload_source_with<S: Store, Src: Source>(
         &self,
         uploads: &Uploads<S>,

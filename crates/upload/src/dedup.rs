@@ -48,6 +48,10 @@ pub struct Plan {
 
 impl Plan {
     /// Chunks `data` with `config` and hashes every chunk.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] only if the chunker's spans did not tile `data`, which
+    /// they always do (a chunk is at most `max_size`, at most 1 GiB).
     pub fn new(data: &[u8], config: CdcOptions) -> Result<Self> {
         let spans: Vec<_> = Chunker::new(data, config).map(|s| s.range()).collect();
         let offsets = spans.iter().map(|r| r.start as u64).collect();
@@ -63,6 +67,10 @@ impl Plan {
     }
 
     /// Byte range of chunk `i` in the file.
+    ///
+    /// # Panics
+    /// If `i` is not less than the number of chunks (`manifest().chunks.len()`),
+    /// as indexing a slice does.
     pub fn range(&self, i: usize) -> std::ops::Range<usize> {
         let start = self.offsets[i] as usize;
         start..start + self.manifest.chunks[i].len as usize
@@ -151,6 +159,9 @@ impl<S: Store> DedupStore<S> {
     }
 
     /// Which of `chunks` the server has (by key and size), in order.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the prefix (or `name`) does not make a valid key or the store fails.
     pub async fn have(&self, chunks: &[ChunkRef]) -> Result<Vec<bool>> {
         let mut out = Vec::with_capacity(chunks.len());
         for c in chunks {
@@ -164,6 +175,10 @@ impl<S: Store> DedupStore<S> {
     }
 
     /// Stores one chunk after checking its hash; `Ok(false)` if it was there.
+    ///
+    /// # Errors
+    /// [`Error::ChecksumMismatch`] if `data` does not hash to `hash`;
+    /// [`Error::Store`] if the prefix (or `name`) does not make a valid key or the store fails.
     pub async fn put_chunk(&self, hash: &[u8; 32], data: Bytes) -> Result<bool> {
         if &sha256(&data) != hash {
             return Err(Error::ChecksumMismatch {
@@ -191,6 +206,10 @@ impl<S: Store> DedupStore<S> {
     }
 
     /// Writes `manifest` as object `name` once every chunk it names is stored.
+    ///
+    /// # Errors
+    /// [`Error::ChunkMissing`] if a chunk the manifest names is not stored whole;
+    /// [`Error::Store`] if the prefix (or `name`) does not make a valid key or the store fails.
     pub async fn commit(&self, name: &str, manifest: &Manifest) -> Result<()> {
         let distinct: HashSet<_> = manifest.chunks.iter().copied().collect();
         let distinct: Vec<_> = distinct.into_iter().collect();
@@ -211,7 +230,22 @@ impl<S: Store> DedupStore<S> {
 
     /// Uploads `data` as object `name` following `plan`: asks which chunks
     /// exist, sends only the others, then commits the manifest.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `data` is not as long as the planned file;
+    /// [`Error::ChecksumMismatch`] if a chunk of `data` is not the planned one
+    /// (other bytes of the same length); then as [`DedupStore::commit`].
     pub async fn upload(&self, name: &str, data: &[u8], plan: &Plan) -> Result<UploadReport> {
+        if data.len() as u64 != plan.manifest.length {
+            return Err(Error::invalid(
+                "dedup upload",
+                format!(
+                    "{} bytes given for a plan of {} bytes",
+                    data.len(),
+                    plan.manifest.length
+                ),
+            ));
+        }
         let chunks = &plan.manifest.chunks;
         let have = self.have(chunks).await?;
         let mut report = UploadReport {
@@ -235,6 +269,11 @@ impl<S: Store> DedupStore<S> {
     }
 
     /// The manifest of object `name`.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if `name` does not make a valid key, no manifest is stored
+    /// under it (`NotFound`) or the store fails; [`Error::Invalid`] if the stored
+    /// manifest does not decode.
     pub async fn manifest(&self, name: &str) -> Result<Manifest> {
         let key = self.manifest_key(name)?;
         let r = self.store.get(&key, GetOptions::new()).await?;
@@ -242,6 +281,11 @@ impl<S: Store> DedupStore<S> {
     }
 
     /// Reads object `name`, checking every chunk's hash and the object's.
+    ///
+    /// # Errors
+    /// As [`DedupStore::manifest`]; [`Error::ChunkMissing`] if a chunk is missing
+    /// or does not match its hash; [`Error::ChecksumMismatch`] if the whole
+    /// object does not match the manifest's SHA-256.
     pub async fn read(&self, name: &str) -> Result<Vec<u8>> {
         let m = self.manifest(name).await?;
         let mut out = BytesMut::with_capacity(usize::try_from(m.length).unwrap_or(0));
@@ -263,12 +307,19 @@ impl<S: Store> DedupStore<S> {
     }
 
     /// Deletes object `name`'s manifest (its chunks go at the next [`DedupStore::gc`]).
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the prefix (or `name`) does not make a valid key or the store fails.
     pub async fn delete(&self, name: &str) -> Result<()> {
         self.store.delete(&self.manifest_key(name)?).await?;
         Ok(())
     }
 
     /// Deletes chunks no manifest references; returns how many.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store fails to list, read or delete. A manifest
+    /// that does not decode is deleted, not an error.
     pub async fn gc(&self) -> Result<usize> {
         let mut live = HashSet::new();
         let mprefix = format!("{}/manifests/", self.prefix);

@@ -126,6 +126,9 @@ impl ImageInfo {
     }
 
     /// Rejects an image declaring more than `limit` pixels.
+    ///
+    /// # Errors
+    /// [`Error::ImageTooLarge`] if `width * height` is over `limit`.
     pub fn check_pixels(&self, limit: u64) -> Result<()> {
         if self.pixels() > limit {
             return Err(Error::ImageTooLarge {
@@ -219,6 +222,10 @@ fn le24(d: &[u8], i: usize) -> u32 {
 /// let info = probe(gif).unwrap().unwrap();
 /// assert_eq!((info.format, info.width, info.height), (ImageFormat::Gif, 320, 240));
 /// ```
+///
+/// # Errors
+/// [`Error::InvalidImage`] if the headers are malformed, or end early (the
+/// reason is then [`TRUNCATED`], see [`is_truncated`]).
 pub fn probe(data: &[u8]) -> Result<Option<ImageInfo>> {
     Ok(probe_all(data)?.map(|p| p.info))
 }
@@ -544,6 +551,11 @@ pub struct Stripped {
 /// assert_eq!(stripped.removed, 2);
 /// assert!(out.ends_with(b"\xFF\xD9") && !out.windows(6).any(|w| w == b"secret"));
 /// ```
+///
+/// # Errors
+/// [`Error::CannotStrip`] for a BMP, TIFF, HEIF or AVIF image;
+/// [`Error::InvalidImage`] if the image is malformed or cut short, or uses a
+/// marker mainstream decoders refuse (see the stripping policy).
 pub fn strip_metadata(data: &[u8]) -> Result<Option<(Vec<u8>, Stripped)>> {
     let Some(format) = format_of(data) else {
         return Ok(None);
@@ -653,6 +665,10 @@ impl Scanner {
 
     /// Feeds the next bytes of the file; when stripping, appends what is kept
     /// to `out`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidImage`] if the bytes so far are not a well-formed image of
+    /// the format.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let before = out.len();
         let mode = self.mode;
@@ -670,6 +686,10 @@ impl Scanner {
     /// Ends the walk: checks that the image is complete enough (every
     /// header, and when stripping no segment cut short) and returns what it
     /// declares, with the [`Scanned::prefix`] that goes before the output.
+    ///
+    /// # Errors
+    /// [`Error::InvalidImage`] if the image ended before its headers, or, when
+    /// stripping, inside a segment, or declares a zero width or height.
     pub fn finish(self) -> Result<Scanned> {
         let f = self.format;
         let strip = self.mode == Mode::Strip;

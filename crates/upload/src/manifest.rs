@@ -42,6 +42,10 @@ pub struct Manifest {
 
 impl Manifest {
     /// The manifest of `data` cut at `spans` (which must tile `data`).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `spans` do not tile `data` (a gap, an overlap, an
+    /// empty span, one past the end or longer than `u32::MAX`) or do not cover it.
     pub fn build(
         data: &[u8],
         spans: impl IntoIterator<Item = std::ops::Range<usize>>,
@@ -98,8 +102,11 @@ impl Manifest {
     /// Decodes and checks a manifest: framing, checksum, and that the chunk
     /// lengths are positive and add up to the object length.
     ///
-    /// # Panics
-    /// Never: every slice is length-checked first.
+    /// # Errors
+    /// [`Error::Invalid`] if `bytes` are truncated, have another magic or
+    /// format byte, fail their CRC-32C, hold a chunk count that does not match
+    /// their size, an empty chunk, or chunk lengths that do not add up to the
+    /// object length.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let bad = |r: &str| Error::invalid("manifest", r);
         if bytes.len() < HEADER + 4 {
@@ -115,24 +122,26 @@ impl Manifest {
         if crc32c::crc32c(body).to_le_bytes() != crc {
             return Err(bad("checksum mismatch"));
         }
-        let n = u32::from_le_bytes(body[5..9].try_into().expect("4 bytes")) as usize;
+        let field = |at: usize| body.get(at..).ok_or_else(|| bad("truncated"));
+        let n =
+            u32::from_le_bytes(*field(5)?.first_chunk().ok_or_else(|| bad("truncated"))?) as usize;
         if (body.len() - HEADER) != n.checked_mul(ENTRY).ok_or_else(|| bad("count overflow"))? {
             return Err(bad("chunk count does not match the size"));
         }
-        let length = u64::from_le_bytes(body[9..17].try_into().expect("8 bytes"));
-        let sha256: [u8; 32] = body[17..49].try_into().expect("32 bytes");
+        let length = u64::from_le_bytes(*field(9)?.first_chunk().ok_or_else(|| bad("truncated"))?);
+        let sha256: [u8; 32] = *field(17)?.first_chunk().ok_or_else(|| bad("truncated"))?;
         let mut chunks = Vec::with_capacity(n);
         let mut total = 0u64;
         for e in body[HEADER..].chunks_exact(ENTRY) {
-            let len = u32::from_le_bytes(e[32..36].try_into().expect("4 bytes"));
+            let (hash, rest) = e
+                .split_first_chunk::<32>()
+                .ok_or_else(|| bad("truncated"))?;
+            let len = u32::from_le_bytes(*rest.first_chunk().ok_or_else(|| bad("truncated"))?);
             if len == 0 {
                 return Err(bad("empty chunk"));
             }
             total += u64::from(len);
-            chunks.push(ChunkRef {
-                hash: e[..32].try_into().expect("32 bytes"),
-                len,
-            });
+            chunks.push(ChunkRef { hash: *hash, len });
         }
         if total != length {
             return Err(bad("chunk lengths do not add up to the object length"));

@@ -567,6 +567,10 @@ impl<S> fmt::Debug for Uploads<S> {
 }
 
 /// Checks a session id: 1-64 of `[A-Za-z0-9_-]`.
+///
+/// # Errors
+/// [`Error::InvalidId`] if `id` is empty, longer than 64 bytes, or has a
+/// character other than `A-Z a-z 0-9 _ -`.
 pub fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 64
@@ -658,6 +662,20 @@ impl<S: Store> Uploads<S> {
 
     /// Creates a session, or resumes it if `options.id` names an existing one
     /// (which must then agree on length and target).
+    ///
+    /// # Errors
+    /// - [`Error::InvalidId`] if `options.id` is not a valid session id;
+    ///   [`Error::Random`] if the system's random source fails to make one;
+    /// - [`Error::TooLarge`] if the declared length is over
+    ///   [`UploadOptions::max_size`] or the metadata over [`MAX_METADATA`] bytes;
+    ///   [`Error::TooManyParts`] if the length needs more than `max_parts` parts of
+    ///   the maximum part size;
+    /// - [`Error::InvalidState`] if a session with this id exists with another
+    ///   length or target;
+    /// - [`Error::Invalid`] if the target lies among the engine's own records
+    ///   (`<prefix>/sessions/`, `parts/` or `strip/`);
+    /// - [`Error::Store`] if the target is not a valid key, the store fails, or an
+    ///   existing session record is not of this version.
     pub async fn create(&self, options: CreateOptions) -> Result<Opened> {
         self.create_inner(options, Vec::new()).await
     }
@@ -746,6 +764,11 @@ impl<S: Store> Uploads<S> {
     }
 
     /// Reads a session record (any state).
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`] if `id` is not a valid session id;
+    /// [`Error::NotFound`] if no session has it; [`Error::Store`] if the store
+    /// fails or the session record is not of this version.
     pub async fn session(&self, id: &str) -> Result<Session> {
         validate_id(id)?;
         match self
@@ -837,6 +860,10 @@ impl<S: Store> Uploads<S> {
 
     /// The session with its offset and missing ranges: what a client needs to
     /// resume after a crash on either side.
+    ///
+    /// # Errors
+    /// As [`Uploads::session`]; [`Error::Store`] if listing the parts (or deleting
+    /// a torn one) fails.
     pub async fn status(&self, id: &str) -> Result<Status> {
         let session = self.session(id).await?;
         let parts = if session.state == SessionState::Open {
@@ -854,6 +881,17 @@ impl<S: Store> Uploads<S> {
 
     /// Declares the length of a deferred-length session (idempotent for the
     /// same value).
+    ///
+    /// # Errors
+    /// - [`Error::TooLarge`] or [`Error::TooManyParts`] as for [`Uploads::create`];
+    /// - [`Error::InvalidId`] if `id` is not a valid session id;
+    ///   [`Error::NotFound`] if no session has it;
+    ///   [`Error::Gone`] if the session expired or was aborted;
+    ///   [`Error::InvalidState`] if it is finalized;
+    /// - [`Error::LengthConflict`] if another length was declared;
+    /// - [`Error::OutOfBounds`] if a part already received reaches past `length`;
+    /// - [`Error::Store`] if the store fails or the session record is not of
+    ///   this version.
     pub async fn declare_length(&self, id: &str, length: u64) -> Result<Session> {
         self.check_length(length)?;
         let s = self.open_session(id).await?;
@@ -943,6 +981,31 @@ impl<S: Store> Uploads<S> {
     /// `checksum` if given. Parts may come in any order and in parallel; a
     /// part identical to one already stored is accepted again (a retry); any
     /// other overlap is refused. Returns the new status.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidId`] if `id` is not a valid session id;
+    ///   [`Error::NotFound`] if no session has it;
+    ///   [`Error::Gone`] if the session expired or was aborted;
+    ///   [`Error::InvalidState`] if it is finalized;
+    /// - [`Error::OutOfBounds`] if the part reaches past the declared length (or
+    ///   past `u64::MAX`), also when the length was declared while it was stored
+    ///   (it is then deleted);
+    /// - [`Error::TooLarge`] if the part is over the maximum part size, or reaches
+    ///   past [`UploadOptions::max_size`] while the length is deferred;
+    /// - [`Error::PartTooSmall`] if it is under the minimum part size and does not
+    ///   end the upload;
+    /// - [`Error::ChecksumMismatch`] if `checksum` does not match `data`;
+    /// - on the first bytes of an upload (offset 0, not a partial one):
+    ///   [`Error::ContentTypeNotAllowed`] if the sniffed type is not allowed,
+    ///   [`Error::ImageBytesTooLarge`] for an image longer than
+    ///   [`UploadOptions::max_image_bytes`], [`Error::ImageTooLarge`] if its
+    ///   headers declare more than [`UploadOptions::max_image_pixels`], and
+    ///   [`Error::InvalidImage`] if they are malformed;
+    /// - [`Error::Overlap`] if the part overlaps one already received with other
+    ///   bounds or content (the same part again is accepted);
+    /// - [`Error::TooManyParts`] if the session holds `max_parts` parts already;
+    /// - [`Error::Store`] if the store fails or the session record is not of
+    ///   this version.
     pub async fn put_part(
         &self,
         id: &str,
@@ -1084,6 +1147,31 @@ impl<S: Store> Uploads<S> {
     /// When the whole upload does not match the checksum it was created with
     /// ([`Error::ChecksumMismatch`]), its parts are deleted: the session stays
     /// open, and sending the right bytes again completes it.
+    ///
+    /// # Errors
+    /// Finalizing a session finalized already returns its publication again.
+    /// - [`Error::InvalidId`] if `id` is not a valid session id;
+    ///   [`Error::NotFound`] if no session has it;
+    ///   [`Error::Gone`] if the session expired or was aborted;
+    ///   [`Error::InvalidState`] if it is a partial upload (those are
+    ///   concatenated, see [`Uploads::concat`]);
+    /// - [`Error::LengthUnknown`] if its length is still deferred;
+    /// - [`Error::OutOfBounds`] if a part reaches past the length (it is deleted,
+    ///   so its bytes can be sent again); [`Error::Incomplete`] if bytes are
+    ///   missing;
+    /// - [`Error::CorruptPart`] if a stored part no longer matches its size or its
+    ///   CRC-32C (it is deleted; send that range again);
+    /// - [`Error::ContentTypeNotAllowed`], [`Error::ImageBytesTooLarge`],
+    ///   [`Error::ImageTooLarge`], [`Error::InvalidImage`] as for
+    ///   [`Uploads::put_part`], checked on the whole file; [`Error::CannotStrip`]
+    ///   if metadata stripping was asked for a BMP, TIFF, HEIF or AVIF image;
+    /// - [`Error::ChecksumMismatch`] if the file does not match the session's
+    ///   expected checksum (its parts are deleted, see above);
+    /// - [`Error::TargetExists`] if the target holds another object (without
+    ///   `overwrite`);
+    /// - [`Error::Random`] if the system's random source fails (stripping names
+    ///   its pieces with a nonce); [`Error::Store`] if the store fails or the
+    ///   session record is not of this version.
     pub async fn finalize(&self, id: &str) -> Result<Published> {
         let session = self.session(id).await?;
         match &session.state {
@@ -1620,6 +1708,12 @@ impl<S: Store> Uploads<S> {
 
     /// Aborts a session and deletes its parts (tus termination). The record
     /// stays as a tombstone until [`Uploads::expire`]. Idempotent.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`] if `id` is not a valid session id; [`Error::NotFound`]
+    /// if no session has it; [`Error::InvalidState`] if the session is
+    /// finalized; [`Error::Store`] if the store fails or the session record is not of this
+    /// version.
     pub async fn abort(&self, id: &str) -> Result<()> {
         let s = self.session(id).await?;
         if let SessionState::Finalized(_) = s.state {
@@ -1643,6 +1737,10 @@ impl<S: Store> Uploads<S> {
     /// Removes sessions past their expiry (open ones with their parts,
     /// finalized and aborted tombstones), parts of no open session, and
     /// undecodable session records.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store fails to list or delete. A session record
+    /// that does not decode is deleted and counted, not an error.
     pub async fn expire(&self) -> Result<ExpireReport> {
         let now = self.now();
         let mut report = ExpireReport::default();
@@ -1682,6 +1780,9 @@ impl<S: Store> Uploads<S> {
     }
 
     /// Lists the ids of every stored session.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store fails to list.
     pub async fn list(&self) -> Result<Vec<String>> {
         let sprefix = format!("{}/sessions/", self.options.prefix);
         Ok(self
@@ -1695,6 +1796,17 @@ impl<S: Store> Uploads<S> {
 
     /// Concatenates complete partial sessions into a new session (tus
     /// `concatenation`) and finalizes it. The partials stay until they expire.
+    ///
+    /// # Errors
+    /// - [`Error::Invalid`] if `sources` is empty;
+    /// - as [`Uploads::status`] for each source; [`Error::InvalidState`] if a
+    ///   source is not a partial upload or is incomplete; [`Error::Gone`] if it is
+    ///   not open;
+    /// - [`Error::TooLarge`] or [`Error::TooManyParts`] if the sum of the lengths
+    ///   is too large;
+    /// - as [`Uploads::create`] for `options`;
+    /// - [`Error::CorruptPart`] or [`Error::Incomplete`] if a source's stored
+    ///   parts no longer check out; then as [`Uploads::finalize`].
     pub async fn concat(
         &self,
         sources: &[String],

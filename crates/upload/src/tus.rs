@@ -177,6 +177,10 @@ fn parse_u64(name: &'static str, v: &str) -> Result<u64> {
 
 /// Parses `Upload-Metadata`: comma-separated `key base64value` pairs (the
 /// value may be absent). Keys are unique, non-empty, without spaces or commas.
+///
+/// # Errors
+/// [`Error::Invalid`] for an empty key or one with a space, comma or control
+/// character, a value that is not base64 or not UTF-8, or a key given twice.
 pub fn parse_metadata(v: &str) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for pair in v.split(',') {
@@ -222,6 +226,13 @@ pub fn encode_metadata(m: &BTreeMap<String, String>) -> String {
 
 impl TusHeaders {
     /// Parses and checks every tus header of `req`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `Upload-Offset` or `Upload-Length` is not a
+    /// non-negative integer that fits a `u64`, `Upload-Defer-Length` is not `1`,
+    /// `Upload-Metadata` does not parse (see [`parse_metadata`]),
+    /// `Upload-Checksum` does not (see [`Checksum::parse_tus`]), or
+    /// `Upload-Concat` is neither `partial` nor `final;` with upload URLs.
     pub fn parse(req: &TusRequest) -> Result<Self> {
         let method = req
             .get("X-HTTP-Method-Override")

@@ -192,3 +192,14 @@ fn symbology_names_parse() {
     assert_eq!("EAN-13".parse::<Symbology>().unwrap(), Symbology::Ean13);
     assert!("nope".parse::<Symbology>().is_err());
 }
+
+#[test]
+fn symbol_with_missing_modules_reads_them_as_light() {
+    let s = encode("HELLO", &EncodeOptions::new(Symbology::Qr)).unwrap();
+    let mut json: serde_json::Value = serde_json::to_value(&s).unwrap();
+    json["modules"] = serde_json::json!([true]);
+    let short: blocksmith_codes::Symbol = serde_json::from_value(json).unwrap();
+    assert!(short.get(0, 0));
+    assert!(!short.get(s.width - 1, s.height - 1));
+    assert!(!short.get(s.width, 0));
+}

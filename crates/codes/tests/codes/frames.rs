@@ -83,3 +83,16 @@ fn fixed_roi_ignores_codes_outside() {
     assert_eq!(fs.push_image(&frame).unwrap().confirmed.len(), 1);
     assert!(fs.push(3, 3, &[0; 8]).is_err());
 }
+
+#[test]
+fn empty_frame_is_an_error_not_a_panic() {
+    let mut fs = FrameScanner::new(FrameOptions::new());
+    let empty = blocksmith_codes::image::GrayImage::new(0, 0);
+    assert!(matches!(
+        fs.push_image(&empty),
+        Err(blocksmith_codes::Error::Image(_))
+    ));
+    assert_eq!(fs.frames(), 0);
+    let wide = blocksmith_codes::image::GrayImage::new(5, 0);
+    assert!(fs.push_image(&wide).is_err());
+}

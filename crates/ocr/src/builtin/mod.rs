@@ -136,6 +136,10 @@ struct Cand {
 
 impl BuiltinRecognizer {
     /// The recognizer with the model embedded in the crate.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModel`](crate::Error::InvalidModel) if the embedded model
+    /// does not parse; never in a released build (the crate's tests load it).
     pub fn embedded() -> crate::Result<Self> {
         Ok(Self::from_model(Model::from_bytes(EMBEDDED_MODEL)?))
     }

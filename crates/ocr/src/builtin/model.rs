@@ -216,6 +216,15 @@ impl Model {
     }
 
     /// Decode the binary format; damaged bytes give a typed error, never a panic.
+    ///
+    /// # Errors
+    /// [`ModelError::Truncated`] if the bytes end before the structure does;
+    /// [`ModelError::BadMagic`] if they are not a model file;
+    /// [`ModelError::UnsupportedVersion`] for another format version;
+    /// [`ModelError::Checksum`] if the CRC-32 does not match;
+    /// [`ModelError::Malformed`] if the content is structurally invalid (fewer
+    /// than two classes, layers that do not chain, non-finite parameters,
+    /// trailing bytes, ...).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
         if bytes.len() < MAGIC.len() + 2 + 4 {
             return Err(ModelError::Truncated {

@@ -23,6 +23,10 @@ impl std::fmt::Debug for Font {
 
 impl Font {
     /// Parse a font from its file bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidFont`](crate::Error::InvalidFont) if `bytes` are not a
+    /// TrueType or OpenType font.
     pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> crate::Result<Self> {
         let inner =
             FontVec::try_from_vec(bytes).map_err(|e| crate::Error::InvalidFont(e.to_string()))?;

@@ -89,3 +89,41 @@ fn wrong_or_missing_chunks_are_refused() {
         Err(Error::ChunkMissing { .. })
     ));
 }
+
+#[test]
+fn data_other_than_the_planned_file_is_refused_not_a_panic() {
+    let store = MemoryStore::new();
+    let d = DedupStore::new(&store);
+    let data = noise(50_000, 17);
+    let plan = Plan::new(&data, cfg()).unwrap();
+    // Shorter than the plan: refused before any chunk is read from it.
+    assert!(matches!(
+        block_on(d.upload("x", &data[..10_000], &plan)),
+        Err(Error::Invalid { .. })
+    ));
+    // Same length, other bytes: the first chunk fails its hash.
+    let other = noise(50_000, 19);
+    assert!(matches!(
+        block_on(d.upload("x", &other, &plan)),
+        Err(Error::ChecksumMismatch { .. })
+    ));
+    assert!(store.blocking().list_all("dedup/").unwrap().is_empty());
+}
+
+#[test]
+fn a_config_changed_out_of_order_still_chunks_everything() {
+    use blocksmith_upload::cdc::{Chunker, cut};
+    let data = noise(100_000, 23);
+    let mut c = CdcOptions::default();
+    c.min_size = 40_000; // above the average and the maximum
+    c.avg_size = 1_000;
+    c.max_size = 2_000;
+    let spans: Vec<_> = Chunker::new(&data, c).collect();
+    assert_eq!(spans.iter().map(|s| s.len).sum::<usize>(), data.len());
+    assert!(spans.iter().all(|s| s.len >= 1));
+    let mut zero = CdcOptions::default();
+    zero.min_size = 0;
+    zero.avg_size = 0;
+    zero.max_size = 0;
+    assert_eq!(cut(&data, &zero), 1);
+}
