@@ -59,6 +59,26 @@ pub enum JobStatus {
     Cancelled,
 }
 
+/// A job's state as a person reads it: `queued`, `running (3/10 pages)`,
+/// `done`, `failed after 2 attempts: <error>`, `cancelled`.
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobStatus::Queued => f.write_str("queued"),
+            JobStatus::Running {
+                pages_done,
+                pages_total,
+            } => write!(f, "running ({pages_done}/{pages_total} pages)"),
+            JobStatus::Done => f.write_str("done"),
+            JobStatus::Failed { error, attempts } => {
+                let s = if *attempts == 1 { "" } else { "s" };
+                write!(f, "failed after {attempts} attempt{s}: {error}")
+            }
+            JobStatus::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct JobRecord {
     status: JobStatus,
@@ -306,7 +326,7 @@ impl<S: Store> JobQueue<S> {
         if rec.status != JobStatus::Done {
             return Err(Error::NoResult {
                 id: id.0.clone(),
-                state: format!("{:?}", rec.status),
+                state: rec.status.to_string(),
             });
         }
         let mut doc = Document::default();

@@ -115,6 +115,7 @@ pub trait Store: Send + Sync {
     /// parts and puts their concatenation. Backends that can join objects
     /// without bringing their bytes through memory override it:
     /// [`crate::DirStore`] hard-links the parts' files under a small manifest,
+    /// `RedbStore` refers to the parts' chunks (values over 64 KiB),
     /// [`crate::MemoryStore`] shares the parts' buffers.
     ///
     /// ```

@@ -207,6 +207,13 @@ fn sortable(t: i64) -> u64 {
 }
 
 impl<S: Store> Series<S> {
+    /// The synchronous twin: the same calls, each driving the async one
+    /// with [`blocksmith_store::block_on`] (for synchronous code; on an
+    /// async runtime use the async methods).
+    pub fn blocking(&mut self) -> BlockingSeries<'_, S> {
+        BlockingSeries(self)
+    }
+
     /// Opens (or creates) the series `name` in `store`, loading its chunk
     /// index (chunk headers only, by ranged reads) and its unsealed head.
     ///
@@ -671,4 +678,75 @@ pub fn rate(points: &[Point], unit: TimeUnit) -> Option<f64> {
     // the extremes): taken as u64.
     let seconds = last.0.abs_diff(first.0) as f64 * unit.nanos() as f64 / 1e9;
     Some(increase / seconds)
+}
+
+/// Blocking calls over [`Series`] (see [`Series::blocking`]): the same methods,
+/// same names and arguments.
+#[derive(Debug)]
+pub struct BlockingSeries<'a, S>(&'a mut Series<S>);
+
+impl<S: Store> BlockingSeries<'_, S> {
+    /// [`Series::append`].
+    ///
+    /// # Errors
+    /// As [`Series::append`].
+    pub fn append(&mut self, timestamp: i64, value: f64) -> Result<()> {
+        blocksmith_store::block_on(self.0.append(timestamp, value))
+    }
+
+    /// [`Series::append_all`].
+    ///
+    /// # Errors
+    /// As [`Series::append_all`].
+    pub fn append_all(&mut self, points: &[Point]) -> Result<()> {
+        blocksmith_store::block_on(self.0.append_all(points))
+    }
+
+    /// [`Series::seal`].
+    ///
+    /// # Errors
+    /// As [`Series::seal`].
+    pub fn seal(&mut self) -> Result<()> {
+        blocksmith_store::block_on(self.0.seal())
+    }
+
+    /// [`Series::flush`].
+    ///
+    /// # Errors
+    /// As [`Series::flush`].
+    pub fn flush(&mut self) -> Result<()> {
+        blocksmith_store::block_on(self.0.flush())
+    }
+
+    /// [`Series::range`].
+    ///
+    /// # Errors
+    /// As [`Series::range`].
+    pub fn range(&self, start: i64, end: i64) -> Result<(Vec<Point>, QueryStats)> {
+        blocksmith_store::block_on(self.0.range(start, end))
+    }
+
+    /// [`Series::rollup`].
+    ///
+    /// # Errors
+    /// As [`Series::rollup`].
+    pub fn rollup(&self, start: i64, end: i64, interval: i64) -> Result<Vec<Bucket>> {
+        blocksmith_store::block_on(self.0.rollup(start, end, interval))
+    }
+
+    /// [`Series::rate`].
+    ///
+    /// # Errors
+    /// As [`Series::rate`].
+    pub fn rate(&self, start: i64, end: i64) -> Result<Option<f64>> {
+        blocksmith_store::block_on(self.0.rate(start, end))
+    }
+
+    /// [`Series::drop_before`].
+    ///
+    /// # Errors
+    /// As [`Series::drop_before`].
+    pub fn drop_before(&mut self, cutoff: i64) -> Result<usize> {
+        blocksmith_store::block_on(self.0.drop_before(cutoff))
+    }
 }

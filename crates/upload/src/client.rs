@@ -415,6 +415,54 @@ impl Uploader {
         Ok(outcome)
     }
 
+    /// [`Uploader::upload_reader`] with a progress callback (see
+    /// [`Uploader::upload_source_with`]): return `false` from it to stop
+    /// after a part, as an interrupted client would.
+    ///
+    /// # Errors
+    /// As [`Uploader::upload_source_with`].
+    pub async fn upload_reader_with<S: Store, R: Read + Seek>(
+        &self,
+        uploads: &Uploads<S>,
+        reader: R,
+        create: CreateOptions,
+        progress: impl FnMut(&Progress) -> bool,
+    ) -> Result<Outcome> {
+        self.upload_source_with(uploads, Reader::new(reader)?, create, progress)
+            .await
+    }
+
+    /// Before resuming, reads back from `data` every range the session holds
+    /// (in windows of a part) and compares its CRC-32C with the stored one.
+    async fn check_received<S: Store, Src: Source>(
+        &self,
+        uploads: &Uploads<S>,
+        id: &str,
+        data: &mut Src,
+        total: u64,
+    ) -> Result<()> {
+        for r in uploads.received(id).await? {
+            let changed = || Error::SourceChanged {
+                id: id.to_string(),
+                range: r.range.clone(),
+            };
+            if r.range.end > total {
+                return Err(changed());
+            }
+            let mut crc = 0u32;
+            let mut at = r.range.start;
+            while at < r.range.end {
+                let end = r.range.end.min(at.saturating_add(self.part_size));
+                crc = crc32c::crc32c_append(crc, &data.read(at..end)?);
+                at = end;
+            }
+            if crc != r.crc32c {
+                return Err(changed());
+            }
+        }
+        Ok(())
+    }
+
     /// [`Uploader::upload_source_with`] for a buffer.
     ///
     /// # Errors
@@ -438,13 +486,18 @@ impl Uploader {
     /// to stop there, as an interrupted client would), then finalizes.
     ///
     /// Parts are aligned to multiples of the part size, so runs with the same
-    /// part size fill each other's gaps exactly.
+    /// part size fill each other's gaps exactly. A resumed session's stored
+    /// bytes are first checked against the source (their CRC-32C, reading
+    /// them back from the source): a source that changed since the upload
+    /// began is refused, never published half old and half new.
     ///
     /// # Errors
     /// As [`Uploads::create`], [`Uploads::status`], [`Uploads::put_part`] and
     /// [`Uploads::finalize`]; [`Error::Source`] if reading the source fails. A
     /// part that rotted in the store ([`Error::CorruptPart`] at finalize) is sent
     /// again, at most once per part, before it is an error.
+    /// [`Error::SourceChanged`] if a resumed session holds bytes the source no
+    /// longer has.
     pub async fn upload_source_with<S: Store, Src: Source>(
         &self,
         uploads: &Uploads<S>,
@@ -470,6 +523,9 @@ impl Uploader {
             return Ok(outcome);
         }
         let status = uploads.status(&id).await?;
+        if opened.resumed && status.received > 0 {
+            self.check_received(uploads, &id, &mut data, total).await?;
+        }
         outcome.already_received = status.received;
         let mut received = status.received;
         let size = self.part_size;

@@ -137,6 +137,13 @@ pub struct DedupStore<S> {
 }
 
 impl<S: Store> DedupStore<S> {
+    /// The synchronous twin: the same calls, each driving the async one
+    /// with [`blocksmith_store::block_on`] (for synchronous code; on an
+    /// async runtime use the async methods).
+    pub fn blocking(&self) -> BlockingDedupStore<'_, S> {
+        BlockingDedupStore(self)
+    }
+
     /// A dedup store under the prefix `dedup`.
     pub fn new(store: S) -> Self {
         Self::with_prefix(store, "dedup")
@@ -341,5 +348,76 @@ impl<S: Store> DedupStore<S> {
             }
         }
         Ok(deleted)
+    }
+}
+
+/// Blocking calls over [`DedupStore`] (see [`DedupStore::blocking`]): the same methods,
+/// same names and arguments.
+#[derive(Debug)]
+pub struct BlockingDedupStore<'a, S>(&'a DedupStore<S>);
+
+impl<S: Store> BlockingDedupStore<'_, S> {
+    /// [`DedupStore::have`].
+    ///
+    /// # Errors
+    /// As [`DedupStore::have`].
+    pub fn have(&self, chunks: &[ChunkRef]) -> Result<Vec<bool>> {
+        blocksmith_store::block_on(self.0.have(chunks))
+    }
+
+    /// [`DedupStore::put_chunk`].
+    ///
+    /// # Errors
+    /// As [`DedupStore::put_chunk`].
+    pub fn put_chunk(&self, hash: &[u8; 32], data: Bytes) -> Result<bool> {
+        blocksmith_store::block_on(self.0.put_chunk(hash, data))
+    }
+
+    /// [`DedupStore::commit`].
+    ///
+    /// # Errors
+    /// As [`DedupStore::commit`].
+    pub fn commit(&self, name: &str, manifest: &Manifest) -> Result<()> {
+        blocksmith_store::block_on(self.0.commit(name, manifest))
+    }
+
+    /// [`DedupStore::upload`].
+    ///
+    /// # Errors
+    /// As [`DedupStore::upload`].
+    pub fn upload(&self, name: &str, data: &[u8], plan: &Plan) -> Result<UploadReport> {
+        blocksmith_store::block_on(self.0.upload(name, data, plan))
+    }
+
+    /// [`DedupStore::manifest`].
+    ///
+    /// # Errors
+    /// As [`DedupStore::manifest`].
+    pub fn manifest(&self, name: &str) -> Result<Manifest> {
+        blocksmith_store::block_on(self.0.manifest(name))
+    }
+
+    /// [`DedupStore::read`].
+    ///
+    /// # Errors
+    /// As [`DedupStore::read`].
+    pub fn read(&self, name: &str) -> Result<Vec<u8>> {
+        blocksmith_store::block_on(self.0.read(name))
+    }
+
+    /// [`DedupStore::delete`].
+    ///
+    /// # Errors
+    /// As [`DedupStore::delete`].
+    pub fn delete(&self, name: &str) -> Result<()> {
+        blocksmith_store::block_on(self.0.delete(name))
+    }
+
+    /// [`DedupStore::gc`].
+    ///
+    /// # Errors
+    /// As [`DedupStore::gc`].
+    pub fn gc(&self) -> Result<usize> {
+        blocksmith_store::block_on(self.0.gc())
     }
 }

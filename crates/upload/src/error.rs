@@ -95,6 +95,18 @@ pub enum Error {
         /// The algorithm.
         algorithm: &'static str,
     },
+    /// Resuming from a source whose bytes differ from the ones the session
+    /// already holds (the file changed since the upload began). Nothing was
+    /// sent: abort the session, or upload under another id.
+    #[error(
+        "upload {id}: the bytes stored at {range:?} differ from the source's (it changed since the upload began)"
+    )]
+    SourceChanged {
+        /// The session id.
+        id: String,
+        /// The first stored range that differs.
+        range: Range<u64>,
+    },
     /// A stored part fails its checksum: it was deleted and must be sent again.
     #[error("stored part {range:?} is corrupt and was discarded; send it again")]
     CorruptPart {

@@ -15,9 +15,11 @@ pub mod manifest;
 pub mod session;
 pub mod tus;
 
+/// The buffer type of parts and sources (re-exported from `bytes`).
+pub use bytes::Bytes;
 pub use checksum::{Algorithm, Checksum};
 pub use error::{Error, Result};
 pub use session::{
-    CreateOptions, ExpireReport, Opened, Published, Session, SessionState, Status, UploadOptions,
-    Uploads, Verify,
+    BlockingUploads, CreateOptions, ExpireReport, Opened, Published, Received, Session,
+    SessionState, Status, UploadOptions, Uploads, Verify,
 };

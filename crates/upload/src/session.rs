@@ -403,6 +403,17 @@ impl Status {
     }
 }
 
+/// A range a session holds, with the CRC-32C of its bytes (see
+/// [`Uploads::received`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Received {
+    /// The bytes' place in the upload.
+    pub range: Range<u64>,
+    /// Their CRC-32C (Castagnoli).
+    pub crc32c: u32,
+}
+
 /// The result of [`Uploads::create`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened {
@@ -593,6 +604,23 @@ fn random_id() -> Result<String> {
 }
 
 impl<S: Store> Uploads<S> {
+    /// The synchronous twin: the same calls, blocking.
+    ///
+    /// ```
+    /// use blocksmith_store::MemoryStore;
+    /// use blocksmith_upload::{Bytes, CreateOptions, Uploads};
+    /// let store = MemoryStore::new();
+    /// let uploads = Uploads::new(&store);
+    /// let sync = uploads.blocking();
+    /// let opened = sync.create(CreateOptions::with_length(5).with_target("files/hello"))?;
+    /// sync.put_part(&opened.session.id, 0, Bytes::from_static(b"hello"), None)?;
+    /// assert_eq!(sync.finalize(&opened.session.id)?.size, 5);
+    /// # Ok::<(), blocksmith_upload::Error>(())
+    /// ```
+    pub fn blocking(&self) -> BlockingUploads<'_, S> {
+        BlockingUploads(self)
+    }
+
     /// An engine with default options.
     pub fn new(store: S) -> Self {
         Self::with_options(store, UploadOptions::default())
@@ -799,6 +827,26 @@ impl<S: Store> Uploads<S> {
                 reason: "already finalized",
             }),
         }
+    }
+
+    /// The ranges an open session holds, each with the CRC-32C of its
+    /// bytes, in order of offset: what a client resuming from its own copy
+    /// checks that copy against before it sends the rest.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`] if `id` is not a valid session id; [`Error::Store`]
+    /// if the store fails.
+    pub async fn received(&self, id: &str) -> Result<Vec<Received>> {
+        validate_id(id)?;
+        Ok(self
+            .parts(id)
+            .await?
+            .into_iter()
+            .map(|p| Received {
+                range: p.offset..p.end(),
+                crc32c: p.crc,
+            })
+            .collect())
     }
 
     pub(crate) async fn parts(&self, id: &str) -> Result<Vec<Part>> {
@@ -1870,5 +1918,112 @@ impl<S: Store> Uploads<S> {
         let published = self.finalize(&id).await?;
         let session = self.session(&id).await?;
         Ok((session, published))
+    }
+}
+
+/// Blocking calls over [`Uploads`] (see [`Uploads::blocking`]): each method
+/// drives the async one of the same name and arguments with
+/// [`blocksmith_store::block_on`]. For synchronous code; on an async runtime
+/// use the async methods.
+#[derive(Debug)]
+pub struct BlockingUploads<'a, S>(&'a Uploads<S>);
+
+impl<S: Store> BlockingUploads<'_, S> {
+    /// [`Uploads::create`].
+    ///
+    /// # Errors
+    /// As [`Uploads::create`].
+    pub fn create(&self, options: CreateOptions) -> Result<Opened> {
+        blocksmith_store::block_on(self.0.create(options))
+    }
+
+    /// [`Uploads::session`].
+    ///
+    /// # Errors
+    /// As [`Uploads::session`].
+    pub fn session(&self, id: &str) -> Result<Session> {
+        blocksmith_store::block_on(self.0.session(id))
+    }
+
+    /// [`Uploads::received`].
+    ///
+    /// # Errors
+    /// As [`Uploads::received`].
+    pub fn received(&self, id: &str) -> Result<Vec<Received>> {
+        blocksmith_store::block_on(self.0.received(id))
+    }
+
+    /// [`Uploads::status`].
+    ///
+    /// # Errors
+    /// As [`Uploads::status`].
+    pub fn status(&self, id: &str) -> Result<Status> {
+        blocksmith_store::block_on(self.0.status(id))
+    }
+
+    /// [`Uploads::declare_length`].
+    ///
+    /// # Errors
+    /// As [`Uploads::declare_length`].
+    pub fn declare_length(&self, id: &str, length: u64) -> Result<Session> {
+        blocksmith_store::block_on(self.0.declare_length(id, length))
+    }
+
+    /// [`Uploads::put_part`].
+    ///
+    /// # Errors
+    /// As [`Uploads::put_part`].
+    pub fn put_part(
+        &self,
+        id: &str,
+        offset: u64,
+        data: Bytes,
+        checksum: Option<&Checksum>,
+    ) -> Result<Status> {
+        blocksmith_store::block_on(self.0.put_part(id, offset, data, checksum))
+    }
+
+    /// [`Uploads::finalize`].
+    ///
+    /// # Errors
+    /// As [`Uploads::finalize`].
+    pub fn finalize(&self, id: &str) -> Result<Published> {
+        blocksmith_store::block_on(self.0.finalize(id))
+    }
+
+    /// [`Uploads::abort`].
+    ///
+    /// # Errors
+    /// As [`Uploads::abort`].
+    pub fn abort(&self, id: &str) -> Result<()> {
+        blocksmith_store::block_on(self.0.abort(id))
+    }
+
+    /// [`Uploads::expire`].
+    ///
+    /// # Errors
+    /// As [`Uploads::expire`].
+    pub fn expire(&self) -> Result<ExpireReport> {
+        blocksmith_store::block_on(self.0.expire())
+    }
+
+    /// [`Uploads::list`].
+    ///
+    /// # Errors
+    /// As [`Uploads::list`].
+    pub fn list(&self) -> Result<Vec<String>> {
+        blocksmith_store::block_on(self.0.list())
+    }
+
+    /// [`Uploads::concat`].
+    ///
+    /// # Errors
+    /// As [`Uploads::concat`].
+    pub fn concat(
+        &self,
+        sources: &[String],
+        options: CreateOptions,
+    ) -> Result<(Session, Published)> {
+        blocksmith_store::block_on(self.0.concat(sources, options))
     }
 }

@@ -417,6 +417,13 @@ impl<S> fmt::Debug for ApiKeys<S> {
 }
 
 impl<S: Store> ApiKeys<S> {
+    /// The synchronous twin: the same calls, each driving the async one
+    /// with [`blocksmith_store::block_on`] (for synchronous code; on an
+    /// async runtime use the async methods).
+    pub fn blocking(&self) -> BlockingApiKeys<'_, S> {
+        BlockingApiKeys(self)
+    }
+
     /// A service storing in `store`, hashing with `pepper` (a 256-bit host
     /// secret kept outside the store, e.g. in a vault item or a KMS).
     pub fn new(store: S, pepper: SymmetricKey) -> Self {
@@ -830,5 +837,68 @@ mod tests {
             prop_assert_eq!(p.prefix(), prefix.as_str());
             prop_assert_eq!(p.expose_secret(), k.expose_secret());
         }
+    }
+}
+
+/// Blocking calls over [`ApiKeys`] (see [`ApiKeys::blocking`]): the same methods,
+/// same names and arguments.
+#[derive(Debug)]
+pub struct BlockingApiKeys<'a, S>(&'a ApiKeys<S>);
+
+impl<S: Store> BlockingApiKeys<'_, S> {
+    /// [`ApiKeys::create`].
+    ///
+    /// # Errors
+    /// As [`ApiKeys::create`].
+    pub fn create(&self, spec: ApiKeySpec) -> Result<NewApiKey> {
+        blocksmith_store::block_on(self.0.create(spec))
+    }
+
+    /// [`ApiKeys::verify`].
+    ///
+    /// # Errors
+    /// As [`ApiKeys::verify`].
+    pub fn verify(&self, presented: &str) -> Result<ApiKeyInfo> {
+        blocksmith_store::block_on(self.0.verify(presented))
+    }
+
+    /// [`ApiKeys::get`].
+    ///
+    /// # Errors
+    /// As [`ApiKeys::get`].
+    pub fn get(&self, id: &str) -> Result<ApiKeyInfo> {
+        blocksmith_store::block_on(self.0.get(id))
+    }
+
+    /// [`ApiKeys::list`].
+    ///
+    /// # Errors
+    /// As [`ApiKeys::list`].
+    pub fn list(&self, owner: Option<&str>) -> Result<Vec<ApiKeyInfo>> {
+        blocksmith_store::block_on(self.0.list(owner))
+    }
+
+    /// [`ApiKeys::rotate`].
+    ///
+    /// # Errors
+    /// As [`ApiKeys::rotate`].
+    pub fn rotate(&self, id: &str, grace: Duration) -> Result<NewApiKey> {
+        blocksmith_store::block_on(self.0.rotate(id, grace))
+    }
+
+    /// [`ApiKeys::revoke`].
+    ///
+    /// # Errors
+    /// As [`ApiKeys::revoke`].
+    pub fn revoke(&self, id: &str) -> Result<()> {
+        blocksmith_store::block_on(self.0.revoke(id))
+    }
+
+    /// [`ApiKeys::sweep`].
+    ///
+    /// # Errors
+    /// As [`ApiKeys::sweep`].
+    pub fn sweep(&self) -> Result<usize> {
+        blocksmith_store::block_on(self.0.sweep())
     }
 }

@@ -29,7 +29,10 @@ pub mod share;
 pub mod vault;
 mod wire;
 
-pub use apikey::{ApiKey, ApiKeyInfo, ApiKeyOptions, ApiKeySpec, ApiKeyStatus, ApiKeys, NewApiKey};
+pub use apikey::{
+    ApiKey, ApiKeyInfo, ApiKeyOptions, ApiKeySpec, ApiKeyStatus, ApiKeys, BlockingApiKeys,
+    NewApiKey,
+};
 pub use error::{Error, Result};
 pub use ids::{ItemId, ShareId, VaultId};
 pub use item::{ItemInfo, NewItem};
@@ -38,6 +41,6 @@ pub use keys::{AuthKey, AuthVerifier, Credentials, RecoveryKey, SecretKey};
 pub use secret::{Password, SecretBytes, SymmetricKey};
 pub use share::{PublicKey, ReceivedShare, SharedItem};
 pub use vault::{
-    Inbox, PendingShare, PreLogin, ReceiveReport, RotationProgress, RotationReport, Vault,
-    VaultOptions,
+    BlockingVault, Inbox, PendingShare, PreLogin, ReceiveReport, RotationProgress, RotationReport,
+    Vault, VaultOptions,
 };

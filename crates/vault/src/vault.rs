@@ -599,6 +599,13 @@ fn inbox_prefix(pk: &PublicKey) -> String {
 }
 
 impl<S: Store> Vault<S> {
+    /// The synchronous twin: the same calls, each driving the async one
+    /// with [`blocksmith_store::block_on`] (for synchronous code; on an
+    /// async runtime use the async methods).
+    pub fn blocking(&mut self) -> BlockingVault<'_, S> {
+        BlockingVault(self)
+    }
+
     /// Creates a vault with a random id, vault key, recovery key and sharing
     /// key pair. Returns the unlocked vault and the recovery key (show it to
     /// the user once; it is not stored).
@@ -2076,4 +2083,174 @@ pub struct ReceiveReport {
 /// The store key prefix of a vault (for hosts that list or remove vaults).
 pub fn store_prefix(id: &VaultId) -> String {
     format!("{}/", prefix(id))
+}
+
+/// Blocking calls over [`Vault`] (see [`Vault::blocking`]): the same methods,
+/// same names and arguments.
+#[derive(Debug)]
+pub struct BlockingVault<'a, S>(&'a mut Vault<S>);
+
+impl<S: Store> BlockingVault<'_, S> {
+    /// [`Vault::add`].
+    ///
+    /// # Errors
+    /// As [`Vault::add`].
+    pub fn add(&mut self, item: NewItem) -> Result<ItemId> {
+        blocksmith_store::block_on(self.0.add(item))
+    }
+
+    /// [`Vault::add_many`].
+    ///
+    /// # Errors
+    /// As [`Vault::add_many`].
+    pub fn add_many(&mut self, items: Vec<NewItem>) -> Result<Vec<ItemId>> {
+        blocksmith_store::block_on(self.0.add_many(items))
+    }
+
+    /// [`Vault::get`].
+    ///
+    /// # Errors
+    /// As [`Vault::get`].
+    pub fn get(&self, id: &ItemId) -> Result<SecretBytes> {
+        blocksmith_store::block_on(self.0.get(id))
+    }
+
+    /// [`Vault::get_by_name`].
+    ///
+    /// # Errors
+    /// As [`Vault::get_by_name`].
+    pub fn get_by_name(&self, name: &str) -> Result<SecretBytes> {
+        blocksmith_store::block_on(self.0.get_by_name(name))
+    }
+
+    /// [`Vault::update`].
+    ///
+    /// # Errors
+    /// As [`Vault::update`].
+    pub fn update(&mut self, id: &ItemId, secret: impl Into<SecretBytes>) -> Result<u64> {
+        blocksmith_store::block_on(self.0.update(id, secret))
+    }
+
+    /// [`Vault::remove`].
+    ///
+    /// # Errors
+    /// As [`Vault::remove`].
+    pub fn remove(&mut self, id: &ItemId) -> Result<()> {
+        blocksmith_store::block_on(self.0.remove(id))
+    }
+
+    /// [`Vault::vacuum`].
+    ///
+    /// # Errors
+    /// As [`Vault::vacuum`].
+    pub fn vacuum(&self) -> Result<usize> {
+        blocksmith_store::block_on(self.0.vacuum())
+    }
+
+    /// [`Vault::change_password`].
+    ///
+    /// # Errors
+    /// As [`Vault::change_password`].
+    pub fn change_password(
+        &mut self,
+        credentials: &Credentials,
+        kdf: Option<KdfParams>,
+    ) -> Result<()> {
+        blocksmith_store::block_on(self.0.change_password(credentials, kdf))
+    }
+
+    /// [`Vault::new_recovery_key`].
+    ///
+    /// # Errors
+    /// As [`Vault::new_recovery_key`].
+    pub fn new_recovery_key(&mut self) -> Result<RecoveryKey> {
+        blocksmith_store::block_on(self.0.new_recovery_key())
+    }
+
+    /// [`Vault::rotate`].
+    ///
+    /// # Errors
+    /// As [`Vault::rotate`].
+    pub fn rotate(&mut self) -> Result<RotationReport> {
+        blocksmith_store::block_on(self.0.rotate())
+    }
+
+    /// [`Vault::rotate_partially`].
+    ///
+    /// # Errors
+    /// As [`Vault::rotate_partially`].
+    pub fn rotate_partially(&mut self, max_items: usize) -> Result<RotationProgress> {
+        blocksmith_store::block_on(self.0.rotate_partially(max_items))
+    }
+
+    /// [`Vault::share_bundle`].
+    ///
+    /// # Errors
+    /// As [`Vault::share_bundle`].
+    pub fn share_bundle(
+        &self,
+        items: &[ItemId],
+        recipient: &PublicKey,
+    ) -> Result<(ShareId, Vec<u8>)> {
+        blocksmith_store::block_on(self.0.share_bundle(items, recipient))
+    }
+
+    /// [`Vault::share`].
+    ///
+    /// # Errors
+    /// As [`Vault::share`].
+    pub fn share(&self, items: &[ItemId], recipient: &PublicKey) -> Result<ShareId> {
+        blocksmith_store::block_on(self.0.share(items, recipient))
+    }
+
+    /// [`Vault::share_collection`].
+    ///
+    /// # Errors
+    /// As [`Vault::share_collection`].
+    pub fn share_collection(&self, collection: &str, recipient: &PublicKey) -> Result<ShareId> {
+        blocksmith_store::block_on(self.0.share_collection(collection, recipient))
+    }
+
+    /// [`Vault::import_share`].
+    ///
+    /// # Errors
+    /// As [`Vault::import_share`].
+    pub fn import_share(&mut self, share: &ReceivedShare) -> Result<Vec<ItemId>> {
+        blocksmith_store::block_on(self.0.import_share(share))
+    }
+
+    /// [`Vault::pending_shares`].
+    ///
+    /// # Errors
+    /// As [`Vault::pending_shares`].
+    pub fn pending_shares(&self) -> Result<Inbox> {
+        blocksmith_store::block_on(self.0.pending_shares())
+    }
+
+    /// [`Vault::accept_share`].
+    ///
+    /// # Errors
+    /// As [`Vault::accept_share`].
+    pub fn accept_share(&mut self, pending: &PendingShare) -> Result<Vec<ItemId>> {
+        blocksmith_store::block_on(self.0.accept_share(pending))
+    }
+
+    /// [`Vault::reject_share`].
+    ///
+    /// # Errors
+    /// As [`Vault::reject_share`].
+    pub fn reject_share(&self, pending: &PendingShare) -> Result<()> {
+        blocksmith_store::block_on(self.0.reject_share(pending))
+    }
+
+    /// [`Vault::receive_shares`].
+    ///
+    /// # Errors
+    /// As [`Vault::receive_shares`].
+    pub fn receive_shares(
+        &mut self,
+        accept: impl FnMut(&ReceivedShare) -> bool,
+    ) -> Result<ReceiveReport> {
+        blocksmith_store::block_on(self.0.receive_shares(accept))
+    }
 }

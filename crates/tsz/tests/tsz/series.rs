@@ -271,3 +271,24 @@ fn rollup_and_rate_at_the_extremes_of_time() {
     let rate = blocksmith_tsz::series::rate(&points, TimeUnit::Seconds).unwrap();
     assert!((rate - 4.0 / span).abs() < 1e-30, "rate {rate}");
 }
+
+/// The blocking twin: the same calls as the async methods.
+#[test]
+fn series_blocking_twin() {
+    let store = MemoryStore::new();
+    let mut s = block_on(Series::open(
+        &store,
+        "cpu",
+        SeriesOptions::new(TimeUnit::Seconds).with_max_points(4),
+    ))
+    .unwrap();
+    let mut sync = s.blocking();
+    for t in 0..10 {
+        sync.append(t, t as f64 * 1.5).unwrap();
+    }
+    sync.flush().unwrap();
+    let (points, _) = sync.range(2, 6).unwrap();
+    let ts: Vec<i64> = points.iter().map(|p| p.0).collect();
+    assert_eq!(ts, [2, 3, 4, 5, 6]);
+    assert!(sync.drop_before(5).unwrap() > 0);
+}

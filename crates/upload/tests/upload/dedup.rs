@@ -127,3 +127,18 @@ fn a_config_changed_out_of_order_still_chunks_everything() {
     zero.max_size = 0;
     assert_eq!(cut(&data, &zero), 1);
 }
+
+/// The blocking twin: the same calls as the async methods.
+#[test]
+fn dedup_store_blocking_twin() {
+    let store = MemoryStore::new();
+    let d = DedupStore::new(&store);
+    let data = noise(300_000, 21).to_vec();
+    let plan = Plan::new(&data, cfg()).unwrap();
+    let sync = d.blocking();
+    let report = sync.upload("doc", &data, &plan).unwrap();
+    assert!(report.chunks_sent > 0);
+    assert_eq!(sync.read("doc").unwrap(), data);
+    sync.delete("doc").unwrap();
+    assert!(sync.read("doc").is_err());
+}

@@ -325,3 +325,40 @@ fn a_session_that_failed_its_digest_can_be_completed_by_the_right_bytes() {
     let key = Key::new("files/report").unwrap();
     assert_eq!(&store.blocking().get(&key).unwrap().data[..], &hashed[..]);
 }
+
+/// A file that changed between two runs (same length) is refused on resume,
+/// never published half old and half new.
+#[test]
+fn resuming_from_a_changed_file_is_refused() {
+    let old = noise(10_500, 11).to_vec();
+    let mut new = old.clone();
+    new[1_500] ^= 0x40; // inside the first run's parts
+    let store = MemoryStore::new();
+    let uploads = Uploads::with_options(&store, small_parts());
+    let up = Uploader::default().with_part_size(1000);
+    let create = || {
+        CreateOptions::default()
+            .with_id("changing")
+            .with_target("files/changing")
+    };
+    let first = block_on(up.upload_reader_with(
+        &uploads,
+        std::io::Cursor::new(old.clone()),
+        create(),
+        |p| p.parts_sent < 3,
+    ))
+    .unwrap();
+    assert!(first.published.is_none());
+    let second = block_on(up.upload_reader(&uploads, std::io::Cursor::new(new), create()));
+    assert!(
+        matches!(&second, Err(Error::SourceChanged { id, range }) if id == "changing" && range.contains(&1_500)),
+        "{second:?}"
+    );
+    // The unchanged file resumes and completes.
+    let third =
+        block_on(up.upload_reader(&uploads, std::io::Cursor::new(old.clone()), create())).unwrap();
+    assert!(third.resumed);
+    assert_eq!(third.bytes_sent, 10_500 - 3_000);
+    let key = Key::new("files/changing").unwrap();
+    assert_eq!(&store.blocking().get(&key).unwrap().data[..], &old[..]);
+}

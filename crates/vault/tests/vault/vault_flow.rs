@@ -298,3 +298,33 @@ fn an_interrupted_update_leaves_an_orphan_that_blocks_nothing() {
         assert_eq!(v.get(&id).await.unwrap().as_str(), Some("v3"));
     });
 }
+
+/// The blocking twins: the same calls as the async methods, for
+/// synchronous code.
+#[test]
+fn blocking_twins_of_the_vault_and_api_keys() {
+    let store = MemoryStore::new();
+    let (mut v, _) = block_on(Vault::create(&store, &creds(), opts())).unwrap();
+    let mut sync = v.blocking();
+    let id = sync.add(NewItem::new("email", "hunter2")).unwrap();
+    assert_eq!(sync.get(&id).unwrap().expose_secret(), b"hunter2");
+    sync.update(&id, "hunter3").unwrap();
+    assert_eq!(
+        sync.get_by_name("email").unwrap().expose_secret(),
+        b"hunter3"
+    );
+    sync.remove(&id).unwrap();
+    assert!(sync.get(&id).is_err());
+    let keys = blocksmith_vault::ApiKeys::new(
+        MemoryStore::new(),
+        blocksmith_vault::SymmetricKey::from_bytes([7; 32]),
+    );
+    let issued = keys
+        .blocking()
+        .create(blocksmith_vault::ApiKeySpec::new("svc"))
+        .unwrap();
+    let info = keys.blocking().verify(issued.key.expose_secret()).unwrap();
+    assert_eq!(info.id, issued.info.id);
+    keys.blocking().revoke(&info.id).unwrap();
+    assert!(keys.blocking().verify(issued.key.expose_secret()).is_err());
+}
