@@ -747,7 +747,7 @@ fn upload() {
         .with_clock(|| NOW_MS / 1000);
         let done = uploads
             .create(
-                CreateOptions::with_length(3_000)
+                CreateOptions::new(3_000)
                     .with_id("done")
                     .with_metadata("filename", "a.bin")
                     .with_expected(Algorithm::Sha256.digest(&file)),
@@ -761,7 +761,7 @@ fn upload() {
             .await?;
         uploads.finalize("done").await?;
         let open = uploads
-            .create(CreateOptions::with_length(3_000).with_id("open"))
+            .create(CreateOptions::new(3_000).with_id("open"))
             .await?;
         let crc = Algorithm::Crc32c.digest(&file.slice(2_000..));
         uploads

@@ -67,7 +67,7 @@ async fn upload_photo<S: Store>(
     let file = Bytes::copy_from_slice(file);
     let opened = uploads
         .create(
-            CreateOptions::with_length(file.len() as u64)
+            CreateOptions::new(file.len() as u64)
                 .with_id(id)
                 .with_target(format!("photos/{id}.jpg"))
                 .with_strip_metadata(true),
@@ -275,7 +275,7 @@ fn a_blob_sealed_in_a_vault_envelope_survives_an_upload_and_a_tampered_copy_does
         let uploads = uploads(&store);
         let opened = uploads
             .create(
-                CreateOptions::with_length(sealed.len() as u64)
+                CreateOptions::new(sealed.len() as u64)
                     .with_id("contract")
                     .with_target(target)
                     .with_expected(Algorithm::Sha256.digest(&sealed)),

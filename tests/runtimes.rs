@@ -192,7 +192,7 @@ async fn upload<S: Store + 'static>(store: Arc<S>) -> Outcome {
         let uploads = Uploads::with_options(store.clone(), options.clone());
         let opened = uploads
             .create(
-                CreateOptions::with_length(file.len() as u64)
+                CreateOptions::new(file.len() as u64)
                     .with_target("files/hello.txt")
                     .with_expected(Algorithm::Sha256.digest(&file)),
             )

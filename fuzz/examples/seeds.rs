@@ -572,7 +572,7 @@ fn upload(o: &mut Out) {
         .with_clock(|| 1_000_000);
     block_on(async {
         up.create(
-            CreateOptions::with_length(8)
+            CreateOptions::new(8)
                 .with_id("open")
                 .with_metadata("filename", "a.bin"),
         )
@@ -585,7 +585,7 @@ fn upload(o: &mut Out) {
         )
         .await
         .unwrap();
-        up.create(CreateOptions::with_length(4).with_id("done"))
+        up.create(CreateOptions::new(4).with_id("done"))
             .await
             .unwrap();
         up.put_part("done", 0, bytes::Bytes::from_static(b"abcd"), None)

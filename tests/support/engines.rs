@@ -426,7 +426,7 @@ impl Engine for Upload {
         let uploads = Uploads::with_options(store, options).with_clock(|| NOW_MS / 1000);
         // One upload completes; another is left half sent.
         let done = uploads
-            .create(CreateOptions::with_length(file.len() as u64).with_id("done"))
+            .create(CreateOptions::new(file.len() as u64).with_id("done"))
             .await?;
         uploads
             .put_part(&done.session.id, 0, file.slice(..60_000), None)
@@ -437,7 +437,7 @@ impl Engine for Upload {
         uploads.finalize(&done.session.id).await?;
         let half = uploads
             .create(
-                CreateOptions::with_length(file.len() as u64)
+                CreateOptions::new(file.len() as u64)
                     .with_id("half")
                     .with_target("files/report.bin")
                     .with_expected(Algorithm::Sha256.digest(&file)),

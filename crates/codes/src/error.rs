@@ -48,6 +48,14 @@ pub enum Error {
     /// The image bytes could not be decoded as an image.
     #[error("invalid image: {0}")]
     Image(String),
+    /// The input is longer than [`crate::ScanOptions::max_input_bytes`].
+    #[error("input of {size} bytes exceeds the limit of {limit} bytes")]
+    InputTooLarge {
+        /// Its length in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The image exceeds a configured limit.
     #[error("image {width}x{height} exceeds the limit of {limit}")]
     ImageTooLarge {

@@ -106,6 +106,13 @@ impl ScanOptions {
         self.symbologies = Some(s.into_iter().collect());
         self
     }
+    /// Sets [`ScanOptions::max_input_bytes`]: longer inputs are refused
+    /// before decoding.
+    #[must_use]
+    pub fn with_max_input_bytes(mut self, n: usize) -> Self {
+        self.max_input_bytes = n;
+        self
+    }
     /// Sets the maximum pixel count.
     #[must_use]
     pub fn with_max_pixels(mut self, n: u64) -> Self {
@@ -222,17 +229,16 @@ pub fn scan_bytes(bytes: &[u8], options: &ScanOptions) -> Result<ScanReport> {
 /// Decodes an image file to a [`DynamicImage`] under the limits of `options`.
 ///
 /// # Errors
-/// [`Error::ImageTooLarge`] if `bytes` are longer than
-/// [`ScanOptions::max_input_bytes`] or the image has more than
+/// [`Error::InputTooLarge`] if `bytes` are longer than
+/// [`ScanOptions::max_input_bytes`]; [`Error::ImageTooLarge`] if the image has more than
 /// [`ScanOptions::max_pixels`] pixels (checked from the header, before
 /// decoding); [`Error::Image`] if the format is not recognised, the header
 /// or the pixels do not decode, or the image is empty.
 pub fn load_image(bytes: &[u8], options: &ScanOptions) -> Result<DynamicImage> {
     if bytes.len() > options.max_input_bytes {
-        return Err(Error::ImageTooLarge {
-            width: 0,
-            height: 0,
-            limit: format!("{} bytes", options.max_input_bytes),
+        return Err(Error::InputTooLarge {
+            size: bytes.len(),
+            limit: options.max_input_bytes,
         });
     }
     let reader = ImageReader::new(Cursor::new(bytes))

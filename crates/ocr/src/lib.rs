@@ -22,7 +22,7 @@ pub use error::{Error, Result};
 /// of a matching version.
 pub use image;
 pub use input::{Format, Limits, decode};
-pub use jobs::{BlockingJobQueue, JobId, JobOptions, JobQueue, JobStatus};
+pub use jobs::{BlockingJobQueue, JobId, JobOptions, JobQueue, JobStatus, RunReport};
 pub use layout::{BlockKind, PageLayout};
 pub use pipeline::{Engine, EngineOptions};
 pub use preprocess::{Binarization, Orientation, PreprocessOptions};

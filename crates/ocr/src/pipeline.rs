@@ -183,11 +183,6 @@ impl Engine {
         Self { opts, recognizer }
     }
 
-    /// Same as [`Engine::new`].
-    pub fn with_recognizer(opts: EngineOptions, recognizer: Arc<dyn Recognizer>) -> Self {
-        Self::new(opts, recognizer)
-    }
-
     /// The options.
     pub fn options(&self) -> &EngineOptions {
         &self.opts

@@ -88,7 +88,7 @@ pub enum Error {
         got: u64,
     },
     /// Data does not match the checksum sent with it (or the full-file checksum).
-    #[error("{what} checksum mismatch ({algorithm})")]
+    #[error("{what} checksum mismatch ({algorithm}){}", discarded(.what))]
     ChecksumMismatch {
         /// `"part"` or `"upload"`.
         what: &'static str,
@@ -207,6 +207,15 @@ pub enum Error {
     /// Reading the upload's source failed (a client-side file).
     #[error("reading the upload source failed")]
     Source(#[from] std::io::Error),
+}
+
+/// What a whole-upload checksum mismatch did to the session's parts.
+fn discarded(what: &str) -> &'static str {
+    if what == "upload" {
+        "; its parts were discarded, send the bytes again"
+    } else {
+        ""
+    }
 }
 
 impl Error {

@@ -256,11 +256,18 @@ pub struct CreateOptions {
 
 impl CreateOptions {
     /// A session of `length` bytes.
-    pub fn with_length(length: u64) -> Self {
+    pub fn new(length: u64) -> Self {
         CreateOptions {
             length: Some(length),
             ..Self::default()
         }
+    }
+    /// Sets the length (`CreateOptions::default().with_length(n)` is
+    /// `CreateOptions::new(n)`).
+    #[must_use]
+    pub fn with_length(mut self, length: u64) -> Self {
+        self.length = Some(length);
+        self
     }
     /// A session whose length comes later.
     pub fn deferred() -> Self {
@@ -612,7 +619,7 @@ impl<S: Store> Uploads<S> {
     /// let store = MemoryStore::new();
     /// let uploads = Uploads::new(&store);
     /// let sync = uploads.blocking();
-    /// let opened = sync.create(CreateOptions::with_length(5).with_target("files/hello"))?;
+    /// let opened = sync.create(CreateOptions::new(5).with_target("files/hello"))?;
     /// sync.put_part(&opened.session.id, 0, Bytes::from_static(b"hello"), None)?;
     /// assert_eq!(sync.finalize(&opened.session.id)?.size, 5);
     /// # Ok::<(), blocksmith_upload::Error>(())
@@ -772,14 +779,19 @@ impl<S: Store> Uploads<S> {
             }),
             Err(blocksmith_store::Error::AlreadyExists { .. }) => {
                 let existing = self.session(&id).await?;
-                if existing.target != session.target
-                    || (session.length.is_some()
-                        && existing.length.is_some()
-                        && existing.length != session.length)
+                if existing.target != session.target {
+                    return Err(Error::InvalidState {
+                        id,
+                        reason: "exists with another target",
+                    });
+                }
+                if session.length.is_some()
+                    && existing.length.is_some()
+                    && existing.length != session.length
                 {
                     return Err(Error::InvalidState {
                         id,
-                        reason: "exists with another length or target",
+                        reason: "exists with another length",
                     });
                 }
                 Ok(Opened {

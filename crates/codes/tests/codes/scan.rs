@@ -285,3 +285,19 @@ fn keystoned_codes_decode_with_corners_in_the_original() {
         );
     }
 }
+
+#[test]
+fn an_input_over_the_byte_limit_is_refused_before_decoding() {
+    let options = ScanOptions::new().with_max_input_bytes(100);
+    let r = scan_bytes(&[0u8; 101], &options);
+    assert!(
+        matches!(
+            r,
+            Err(Error::InputTooLarge {
+                size: 101,
+                limit: 100
+            })
+        ),
+        "{r:?}"
+    );
+}

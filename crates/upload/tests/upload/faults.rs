@@ -98,7 +98,7 @@ fn rotten_part_is_detected_discarded_and_resent() {
     let store = MemoryStore::new();
     let uploads = Uploads::with_options(&store, options().with_verify(Verify::Reread));
     let file = noise(5000, 9);
-    let id = block_on(uploads.create(CreateOptions::with_length(5000)))
+    let id = block_on(uploads.create(CreateOptions::new(5000)))
         .unwrap()
         .session
         .id;
@@ -172,7 +172,7 @@ fn uploader_resends_rotten_parts_itself() {
 fn wrong_part_checksum_is_refused_before_storing() {
     let store = MemoryStore::new();
     let uploads = Uploads::with_options(&store, options());
-    let id = block_on(uploads.create(CreateOptions::with_length(10)))
+    let id = block_on(uploads.create(CreateOptions::new(10)))
         .unwrap()
         .session
         .id;

@@ -19,7 +19,7 @@ fn out_of_order_parts_and_missing_ranges() {
     let store = MemoryStore::new();
     let up = Uploads::with_options(&store, small());
     let file = noise(1000, 1);
-    let id = block_on(up.create(CreateOptions::with_length(1000)))
+    let id = block_on(up.create(CreateOptions::new(1000)))
         .unwrap()
         .session
         .id;
@@ -72,7 +72,7 @@ fn parallel_parts_from_many_threads() {
     let store = Arc::new(MemoryStore::new());
     let up = Uploads::with_options(store.clone(), small());
     let file = noise(64 * 1000, 2);
-    let id = block_on(up.create(CreateOptions::with_length(file.len() as u64)))
+    let id = block_on(up.create(CreateOptions::new(file.len() as u64)))
         .unwrap()
         .session
         .id;
@@ -138,15 +138,15 @@ fn limits_are_checked_up_front() {
     let opts = small().with_max_size(5000).with_max_parts(20);
     let up = Uploads::with_options(&store, opts);
     assert!(matches!(
-        block_on(up.create(CreateOptions::with_length(5001))),
+        block_on(up.create(CreateOptions::new(5001))),
         Err(Error::TooLarge { .. })
     ));
     let tight = Uploads::with_options(&store, small().with_max_parts(2).with_part_size(1, 100));
     assert!(matches!(
-        block_on(tight.create(CreateOptions::with_length(201))),
+        block_on(tight.create(CreateOptions::new(201))),
         Err(Error::TooManyParts { .. })
     ));
-    let id = block_on(up.create(CreateOptions::with_length(1000)))
+    let id = block_on(up.create(CreateOptions::new(1000)))
         .unwrap()
         .session
         .id;
@@ -161,7 +161,7 @@ fn limits_are_checked_up_front() {
         Err(Error::OutOfBounds { .. })
     ));
     let big = Uploads::with_options(&store, small().with_part_size(1, 100));
-    let id2 = block_on(big.create(CreateOptions::with_length(1000)))
+    let id2 = block_on(big.create(CreateOptions::new(1000)))
         .unwrap()
         .session
         .id;
@@ -177,7 +177,7 @@ fn limits_are_checked_up_front() {
         block_on(up.status("nope")),
         Err(Error::NotFound { .. })
     ));
-    let huge = CreateOptions::with_length(10).with_metadata("k", "v".repeat(70_000));
+    let huge = CreateOptions::new(10).with_metadata("k", "v".repeat(70_000));
     assert!(matches!(
         block_on(up.create(huge)),
         Err(Error::TooLarge {
@@ -194,20 +194,19 @@ fn content_type_by_magic_bytes() {
     // A PDF named like an image is refused on its first part.
     let mut pdf = b"%PDF-1.7\n".to_vec();
     pdf.extend_from_slice(&noise(300, 4));
-    let id =
-        block_on(up.create(
-            CreateOptions::with_length(pdf.len() as u64).with_metadata("filename", "cat.png"),
-        ))
-        .unwrap()
-        .session
-        .id;
+    let id = block_on(
+        up.create(CreateOptions::new(pdf.len() as u64).with_metadata("filename", "cat.png")),
+    )
+    .unwrap()
+    .session
+    .id;
     let r = block_on(up.put_part(&id, 0, Bytes::from(pdf), None));
     assert!(
         matches!(&r, Err(Error::ContentTypeNotAllowed { found }) if found == "application/pdf"),
         "{r:?}"
     );
     let png = crate::images::png(640, 480, true);
-    let id = block_on(up.create(CreateOptions::with_length(png.len() as u64)))
+    let id = block_on(up.create(CreateOptions::new(png.len() as u64)))
         .unwrap()
         .session
         .id;
@@ -222,7 +221,7 @@ fn decompression_bombs_are_refused_by_declared_size() {
     let store = MemoryStore::new();
     let up = Uploads::with_options(&store, small().with_max_image_pixels(Some(10_000_000)));
     let bomb = crate::images::png(50_000, 50_000, false);
-    let id = block_on(up.create(CreateOptions::with_length(bomb.len() as u64)))
+    let id = block_on(up.create(CreateOptions::new(bomb.len() as u64)))
         .unwrap()
         .session
         .id;
@@ -245,12 +244,10 @@ fn strip_metadata_on_request() {
     let store = MemoryStore::new();
     let up = Uploads::with_options(&store, small().with_part_size(1, 1 << 20));
     let jpeg = crate::images::jpeg(300, 200, true);
-    let id = block_on(
-        up.create(CreateOptions::with_length(jpeg.len() as u64).with_strip_metadata(true)),
-    )
-    .unwrap()
-    .session
-    .id;
+    let id = block_on(up.create(CreateOptions::new(jpeg.len() as u64).with_strip_metadata(true)))
+        .unwrap()
+        .session
+        .id;
     block_on(up.put_part(&id, 0, Bytes::from(jpeg.clone()), None)).unwrap();
     let p = block_on(up.finalize(&id)).unwrap();
     assert!(p.stripped_bytes > 0);
@@ -269,7 +266,7 @@ fn full_checksum_is_verified() {
     let up = Uploads::with_options(&store, small());
     let file = noise(300, 5);
     let wrong = Algorithm::Sha256.digest(b"something else");
-    let id = block_on(up.create(CreateOptions::with_length(300).with_expected(wrong)))
+    let id = block_on(up.create(CreateOptions::new(300).with_expected(wrong)))
         .unwrap()
         .session
         .id;
@@ -295,7 +292,7 @@ fn publication_is_create_only() {
         .blocking()
         .put(&Key::new("taken").unwrap(), "someone else's")
         .unwrap();
-    let id = block_on(up.create(CreateOptions::with_length(300).with_target("taken")))
+    let id = block_on(up.create(CreateOptions::new(300).with_target("taken")))
         .unwrap()
         .session
         .id;
@@ -313,7 +310,7 @@ fn publication_is_create_only() {
     // Overwrite on request.
     let id = block_on(
         up.create(
-            CreateOptions::with_length(300)
+            CreateOptions::new(300)
                 .with_target("taken")
                 .with_overwrite(true),
         ),
@@ -340,15 +337,15 @@ fn abort_and_expire() {
     let clock = now.clone();
     let up = Uploads::with_options(&store, small().with_default_ttl(60))
         .with_clock(move || clock.load(Ordering::SeqCst));
-    let a = block_on(up.create(CreateOptions::with_length(1000)))
+    let a = block_on(up.create(CreateOptions::new(1000)))
         .unwrap()
         .session
         .id;
-    let b = block_on(up.create(CreateOptions::with_length(1000).with_ttl(3600)))
+    let b = block_on(up.create(CreateOptions::new(1000).with_ttl(3600)))
         .unwrap()
         .session
         .id;
-    let c = block_on(up.create(CreateOptions::with_length(1000)))
+    let c = block_on(up.create(CreateOptions::new(1000)))
         .unwrap()
         .session
         .id;
@@ -399,7 +396,7 @@ fn concatenation_of_partials() {
         let file = noise(900, 8);
         let mut ids = Vec::new();
         for i in 0..3 {
-            let id = block_on(up.create(CreateOptions::with_length(300).with_partial(true)))
+            let id = block_on(up.create(CreateOptions::new(300).with_partial(true)))
                 .unwrap()
                 .session
                 .id;
@@ -434,12 +431,12 @@ fn concatenation_of_partials() {
 fn resume_by_id_reports_resumed() {
     let store = MemoryStore::new();
     let up = Uploads::with_options(&store, small());
-    let o = block_on(up.create(CreateOptions::with_length(10).with_id("abc"))).unwrap();
+    let o = block_on(up.create(CreateOptions::new(10).with_id("abc"))).unwrap();
     assert!(!o.resumed);
-    let o = block_on(up.create(CreateOptions::with_length(10).with_id("abc"))).unwrap();
+    let o = block_on(up.create(CreateOptions::new(10).with_id("abc"))).unwrap();
     assert!(o.resumed);
     assert!(matches!(
-        block_on(up.create(CreateOptions::with_length(11).with_id("abc"))),
+        block_on(up.create(CreateOptions::new(11).with_id("abc"))),
         Err(Error::InvalidState { .. })
     ));
 }
@@ -463,7 +460,7 @@ proptest! {
         let store = MemoryStore::new();
         let up = Uploads::with_options(&store, UploadOptions::default().with_part_size(1, 1000));
         let file = noise(8 * 97 + 13, seed);
-        let id = block_on(up.create(CreateOptions::with_length(file.len() as u64))).unwrap().session.id;
+        let id = block_on(up.create(CreateOptions::new(file.len() as u64))).unwrap().session.id;
         for i in order {
             let end = if i == 7 { file.len() } else { (i + 1) * 97 };
             block_on(up.put_part(&id, (i * 97) as u64, file.slice(i * 97..end), None)).unwrap();
@@ -484,7 +481,7 @@ fn crc32c_expectations_use_the_combined_part_crcs() {
         (Algorithm::Crc32c.digest(b"other"), false),
         (Algorithm::Crc32c.digest(&file), true),
     ] {
-        let id = block_on(up.create(CreateOptions::with_length(300).with_expected(sum.clone())))
+        let id = block_on(up.create(CreateOptions::new(300).with_expected(sum.clone())))
             .unwrap()
             .session
             .id;
@@ -510,7 +507,7 @@ fn finalize_composes_and_digests_the_whole_file() {
         let file = noise(25_000, 21);
         let expected = Algorithm::Sha1.digest(&file);
         let opened =
-            block_on(up.create(CreateOptions::with_length(25_000).with_expected(expected.clone())))
+            block_on(up.create(CreateOptions::new(25_000).with_expected(expected.clone())))
                 .unwrap();
         let id = opened.session.id;
         for (i, chunk) in file.chunks(10_000).enumerate() {
@@ -537,7 +534,7 @@ fn finalize_composes_and_digests_the_whole_file() {
         );
         // A wrong expected digest of another kind is caught on the same pass.
         let wrong = Algorithm::Sha256.digest(b"not it");
-        let id = block_on(up.create(CreateOptions::with_length(25_000).with_expected(wrong)))
+        let id = block_on(up.create(CreateOptions::new(25_000).with_expected(wrong)))
             .unwrap()
             .session
             .id;
@@ -559,7 +556,7 @@ fn overlapping_parts_from_a_race_compose_exactly() {
     let store = MemoryStore::new();
     let up = Uploads::with_options(&store, small());
     let file = noise(3000, 8);
-    let id = block_on(up.create(CreateOptions::with_length(3000)))
+    let id = block_on(up.create(CreateOptions::new(3000)))
         .unwrap()
         .session
         .id;
@@ -633,7 +630,7 @@ fn trusted_verification_reads_only_when_a_digest_needs_the_bytes() {
     ] {
         let store = Counting(MemoryStore::new(), AtomicU64::new(0));
         let up = Uploads::with_options(&store, small().with_verify(verify).with_digest(digest));
-        let id = block_on(up.create(CreateOptions::with_length(4000)))
+        let id = block_on(up.create(CreateOptions::new(4000)))
             .unwrap()
             .session
             .id;
@@ -875,7 +872,7 @@ fn image_uploads_are_bounded_in_bytes_and_never_held_whole() {
         let opts = if deferred {
             CreateOptions::deferred()
         } else {
-            CreateOptions::with_length(data.len() as u64)
+            CreateOptions::new(data.len() as u64)
         };
         let id = block_on(up.create(opts.with_strip_metadata(strip)))
             .unwrap()
@@ -958,13 +955,12 @@ fn a_target_among_the_engines_own_records_is_refused() {
         "uploads/parts/abc/0",
         "uploads/strip/a/b",
     ] {
-        let r = block_on(uploads.create(CreateOptions::with_length(3).with_target(target)));
+        let r = block_on(uploads.create(CreateOptions::new(3).with_target(target)));
         assert!(
             matches!(r, Err(Error::Invalid { what: "target", .. })),
             "{target}: {r:?}"
         );
     }
     // Its own default area for published objects is fine.
-    block_on(uploads.create(CreateOptions::with_length(3).with_target("uploads/objects/x")))
-        .unwrap();
+    block_on(uploads.create(CreateOptions::new(3).with_target("uploads/objects/x"))).unwrap();
 }

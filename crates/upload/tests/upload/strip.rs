@@ -207,7 +207,7 @@ fn fill_bytes_before_the_frame_header_do_not_hide_its_size() {
     // the first part is too short to hold the frame header.
     let store = MemoryStore::new();
     let up = Uploads::with_options(&store, UploadOptions::default().with_part_size(1, 1 << 20));
-    let id = block_on(up.create(CreateOptions::with_length(d.len() as u64)))
+    let id = block_on(up.create(CreateOptions::new(d.len() as u64)))
         .unwrap()
         .session
         .id;
@@ -223,7 +223,7 @@ fn fill_bytes_before_the_frame_header_do_not_hide_its_size() {
         ),
         "{r:?}"
     );
-    let id = block_on(up.create(CreateOptions::with_length(d.len() as u64)))
+    let id = block_on(up.create(CreateOptions::new(d.len() as u64)))
         .unwrap()
         .session
         .id;
@@ -262,7 +262,7 @@ fn a_second_frame_header_after_the_scan_is_refused() {
     ));
     let store = MemoryStore::new();
     let up = Uploads::with_options(&store, UploadOptions::default().with_part_size(1, 1 << 20));
-    let id = block_on(up.create(CreateOptions::with_length(d.len() as u64)))
+    let id = block_on(up.create(CreateOptions::new(d.len() as u64)))
         .unwrap()
         .session
         .id;
@@ -701,10 +701,9 @@ fn upload(
     part: usize,
     strip: bool,
 ) -> Result<blocksmith_upload::Published, Error> {
-    let id =
-        block_on(up.create(CreateOptions::with_length(d.len() as u64).with_strip_metadata(strip)))?
-            .session
-            .id;
+    let id = block_on(up.create(CreateOptions::new(d.len() as u64).with_strip_metadata(strip)))?
+        .session
+        .id;
     for (i, c) in d.chunks(part).enumerate() {
         block_on(up.put_part(&id, (i * part) as u64, Bytes::copy_from_slice(c), None))?;
     }
