@@ -166,6 +166,40 @@ fn store(o: &mut Out) {
     }
     let _ = std::fs::remove_dir_all(&dir);
     o.put("store_dir_file", "empty", b"");
+    redb_rows(o);
+}
+
+/// `store_redb_rows`: a split byte, a `RedbStore` row (format 2: kind,
+/// version, size, then an inline value or extents of chunk id, offset,
+/// length), then chunk 1's bytes.
+fn redb_rows(o: &mut Out) {
+    fn row(kind: u8, version: u64, size: u64, rest: &[u8]) -> Vec<u8> {
+        let mut r = vec![kind];
+        r.extend_from_slice(&version.to_le_bytes());
+        r.extend_from_slice(&size.to_le_bytes());
+        r.extend_from_slice(rest);
+        r
+    }
+    fn extent(chunk: u64, offset: u32, len: u32) -> Vec<u8> {
+        [&chunk.to_le_bytes()[..], &offset.to_le_bytes(), &len.to_le_bytes()].concat()
+    }
+    fn input(row: &[u8], chunk: &[u8]) -> Vec<u8> {
+        let split = u8::try_from(row.len()).expect("seed rows are short");
+        [&[split][..], row, chunk].concat()
+    }
+    let chunk: Vec<u8> = (0..120u8).collect();
+    let inline = row(1, 3, 5, b"hello");
+    o.put("store_redb_rows", "inline", &input(&inline, b""));
+    let one = row(2, 4, 100, &extent(1, 10, 100));
+    o.put("store_redb_rows", "chunked", &input(&one, &chunk));
+    let two = row(2, 5, 60, &[extent(1, 0, 30), extent(1, 60, 30)].concat());
+    o.put("store_redb_rows", "two-extents", &input(&two, &chunk));
+    let past = row(2, 6, 100, &extent(1, 50, 100));
+    o.put("store_redb_rows", "past-the-chunk", &input(&past, &chunk));
+    let missing = row(2, 7, 10, &extent(9, 0, 10));
+    o.put("store_redb_rows", "missing-chunk", &input(&missing, &chunk));
+    o.put("store_redb_rows", "truncated", &input(&one[..20], &chunk));
+    o.put("store_redb_rows", "empty", b"");
 }
 
 fn tempfile_dir() -> PathBuf {
