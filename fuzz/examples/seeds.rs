@@ -181,7 +181,12 @@ fn redb_rows(o: &mut Out) {
         r
     }
     fn extent(chunk: u64, offset: u32, len: u32) -> Vec<u8> {
-        [&chunk.to_le_bytes()[..], &offset.to_le_bytes(), &len.to_le_bytes()].concat()
+        [
+            &chunk.to_le_bytes()[..],
+            &offset.to_le_bytes(),
+            &len.to_le_bytes(),
+        ]
+        .concat()
     }
     fn input(row: &[u8], chunk: &[u8]) -> Vec<u8> {
         let split = u8::try_from(row.len()).expect("seed rows are short");
@@ -785,12 +790,13 @@ fn codes(o: &mut Out) {
     let store = MemoryStore::new();
     let cat = StoreCatalog::new(&store, "catalog");
     let g = Gtin::parse("4006381333931").unwrap();
-    cat.blocking().put(
-        &Product::new(&g, "Pen")
-            .with_brand("Stabilo")
-            .with_attribute("colour", "blue"),
-    )
-    .unwrap();
+    cat.blocking()
+        .put(
+            &Product::new(&g, "Pen")
+                .with_brand("Stabilo")
+                .with_attribute("colour", "blue"),
+        )
+        .unwrap();
     for (_, v) in store_dump(&store, "catalog/") {
         o.variants("codes_catalog_record", "product", &v);
         let payload = record::peek("k", &v).unwrap().payload;
@@ -842,7 +848,9 @@ fn ocr(o: &mut Out) {
     // Job and page records as the queue writes them.
     let q = JobQueue::new(MemoryStore::new(), "jobs", JobOptions::default()).with_clock(|| 1_000);
     let input: &[u8] = b"P1\n2 2\n1 0\n0 1\n";
-    q.blocking().submit(input, &EngineOptions::default()).unwrap();
+    q.blocking()
+        .submit(input, &EngineOptions::default())
+        .unwrap();
     let queued = store_dump(q.store(), "jobs/");
     q.blocking().run_pending(&engine, 1).unwrap();
     let done = store_dump(q.store(), "jobs/");
@@ -919,7 +927,9 @@ fn flow(o: &mut Out) {
     .with_clock(ManualClock::new(1_700_000_000_000));
     block_on(async {
         tenants
-            .create(blocksmith_tenant::CreateTenant::new("r1", "acme", "pro", "a@b.c"))
+            .create(blocksmith_tenant::CreateTenant::new(
+                "r1", "acme", "pro", "a@b.c",
+            ))
             .await
             .unwrap();
         tenants.run_due().await.unwrap();
@@ -950,21 +960,47 @@ fn disputes(o: &mut Out) {
             "dp_1",
             2,
             1_780_272_100_000,
-            EventKind::FundsWithdrawn { amount: eur(4999), fee: Some(eur(1500)) },
+            EventKind::FundsWithdrawn {
+                amount: eur(4999),
+                fee: Some(eur(1500)),
+            },
         ),
-        NetworkEvent::new("e3", "dp_1", 3, 1_780_272_200_000, EventKind::Closed { outcome: Outcome::Lost }),
+        NetworkEvent::new(
+            "e3",
+            "dp_1",
+            3,
+            1_780_272_200_000,
+            EventKind::Closed {
+                outcome: Outcome::Lost,
+            },
+        ),
         NetworkEvent::new(
             "e4",
             "dp_1",
             4,
             1_780_272_300_000,
-            EventKind::FundsReinstated { amount: eur(4999), fee_refund: None },
+            EventKind::FundsReinstated {
+                amount: eur(4999),
+                fee_refund: None,
+            },
         ),
     ];
-    o.put("dispute_input", "events", serde_json::to_vec(&events).unwrap());
-    o.put("dispute_input", "one", serde_json::to_vec(&events[0]).unwrap());
+    o.put(
+        "dispute_input",
+        "events",
+        serde_json::to_vec(&events).unwrap(),
+    );
+    o.put(
+        "dispute_input",
+        "one",
+        serde_json::to_vec(&events[0]).unwrap(),
+    );
     let table = ReasonTable::standard();
-    o.put("dispute_input", "table", serde_json::to_vec(&table).unwrap());
+    o.put(
+        "dispute_input",
+        "table",
+        serde_json::to_vec(&table).unwrap(),
+    );
     let store = std::sync::Arc::new(MemoryStore::new());
     let d = Disputes::new(store.clone(), MemoryHooks::new())
         .with_clock(blocksmith_flow::ManualClock::new(1_780_272_000_000));
@@ -984,13 +1020,20 @@ fn disputes(o: &mut Out) {
         .unwrap()
         .data;
     let payload = record::peek("k", &rec).unwrap().payload.to_vec();
-    o.put("dispute_record", "instance", [&[0u8][..], &payload].concat());
+    o.put(
+        "dispute_record",
+        "instance",
+        [&[0u8][..], &payload].concat(),
+    );
     o.put("dispute_record", "due-entry", [2u8]);
     // Damaged records the review found: a waiting event under another
     // number, timer ids at the edge of the integers.
     let mut v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     v["state"]["waiting"]["3"] = serde_json::json!({ "event": events[0], "rules": null });
-    v["timers"] = serde_json::json!([["deadline-18446744073709551615", 1], ["remind-18446744073709551615-1", 1]]);
+    v["timers"] = serde_json::json!([
+        ["deadline-18446744073709551615", 1],
+        ["remind-18446744073709551615-1", 1]
+    ]);
     o.put(
         "dispute_record",
         "hostile",

@@ -30,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
     let again = record::encode(&p).expect("a decoded product encodes");
     assert_eq!(record::decode::<Product>("k", &again).unwrap(), p);
     if let Ok(g) = Gtin::parse(&p.gtin) {
-        cat.blocking().put(&p).expect("a product with a valid GTIN puts back");
+        cat.blocking()
+            .put(&p)
+            .expect("a product with a valid GTIN puts back");
         let back = cat.blocking().lookup(&g).unwrap().expect("just put");
         assert_eq!(back.gtin, g.as_gtin14());
         assert_eq!(

@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let s = String::from_utf8_lossy(data);
     if let Ok(m) = gs1::parse(&s) {
         assert_eq!(gs1::parse(&m.to_element_string()).ok().as_ref(), Some(&m));
-        assert_eq!(gs1::parse_bracketed(&m.to_bracketed()).ok().as_ref(), Some(&m));
+        assert_eq!(
+            gs1::parse_bracketed(&m.to_bracketed()).ok().as_ref(),
+            Some(&m)
+        );
     }
     let _ = gs1::parse_bracketed(&s);
     if let Ok(m) = gs1::parse_digital_link(&s) {

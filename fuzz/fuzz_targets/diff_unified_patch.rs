@@ -14,10 +14,20 @@ fuzz_target!(|data: &[u8]| {
     let again = Patch::parse(&render(&patch, &UnifiedOptions::default()));
     if patch.files.iter().any(|f| !f.hunks.is_empty()) {
         let again = again.expect("a rendered patch parses");
-        let hunks = |p: &Patch| p.files.iter().flat_map(|f| f.hunks.clone()).collect::<Vec<_>>();
+        let hunks = |p: &Patch| {
+            p.files
+                .iter()
+                .flat_map(|f| f.hunks.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(hunks(&patch), hunks(&again));
     }
-    let target: String = text.lines().rev().take(64).map(|l| format!("{l}\n")).collect();
+    let target: String = text
+        .lines()
+        .rev()
+        .take(64)
+        .map(|l| format!("{l}\n"))
+        .collect();
     for f in &patch.files {
         let _ = apply(&target, f, &ApplyOptions::default());
         let _ = apply(&target, &f.reversed(), &ApplyOptions::strict());

@@ -18,7 +18,11 @@ fn check(x: &Dispute) {
         "losses beyond the disputed amount: {:?}",
         x.ledger
     );
-    assert!(x.withdrawn_net() <= disputed, "over-withdrawn: {:?}", x.ledger);
+    assert!(
+        x.withdrawn_net() <= disputed,
+        "over-withdrawn: {:?}",
+        x.ledger
+    );
     if x.status == Status::Won {
         assert!(
             x.rounds.iter().any(|r| r.submitted_ms.is_some()),

@@ -34,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
                 rest.to_vec(),
             ),
         };
-        store.blocking().put(&Key::new(key).unwrap(), value).unwrap();
+        store
+            .blocking()
+            .put(&Key::new(key).unwrap(), value)
+            .unwrap();
         let _ = d.get("dp_1").await;
         let _ = d.due(u64::MAX, 10, None).await;
         let _ = d.stats().await;

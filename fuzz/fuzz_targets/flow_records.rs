@@ -5,8 +5,7 @@
 #![no_main]
 
 use blocksmith_flow::{
-    Engine, FlowOptions, ListFilter, ManualClock, Registry, Saga, SagaPlan, SagaStep,
-    StartOptions,
+    Engine, FlowOptions, ListFilter, ManualClock, Registry, Saga, SagaPlan, SagaStep, StartOptions,
 };
 use blocksmith_fuzz::record_bytes;
 use blocksmith_store::{Key, MemoryStore, StoreExt, block_on};
@@ -47,7 +46,9 @@ fuzz_target!(|data: &[u8]| {
             .unwrap();
         let _ = engine.get("x").await;
         let _ = engine.history("x").await;
-        let _ = engine.list(&ListFilter::default().with_archived(true)).await;
+        let _ = engine
+            .list(&ListFilter::default().with_archived(true))
+            .await;
         let _ = engine.signal("x", "s", "e1", json!({ "n": 1 })).await;
         if let Ok(mut w) = engine.worker("w") {
             for _ in 0..3 {

@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(updates) = csv::parse(&framed) {
         let mut index = GeoIndex::default();
         let report = index.upsert_batch(&updates);
-        assert!(report.invalid.is_empty(), "parsed updates are valid: {:?}", report.invalid);
+        assert!(
+            report.invalid.is_empty(),
+            "parsed updates are valid: {:?}",
+            report.invalid
+        );
     }
 });

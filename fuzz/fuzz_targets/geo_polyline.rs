@@ -21,6 +21,9 @@ fuzz_target!(|data: &[u8]| {
             assert!(lat.abs() <= 90.0 && lon.abs() <= 180.0);
         }
         let encoded = polyline::encode(&points, precision).expect("decoded points encode");
-        assert_eq!(polyline::decode(&encoded, precision).expect("re-decodes"), points);
+        assert_eq!(
+            polyline::decode(&encoded, precision).expect("re-decodes"),
+            points
+        );
     }
 });

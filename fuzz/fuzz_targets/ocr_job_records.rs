@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
         b.put(&Key::new("jobs/fz/job").unwrap(), bytes).unwrap();
     } else {
         // A real job of the same input, done, with the fuzzed bytes as its first page.
-        let real = q.blocking().submit(INPUT, &EngineOptions::default()).unwrap();
+        let real = q
+            .blocking()
+            .submit(INPUT, &EngineOptions::default())
+            .unwrap();
         let engine = Engine::new(EngineOptions::default(), Arc::new(Blank));
         q.blocking().run_pending(&engine, 1).unwrap();
         let bytes = record_bytes("ocr.page", 1, payload);

@@ -5,7 +5,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = blocksmith_ocr::builtin::model::Model::from_bytes(data) {
-        let again = blocksmith_ocr::builtin::model::Model::from_bytes(&m.to_bytes()).expect("re-encoded model decodes");
+        let again = blocksmith_ocr::builtin::model::Model::from_bytes(&m.to_bytes())
+            .expect("re-encoded model decodes");
         assert_eq!(again.classes, m.classes);
     }
 });

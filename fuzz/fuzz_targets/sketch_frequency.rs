@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = cm.estimate("x");
     }
     if let Ok(ss) = SpaceSaving::from_bytes(data) {
-        assert_eq!(SpaceSaving::from_bytes(&ss.to_bytes()).expect("decodes"), ss);
+        assert_eq!(
+            SpaceSaving::from_bytes(&ss.to_bytes()).expect("decodes"),
+            ss
+        );
         let _ = ss.top_k(5);
         let _ = ss.frequent_items(1, ErrorType::NoFalsePositives);
         let mut m = SpaceSaving::new(4).expect("valid");

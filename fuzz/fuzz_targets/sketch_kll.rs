@@ -20,6 +20,11 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(s) = KllSketch::<f32>::from_bytes(data) {
         let bytes = s.to_bytes();
-        assert_eq!(KllSketch::<f32>::from_bytes(&bytes).expect("decodes").to_bytes(), bytes);
+        assert_eq!(
+            KllSketch::<f32>::from_bytes(&bytes)
+                .expect("decodes")
+                .to_bytes(),
+            bytes
+        );
     }
 });

@@ -13,7 +13,9 @@ fn speller() -> &'static Speller {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let s = speller();
     let r = s.correct_text(text);
     for x in &r.replacements {

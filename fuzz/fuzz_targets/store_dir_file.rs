@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let key = Key::new("k").expect("valid key");
     let _ = block_on(store.get(&key, GetOptions::new()));
-    let _ = block_on(store.get(&key, GetOptions::new().with_range(ByteRange::Bounded(1..40))));
+    let _ = block_on(store.get(
+        &key,
+        GetOptions::new().with_range(ByteRange::Bounded(1..40)),
+    ));
     let _ = block_on(store.get(&key, GetOptions::new().with_range(ByteRange::Suffix(7))));
     let _ = block_on(store.head(&key));
     let _ = store.blocking().list_all("");

@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(k) = Key::new(s) {
         assert!(!k.as_str().is_empty() && k.as_str().len() <= blocksmith_store::MAX_KEY_LEN);
-        assert!(k.segments().all(|seg| !seg.is_empty() && seg != "." && seg != ".."));
+        assert!(
+            k.segments()
+                .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        );
         assert!(!k.as_str().chars().any(char::is_control));
     }
 });

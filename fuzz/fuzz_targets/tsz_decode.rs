@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
     match (Chunk::decode(data), cols) {
         (Ok((_, p)), Ok(_)) => {
             assert!(p.iter().map(|x| x.0).eq(ts.iter().copied()));
-            assert!(p.iter().map(|x| x.1.to_bits()).eq(vals.iter().map(|v| v.to_bits())));
+            assert!(
+                p.iter()
+                    .map(|x| x.1.to_bits())
+                    .eq(vals.iter().map(|v| v.to_bits()))
+            );
         }
         (Err(_), Err(_)) => {}
         (a, b) => panic!("decode {a:?} but decode_columns_into {b:?}"),

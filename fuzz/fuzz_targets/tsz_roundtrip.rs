@@ -29,9 +29,24 @@ fuzz_target!(|data: &[u8]| {
     let g = gorilla::decode_values(&gorilla::encode_values(&values), values.len()).unwrap();
     let b = best::decode_values(&best::encode_values(&values), values.len()).unwrap();
     let k = pack::decode_values(&pack::encode_values(&values), values.len()).unwrap();
-    assert!(values.iter().zip(&k).all(|(x, y)| x.to_bits() == y.to_bits()));
-    assert!(values.iter().zip(&g).all(|(x, y)| x.to_bits() == y.to_bits()));
-    assert!(values.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    assert!(
+        values
+            .iter()
+            .zip(&k)
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+    );
+    assert!(
+        values
+            .iter()
+            .zip(&g)
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+    );
+    assert!(
+        values
+            .iter()
+            .zip(&b)
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+    );
 
     // Chunks need non-decreasing timestamps.
     points.sort_by_key(|p| p.0);

@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Some((out, _))) = strip_metadata(data) {
         assert!(out.len() <= data.len());
         let before = info.expect("strip probes first").expect("an image");
-        let after = probe(&out).expect("stripped file parses").expect("still an image");
+        let after = probe(&out)
+            .expect("stripped file parses")
+            .expect("still an image");
         assert_eq!((before.width, before.height), (after.width, after.height));
     }
 });

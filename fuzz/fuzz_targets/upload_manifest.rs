@@ -8,6 +8,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = Manifest::decode(data) {
         assert_eq!(m.encode(), data);
-        assert_eq!(m.chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(), m.length);
+        assert_eq!(
+            m.chunks.iter().map(|c| u64::from(c.len)).sum::<u64>(),
+            m.length
+        );
     }
 });

@@ -12,10 +12,15 @@ fuzz_target!(|data: &[u8]| {
     let item = ItemId::from_bytes([2; 16]);
     if let Ok(blob) = ItemBlob::parse(data) {
         let _ = blob.epoch();
-        assert!(blob.open(&key, &vault, &item, 1, 7).is_err(), "forged item opened");
+        assert!(
+            blob.open(&key, &vault, &item, 1, 7).is_err(),
+            "forged item opened"
+        );
     }
     let sealed = ItemBlob::seal(&key, 3, &vault, &item, 9, 7, data).expect("seal");
     let parsed = ItemBlob::parse(&sealed).expect("parse own blob");
-    let back = parsed.open(&key, &vault, &item, 9, 7).expect("open own blob");
+    let back = parsed
+        .open(&key, &vault, &item, 9, 7)
+        .expect("open own blob");
     assert_eq!(back.expose_secret(), data);
 });

@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(k) = ApiKey::parse(s) {
-        assert_eq!(ApiKey::parse(k.expose_secret()).expect("reparse").id(), k.id());
+        assert_eq!(
+            ApiKey::parse(k.expose_secret()).expect("reparse").id(),
+            k.id()
+        );
     }
     if let Ok(k) = SecretKey::parse(s) {
         assert_eq!(SecretKey::parse(&k.to_text()).expect("reparse"), k);
