@@ -16,6 +16,8 @@
 //! of them with `full`.
 //! - `store` (default): [`store`], the storage traits every crate persists through.
 //! - `redb` (default): the embedded default backend `store::RedbStore`.
+//! - `sqlite`: `store::SqliteStore`, one SQLite file (bundled library), compare-and-swap across
+//!   processes.
 //! - `tokio`: `store::Offload::with_tokio`, a blocking backend on a Tokio runtime's blocking pool.
 //! - `object-store`: `store::ObjectStoreAdapter` over the `object_store` crate, no cloud backend.
 //! - `object-store-aws`, `object-store-gcp`, `object-store-azure`: the adapter with that cloud's

@@ -1,6 +1,6 @@
 //! Every persisting engine on every backend, with a reopen: the same
 //! realistic workload (`tests/support/engines.rs`) runs on `MemoryStore`,
-//! `DirStore`, `RedbStore`, `Arc<dyn DynStore>` and `ObjectStoreAdapter`
+//! `DirStore`, `RedbStore`, `SqliteStore`, `Arc<dyn DynStore>` and `ObjectStoreAdapter`
 //! over `object_store`'s `InMemory`; then a new engine value over the same
 //! data (the files reopened, for `DirStore` and `RedbStore`) checks the
 //! state and keeps working.
@@ -14,7 +14,7 @@
 mod engines;
 
 use blocksmith::store::{
-    DirStore, DynStore, MemoryStore, ObjectStoreAdapter, RedbStore, Store, block_on,
+    DirStore, DynStore, MemoryStore, ObjectStoreAdapter, RedbStore, SqliteStore, Store, block_on,
 };
 use engines::{Engine, Outcome};
 use std::path::PathBuf;
@@ -58,6 +58,16 @@ impl Backend for Redb {
         // redb locks its file: the write phase's store must be gone, which
         // also proves the engines do not keep it alive.
         Ok(Arc::new(RedbStore::open(&self.0)?))
+    }
+}
+
+struct Sqlite(PathBuf);
+
+impl Backend for Sqlite {
+    const NAME: &'static str = "SqliteStore";
+    type S = SqliteStore;
+    fn open(&self) -> Outcome<Arc<SqliteStore>> {
+        Ok(Arc::new(SqliteStore::open(&self.0)?))
     }
 }
 
@@ -112,6 +122,10 @@ fn on_every_backend<E: Engine>() {
         (
             Redb::NAME,
             run::<E, _>(&Redb(dir.path().join("store.redb"))),
+        ),
+        (
+            Sqlite::NAME,
+            run::<E, _>(&Sqlite(dir.path().join("store.sqlite"))),
         ),
         (Dyn::NAME, run::<E, _>(&Dyn(dir.path().join("dyn.redb")))),
         (

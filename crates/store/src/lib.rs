@@ -18,6 +18,8 @@ mod offload;
 pub mod record;
 #[cfg(feature = "redb")]
 mod redb_store;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -39,6 +41,9 @@ pub use offload::{BlockingPool, Offload};
 pub use record::Record;
 #[cfg(feature = "redb")]
 pub use redb_store::{RedbOptions, RedbStore};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::{SqliteOptions, SqliteStore};
 pub use traits::{BoxFuture, DynStore, Store};
 pub use types::{
     ByteRange, Capabilities, GetOptions, GetResult, ListOptions, ListPage, ObjectMeta, PutMode,

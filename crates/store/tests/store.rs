@@ -13,8 +13,11 @@ use std::sync::Arc;
 mod faulty;
 #[path = "store/security.rs"]
 mod security;
+#[cfg(feature = "sqlite")]
+#[path = "store/sqlite.rs"]
+mod sqlite;
 
-fn check<S: Store + ?Sized>(store: &S) -> Report {
+pub(crate) fn check<S: Store + ?Sized>(store: &S) -> Report {
     let report = Suite::new(store).run().unwrap_or_else(|f| panic!("{f}"));
     println!("passed {:?}, skipped {:?}", report.passed, report.skipped);
     report

@@ -1,0 +1,369 @@
+//! A single-file store on SQLite (`rusqlite` with the bundled library), for
+//! hosts that already run SQLite, and the one embedded store whose
+//! conditions hold across processes.
+//!
+//! # Schema (version 1)
+//!
+//! - `blocksmith_objects(key TEXT PRIMARY KEY, version INTEGER, value BLOB)`.
+//! - `blocksmith_meta(name TEXT PRIMARY KEY, value INTEGER)`: `last_version`
+//!   (the store-wide version counter) and `schema` (1).
+//!
+//! Every write runs in a `BEGIN IMMEDIATE` transaction, which takes SQLite's
+//! write lock before it reads: the read-compare-write of a conditional put is
+//! atomic across threads and processes. The database runs in WAL mode with
+//! `synchronous = FULL`, so a committed put survives a power loss.
+
+use crate::{
+    Capabilities, Error, GetOptions, GetResult, Key, ListOptions, ListPage, ObjectMeta, PutMode,
+    PutOptions, PutResult, Result, Store, Version,
+};
+use bytes::Bytes;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const SCHEMA: i64 = 1;
+/// SQLite's default limit on a value (`SQLITE_MAX_LENGTH`).
+const MAX_VALUE: u64 = 1_000_000_000;
+
+/// A backend error; SQLite's busy and locked results (another connection
+/// or process held the write lock past the busy timeout) are temporary.
+fn err(e: rusqlite::Error) -> Error {
+    let temporary = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    Error::Backend {
+        backend: "sqlite",
+        temporary,
+        source: Box::new(e),
+    }
+}
+
+/// Options of [`SqliteStore::open_with`].
+///
+/// ```
+/// use blocksmith_store::{SqliteOptions, SqliteStore};
+/// use std::time::Duration;
+/// let dir = tempfile::tempdir().unwrap();
+/// let options = SqliteOptions::default().with_busy_timeout(Duration::from_secs(1));
+/// let store = SqliteStore::open_with(dir.path().join("app.sqlite"), options).unwrap();
+/// # drop(store);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// How long a write waits for another connection's (or process's) write
+    /// lock before it fails with a temporary error (5 s by default).
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// Sets [`SqliteOptions::busy_timeout`].
+    #[must_use]
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+}
+
+/// A store in one SQLite database file: WAL mode, durable commits, and
+/// compare-and-swap that holds across processes (SQLite's file locking).
+///
+/// Values are limited to SQLite's 1 GB; `compose` uses the portable default
+/// (read the parts, write the whole). Calls complete synchronously inside
+/// the first poll of their future (one connection behind a mutex): wrap the
+/// store in [`crate::Offload`] on an async runtime.
+///
+/// ```
+/// use blocksmith_store::{Key, SqliteStore, StoreExt};
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = SqliteStore::open(dir.path().join("app.sqlite")).unwrap();
+/// let key = Key::new("config/app").unwrap();
+/// store.blocking().put(&key, "{}").unwrap();
+/// assert_eq!(store.blocking().list_all("config/").unwrap().len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens or creates the database at `path` with the default
+    /// [`SqliteOptions`].
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when SQLite cannot open the file or set it up (not
+    /// a database, permissions, locked past the busy timeout);
+    /// [`Error::Corrupt`] when the file holds a newer schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens or creates the database at `path`, creating the tables.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    #[allow(clippy::needless_pass_by_value)] // by value, like every `*Options` here
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let mut conn = Connection::open(path.as_ref()).map_err(err)?;
+        conn.busy_timeout(options.busy_timeout).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        let txn = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        txn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS blocksmith_objects (
+                 key TEXT PRIMARY KEY NOT NULL,
+                 version INTEGER NOT NULL,
+                 value BLOB NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS blocksmith_meta (
+                 name TEXT PRIMARY KEY NOT NULL,
+                 value INTEGER NOT NULL
+             );",
+        )
+        .map_err(err)?;
+        let schema: Option<i64> = txn
+            .query_row(
+                "SELECT value FROM blocksmith_meta WHERE name = 'schema'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        match schema {
+            None => {
+                txn.execute(
+                    "INSERT INTO blocksmith_meta (name, value) VALUES ('schema', ?1)",
+                    params![SCHEMA],
+                )
+                .map_err(err)?;
+            }
+            Some(SCHEMA) => {}
+            Some(other) => {
+                return Err(Error::Corrupt {
+                    key: "blocksmith_meta/schema".into(),
+                    reason: format!("schema {other}, this build reads {SCHEMA}"),
+                });
+            }
+        }
+        txn.commit().map_err(err)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while the lock was held left no transaction open (rusqlite
+        // rolls back on drop), so the connection is still usable.
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn version_of(key: &Key, v: i64) -> Result<Version> {
+    u64::try_from(v)
+        .map(Version::from_u64)
+        .map_err(|_| Error::Corrupt {
+            key: key.to_string(),
+            reason: format!("negative version {v}"),
+        })
+}
+
+fn size_of(key: &Key, n: i64) -> Result<u64> {
+    u64::try_from(n).map_err(|_| Error::Corrupt {
+        key: key.to_string(),
+        reason: format!("negative size {n}"),
+    })
+}
+
+impl Store for SqliteStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::FULL.with_max_value_size(Some(MAX_VALUE))
+    }
+
+    async fn get(&self, key: &Key, options: GetOptions) -> Result<GetResult> {
+        let mut conn = self.conn();
+        // One read transaction, so the size and the bytes are of one version.
+        let txn = conn.transaction().map_err(err)?;
+        let (version, size): (i64, i64) = txn
+            .query_row(
+                "SELECT version, length(value) FROM blocksmith_objects WHERE key = ?1",
+                params![key.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?
+            .ok_or_else(|| Error::NotFound {
+                key: key.to_string(),
+            })?;
+        let size = size_of(key, size)?;
+        let range = match &options.range {
+            Some(r) => r.resolve(key, size)?,
+            None => 0..size,
+        };
+        let data: Vec<u8> = if range.start == range.end {
+            Vec::new()
+        } else {
+            // substr counts blob bytes from 1.
+            txn.query_row(
+                "SELECT substr(value, ?2, ?3) FROM blocksmith_objects WHERE key = ?1",
+                params![
+                    key.as_str(),
+                    i64::try_from(range.start + 1).unwrap_or(i64::MAX),
+                    i64::try_from(range.end - range.start).unwrap_or(i64::MAX)
+                ],
+                |r| r.get(0),
+            )
+            .map_err(err)?
+        };
+        txn.finish().map_err(err)?;
+        if data.len() as u64 != range.end - range.start {
+            return Err(Error::Corrupt {
+                key: key.to_string(),
+                reason: "the value changed size while it was read".into(),
+            });
+        }
+        Ok(GetResult {
+            meta: ObjectMeta {
+                key: key.clone(),
+                size,
+                version: version_of(key, version)?,
+            },
+            data: Bytes::from(data),
+            range,
+        })
+    }
+
+    async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+        let conn = self.conn();
+        let (version, size): (i64, i64) = conn
+            .query_row(
+                "SELECT version, length(value) FROM blocksmith_objects WHERE key = ?1",
+                params![key.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?
+            .ok_or_else(|| Error::NotFound {
+                key: key.to_string(),
+            })?;
+        Ok(ObjectMeta {
+            key: key.clone(),
+            size: size_of(key, size)?,
+            version: version_of(key, version)?,
+        })
+    }
+
+    async fn put(&self, key: &Key, value: Bytes, options: PutOptions) -> Result<PutResult> {
+        if value.len() as u64 > MAX_VALUE {
+            return Err(Error::Unsupported {
+                backend: "sqlite",
+                operation: "values over 1 GB",
+            });
+        }
+        let mut conn = self.conn();
+        let txn = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let current: Option<i64> = txn
+            .query_row(
+                "SELECT version FROM blocksmith_objects WHERE key = ?1",
+                params![key.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        match (&options.mode, current) {
+            (PutMode::Create, Some(_)) => {
+                return Err(Error::AlreadyExists {
+                    key: key.to_string(),
+                });
+            }
+            (PutMode::Update(expected), cur)
+                if cur.is_none_or(|v| {
+                    u64::try_from(v).map(Version::from_u64).ok().as_ref() != Some(expected)
+                }) =>
+            {
+                return Err(Error::PreconditionFailed {
+                    key: key.to_string(),
+                });
+            }
+            _ => {}
+        }
+        let version: i64 = txn
+            .query_row(
+                "INSERT INTO blocksmith_meta (name, value) VALUES ('last_version', 1)
+                 ON CONFLICT (name) DO UPDATE SET value = value + 1
+                 RETURNING value",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        txn.execute(
+            "INSERT INTO blocksmith_objects (key, version, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value",
+            params![key.as_str(), version, &value[..]],
+        )
+        .map_err(err)?;
+        txn.commit().map_err(err)?;
+        Ok(PutResult {
+            version: version_of(key, version)?,
+        })
+    }
+
+    async fn delete(&self, key: &Key) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM blocksmith_objects WHERE key = ?1",
+            params![key.as_str()],
+        )
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn list(&self, options: ListOptions) -> Result<ListPage> {
+        options.validate()?;
+        let conn = self.conn();
+        let prefix = options.prefix.as_str();
+        let (lower, inclusive) = match &options.start_after {
+            Some(k) if k.as_str() >= prefix => (k.as_str(), false),
+            _ => (prefix, true),
+        };
+        let sql = if inclusive {
+            "SELECT key, version, length(value) FROM blocksmith_objects WHERE key >= ?1 ORDER BY key"
+        } else {
+            "SELECT key, version, length(value) FROM blocksmith_objects WHERE key > ?1 ORDER BY key"
+        };
+        let mut stmt = conn.prepare_cached(sql).map_err(err)?;
+        let mut rows = stmt.query(params![lower]).map_err(err)?;
+        let mut objects = Vec::new();
+        // Rows come in key order: stop at the first one past the prefix (or
+        // one past the page, which tells the page there is more).
+        while let Some(row) = rows.next().map_err(err)? {
+            let k: String = row.get(0).map_err(err)?;
+            if !k.starts_with(prefix) || objects.len() > options.limit {
+                break;
+            }
+            let key = Key::new(k)?;
+            let version = version_of(&key, row.get(1).map_err(err)?)?;
+            let size = size_of(&key, row.get(2).map_err(err)?)?;
+            objects.push(ObjectMeta { key, size, version });
+        }
+        Ok(ListPage::from_sorted(objects, options.limit))
+    }
+}
