@@ -6,7 +6,9 @@
 //! BENCH_CLOCK=cpu cargo bench --bench store -- put_8MiB   # CPU time of the large puts
 //! ```
 
-use blocksmith::store::{DirStore, DynStore, Key, ListOptions, MemoryStore, RedbStore, StoreExt};
+use blocksmith::store::{
+    DirStore, DynStore, Key, ListOptions, MemoryStore, RedbStore, SqliteStore, StoreExt,
+};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::io::Write;
@@ -28,7 +30,85 @@ fn backends(dir: &Path) -> Vec<(&'static str, Box<dyn DynStore>)> {
             "redb",
             Box::new(RedbStore::open(dir.join("db.redb")).unwrap()),
         ),
+        (
+            "sqlite",
+            Box::new(SqliteStore::open(dir.join("db.sqlite")).unwrap()),
+        ),
     ]
+}
+
+/// The `SqliteStore` baseline: the same semantics written by hand with
+/// rusqlite (a versioned put in a `BEGIN IMMEDIATE` transaction, a get, a
+/// prefix listing), in its own file with the same pragmas.
+struct RawSqlite(rusqlite::Connection);
+
+impl RawSqlite {
+    fn open(path: &Path) -> Self {
+        let c = rusqlite::Connection::open(path).unwrap();
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        c.pragma_update(None, "synchronous", "FULL").unwrap();
+        c.execute_batch(
+            "CREATE TABLE t (key TEXT PRIMARY KEY, version INTEGER NOT NULL, value BLOB NOT NULL);
+             CREATE TABLE m (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+        )
+        .unwrap();
+        RawSqlite(c)
+    }
+
+    fn put(&mut self, key: &str, value: &[u8]) -> i64 {
+        let txn = self
+            .0
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        let _old: Option<i64> = rusqlite::OptionalExtension::optional(
+            txn.prepare_cached("SELECT version FROM t WHERE key = ?1")
+                .unwrap()
+                .query_row([key], |r| r.get(0)),
+        )
+        .unwrap();
+        let v: i64 = txn
+            .prepare_cached(
+                "INSERT INTO m VALUES ('v', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+            )
+            .unwrap()
+            .query_row([], |r| r.get(0))
+            .unwrap();
+        txn.prepare_cached(
+            "INSERT INTO t VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value",
+        )
+        .unwrap()
+        .execute(rusqlite::params![key, v, value])
+        .unwrap();
+        txn.commit().unwrap();
+        v
+    }
+
+    fn get(&self, key: &str) -> (i64, Vec<u8>) {
+        self.0
+            .prepare_cached("SELECT version, value FROM t WHERE key = ?1")
+            .unwrap()
+            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+    }
+
+    fn list(&self, prefix: &str, limit: usize) -> Vec<(String, i64, i64)> {
+        let mut stmt = self
+            .0
+            .prepare_cached(
+                "SELECT key, version, length(value) FROM t WHERE key >= ?1 ORDER BY key",
+            )
+            .unwrap();
+        let mut rows = stmt.query([prefix]).unwrap();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().unwrap() {
+            let k: String = r.get(0).unwrap();
+            if !k.starts_with(prefix) || out.len() > limit {
+                break;
+            }
+            out.push((k, r.get(1).unwrap(), r.get(2).unwrap()));
+        }
+        out
+    }
 }
 
 /// The baseline: what a hand-written crash-safe file write costs (temp file,
@@ -49,6 +129,7 @@ fn bench(c: &mut Criterion) {
     std::fs::create_dir_all(&raw).unwrap();
     let value = vec![0xA5u8; VALUE];
     let key = Key::new("bench/value").unwrap();
+    let mut sql = RawSqlite::open(&tmp.path().join("raw.sqlite"));
 
     let mut g = c.benchmark_group("store/put_4KiB");
     g.throughput(Throughput::Bytes(VALUE as u64));
@@ -63,6 +144,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::from_parameter("std_fs_write"), |b| {
         b.iter(|| std::fs::write(raw.join("plain"), &value).unwrap());
     });
+    g.bench_function(BenchmarkId::from_parameter("rusqlite_hand_written"), |b| {
+        b.iter(|| black_box(sql.put("bench/value", &value)));
+    });
     g.finish();
 
     let mut g = c.benchmark_group("store/get_4KiB");
@@ -74,6 +158,9 @@ fn bench(c: &mut Criterion) {
     }
     g.bench_function(BenchmarkId::from_parameter("std_fs_read"), |b| {
         b.iter(|| black_box(std::fs::read(raw.join("value")).unwrap()));
+    });
+    g.bench_function(BenchmarkId::from_parameter("rusqlite_hand_written"), |b| {
+        b.iter(|| black_box(sql.get("bench/value")));
     });
     g.finish();
 
@@ -89,6 +176,7 @@ fn bench(c: &mut Criterion) {
     }
     for i in 0..LISTED {
         std::fs::write(listdir.join(format!("{i:04}")), [1u8; 16]).unwrap();
+        sql.put(&format!("list/{i:04}"), &[1u8; 16]);
     }
     let mut g = c.benchmark_group("store/list_1000");
     g.throughput(Throughput::Elements(LISTED as u64));
@@ -103,6 +191,9 @@ fn bench(c: &mut Criterion) {
             });
         });
     }
+    g.bench_function(BenchmarkId::from_parameter("rusqlite_hand_written"), |b| {
+        b.iter(|| assert_eq!(sql.list("list/", LISTED).len(), LISTED));
+    });
     g.bench_function(BenchmarkId::from_parameter("std_fs_read_dir_stat"), |b| {
         b.iter(|| {
             let mut names: Vec<(String, u64)> = std::fs::read_dir(&listdir)

@@ -197,6 +197,30 @@ impl Store for SqliteStore {
     }
 
     async fn get(&self, key: &Key, options: GetOptions) -> Result<GetResult> {
+        if options.range.is_none() {
+            // The whole value: one statement.
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare_cached("SELECT version, value FROM blocksmith_objects WHERE key = ?1")
+                .map_err(err)?;
+            let (version, data): (i64, Vec<u8>) = stmt
+                .query_row(params![key.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(err)?
+                .ok_or_else(|| Error::NotFound {
+                    key: key.to_string(),
+                })?;
+            let size = data.len() as u64;
+            return Ok(GetResult {
+                meta: ObjectMeta {
+                    key: key.clone(),
+                    size,
+                    version: version_of(key, version)?,
+                },
+                data: Bytes::from(data),
+                range: 0..size,
+            });
+        }
         let mut conn = self.conn();
         // One read transaction, so the size and the bytes are of one version.
         let txn = conn.transaction().map_err(err)?;
@@ -281,11 +305,9 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         let current: Option<i64> = txn
-            .query_row(
-                "SELECT version FROM blocksmith_objects WHERE key = ?1",
-                params![key.as_str()],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT version FROM blocksmith_objects WHERE key = ?1")
+            .map_err(err)?
+            .query_row(params![key.as_str()], |r| r.get(0))
             .optional()
             .map_err(err)?;
         match (&options.mode, current) {
@@ -306,19 +328,20 @@ impl Store for SqliteStore {
             _ => {}
         }
         let version: i64 = txn
-            .query_row(
+            .prepare_cached(
                 "INSERT INTO blocksmith_meta (name, value) VALUES ('last_version', 1)
                  ON CONFLICT (name) DO UPDATE SET value = value + 1
                  RETURNING value",
-                [],
-                |r| r.get(0),
             )
+            .map_err(err)?
+            .query_row([], |r| r.get(0))
             .map_err(err)?;
-        txn.execute(
+        txn.prepare_cached(
             "INSERT INTO blocksmith_objects (key, version, value) VALUES (?1, ?2, ?3)
              ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value",
-            params![key.as_str(), version, &value[..]],
         )
+        .map_err(err)?
+        .execute(params![key.as_str(), version, &value[..]])
         .map_err(err)?;
         txn.commit().map_err(err)?;
         Ok(PutResult {
