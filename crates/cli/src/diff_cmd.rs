@@ -24,6 +24,7 @@
 //! Any file may be `-` (standard input, once; or standard output for `-o -`).
 //! On a terminal (see `--color`), diffs are coloured as git colours them.
 
+use crate::backend::CliStore;
 use crate::files;
 use crate::output::{CliError, Output};
 use anstyle::{AnsiColor, Style};
@@ -35,7 +36,7 @@ use blocksmith_diff::structured::{self, StructuredOptions};
 use blocksmith_diff::text::{Algorithm, DiffOptions, Granularity, TextDiff};
 use blocksmith_diff::unified::UnifiedOptions;
 use blocksmith_diff::value::{self, Format, Value};
-use blocksmith_store::{RedbStore, block_on};
+use blocksmith_store::block_on;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use std::fmt::Write as _;
@@ -639,9 +640,8 @@ fn merge_cmd(
     Ok(Outcome::from_bool(!m.is_clean()))
 }
 
-fn open(dir: &Path) -> Result<ConfigStore<RedbStore>, CliError> {
-    std::fs::create_dir_all(dir)?;
-    let store = RedbStore::open(dir.join("blocksmith.redb"))?;
+fn open(dir: &Path) -> Result<ConfigStore<CliStore>, CliError> {
+    let store = crate::backend::open(dir)?;
     Ok(ConfigStore::new(store, HistoryOptions::default()))
 }
 

@@ -2,11 +2,11 @@
 //! store. Its host hooks are the in-memory reference ones (the processor is
 //! not really called); every command runs the timers and hooks that are due.
 
+use crate::backend::CliStore;
 use crate::output::{CliError, Output};
 use blocksmith_dispute::{
     Dispute, Disputes, Evidence, Ingested, MemoryHooks, Money, NetworkEvent, OpenDispute,
 };
-use blocksmith_store::RedbStore;
 use clap::Subcommand;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -128,9 +128,8 @@ impl From<blocksmith_dispute::Error> for CliError {
     }
 }
 
-fn open_service(dir: &Path) -> Result<Disputes<RedbStore>, CliError> {
-    std::fs::create_dir_all(dir)?;
-    let store = RedbStore::open(dir.join("blocksmith.redb"))?;
+fn open_service(dir: &Path) -> Result<Disputes<CliStore>, CliError> {
+    let store = crate::backend::open(dir)?;
     Ok(Disputes::new(store, MemoryHooks::new()))
 }
 

@@ -1,9 +1,10 @@
 //! `blocksmith feed ...`: simulate a social network and read ranked timelines.
 
+use crate::backend::CliStore;
 use crate::output::{CliError, Output};
 use blocksmith_feed::sim::{self, SimOptions};
 use blocksmith_feed::{CursorKey, Delivery, Feed, FeedItem, FeedOptions, FeedStore, UserId};
-use blocksmith_store::{RedbStore, block_on};
+use blocksmith_store::block_on;
 use clap::Subcommand;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -83,9 +84,8 @@ impl From<blocksmith_feed::Error> for CliError {
     }
 }
 
-fn open(dir: &Path) -> Result<RedbStore, CliError> {
-    std::fs::create_dir_all(dir)?;
-    Ok(RedbStore::open(dir.join("blocksmith.redb"))?)
+fn open(dir: &Path) -> Result<CliStore, CliError> {
+    crate::backend::open(dir)
 }
 
 fn item_json(i: &FeedItem) -> Value {

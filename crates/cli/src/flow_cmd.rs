@@ -4,9 +4,9 @@
 //! the in-memory reference hooks, so a run shows what a real deployment does
 //! without touching real databases or billing.
 
+use crate::backend::CliStore;
 use crate::output::{CliError, Output};
 use blocksmith_flow::{ListFilter, Status};
-use blocksmith_store::RedbStore;
 use blocksmith_tenant::{CreateTenant, MemoryHooks, Plans, Tenant, Tenants, Tier};
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -137,9 +137,8 @@ impl From<blocksmith_tenant::Error> for CliError {
     }
 }
 
-fn open(dir: &Path, hooks: MemoryHooks) -> Result<Tenants<RedbStore>, CliError> {
-    std::fs::create_dir_all(dir)?;
-    let store = RedbStore::open(dir.join("blocksmith.redb"))?;
+fn open(dir: &Path, hooks: MemoryHooks) -> Result<Tenants<CliStore>, CliError> {
+    let store = crate::backend::open(dir)?;
     Ok(Tenants::new(store, hooks, Plans::example()))
 }
 

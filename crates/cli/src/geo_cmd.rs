@@ -5,12 +5,13 @@
 //! `blocksmith_geo::persist`); every command restores it, works, and saves
 //! it back when it changed.
 
+use crate::backend::CliStore;
 use crate::files;
 use crate::output::{CliError, Output};
 use crate::progress;
 use blocksmith_geo::geo::{Coord, LineString, MultiPolygon, Polygon};
 use blocksmith_geo::{Fence, GeoIndex, GeoOptions, Kind, LatLon, QueryFilter, RoamingFence, csv};
-use blocksmith_store::{RedbStore, block_on};
+use blocksmith_store::block_on;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -141,20 +142,19 @@ impl From<blocksmith_geo::Error> for CliError {
 /// Rows upserted between two ticks of `geo load`'s bar.
 const BATCH: usize = 4096;
 
-fn open(dir: &Path) -> Result<RedbStore, CliError> {
-    std::fs::create_dir_all(dir)?;
-    Ok(RedbStore::open(dir.join("blocksmith.redb"))?)
+fn open(dir: &Path) -> Result<CliStore, CliError> {
+    crate::backend::open(dir)
 }
 
 fn options() -> GeoOptions {
     GeoOptions::default()
 }
 
-fn load_index(store: &RedbStore, name: &str) -> Result<Option<GeoIndex>, CliError> {
+fn load_index(store: &CliStore, name: &str) -> Result<Option<GeoIndex>, CliError> {
     Ok(block_on(GeoIndex::load(store, name))?)
 }
 
-fn require_index(store: &RedbStore, name: &str) -> Result<GeoIndex, CliError> {
+fn require_index(store: &CliStore, name: &str) -> Result<GeoIndex, CliError> {
     load_index(store, name)?.ok_or_else(|| {
         CliError::NotFound(format!(
             "no geo index {name:?} in the store (run `blocksmith geo load` or `geo fence add` first)"
@@ -162,7 +162,7 @@ fn require_index(store: &RedbStore, name: &str) -> Result<GeoIndex, CliError> {
     })
 }
 
-fn save(store: &RedbStore, name: &str, index: &GeoIndex) -> Result<(), CliError> {
+fn save(store: &CliStore, name: &str, index: &GeoIndex) -> Result<(), CliError> {
     block_on(index.save(store, name))?;
     Ok(())
 }

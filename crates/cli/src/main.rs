@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod backend;
 mod codes_cmd;
 mod diff_cmd;
 mod dispute_cmd;
@@ -43,7 +44,9 @@ struct Cli {
     /// or empty), always, never.
     #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
     color: ColorArg,
-    /// Directory of the embedded store that persisting commands use.
+    /// The store that persisting commands use: a directory for the embedded
+    /// store (`DIR/blocksmith.redb`), or `sqlite:PATH` for one SQLite file that
+    /// several processes may share.
     #[arg(
         long,
         global = true,

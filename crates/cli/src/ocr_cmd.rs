@@ -5,12 +5,12 @@
 //! `--jobs` threads; a bar on stderr counts pages, and with text output each file's pages are
 //! printed as soon as it and the files before it are done, not at the end.
 
+use crate::backend::CliStore;
 use crate::files;
 use crate::output::{CliError, Output};
 use crate::progress;
 use blocksmith_ocr::jobs::{JobId, JobOptions, JobQueue, JobStatus, RunReport};
 use blocksmith_ocr::{Binarization, Document, Engine, EngineOptions, export};
-use blocksmith_store::RedbStore;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use std::io::Write as _;
@@ -106,15 +106,14 @@ impl From<blocksmith_ocr::Error> for CliError {
     }
 }
 
-fn open(dir: &Path) -> Result<RedbStore, CliError> {
-    std::fs::create_dir_all(dir)?;
-    Ok(RedbStore::open(dir.join("blocksmith.redb"))?)
+fn open(dir: &Path) -> Result<CliStore, CliError> {
+    crate::backend::open(dir)
 }
 
 /// Runs job `id` to its end in this process (or waits for the process that
 /// holds it), retrying as the queue's options allow, and returns its document.
 fn finish(
-    queue: &JobQueue<RedbStore>,
+    queue: &JobQueue<CliStore>,
     engine: &Engine,
     id: &JobId,
     name: &str,

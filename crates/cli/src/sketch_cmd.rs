@@ -5,13 +5,14 @@
 //! `--name NAME` keeps the sketch in the store under `sketch/<kind>/<name>`
 //! and merges each run's input into it, so counts accumulate across runs.
 
+use crate::backend::CliStore;
 use crate::output::{CliError, Output};
 use blocksmith_sketch::ddsketch::DdSketch;
 use blocksmith_sketch::frequency::{CountMin, SpaceSaving};
 use blocksmith_sketch::hll::{HllMode, HllSketch, HllType};
 use blocksmith_sketch::kll::{Criteria, KllItem, KllSketch};
 use blocksmith_sketch::theta::{self, CompactTheta, UpdateTheta};
-use blocksmith_store::{Key, RedbStore, StoreExt};
+use blocksmith_store::{Key, StoreExt};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -167,7 +168,7 @@ fn numbers() -> Result<Vec<f64>, CliError> {
 
 /// The stored sketch of a kind and name, if any.
 struct Stored {
-    store: RedbStore,
+    store: CliStore,
     key: Key,
 }
 
@@ -176,8 +177,7 @@ type Previous = Option<(Stored, Option<Vec<u8>>)>;
 
 fn stored(store_dir: &Path, kind: &str, name: Option<&String>) -> Result<Previous, CliError> {
     let Some(name) = name else { return Ok(None) };
-    std::fs::create_dir_all(store_dir)?;
-    let store = RedbStore::open(store_dir.join("blocksmith.redb"))?;
+    let store = crate::backend::open(store_dir)?;
     let key = Key::new(format!("sketch/{kind}/{name}"))?;
     let old = store.blocking().get_opt(&key)?.map(|r| r.data.to_vec());
     Ok(Some((Stored { store, key }, old)))

@@ -1,9 +1,9 @@
 //! `blocksmith spell ...`: autocorrect words and running text; manage the
 //! user dictionary kept in the store.
 
+use crate::backend::CliStore;
 use crate::output::{CliError, Output};
 use blocksmith_spell::{Speller, UserDictionary};
-use blocksmith_store::RedbStore;
 use clap::Subcommand;
 use serde_json::json;
 use std::fmt::Write as _;
@@ -76,15 +76,14 @@ impl From<blocksmith_spell::Error> for CliError {
     }
 }
 
-fn open(dir: &Path) -> Result<RedbStore, CliError> {
-    std::fs::create_dir_all(dir)?;
-    Ok(RedbStore::open(dir.join("blocksmith.redb"))?)
+fn open(dir: &Path) -> Result<CliStore, CliError> {
+    crate::backend::open(dir)
 }
 
 /// The user dictionary `name`, or an empty one when the store does not exist
 /// yet (reading never creates a store).
 fn load_user(dir: &Path, name: &str) -> Result<UserDictionary, CliError> {
-    if !dir.join("blocksmith.redb").exists() {
+    if !crate::backend::exists(dir) {
         return Ok(UserDictionary::new());
     }
     Ok(UserDictionary::load_blocking(&open(dir)?, name)?)

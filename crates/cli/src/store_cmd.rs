@@ -1,9 +1,10 @@
 //! `blocksmith store ...`: the embedded blob store from the shell.
 
+use crate::backend::CliStore;
 use crate::files;
 use crate::output::{CliError, Output};
 use blocksmith_store::{
-    ByteRange, Key, ListOptions, ObjectMeta, PutMode, PutOptions, RedbStore, StoreExt, Version,
+    ByteRange, Key, ListOptions, ObjectMeta, PutMode, PutOptions, StoreExt, Version,
 };
 use clap::Subcommand;
 use serde_json::json;
@@ -60,9 +61,8 @@ pub(crate) enum StoreCmd {
     },
 }
 
-fn open(dir: &Path) -> Result<RedbStore, CliError> {
-    std::fs::create_dir_all(dir)?;
-    Ok(RedbStore::open(dir.join("blocksmith.redb"))?)
+fn open(dir: &Path) -> Result<CliStore, CliError> {
+    crate::backend::open(dir)
 }
 
 fn key(s: &str) -> Result<Key, CliError> {

@@ -1,9 +1,9 @@
 //! `blocksmith upload ...`: resumable chunked uploads into the embedded store,
 //! and content-defined chunking plans.
 
+use crate::backend::CliStore;
 use crate::output::{CliError, Output};
 use crate::progress;
-use blocksmith_store::RedbStore;
 use blocksmith_store::block_on;
 use blocksmith_upload::cdc::CdcOptions;
 use blocksmith_upload::client::{Reader, Source, Uploader};
@@ -94,9 +94,8 @@ impl From<blocksmith_upload::Error> for CliError {
     }
 }
 
-fn open(dir: &Path) -> Result<RedbStore, CliError> {
-    std::fs::create_dir_all(dir)?;
-    Ok(RedbStore::open(dir.join("blocksmith.redb"))?)
+fn open(dir: &Path) -> Result<CliStore, CliError> {
+    crate::backend::open(dir)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, CliError> {

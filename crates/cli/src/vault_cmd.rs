@@ -7,8 +7,9 @@
 //! with a pepper from `BLOCKSMITH_APIKEY_PEPPER` (64 hex digits) or, when
 //! unset, with one kept as an item of the default vault.
 
+use crate::backend::CliStore;
 use crate::output::{CliError, Output};
-use blocksmith_store::{Key, RedbStore, StoreExt, block_on};
+use blocksmith_store::{Key, StoreExt, block_on};
 use blocksmith_vault::apikey::{ApiKeyInfo, ApiKeySpec, ApiKeyStatus, ApiKeys};
 use blocksmith_vault::{
     Credentials, Error as VaultError, ItemId, KdfFloor, KdfParams, KdfPolicy, NewItem, PublicKey,
@@ -202,9 +203,8 @@ impl From<VaultError> for CliError {
     }
 }
 
-fn open(dir: &Path) -> Result<RedbStore, CliError> {
-    std::fs::create_dir_all(dir)?;
-    Ok(RedbStore::open(dir.join("blocksmith.redb"))?)
+fn open(dir: &Path) -> Result<CliStore, CliError> {
+    crate::backend::open(dir)
 }
 
 fn read_secret_line(env: &str, prompt: &str) -> Result<String, CliError> {
@@ -228,7 +228,7 @@ fn default_key() -> Key {
     Key::new(DEFAULT_VAULT_KEY).expect("valid constant key")
 }
 
-fn vault_id(store: &RedbStore, sel: &VaultSel) -> Result<VaultId, CliError> {
+fn vault_id(store: &CliStore, sel: &VaultSel) -> Result<VaultId, CliError> {
     let text = if let Some(v) = &sel.vault {
         v.clone()
     } else {
@@ -240,7 +240,7 @@ fn vault_id(store: &RedbStore, sel: &VaultSel) -> Result<VaultId, CliError> {
     Ok(text.trim().parse()?)
 }
 
-fn credentials(store: &RedbStore, id: VaultId) -> Result<Credentials, CliError> {
+fn credentials(store: &CliStore, id: VaultId) -> Result<Credentials, CliError> {
     let pre = block_on(Vault::prelogin(store, id))?;
     let creds = Credentials::new(read_secret_line(PASSWORD_ENV, "Vault password: ")?);
     if pre.secret_key_required {
@@ -250,7 +250,7 @@ fn credentials(store: &RedbStore, id: VaultId) -> Result<Credentials, CliError> 
     Ok(creds)
 }
 
-fn unlock<'a>(store: &'a RedbStore, sel: &VaultSel) -> Result<Vault<&'a RedbStore>, CliError> {
+fn unlock<'a>(store: &'a CliStore, sel: &VaultSel) -> Result<Vault<&'a CliStore>, CliError> {
     let id = vault_id(store, sel)?;
     let creds = credentials(store, id)?;
     Ok(block_on(Vault::unlock(store, id, &creds, options(sel)))?)
@@ -593,7 +593,7 @@ pub(crate) fn run(cmd: VaultCmd, store_dir: &Path, out: &Output) -> Result<(), C
 
 /// The pepper: from the environment, or an item of the default vault
 /// (created on first use).
-fn pepper(store: &RedbStore, sel: &VaultSel) -> Result<SymmetricKey, CliError> {
+fn pepper(store: &CliStore, sel: &VaultSel) -> Result<SymmetricKey, CliError> {
     if let Ok(hex) = std::env::var(PEPPER_ENV) {
         let bytes: Vec<u8> = (0..hex.len())
             .step_by(2)

@@ -815,3 +815,25 @@ fn long_work_keeps_its_order_and_positions() {
     assert_eq!(ids, want);
     assert_eq!(m["template"], "x{id}");
 }
+
+/// `--store sqlite:PATH` works like `--store DIR`, and two stores do not mix.
+#[test]
+fn a_sqlite_store_works_like_the_embedded_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("db/app.sqlite").display());
+    let db = std::path::Path::new(&db);
+    let o = super::run_stdin(db, &["store", "put", "notes/a", "-"], "hello sqlite");
+    assert!(o.status.success(), "{o:?}");
+    let o = super::run(db, &["store", "get", "notes/a"]);
+    assert_eq!(o.stdout, b"hello sqlite");
+    let o = super::run(db, &["--json", "store", "list", "notes/"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("notes/a"));
+    assert!(dir.path().join("db/app.sqlite").exists());
+    // The default embedded store in the same directory is another store.
+    let o = super::run(dir.path(), &["store", "get", "notes/a"]);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    // An empty path is a usage error.
+    let o = super::run(std::path::Path::new("sqlite:"), &["store", "list"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+}
