@@ -267,6 +267,47 @@ fn buffer(key: &Key, n: u64) -> Result<Vec<u8>> {
     }
 }
 
+/// Appends bytes `from..to` of chunk `id` to `out`; `Ok(false)` when the
+/// chunk is missing or shorter than that.
+fn append_chunk(
+    chunks: &impl ReadableTable<u64, &'static [u8]>,
+    id: u64,
+    from: u64,
+    to: u64,
+    out: &mut Vec<u8>,
+) -> Result<bool> {
+    let Some(guard) = chunks.get(id).map_err(err)? else {
+        return Ok(false);
+    };
+    let data = guard.value();
+    if to > data.len() as u64 {
+        return Ok(false);
+    }
+    out.extend_from_slice(&data[from as usize..to as usize]);
+    Ok(true)
+}
+
+/// The pieces of chunks that bytes `range` of a chunked value lie in:
+/// (chunk, from, to) with `from..to` within the chunk.
+fn covered(extents: &[Extent], range: Range<u64>) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+    let mut at = 0u64;
+    extents
+        .iter()
+        .map(move |e| {
+            let start = at;
+            at += u64::from(e.len);
+            (e, start, at)
+        })
+        .skip_while(move |&(e, _, end)| end <= range.start || e.len == 0)
+        .take_while(move |&(_, start, _)| start < range.end)
+        .filter(|&(e, _, _)| e.len > 0)
+        .map(move |(e, start, end)| {
+            let from = u64::from(e.offset) + range.start.saturating_sub(start);
+            let to = u64::from(e.offset) + (range.end.min(end) - start);
+            (e.chunk, from, to)
+        })
+}
+
 /// The tables of one write transaction.
 struct Writer<'t> {
     objects: Table<'t, &'static str, &'static [u8]>,
@@ -374,18 +415,13 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// Appends bytes `from..to` of chunk `id` to `out`.
-    fn copy_chunk(&self, key: &Key, id: u64, from: u64, to: u64, out: &mut Vec<u8>) -> Result<()> {
-        let guard = self
-            .chunks
-            .get(id)
-            .map_err(err)?
-            .ok_or_else(|| corrupt(key, "a chunk is missing"))?;
-        let data = guard.value();
-        if to > data.len() as u64 {
-            return Err(corrupt(key, "a chunk is shorter than its extent"));
+    /// Moves the whole chunks' worth of `pending` into new chunks.
+    fn flush_full(&mut self, pending: &mut Vec<u8>, extents: &mut Vec<Extent>) -> Result<()> {
+        if pending.len() >= CHUNK_SIZE {
+            let full = pending.len() / CHUNK_SIZE * CHUNK_SIZE;
+            self.write_chunks(&pending[..full], extents)?;
+            pending.drain(..full);
         }
-        out.extend_from_slice(&data[from as usize..to as usize]);
         Ok(())
     }
 
@@ -511,16 +547,8 @@ impl RedbStore {
             })?;
         let row = decode(key, guard.value())?;
         let chunks = txn.open_table(CHUNKS).map_err(err)?;
-        let read = |id: u64, from: u64, to: u64, out: &mut Vec<u8>| -> Result<bool> {
-            let Some(g) = chunks.get(id).map_err(err)? else {
-                return Ok(false);
-            };
-            let data = g.value();
-            if to > data.len() as u64 {
-                return Ok(false);
-            }
-            out.extend_from_slice(&data[from as usize..to as usize]);
-            Ok(true)
+        let read = |id: u64, from: u64, to: u64, out: &mut Vec<u8>| {
+            append_chunk(&chunks, id, from, to, out)
         };
         f(&row, &read)
     }
@@ -557,19 +585,8 @@ fn read_extents(
     read: &ReadChunk<'_>,
 ) -> Result<Bytes> {
     let mut out = buffer(key, range.end - range.start)?;
-    let mut at = 0u64;
-    for e in extents {
-        let (start, end) = (at, at + u64::from(e.len));
-        at = end;
-        if end <= range.start || e.len == 0 {
-            continue;
-        }
-        if start >= range.end {
-            break;
-        }
-        let from = u64::from(e.offset) + range.start.saturating_sub(start);
-        let to = u64::from(e.offset) + (range.end.min(end) - start);
-        if !read(e.chunk, from, to, &mut out)? {
+    for (chunk, from, to) in covered(extents, range.clone()) {
+        if !read(chunk, from, to, &mut out)? {
             return Err(corrupt(
                 key,
                 "a chunk is missing or shorter than its extent",
@@ -683,45 +700,31 @@ impl Store for RedbStore {
                     (range, source)
                 };
                 size += range.end - range.start;
-                let mut at = 0u64;
-                for e in source {
-                    let (start, end) = (at, at + u64::from(e.len));
-                    at = end;
-                    if end <= range.start || e.len == 0 {
-                        continue;
-                    }
-                    if start >= range.end {
-                        break;
-                    }
-                    // Within one chunk (decode checked offset + len), so
-                    // these fit in u32.
-                    let from = u64::from(e.offset) + range.start.saturating_sub(start);
-                    let to = u64::from(e.offset) + (range.end.min(end) - start);
+                for (chunk, from, to) in covered(&source, range) {
                     if to - from < MIN_SHARED {
-                        w.copy_chunk(&p.key, e.chunk, from, to, &mut pending)?;
+                        if !append_chunk(&w.chunks, chunk, from, to, &mut pending)? {
+                            return Err(corrupt(
+                                &p.key,
+                                "a chunk is missing or shorter than its extent",
+                            ));
+                        }
                     } else {
                         if !pending.is_empty() {
                             w.write_chunks(&pending, &mut extents)?;
                             pending.clear();
                         }
-                        w.retain(e.chunk)?;
+                        w.retain(chunk)?;
+                        // Within one chunk (decode checked offset + len), so
+                        // these fit in u32.
                         extents.push(Extent {
-                            chunk: e.chunk,
+                            chunk,
                             offset: u32::try_from(from).expect("within a chunk"),
                             len: u32::try_from(to - from).expect("within a chunk"),
                         });
                     }
-                    if pending.len() >= CHUNK_SIZE {
-                        let full = pending.len() / CHUNK_SIZE * CHUNK_SIZE;
-                        w.write_chunks(&pending[..full], &mut extents)?;
-                        pending.drain(..full);
-                    }
+                    w.flush_full(&mut pending, &mut extents)?;
                 }
-                if pending.len() >= CHUNK_SIZE {
-                    let full = pending.len() / CHUNK_SIZE * CHUNK_SIZE;
-                    w.write_chunks(&pending[..full], &mut extents)?;
-                    pending.drain(..full);
-                }
+                w.flush_full(&mut pending, &mut extents)?;
             }
             let version = w.next(LAST_VERSION)?;
             if extents.is_empty() && pending.len() <= INLINE_MAX {

@@ -191,6 +191,20 @@ fn size_of(key: &Key, n: i64) -> Result<u64> {
     })
 }
 
+/// The version and size of `key`'s value, reading no bytes of it.
+fn version_and_size(conn: &Connection, key: &Key) -> Result<(Version, u64)> {
+    let (version, size): (i64, i64) = conn
+        .prepare_cached("SELECT version, length(value) FROM blocksmith_objects WHERE key = ?1")
+        .map_err(err)?
+        .query_row(params![key.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(err)?
+        .ok_or_else(|| Error::NotFound {
+            key: key.to_string(),
+        })?;
+    Ok((version_of(key, version)?, size_of(key, size)?))
+}
+
 impl Store for SqliteStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities::FULL.with_max_value_size(Some(MAX_VALUE))
@@ -224,18 +238,7 @@ impl Store for SqliteStore {
         let mut conn = self.conn();
         // One read transaction, so the size and the bytes are of one version.
         let txn = conn.transaction().map_err(err)?;
-        let (version, size): (i64, i64) = txn
-            .query_row(
-                "SELECT version, length(value) FROM blocksmith_objects WHERE key = ?1",
-                params![key.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(err)?
-            .ok_or_else(|| Error::NotFound {
-                key: key.to_string(),
-            })?;
-        let size = size_of(key, size)?;
+        let (version, size) = version_and_size(&txn, key)?;
         let range = match &options.range {
             Some(r) => r.resolve(key, size)?,
             None => 0..size,
@@ -266,7 +269,7 @@ impl Store for SqliteStore {
             meta: ObjectMeta {
                 key: key.clone(),
                 size,
-                version: version_of(key, version)?,
+                version,
             },
             data: Bytes::from(data),
             range,
@@ -274,22 +277,11 @@ impl Store for SqliteStore {
     }
 
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
-        let conn = self.conn();
-        let (version, size): (i64, i64) = conn
-            .query_row(
-                "SELECT version, length(value) FROM blocksmith_objects WHERE key = ?1",
-                params![key.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(err)?
-            .ok_or_else(|| Error::NotFound {
-                key: key.to_string(),
-            })?;
+        let (version, size) = version_and_size(&self.conn(), key)?;
         Ok(ObjectMeta {
             key: key.clone(),
-            size: size_of(key, size)?,
-            version: version_of(key, version)?,
+            size,
+            version,
         })
     }
 

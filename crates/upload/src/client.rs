@@ -220,6 +220,29 @@ pub struct Outcome {
     pub published: Option<Published>,
 }
 
+/// Creates or resumes the session of `create`: the outcome of the run so
+/// far, and whether the session was published already (nothing to send).
+async fn begin<S: Store>(uploads: &Uploads<S>, create: CreateOptions) -> Result<(Outcome, bool)> {
+    let opened = uploads.create(create).await?;
+    let mut outcome = Outcome {
+        id: opened.session.id,
+        resumed: opened.resumed,
+        already_received: 0,
+        bytes_sent: 0,
+        parts_sent: 0,
+        published: None,
+    };
+    let published = match opened.session.state {
+        SessionState::Finalized(p) => {
+            outcome.already_received = p.size;
+            outcome.published = Some(p);
+            true
+        }
+        _ => false,
+    };
+    Ok((outcome, published))
+}
+
 /// Sends buffers in parts of a fixed size to an [`Uploads`] engine in the
 /// same process.
 ///
@@ -352,21 +375,11 @@ impl Uploader {
         mut progress: impl FnMut(&Progress) -> bool,
     ) -> Result<Outcome> {
         create.length = None;
-        let opened = uploads.create(create).await?;
-        let id = opened.session.id.clone();
-        let mut outcome = Outcome {
-            id: id.clone(),
-            resumed: opened.resumed,
-            already_received: 0,
-            bytes_sent: 0,
-            parts_sent: 0,
-            published: None,
-        };
-        if let SessionState::Finalized(p) = opened.session.state {
-            outcome.already_received = p.size;
-            outcome.published = Some(p);
+        let (mut outcome, published) = begin(uploads, create).await?;
+        if published {
             return Ok(outcome);
         }
+        let id = outcome.id.clone();
         if uploads.status(&id).await?.received > 0 {
             return Err(Error::InvalidState {
                 id,
@@ -507,23 +520,13 @@ impl Uploader {
     ) -> Result<Outcome> {
         let total = data.len();
         create.length = Some(total);
-        let opened = uploads.create(create).await?;
-        let id = opened.session.id.clone();
-        let mut outcome = Outcome {
-            id: id.clone(),
-            resumed: opened.resumed,
-            already_received: 0,
-            bytes_sent: 0,
-            parts_sent: 0,
-            published: None,
-        };
-        if let SessionState::Finalized(p) = opened.session.state {
-            outcome.already_received = p.size;
-            outcome.published = Some(p);
+        let (mut outcome, published) = begin(uploads, create).await?;
+        if published {
             return Ok(outcome);
         }
+        let id = outcome.id.clone();
         let status = uploads.status(&id).await?;
-        if opened.resumed && status.received > 0 {
+        if outcome.resumed && status.received > 0 {
             self.check_received(uploads, &id, &mut data, total).await?;
         }
         outcome.already_received = status.received;
