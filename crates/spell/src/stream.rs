@@ -117,17 +117,20 @@ impl<'a> Typist<'a> {
         }
         let chunk = self.text[self.word_start..].to_string();
         let outcomes = process_chunk(self.speller, &chunk, &mut self.ctx);
-        // Apply from the last word back so offsets stay valid.
-        let mut replaced = Vec::new();
-        for w in outcomes.into_iter().rev() {
+        // Applied first to last; `shift` carries how far earlier replacements
+        // in this chunk moved the words after them, so every recorded offset
+        // is where the word is in the text once the whole chunk is done.
+        let mut shift: isize = 0;
+        for w in outcomes {
             let c = w.correction;
-            let start = self.word_start + w.start;
+            let start = (self.word_start + w.start).saturating_add_signed(shift);
             if c.replace {
-                self.text
-                    .replace_range(start..self.word_start + w.end, &c.best);
+                let end = (self.word_start + w.end).saturating_add_signed(shift);
+                self.text.replace_range(start..end, &c.best);
+                shift += c.best.len() as isize - (end - start) as isize;
                 let id = self.next_id;
                 self.next_id += 1;
-                replaced.push(Event::Replaced {
+                events.push(Event::Replaced {
                     id,
                     start,
                     original: c.word.clone(),
@@ -147,7 +150,7 @@ impl<'a> Typist<'a> {
                     let _ = self.speller.user_mut().record_typed(&c.word);
                 }
                 if c.verdict == Verdict::Suggest {
-                    replaced.push(Event::Suggested {
+                    events.push(Event::Suggested {
                         start,
                         word: c.word,
                         suggestions: c.suggestions,
@@ -155,8 +158,6 @@ impl<'a> Typist<'a> {
                 }
             }
         }
-        replaced.reverse();
-        events.extend(replaced);
     }
 
     /// Undoes the most recent replacement still in place.

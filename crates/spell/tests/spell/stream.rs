@@ -109,6 +109,40 @@ fn undo_with_nothing_done_is_an_error() {
     assert!(t.undo(42).is_err());
 }
 
+/// Regression (fuzz target `spell_text`): two words replaced in one chunk
+/// ("tuth-tuth") where the first replacement changes the length. The second
+/// replacement's offset must account for the first, or undo finds the text
+/// "edited since" and leaves it corrected.
+#[test]
+fn two_replacements_in_one_chunk_report_their_real_offsets_and_undo() {
+    for typed in ["tuth-tuth", "teh-recieve-teh"] {
+        let mut sp = Speller::english();
+        let mut t = Typist::new(&mut sp);
+        let mut events = t.type_str(typed);
+        events.extend(t.finish());
+        let replaced: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Replaced {
+                    start, replacement, ..
+                } => Some((*start, replacement.clone())),
+                _ => None,
+            })
+            .collect();
+        assert!(replaced.len() >= 2, "{typed}: {events:?}");
+        for (start, replacement) in &replaced {
+            assert_eq!(
+                t.text().get(*start..start + replacement.len()),
+                Some(replacement.as_str()),
+                "{typed}: offsets of {events:?} in {:?}",
+                t.text()
+            );
+        }
+        while t.undo_last().is_ok() {}
+        assert_eq!(t.text(), typed);
+    }
+}
+
 mod props {
     use super::super::speller;
     use blocksmith_spell::Typist;
@@ -130,7 +164,9 @@ mod props {
                 Just("NASA"),
                 Just("42"),
                 Just("tomorow."),
-                Just("'")
+                Just("'"),
+                Just("tuth-tuth"),
+                Just("teh/recieve")
             ],
             0..12,
         )
