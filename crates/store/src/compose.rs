@@ -1,8 +1,7 @@
 //! Server-side concatenation: [`ComposePart`] and the generic
 //! [`compose_by_copy`] that [`Store::compose`] falls back to.
 
-use crate::{ByteRange, GetOptions, Key, PutOptions, PutResult, Result, Store};
-use bytes::BytesMut;
+use crate::{ByteRange, Key, PutOptions, PutResult, Result, Store};
 
 /// One piece of a [`Store::compose`]: a whole object, or a byte range of it.
 ///
@@ -42,11 +41,15 @@ impl From<Key> for ComposePart {
     }
 }
 
-/// The portable [`Store::compose`]: reads every part, concatenates them in
-/// memory and puts the result under `options`.
+/// The portable [`Store::compose`]: streams every part, in windows, into
+/// [`Store::put_stream`] under `options`.
 ///
 /// Backends that override `compose` call it for the cases their fast path
-/// does not cover. It needs memory for the whole result.
+/// does not cover. With a backend whose `put_stream` writes chunk by chunk
+/// (every backend of this crate) it needs memory for a few windows
+/// ([`crate::STREAM_CHUNK`]), whatever the size of the parts. A part
+/// replaced while it is read fails the compose with
+/// [`crate::Error::PreconditionFailed`], and nothing is written.
 ///
 /// # Errors
 /// [`crate::Error::NotFound`] for a missing part, [`crate::Error::InvalidRange`] for a range
@@ -57,25 +60,7 @@ pub async fn compose_by_copy<S: Store + ?Sized>(
     parts: &[ComposePart],
     options: PutOptions,
 ) -> Result<PutResult> {
-    let mut chunks = Vec::with_capacity(parts.len());
-    let mut total = 0u64;
-    for p in parts {
-        let get = match &p.range {
-            Some(r) => GetOptions::new().with_range(r.clone()),
-            None => GetOptions::new(),
-        };
-        let r = store.get(&p.key, get).await?;
-        total += r.data.len() as u64;
-        chunks.push(r.data);
-    }
-    let value = if let [one] = &chunks[..] {
-        one.clone()
-    } else {
-        let mut out = BytesMut::with_capacity(usize::try_from(total).unwrap_or(0));
-        for c in &chunks {
-            out.extend_from_slice(c);
-        }
-        out.freeze()
-    };
-    store.put(target, value, options).await
+    store
+        .put_stream(target, crate::stream::parts_stream(store, parts), options)
+        .await
 }

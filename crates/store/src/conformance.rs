@@ -130,7 +130,7 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
     /// error, a wrong value, a lost update in the race). The keys of the checks run so far are
     /// cleaned up first.
     pub fn run(&self) -> Result<Report, Failure> {
-        let checks: [(&'static str, Check<'a, S>); 15] = [
+        let checks: [(&'static str, Check<'a, S>); 18] = [
             ("put_get_head", Self::put_get_head),
             ("missing_keys", Self::missing_keys),
             ("overwrite_and_versions", Self::overwrite_and_versions),
@@ -144,6 +144,12 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
             ("compose", Self::compose),
             ("unicode_keys", Self::unicode_keys),
             ("large_value", Self::large_value),
+            ("streamed_put_and_get", Self::streamed),
+            (
+                "streamed_conditions_and_failures",
+                Self::streamed_conditions,
+            ),
+            ("streamed_large_value", Self::streamed_large),
             ("create_race", Self::create_race),
             ("compare_and_swap_race", Self::cas_race),
         ];
@@ -745,6 +751,246 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
         Ok(Outcome::Passed)
     }
 
+    fn streamed(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let window = crate::STREAM_CHUNK as usize;
+        let n = 2 * window + 12_345;
+        let value: Vec<u8> = (0..n).map(|i| (i * 7 % 253) as u8).collect();
+        let k = Self::key(base, "k")?;
+        // Irregular chunks, empty ones included.
+        let mut chunks = Vec::new();
+        let mut at = 0;
+        let mut step = 1;
+        while at < n {
+            let end = (at + step).min(n);
+            chunks.push(Ok(Bytes::copy_from_slice(&value[at..end])));
+            chunks.push(Ok(Bytes::new()));
+            at = end;
+            step = step * 3 + 777;
+        }
+        let mode = if self.store.capabilities().create_only {
+            PutOptions::create()
+        } else {
+            PutOptions::new()
+        };
+        let put = ok(
+            "put_stream",
+            b.put_stream(&k, crate::byte_stream(chunks), mode),
+        )?;
+        let head = ok("head", b.head(&k))?;
+        ensure!(head.size == n as u64, "streamed size {} != {n}", head.size);
+        ensure!(
+            head.version == put.version,
+            "head version differs from put_stream's"
+        );
+        let got = ok("get", b.get(&k))?;
+        ensure!(
+            got.data[..] == value[..],
+            "whole get of a streamed put differs"
+        );
+        let ranges: [(Option<ByteRange>, std::ops::Range<usize>); 5] = [
+            (None, 0..n),
+            (
+                Some(ByteRange::Bounded(5..window as u64 + 9)),
+                5..window + 9,
+            ),
+            (Some(ByteRange::From(window as u64 - 1)), window - 1..n),
+            (
+                Some(ByteRange::Suffix(window as u64 + 3)),
+                n - window - 3..n,
+            ),
+            (
+                Some(ByteRange::Bounded(n as u64 - 2..n as u64 + 50)),
+                n - 2..n,
+            ),
+        ];
+        for (range, want) in ranges {
+            let opts = match &range {
+                Some(r) => crate::GetOptions::new().with_range(r.clone()),
+                None => crate::GetOptions::new(),
+            };
+            let mut body = ok("get_stream", b.get_stream(&k, opts))?;
+            ensure!(
+                body.range == (want.start as u64..want.end as u64),
+                "get_stream {range:?}: range {:?}, want {want:?}",
+                body.range
+            );
+            ensure!(body.meta.version == put.version, "get_stream version");
+            ensure!(body.meta.size == n as u64, "get_stream size");
+            let mut read = Vec::new();
+            std::io::Read::read_to_end(&mut body, &mut read)
+                .map_err(|e| format!("reading get_stream {range:?}: {e}"))?;
+            ensure!(
+                read[..] == value[want.clone()],
+                "get_stream {range:?} returned {} bytes that differ",
+                read.len()
+            );
+        }
+        let missing = Self::key(base, "missing")?;
+        ensure!(
+            matches!(
+                b.get_stream(&missing, crate::GetOptions::new()),
+                Err(Error::NotFound { .. })
+            ),
+            "get_stream of a missing key is not NotFound"
+        );
+        ensure!(
+            matches!(
+                b.get_stream(
+                    &k,
+                    crate::GetOptions::new().with_range(n as u64..n as u64 + 1)
+                ),
+                Err(Error::InvalidRange { .. })
+            ),
+            "get_stream of a range past the end is not InvalidRange"
+        );
+        let empty = Self::key(base, "empty")?;
+        ok(
+            "put_stream of nothing",
+            b.put_stream(&empty, crate::byte_stream([]), PutOptions::new()),
+        )?;
+        ensure!(ok("head", b.head(&empty))?.size == 0, "empty streamed put");
+        let body = ok(
+            "get_stream empty",
+            b.get_stream(&empty, crate::GetOptions::new()),
+        )?;
+        let chunks: Vec<_> = body
+            .collect::<crate::Result<_>>()
+            .map_err(|e| e.to_string())?;
+        ensure!(
+            chunks.iter().all(Bytes::is_empty),
+            "an empty object streamed bytes"
+        );
+        let small = Self::key(base, "small")?;
+        ok("put small", b.put(&small, "tiny"))?;
+        let got = ok(
+            "get_stream small",
+            b.get_stream(&small, crate::GetOptions::new()),
+        )?;
+        let bytes: Vec<Bytes> = got
+            .collect::<crate::Result<_>>()
+            .map_err(|e| e.to_string())?;
+        ensure!(bytes.concat() == b"tiny", "get_stream of a small value");
+        Ok(Outcome::Passed)
+    }
+
+    fn streamed_conditions(&self, base: &str) -> Result<Outcome, String> {
+        let caps = self.store.capabilities();
+        let b = self.store.blocking();
+        let k = Self::key(base, "k")?;
+        let chunks = |text: &'static str| {
+            crate::byte_stream(
+                text.as_bytes()
+                    .chunks(3)
+                    .map(|c| Ok(Bytes::copy_from_slice(c))),
+            )
+        };
+        let first = ok(
+            "put_stream",
+            b.put_stream(&k, chunks("first value"), PutOptions::new()),
+        )?;
+        if caps.create_only {
+            ensure!(
+                matches!(
+                    b.put_stream(&k, chunks("second"), PutOptions::create()),
+                    Err(Error::AlreadyExists { .. })
+                ),
+                "create-only put_stream over an existing key did not fail with AlreadyExists"
+            );
+        }
+        if caps.compare_and_swap {
+            let stale = crate::Version::new("not-a-version");
+            ensure!(
+                matches!(
+                    b.put_stream(&k, chunks("third"), PutOptions::update(stale)),
+                    Err(Error::PreconditionFailed { .. })
+                ),
+                "put_stream with a stale version did not fail with PreconditionFailed"
+            );
+            ensure!(
+                &ok("get", b.get(&k))?.data[..] == b"first value",
+                "a refused put_stream changed the value"
+            );
+            let next = ok(
+                "put_stream update",
+                b.put_stream(
+                    &k,
+                    chunks("updated"),
+                    PutOptions::update(first.version.clone()),
+                ),
+            )?;
+            ensure!(next.version != first.version, "put_stream reused a version");
+        }
+        let before = ok("get", b.get(&k))?;
+        // A body that fails half way writes nothing.
+        let failing = crate::byte_stream([
+            Ok(Bytes::from_static(b"partial ")),
+            Err(Error::other(std::io::Error::other("the client went away"))),
+            Ok(Bytes::from_static(b"never")),
+        ]);
+        match b.put_stream(&k, failing, PutOptions::new()) {
+            Err(Error::Other { source }) if source.to_string() == "the client went away" => {}
+            other => return Err(format!("a failing body gave {other:?}, not its own error")),
+        }
+        let after = ok("get", b.get(&k))?;
+        ensure!(
+            after.data == before.data && after.meta.version == before.meta.version,
+            "a failed put_stream changed the value"
+        );
+        let fresh = Self::key(base, "fresh")?;
+        let failing = crate::byte_stream([Err(Error::other(std::io::Error::other("no body")))]);
+        ensure!(
+            b.put_stream(&fresh, failing, PutOptions::new()).is_err(),
+            "a failing body was accepted"
+        );
+        ensure!(
+            ok("get_opt", b.get_opt(&fresh))?.is_none(),
+            "a failed put_stream created the object"
+        );
+        Ok(Outcome::Passed)
+    }
+
+    /// A value of [`Suite::with_large_value_size`] bytes, streamed in and
+    /// out from a generator: never whole in memory on either side.
+    fn streamed_large(&self, base: &str) -> Result<Outcome, String> {
+        let n = self.large_value_size as u64;
+        if self
+            .store
+            .capabilities()
+            .max_value_size
+            .is_some_and(|max| max < n)
+        {
+            return Ok(Outcome::Skipped("max_value_size"));
+        }
+        let b = self.store.blocking();
+        let k = Self::key(base, "big")?;
+        ok(
+            "put_stream large",
+            b.put_stream(&k, pattern_stream(n, 1 << 20), PutOptions::new()),
+        )?;
+        ensure!(ok("head", b.head(&k))?.size == n, "streamed large size");
+        let body = ok(
+            "get_stream large",
+            b.get_stream(&k, crate::GetOptions::new()),
+        )?;
+        let mut at = 0u64;
+        for chunk in body {
+            let chunk = chunk.map_err(|e| format!("reading the large stream at {at}: {e}"))?;
+            ensure!(
+                chunk
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &x)| x == pattern_byte(at + i as u64)),
+                "the large stream differs within {at}..{}",
+                at + chunk.len() as u64
+            );
+            at += chunk.len() as u64;
+        }
+        ensure!(at == n, "the large stream has {at} bytes, not {n}");
+        ok("delete large", b.delete(&k))?;
+        Ok(Outcome::Passed)
+    }
+
     fn create_race(&self, base: &str) -> Result<Outcome, String> {
         if !self.store.capabilities().create_only {
             return Ok(Outcome::Skipped("create_only"));
@@ -814,6 +1060,27 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
         );
         Ok(Outcome::Passed)
     }
+}
+
+/// The byte at `i` of the generated values of the streamed checks.
+pub fn pattern_byte(i: u64) -> u8 {
+    (i.wrapping_mul(0x9E37_79B9) >> 7) as u8 ^ (i % 251) as u8
+}
+
+/// A stream of `n` generated bytes ([`pattern_byte`]) in chunks of
+/// `chunk`, made as it is read (memory: one chunk).
+pub fn pattern_stream(n: u64, chunk: usize) -> crate::ByteStream<'static> {
+    let chunk = chunk.max(1) as u64;
+    let mut at = 0u64;
+    crate::byte_stream(std::iter::from_fn(move || {
+        if at >= n {
+            return None;
+        }
+        let end = n.min(at + chunk);
+        let bytes: Vec<u8> = (at..end).map(pattern_byte).collect();
+        at = end;
+        Some(Ok(Bytes::from(bytes)))
+    }))
 }
 
 /// The increment used by the race: a decimal counter (public so hosts can

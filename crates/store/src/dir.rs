@@ -1,8 +1,10 @@
 //! A directory of files, for large blobs on a local or network disk.
 
+use crate::stream::{PollStream, next};
 use crate::{
-    Capabilities, ComposePart, Error, GetOptions, GetResult, Key, ListOptions, ListPage,
-    ObjectMeta, PutMode, PutOptions, PutResult, Result, Store, Version, compose_by_copy,
+    ByteStream, Capabilities, ComposePart, Error, GetOptions, GetResult, GetStream, Key,
+    ListOptions, ListPage, ObjectMeta, PutMode, PutOptions, PutResult, Result, Store, Version,
+    compose_by_copy, get_stream_by_ranges,
 };
 use bytes::Bytes;
 use std::fmt::Write as _;
@@ -37,6 +39,8 @@ const EXTENT_LEN: u64 = 36;
 /// How often a read of a composed object starts over when an overwrite
 /// removes its segments underneath it.
 const READ_ATTEMPTS: usize = 8;
+/// How many bytes each chunk of a streamed read carries.
+const FILE_CHUNK: u64 = 1 << 20;
 const MARKER: &str = "blocksmith-dir-store v1\n";
 const LOCK_STRIPES: u64 = 64;
 const STALE_TEMP: Duration = Duration::from_secs(3600);
@@ -1076,6 +1080,103 @@ impl Store for DirStore {
         let version = new_version();
         let tmp = self.write_value(version, &value)?;
         match self.publish(key, &path, &tmp, &options.mode) {
+            Ok(()) => Ok(PutResult {
+                version: version_of(version),
+            }),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads from the open file, which keeps the version it opened even if
+    /// the object is replaced or deleted meanwhile (composed objects read
+    /// window by window, see [`crate::get_stream_by_ranges`]).
+    async fn get_stream(&self, key: &Key, options: GetOptions) -> Result<GetStream<'_>> {
+        let path = self.object_path(key)?;
+        let (mut f, h) = open_object(key, &path)?;
+        if h.composed {
+            drop(f);
+            return get_stream_by_ranges(self, key, options).await;
+        }
+        let range = match &options.range {
+            Some(r) => r.resolve(key, h.len)?,
+            None => 0..h.len,
+        };
+        f.seek(SeekFrom::Start(h.data_at + range.start))
+            .map_err(|e| Error::io(format!("read {key}"), e))?;
+        let mut left = range.end - range.start;
+        let name = key.to_string();
+        let body = PollStream(move |_: &mut std::task::Context<'_>| {
+            if left == 0 {
+                return std::task::Poll::Ready(None);
+            }
+            let n = left.min(FILE_CHUNK);
+            let mut buf = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+            let res = match (&mut f).take(n).read_to_end(&mut buf) {
+                Ok(got) if got as u64 == n => {
+                    left -= n;
+                    Ok(Bytes::from(buf))
+                }
+                Ok(_) => {
+                    left = 0;
+                    Err(Error::Corrupt {
+                        key: name.clone(),
+                        reason: "file shorter than its header says".into(),
+                    })
+                }
+                Err(e) => {
+                    left = 0;
+                    Err(Error::io(format!("read {name}"), e))
+                }
+            };
+            std::task::Poll::Ready(Some(res))
+        });
+        Ok(GetStream {
+            meta: ObjectMeta {
+                key: key.clone(),
+                size: h.len,
+                version: version_of(h.version),
+            },
+            range,
+            body: Box::pin(body),
+        })
+    }
+
+    /// Writes the body into a temp file, then publishes it like
+    /// [`Store::put`]: memory use is one chunk of the body.
+    async fn put_stream(
+        &self,
+        key: &Key,
+        mut body: ByteStream<'_>,
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        let path = self.object_path(key)?;
+        let version = new_version();
+        let tmp = self.temp_path(version);
+        let mut f = private_file()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| Error::io("create temp file", e))?;
+        let io = |e| Error::io("write temp file", e);
+        let written: Result<()> = async {
+            f.write_all(&header(*MAGIC, version, 0)).map_err(io)?;
+            let mut len = 0u64;
+            while let Some(chunk) = next(&mut body).await {
+                let chunk = chunk?;
+                f.write_all(&chunk).map_err(io)?;
+                len += chunk.len() as u64;
+            }
+            f.seek(SeekFrom::Start(0)).map_err(io)?;
+            f.write_all(&header(*MAGIC, version, len)).map_err(io)?;
+            f.sync_all().map_err(io)
+        }
+        .await;
+        drop(f);
+        let published = written.and_then(|()| self.publish(key, &path, &tmp, &options.mode));
+        match published {
             Ok(()) => Ok(PutResult {
                 version: version_of(version),
             }),

@@ -2,8 +2,8 @@
 
 use crate::record::{self, Record};
 use crate::{
-    ByteRange, Error, GetOptions, GetResult, Key, ListOptions, ListPage, ObjectMeta, PutMode,
-    PutOptions, PutResult, Result, Store, Version, block_on,
+    ByteRange, ByteStream, Error, GetOptions, GetResult, Key, ListOptions, ListPage, ObjectMeta,
+    PutMode, PutOptions, PutResult, Result, Store, Version, block_on,
 };
 use bytes::Bytes;
 use std::future::Future;
@@ -226,10 +226,84 @@ pub trait StoreExt: Store {
 
 impl<S: Store + ?Sized> StoreExt for S {}
 
+/// The body of [`Blocking::get_stream`]: an iterator of chunks and a
+/// [`std::io::Read`].
+pub struct BlockingBody<'a> {
+    /// The object's metadata (its full size, not the range's).
+    pub meta: ObjectMeta,
+    /// Which bytes the body carries.
+    pub range: std::ops::Range<u64>,
+    body: ByteStream<'a>,
+    current: Bytes,
+}
+
+impl std::fmt::Debug for BlockingBody<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingBody")
+            .field("meta", &self.meta)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Iterator for BlockingBody<'_> {
+    type Item = Result<Bytes>;
+    fn next(&mut self) -> Option<Result<Bytes>> {
+        if !self.current.is_empty() {
+            return Some(Ok(std::mem::take(&mut self.current)));
+        }
+        block_on(crate::stream::next(&mut self.body))
+    }
+}
+
+impl std::io::Read for BlockingBody<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match block_on(crate::stream::next(&mut self.body)) {
+                None => return Ok(0),
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
 /// Blocking calls over a [`Store`] (see [`StoreExt::blocking`]); each method
 /// drives the async one with [`block_on`].
 #[derive(Debug)]
 pub struct Blocking<'a, S: ?Sized>(&'a S);
+
+impl<'a, S: Store + ?Sized> Blocking<'a, S> {
+    /// Reads an object as chunks (see [`Store::get_stream`]); the answer
+    /// is an iterator of chunks and a [`std::io::Read`].
+    ///
+    /// ```
+    /// use blocksmith_store::{GetOptions, Key, MemoryStore, StoreExt};
+    /// use std::io::Read;
+    /// let store = MemoryStore::new();
+    /// let key = Key::new("k").unwrap();
+    /// store.blocking().put(&key, "streamed").unwrap();
+    /// let mut text = String::new();
+    /// store.blocking().get_stream(&key, GetOptions::new()).unwrap().read_to_string(&mut text).unwrap();
+    /// assert_eq!(text, "streamed");
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Store::get_stream`]; reading fails with the body's errors
+    /// (as an `io::Error` wrapping the [`Error`] through [`std::io::Read`]).
+    pub fn get_stream(&self, key: &Key, options: GetOptions) -> Result<BlockingBody<'a>> {
+        let s = block_on(self.0.get_stream(key, options))?;
+        Ok(BlockingBody {
+            meta: s.meta,
+            range: s.range,
+            body: s.body,
+            current: Bytes::new(),
+        })
+    }
+}
 
 impl<S: Store + ?Sized> Blocking<'_, S> {
     /// Reads a whole object (async: [`StoreExt::get_opt`], or
@@ -287,6 +361,41 @@ impl<S: Store + ?Sized> Blocking<'_, S> {
     /// As [`Store::delete`].
     pub fn delete(&self, key: &Key) -> Result<()> {
         block_on(self.0.delete(key))
+    }
+    /// Writes an object from a stream (see [`Store::put_stream`]).
+    ///
+    /// # Errors
+    /// As [`Store::put_stream`].
+    pub fn put_stream(
+        &self,
+        key: &Key,
+        body: ByteStream<'_>,
+        options: impl Into<PutOptions>,
+    ) -> Result<PutResult> {
+        block_on(self.0.put_stream(key, body, options.into()))
+    }
+    /// Writes an object from a reader, in chunks of 1 MiB (see
+    /// [`Store::put_stream`]).
+    ///
+    /// ```
+    /// use blocksmith_store::{Key, MemoryStore, PutOptions, StoreExt};
+    /// let store = MemoryStore::new();
+    /// let key = Key::new("from/file").unwrap();
+    /// let file = std::io::Cursor::new(vec![9u8; 3 << 20]);
+    /// store.blocking().put_reader(&key, file, PutOptions::create()).unwrap();
+    /// assert_eq!(store.blocking().head(&key).unwrap().size, 3 << 20);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`] if reading fails (nothing is written then); as
+    /// [`Store::put_stream`].
+    pub fn put_reader(
+        &self,
+        key: &Key,
+        reader: impl std::io::Read + Send,
+        options: impl Into<PutOptions>,
+    ) -> Result<PutResult> {
+        self.put_stream(key, crate::stream::reader_stream(reader), options)
     }
     /// See [`Store::compose`].
     ///

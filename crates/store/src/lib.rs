@@ -20,6 +20,7 @@ pub mod record;
 mod redb_store;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod stream;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -32,7 +33,7 @@ pub use bytes::Bytes;
 pub use compose::{ComposePart, compose_by_copy};
 pub use dir::DirStore;
 pub use error::{Error, Result};
-pub use ext::{Blocking, DEFAULT_UPDATE_ATTEMPTS, StoreExt};
+pub use ext::{Blocking, BlockingBody, DEFAULT_UPDATE_ATTEMPTS, StoreExt};
 pub use key::{Key, MAX_KEY_LEN};
 pub use memory::MemoryStore;
 #[cfg(feature = "object-store")]
@@ -44,6 +45,10 @@ pub use redb_store::{RedbOptions, RedbStore};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteOptions, SqliteStore};
+pub use stream::{
+    ByteStream, GetStream, STREAM_CHUNK, byte_stream, get_stream_by_ranges, put_stream_collected,
+    reader_stream,
+};
 pub use traits::{BoxFuture, DynStore, Store};
 pub use types::{
     ByteRange, Capabilities, GetOptions, GetResult, ListOptions, ListPage, ObjectMeta, PutMode,

@@ -9,9 +9,10 @@
 //! ([`BlockingPool`]), and the caller's future waits for the result without
 //! blocking anything, on any executor.
 
+use crate::stream::next;
 use crate::{
-    Capabilities, ComposePart, Error, GetOptions, GetResult, Key, ListOptions, ListPage,
-    ObjectMeta, PutOptions, PutResult, Result, Store, block_on,
+    ByteStream, Capabilities, ComposePart, Error, GetOptions, GetResult, Key, ListOptions,
+    ListPage, ObjectMeta, PutOptions, PutResult, Result, Store, block_on,
 };
 use bytes::Bytes;
 use std::fmt;
@@ -350,6 +351,35 @@ impl<S: Store + 'static> Store for Offload<S> {
         let parts = parts.to_vec();
         self.run(move |s| async move { s.compose(&target, &parts, options).await })
             .await
+    }
+
+    /// The inner store's streamed put runs on the pool, fed through a
+    /// channel of one chunk that the caller's future fills from `body`:
+    /// neither side blocks the caller's thread, and memory stays at a chunk
+    /// or two. (Streamed gets are ranged gets, each run on the pool.)
+    async fn put_stream(
+        &self,
+        key: &Key,
+        mut body: ByteStream<'_>,
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        let (mut tx, rx) = futures_channel::mpsc::channel::<Result<Bytes>>(1);
+        let key = key.clone();
+        let job = self.run(move |s| async move { s.put_stream(&key, Box::pin(rx), options).await });
+        let feed = async move {
+            while let Some(item) = next(&mut body).await {
+                let failed = item.is_err();
+                // A closed channel: the inner put ended early (its error is
+                // the answer).
+                if std::future::poll_fn(|cx| tx.poll_ready(cx)).await.is_err()
+                    || tx.start_send(item).is_err()
+                    || failed
+                {
+                    break;
+                }
+            }
+        };
+        futures_util::future::join(job, feed).await.0
     }
 }
 

@@ -14,18 +14,24 @@
 //!   `&str -> &[u8]`, refuses the file (`TableTypeMismatch`) instead of
 //!   writing beside format 2.
 //!
+//! - `staged`: chunk id -> 0, for chunks a streamed put has written in
+//!   transactions of their own and no row names yet. The put's last
+//!   transaction names them in its row and removes them from here; opening
+//!   the file deletes the chunks still listed (a put that never finished).
+//!
 //! Opening a format 1 file converts it in one transaction. A row that cannot
 //! be converted (a key that is not valid today, a row shorter than its
 //! version) is moved, as it was, to `blobs_unconverted`.
 
+use crate::stream::next;
 use crate::{
-    Capabilities, ComposePart, Error, GetOptions, GetResult, Key, ListOptions, ListPage,
-    ObjectMeta, PutMode, PutOptions, PutResult, Result, Store, Version,
+    ByteStream, Capabilities, ComposePart, Error, GetOptions, GetResult, Key, ListOptions,
+    ListPage, ObjectMeta, PutMode, PutOptions, PutResult, Result, Store, Version,
 };
 use bytes::Bytes;
 use redb::{
-    Database, ReadableDatabase, ReadableTable, Table, TableDefinition, TableError, TableHandle,
-    WriteTransaction,
+    Database, Durability, ReadableDatabase, ReadableTable, Table, TableDefinition, TableError,
+    TableHandle, WriteTransaction,
 };
 use std::ops::{Bound, Range};
 use std::path::Path;
@@ -34,6 +40,7 @@ const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const CHUNKS: TableDefinition<u64, &[u8]> = TableDefinition::new("chunks");
 const REFS: TableDefinition<u64, u64> = TableDefinition::new("chunk_refs");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const STAGED: TableDefinition<u64, u64> = TableDefinition::new("staged");
 /// Format 1: key -> 8-byte little-endian version, then the value.
 const LEGACY: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
 /// The same name with another type: keeps format 1 builds out.
@@ -61,6 +68,9 @@ pub(crate) const CHUNK_SIZE: usize = (1 << 20) - 4096;
 /// composed object with itself cannot make reads slow), at the cost of
 /// copying under 64 KiB per part.
 const MIN_SHARED: u64 = INLINE_MAX as u64;
+/// How much of a streamed put's body is gathered before its chunks are
+/// written (in a transaction of their own): four chunks.
+const STAGE_BYTES: usize = 4 * CHUNK_SIZE;
 
 fn err(e: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::backend("redb", e)
@@ -521,6 +531,16 @@ impl RedbStore {
             if legacy {
                 w.convert(&txn)?;
             }
+            // Chunks of streamed puts that never finished.
+            let mut staged = txn.open_table(STAGED).map_err(err)?;
+            while let Some((chunk, _)) = staged.pop_first().map_err(err)? {
+                let chunk = chunk.value();
+                w.release(&[Extent {
+                    chunk,
+                    offset: 0,
+                    len: 0,
+                }])?;
+            }
         }
         if legacy {
             txn.delete_table(LEGACY).map_err(err)?;
@@ -551,6 +571,41 @@ impl RedbStore {
             append_chunk(&chunks, id, from, to, out)
         };
         f(&row, &read)
+    }
+
+    /// Writes the whole chunks' worth of `buf` as chunks no row names yet,
+    /// listed in `staged`, in a transaction of their own (not synced: the
+    /// put's last commit syncs them with its row).
+    fn stage(&self, buf: &mut Vec<u8>, extents: &mut Vec<Extent>) -> Result<()> {
+        let mut txn = self.db.begin_write().map_err(err)?;
+        txn.set_durability(Durability::None).map_err(err)?;
+        {
+            let mut w = Writer::open(&txn)?;
+            let mut staged = txn.open_table(STAGED).map_err(err)?;
+            let from = extents.len();
+            w.flush_full(buf, extents)?;
+            for e in &extents[from..] {
+                staged.insert(e.chunk, 0).map_err(err)?;
+            }
+        }
+        txn.commit().map_err(err)
+    }
+
+    /// Deletes staged chunks of a put that failed.
+    fn discard(&self, extents: &[Extent]) -> Result<()> {
+        if extents.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut w = Writer::open(&txn)?;
+            let mut staged = txn.open_table(STAGED).map_err(err)?;
+            for e in extents {
+                staged.remove(e.chunk).map_err(err)?;
+            }
+            w.release(extents)?;
+        }
+        txn.commit().map_err(err)
     }
 
     /// The version and size of `key`'s row, reading no body.
@@ -637,6 +692,69 @@ impl Store for RedbStore {
             Writer::check(key, &options.mode, current.as_ref().map(|c| c.0))?;
             let version = w.next(LAST_VERSION)?;
             w.write_value(key.as_str(), version, &value)?;
+            if let Some((_, old)) = current {
+                w.release(&old)?;
+            }
+            version
+        };
+        txn.commit().map_err(err)?;
+        Ok(PutResult {
+            version: Version::from_u64(version),
+        })
+    }
+
+    /// Writes each full chunk of the body in a short transaction of its own
+    /// (other writers go on meanwhile), then the row in one last, synced
+    /// transaction that checks the condition: memory use is one chunk.
+    async fn put_stream(
+        &self,
+        key: &Key,
+        mut body: ByteStream<'_>,
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        let mut extents = Vec::new();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut size = 0u64;
+        let staged: Result<()> = async {
+            while let Some(chunk) = next(&mut body).await {
+                let chunk = chunk?;
+                size += chunk.len() as u64;
+                buf.extend_from_slice(&chunk);
+                if buf.len() >= STAGE_BYTES {
+                    self.stage(&mut buf, &mut extents)?;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = staged {
+            let _ = self.discard(&extents);
+            return Err(e);
+        }
+        let txn = self.db.begin_write().map_err(err)?;
+        let version = {
+            let mut w = Writer::open(&txn)?;
+            let mut staged = txn.open_table(STAGED).map_err(err)?;
+            let current = w.current(key)?;
+            if let Err(e) = Writer::check(key, &options.mode, current.as_ref().map(|c| c.0)) {
+                drop((w, staged));
+                drop(txn);
+                let _ = self.discard(&extents);
+                return Err(e);
+            }
+            for e in &extents {
+                staged.remove(e.chunk).map_err(err)?;
+            }
+            let version = w.next(LAST_VERSION)?;
+            let row = if extents.is_empty() && buf.len() <= INLINE_MAX {
+                encode(version, size, &Body::Inline(&buf))
+            } else {
+                w.write_chunks(&buf, &mut extents)?;
+                encode(version, size, &Body::Chunked(extents))
+            };
+            w.objects
+                .insert(key.as_str(), row.as_slice())
+                .map_err(err)?;
             if let Some((_, old)) = current {
                 w.release(&old)?;
             }
@@ -791,6 +909,46 @@ mod tests {
         let chunks = txn.open_table(CHUNKS).unwrap().len().unwrap();
         let refs = txn.open_table(REFS).unwrap().len().unwrap();
         (chunks, refs)
+    }
+
+    #[test]
+    fn chunks_of_an_unfinished_streamed_put_are_freed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let store = RedbStore::open(&path).unwrap();
+            let mut buf = pattern(2 * CHUNK_SIZE + 10, 3);
+            let mut extents = Vec::new();
+            store.stage(&mut buf, &mut extents).unwrap();
+            assert_eq!(extents.len(), 2);
+            assert_eq!(buf.len(), 10, "the tail waits for the row");
+            // A later durable commit makes the staged chunks persist.
+            store.blocking().put(&key("other"), "x").unwrap();
+            assert_eq!(counts(&store), (2, 2));
+            // The process dies here: no row names the chunks.
+        }
+        let store = RedbStore::open(&path).unwrap();
+        assert_eq!(counts(&store), (0, 0));
+        assert_eq!(&store.blocking().get(&key("other")).unwrap().data[..], b"x");
+    }
+
+    #[test]
+    fn a_refused_streamed_put_frees_its_staged_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path().join("s.redb")).unwrap();
+        let k = key("k");
+        store.blocking().put(&k, "old").unwrap();
+        let big = Bytes::from(pattern(5 * CHUNK_SIZE, 9));
+        let body = crate::byte_stream([Ok(big.clone())]);
+        let r = crate::block_on(store.put_stream(&k, body, PutOptions::create()));
+        assert!(matches!(r, Err(Error::AlreadyExists { .. })), "{r:?}");
+        assert_eq!(counts(&store), (0, 0));
+        let body = crate::byte_stream([Ok(big.clone())]);
+        crate::block_on(store.put_stream(&k, body, PutOptions::new())).unwrap();
+        assert_eq!(counts(&store), (5, 5));
+        assert_eq!(store.blocking().get(&k).unwrap().data, big);
+        store.blocking().delete(&k).unwrap();
+        assert_eq!(counts(&store), (0, 0));
     }
 
     fn pattern(n: usize, seed: u8) -> Vec<u8> {

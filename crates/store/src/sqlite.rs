@@ -13,13 +13,15 @@
 //! atomic across threads and processes. The database runs in WAL mode with
 //! `synchronous = FULL`, so a committed put survives a power loss.
 
+use crate::stream::next;
 use crate::{
-    Capabilities, Error, GetOptions, GetResult, Key, ListOptions, ListPage, ObjectMeta, PutMode,
-    PutOptions, PutResult, Result, Store, Version,
+    ByteStream, Capabilities, Error, GetOptions, GetResult, Key, ListOptions, ListPage, ObjectMeta,
+    PutMode, PutOptions, PutResult, Result, Store, Version,
 };
 use bytes::Bytes;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use std::path::Path;
+use rusqlite::{Connection, MAIN_DB, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -95,6 +97,8 @@ impl SqliteOptions {
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Where streamed puts spool their body before the write transaction.
+    spool_dir: PathBuf,
 }
 
 impl SqliteStore {
@@ -161,8 +165,13 @@ impl SqliteStore {
             }
         }
         txn.commit().map_err(err)?;
+        let spool_dir = match path.as_ref().parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            spool_dir,
         })
     }
 
@@ -205,6 +214,89 @@ fn version_and_size(conn: &Connection, key: &Key) -> Result<(Version, u64)> {
     Ok((version_of(key, version)?, size_of(key, size)?))
 }
 
+/// Checks `mode` against `key`'s current version, takes the next version
+/// and lets `write` store the value under it, all inside `txn` (a
+/// `BEGIN IMMEDIATE` transaction).
+fn write_row(
+    txn: &Transaction<'_>,
+    key: &Key,
+    mode: &PutMode,
+    write: impl FnOnce(&Transaction<'_>, i64) -> Result<()>,
+) -> Result<i64> {
+    let current: Option<i64> = txn
+        .prepare_cached("SELECT version FROM blocksmith_objects WHERE key = ?1")
+        .map_err(err)?
+        .query_row(params![key.as_str()], |r| r.get(0))
+        .optional()
+        .map_err(err)?;
+    match (mode, current) {
+        (PutMode::Create, Some(_)) => {
+            return Err(Error::AlreadyExists {
+                key: key.to_string(),
+            });
+        }
+        (PutMode::Update(expected), cur)
+            if cur.is_none_or(|v| {
+                u64::try_from(v).map(Version::from_u64).ok().as_ref() != Some(expected)
+            }) =>
+        {
+            return Err(Error::PreconditionFailed {
+                key: key.to_string(),
+            });
+        }
+        _ => {}
+    }
+    let version: i64 = txn
+        .prepare_cached(
+            "INSERT INTO blocksmith_meta (name, value) VALUES ('last_version', 1)
+             ON CONFLICT (name) DO UPDATE SET value = value + 1
+             RETURNING value",
+        )
+        .map_err(err)?
+        .query_row([], |r| r.get(0))
+        .map_err(err)?;
+    write(txn, version)?;
+    Ok(version)
+}
+
+/// How many bytes a streamed put moves from its spool file to the blob at
+/// a time.
+const SPOOL_CHUNK: usize = 1 << 20;
+
+/// A temp file beside the database, removed when dropped.
+struct Spool(PathBuf);
+
+impl Spool {
+    fn create(dir: &Path) -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            ".blocksmith-spool-{}-{}-{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Spool(dir.join(name))
+    }
+
+    fn file(&self) -> Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&self.0)
+            .map_err(|e| Error::io("create the spool file", e))
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 impl Store for SqliteStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities::FULL.with_max_value_size(Some(MAX_VALUE))
@@ -236,40 +328,46 @@ impl Store for SqliteStore {
             });
         }
         let mut conn = self.conn();
-        // One read transaction, so the size and the bytes are of one version.
+        // One read transaction, so the size and the bytes are of one version;
+        // the bytes through incremental blob I/O, which reads only the pages
+        // of the range (`substr` would load the whole value).
         let txn = conn.transaction().map_err(err)?;
-        let (version, size) = version_and_size(&txn, key)?;
+        let (rowid, version, size): (i64, i64, i64) = txn
+            .prepare_cached(
+                "SELECT rowid, version, length(value) FROM blocksmith_objects WHERE key = ?1",
+            )
+            .map_err(err)?
+            .query_row(params![key.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .map_err(err)?
+            .ok_or_else(|| Error::NotFound {
+                key: key.to_string(),
+            })?;
+        let size = size_of(key, size)?;
         let range = match &options.range {
             Some(r) => r.resolve(key, size)?,
             None => 0..size,
         };
-        let data: Vec<u8> = if range.start == range.end {
-            Vec::new()
-        } else {
-            // substr counts blob bytes from 1.
-            txn.query_row(
-                "SELECT substr(value, ?2, ?3) FROM blocksmith_objects WHERE key = ?1",
-                params![
-                    key.as_str(),
-                    i64::try_from(range.start + 1).unwrap_or(i64::MAX),
-                    i64::try_from(range.end - range.start).unwrap_or(i64::MAX)
-                ],
-                |r| r.get(0),
-            )
-            .map_err(err)?
-        };
-        txn.finish().map_err(err)?;
-        if data.len() as u64 != range.end - range.start {
-            return Err(Error::Corrupt {
-                key: key.to_string(),
-                reason: "the value changed size while it was read".into(),
-            });
+        let mut data = vec![0u8; usize::try_from(range.end - range.start).unwrap_or(0)];
+        if !data.is_empty() {
+            let mut blob = txn
+                .blob_open(MAIN_DB, c"blocksmith_objects", c"value", rowid, true)
+                .map_err(err)?;
+            blob.seek(SeekFrom::Start(range.start))
+                .and_then(|_| blob.read_exact(&mut data))
+                .map_err(|e| Error::Corrupt {
+                    key: key.to_string(),
+                    reason: format!("the value is shorter than its length: {e}"),
+                })?;
         }
+        drop(txn);
         Ok(GetResult {
             meta: ObjectMeta {
                 key: key.clone(),
                 size,
-                version,
+                version: version_of(key, version)?,
             },
             data: Bytes::from(data),
             range,
@@ -296,45 +394,79 @@ impl Store for SqliteStore {
         let txn = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        let current: Option<i64> = txn
-            .prepare_cached("SELECT version FROM blocksmith_objects WHERE key = ?1")
-            .map_err(err)?
-            .query_row(params![key.as_str()], |r| r.get(0))
-            .optional()
-            .map_err(err)?;
-        match (&options.mode, current) {
-            (PutMode::Create, Some(_)) => {
-                return Err(Error::AlreadyExists {
-                    key: key.to_string(),
-                });
-            }
-            (PutMode::Update(expected), cur)
-                if cur.is_none_or(|v| {
-                    u64::try_from(v).map(Version::from_u64).ok().as_ref() != Some(expected)
-                }) =>
-            {
-                return Err(Error::PreconditionFailed {
-                    key: key.to_string(),
-                });
-            }
-            _ => {}
-        }
-        let version: i64 = txn
-            .prepare_cached(
-                "INSERT INTO blocksmith_meta (name, value) VALUES ('last_version', 1)
-                 ON CONFLICT (name) DO UPDATE SET value = value + 1
-                 RETURNING value",
+        let version = write_row(&txn, key, &options.mode, |txn, version| {
+            txn.prepare_cached(
+                "INSERT INTO blocksmith_objects (key, version, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value",
             )
             .map_err(err)?
-            .query_row([], |r| r.get(0))
+            .execute(params![key.as_str(), version, &value[..]])
             .map_err(err)?;
-        txn.prepare_cached(
-            "INSERT INTO blocksmith_objects (key, version, value) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value",
-        )
-        .map_err(err)?
-        .execute(params![key.as_str(), version, &value[..]])
-        .map_err(err)?;
+            Ok(())
+        })?;
+        txn.commit().map_err(err)?;
+        Ok(PutResult {
+            version: version_of(key, version)?,
+        })
+    }
+
+    /// Spools the body into a temp file beside the database (no lock held
+    /// while the body arrives), then writes it in one transaction through
+    /// incremental blob I/O: memory use is one chunk.
+    async fn put_stream(
+        &self,
+        key: &Key,
+        mut body: ByteStream<'_>,
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        let spool = Spool::create(&self.spool_dir);
+        let mut file = spool.file()?;
+        let io = |e| Error::io("write the spool file", e);
+        let mut size = 0u64;
+        while let Some(chunk) = next(&mut body).await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            if size > MAX_VALUE {
+                return Err(Error::Unsupported {
+                    backend: "sqlite",
+                    operation: "values over 1 GB",
+                });
+            }
+            file.write_all(&chunk).map_err(io)?;
+        }
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        let len = i64::try_from(size).unwrap_or(i64::MAX);
+        let mut conn = self.conn();
+        let txn = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let version = write_row(&txn, key, &options.mode, |txn, version| {
+            let rowid: i64 = txn
+                .prepare_cached(
+                    "INSERT INTO blocksmith_objects (key, version, value) VALUES (?1, ?2, zeroblob(?3))
+                     ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value
+                     RETURNING rowid",
+                )
+                .map_err(err)?
+                .query_row(params![key.as_str(), version, len], |r| r.get(0))
+                .map_err(err)?;
+            if size > 0 {
+                let mut blob = txn
+                    .blob_open(MAIN_DB, c"blocksmith_objects", c"value", rowid, false)
+                    .map_err(err)?;
+                let mut buf = vec![0u8; SPOOL_CHUNK];
+                let mut left = size;
+                while left > 0 {
+                    let n = usize::try_from(left.min(SPOOL_CHUNK as u64)).unwrap_or(SPOOL_CHUNK);
+                    file.read_exact(&mut buf[..n])
+                        .map_err(|e| Error::io("read the spool file", e))?;
+                    blob.write_all(&buf[..n])
+                        .map_err(|e| Error::io("write the blob", e))?;
+                    left -= n as u64;
+                }
+            }
+            Ok(())
+        })?;
         txn.commit().map_err(err)?;
         Ok(PutResult {
             version: version_of(key, version)?,

@@ -46,6 +46,7 @@
 //! assert_eq!(report.runs, 18);
 //! ```
 
+use crate::{ByteStream, GetStream};
 use crate::{
     Capabilities, ComposePart, Error, GetOptions, GetResult, Key, ListOptions, ListPage,
     ObjectMeta, PutOptions, PutResult, Result, Store,
@@ -403,6 +404,42 @@ impl<S: Store> Store for FaultyStore<S> {
     async fn list(&self, options: ListOptions) -> Result<ListPage> {
         self.read_tick(OpKind::List, &options.prefix)?;
         self.inner.list(options).await
+    }
+
+    /// The inner store's own streamed get, counted as one operation when it
+    /// opens (the body's chunks are not counted).
+    async fn get_stream(&self, key: &Key, options: GetOptions) -> Result<GetStream<'_>> {
+        self.read_tick(OpKind::Get, key.as_str())?;
+        self.inner.get_stream(key, options).await
+    }
+
+    /// The inner store's own streamed put, counted as one put. A torn
+    /// streamed put stores the body's first chunk only.
+    async fn put_stream(
+        &self,
+        key: &Key,
+        mut body: ByteStream<'_>,
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        match self.tick(OpKind::Put, key.as_str())? {
+            None => self.inner.put_stream(key, body, options).await,
+            Some(fault) => {
+                match fault {
+                    Fault::FailBefore => {}
+                    Fault::FailAfter => {
+                        let _ = self.inner.put_stream(key, body, options).await;
+                    }
+                    Fault::Tear => {
+                        if key.as_str().starts_with(self.plan.tear_prefix.as_str())
+                            && let Some(Ok(first)) = crate::stream::next(&mut body).await
+                        {
+                            let _ = self.inner.put(key, first, options).await;
+                        }
+                    }
+                }
+                Err(self.crash_error(true))
+            }
+        }
     }
 
     /// The inner store's own compose (zero-copy where it has one), counted

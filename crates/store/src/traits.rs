@@ -1,10 +1,10 @@
 //! The storage traits: [`Store`] (static, zero-cost) and [`DynStore`] (its
 //! dyn-compatible twin).
 
+use crate::{ByteStream, GetStream, PutOptions, PutResult, Result};
 use crate::{
     Capabilities, ComposePart, GetOptions, GetResult, Key, ListOptions, ListPage, ObjectMeta,
 };
-use crate::{PutOptions, PutResult, Result};
 use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
@@ -141,6 +141,73 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<PutResult>> + Send {
         crate::compose_by_copy(self, target, parts, options)
     }
+
+    /// Reads an object (or a range of it) as a stream of chunks, so that
+    /// an object of any size passes through bounded memory.
+    ///
+    /// Every chunk is of the version in [`GetStream::meta`]; an object
+    /// replaced while it is streamed ends the body with
+    /// [`crate::Error::PreconditionFailed`] (or, where the backend keeps the
+    /// old version readable, the body carries the old version to its end).
+    ///
+    /// The provided implementation is [`crate::get_stream_by_ranges`]:
+    /// ranged gets of [`crate::STREAM_CHUNK`] bytes, each checked to be of
+    /// the first one's version. `DirStore` reads the open file, the
+    /// `object_store` adapter one streaming GET.
+    ///
+    /// ```
+    /// use blocksmith_store::{Key, MemoryStore, GetOptions, Store, StoreExt, block_on};
+    /// let store = MemoryStore::new();
+    /// let key = Key::new("video").unwrap();
+    /// store.blocking().put(&key, vec![7u8; 10_000]).unwrap();
+    /// let got = block_on(store.get_stream(&key, GetOptions::new().with_range(100..200))).unwrap();
+    /// assert_eq!(got.range, 100..200);
+    /// assert_eq!(block_on(got.collect()).unwrap().len(), 100);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Store::get`] for opening the stream; the body's items fail with
+    /// a backend failure, or [`crate::Error::PreconditionFailed`] if the
+    /// object changed and the old version is gone.
+    fn get_stream(
+        &self,
+        key: &Key,
+        options: GetOptions,
+    ) -> impl Future<Output = Result<GetStream<'_>>> + Send {
+        crate::get_stream_by_ranges(self, key, options)
+    }
+
+    /// Writes an object from a stream of chunks, atomically and under the
+    /// condition in `options`, like [`Store::put`]: readers see the old value
+    /// until the whole body is stored. If the body yields an error, nothing
+    /// is written and that error is returned.
+    ///
+    /// The provided implementation is [`crate::put_stream_collected`], which
+    /// holds the whole value in memory; every backend of this crate
+    /// overrides it to write chunk by chunk (`DirStore` into its temp file,
+    /// `RedbStore` into chunks committed with the row, `SqliteStore` through
+    /// a spool file and SQLite's incremental blob I/O, the `object_store`
+    /// adapter as a multipart upload).
+    ///
+    /// ```
+    /// use blocksmith_store::{Bytes, Key, MemoryStore, PutOptions, Store, StoreExt, block_on, byte_stream};
+    /// let store = MemoryStore::new();
+    /// let key = Key::new("big").unwrap();
+    /// let chunks = (0..4).map(|_| Ok(Bytes::from(vec![1u8; 1024])));
+    /// block_on(store.put_stream(&key, byte_stream(chunks), PutOptions::create())).unwrap();
+    /// assert_eq!(store.blocking().head(&key).unwrap().size, 4096);
+    /// ```
+    ///
+    /// # Errors
+    /// The body's first error; then as [`Store::put`].
+    fn put_stream(
+        &self,
+        key: &Key,
+        body: ByteStream<'_>,
+        options: PutOptions,
+    ) -> impl Future<Output = Result<PutResult>> + Send {
+        crate::put_stream_collected(self, key, body, options)
+    }
 }
 
 /// The dyn-compatible twin of [`Store`], implemented for every `Store`.
@@ -182,6 +249,19 @@ pub trait DynStore: Send + Sync {
         parts: &'a [ComposePart],
         options: PutOptions,
     ) -> BoxFuture<'a, Result<PutResult>>;
+    /// See [`Store::get_stream`].
+    fn dyn_get_stream<'a: 'f, 'k: 'f, 'f>(
+        &'a self,
+        key: &'k Key,
+        options: GetOptions,
+    ) -> BoxFuture<'f, Result<GetStream<'a>>>;
+    /// See [`Store::put_stream`].
+    fn dyn_put_stream<'a>(
+        &'a self,
+        key: &'a Key,
+        body: ByteStream<'a>,
+        options: PutOptions,
+    ) -> BoxFuture<'a, Result<PutResult>>;
 }
 
 impl<T: Store> DynStore for T {
@@ -220,6 +300,21 @@ impl<T: Store> DynStore for T {
     ) -> BoxFuture<'a, Result<PutResult>> {
         Box::pin(self.compose(target, parts, options))
     }
+    fn dyn_get_stream<'a: 'f, 'k: 'f, 'f>(
+        &'a self,
+        key: &'k Key,
+        options: GetOptions,
+    ) -> BoxFuture<'f, Result<GetStream<'a>>> {
+        Box::pin(self.get_stream(key, options))
+    }
+    fn dyn_put_stream<'a>(
+        &'a self,
+        key: &'a Key,
+        body: ByteStream<'a>,
+        options: PutOptions,
+    ) -> BoxFuture<'a, Result<PutResult>> {
+        Box::pin(self.put_stream(key, body, options))
+    }
 }
 
 impl Store for dyn DynStore {
@@ -249,6 +344,17 @@ impl Store for dyn DynStore {
     ) -> Result<PutResult> {
         self.dyn_compose(target, parts, options).await
     }
+    async fn get_stream(&self, key: &Key, options: GetOptions) -> Result<GetStream<'_>> {
+        self.dyn_get_stream(key, options).await
+    }
+    async fn put_stream(
+        &self,
+        key: &Key,
+        body: ByteStream<'_>,
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        self.dyn_put_stream(key, body, options).await
+    }
 }
 
 macro_rules! forward_store {
@@ -274,6 +380,12 @@ macro_rules! forward_store {
             }
             fn compose(&self, target: &Key, parts: &[ComposePart], options: PutOptions) -> impl Future<Output = Result<PutResult>> + Send {
                 (**self).compose(target, parts, options)
+            }
+            fn get_stream(&self, key: &Key, options: GetOptions) -> impl Future<Output = Result<GetStream<'_>>> + Send {
+                (**self).get_stream(key, options)
+            }
+            fn put_stream(&self, key: &Key, body: ByteStream<'_>, options: PutOptions) -> impl Future<Output = Result<PutResult>> + Send {
+                (**self).put_stream(key, body, options)
             }
         }
     )*};

@@ -757,3 +757,82 @@ fn large_values_are_stored_page_aligned_small_ones_compactly() {
         assert_eq!(r.data, data[4000..4200]);
     }
 }
+
+/// A streamed read of an object replaced midway: backends that read by
+/// ranged windows end the body with `PreconditionFailed`; `DirStore` keeps
+/// reading the version it opened. Never a mix of two versions.
+#[test]
+fn a_stream_never_mixes_two_versions() {
+    use blocksmith_store::GetOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let redb = RedbStore::open(dir.path().join("r.redb")).unwrap();
+    let dirs = DirStore::open(dir.path().join("d")).unwrap();
+    let n = 3 * blocksmith_store::STREAM_CHUNK as usize;
+    let old = Bytes::from(vec![1u8; n]);
+    let new = Bytes::from(vec![2u8; n]);
+    let stores: [(&str, &dyn DynStore); 2] = [("redb", &redb), ("dir", &dirs)];
+    for (name, store) in stores {
+        let key = Key::new(format!("mix/{name}")).unwrap();
+        store.blocking().put(&key, old.clone()).unwrap();
+        let mut body = store
+            .blocking()
+            .get_stream(&key, GetOptions::new())
+            .unwrap();
+        let first = body.next().unwrap().unwrap();
+        assert!(first.iter().all(|&b| b == 1));
+        store.blocking().put(&key, new.clone()).unwrap();
+        let rest: Vec<_> = body.collect();
+        let failed = rest.iter().any(Result::is_err);
+        for chunk in rest.iter().flatten() {
+            assert!(
+                chunk.iter().all(|&b| b == 1),
+                "{name}: a chunk of the new version"
+            );
+        }
+        match name {
+            "redb" => assert!(
+                matches!(rest.last(), Some(Err(Error::PreconditionFailed { .. }))),
+                "{name}: {failed}"
+            ),
+            _ => assert!(!failed, "{name} keeps the opened version"),
+        }
+    }
+}
+
+/// `Offload` feeds a streamed put to the pool through a channel; a body
+/// that fails stops it with its own error and writes nothing.
+#[test]
+fn offload_streams_puts_and_stops_on_a_failing_body() {
+    use blocksmith_store::{GetOptions, byte_stream};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Offload::with_pool(
+        DirStore::open(dir.path()).unwrap(),
+        BlockingPool::new(1).unwrap(),
+    );
+    let key = Key::new("offload/stream").unwrap();
+    let chunks = (0..20u8).map(|i| Ok(Bytes::from(vec![i; 100_000])));
+    store
+        .blocking()
+        .put_stream(&key, byte_stream(chunks), PutOptions::create())
+        .unwrap();
+    let got = store
+        .blocking()
+        .get_stream(&key, GetOptions::new())
+        .unwrap();
+    let all: Vec<u8> = got.flat_map(|c| c.unwrap().to_vec()).collect();
+    assert_eq!(all.len(), 2_000_000);
+    assert!(
+        all.chunks(100_000)
+            .enumerate()
+            .all(|(i, c)| c.iter().all(|&b| b as usize == i))
+    );
+    let failing = byte_stream([
+        Ok(Bytes::from_static(b"half")),
+        Err(Error::other(std::io::Error::other("gone"))),
+    ]);
+    let r = store
+        .blocking()
+        .put_stream(&key, failing, PutOptions::new());
+    assert!(matches!(r, Err(Error::Other { .. })), "{r:?}");
+    assert_eq!(store.blocking().head(&key).unwrap().size, 2_000_000);
+}
