@@ -179,13 +179,20 @@ impl DirStore {
                 });
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
+                // Written whole under a name of its own, then renamed: a
+                // process opening the same new store at the same moment
+                // reads no marker or all of it, never a half-written one.
+                let tmp = store.tmp.join(format!("marker-{:032x}", new_version()));
                 private_file()
                     .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(&marker)
-                    .and_then(|mut f| f.write_all(MARKER.as_bytes()))
-                    .map_err(|e| Error::io("write marker", e))?;
+                    .create_new(true)
+                    .open(&tmp)
+                    .and_then(|mut f| f.write_all(MARKER.as_bytes()).and_then(|()| f.sync_all()))
+                    .and_then(|()| fs::rename(&tmp, &marker))
+                    .map_err(|e| {
+                        let _ = fs::remove_file(&tmp);
+                        Error::io("write marker", e)
+                    })?;
             }
             Err(e) => return Err(Error::io("read marker", e)),
         }

@@ -836,3 +836,22 @@ fn offload_streams_puts_and_stops_on_a_failing_body() {
     assert!(matches!(r, Err(Error::Other { .. })), "{r:?}");
     assert_eq!(store.blocking().head(&key).unwrap().size, 2_000_000);
 }
+
+/// Several processes (here threads) opening one new `DirStore` at the same
+/// moment all succeed: none reads the marker file half written.
+#[test]
+fn a_new_dir_store_opened_by_many_at_once() {
+    for _ in 0..200 {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let barrier = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    barrier.wait();
+                    DirStore::open(&root).expect("a concurrent open");
+                });
+            }
+        });
+    }
+}

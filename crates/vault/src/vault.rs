@@ -466,6 +466,18 @@ impl KeyRing {
     }
 }
 
+/// What [`Vault::load_state`] reads besides the header.
+struct Opened {
+    identity: StaticSecret,
+    manifest: Manifest,
+    manifest_version: Version,
+    rotation: Option<(RotationRecord, Version)>,
+}
+
+/// How many times [`Vault::unlock`] reads the header again when a
+/// rotation moved the manifest on meanwhile.
+const UNLOCK_ATTEMPTS: u32 = 4;
+
 /// An unlocked vault over a [`Store`].
 ///
 /// ```
@@ -751,36 +763,59 @@ impl<S: Store> Vault<S> {
         credentials: &Credentials,
         options: VaultOptions,
     ) -> Result<Self> {
-        let (header, header_version) = Self::load_header(&store, &id).await?;
-        let params = header.kdf.params()?;
-        options.kdf_policy.check(&params)?;
-        if header.secret_key && credentials.secret_key().is_none() {
-            return Err(Error::SecretKeyRequired);
-        }
-        let derived = credentials.derive(&params, &header.salt, &id)?;
-        let vault_key = unwrap_vault_key(
-            &derived.kek,
-            Kind::VaultKey,
-            header.epoch,
-            &id,
-            &header.wrapped_key,
-        )?;
-        let pending = unwrap_pending(&header, &id, &derived.kek)?;
-        let header_epoch = header.epoch;
-        Self::finish_open(
-            store,
-            id,
-            header,
-            header_version,
-            Some(derived.kek),
-            KeyRing {
-                epoch: header_epoch,
+        // Another device may rotate the key between our read of the header
+        // and of the manifest: a manifest under a newer epoch than the
+        // header named means the header moved on, so read it again (the
+        // password-derived key is kept while the KDF inputs stay the same).
+        let mut derived: Option<(Vec<u8>, KdfParams, SymmetricKey)> = None;
+        let mut attempts = 0;
+        loop {
+            let (header, header_version) = Self::load_header(&store, &id).await?;
+            let params = header.kdf.params()?;
+            options.kdf_policy.check(&params)?;
+            if header.secret_key && credentials.secret_key().is_none() {
+                return Err(Error::SecretKeyRequired);
+            }
+            let kek = match &derived {
+                Some((salt, p, kek)) if *salt == header.salt && *p == params => kek.clone(),
+                _ => {
+                    let kek = credentials.derive(&params, &header.salt, &id)?.kek;
+                    derived = Some((header.salt.clone(), params, kek.clone()));
+                    kek
+                }
+            };
+            let vault_key =
+                unwrap_vault_key(&kek, Kind::VaultKey, header.epoch, &id, &header.wrapped_key)?;
+            let pending = unwrap_pending(&header, &id, &kek)?;
+            let keys = KeyRing {
+                epoch: header.epoch,
                 current: vault_key,
                 pending,
-            },
-            options,
-        )
-        .await
+            };
+            match Self::load_state(&store, id, &header, &keys, &options).await {
+                Ok(opened) => {
+                    return Ok(Vault {
+                        store,
+                        id,
+                        options,
+                        kek: Some(kek),
+                        keys,
+                        identity: opened.identity,
+                        header,
+                        header_version,
+                        manifest: opened.manifest,
+                        manifest_version: opened.manifest_version,
+                        rotation: opened.rotation,
+                    });
+                }
+                Err(Error::UnknownKeyEpoch { epoch })
+                    if epoch > header.epoch && attempts < UNLOCK_ATTEMPTS =>
+                {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Unlocks with the recovery key. The vault then needs a new password
@@ -855,6 +890,31 @@ impl<S: Store> Vault<S> {
         keys: KeyRing,
         options: VaultOptions,
     ) -> Result<Self> {
+        let opened = Self::load_state(&store, id, &header, &keys, &options).await?;
+        Ok(Vault {
+            store,
+            id,
+            options,
+            kek,
+            keys,
+            identity: opened.identity,
+            header,
+            header_version,
+            manifest: opened.manifest,
+            manifest_version: opened.manifest_version,
+            rotation: opened.rotation,
+        })
+    }
+
+    /// Opens the identity key, the rotation record and the manifest that
+    /// `header` and `keys` lead to.
+    async fn load_state(
+        store: &S,
+        id: VaultId,
+        header: &Header,
+        keys: &KeyRing,
+        options: &VaultOptions,
+    ) -> Result<Opened> {
         let epoch = header.epoch;
         let ctx = Context::new(id.as_bytes())
             .with_item(CTX_IDENTITY)
@@ -924,15 +984,8 @@ impl<S: Store> Vault<S> {
             });
         }
         let manifest = Manifest::open(&env, seq, keys.get(env.key_epoch())?, &id)?;
-        Ok(Vault {
-            store,
-            id,
-            options,
-            kek,
-            keys,
+        Ok(Opened {
             identity,
-            header,
-            header_version,
             manifest,
             manifest_version: r.meta.version,
             rotation,
