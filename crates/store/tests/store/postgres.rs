@@ -1,0 +1,576 @@
+//! `PostgresStore` against a live server: conformance, reopen, the schema
+//! guard, keys of every character a `Key` allows, chunks across ranges and
+//! composes, compare-and-swap across processes, and faults (a terminated
+//! connection mid-put, a statement timeout, an unreachable server) as
+//! temporary errors with nothing half-written visible.
+//!
+//! The server is the one in `BLOCKSMITH_POSTGRES_URL` (`.ci/postgres.sh`
+//! starts one); without it the tests say that they skipped, unless
+//! `BLOCKSMITH_REQUIRE_POSTGRES=1`, when they fail. Each test works in tables
+//! of its own prefix, so they run in parallel and leave nothing behind.
+
+use crate::check;
+use blocksmith_store::{
+    ByteRange, ComposePart, Error, GetOptions, Key, ListOptions, PostgresOptions, PostgresStore,
+    PutOptions, Store, StoreExt, block_on,
+};
+use std::time::{Duration, Instant};
+
+/// The server's URL, or `None` (after saying so) when the tests skip.
+fn url() -> Option<String> {
+    if let Ok(url) = std::env::var("BLOCKSMITH_POSTGRES_URL") {
+        return Some(url);
+    }
+    assert!(
+        std::env::var("BLOCKSMITH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+        "BLOCKSMITH_REQUIRE_POSTGRES=1 but BLOCKSMITH_POSTGRES_URL is not set"
+    );
+    eprintln!("SKIPPED: set BLOCKSMITH_POSTGRES_URL to run against a live PostgreSQL server");
+    None
+}
+
+/// A plain connection for the tests' own SQL (locks, terminations, checks),
+/// on a current-thread runtime of its own.
+struct Admin {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl Admin {
+    fn connect(url: &str) -> Admin {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            client
+        });
+        Admin { rt, client }
+    }
+
+    fn exec(&self, sql: &str) {
+        self.rt.block_on(self.client.batch_execute(sql)).unwrap();
+    }
+
+    fn int(&self, sql: &str) -> i64 {
+        self.rt
+            .block_on(self.client.query_one(sql, &[]))
+            .unwrap()
+            .get(0)
+    }
+}
+
+/// A table prefix of this test and process, with any tables a previous run
+/// of the same name left dropped first.
+fn fresh_prefix(admin: &Admin, name: &str) -> String {
+    let prefix = format!("t_{name}_{}", std::process::id());
+    drop_tables(admin, &prefix);
+    prefix
+}
+
+fn drop_tables(admin: &Admin, prefix: &str) {
+    admin.exec(&format!(
+        "DROP TABLE IF EXISTS {prefix}_objects, {prefix}_chunks, {prefix}_meta;
+         DROP SEQUENCE IF EXISTS {prefix}_versions;
+         DROP FUNCTION IF EXISTS {prefix}_drop_chunks();"
+    ));
+}
+
+fn open(url: &str, prefix: &str) -> PostgresStore {
+    block_on(PostgresStore::open(
+        PostgresOptions::new(url).with_table_prefix(prefix),
+    ))
+    .unwrap()
+}
+
+/// Chunk rows that belong to no current version (left by a put, a compose
+/// or a delete): there must never be any.
+fn orphan_chunks(admin: &Admin, prefix: &str) -> i64 {
+    admin.int(&format!(
+        "SELECT count(*) FROM {prefix}_chunks
+         WHERE object NOT IN (SELECT version FROM {prefix}_objects)"
+    ))
+}
+
+fn pattern(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+fn postgres_conforms() {
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "conform");
+    let store = open(&url, &prefix);
+    let r = check(&store);
+    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+    assert_eq!(orphan_chunks(&admin, &prefix), 0);
+    drop(store);
+    drop_tables(&admin, &prefix);
+}
+
+#[test]
+fn postgres_conforms_on_a_host_runtime() {
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "hostrt");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = block_on(PostgresStore::open_with_handle(
+        PostgresOptions::new(&url).with_table_prefix(&prefix),
+        rt.handle().clone(),
+    ))
+    .unwrap();
+    let r = blocksmith_store::conformance::Suite::new(&store)
+        .with_large_value_size(3 << 20)
+        .run()
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+    // Awaited inside the runtime too.
+    let key = Key::new("inside/runtime").unwrap();
+    rt.block_on(async {
+        store
+            .put(&key, "x".into(), PutOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            &store.get(&key, GetOptions::new()).await.unwrap().data[..],
+            b"x"
+        );
+    });
+    drop(store);
+    drop_tables(&admin, &prefix);
+}
+
+#[test]
+fn postgres_reopens_with_data_and_fresh_versions() {
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "reopen");
+    let key = Key::new("k/1").unwrap();
+    let big_key = Key::new("k/big").unwrap();
+    let big = pattern(3 * (1 << 20) + 5, 7);
+    let v1 = {
+        let store = open(&url, &prefix);
+        store.blocking().put(&big_key, big.clone()).unwrap();
+        let first = store.blocking().put(&key, "1").unwrap().version;
+        store.blocking().delete(&key).unwrap();
+        let again = store.blocking().put(&key, "1").unwrap().version;
+        assert_ne!(
+            first, again,
+            "a version came back after delete and re-create"
+        );
+        again
+    };
+    let store = open(&url, &prefix);
+    let v2 = store.blocking().put(&key, "2").unwrap().version;
+    assert_ne!(v1, v2);
+    assert_eq!(&store.blocking().get(&key).unwrap().data[..], b"2");
+    let r = block_on(store.get(
+        &big_key,
+        GetOptions::new().with_range((1 << 20) - 3..(1 << 20) + 7),
+    ))
+    .unwrap();
+    assert_eq!(&r.data[..], &big[(1 << 20) - 3..(1 << 20) + 7]);
+    assert_eq!(r.meta.size, big.len() as u64);
+    drop(store);
+    drop_tables(&admin, &prefix);
+}
+
+#[test]
+fn a_newer_schema_and_a_bad_prefix_are_refused() {
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "schema");
+    drop(open(&url, &prefix));
+    admin.exec(&format!(
+        "UPDATE {prefix}_meta SET value = 99 WHERE name = 'schema'"
+    ));
+    let err = block_on(PostgresStore::open(
+        PostgresOptions::new(&url).with_table_prefix(&prefix),
+    ))
+    .unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("schema 99"), "{err}");
+    drop_tables(&admin, &prefix);
+    for bad in [
+        "",
+        "1abc",
+        "Upper",
+        "a-b",
+        "a;drop table x",
+        "a b",
+        &"a".repeat(41),
+    ] {
+        let err = block_on(PostgresStore::open(
+            PostgresOptions::new(&url).with_table_prefix(bad),
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Backend {
+                    temporary: false,
+                    ..
+                }
+            ),
+            "{bad:?}: {err:?}"
+        );
+    }
+}
+
+/// Every character a key may hold (so every byte its UTF-8 may hold) goes
+/// in and comes back, lists in byte order, and `%` and `_` in a prefix are
+/// plain characters.
+#[test]
+fn keys_of_every_allowed_character_round_trip() {
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "keys");
+    let store = open(&url, &prefix);
+    let s = store.blocking();
+    let allowed = |c: &char| !c.is_control() && *c != '\\' && *c != '/';
+    let mut chars: Vec<char> = ('\u{20}'..='\u{7ff}').filter(allowed).collect();
+    chars.extend(('\u{800}'..='\u{ffff}').step_by(61).filter(allowed));
+    chars.extend(('\u{10000}'..='\u{10ffff}').step_by(4099));
+    chars.extend(['\u{d7ff}', '\u{e000}', '\u{fffd}', '\u{ffff}', '\u{10ffff}']);
+    let mut keys = Vec::new();
+    let mut segment = String::new();
+    for c in chars {
+        if segment.len() + c.len_utf8() > 900 {
+            keys.push(Key::new(format!("all/{:03}/{segment}", keys.len())).unwrap());
+            segment.clear();
+        }
+        segment.push(c);
+    }
+    keys.push(Key::new(format!("all/{:03}/{segment}", keys.len())).unwrap());
+    let bytes: std::collections::BTreeSet<u8> =
+        keys.iter().flat_map(|k| k.as_str().bytes()).collect();
+    assert_eq!(
+        bytes.len(),
+        // Printable ASCII less the backslash, every continuation byte, every
+        // lead byte UTF-8 uses (C2-F4).
+        (0x20..=0x7e).count() - 1 + 64 + (0xc2..=0xf4).count(),
+        "the keys miss a byte"
+    );
+    for k in &keys {
+        s.put(k, k.as_str().to_owned()).unwrap();
+    }
+    for k in &keys {
+        assert_eq!(s.get(k).unwrap().data, k.as_str().as_bytes());
+    }
+    let listed: Vec<Key> = s
+        .list_all("all/")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.key)
+        .collect();
+    let mut want = keys.clone();
+    want.sort();
+    assert_eq!(listed, want);
+    // Paged with start_after inside the astral plane.
+    let page = s.list(ListOptions::prefix("all/").with_limit(2)).unwrap();
+    assert_eq!(page.objects.len(), 2);
+    // A prefix is a prefix: no LIKE patterns.
+    for rel in [
+        "a%b",
+        "a%",
+        "a_b",
+        "axb",
+        "ab",
+        "a\u{10ffff}",
+        "a\u{10ffff}z",
+        "b",
+    ] {
+        s.put(&Key::new(format!("pct/{rel}")).unwrap(), rel)
+            .unwrap();
+    }
+    let names = |p: &str| -> Vec<String> {
+        s.list_all(p)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key.into_string())
+            .collect()
+    };
+    assert_eq!(names("pct/a%"), ["pct/a%", "pct/a%b"]);
+    assert_eq!(names("pct/a_"), ["pct/a_b"]);
+    assert_eq!(
+        names("pct/a\u{10ffff}"),
+        ["pct/a\u{10ffff}", "pct/a\u{10ffff}z"]
+    );
+    assert_eq!(names("pct/a").len(), 7);
+    drop(store);
+    drop_tables(&admin, &prefix);
+}
+
+/// Ranges and composes whose edges fall inside and across 1 MiB chunks,
+/// a compose that appends to its own target, and no chunk left behind.
+#[test]
+fn chunks_across_ranges_and_composes() {
+    const M: usize = 1 << 20;
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "chunks");
+    let store = open(&url, &prefix);
+    let s = store.blocking();
+    let a = pattern(2 * M + 100, 1);
+    let b = pattern(M, 2);
+    let (ka, kb) = (Key::new("p/a").unwrap(), Key::new("p/b").unwrap());
+    s.put(&ka, a.clone()).unwrap();
+    s.put(&kb, b.clone()).unwrap();
+    for r in [
+        0..1,
+        M - 1..M + 1,
+        5..2 * M + 100,
+        2 * M..2 * M + 100,
+        M..2 * M,
+    ] {
+        let got = s.get_range(&ka, r.start as u64..r.end as u64).unwrap();
+        assert_eq!(got.data, a[r.clone()], "{r:?}");
+    }
+    let got = s.get_range(&ka, ByteRange::Suffix(M as u64 + 1)).unwrap();
+    assert_eq!(got.data, a[a.len() - M - 1..]);
+    let whole = Key::new("w").unwrap();
+    let parts = [
+        ComposePart::new(ka.clone()).with_range((M - 10) as u64..(2 * M + 3) as u64),
+        ComposePart::new(kb.clone()),
+        ComposePart::new(ka.clone()).with_range(ByteRange::Suffix(7)),
+    ];
+    s.compose(&whole, &parts, PutOptions::create()).unwrap();
+    let mut want = a[M - 10..2 * M + 3].to_vec();
+    want.extend_from_slice(&b);
+    want.extend_from_slice(&a[a.len() - 7..]);
+    assert_eq!(s.get(&whole).unwrap().data, want);
+    for r in [M + 5..M + 20, 3..2 * M + 20, 2 * M + 10..want.len()] {
+        assert_eq!(
+            s.get_range(&whole, r.start as u64..r.end as u64)
+                .unwrap()
+                .data,
+            want[r.clone()],
+            "{r:?}"
+        );
+    }
+    // Append to the target itself, under compare-and-swap.
+    let v = s.head(&whole).unwrap().version;
+    s.compose(
+        &whole,
+        &[
+            ComposePart::new(whole.clone()),
+            ComposePart::new(kb.clone()),
+        ],
+        PutOptions::update(v.clone()),
+    )
+    .unwrap();
+    want.extend_from_slice(&b);
+    assert_eq!(s.get(&whole).unwrap().data, want);
+    assert!(matches!(
+        s.compose(
+            &whole,
+            &[ComposePart::new(kb.clone())],
+            PutOptions::update(v)
+        ),
+        Err(Error::PreconditionFailed { .. })
+    ));
+    s.put(&ka, "small now").unwrap();
+    s.delete(&kb).unwrap();
+    assert_eq!(s.get(&whole).unwrap().data, want);
+    assert_eq!(orphan_chunks(&admin, &prefix), 0);
+    drop(store);
+    drop_tables(&admin, &prefix);
+}
+
+const WORKER_ENV: &str = "BLOCKSMITH_POSTGRES_CAS_WORKER";
+
+/// Not a test on its own: the child process of `postgres_cas_across_processes`.
+#[test]
+fn postgres_cas_worker() {
+    let (Ok(prefix), Ok(url)) = (
+        std::env::var(WORKER_ENV),
+        std::env::var("BLOCKSMITH_POSTGRES_URL"),
+    ) else {
+        return;
+    };
+    let store = open(&url, &prefix);
+    let key = Key::new("shared/counter").unwrap();
+    for _ in 0..50 {
+        store
+            .blocking()
+            .update(&key, blocksmith_store::conformance::increment)
+            .unwrap();
+    }
+}
+
+#[test]
+fn postgres_cas_across_processes() {
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "procs");
+    drop(open(&url, &prefix));
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args([
+                    "postgres::postgres_cas_worker",
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(WORKER_ENV, &prefix)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let store = open(&url, &prefix);
+    let got = store
+        .blocking()
+        .get(&Key::new("shared/counter").unwrap())
+        .unwrap();
+    assert_eq!(&got.data[..], b"200", "lost updates across processes");
+    drop(store);
+    drop_tables(&admin, &prefix);
+}
+
+/// The server ends the store's connection while a large put is half
+/// written (its fourth chunk waits on a lock the test holds): the put fails
+/// with a temporary error, readers never see the half, and the store works
+/// again on a new connection.
+#[test]
+fn a_connection_terminated_mid_put_is_temporary_and_leaves_nothing_half_written() {
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "fault");
+    let app = format!("blocksmith-fault-{}", std::process::id());
+    let store = block_on(PostgresStore::open(
+        PostgresOptions::new(&url)
+            .with_table_prefix(&prefix)
+            .with_pool_size(1)
+            .with_application_name(&app),
+    ))
+    .unwrap();
+    let key = Key::new("big").unwrap();
+    let old = pattern(5 << 20, 1);
+    let new = pattern(5 << 20, 2);
+    let v_old = store.blocking().put(&key, old.clone()).unwrap().version;
+    // The put's version will be the sequence's next value: hold a lock on
+    // the chunk row it writes at 3 MiB, in a transaction left open.
+    let next = admin.int(&format!("SELECT nextval('{prefix}_versions')")) + 1;
+    admin.exec(&format!(
+        "BEGIN; INSERT INTO {prefix}_chunks (object, start, data) VALUES ({next}, {}, '\\x00')",
+        3 << 20
+    ));
+    let put = std::thread::scope(|scope| {
+        let put = scope.spawn(|| store.blocking().put(&key, new.clone()));
+        // Wait until the store's backend waits on that lock, then end it.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let waiting = format!(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = '{app}' AND wait_event_type = 'Lock'"
+        );
+        while admin.int(&waiting) == 0 {
+            assert!(Instant::now() < deadline, "the put never reached the lock");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let ended = admin.int(&format!(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = '{app}') t"
+        ));
+        assert_eq!(ended, 1);
+        put.join().unwrap()
+    });
+    admin.exec("ROLLBACK");
+    let err = put.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Backend {
+                backend: "postgres",
+                ..
+            }
+        ) && err.is_temporary(),
+        "{err:?}"
+    );
+    // Nothing of the failed put is visible or stored; the old value is whole.
+    let got = store.blocking().get(&key).unwrap();
+    assert_eq!(got.meta.version, v_old);
+    assert!(got.data == old, "the old value changed");
+    assert_eq!(
+        admin.int(&format!(
+            "SELECT count(*) FROM {prefix}_chunks WHERE object = {next}"
+        )),
+        0
+    );
+    assert_eq!(orphan_chunks(&admin, &prefix), 0);
+    // And the store works again.
+    let v = store.blocking().put(&key, new.clone()).unwrap().version;
+    let got = store.blocking().get(&key).unwrap();
+    assert_eq!((got.meta.version, got.data == new), (v, true));
+    drop(store);
+    drop_tables(&admin, &prefix);
+}
+
+/// A put that waits on a row lock past `statement_timeout` is cancelled by
+/// the server: a temporary error, the value untouched.
+#[test]
+fn a_statement_timeout_is_temporary() {
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "timeout");
+    let store = block_on(PostgresStore::open(
+        PostgresOptions::new(&url)
+            .with_table_prefix(&prefix)
+            .with_statement_timeout(Some(Duration::from_millis(200))),
+    ))
+    .unwrap();
+    let key = Key::new("k").unwrap();
+    store.blocking().put(&key, "one").unwrap();
+    admin.exec(&format!(
+        "BEGIN; SELECT * FROM {prefix}_objects WHERE key = 'k' FOR UPDATE"
+    ));
+    let err = block_on(store.put(&key, "two".into(), PutOptions::new())).unwrap_err();
+    admin.exec("ROLLBACK");
+    assert!(err.is_temporary(), "{err:?}");
+    assert_eq!(&store.blocking().get(&key).unwrap().data[..], b"one");
+    store.blocking().put(&key, "two").unwrap();
+    drop(store);
+    drop_tables(&admin, &prefix);
+}
+
+/// A server that is not there: a temporary error, at once (no server needed).
+#[test]
+fn an_unreachable_server_is_temporary() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = block_on(PostgresStore::open(PostgresOptions::new(format!(
+        "postgres://nobody@127.0.0.1:{port}/none"
+    ))))
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Backend {
+                backend: "postgres",
+                ..
+            }
+        ) && err.is_temporary(),
+        "{err:?}"
+    );
+    let err = block_on(PostgresStore::open(PostgresOptions::new("not a url="))).unwrap_err();
+    assert!(!err.is_temporary(), "{err:?}");
+}
