@@ -36,11 +36,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, NoTls, Row, Statement};
+use tokio_postgres::{Client, GenericClient, NoTls, Statement};
 
 const BACKEND: &str = "postgres";
 /// The schema this build writes and reads.
@@ -634,15 +634,36 @@ fn lock_id(prefix: &str) -> i64 {
     h as i64
 }
 
-/// A runtime the store owns; shut down without blocking, so dropping the
-/// store inside another runtime is fine.
-struct OwnedRuntime(Option<Runtime>);
+/// The runtime a store owns: a current-thread Tokio runtime driven by one
+/// thread of its own, so a call's task and its connection's I/O run on one
+/// thread (no hand-offs between workers). Dropping it tells the thread to
+/// stop, without waiting for it, so dropping the store inside another
+/// runtime is fine.
+struct OwnedRuntime(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl OwnedRuntime {
+    fn start() -> std::io::Result<(Handle, OwnedRuntime)> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = rt.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("blocksmith-postgres".into())
+            .spawn(move || {
+                // Until the store goes (the sender is dropped); then the
+                // runtime and its tasks (idle connections) go with it.
+                rt.block_on(async {
+                    let _ = stopped.await;
+                });
+            })?;
+        Ok((handle, OwnedRuntime(Some(stop))))
+    }
+}
 
 impl Drop for OwnedRuntime {
     fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
+        drop(self.0.take());
     }
 }
 
@@ -652,7 +673,8 @@ impl Drop for OwnedRuntime {
 /// server (no byte comes through the client).
 ///
 /// Like [`crate::ObjectStoreAdapter`], the store runs every call on a Tokio
-/// runtime, its own two-thread one ([`PostgresStore::open`]) or one you pass
+/// runtime, its own ([`PostgresStore::open`]: a current-thread runtime on
+/// one thread of its own) or one you pass
 /// ([`PostgresStore::open_with_handle`]), and awaits the task: its futures
 /// can be awaited from any executor or driven by [`crate::block_on`], and
 /// never block the thread that polls them. A call in flight finishes on the
@@ -691,8 +713,8 @@ impl fmt::Debug for PostgresStore {
 
 impl PostgresStore {
     /// Connects to the server in `options`, creating the store's tables (or
-    /// checking their schema version), and starts a private two-thread Tokio
-    /// runtime for the store's I/O.
+    /// checking their schema version), and starts a private Tokio runtime
+    /// (current-thread, on one thread of its own) for the store's I/O.
     ///
     /// # Errors
     /// [`Error::Backend`] when the connection string or the table prefix is
@@ -701,14 +723,8 @@ impl PostgresStore {
     /// [`Error::Corrupt`] when the tables hold a newer schema than this build
     /// reads; [`Error::Io`] when the runtime cannot be started.
     pub async fn open(options: PostgresOptions) -> Result<Self> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("blocksmith-postgres")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io("start tokio runtime", e))?;
-        let handle = rt.handle().clone();
-        let runtime = OwnedRuntime(Some(rt));
+        let (handle, runtime) =
+            OwnedRuntime::start().map_err(|e| Error::io("start the store's runtime", e))?;
         let mut store = Self::open_with_handle(options, handle).await?;
         store.runtime = Some(runtime);
         Ok(store)
@@ -862,10 +878,24 @@ async fn read_pieces(
     let len = want.end - want.start;
     let mut out = BytesMut::with_capacity(usize::try_from(len.min(256 << 20)).unwrap_or(0));
     let mut single: Option<Bytes> = None;
+    let mut pos = want.start;
     let mut row = Some(first);
     while let Some(r) = row {
+        let start: Option<i64> = r.try_get(2).map_err(err)?;
         let piece: Option<&[u8]> = r.try_get(3).map_err(err)?;
-        if let Some(piece) = piece {
+        if let (Some(start), Some(piece)) = (start, piece) {
+            // Each piece begins where the last one ended.
+            let begin = size_of(key, start)?.max(want.start);
+            if begin != pos {
+                return Err(corrupt(
+                    key,
+                    format!("a chunk begins at {begin}, not at {pos}"),
+                ));
+            }
+            pos += piece.len() as u64;
+            if pos > want.end {
+                return Err(corrupt(key, format!("chunks run past {}", want.end)));
+            }
             if single.is_none() && out.is_empty() && piece.len() as u64 == len {
                 // The common case, one chunk: no second copy.
                 single = Some(Bytes::copy_from_slice(piece));
@@ -901,13 +931,6 @@ fn params<'a>(
     p: &'a [&'a (dyn ToSql + Sync)],
 ) -> impl ExactSizeIterator<Item = &'a (dyn ToSql + Sync)> + 'a {
     p.iter().copied()
-}
-
-fn meta_of(row: &Row) -> Result<(String, Version, u64)> {
-    let key: String = row.try_get(0).map_err(err)?;
-    let version = version_of(&key, row.try_get(1).map_err(err)?)?;
-    let size = size_of(&key, row.try_get(2).map_err(err)?)?;
-    Ok((key, version, size))
 }
 
 impl Store for PostgresStore {
@@ -1046,43 +1069,58 @@ impl Store for PostgresStore {
     async fn list(&self, options: ListOptions) -> Result<ListPage> {
         options.validate()?;
         let limit = options.limit;
-        let rows = self
+        let prefix = options.prefix.clone();
+        // The rows as the server sent them; the keys are checked and the
+        // metadata built on the caller's thread, which also frees them.
+        let rows: Vec<(String, i64, i64)> = self
             .run(move |conn| {
                 Box::pin(async move {
                     let prefix = options.prefix.as_str();
                     let after = options.start_after.as_ref().map_or("", Key::as_str);
                     // One more than the page: it tells the page that more follow.
                     let n = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-                    let rows = match prefix_end(prefix) {
+                    let end = prefix_end(prefix);
+                    let rows = match &end {
                         Some(end) => {
                             conn.client
-                                .query(conn.st(LIST_BOUNDED), &[&prefix, &after, &end, &n])
+                                .query_raw(
+                                    conn.st(LIST_BOUNDED),
+                                    params(&[&prefix, &after, end, &n]),
+                                )
                                 .await
                         }
                         None => {
                             conn.client
-                                .query(conn.st(LIST_OPEN), &[&prefix, &after, &n])
+                                .query_raw(conn.st(LIST_OPEN), params(&[&prefix, &after, &n]))
                                 .await
                         }
                     }
                     .map_err(err)?;
-                    let mut objects = Vec::with_capacity(rows.len());
-                    for row in &rows {
-                        let (k, version, size) = meta_of(row)?;
-                        if !k.starts_with(prefix) {
-                            break;
-                        }
-                        objects.push(ObjectMeta {
-                            key: Key::new(k)?,
-                            size,
-                            version,
-                        });
+                    let mut rows = std::pin::pin!(rows);
+                    let mut out = Vec::with_capacity(limit.min(1024) + 1);
+                    while let Some(row) = rows.next().await.transpose().map_err(err)? {
+                        out.push((
+                            row.try_get(0).map_err(err)?,
+                            row.try_get(1).map_err(err)?,
+                            row.try_get(2).map_err(err)?,
+                        ));
                     }
-                    Ok(objects)
+                    Ok(out)
                 })
             })
             .await?;
-        Ok(ListPage::from_sorted(rows, limit))
+        let mut objects = Vec::with_capacity(rows.len());
+        for (k, version, size) in rows {
+            if !k.starts_with(prefix.as_str()) {
+                break;
+            }
+            objects.push(ObjectMeta {
+                version: version_of(&k, version)?,
+                size: size_of(&k, size)?,
+                key: Key::new(k)?,
+            });
+        }
+        Ok(ListPage::from_sorted(objects, limit))
     }
 
     async fn compose(

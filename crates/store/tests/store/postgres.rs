@@ -390,6 +390,58 @@ fn chunks_across_ranges_and_composes() {
     drop_tables(&admin, &prefix);
 }
 
+/// Rows the store did not write (a missing chunk, a chunk too long, a
+/// negative size, a key a `Key` refuses) are typed errors, never a panic or
+/// wrong bytes.
+#[test]
+fn damaged_rows_are_errors() {
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "damage");
+    let store = open(&url, &prefix);
+    let s = store.blocking();
+    let (gap, long, neg) = (
+        Key::new("gap").unwrap(),
+        Key::new("long").unwrap(),
+        Key::new("neg").unwrap(),
+    );
+    for k in [&gap, &long] {
+        s.put(k, pattern(3 << 20, 9)).unwrap();
+    }
+    s.put(&neg, "x").unwrap();
+    admin.exec(&format!(
+        "DELETE FROM {prefix}_chunks WHERE start = {} AND object =
+             (SELECT version FROM {prefix}_objects WHERE key = 'gap');
+         UPDATE {prefix}_chunks SET data = data || '\\x00'::bytea WHERE start = 0 AND object =
+             (SELECT version FROM {prefix}_objects WHERE key = 'long');
+         UPDATE {prefix}_objects SET size = -1 WHERE key = 'neg';",
+        1 << 20
+    ));
+    for (k, range) in [
+        (&gap, None),
+        (&gap, Some((1 << 20) - 1..(1 << 20) + 1)),
+        (&long, None),
+        (&long, Some(0..(2 << 20))),
+        (&neg, None),
+    ] {
+        let got = match range {
+            None => s.get(k),
+            Some(r) => s.get_range(k, r),
+        };
+        assert!(matches!(got, Err(Error::Corrupt { .. })), "{k}: {got:?}");
+    }
+    assert!(matches!(s.head(&neg), Err(Error::Corrupt { .. })));
+    // A chunk past the damage still reads.
+    let tail = s.get_range(&gap, (2 << 20) + 1..(2 << 20) + 3).unwrap();
+    assert_eq!(tail.data, pattern(3 << 20, 9)[(2 << 20) + 1..(2 << 20) + 3]);
+    admin.exec(&format!(
+        "INSERT INTO {prefix}_objects (key, version, size) VALUES ('bad//key', 1, 0)"
+    ));
+    assert!(matches!(s.list_all(""), Err(Error::InvalidKey { .. })));
+    drop(store);
+    drop_tables(&admin, &prefix);
+}
+
 const WORKER_ENV: &str = "BLOCKSMITH_POSTGRES_CAS_WORKER";
 
 /// Not a test on its own: the child process of `postgres_cas_across_processes`.
