@@ -1,13 +1,16 @@
 //! `PostgresStore` against a live server: conformance, reopen, the schema
 //! guard, keys of every character a `Key` allows, chunks across ranges and
-//! composes, compare-and-swap across processes, and faults (a terminated
-//! connection mid-put, a statement timeout, an unreachable server) as
-//! temporary errors with nothing half-written visible.
+//! composes, damaged rows, compare-and-swap across processes, and faults (a
+//! terminated connection mid-put, a statement timeout, an unreachable server,
+//! a server crashed and restarted under a writer) as temporary errors with
+//! nothing half-written visible.
 //!
-//! The server is the one in `BLOCKSMITH_POSTGRES_URL` (`.ci/postgres.sh`
-//! starts one); without it the tests say that they skipped, unless
-//! `BLOCKSMITH_REQUIRE_POSTGRES=1`, when they fail. Each test works in tables
-//! of its own prefix, so they run in parallel and leave nothing behind.
+//! The server is the one in `BLOCKSMITH_POSTGRES_URL`; the crash test starts
+//! one of its own with the tools in `BLOCKSMITH_POSTGRES_BIN`
+//! (`.ci/postgres.sh` starts a server and sets both). Without them the tests
+//! say that they skipped, unless `BLOCKSMITH_REQUIRE_POSTGRES=1`, when they
+//! fail. Each test works in tables of its own prefix, so they run in
+//! parallel and leave nothing behind.
 
 use crate::check;
 use blocksmith_store::{
@@ -625,4 +628,209 @@ fn an_unreachable_server_is_temporary() {
     );
     let err = block_on(PostgresStore::open(PostgresOptions::new("not a url="))).unwrap_err();
     assert!(!err.is_temporary(), "{err:?}");
+}
+
+/// A PostgreSQL server of the test's own (the tools in
+/// `BLOCKSMITH_POSTGRES_BIN`, which `.ci/postgres.sh` exports): a fresh
+/// cluster on a free loopback port, run as `postgres` when the test runs as
+/// root; stopped (like a crash) when dropped.
+#[cfg(unix)]
+struct OwnServer {
+    bin: std::path::PathBuf,
+    data: std::path::PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(unix)]
+impl OwnServer {
+    fn command(&self, tool: &str) -> std::process::Command {
+        if rustix::process::geteuid().is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(self.bin.join(tool));
+            c
+        } else {
+            std::process::Command::new(self.bin.join(tool))
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self.command(tool).args(args).output().unwrap();
+        assert!(out.status.success(), "{tool} {args:?}: {out:?}");
+    }
+
+    fn init(bin: std::path::PathBuf) -> OwnServer {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+        if rustix::process::geteuid().is_root() {
+            let out = std::process::Command::new("chown")
+                .arg("postgres")
+                .arg(&data)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = OwnServer {
+            bin,
+            data,
+            port,
+            _dir: dir,
+        };
+        let d = server.data.to_str().unwrap().to_owned();
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                &d,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+            ],
+        );
+        server.start();
+        server
+    }
+
+    fn start(&self) {
+        let d = self.data.to_str().unwrap();
+        let opts = format!("-c listen_addresses=127.0.0.1 -p {} -k {d}", self.port);
+        let log = format!("{d}/server.log");
+        self.run("pg_ctl", &["-D", d, "-l", &log, "-w", "-o", &opts, "start"]);
+    }
+
+    /// Stops the server the way a crash or a kill does: no checkpoint,
+    /// connections cut.
+    fn crash(&self) {
+        let d = self.data.to_str().unwrap();
+        self.run("pg_ctl", &["-D", d, "-m", "immediate", "-w", "stop"]);
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+#[cfg(unix)]
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let d = self.data.to_str().unwrap_or_default().to_owned();
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &d, "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// The server stops (as in a crash) while a writer puts large values and
+/// starts again: every failure is a temporary error, every put that was
+/// acknowledged is still there after recovery, every value is whole (one
+/// put's bytes, never a mix or a half), and the same store works again.
+#[cfg(unix)]
+#[test]
+fn a_server_crash_and_restart_mid_workload() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const KEYS: usize = 3;
+    let Ok(bin) = std::env::var("BLOCKSMITH_POSTGRES_BIN") else {
+        assert!(
+            std::env::var("BLOCKSMITH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "BLOCKSMITH_REQUIRE_POSTGRES=1 but BLOCKSMITH_POSTGRES_BIN is not set"
+        );
+        eprintln!(
+            "SKIPPED: set BLOCKSMITH_POSTGRES_BIN to PostgreSQL's bin directory to crash a server"
+        );
+        return;
+    };
+    let server = OwnServer::init(bin.into());
+    let store = block_on(PostgresStore::open(
+        PostgresOptions::new(server.url())
+            .with_pool_size(2)
+            .with_connect_timeout(Duration::from_secs(5)),
+    ))
+    .unwrap();
+    // Put i writes KEYS.len() keys round robin: 2 MiB + i bytes, all i.
+    let value = |i: usize| vec![i as u8; (2 << 20) + i];
+    let (ok, failed, stop) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicBool::new(false),
+    );
+    let keys: Vec<Key> = (0..KEYS)
+        .map(|k| Key::new(format!("k/{k}")).unwrap())
+        .collect();
+    let acked = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            // The last acknowledged and the last attempted put per key.
+            let mut acked = [None::<usize>; KEYS];
+            let mut tried = [None::<usize>; KEYS];
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) && i < 250 {
+                tried[i % KEYS] = Some(i);
+                match store.blocking().put(&keys[i % KEYS], value(i)) {
+                    Ok(_) => {
+                        acked[i % KEYS] = Some(i);
+                        ok.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(e) => {
+                        assert!(e.is_temporary(), "put {i}: {e:?}");
+                        failed.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                i += 1;
+            }
+            (acked, tried)
+        });
+        let wait = |what: &str, done: &dyn Fn() -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !done() {
+                assert!(!writer.is_finished(), "the writer stopped before {what}");
+                assert!(Instant::now() < deadline, "timed out waiting for {what}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        wait("puts before the crash", &|| ok.load(Ordering::SeqCst) >= 4);
+        server.crash();
+        wait("a failed put", &|| failed.load(Ordering::SeqCst) >= 1);
+        server.start();
+        let before = ok.load(Ordering::SeqCst);
+        wait("puts after the restart", &|| {
+            ok.load(Ordering::SeqCst) >= before + 4
+        });
+        stop.store(true, Ordering::SeqCst);
+        writer.join().unwrap()
+    });
+    let (acked, tried) = acked;
+    println!(
+        "{} puts acknowledged, {} failed (temporary) around the crash",
+        ok.load(Ordering::SeqCst),
+        failed.load(Ordering::SeqCst)
+    );
+    for (k, key) in keys.iter().enumerate() {
+        let got = store.blocking().get(key).unwrap();
+        let i = got.data.first().copied().unwrap() as usize;
+        // Whole: one put's bytes and length.
+        assert!(
+            got.data.len() == (2 << 20) + i && got.data.iter().all(|&b| b as usize == i),
+            "{key} holds a mix or a half"
+        );
+        // Durable: no older than the last acknowledged put, no newer than
+        // the last attempted one (a put whose answer the crash took may or
+        // may not have committed).
+        assert!(
+            acked[k].is_none_or(|a| i >= a) && tried[k].is_some_and(|t| i <= t),
+            "{key}: holds put {i}, last acknowledged {:?}, last tried {:?}",
+            acked[k],
+            tried[k]
+        );
+    }
 }
