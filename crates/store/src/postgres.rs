@@ -20,6 +20,12 @@
 //!   goes, the old version's chunks are deleted at commit, in the same
 //!   transaction.
 //!
+//! The connection pool is the store's own (a semaphore and a list of idle
+//! connections) rather than `deadpool-postgres`: the statements are known up
+//! front and prepared once when a connection opens (no per-call cache
+//! lookup), a connection that failed with a temporary error or closed is
+//! simply not given back, and nothing is added to the dependencies.
+//!
 //! A put of up to 1 MiB is one statement (the compare-and-swap and the chunk
 //! insert in one `WITH`); a larger put is one transaction (the
 //! compare-and-swap first, which locks the row, then the chunks). Readers run
@@ -586,11 +592,24 @@ impl Pool {
         txn.execute("SELECT pg_advisory_xact_lock($1::bigint)", &[&lock_id(p)])
             .await
             .map_err(err)?;
-        txn.batch_execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {p}_meta (name text PRIMARY KEY, value bigint NOT NULL)"
-        ))
-        .await
-        .map_err(err)?;
+        // Look before creating: a role that may use the tables but not
+        // create any opens an existing store.
+        let exists: bool = txn
+            .query_one(
+                "SELECT to_regclass($1::text) IS NOT NULL",
+                &[&format!("{p}_meta")],
+            )
+            .await
+            .map_err(err)?
+            .try_get(0)
+            .map_err(err)?;
+        if !exists {
+            txn.batch_execute(&format!(
+                "CREATE TABLE {p}_meta (name text PRIMARY KEY, value bigint NOT NULL)"
+            ))
+            .await
+            .map_err(err)?;
+        }
         let schema: Option<i64> = txn
             .query_opt(
                 &format!("SELECT value FROM {p}_meta WHERE name = 'schema'"),
