@@ -89,7 +89,7 @@ start_postgres() {
   as_pg "$PG_BIN/psql" -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
     -c "CREATE ROLE blocksmith LOGIN" -c "CREATE DATABASE $PG_DB OWNER blocksmith" >/dev/null
   export BLOCKSMITH_POSTGRES_URL="postgres://blocksmith@127.0.0.1:$PG_PORT/$PG_DB"
-  # The crash test starts a server of its own with these tools.
-  export BLOCKSMITH_POSTGRES_BIN="$PG_BIN"
+  # The crash test starts a server of its own with these tools, as this user.
+  export BLOCKSMITH_POSTGRES_BIN="$PG_BIN" BLOCKSMITH_POSTGRES_RUN_AS="$PG_RUN_USER"
   export PG_BIN PG_DATA PG_PORT
 }

@@ -632,8 +632,9 @@ fn an_unreachable_server_is_temporary() {
 
 /// A PostgreSQL server of the test's own (the tools in
 /// `BLOCKSMITH_POSTGRES_BIN`, which `.ci/postgres.sh` exports): a fresh
-/// cluster on a free loopback port, run as `postgres` when the test runs as
-/// root; stopped (like a crash) when dropped.
+/// cluster on a free loopback port, run as `BLOCKSMITH_POSTGRES_RUN_AS`
+/// (default `postgres`) when the test runs as root; stopped (like a crash)
+/// when dropped.
 #[cfg(unix)]
 struct OwnServer {
     bin: std::path::PathBuf,
@@ -642,12 +643,18 @@ struct OwnServer {
     _dir: tempfile::TempDir,
 }
 
+/// The user a server of the test's own runs as when the test is root.
+#[cfg(unix)]
+fn run_as() -> String {
+    std::env::var("BLOCKSMITH_POSTGRES_RUN_AS").unwrap_or_else(|_| "postgres".into())
+}
+
 #[cfg(unix)]
 impl OwnServer {
     fn command(&self, tool: &str) -> std::process::Command {
         if rustix::process::geteuid().is_root() {
             let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(self.bin.join(tool));
+            c.args(["-u", &run_as(), "--"]).arg(self.bin.join(tool));
             c
         } else {
             std::process::Command::new(self.bin.join(tool))
@@ -668,7 +675,7 @@ impl OwnServer {
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
         if rustix::process::geteuid().is_root() {
             let out = std::process::Command::new("chown")
-                .arg("postgres")
+                .arg(run_as())
                 .arg(&data)
                 .output()
                 .unwrap();
