@@ -880,7 +880,6 @@ async fn cas(
 async fn read_pieces(
     key: &str,
     rows: tokio_postgres::RowStream,
-    want: Option<std::ops::Range<u64>>,
     range: Option<&ByteRange>,
 ) -> Result<Option<(Version, u64, std::ops::Range<u64>, Bytes)>> {
     let mut rows = std::pin::pin!(rows);
@@ -889,10 +888,9 @@ async fn read_pieces(
     };
     let version = version_of(key, first.try_get(0).map_err(err)?)?;
     let size = size_of(key, first.try_get(1).map_err(err)?)?;
-    let want = match (want, range) {
-        (Some(w), _) => w,
-        (None, Some(r)) => r.resolve(&Key::new(key)?, size)?,
-        (None, None) => 0..size,
+    let want = match range {
+        Some(r) => r.resolve(&Key::new(key)?, size)?,
+        None => 0..size,
     };
     let len = want.end - want.start;
     let mut out = BytesMut::with_capacity(usize::try_from(len.min(256 << 20)).unwrap_or(0));
@@ -915,13 +913,11 @@ async fn read_pieces(
             if pos > want.end {
                 return Err(corrupt(key, format!("chunks run past {}", want.end)));
             }
-            if single.is_none() && out.is_empty() && piece.len() as u64 == len {
-                // The common case, one chunk: no second copy.
+            if piece.len() as u64 == len {
+                // The common case, one piece (anything after it ran past
+                // the end above): no second copy.
                 single = Some(Bytes::copy_from_slice(piece));
             } else {
-                if let Some(s) = single.take() {
-                    out.extend_from_slice(&s);
-                }
                 out.extend_from_slice(piece);
             }
         }
@@ -970,7 +966,7 @@ impl Store for PostgresStore {
                                 .query_raw(conn.st(GET), params(&[&k]))
                                 .await
                                 .map_err(err)?;
-                            read_pieces(&k, rows, None, None).await?
+                            read_pieces(&k, rows, None).await?
                         }
                         Some(r) => {
                             let (start, end, suffix): (Option<i64>, Option<i64>, Option<i64>) =
@@ -986,7 +982,7 @@ impl Store for PostgresStore {
                                 .query_raw(conn.st(GET_RANGE), params(&[&k, &start, &end, &suffix]))
                                 .await
                                 .map_err(err)?;
-                            read_pieces(&k, rows, None, Some(r)).await?
+                            read_pieces(&k, rows, Some(r)).await?
                         }
                     };
                     found.ok_or_else(|| not_found(&k))
