@@ -310,6 +310,7 @@ fn bench(c: &mut Criterion) {
     if let Some(pg) = &pg {
         pg.put("bench/value", &value);
     }
+    fs_write_durable(&raw, "value", &value);
     let mut g = c.benchmark_group("store/get_4KiB");
     g.throughput(Throughput::Bytes(VALUE as u64));
     for (name, s) in &stores {
