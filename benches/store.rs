@@ -4,10 +4,16 @@
 //! ```text
 //! cargo bench --bench store
 //! BENCH_CLOCK=cpu cargo bench --bench store -- put_8MiB   # CPU time of the large puts
+//! BLOCKSMITH_POSTGRES_URL=postgres://... cargo bench --bench store -- postgres
 //! ```
+//!
+//! The `postgres` and `tokio_postgres_hand_written` rows run only when
+//! `BLOCKSMITH_POSTGRES_URL` names a server (`.ci/postgres.sh` starts one);
+//! they use the tables `bench_store_*` and `bench_raw_*`, dropped first.
 
 use blocksmith::store::{
-    DirStore, DynStore, Key, ListOptions, MemoryStore, RedbStore, SqliteStore, StoreExt,
+    DirStore, DynStore, Key, ListOptions, MemoryStore, PostgresOptions, PostgresStore, RedbStore,
+    SqliteStore, StoreExt, block_on,
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -23,7 +29,7 @@ const VALUE: usize = 4096;
 const LISTED: usize = 1000;
 
 fn backends(dir: &Path) -> Vec<(&'static str, Box<dyn DynStore>)> {
-    vec![
+    let mut stores: Vec<(&'static str, Box<dyn DynStore>)> = vec![
         ("memory", Box::new(MemoryStore::new())),
         ("dir", Box::new(DirStore::open(dir.join("dir")).unwrap())),
         (
@@ -34,7 +40,145 @@ fn backends(dir: &Path) -> Vec<(&'static str, Box<dyn DynStore>)> {
             "sqlite",
             Box::new(SqliteStore::open(dir.join("db.sqlite")).unwrap()),
         ),
-    ]
+    ];
+    match std::env::var("BLOCKSMITH_POSTGRES_URL") {
+        Ok(url) => {
+            RawPostgres::drop_tables(&url, "bench_store");
+            let options = PostgresOptions::new(url).with_table_prefix("bench_store");
+            stores.push((
+                "postgres",
+                Box::new(block_on(PostgresStore::open(options)).unwrap()),
+            ));
+        }
+        Err(_) => eprintln!(
+            "store bench: BLOCKSMITH_POSTGRES_URL is not set, skipping the postgres and \
+             tokio_postgres_hand_written rows"
+        ),
+    }
+    stores
+}
+
+/// The `PostgresStore` baseline: the same statements written by hand with
+/// tokio-postgres on one connection, on a current-thread runtime driven by
+/// the bench thread: the same tables (objects, 1 MiB chunk rows, the
+/// trigger that drops a replaced version's chunks at commit), a put as one
+/// `WITH` of the upsert and the chunk insert, a get as one join, a listing
+/// by key range.
+struct RawPostgres {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+    put: tokio_postgres::Statement,
+    get: tokio_postgres::Statement,
+    list: tokio_postgres::Statement,
+}
+
+impl RawPostgres {
+    fn connect(url: &str) -> (tokio::runtime::Runtime, tokio_postgres::Client) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            client
+        });
+        (rt, client)
+    }
+
+    fn drop_tables(url: &str, p: &str) {
+        let (rt, client) = Self::connect(url);
+        rt.block_on(client.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {p}_objects, {p}_chunks, {p}_meta;
+             DROP SEQUENCE IF EXISTS {p}_versions;
+             DROP FUNCTION IF EXISTS {p}_drop_chunks();"
+        )))
+        .unwrap();
+    }
+
+    fn open(url: &str) -> Self {
+        Self::drop_tables(url, "bench_raw");
+        let (rt, client) = Self::connect(url);
+        rt.block_on(client.batch_execute(
+            "CREATE SEQUENCE bench_raw_versions AS bigint;
+             CREATE TABLE bench_raw_objects (key text COLLATE \"C\" PRIMARY KEY,
+                 version bigint NOT NULL, size bigint NOT NULL);
+             CREATE TABLE bench_raw_chunks (object bigint NOT NULL, start bigint NOT NULL,
+                 data bytea NOT NULL, PRIMARY KEY (object, start));
+             CREATE FUNCTION bench_raw_drop_chunks() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN DELETE FROM bench_raw_chunks WHERE object = OLD.version; RETURN NULL; END $$;
+             CREATE CONSTRAINT TRIGGER bench_raw_objects_drop_chunks
+                 AFTER UPDATE OF version OR DELETE ON bench_raw_objects
+                 DEFERRABLE INITIALLY DEFERRED
+                 FOR EACH ROW EXECUTE FUNCTION bench_raw_drop_chunks();",
+        ))
+        .unwrap();
+        let prepare = |sql: &str| rt.block_on(client.prepare(sql)).unwrap();
+        let put = prepare(
+            "WITH cas AS (INSERT INTO bench_raw_objects (key, version, size)
+                          VALUES ($1::text, nextval('bench_raw_versions'), $2::bigint)
+                          ON CONFLICT (key) DO UPDATE
+                          SET version = excluded.version, size = excluded.size
+                          RETURNING version),
+             ins AS (INSERT INTO bench_raw_chunks (object, start, data)
+                     SELECT version, 0, $3::bytea FROM cas WHERE octet_length($3::bytea) > 0)
+             SELECT version FROM cas",
+        );
+        let get = prepare(
+            "SELECT o.version, o.size, c.start, c.data
+             FROM bench_raw_objects o LEFT JOIN bench_raw_chunks c ON c.object = o.version
+             WHERE o.key = $1::text ORDER BY c.start",
+        );
+        let list = prepare(
+            "SELECT key, version, size FROM bench_raw_objects
+             WHERE key >= $1::text AND key > $2::text AND key < $3::text
+             ORDER BY key LIMIT $4::bigint",
+        );
+        RawPostgres {
+            rt,
+            client,
+            put,
+            get,
+            list,
+        }
+    }
+
+    fn put(&self, key: &str, value: &[u8]) -> i64 {
+        let size = value.len() as i64;
+        self.rt
+            .block_on(self.client.query_one(&self.put, &[&key, &size, &value]))
+            .unwrap()
+            .get(0)
+    }
+
+    fn get(&self, key: &str) -> (i64, Vec<u8>) {
+        let rows = self
+            .rt
+            .block_on(self.client.query(&self.get, &[&key]))
+            .unwrap();
+        let mut data = Vec::new();
+        for r in &rows {
+            if let Some(piece) = r.get::<_, Option<&[u8]>>(3) {
+                data.extend_from_slice(piece);
+            }
+        }
+        (rows[0].get(0), data)
+    }
+
+    fn list(&self, prefix: &str, end: &str, limit: usize) -> Vec<(String, i64, i64)> {
+        let n = limit as i64 + 1;
+        self.rt
+            .block_on(self.client.query(&self.list, &[&prefix, &"", &end, &n]))
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .take(limit)
+            .collect()
+    }
 }
 
 /// The `SqliteStore` baseline: the same semantics written by hand with
@@ -130,6 +274,9 @@ fn bench(c: &mut Criterion) {
     let value = vec![0xA5u8; VALUE];
     let key = Key::new("bench/value").unwrap();
     let mut sql = RawSqlite::open(&tmp.path().join("raw.sqlite"));
+    let pg = std::env::var("BLOCKSMITH_POSTGRES_URL")
+        .ok()
+        .map(|url| RawPostgres::open(&url));
 
     let mut g = c.benchmark_group("store/put_4KiB");
     g.throughput(Throughput::Bytes(VALUE as u64));
@@ -147,8 +294,23 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::from_parameter("rusqlite_hand_written"), |b| {
         b.iter(|| black_box(sql.put("bench/value", &value)));
     });
+    if let Some(pg) = &pg {
+        g.bench_function(
+            BenchmarkId::from_parameter("tokio_postgres_hand_written"),
+            |b| b.iter(|| black_box(pg.put("bench/value", &value))),
+        );
+    }
     g.finish();
 
+    // The value the gets read, also when a filter left the puts out.
+    for (_, s) in &stores {
+        s.blocking().put(&key, value.clone()).unwrap();
+    }
+    sql.put("bench/value", &value);
+    if let Some(pg) = &pg {
+        pg.put("bench/value", &value);
+    }
+    fs_write_durable(&raw, "value", &value);
     let mut g = c.benchmark_group("store/get_4KiB");
     g.throughput(Throughput::Bytes(VALUE as u64));
     for (name, s) in &stores {
@@ -162,6 +324,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::from_parameter("rusqlite_hand_written"), |b| {
         b.iter(|| black_box(sql.get("bench/value")));
     });
+    if let Some(pg) = &pg {
+        g.bench_function(
+            BenchmarkId::from_parameter("tokio_postgres_hand_written"),
+            |b| b.iter(|| black_box(pg.get("bench/value"))),
+        );
+    }
     g.finish();
 
     // Listing 1000 keys (one page) against reading a directory of 1000 files.
@@ -177,6 +345,9 @@ fn bench(c: &mut Criterion) {
     for i in 0..LISTED {
         std::fs::write(listdir.join(format!("{i:04}")), [1u8; 16]).unwrap();
         sql.put(&format!("list/{i:04}"), &[1u8; 16]);
+        if let Some(pg) = &pg {
+            pg.put(&format!("list/{i:04}"), &[1u8; 16]);
+        }
     }
     let mut g = c.benchmark_group("store/list_1000");
     g.throughput(Throughput::Elements(LISTED as u64));
@@ -194,6 +365,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::from_parameter("rusqlite_hand_written"), |b| {
         b.iter(|| assert_eq!(sql.list("list/", LISTED).len(), LISTED));
     });
+    if let Some(pg) = &pg {
+        g.bench_function(
+            BenchmarkId::from_parameter("tokio_postgres_hand_written"),
+            |b| b.iter(|| assert_eq!(pg.list("list/", "list0", LISTED).len(), LISTED)),
+        );
+    }
     g.bench_function(BenchmarkId::from_parameter("std_fs_read_dir_stat"), |b| {
         b.iter(|| {
             let mut names: Vec<(String, u64)> = std::fs::read_dir(&listdir)

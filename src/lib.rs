@@ -18,6 +18,8 @@
 //! - `redb` (default): the embedded default backend `store::RedbStore`.
 //! - `sqlite`: `store::SqliteStore`, one SQLite file (bundled library), compare-and-swap across
 //!   processes.
+//! - `postgres`: `store::PostgresStore`, tables in a PostgreSQL server (`tokio-postgres`),
+//!   compare-and-swap across processes and machines.
 //! - `tokio`: `store::Offload::with_tokio`, a blocking backend on a Tokio runtime's blocking pool.
 //! - `object-store`: `store::ObjectStoreAdapter` over the `object_store` crate, no cloud backend.
 //! - `object-store-aws`, `object-store-gcp`, `object-store-azure`: the adapter with that cloud's

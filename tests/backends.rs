@@ -1,9 +1,12 @@
 //! Every persisting engine on every backend, with a reopen: the same
 //! realistic workload (`tests/support/engines.rs`) runs on `MemoryStore`,
-//! `DirStore`, `RedbStore`, `SqliteStore`, `Arc<dyn DynStore>` and `ObjectStoreAdapter`
-//! over `object_store`'s `InMemory`; then a new engine value over the same
-//! data (the files reopened, for `DirStore` and `RedbStore`) checks the
-//! state and keeps working.
+//! `DirStore`, `RedbStore`, `SqliteStore`, `Arc<dyn DynStore>`, `ObjectStoreAdapter`
+//! over `object_store`'s `InMemory` and `PostgresStore` (on the server in
+//! `BLOCKSMITH_POSTGRES_URL`, in tables of the engine's own; left out, and
+//! said so, without it, unless `BLOCKSMITH_REQUIRE_POSTGRES=1`); then a new
+//! engine value over the same data (the files reopened, for `DirStore` and
+//! `RedbStore`, a new connection pool for `PostgresStore`) checks the state
+//! and keeps working.
 //!
 //! The engines' futures are driven by `blocksmith::store::block_on`, the
 //! workspace's executor-free way to run them; the adapter brings its own
@@ -14,7 +17,8 @@
 mod engines;
 
 use blocksmith::store::{
-    DirStore, DynStore, MemoryStore, ObjectStoreAdapter, RedbStore, SqliteStore, Store, block_on,
+    DirStore, DynStore, MemoryStore, ObjectStoreAdapter, PostgresOptions, PostgresStore, RedbStore,
+    SqliteStore, Store, block_on,
 };
 use engines::{Engine, Outcome};
 use std::path::PathBuf;
@@ -94,6 +98,75 @@ impl Backend for ObjectStore {
     }
 }
 
+/// Tables of their own (named from the engine and the process) in the
+/// server at `url`, dropped before and after.
+struct Postgres {
+    url: String,
+    prefix: String,
+}
+
+impl Postgres {
+    /// The backend for engine `name`, or `None` (said so) without a server.
+    fn for_engine(name: &str) -> Option<Postgres> {
+        let Ok(url) = std::env::var("BLOCKSMITH_POSTGRES_URL") else {
+            assert!(
+                std::env::var("BLOCKSMITH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "BLOCKSMITH_REQUIRE_POSTGRES=1 but BLOCKSMITH_POSTGRES_URL is not set"
+            );
+            eprintln!("{name}: PostgresStore SKIPPED (set BLOCKSMITH_POSTGRES_URL to run it)");
+            return None;
+        };
+        let slug: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(24)
+            .collect();
+        let pg = Postgres {
+            url,
+            prefix: format!("be_{slug}_{}", std::process::id()),
+        };
+        pg.drop_tables();
+        Some(pg)
+    }
+
+    fn drop_tables(&self) {
+        let p = &self.prefix;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+                .await
+                .expect("connect to BLOCKSMITH_POSTGRES_URL");
+            tokio::spawn(conn);
+            client
+                .batch_execute(&format!(
+                    "DROP TABLE IF EXISTS {p}_objects, {p}_chunks, {p}_meta;
+                     DROP SEQUENCE IF EXISTS {p}_versions;
+                     DROP FUNCTION IF EXISTS {p}_drop_chunks();"
+                ))
+                .await
+                .expect("drop the test's tables");
+        });
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.drop_tables();
+    }
+}
+
+impl Backend for Postgres {
+    const NAME: &'static str = "PostgresStore";
+    type S = PostgresStore;
+    fn open(&self) -> Outcome<Arc<PostgresStore>> {
+        let options = PostgresOptions::new(&self.url).with_table_prefix(&self.prefix);
+        Ok(Arc::new(block_on(PostgresStore::open(options))?))
+    }
+}
+
 /// The write, then the check on a reopened store; a panic (a failed
 /// assertion) becomes an error naming the backend.
 fn run<E: Engine, B: Backend>(backend: &B) -> Outcome {
@@ -135,8 +208,10 @@ fn on_every_backend<E: Engine>() {
             )),
         ),
     ];
+    let postgres = Postgres::for_engine(E::NAME).map(|pg| (Postgres::NAME, run::<E, _>(&pg)));
     let failed: Vec<String> = results
         .into_iter()
+        .chain(postgres)
         .filter_map(|(name, r)| r.err().map(|e| format!("{name}: {e}")))
         .collect();
     assert!(failed.is_empty(), "{}: {failed:#?}", E::NAME);

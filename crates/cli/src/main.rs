@@ -45,8 +45,10 @@ struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
     color: ColorArg,
     /// The store that persisting commands use: a directory for the embedded
-    /// store (`DIR/blocksmith.redb`), or `sqlite:PATH` for one SQLite file that
-    /// several processes may share.
+    /// store (`DIR/blocksmith.redb`), `sqlite:PATH` for one SQLite file that
+    /// several processes may share, or `postgres://USER@HOST:PORT/DB` for
+    /// tables in a PostgreSQL server (`?table_prefix=NAME` picks the tables,
+    /// default `blocksmith`).
     #[arg(
         long,
         global = true,

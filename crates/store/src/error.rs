@@ -188,7 +188,10 @@ impl Error {
         }
     }
 
-    #[cfg_attr(not(any(feature = "redb", feature = "object-store")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "redb", feature = "object-store", feature = "postgres")),
+        allow(dead_code)
+    )]
     pub(crate) fn backend(
         backend: &'static str,
         source: impl std::error::Error + Send + Sync + 'static,

@@ -15,6 +15,8 @@ mod memory;
 #[cfg(feature = "object-store")]
 mod object;
 mod offload;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod record;
 #[cfg(feature = "redb")]
 mod redb_store;
@@ -39,6 +41,9 @@ pub use memory::MemoryStore;
 #[cfg(feature = "object-store")]
 pub use object::ObjectStoreAdapter;
 pub use offload::{BlockingPool, Offload};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::{MAX_TABLE_PREFIX_LEN, PostgresOptions, PostgresStore};
 pub use record::Record;
 #[cfg(feature = "redb")]
 pub use redb_store::{RedbOptions, RedbStore};

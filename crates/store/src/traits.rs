@@ -54,7 +54,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// | [`crate::MemoryStore`] | a lock and a map operation (microseconds) |
 /// | [`crate::DirStore`] | file I/O: a put writes a temp file, `fsync`s it, renames it and `fsync`s the directory (milliseconds on an SSD, tens on a disk or network filesystem); conditional writes also wait for a `flock`; reads and listings read files and directories |
 /// | `RedbStore` | a read transaction for reads; a put or delete commits a write transaction with an `fsync`, waiting for any other writer first |
+/// | `SqliteStore` | a statement or transaction on its one connection, a put's commit with its `fsync`, waiting up to the busy timeout for another writer |
 /// | `ObjectStoreAdapter` | never: it spawns the request on its Tokio runtime and awaits the task |
+/// | `PostgresStore` | never: it spawns the call (a pooled connection's statements) on its Tokio runtime and awaits the task |
 /// | [`crate::Offload`] | never: it runs the inner store's call on a blocking pool and awaits the result |
 ///
 /// An async host wraps `DirStore` and `RedbStore` in [`crate::Offload`]; a

@@ -11,6 +11,9 @@ use std::sync::Arc;
 
 #[path = "store/faulty.rs"]
 mod faulty;
+#[cfg(feature = "postgres")]
+#[path = "store/postgres.rs"]
+mod postgres;
 #[path = "store/security.rs"]
 mod security;
 #[cfg(feature = "sqlite")]

@@ -837,3 +837,50 @@ fn a_sqlite_store_works_like_the_embedded_one() {
     let o = super::run(std::path::Path::new("sqlite:"), &["store", "list"]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
 }
+
+/// `--store postgres://...` works like `--store DIR`, against the server in
+/// `BLOCKSMITH_POSTGRES_URL` (skipped without it, unless
+/// `BLOCKSMITH_REQUIRE_POSTGRES=1`), in tables of the test's own prefix.
+#[test]
+fn a_postgres_store_works_like_the_embedded_one() {
+    let Ok(url) = std::env::var("BLOCKSMITH_POSTGRES_URL") else {
+        assert!(
+            std::env::var("BLOCKSMITH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "BLOCKSMITH_REQUIRE_POSTGRES=1 but BLOCKSMITH_POSTGRES_URL is not set"
+        );
+        eprintln!("SKIPPED: set BLOCKSMITH_POSTGRES_URL to run against a live PostgreSQL server");
+        return;
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}table_prefix=cli_{}", std::process::id());
+    let db = std::path::Path::new(&db);
+    let key = format!("notes/{}", std::process::id());
+    let o = super::run_stdin(db, &["store", "put", &key, "-"], "hello postgres");
+    assert!(o.status.success(), "{o:?}");
+    let o = super::run(db, &["store", "get", &key]);
+    assert_eq!(o.stdout, b"hello postgres");
+    let o = super::run(db, &["store", "put", "--create", &key, "--value", "again"]);
+    assert_eq!(o.status.code(), Some(4), "{o:?}");
+    let o = super::run(db, &["--json", "store", "list", "notes/"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&key));
+    let o = super::run(db, &["store", "get", "--range", "6..14", &key]);
+    assert_eq!(o.stdout, b"postgres");
+    let o = super::run(db, &["store", "delete", &key]);
+    assert!(o.status.success(), "{o:?}");
+    let o = super::run(db, &["store", "get", &key]);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    // A server that is not there fails with a message, not a hang or a panic.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = format!("postgres://nobody@127.0.0.1:{port}/none");
+    let o = super::run(std::path::Path::new(&gone), &["store", "list"]);
+    assert!(!o.status.success(), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("postgres"),
+        "{o:?}"
+    );
+}
