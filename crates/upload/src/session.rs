@@ -9,6 +9,13 @@
 //!   part's bytes. The name carries everything needed to compute the offset
 //!   and the missing ranges from a listing, and to detect a torn or rotten
 //!   part: its size must equal its length and its bytes must match the CRC;
+//! - `P/parts/<id>/<offset>-<length>-<crc32c>-m<tag><part id>`: an empty
+//!   marker of a part sent into the session's multipart upload (see
+//!   "Multipart uploads" below): the same name, then the upload's tag (8 hex
+//!   digits of the CRC-32C of its id: a marker of an upload the session no
+//!   longer has is stale and deleted) and the store's id of the part
+//!   (base64url). It covers its range like a part, so the offset, the missing
+//!   ranges and a resume still come from one listing;
 //! - the published object under the session's target key (default
 //!   `P/objects/<id>`), written create-only;
 //! - `P/strip/<id>/<nonce>-<n>`: while finalize strips an image, the pieces
@@ -27,13 +34,81 @@
 //! never assembled. Finalize publishes create-only, then marks the session,
 //! then deletes the parts; run again after a crash at any point, it
 //! completes the same publication (an object already there with the same
-//! bytes counts as published) and never publishes twice.
+//! bytes counts as published) and never publishes twice. On a store with
+//! multipart uploads the same holds with a part's marker written after the
+//! part went into the upload (a crash between them leaves the range
+//! missing, and the part is sent again under its number, replacing it).
+//!
+//! # Multipart uploads
+//! On a store that declares multipart uploads
+//! ([`blocksmith_store::Capabilities::multipart`]: S3, GCS and Azure through
+//! the `object_store` adapter built `with_multipart`), a session that may
+//! not be an image (its declared length is over
+//! [`UploadOptions::max_image_bytes`], or not declared yet) gets one at
+//! create time, at its target key, and records it in the session record
+//! with its part size `S` ([`Multipart`]; the larger of
+//! [`UploadOptions::multipart_part_size`], 8 MiB, and the store's minimum,
+//! raised until the longest allowed upload fits the store's most parts).
+//! Any engine, in any process, continues it from the record.
+//!
+//! - **Receipt.** A part that starts at a multiple of `S` and is `S` bytes
+//!   long (or ends the declared length) goes, once its checksum matched,
+//!   straight into the upload as part `offset / S + 1`, and an empty marker
+//!   names it. While the length is deferred only parts ending past the image
+//!   limit do, since an image must be read through at finalize and the parts
+//!   of an unfinished upload cannot be read. Other parts (a tus client's odd
+//!   chunk sizes) are stored as before. The first part of an image cannot go
+//!   into the upload: it is refused as [`Error::ImageBytesTooLarge`] (the
+//!   upload is longer than an image may be). The client uploader sends parts
+//!   of `S` bytes ([`Session::multipart_part_size`]), so all of its parts
+//!   take this path.
+//! - **Finalize.** The runs of `S`-slots no marker covers are joined from
+//!   the stored parts (read back in 1 MiB windows and checked against their
+//!   CRCs: the only bytes that come back) and put as their multipart parts;
+//!   then one completion publishes the object. The CRC-32C of the whole
+//!   (and a CRC-32C expected checksum) comes from the parts' names, before
+//!   anything is sent. A check that needs the bytes (an expected checksum or
+//!   [`UploadOptions::digest`] other than CRC-32C, [`Verify::Reread`]) reads
+//!   the completed object back once; a mismatch deletes the object and the
+//!   session's parts, and the session starts a new multipart upload (the old
+//!   one is spent), so sending the right bytes again completes it. With
+//!   `overwrite`, that leaves the target deleted rather than as it was.
+//!   Otherwise only the object's first bytes are read, for its content type.
+//! - **Create-only.** `object_store`'s completion takes no condition, so the
+//!   target is checked absent first (an object there with the same size and
+//!   CRC-32C is this session's, published by a finalize that crashed before
+//!   recording it; another one is [`Error::TargetExists`]). The default
+//!   target (`P/objects/<id>`) is written by no one else, and the session
+//!   record's compare-and-swap records one publication; for a custom target
+//!   a writer that creates it between the check and the completion is
+//!   overwritten (S3's `CompleteMultipartUpload` takes `If-None-Match`, which
+//!   `object_store` does not expose). An upload found gone at completion was
+//!   completed by a racing finalize (the object then holds these bytes) or
+//!   dropped by the service: then the session gets a new upload and the
+//!   ranges that were in the old one are missing again
+//!   ([`Error::Incomplete`]); a part sent into a gone upload does the same.
+//! - **Abort and expiry** abort the multipart upload (idempotently) before
+//!   deleting the parts, so nothing is left to bill. An upload created for a
+//!   session whose record was then never written (a crash between the two)
+//!   is unknown to every engine: keep a lifecycle rule that aborts incomplete
+//!   multipart uploads on the bucket.
+//! - **Compatibility.** Records without a multipart upload load and are
+//!   written as before. Engines from before multipart uploads read markers as
+//!   foreign keys and delete them: upgrade every engine that serves the same
+//!   sessions before creating sessions on a multipart store, and give them
+//!   the same options.
+//!
+//! tus partial uploads and their concatenation keep stored parts (they are
+//! joined by [`Store::compose`]), and so do sessions of at most the image
+//! limit, which finalize reads through anyway.
 //!
 //! # Publication without a copy
 //! The verified parts are joined by [`Store::compose`], so a backend that can
 //! concatenate objects in place does: `DirStore` hard-links the part files
 //! under a manifest, `MemoryStore` shares the part buffers, and other stores
-//! fall back to reading and writing the bytes once. The digests the session
+//! fall back to reading and writing the bytes once. On object storage the
+//! parts go into a multipart upload instead (below), published by one
+//! completion. The digests the session
 //! needs (the expected checksum, [`UploadOptions::digest`]) are computed on
 //! the verification pass.
 //!
@@ -151,6 +226,13 @@ pub enum Verify {
     /// [`Error::CorruptPart`], so the client sends it again. Costs a read of
     /// the whole upload at finalize; for stores without checksums of their
     /// own (`DirStore` on a filesystem that does not checksum data).
+    ///
+    /// Parts inside a multipart upload cannot be read before it completes:
+    /// there, the published object is read back once after the completion
+    /// and checked against the CRC-32C combined from the parts' (a mismatch
+    /// deletes it and the parts, and is [`Error::ChecksumMismatch`]; see
+    /// "Multipart uploads" in the module docs). Stored parts joined at
+    /// finalize are checked on the way, as here.
     Reread,
 }
 
@@ -829,8 +911,9 @@ impl<S: Store> Uploads<S> {
     ///   length or target;
     /// - [`Error::Invalid`] if the target lies among the engine's own records
     ///   (`<prefix>/sessions/`, `parts/` or `strip/`);
-    /// - [`Error::Store`] if the target is not a valid key, the store fails, or an
-    ///   existing session record is not of this version.
+    /// - [`Error::Store`] if the target is not a valid key, the store fails
+    ///   (creating the session's multipart upload too), or an existing session
+    ///   record is not of this version.
     pub async fn create(&self, options: CreateOptions) -> Result<Opened> {
         self.create_inner(options, Vec::new()).await
     }
@@ -1035,8 +1118,8 @@ impl<S: Store> Uploads<S> {
     /// checks that copy against before it sends the rest.
     ///
     /// # Errors
-    /// [`Error::InvalidId`] if `id` is not a valid session id; [`Error::Store`]
-    /// if the store fails.
+    /// As [`Uploads::session`]; [`Error::Store`] if listing the parts (or
+    /// deleting a torn one) fails.
     pub async fn received(&self, id: &str) -> Result<Vec<Received>> {
         let session = self.session(id).await?;
         Ok(self
@@ -1259,6 +1342,10 @@ impl<S: Store> Uploads<S> {
     /// part identical to one already stored is accepted again (a retry); any
     /// other overlap is refused. Returns the new status.
     ///
+    /// In a session with a multipart upload, a part of the session's part
+    /// size at a multiple of it (or the last part) goes straight into the
+    /// upload (see "Multipart uploads" in the module docs).
+    ///
     /// # Errors
     /// - [`Error::InvalidId`] if `id` is not a valid session id;
     ///   [`Error::NotFound`] if no session has it;
@@ -1275,14 +1362,18 @@ impl<S: Store> Uploads<S> {
     /// - on the first bytes of an upload (offset 0, not a partial one):
     ///   [`Error::ContentTypeNotAllowed`] if the sniffed type is not allowed,
     ///   [`Error::ImageBytesTooLarge`] for an image longer than
-    ///   [`UploadOptions::max_image_bytes`], [`Error::ImageTooLarge`] if its
+    ///   [`UploadOptions::max_image_bytes`] (or the first part of an image that
+    ///   would go into the session's multipart upload, which only an upload
+    ///   longer than that has), [`Error::ImageTooLarge`] if its
     ///   headers declare more than [`UploadOptions::max_image_pixels`], and
     ///   [`Error::InvalidImage`] if they are malformed;
     /// - [`Error::Overlap`] if the part overlaps one already received with other
     ///   bounds or content (the same part again is accepted);
     /// - [`Error::TooManyParts`] if the session holds `max_parts` parts already;
-    /// - [`Error::Store`] if the store fails or the session record is not of
-    ///   this version.
+    /// - [`Error::Gone`] or [`Error::InvalidState`] if the session's multipart
+    ///   upload was gone and the session was aborted or finalized meanwhile;
+    /// - [`Error::Store`] if the store fails (sending the part into the
+    ///   multipart upload too) or the session record is not of this version.
     pub async fn put_part(
         &self,
         id: &str,
@@ -1546,6 +1637,10 @@ impl<S: Store> Uploads<S> {
     /// ([`Error::ChecksumMismatch`]), its parts are deleted: the session stays
     /// open, and sending the right bytes again completes it.
     ///
+    /// A session with a multipart upload is published by completing it, after
+    /// joining its stored parts into multipart parts (see "Multipart uploads"
+    /// in the module docs).
+    ///
     /// # Errors
     /// Finalizing a session finalized already returns its publication again.
     /// - [`Error::InvalidId`] if `id` is not a valid session id;
@@ -1556,15 +1651,19 @@ impl<S: Store> Uploads<S> {
     /// - [`Error::LengthUnknown`] if its length is still deferred;
     /// - [`Error::OutOfBounds`] if a part reaches past the length (it is deleted,
     ///   so its bytes can be sent again); [`Error::Incomplete`] if bytes are
-    ///   missing;
+    ///   missing, also when the session's multipart upload was found gone
+    ///   (the ranges that were in it are missing again);
     /// - [`Error::CorruptPart`] if a stored part no longer matches its size or its
-    ///   CRC-32C (it is deleted; send that range again);
+    ///   CRC-32C (it is deleted; send that range again), or two parts were sent
+    ///   into one multipart slot at once (both markers are deleted);
     /// - [`Error::ContentTypeNotAllowed`], [`Error::ImageBytesTooLarge`],
     ///   [`Error::ImageTooLarge`], [`Error::InvalidImage`] as for
     ///   [`Uploads::put_part`], checked on the whole file; [`Error::CannotStrip`]
     ///   if metadata stripping was asked for a BMP, TIFF, HEIF or AVIF image;
     /// - [`Error::ChecksumMismatch`] if the file does not match the session's
-    ///   expected checksum (its parts are deleted, see above);
+    ///   expected checksum (its parts are deleted, see above), or, with
+    ///   [`Verify::Reread`] on a multipart upload, the completed object is not
+    ///   the bytes its parts had (deleted with the parts);
     /// - [`Error::TargetExists`] if the target holds another object (without
     ///   `overwrite`);
     /// - [`Error::Random`] if the system's random source fails (stripping names
@@ -2514,8 +2613,8 @@ impl<S: Store> Uploads<S> {
     /// # Errors
     /// [`Error::InvalidId`] if `id` is not a valid session id; [`Error::NotFound`]
     /// if no session has it; [`Error::InvalidState`] if the session is
-    /// finalized; [`Error::Store`] if the store fails or the session record is not of this
-    /// version.
+    /// finalized; [`Error::Store`] if the store fails (aborting the multipart
+    /// upload too: call again) or the session record is not of this version.
     pub async fn abort(&self, id: &str) -> Result<()> {
         let s = self.session(id).await?;
         if let SessionState::Finalized(_) = s.state {
@@ -2544,12 +2643,13 @@ impl<S: Store> Uploads<S> {
         Ok(())
     }
 
-    /// Removes sessions past their expiry (open ones with their parts,
-    /// finalized and aborted tombstones), parts of no open session, and
-    /// undecodable session records.
+    /// Removes sessions past their expiry (open ones with their parts and
+    /// multipart upload, finalized and aborted tombstones), parts of no open
+    /// session, and undecodable session records.
     ///
     /// # Errors
-    /// [`Error::Store`] if the store fails to list or delete. A session record
+    /// [`Error::Store`] if the store fails to list, delete, or abort a
+    /// session's multipart upload (that session is kept for the next run). A session record
     /// that does not decode is deleted and counted, not an error.
     pub async fn expire(&self) -> Result<ExpireReport> {
         let now = self.now();
