@@ -13,7 +13,8 @@
 //!   marker of a part sent into the session's multipart upload (see
 //!   "Multipart uploads" below): the same name, then the upload's tag (8 hex
 //!   digits of the CRC-32C of its id: a marker of an upload the session no
-//!   longer has is stale and deleted) and the store's id of the part
+//!   longer has is left out, and deleted with the session's parts) and the
+//!   store's id of the part
 //!   (base64url). It covers its range like a part, so the offset, the missing
 //!   ranges and a resume still come from one listing;
 //! - the published object under the session's target key (default
@@ -617,6 +618,16 @@ pub(crate) struct Part {
     pub(crate) in_upload: Option<PartId>,
 }
 
+/// What a name under a session's parts says.
+enum Named {
+    /// A stored part.
+    Stored,
+    /// A marker of a part in the session's multipart upload.
+    Marker(PartId),
+    /// A marker of another multipart upload.
+    OtherUpload,
+}
+
 /// A short tag of a multipart upload's id, in its markers' names: a marker
 /// of another upload (one replaced since) is stale.
 fn upload_tag(upload: &MultipartId) -> u32 {
@@ -1134,29 +1145,35 @@ impl<S: Store> Uploads<S> {
     }
 
     /// The parts `session` holds, sorted by offset: stored parts and the
-    /// markers of parts in its multipart upload. Foreign keys, torn parts
-    /// and markers of an upload the session no longer has are deleted on
-    /// the way.
+    /// markers of parts in its multipart upload. Foreign keys and torn parts
+    /// are deleted on the way; markers of another upload than the session's
+    /// (one it no longer has, or, in a race, one it has just been given) are
+    /// left out, and go with the session's other parts.
     pub(crate) async fn parts(&self, session: &Session) -> Result<Vec<Part>> {
         let prefix = self.parts_prefix(&session.id);
         let mut out = Vec::new();
         for meta in self.store.list_all(&prefix).await? {
             let name = &meta.key.as_str()[prefix.len()..];
-            match Self::parse_part(session, name) {
-                Some((offset, len, crc, in_upload)) if offset.checked_add(len).is_some() => {
-                    out.push(Part {
-                        key: meta.key.clone(),
-                        offset,
-                        len,
-                        crc,
-                        stored: meta.size,
-                        in_upload,
-                    });
-                }
-                // Not ours (a foreign key under our prefix, a marker of a
-                // replaced upload): garbage.
-                _ => self.store.delete(&meta.key).await?,
-            }
+            let parsed = Self::parse_part(session, name)
+                .filter(|(offset, len, ..)| offset.checked_add(*len).is_some());
+            let Some((offset, len, crc, named)) = parsed else {
+                // Not ours (a foreign key under our prefix): garbage.
+                self.store.delete(&meta.key).await?;
+                continue;
+            };
+            let in_upload = match named {
+                Named::Stored => None,
+                Named::Marker(part) => Some(part),
+                Named::OtherUpload => continue,
+            };
+            out.push(Part {
+                key: meta.key.clone(),
+                offset,
+                len,
+                crc,
+                stored: meta.size,
+                in_upload,
+            });
         }
         // A torn part (size differs from its name; a marker is empty) is as
         // good as missing.
@@ -1173,9 +1190,9 @@ impl<S: Store> Uploads<S> {
         Ok(sound)
     }
 
-    /// Offset, length, CRC-32C and (for a marker of the session's current
-    /// multipart upload) the part, from a part's name.
-    fn parse_part(session: &Session, name: &str) -> Option<(u64, u64, u32, Option<PartId>)> {
+    /// Offset, length, CRC-32C and what a part's name says it is; `None`
+    /// for a name no engine writes.
+    fn parse_part(session: &Session, name: &str) -> Option<(u64, u64, u32, Named)> {
         let mut it = name.splitn(4, '-');
         let off = u64::from_str_radix(it.next()?, 16).ok()?;
         let len = u64::from_str_radix(it.next()?, 16).ok()?;
@@ -1184,18 +1201,24 @@ impl<S: Store> Uploads<S> {
             return None;
         }
         let Some(marker) = it.next() else {
-            return Some((off, len, crc, None));
+            return Some((off, len, crc, Named::Stored));
         };
         let rest = marker.strip_prefix('m')?;
-        let mp = session.multipart.as_ref()?;
         let tag = u32::from_str_radix(rest.get(..8)?, 16).ok()?;
-        if tag != upload_tag(&mp.upload) || !off.is_multiple_of(mp.part_size) {
+        let content = URL_SAFE_NO_PAD.decode(rest.get(8..)?).ok()?;
+        let content = String::from_utf8(content).ok()?;
+        let Some(mp) = session
+            .multipart
+            .as_ref()
+            .filter(|mp| tag == upload_tag(&mp.upload))
+        else {
+            return Some((off, len, crc, Named::OtherUpload));
+        };
+        if !off.is_multiple_of(mp.part_size) {
             return None;
         }
-        let content = URL_SAFE_NO_PAD.decode(rest.get(8..)?).ok()?;
         let number = u32::try_from(off / mp.part_size + 1).ok()?;
-        let part = PartId::new(number, String::from_utf8(content).ok()?);
-        Some((off, len, crc, Some(part)))
+        Some((off, len, crc, Named::Marker(PartId::new(number, content))))
     }
 
     fn status_of(session: Session, parts: &[Part]) -> Status {
