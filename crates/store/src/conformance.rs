@@ -16,6 +16,9 @@
 //! [`Capabilities`](crate::Capabilities) are skipped and listed in
 //! [`Report::skipped`], never passed silently; for those, the suite still
 //! checks that the backend refuses the operation instead of doing something else.
+//! Optional operations a backend does not offer at all (multipart uploads)
+//! are listed in [`Report::unsupported`] once the suite has checked that
+//! they fail with [`Error::Unsupported`].
 
 use crate::{
     ByteRange, ComposePart, Error, Key, ListOptions, ListPage, ObjectMeta, PutOptions, Store,
@@ -54,11 +57,16 @@ pub struct Report {
     pub passed: Vec<&'static str>,
     /// Checks skipped, with the missing capability.
     pub skipped: Vec<(&'static str, &'static str)>,
+    /// Checks of optional operations the store does not offer, with the
+    /// capability it does not declare: the suite checked that it refuses
+    /// them with [`Error::Unsupported`].
+    pub unsupported: Vec<(&'static str, &'static str)>,
 }
 
 enum Outcome {
     Passed,
     Skipped(&'static str),
+    Unsupported(&'static str),
 }
 
 type Check<'a, S> = fn(&Suite<'a, S>, &str) -> Result<Outcome, String>;
@@ -130,7 +138,7 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
     /// error, a wrong value, a lost update in the race). The keys of the checks run so far are
     /// cleaned up first.
     pub fn run(&self) -> Result<Report, Failure> {
-        let checks: [(&'static str, Check<'a, S>); 18] = [
+        let checks: [(&'static str, Check<'a, S>); 19] = [
             ("put_get_head", Self::put_get_head),
             ("missing_keys", Self::missing_keys),
             ("overwrite_and_versions", Self::overwrite_and_versions),
@@ -150,6 +158,7 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
                 Self::streamed_conditions,
             ),
             ("streamed_large_value", Self::streamed_large),
+            ("multipart", Self::multipart),
             ("create_race", Self::create_race),
             ("compare_and_swap_race", Self::cas_race),
         ];
@@ -160,6 +169,7 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
             match check(self, &base) {
                 Ok(Outcome::Passed) => report.passed.push(name),
                 Ok(Outcome::Skipped(why)) => report.skipped.push((name, why)),
+                Ok(Outcome::Unsupported(why)) => report.unsupported.push((name, why)),
                 Err(message) => {
                     failure = Some(Failure {
                         check: name,
@@ -988,6 +998,154 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
         }
         ensure!(at == n, "the large stream has {at} bytes, not {n}");
         ok("delete large", b.delete(&k))?;
+        Ok(Outcome::Passed)
+    }
+
+    /// Multipart uploads, where declared: parts sent out of order complete
+    /// into the exact bytes (over an existing object), an aborted upload
+    /// leaves nothing, a completion naming parts other than `1..=n` fails
+    /// with [`Error::InvalidMultipart`]. Undeclared, every call must fail
+    /// with [`Error::Unsupported`].
+    fn multipart(&self, base: &str) -> Result<Outcome, String> {
+        let b = self.store.blocking();
+        let k = Self::key(base, "object")?;
+        let Some(limits) = self.store.capabilities().multipart else {
+            let refused = |r: crate::Result<()>| matches!(r, Err(Error::Unsupported { .. }));
+            let id = crate::MultipartId::new("none");
+            ensure!(
+                refused(b.create_multipart(&k).map(drop))
+                    && refused(b.put_part(&k, &id, 1, "x").map(drop))
+                    && refused(b.complete_multipart(&k, &id, &[]).map(drop))
+                    && refused(b.abort_multipart(&k, &id)),
+                "a store without multipart uploads did not refuse them with Unsupported"
+            );
+            ensure!(
+                ok("get_opt", b.get_opt(&k))?.is_none(),
+                "a refused multipart call wrote"
+            );
+            return Ok(Outcome::Unsupported("multipart"));
+        };
+        let size = usize::try_from(limits.min_part_size.max(1)).map_err(|e| e.to_string())?;
+        let data: Bytes = (0..(2 * size + size / 2 + 1) as u64)
+            .map(pattern_byte)
+            .collect::<Vec<u8>>()
+            .into();
+        let slices = [
+            data.slice(..size),
+            data.slice(size..2 * size),
+            data.slice(2 * size..),
+        ];
+        // Over an existing object: completion replaces it, in one step.
+        ok("put", b.put(&k, "old"))?;
+        let id = ok("create_multipart", b.create_multipart(&k))?;
+        ensure!(
+            &ok("get", b.get(&k))?.data[..] == b"old",
+            "an upload in progress changed the object"
+        );
+        let mut parts = Vec::new();
+        for n in [3u32, 1, 2] {
+            let part = ok(
+                "put_part",
+                b.put_part(&k, &id, n, slices[n as usize - 1].clone()),
+            )?;
+            ensure!(
+                part.number() == n,
+                "put_part {n} answered part {}",
+                part.number()
+            );
+            parts.push(part);
+        }
+        // Part 1 again (a retry) replaces it.
+        parts[1] = ok("put_part again", b.put_part(&k, &id, 1, slices[0].clone()))?;
+        parts.sort_by_key(crate::PartId::number);
+        let done = ok("complete_multipart", b.complete_multipart(&k, &id, &parts))?;
+        let got = ok("get completed", b.get(&k))?;
+        ensure!(
+            got.data == data,
+            "the completed object differs from its parts"
+        );
+        // object_store's InMemory quotes the ETag of a completion only.
+        let bare = |v: &crate::Version| v.as_str().trim_matches('"').to_string();
+        ensure!(
+            bare(&got.meta.version) == bare(&done.version),
+            "the completed version {} is not the stored {}",
+            done.version,
+            got.meta.version
+        );
+        let listed = ok("list", b.list_all(&format!("{base}/")))?;
+        ensure!(
+            listed.len() == 1 && listed[0].key == k,
+            "after completion the listing holds {:?}",
+            listed.iter().map(|m| m.key.as_str()).collect::<Vec<_>>()
+        );
+        // Completed, the upload is gone.
+        ensure!(
+            matches!(
+                b.put_part(&k, &id, 1, slices[0].clone()),
+                Err(Error::NotFound { .. })
+            ),
+            "put_part into a completed upload did not fail with NotFound"
+        );
+        ok("abort completed", b.abort_multipart(&k, &id))?;
+        ensure!(
+            ok("get", b.get(&k))?.data == data,
+            "abort of a completed upload changed the object"
+        );
+
+        // Aborted: nothing stored, nothing listed, the id is dead.
+        let gone = Self::key(base, "aborted")?;
+        let id = ok("create_multipart", b.create_multipart(&gone))?;
+        ok("put_part", b.put_part(&gone, &id, 1, slices[0].clone()))?;
+        ok("abort_multipart", b.abort_multipart(&gone, &id))?;
+        ok("abort_multipart again", b.abort_multipart(&gone, &id))?;
+        ensure!(
+            ok("get_opt", b.get_opt(&gone))?.is_none(),
+            "an aborted upload created its object"
+        );
+        ensure!(
+            matches!(
+                b.put_part(&gone, &id, 2, slices[1].clone()),
+                Err(Error::NotFound { .. })
+            ),
+            "put_part into an aborted upload did not fail with NotFound"
+        );
+        let listed = ok("list", b.list_all(&format!("{base}/")))?;
+        ensure!(
+            listed.len() == 1,
+            "an aborted upload left {} objects",
+            listed.len() - 1
+        );
+
+        // A completion missing a part, or out of order: refused, typed.
+        let holey = Self::key(base, "holey")?;
+        let id = ok("create_multipart", b.create_multipart(&holey))?;
+        let p1 = ok("put_part", b.put_part(&holey, &id, 1, slices[0].clone()))?;
+        let p3 = ok("put_part", b.put_part(&holey, &id, 3, slices[2].clone()))?;
+        for (what, list) in [
+            ("missing part 2", vec![p1.clone(), p3.clone()]),
+            ("out of order", vec![p3, p1]),
+        ] {
+            ensure!(
+                matches!(
+                    b.complete_multipart(&holey, &id, &list),
+                    Err(Error::InvalidMultipart { .. })
+                ),
+                "a completion with a part {what} did not fail with InvalidMultipart"
+            );
+        }
+        ensure!(
+            matches!(
+                b.put_part(&holey, &id, 0, slices[0].clone()),
+                Err(Error::InvalidMultipart { .. })
+            ),
+            "part number 0 was not refused with InvalidMultipart"
+        );
+        ensure!(
+            ok("get_opt", b.get_opt(&holey))?.is_none(),
+            "a refused completion created its object"
+        );
+        ok("abort_multipart", b.abort_multipart(&holey, &id))?;
+        ok("delete", b.delete(&k))?;
         Ok(Outcome::Passed)
     }
 

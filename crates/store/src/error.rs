@@ -60,6 +60,17 @@ pub enum Error {
         /// The operation, e.g. `"compare-and-swap put"`.
         operation: &'static str,
     },
+    /// A multipart upload was given parts that do not make a whole: a
+    /// completion naming parts other than `1..=n` in order (a part missing,
+    /// repeated or out of place), or a part number outside the backend's
+    /// limits ([`crate::MultipartLimits`]).
+    #[error("invalid multipart upload of {key}: {reason}")]
+    InvalidMultipart {
+        /// The object being uploaded.
+        key: String,
+        /// What is wrong with the parts.
+        reason: String,
+    },
     /// Stored bytes are not what this crate wrote (a torn file, a foreign file,
     /// a record of another type).
     #[error("corrupt data at {key}: {reason}")]

@@ -409,6 +409,45 @@ impl<S: Store + ?Sized> Blocking<'_, S> {
     ) -> Result<PutResult> {
         block_on(self.0.compose(target, parts, options.into()))
     }
+    /// See [`Store::create_multipart`].
+    ///
+    /// # Errors
+    /// As [`Store::create_multipart`].
+    pub fn create_multipart(&self, key: &Key) -> Result<crate::MultipartId> {
+        block_on(self.0.create_multipart(key))
+    }
+    /// See [`Store::put_part`].
+    ///
+    /// # Errors
+    /// As [`Store::put_part`].
+    pub fn put_part(
+        &self,
+        key: &Key,
+        upload: &crate::MultipartId,
+        number: u32,
+        data: impl Into<Bytes>,
+    ) -> Result<crate::PartId> {
+        block_on(self.0.put_part(key, upload, number, data.into()))
+    }
+    /// See [`Store::complete_multipart`].
+    ///
+    /// # Errors
+    /// As [`Store::complete_multipart`].
+    pub fn complete_multipart(
+        &self,
+        key: &Key,
+        upload: &crate::MultipartId,
+        parts: &[crate::PartId],
+    ) -> Result<PutResult> {
+        block_on(self.0.complete_multipart(key, upload, parts))
+    }
+    /// See [`Store::abort_multipart`].
+    ///
+    /// # Errors
+    /// As [`Store::abort_multipart`].
+    pub fn abort_multipart(&self, key: &Key, upload: &crate::MultipartId) -> Result<()> {
+        block_on(self.0.abort_multipart(key, upload))
+    }
     /// Lists one page.
     ///
     /// # Errors

@@ -12,6 +12,7 @@ mod error;
 mod ext;
 mod key;
 mod memory;
+mod multipart;
 #[cfg(feature = "object-store")]
 mod object;
 mod offload;
@@ -38,6 +39,7 @@ pub use error::{Error, Result};
 pub use ext::{Blocking, BlockingBody, DEFAULT_UPDATE_ATTEMPTS, StoreExt};
 pub use key::{Key, MAX_KEY_LEN};
 pub use memory::MemoryStore;
+pub use multipart::{MultipartId, MultipartLimits, PartId};
 #[cfg(feature = "object-store")]
 pub use object::ObjectStoreAdapter;
 pub use offload::{BlockingPool, Offload};

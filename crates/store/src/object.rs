@@ -4,14 +4,17 @@
 use crate::stream::next;
 use crate::{
     ByteRange, ByteStream, Capabilities, Error, GetOptions, GetResult, GetStream, Key, ListOptions,
-    ListPage, ObjectMeta, PutMode, PutOptions, PutResult, Result, Store, Version,
+    ListPage, MultipartId, MultipartLimits, ObjectMeta, PartId, PutMode, PutOptions, PutResult,
+    Result, Store, Version,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::runtime::{Handle, Runtime};
 
 const BACKEND: &str = "object_store";
@@ -30,6 +33,25 @@ const BACKEND: &str = "object_store";
 /// `InMemory` do; `object_store`'s `LocalFileSystem` does not (use
 /// [`crate::DirStore`] for local disks).
 ///
+/// Built with a [`MultipartStore`] as well ([`ObjectStoreAdapter::with_multipart`]:
+/// `AmazonS3`, `GoogleCloudStorage`, `MicrosoftAzure` and `InMemory` are
+/// both), it offers multipart uploads ([`Store::create_multipart`]), with
+/// S3's part limits unless told otherwise.
+///
+/// # Large conditional streamed puts
+/// `object_store`'s multipart upload takes no condition, so
+/// [`Store::put_stream`] sends a create-only or compare-and-swap body of up
+/// to 64 MiB as one conditional PUT. A larger create-only body goes as a
+/// multipart upload to a staging key (`.blocksmith-staging/<unique>`), is
+/// copied server-side to its key with `copy_if_not_exists` (the condition),
+/// and the staging object is deleted: on S3 configure
+/// `S3CopyIfNotExists::Multipart` on the builder (one `UploadPartCopy`, so
+/// up to 5 GiB). Without a conditional copy such a put is
+/// [`Error::Unsupported`], found out once per adapter; so is a larger
+/// compare-and-swap body. A crash between the copy and the delete leaves
+/// the staging object behind (expire `.blocksmith-staging/` with a
+/// lifecycle rule).
+///
 /// ```
 /// use blocksmith_store::{Key, ObjectStoreAdapter, StoreExt};
 /// use std::sync::Arc;
@@ -42,9 +64,22 @@ const BACKEND: &str = "object_store";
 #[derive(Debug)]
 pub struct ObjectStoreAdapter {
     inner: Arc<dyn ObjectStore>,
+    multipart: Option<Multipart>,
     handle: Handle,
     _runtime: Option<OwnedRuntime>,
     capabilities: Capabilities,
+    /// Set once a conditional copy came back unsupported.
+    no_conditional_copy: AtomicBool,
+}
+
+/// The wrapped store's multipart API.
+#[derive(Clone)]
+struct Multipart(Arc<dyn MultipartStore>);
+
+impl std::fmt::Debug for Multipart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MultipartStore")
+    }
 }
 
 /// A runtime the adapter owns; shut down without blocking, so dropping the
@@ -74,9 +109,11 @@ impl ObjectStoreAdapter {
             .map_err(|e| Error::io("start tokio runtime", e))?;
         Ok(ObjectStoreAdapter {
             inner,
+            multipart: None,
             handle: rt.handle().clone(),
             _runtime: Some(OwnedRuntime(Some(rt))),
             capabilities: Capabilities::FULL,
+            no_conditional_copy: AtomicBool::new(false),
         })
     }
 
@@ -89,17 +126,64 @@ impl ObjectStoreAdapter {
     pub fn with_handle(inner: Arc<dyn ObjectStore>, handle: Handle) -> Self {
         ObjectStoreAdapter {
             inner,
+            multipart: None,
             handle,
             _runtime: None,
             capabilities: Capabilities::FULL,
+            no_conditional_copy: AtomicBool::new(false),
         }
     }
 
-    /// Declares what the backend enforces (default: everything).
+    /// Declares what the backend enforces (default: every condition, no
+    /// multipart uploads until [`ObjectStoreAdapter::with_multipart`]).
     #[must_use]
     pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
         self.capabilities = capabilities;
         self
+    }
+
+    /// Offers multipart uploads ([`Store::create_multipart`] and the calls
+    /// after it) through `multipart`, which must be the same store as the
+    /// one wrapped (`AmazonS3`, `GoogleCloudStorage`, `MicrosoftAzure` and
+    /// `InMemory` implement both traits), and declares them in
+    /// [`Capabilities::multipart`] with [`MultipartLimits::S3`] unless
+    /// limits were declared already (call [`ObjectStoreAdapter::with_capabilities`]
+    /// afterwards to change them: Azure takes blocks of any size, up to
+    /// 50 000 of them).
+    ///
+    /// ```
+    /// use blocksmith_store::{Key, MultipartLimits, ObjectStoreAdapter, Store, StoreExt};
+    /// use std::sync::Arc;
+    /// let memory = Arc::new(object_store::memory::InMemory::new());
+    /// let store = ObjectStoreAdapter::new(memory.clone()).unwrap().with_multipart(memory);
+    /// assert_eq!(store.capabilities().multipart, Some(MultipartLimits::S3));
+    /// let key = Key::new("videos/big.mp4").unwrap();
+    /// let s = store.blocking();
+    /// let upload = s.create_multipart(&key).unwrap();
+    /// // Parts in any order, from any process that has `upload`.
+    /// let second = s.put_part(&key, &upload, 2, "world").unwrap();
+    /// let first = s.put_part(&key, &upload, 1, vec![b'-'; 5 << 20]).unwrap();
+    /// s.complete_multipart(&key, &upload, &[first, second]).unwrap();
+    /// assert_eq!(s.head(&key).unwrap().size, (5 << 20) + 5);
+    /// ```
+    #[must_use]
+    pub fn with_multipart(mut self, multipart: Arc<dyn MultipartStore>) -> Self {
+        self.multipart = Some(Multipart(multipart));
+        if self.capabilities.multipart.is_none() {
+            self.capabilities.multipart = Some(MultipartLimits::S3);
+        }
+        self
+    }
+
+    /// The multipart API and its limits, if declared.
+    fn multipart(&self) -> Result<(Arc<dyn MultipartStore>, MultipartLimits)> {
+        match (&self.multipart, self.capabilities.multipart) {
+            (Some(m), Some(limits)) => Ok((m.0.clone(), limits)),
+            _ => Err(Error::Unsupported {
+                backend: BACKEND,
+                operation: "multipart uploads (build the adapter with_multipart)",
+            }),
+        }
     }
 
     /// `mode` as `object_store` takes it, if the backend declares it.
@@ -148,6 +232,145 @@ impl ObjectStoreAdapter {
             .map_err(|e| map_err(key, e))
     }
 
+    /// Streams `first`, then `body`, into `key` as one unconditional
+    /// multipart upload of [`PART_SIZE`] parts, [`PARTS_IN_FLIGHT`] at a
+    /// time; aborted on any error.
+    async fn stream_multipart(
+        &self,
+        key: &Key,
+        first: Bytes,
+        mut body: ByteStream<'_>,
+    ) -> Result<PutResult> {
+        let p = path(key)?;
+        let k = key.clone();
+        let mut upload =
+            self.run(move |inner| async move {
+                inner.put_multipart(&p).await.map_err(|e| map_err(&k, e))
+            })
+            .await?;
+        let mut in_flight = std::collections::VecDeque::new();
+        let mut part = Vec::new();
+        let mut parts_sent = 0usize;
+        let sent: Result<()> = async {
+            let mut rest = first;
+            loop {
+                while !rest.is_empty() {
+                    let full = if part.is_empty() && rest.len() >= PART_SIZE {
+                        // A whole part already in one buffer: no copy.
+                        rest.split_to(PART_SIZE)
+                    } else {
+                        if part.capacity() == 0 {
+                            part.reserve_exact(PART_SIZE);
+                        }
+                        let take = rest.len().min(PART_SIZE - part.len());
+                        part.extend_from_slice(&rest.split_to(take));
+                        if part.len() < PART_SIZE {
+                            continue;
+                        }
+                        Bytes::from(std::mem::take(&mut part))
+                    };
+                    if in_flight.len() >= PARTS_IN_FLIGHT {
+                        self.wait_part(key, in_flight.pop_front()).await?;
+                    }
+                    in_flight.push_back(self.handle.spawn(upload.put_part(full.into())));
+                    parts_sent += 1;
+                }
+                match next(&mut body).await.transpose()? {
+                    Some(chunk) => rest = chunk,
+                    None => break,
+                }
+            }
+            // The last part may be short; an empty object is one empty part.
+            if !part.is_empty() || parts_sent == 0 {
+                let last = std::mem::take(&mut part);
+                in_flight.push_back(self.handle.spawn(upload.put_part(last.into())));
+            }
+            while let Some(h) = in_flight.pop_front() {
+                self.wait_part(key, Some(h)).await?;
+            }
+            Ok(())
+        }
+        .await;
+        let k = key.clone();
+        match sent {
+            Ok(()) => {
+                let r = self
+                    .on_runtime(async move { upload.complete().await.map_err(|e| map_err(&k, e)) })
+                    .await?;
+                Ok(PutResult {
+                    version: version(r.e_tag, r.version),
+                })
+            }
+            Err(e) => {
+                for h in in_flight {
+                    h.abort();
+                }
+                // Best effort: the error that stopped the upload is the news.
+                let _ = self.handle.spawn(async move { upload.abort().await }).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// A create-only streamed put over [`CONDITIONAL_STREAM_MAX`]: `first`
+    /// and the rest of `body` go to a staging key as a multipart upload,
+    /// then a conditional server-side copy publishes them at `key`, and the
+    /// staging object is deleted.
+    async fn create_by_copy(
+        &self,
+        key: &Key,
+        first: Bytes,
+        body: ByteStream<'_>,
+    ) -> Result<PutResult> {
+        let unsupported = || Error::Unsupported {
+            backend: BACKEND,
+            operation: "a create-only streamed put over 64 MiB without a conditional copy \
+                        (on S3, configure S3CopyIfNotExists::Multipart)",
+        };
+        if self.no_conditional_copy.load(Ordering::Relaxed) {
+            return Err(unsupported());
+        }
+        // Taken already: say so before sending the body.
+        match self.head(key).await {
+            Ok(_) => {
+                return Err(Error::AlreadyExists {
+                    key: key.to_string(),
+                });
+            }
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let staging = staging_key()?;
+        self.stream_multipart(&staging, first, body).await?;
+        let (from, to) = (path(&staging)?, path(key)?);
+        let k = key.clone();
+        let copied = self
+            .run(move |inner| async move {
+                inner
+                    .copy_if_not_exists(&from, &to)
+                    .await
+                    .map_err(|e| map_err(&k, e))
+            })
+            .await;
+        // The staging object goes whatever happened; once the copy is done,
+        // a failed delete leaves garbage, not a failed put.
+        let deleted = self.delete(&staging).await;
+        match copied {
+            Ok(()) => {}
+            Err(Error::Unsupported { .. }) => {
+                self.no_conditional_copy.store(true, Ordering::Relaxed);
+                return Err(unsupported());
+            }
+            Err(e) => return Err(e),
+        }
+        drop(deleted);
+        // The copy answers no version: read it (the object was created just
+        // now; only an overwriting writer could have replaced it since).
+        Ok(PutResult {
+            version: self.head(key).await?.version,
+        })
+    }
+
     /// The wrapped store.
     pub fn inner(&self) -> &Arc<dyn ObjectStore> {
         &self.inner
@@ -159,8 +382,16 @@ impl ObjectStoreAdapter {
         F: FnOnce(Arc<dyn ObjectStore>) -> Fut,
         Fut: Future<Output = Result<T>> + Send + 'static,
     {
+        self.on_runtime(f(self.inner.clone())).await
+    }
+
+    /// Runs `fut` on the adapter's runtime and awaits it from any executor.
+    async fn on_runtime<T: Send + 'static>(
+        &self,
+        fut: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
         self.handle
-            .spawn(f(self.inner.clone()))
+            .spawn(fut)
             .await
             .map_err(|e| Error::backend(BACKEND, e))?
     }
@@ -199,6 +430,22 @@ fn map_err(key: &Key, e: object_store::Error) -> Error {
     }
 }
 
+/// [`map_err`] for the multipart calls, where a missing upload is
+/// [`Error::NotFound`]: S3 answers `404 NoSuchUpload`, which `object_store`
+/// maps to `NotFound`; its `InMemory` store answers a generic
+/// "MultipartUpload not found", recognised here by its message.
+fn map_multipart_err(key: &Key, e: object_store::Error) -> Error {
+    match e {
+        object_store::Error::Generic {
+            store: "InMemory",
+            ref source,
+        } if source.to_string().starts_with("MultipartUpload not found") => Error::NotFound {
+            key: key.to_string(),
+        },
+        e => map_err(key, e),
+    }
+}
+
 /// `range` as `object_store` takes it; what no object could serve fails
 /// before a round trip.
 fn to_get_range(key: &Key, range: Option<&ByteRange>) -> Result<Option<object_store::GetRange>> {
@@ -231,6 +478,20 @@ const PARTS_IN_FLIGHT: usize = 2;
 /// takes no condition, so a create-only or compare-and-swap streamed put is
 /// gathered and sent as one conditional PUT.
 pub(crate) const CONDITIONAL_STREAM_MAX: u64 = 64 << 20;
+
+/// A key no one else writes, for the staging object of a create-only
+/// streamed put: time, process and a counter.
+fn staging_key() -> Result<Key> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Key::new(format!(
+        ".blocksmith-staging/{nanos:x}-{:x}-{n:x}",
+        std::process::id()
+    ))
+}
 
 fn convert_meta(m: object_store::ObjectMeta) -> Result<ObjectMeta> {
     Ok(ObjectMeta {
@@ -404,92 +665,127 @@ impl Store for ObjectStoreAdapter {
     /// Unconditional: a multipart upload of 8 MiB parts, two in flight, so
     /// memory stays at a few parts whatever the size; an error (of the body
     /// or of a part) aborts the upload. Create-only and compare-and-swap:
-    /// `object_store`'s multipart upload takes no condition, so the body is
-    /// gathered (up to 64 MiB; more is [`Error::Unsupported`]) and sent as
-    /// one conditional PUT.
+    /// `object_store`'s multipart upload takes no condition, so a body of up
+    /// to 64 MiB is gathered and sent as one conditional PUT; a larger
+    /// create-only body goes through a staging key and a conditional copy
+    /// (see [`ObjectStoreAdapter`]), a larger compare-and-swap body is
+    /// [`Error::Unsupported`].
     async fn put_stream(
         &self,
         key: &Key,
         mut body: ByteStream<'_>,
         options: PutOptions,
     ) -> Result<PutResult> {
-        if options.mode != PutMode::Overwrite {
-            self.put_mode(options.mode.clone())?;
-            let mut buf = Vec::new();
-            while let Some(chunk) = next(&mut body).await {
-                let chunk = chunk?;
-                if (buf.len() + chunk.len()) as u64 > CONDITIONAL_STREAM_MAX {
+        if options.mode == PutMode::Overwrite {
+            return self.stream_multipart(key, Bytes::new(), body).await;
+        }
+        self.put_mode(options.mode.clone())?;
+        let mut buf = Vec::new();
+        while let Some(chunk) = next(&mut body).await {
+            let chunk = chunk?;
+            if (buf.len() + chunk.len()) as u64 > CONDITIONAL_STREAM_MAX {
+                if options.mode != PutMode::Create {
                     return Err(Error::Unsupported {
                         backend: BACKEND,
-                        operation: "a create-only or compare-and-swap streamed put over 64 MiB \
+                        operation: "a compare-and-swap streamed put over 64 MiB \
                                     (object_store's multipart upload takes no condition)",
                     });
                 }
                 buf.extend_from_slice(&chunk);
+                return self.create_by_copy(key, Bytes::from(buf), body).await;
             }
-            return self.put(key, Bytes::from(buf), options).await;
+            buf.extend_from_slice(&chunk);
         }
+        self.put(key, Bytes::from(buf), options).await
+    }
+
+    async fn create_multipart(&self, key: &Key) -> Result<MultipartId> {
+        let (mp, _) = self.multipart()?;
         let p = path(key)?;
         let k = key.clone();
-        let mut upload =
-            self.run(move |inner| async move {
-                inner.put_multipart(&p).await.map_err(|e| map_err(&k, e))
+        self.on_runtime(async move {
+            mp.create_multipart(&p)
+                .await
+                .map(MultipartId::new)
+                .map_err(|e| map_multipart_err(&k, e))
+        })
+        .await
+    }
+
+    async fn put_part(
+        &self,
+        key: &Key,
+        upload: &MultipartId,
+        number: u32,
+        data: Bytes,
+    ) -> Result<PartId> {
+        let (mp, limits) = self.multipart()?;
+        crate::multipart::check_number(key, number, &limits)?;
+        if data.len() as u64 > limits.max_part_size {
+            return Err(Error::InvalidMultipart {
+                key: key.to_string(),
+                reason: format!(
+                    "part {number} has {} bytes, over the {} a part may have",
+                    data.len(),
+                    limits.max_part_size
+                ),
+            });
+        }
+        let p = path(key)?;
+        let (k, id) = (key.clone(), upload.as_str().to_string());
+        let index = (number - 1) as usize;
+        self.on_runtime(async move {
+            mp.put_part(&p, &id, index, data.into())
+                .await
+                .map(|part| PartId::new(number, part.content_id))
+                .map_err(|e| map_multipart_err(&k, e))
+        })
+        .await
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &Key,
+        upload: &MultipartId,
+        parts: &[PartId],
+    ) -> Result<PutResult> {
+        let (mp, _) = self.multipart()?;
+        crate::multipart::check_parts(key, parts)?;
+        let ids = parts
+            .iter()
+            .map(|p| object_store::multipart::PartId {
+                content_id: p.content_id().to_string(),
+            })
+            .collect();
+        let p = path(key)?;
+        let (k, id) = (key.clone(), upload.as_str().to_string());
+        let r = self
+            .on_runtime(async move {
+                mp.complete_multipart(&p, &id, ids)
+                    .await
+                    .map_err(|e| map_multipart_err(&k, e))
             })
             .await?;
-        let mut in_flight = std::collections::VecDeque::new();
-        let mut part = Vec::with_capacity(PART_SIZE);
-        let sent: Result<()> = async {
-            loop {
-                let chunk = next(&mut body).await.transpose()?;
-                let done = chunk.is_none();
-                let mut rest = chunk.unwrap_or_default();
-                while !rest.is_empty() {
-                    let take = rest.len().min(PART_SIZE - part.len());
-                    part.extend_from_slice(&rest.split_to(take));
-                    if part.len() == PART_SIZE {
-                        let full = std::mem::replace(&mut part, Vec::with_capacity(PART_SIZE));
-                        if in_flight.len() >= PARTS_IN_FLIGHT {
-                            self.wait_part(key, in_flight.pop_front()).await?;
-                        }
-                        in_flight.push_back(self.handle.spawn(upload.put_part(full.into())));
-                    }
-                }
-                if done {
-                    break;
-                }
+        Ok(PutResult {
+            version: version(r.e_tag, r.version),
+        })
+    }
+
+    async fn abort_multipart(&self, key: &Key, upload: &MultipartId) -> Result<()> {
+        let (mp, _) = self.multipart()?;
+        let p = path(key)?;
+        let (k, id) = (key.clone(), upload.as_str().to_string());
+        self.on_runtime(async move {
+            match mp.abort_multipart(&p, &id).await {
+                Ok(()) => Ok(()),
+                Err(e) => match map_multipart_err(&k, e) {
+                    // Gone already (aborted or completed): nothing to drop.
+                    Error::NotFound { .. } => Ok(()),
+                    e => Err(e),
+                },
             }
-            // The last part may be short; an empty object is one empty part.
-            if !part.is_empty() || in_flight.is_empty() {
-                let last = std::mem::take(&mut part);
-                in_flight.push_back(self.handle.spawn(upload.put_part(last.into())));
-            }
-            while let Some(h) = in_flight.pop_front() {
-                self.wait_part(key, Some(h)).await?;
-            }
-            Ok(())
-        }
-        .await;
-        let k = key.clone();
-        match sent {
-            Ok(()) => {
-                let r = self
-                    .handle
-                    .spawn(async move { upload.complete().await.map_err(|e| map_err(&k, e)) })
-                    .await
-                    .map_err(|e| Error::backend(BACKEND, e))??;
-                Ok(PutResult {
-                    version: version(r.e_tag, r.version),
-                })
-            }
-            Err(e) => {
-                for h in in_flight {
-                    h.abort();
-                }
-                // Best effort: the error that stopped the upload is the news.
-                let _ = self.handle.spawn(async move { upload.abort().await }).await;
-                Err(e)
-            }
-        }
+        })
+        .await
     }
 
     async fn delete(&self, key: &Key) -> Result<()> {

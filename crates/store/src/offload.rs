@@ -12,7 +12,7 @@
 use crate::stream::next;
 use crate::{
     ByteStream, Capabilities, ComposePart, Error, GetOptions, GetResult, Key, ListOptions,
-    ListPage, ObjectMeta, PutOptions, PutResult, Result, Store, block_on,
+    ListPage, MultipartId, ObjectMeta, PartId, PutOptions, PutResult, Result, Store, block_on,
 };
 use bytes::Bytes;
 use std::fmt;
@@ -350,6 +350,41 @@ impl<S: Store + 'static> Store for Offload<S> {
         let target = target.clone();
         let parts = parts.to_vec();
         self.run(move |s| async move { s.compose(&target, &parts, options).await })
+            .await
+    }
+
+    async fn create_multipart(&self, key: &Key) -> Result<MultipartId> {
+        let key = key.clone();
+        self.run(move |s| async move { s.create_multipart(&key).await })
+            .await
+    }
+
+    async fn put_part(
+        &self,
+        key: &Key,
+        upload: &MultipartId,
+        number: u32,
+        data: Bytes,
+    ) -> Result<PartId> {
+        let (key, upload) = (key.clone(), upload.clone());
+        self.run(move |s| async move { s.put_part(&key, &upload, number, data).await })
+            .await
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &Key,
+        upload: &MultipartId,
+        parts: &[PartId],
+    ) -> Result<PutResult> {
+        let (key, upload, parts) = (key.clone(), upload.clone(), parts.to_vec());
+        self.run(move |s| async move { s.complete_multipart(&key, &upload, &parts).await })
+            .await
+    }
+
+    async fn abort_multipart(&self, key: &Key, upload: &MultipartId) -> Result<()> {
+        let (key, upload) = (key.clone(), upload.clone());
+        self.run(move |s| async move { s.abort_multipart(&key, &upload).await })
             .await
     }
 

@@ -1,8 +1,8 @@
 //! Fault injection for crash tests (feature `testing`).
 //!
 //! [`FaultyStore`] wraps any [`Store`] and counts the operations made
-//! through it (`get`, `head`, `put`, `delete`, `list`, `compose`; not
-//! `capabilities`). At the operation its [`FaultPlan`] names it injects a
+//! through it (`get`, `head`, `put`, `delete`, `list`, `compose`, and each
+//! multipart call; not `capabilities`). At the operation its [`FaultPlan`] names it injects a
 //! [`Fault`], and from then on the process is taken as dead: every later
 //! call fails without reaching the inner store. The inner store then holds
 //! exactly what a real crash at that point would have left, and a test
@@ -46,7 +46,7 @@
 //! assert_eq!(report.runs, 18);
 //! ```
 
-use crate::{ByteStream, GetStream};
+use crate::{ByteStream, GetStream, MultipartId, PartId};
 use crate::{
     Capabilities, ComposePart, Error, GetOptions, GetResult, Key, ListOptions, ListPage,
     ObjectMeta, PutOptions, PutResult, Result, Store,
@@ -66,15 +66,18 @@ pub enum Fault {
     /// The operation fails without reaching the inner store: the process
     /// died before sending it.
     FailBefore,
-    /// A write (`put`, `delete`, `compose`) is applied to the inner store,
-    /// then the caller gets an error: the acknowledgement was lost. A read
-    /// or a listing fails as with [`Fault::FailBefore`].
+    /// A write (`put`, `delete`, `compose`, and every multipart call) is
+    /// applied to the inner store, then the caller gets an error: the
+    /// acknowledgement was lost. A read or a listing fails as with
+    /// [`Fault::FailBefore`].
     FailAfter,
     /// A `put` stores the first half of its bytes (`value.len() / 2`, under
     /// the put's own mode), then fails: what a store without atomic puts,
-    /// or a client cut off while streaming a value, leaves behind. Only puts
-    /// to keys under [`FaultPlan::with_tear_prefix`] (every key by default)
-    /// are torn; any other operation fails as with [`Fault::FailBefore`].
+    /// or a client cut off while streaming a value, leaves behind; a
+    /// multipart `put_part` likewise stores the first half as that part.
+    /// Only writes to keys under [`FaultPlan::with_tear_prefix`] (every key
+    /// by default) are torn; any other operation fails as with
+    /// [`Fault::FailBefore`].
     /// The [`Store`] contract promises atomic puts, so this is a stronger
     /// fault than any conforming backend shows.
     Tear,
@@ -158,6 +161,14 @@ pub enum OpKind {
     List,
     /// [`Store::compose`].
     Compose,
+    /// [`Store::create_multipart`].
+    CreateMultipart,
+    /// [`Store::put_part`].
+    PutPart,
+    /// [`Store::complete_multipart`].
+    CompleteMultipart,
+    /// [`Store::abort_multipart`].
+    AbortMultipart,
 }
 
 /// The operation a fault hit: its kind and the key it named (for a
@@ -180,6 +191,10 @@ impl fmt::Display for FaultedOp {
             OpKind::Delete => "delete",
             OpKind::List => "list",
             OpKind::Compose => "compose",
+            OpKind::CreateMultipart => "create_multipart",
+            OpKind::PutPart => "put_part",
+            OpKind::CompleteMultipart => "complete_multipart",
+            OpKind::AbortMultipart => "abort_multipart",
         };
         write!(f, "{kind} {:?}", self.key)
     }
@@ -442,6 +457,64 @@ impl<S: Store> Store for FaultyStore<S> {
         }
     }
 
+    /// Counted as one operation.
+    async fn create_multipart(&self, key: &Key) -> Result<MultipartId> {
+        self.multipart_write(OpKind::CreateMultipart, key, || {
+            self.inner.create_multipart(key)
+        })
+        .await
+    }
+
+    /// Counted as one operation; torn, it stores the first half of `data`
+    /// as the part.
+    async fn put_part(
+        &self,
+        key: &Key,
+        upload: &MultipartId,
+        number: u32,
+        data: Bytes,
+    ) -> Result<PartId> {
+        match self.tick(OpKind::PutPart, key.as_str())? {
+            None => self.inner.put_part(key, upload, number, data).await,
+            Some(fault) => {
+                match fault {
+                    Fault::FailBefore => {}
+                    Fault::FailAfter => {
+                        let _ = self.inner.put_part(key, upload, number, data).await;
+                    }
+                    Fault::Tear => {
+                        if key.as_str().starts_with(self.plan.tear_prefix.as_str()) {
+                            let half = data.slice(..data.len() / 2);
+                            let _ = self.inner.put_part(key, upload, number, half).await;
+                        }
+                    }
+                }
+                Err(self.crash_error(true))
+            }
+        }
+    }
+
+    /// Counted as one operation.
+    async fn complete_multipart(
+        &self,
+        key: &Key,
+        upload: &MultipartId,
+        parts: &[PartId],
+    ) -> Result<PutResult> {
+        self.multipart_write(OpKind::CompleteMultipart, key, || {
+            self.inner.complete_multipart(key, upload, parts)
+        })
+        .await
+    }
+
+    /// Counted as one operation.
+    async fn abort_multipart(&self, key: &Key, upload: &MultipartId) -> Result<()> {
+        self.multipart_write(OpKind::AbortMultipart, key, || {
+            self.inner.abort_multipart(key, upload)
+        })
+        .await
+    }
+
     /// The inner store's own compose (zero-copy where it has one), counted
     /// as one operation.
     async fn compose(
@@ -455,6 +528,26 @@ impl<S: Store> Store for FaultyStore<S> {
             Some(fault) => {
                 if fault == Fault::FailAfter {
                     let _ = self.inner.compose(target, parts, options).await;
+                }
+                Err(self.crash_error(true))
+            }
+        }
+    }
+}
+
+impl<S: Store> FaultyStore<S> {
+    /// A multipart write: counted, then applied (`FailAfter`) or not
+    /// (`FailBefore`, `Tear`) at the fault.
+    async fn multipart_write<T, F, Fut>(&self, kind: OpKind, key: &Key, f: F) -> Result<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        match self.tick(kind, key.as_str())? {
+            None => f().await,
+            Some(fault) => {
+                if fault == Fault::FailAfter {
+                    let _ = f().await;
                 }
                 Err(self.crash_error(true))
             }

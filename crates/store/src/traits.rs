@@ -5,6 +5,7 @@ use crate::{ByteStream, GetStream, PutOptions, PutResult, Result};
 use crate::{
     Capabilities, ComposePart, GetOptions, GetResult, Key, ListOptions, ListPage, ObjectMeta,
 };
+use crate::{MultipartId, PartId};
 use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
@@ -16,7 +17,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A store of versioned blobs: the one way Blocksmith crates persist state.
 ///
 /// Implement this trait for your own backend; the six required methods are all
-/// there is to write ([`Store::compose`] has a portable default). Conveniences (compare-and-swap retry, typed records, listing every
+/// there is to write ([`Store::compose`] and the streamed calls have portable
+/// defaults; multipart uploads, [`Store::create_multipart`] and the calls
+/// after it, are optional and refused by default). Conveniences (compare-and-swap retry, typed records, listing every
 /// page) come from [`crate::StoreExt`], blocking calls from
 /// [`crate::StoreExt::blocking`], and `Arc<dyn DynStore>` works wherever a
 /// `Store` is expected. Run [`crate::conformance`] against your implementation.
@@ -210,6 +213,90 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<PutResult>> + Send {
         crate::put_stream_collected(self, key, body, options)
     }
+
+    /// Starts a multipart upload of the object at `key`: parts are sent
+    /// with [`Store::put_part`] in any order, by any process that has the
+    /// returned id, and [`Store::complete_multipart`] joins them into the
+    /// object in one step (S3's `CreateMultipartUpload`,
+    /// `UploadPart` and `CompleteMultipartUpload`). Nothing is visible at
+    /// `key` until then. An upload neither completed nor aborted keeps its
+    /// parts stored (and billed) until [`Store::abort_multipart`] or the
+    /// service's own expiry (on S3, a lifecycle rule).
+    ///
+    /// Backends declare it in [`Capabilities::multipart`], with the part
+    /// sizes they take; the provided implementations fail with
+    /// [`crate::Error::Unsupported`]. The `object_store` adapter has it when
+    /// built with a `MultipartStore` (S3, GCS, Azure, `InMemory`).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] if the backend has no multipart
+    /// uploads; a backend failure (see [`Store`]).
+    fn create_multipart(&self, key: &Key) -> impl Future<Output = Result<MultipartId>> + Send {
+        let _ = key;
+        std::future::ready(Err(crate::multipart::unsupported()))
+    }
+
+    /// Stores part `number` (from 1) of the multipart upload `upload` of
+    /// `key`, replacing a part of that number sent before. Every part but
+    /// the last must be at least [`crate::MultipartLimits::min_part_size`]
+    /// bytes (checked when the upload is completed).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidMultipart`] if `number` is 0 or over the
+    /// backend's most parts; [`crate::Error::NotFound`] if the upload does not
+    /// exist (completed, aborted, or never created here);
+    /// [`crate::Error::Unsupported`] as for [`Store::create_multipart`]; a
+    /// backend failure (see [`Store`]).
+    fn put_part(
+        &self,
+        key: &Key,
+        upload: &MultipartId,
+        number: u32,
+        data: Bytes,
+    ) -> impl Future<Output = Result<PartId>> + Send {
+        let _ = (key, upload, number, data);
+        std::future::ready(Err(crate::multipart::unsupported()))
+    }
+
+    /// Completes the multipart upload `upload`: writes at `key`, atomically,
+    /// the concatenation of `parts`, which must be the parts numbered
+    /// `1..=n` in order (as [`Store::put_part`] returned them). Like an
+    /// overwriting put, it replaces what `key` holds (S3's completion takes
+    /// no condition through `object_store`). The upload is gone afterwards.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidMultipart`] if `parts` are not numbered `1..=n`
+    /// in order (checked before anything is sent); [`crate::Error::NotFound`]
+    /// if the upload does not exist (completed already, aborted, or never
+    /// created here); [`crate::Error::Unsupported`] as for
+    /// [`Store::create_multipart`]; a backend failure (see [`Store`]), also
+    /// when a part is smaller than the backend takes or is not the one a
+    /// [`PartId`] names.
+    fn complete_multipart(
+        &self,
+        key: &Key,
+        upload: &MultipartId,
+        parts: &[PartId],
+    ) -> impl Future<Output = Result<PutResult>> + Send {
+        let _ = (key, upload, parts);
+        std::future::ready(Err(crate::multipart::unsupported()))
+    }
+
+    /// Aborts the multipart upload `upload` of `key`, dropping its parts.
+    /// Idempotent: an upload that is gone (aborted, or completed) is not an
+    /// error.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] as for [`Store::create_multipart`]; a
+    /// backend failure (see [`Store`]).
+    fn abort_multipart(
+        &self,
+        key: &Key,
+        upload: &MultipartId,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (key, upload);
+        std::future::ready(Err(crate::multipart::unsupported()))
+    }
 }
 
 /// The dyn-compatible twin of [`Store`], implemented for every `Store`.
@@ -264,6 +351,29 @@ pub trait DynStore: Send + Sync {
         body: ByteStream<'a>,
         options: PutOptions,
     ) -> BoxFuture<'a, Result<PutResult>>;
+    /// See [`Store::create_multipart`].
+    fn dyn_create_multipart<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<MultipartId>>;
+    /// See [`Store::put_part`].
+    fn dyn_put_part<'a>(
+        &'a self,
+        key: &'a Key,
+        upload: &'a MultipartId,
+        number: u32,
+        data: Bytes,
+    ) -> BoxFuture<'a, Result<PartId>>;
+    /// See [`Store::complete_multipart`].
+    fn dyn_complete_multipart<'a>(
+        &'a self,
+        key: &'a Key,
+        upload: &'a MultipartId,
+        parts: &'a [PartId],
+    ) -> BoxFuture<'a, Result<PutResult>>;
+    /// See [`Store::abort_multipart`].
+    fn dyn_abort_multipart<'a>(
+        &'a self,
+        key: &'a Key,
+        upload: &'a MultipartId,
+    ) -> BoxFuture<'a, Result<()>>;
 }
 
 impl<T: Store> DynStore for T {
@@ -317,6 +427,33 @@ impl<T: Store> DynStore for T {
     ) -> BoxFuture<'a, Result<PutResult>> {
         Box::pin(self.put_stream(key, body, options))
     }
+    fn dyn_create_multipart<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<MultipartId>> {
+        Box::pin(self.create_multipart(key))
+    }
+    fn dyn_put_part<'a>(
+        &'a self,
+        key: &'a Key,
+        upload: &'a MultipartId,
+        number: u32,
+        data: Bytes,
+    ) -> BoxFuture<'a, Result<PartId>> {
+        Box::pin(self.put_part(key, upload, number, data))
+    }
+    fn dyn_complete_multipart<'a>(
+        &'a self,
+        key: &'a Key,
+        upload: &'a MultipartId,
+        parts: &'a [PartId],
+    ) -> BoxFuture<'a, Result<PutResult>> {
+        Box::pin(self.complete_multipart(key, upload, parts))
+    }
+    fn dyn_abort_multipart<'a>(
+        &'a self,
+        key: &'a Key,
+        upload: &'a MultipartId,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.abort_multipart(key, upload))
+    }
 }
 
 impl Store for dyn DynStore {
@@ -357,6 +494,29 @@ impl Store for dyn DynStore {
     ) -> Result<PutResult> {
         self.dyn_put_stream(key, body, options).await
     }
+    async fn create_multipart(&self, key: &Key) -> Result<MultipartId> {
+        self.dyn_create_multipart(key).await
+    }
+    async fn put_part(
+        &self,
+        key: &Key,
+        upload: &MultipartId,
+        number: u32,
+        data: Bytes,
+    ) -> Result<PartId> {
+        self.dyn_put_part(key, upload, number, data).await
+    }
+    async fn complete_multipart(
+        &self,
+        key: &Key,
+        upload: &MultipartId,
+        parts: &[PartId],
+    ) -> Result<PutResult> {
+        self.dyn_complete_multipart(key, upload, parts).await
+    }
+    async fn abort_multipart(&self, key: &Key, upload: &MultipartId) -> Result<()> {
+        self.dyn_abort_multipart(key, upload).await
+    }
 }
 
 macro_rules! forward_store {
@@ -388,6 +548,18 @@ macro_rules! forward_store {
             }
             fn put_stream(&self, key: &Key, body: ByteStream<'_>, options: PutOptions) -> impl Future<Output = Result<PutResult>> + Send {
                 (**self).put_stream(key, body, options)
+            }
+            fn create_multipart(&self, key: &Key) -> impl Future<Output = Result<MultipartId>> + Send {
+                (**self).create_multipart(key)
+            }
+            fn put_part(&self, key: &Key, upload: &MultipartId, number: u32, data: Bytes) -> impl Future<Output = Result<PartId>> + Send {
+                (**self).put_part(key, upload, number, data)
+            }
+            fn complete_multipart(&self, key: &Key, upload: &MultipartId, parts: &[PartId]) -> impl Future<Output = Result<PutResult>> + Send {
+                (**self).complete_multipart(key, upload, parts)
+            }
+            fn abort_multipart(&self, key: &Key, upload: &MultipartId) -> impl Future<Output = Result<()>> + Send {
+                (**self).abort_multipart(key, upload)
             }
         }
     )*};

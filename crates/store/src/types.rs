@@ -316,16 +316,23 @@ pub struct Capabilities {
     pub durable: bool,
     /// Largest value accepted, if limited.
     pub max_value_size: Option<u64>,
+    /// Multipart uploads ([`crate::Store::create_multipart`] and the calls
+    /// after it), with the part sizes the backend accepts; `None` when the
+    /// backend has none (its multipart calls fail with
+    /// [`Error::Unsupported`]).
+    pub multipart: Option<crate::MultipartLimits>,
 }
 
 impl Capabilities {
-    /// Everything, durable, unlimited.
+    /// Every condition, durable, unlimited; no multipart uploads (a backend
+    /// that has them declares them with [`Capabilities::with_multipart`]).
     pub const FULL: Capabilities = Capabilities {
         create_only: true,
         compare_and_swap: true,
         cross_process: true,
         durable: true,
         max_value_size: None,
+        multipart: None,
     };
 
     /// Sets `durable`.
@@ -360,6 +367,13 @@ impl Capabilities {
     #[must_use]
     pub const fn with_max_value_size(mut self, v: Option<u64>) -> Self {
         self.max_value_size = v;
+        self
+    }
+
+    /// Sets `multipart`.
+    #[must_use]
+    pub const fn with_multipart(mut self, v: Option<crate::MultipartLimits>) -> Self {
+        self.multipart = v;
         self
     }
 }

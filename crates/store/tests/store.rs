@@ -14,6 +14,8 @@ mod faulty;
 #[cfg(feature = "postgres")]
 #[path = "store/postgres.rs"]
 mod postgres;
+#[path = "store/multipart.rs"]
+mod multipart;
 #[path = "store/security.rs"]
 mod security;
 #[cfg(feature = "sqlite")]
@@ -167,22 +169,28 @@ fn undeclared_capabilities_are_skipped_and_refused() {
     );
 }
 
-/// Runs against a live S3-compatible server when `BLOCKSMITH_S3_ENDPOINT` is
-/// set (`.ci/run` starts one). Without it the test says so and passes, unless
-/// `BLOCKSMITH_REQUIRE_S3=1`, which CI sets so a missing server fails the run.
-#[test]
-fn s3_server_conforms() {
+/// The live S3-compatible server's endpoint, when `BLOCKSMITH_S3_ENDPOINT`
+/// is set (`.ci/run` starts one). Without it the caller skips, saying so,
+/// unless `BLOCKSMITH_REQUIRE_S3=1`, which CI sets so a missing server fails
+/// the run.
+pub(crate) fn s3_endpoint() -> Option<String> {
     let Ok(endpoint) = std::env::var("BLOCKSMITH_S3_ENDPOINT") else {
         assert!(
             std::env::var("BLOCKSMITH_REQUIRE_S3").is_err(),
             "BLOCKSMITH_REQUIRE_S3 is set but BLOCKSMITH_S3_ENDPOINT is not"
         );
         eprintln!("SKIPPED: set BLOCKSMITH_S3_ENDPOINT to run against a live S3 server");
-        return;
+        return None;
     };
+    Some(endpoint)
+}
+
+/// A builder for the live server (bucket, region and keys from
+/// `BLOCKSMITH_S3_*`, with defaults), with conditional puts.
+pub(crate) fn s3_builder(endpoint: &str) -> object_store::aws::AmazonS3Builder {
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let s3 = object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(&endpoint)
+    object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
         .with_bucket_name(env("BLOCKSMITH_S3_BUCKET", "blocksmith"))
         .with_region(env("BLOCKSMITH_S3_REGION", "us-east-1"))
         .with_access_key_id(env("BLOCKSMITH_S3_ACCESS_KEY", "blocksmith"))
@@ -190,11 +198,28 @@ fn s3_server_conforms() {
         .with_allow_http(true)
         .with_virtual_hosted_style_request(false)
         .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch)
-        .build()
-        .expect("S3 builder");
-    let store = ObjectStoreAdapter::new(Arc::new(s3)).unwrap();
+}
+
+/// Runs against a live S3-compatible server (see [`s3_endpoint`]), multipart
+/// uploads included, with the conditional copy a large create-only stream
+/// needs.
+#[test]
+fn s3_server_conforms() {
+    let Some(endpoint) = s3_endpoint() else {
+        return;
+    };
+    let s3 = Arc::new(
+        s3_builder(&endpoint)
+            .with_copy_if_not_exists(object_store::aws::S3CopyIfNotExists::Multipart)
+            .build()
+            .expect("S3 builder"),
+    );
+    let store = ObjectStoreAdapter::new(s3.clone())
+        .unwrap()
+        .with_multipart(s3);
     let r = check(&store);
     assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+    assert!(r.unsupported.is_empty(), "{:?}", r.unsupported);
 }
 
 #[test]

@@ -221,9 +221,14 @@ pub struct Outcome {
 }
 
 /// Creates or resumes the session of `create`: the outcome of the run so
-/// far, and whether the session was published already (nothing to send).
-async fn begin<S: Store>(uploads: &Uploads<S>, create: CreateOptions) -> Result<(Outcome, bool)> {
+/// far, whether the session was published already (nothing to send), and
+/// the part size of its multipart upload, if it has one.
+async fn begin<S: Store>(
+    uploads: &Uploads<S>,
+    create: CreateOptions,
+) -> Result<(Outcome, bool, Option<u64>)> {
     let opened = uploads.create(create).await?;
+    let multipart = opened.session.multipart_part_size();
     let mut outcome = Outcome {
         id: opened.session.id,
         resumed: opened.resumed,
@@ -240,7 +245,7 @@ async fn begin<S: Store>(uploads: &Uploads<S>, create: CreateOptions) -> Result<
         }
         _ => false,
     };
-    Ok((outcome, published))
+    Ok((outcome, published, multipart))
 }
 
 /// Sends buffers in parts of a fixed size to an [`Uploads`] engine in the
@@ -254,7 +259,9 @@ async fn begin<S: Store>(uploads: &Uploads<S>, create: CreateOptions) -> Result<
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Uploader {
-    /// Part size in bytes.
+    /// Part size in bytes; a session with a multipart upload
+    /// ([`crate::Session::multipart_part_size`]) is sent in parts of its own
+    /// size instead, so that every part goes straight into the upload.
     pub part_size: u64,
     /// Checksum sent with every part (`None`: none).
     pub checksum: Option<Algorithm>,
@@ -375,7 +382,7 @@ impl Uploader {
         mut progress: impl FnMut(&Progress) -> bool,
     ) -> Result<Outcome> {
         create.length = None;
-        let (mut outcome, published) = begin(uploads, create).await?;
+        let (mut outcome, published, multipart) = begin(uploads, create).await?;
         if published {
             return Ok(outcome);
         }
@@ -386,7 +393,7 @@ impl Uploader {
                 reason: "a streamed upload cannot continue a session that holds bytes",
             });
         }
-        let size = self.part_size;
+        let size = multipart.unwrap_or(self.part_size);
         let cap = usize::try_from(size).unwrap_or(usize::MAX).min(64 << 20);
         let mut buf: Vec<u8> = Vec::new();
         let mut at = 0u64;
@@ -520,7 +527,7 @@ impl Uploader {
     ) -> Result<Outcome> {
         let total = data.len();
         create.length = Some(total);
-        let (mut outcome, published) = begin(uploads, create).await?;
+        let (mut outcome, published, multipart) = begin(uploads, create).await?;
         if published {
             return Ok(outcome);
         }
@@ -531,7 +538,7 @@ impl Uploader {
         }
         outcome.already_received = status.received;
         let mut received = status.received;
-        let size = self.part_size;
+        let size = multipart.unwrap_or(self.part_size);
         for gap in status.missing {
             let mut at = gap.start;
             while at < gap.end {

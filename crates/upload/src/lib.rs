@@ -20,6 +20,6 @@ pub use bytes::Bytes;
 pub use checksum::{Algorithm, Checksum};
 pub use error::{Error, Result};
 pub use session::{
-    BlockingUploads, CreateOptions, ExpireReport, Opened, Published, Received, Session,
+    BlockingUploads, CreateOptions, ExpireReport, Multipart, Opened, Published, Received, Session,
     SessionState, Status, UploadOptions, Uploads, Verify,
 };

@@ -9,6 +9,14 @@
 //!   part's bytes. The name carries everything needed to compute the offset
 //!   and the missing ranges from a listing, and to detect a torn or rotten
 //!   part: its size must equal its length and its bytes must match the CRC;
+//! - `P/parts/<id>/<offset>-<length>-<crc32c>-m<tag><part id>`: an empty
+//!   marker of a part sent into the session's multipart upload (see
+//!   "Multipart uploads" below): the same name, then the upload's tag (8 hex
+//!   digits of the CRC-32C of its id: a marker of an upload the session no
+//!   longer has is left out, and deleted with the session's parts) and the
+//!   store's id of the part
+//!   (base64url). It covers its range like a part, so the offset, the missing
+//!   ranges and a resume still come from one listing;
 //! - the published object under the session's target key (default
 //!   `P/objects/<id>`), written create-only;
 //! - `P/strip/<id>/<nonce>-<n>`: while finalize strips an image, the pieces
@@ -27,13 +35,81 @@
 //! never assembled. Finalize publishes create-only, then marks the session,
 //! then deletes the parts; run again after a crash at any point, it
 //! completes the same publication (an object already there with the same
-//! bytes counts as published) and never publishes twice.
+//! bytes counts as published) and never publishes twice. On a store with
+//! multipart uploads the same holds with a part's marker written after the
+//! part went into the upload (a crash between them leaves the range
+//! missing, and the part is sent again under its number, replacing it).
+//!
+//! # Multipart uploads
+//! On a store that declares multipart uploads
+//! ([`blocksmith_store::Capabilities::multipart`]: S3, GCS and Azure through
+//! the `object_store` adapter built `with_multipart`), a session that may
+//! not be an image (its declared length is over
+//! [`UploadOptions::max_image_bytes`], or not declared yet) gets one at
+//! create time, at its target key, and records it in the session record
+//! with its part size `S` ([`Multipart`]; the larger of
+//! [`UploadOptions::multipart_part_size`], 8 MiB, and the store's minimum,
+//! raised until the longest allowed upload fits the store's most parts).
+//! Any engine, in any process, continues it from the record.
+//!
+//! - **Receipt.** A part that starts at a multiple of `S` and is `S` bytes
+//!   long (or ends the declared length) goes, once its checksum matched,
+//!   straight into the upload as part `offset / S + 1`, and an empty marker
+//!   names it. While the length is deferred only parts ending past the image
+//!   limit do, since an image must be read through at finalize and the parts
+//!   of an unfinished upload cannot be read. Other parts (a tus client's odd
+//!   chunk sizes) are stored as before. The first part of an image cannot go
+//!   into the upload: it is refused as [`Error::ImageBytesTooLarge`] (the
+//!   upload is longer than an image may be). The client uploader sends parts
+//!   of `S` bytes ([`Session::multipart_part_size`]), so all of its parts
+//!   take this path.
+//! - **Finalize.** The runs of `S`-slots no marker covers are joined from
+//!   the stored parts (read back in 1 MiB windows and checked against their
+//!   CRCs: the only bytes that come back) and put as their multipart parts;
+//!   then one completion publishes the object. The CRC-32C of the whole
+//!   (and a CRC-32C expected checksum) comes from the parts' names, before
+//!   anything is sent. A check that needs the bytes (an expected checksum or
+//!   [`UploadOptions::digest`] other than CRC-32C, [`Verify::Reread`]) reads
+//!   the completed object back once; a mismatch deletes the object and the
+//!   session's parts, and the session starts a new multipart upload (the old
+//!   one is spent), so sending the right bytes again completes it. With
+//!   `overwrite`, that leaves the target deleted rather than as it was.
+//!   Otherwise only the object's first bytes are read, for its content type.
+//! - **Create-only.** `object_store`'s completion takes no condition, so the
+//!   target is checked absent first (an object there with the same size and
+//!   CRC-32C is this session's, published by a finalize that crashed before
+//!   recording it; another one is [`Error::TargetExists`]). The default
+//!   target (`P/objects/<id>`) is written by no one else, and the session
+//!   record's compare-and-swap records one publication; for a custom target
+//!   a writer that creates it between the check and the completion is
+//!   overwritten (S3's `CompleteMultipartUpload` takes `If-None-Match`, which
+//!   `object_store` does not expose). An upload found gone at completion was
+//!   completed by a racing finalize (the object then holds these bytes) or
+//!   dropped by the service: then the session gets a new upload and the
+//!   ranges that were in the old one are missing again
+//!   ([`Error::Incomplete`]); a part sent into a gone upload does the same.
+//! - **Abort and expiry** abort the multipart upload (idempotently) before
+//!   deleting the parts, so nothing is left to bill. An upload created for a
+//!   session whose record was then never written (a crash between the two)
+//!   is unknown to every engine: keep a lifecycle rule that aborts incomplete
+//!   multipart uploads on the bucket.
+//! - **Compatibility.** Records without a multipart upload load and are
+//!   written as before. Engines from before multipart uploads read markers as
+//!   foreign keys and delete them: upgrade every engine that serves the same
+//!   sessions before creating sessions on a multipart store, and give them
+//!   the same options.
+//!
+//! tus partial uploads and their concatenation keep stored parts (they are
+//! joined by [`Store::compose`]), and so do sessions of at most the image
+//! limit, which finalize reads through anyway.
 //!
 //! # Publication without a copy
 //! The verified parts are joined by [`Store::compose`], so a backend that can
 //! concatenate objects in place does: `DirStore` hard-links the part files
 //! under a manifest, `MemoryStore` shares the part buffers, and other stores
-//! fall back to reading and writing the bytes once. The digests the session
+//! fall back to reading and writing the bytes once. On object storage the
+//! parts go into a multipart upload instead (below), published by one
+//! completion. The digests the session
 //! needs (the expected checksum, [`UploadOptions::digest`]) are computed on
 //! the verification pass.
 //!
@@ -55,8 +131,12 @@
 use crate::checksum::{Algorithm, Checksum, hex};
 use crate::image::{self, ImageFormat, ImageInfo};
 use crate::{Error, Result, magic};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use blocksmith_store::record::Record;
-use blocksmith_store::{ComposePart, GetOptions, Key, PutOptions, Store, StoreExt};
+use blocksmith_store::{
+    ComposePart, GetOptions, Key, MultipartId, PartId, PutOptions, Store, StoreExt,
+};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -112,6 +192,15 @@ pub struct UploadOptions {
     pub digest: Algorithm,
     /// How finalize makes sure the stored parts are the bytes that arrived.
     pub verify: Verify,
+    /// Send parts straight into the store's multipart upload when it has
+    /// one ([`blocksmith_store::Capabilities::multipart`], S3 through the
+    /// `object_store` adapter; default `true`). See "Multipart uploads" in
+    /// the module docs.
+    pub multipart: bool,
+    /// The size of a session's multipart parts, raised to the store's
+    /// minimum part size (default 8 MiB): parts of exactly this size, at
+    /// multiples of it, go straight into the multipart upload.
+    pub multipart_part_size: u64,
 }
 
 /// How finalize makes sure the stored parts are still the bytes that
@@ -138,6 +227,13 @@ pub enum Verify {
     /// [`Error::CorruptPart`], so the client sends it again. Costs a read of
     /// the whole upload at finalize; for stores without checksums of their
     /// own (`DirStore` on a filesystem that does not checksum data).
+    ///
+    /// Parts inside a multipart upload cannot be read before it completes:
+    /// there, the published object is read back once after the completion
+    /// and checked against the CRC-32C combined from the parts' (a mismatch
+    /// deletes it and the parts, and is [`Error::ChecksumMismatch`]; see
+    /// "Multipart uploads" in the module docs). Stored parts joined at
+    /// finalize are checked on the way, as here.
     Reread,
 }
 
@@ -155,6 +251,8 @@ impl Default for UploadOptions {
             default_ttl: 24 * 3600,
             digest: Algorithm::Crc32c,
             verify: Verify::Trusted,
+            multipart: true,
+            multipart_part_size: 8 * MIB,
         }
     }
 }
@@ -222,6 +320,18 @@ impl UploadOptions {
     #[must_use]
     pub fn with_default_ttl(mut self, secs: u64) -> Self {
         self.default_ttl = secs;
+        self
+    }
+    /// Uses the store's multipart uploads (when it has them) or not.
+    #[must_use]
+    pub fn with_multipart(mut self, on: bool) -> Self {
+        self.multipart = on;
+        self
+    }
+    /// Sets the size of multipart parts (raised to the store's minimum).
+    #[must_use]
+    pub fn with_multipart_part_size(mut self, bytes: u64) -> Self {
+        self.multipart_part_size = bytes.max(1);
         self
     }
 }
@@ -380,6 +490,33 @@ pub struct Session {
     /// For a concatenation: the partial sessions it was made of, in order.
     #[serde(default)]
     pub concat: Vec<String>,
+    /// The store's multipart upload the session's aligned parts go into,
+    /// when the store has them (absent in records of other sessions, and
+    /// of engines before multipart uploads, which still load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<Multipart>,
+}
+
+impl Session {
+    /// The part size a client should send for every part to go straight
+    /// into the store's multipart upload (parts of this size at multiples
+    /// of it, and the last part), if the session has one.
+    pub fn multipart_part_size(&self) -> Option<u64> {
+        self.multipart.as_ref().map(|m| m.part_size)
+    }
+}
+
+/// A session's multipart upload in the store (see "Multipart uploads" in
+/// the module docs): its id, at the session's target key, and the part
+/// size. Part `n` (from 1) holds the bytes `(n - 1) * part_size ..
+/// n * part_size`, the last one fewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Multipart {
+    /// The upload's id, as the store issued it.
+    pub upload: MultipartId,
+    /// Bytes per part.
+    pub part_size: u64,
 }
 
 impl Record for Session {
@@ -444,6 +581,21 @@ pub struct ExpireReport {
     pub corrupt_records: usize,
 }
 
+/// What [`Uploads::read_back`] found.
+#[derive(Default)]
+struct ReadBack {
+    size: u64,
+    crc: u32,
+    head: Vec<u8>,
+    sums: Vec<Checksum>,
+}
+
+impl ReadBack {
+    fn sum(&self, algorithm: Algorithm) -> Option<&Checksum> {
+        self.sums.iter().find(|c| c.algorithm == algorithm)
+    }
+}
+
 /// A clock in Unix seconds.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
@@ -461,6 +613,25 @@ pub(crate) struct Part {
     pub(crate) len: u64,
     pub(crate) crc: u32,
     pub(crate) stored: u64,
+    /// For a marker: the part in the session's multipart upload that holds
+    /// the bytes (the marker itself is empty).
+    pub(crate) in_upload: Option<PartId>,
+}
+
+/// What a name under a session's parts says.
+enum Named {
+    /// A stored part.
+    Stored,
+    /// A marker of a part in the session's multipart upload.
+    Marker(PartId),
+    /// A marker of another multipart upload.
+    OtherUpload,
+}
+
+/// A short tag of a multipart upload's id, in its markers' names: a marker
+/// of another upload (one replaced since) is stale.
+fn upload_tag(upload: &MultipartId) -> u32 {
+    crc32c::crc32c(upload.as_str().as_bytes())
 }
 
 impl Part {
@@ -523,6 +694,28 @@ enum Collect<'a> {
     Nothing,
     Bytes(&'a mut BytesMut),
     Image(&'a mut ImageSink),
+    Slots(&'a mut SlotSink),
+}
+
+/// Stored parts joined into multipart parts at finalize: the bytes of the
+/// slot being filled, and the parts put so far.
+struct SlotSink {
+    target: Key,
+    upload: MultipartId,
+    part_size: u64,
+    length: u64,
+    /// Where `buf` starts in the upload (a multiple of `part_size`).
+    at: u64,
+    buf: BytesMut,
+    /// Slot index and part of every part put.
+    done: Vec<(u64, PartId)>,
+}
+
+impl SlotSink {
+    /// The length of the slot that starts at `at`.
+    fn slot_len(&self) -> u64 {
+        self.part_size.min(self.length - self.at)
+    }
 }
 
 /// An image walk during finalize, and the pieces of its stripped output.
@@ -679,6 +872,26 @@ impl<S: Store> Uploads<S> {
         ))?)
     }
 
+    /// The marker of a part stored in the multipart upload `upload` as
+    /// `part`: the part's name, then `-m`, the upload's tag (8 hex digits)
+    /// and the part's content id (base64url).
+    fn marker_key(
+        &self,
+        id: &str,
+        offset: u64,
+        len: u64,
+        crc: u32,
+        upload: &MultipartId,
+        part: &PartId,
+    ) -> Result<Key> {
+        Ok(Key::new(format!(
+            "{}{offset:016x}-{len:016x}-{crc:08x}-m{:08x}{}",
+            self.parts_prefix(id),
+            upload_tag(upload),
+            URL_SAFE_NO_PAD.encode(part.content_id())
+        ))?)
+    }
+
     fn check_length(&self, length: u64) -> Result<()> {
         if length > self.options.max_size {
             return Err(Error::TooLarge {
@@ -709,8 +922,9 @@ impl<S: Store> Uploads<S> {
     ///   length or target;
     /// - [`Error::Invalid`] if the target lies among the engine's own records
     ///   (`<prefix>/sessions/`, `parts/` or `strip/`);
-    /// - [`Error::Store`] if the target is not a valid key, the store fails, or an
-    ///   existing session record is not of this version.
+    /// - [`Error::Store`] if the target is not a valid key, the store fails
+    ///   (creating the session's multipart upload too), or an existing session
+    ///   record is not of this version.
     pub async fn create(&self, options: CreateOptions) -> Result<Opened> {
         self.create_inner(options, Vec::new()).await
     }
@@ -753,7 +967,8 @@ impl<S: Store> Uploads<S> {
             }
         }
         let now = self.now();
-        let session = Session {
+        let plan = self.multipart_plan(options.length, options.partial, concat.is_empty());
+        let mut session = Session {
             id: id.clone(),
             length: options.length,
             metadata: options.metadata,
@@ -766,41 +981,109 @@ impl<S: Store> Uploads<S> {
             overwrite: options.overwrite,
             state: SessionState::Open,
             concat,
+            multipart: None,
         };
         let key = self.session_key(&id)?;
-        match self
+        if let Some(part_size) = plan {
+            // A session that exists is resumed as it is: no upload for it.
+            if let Some((existing, _)) = self.store.get_record::<Session>(&key).await? {
+                return Self::resumed(id, existing, &session);
+            }
+            let target = Key::new(session.target.as_str())?;
+            let upload = self.store.create_multipart(&target).await?;
+            session.multipart = Some(Multipart { upload, part_size });
+        }
+        let created = self
             .store
             .put_record(&key, &session, PutOptions::create())
-            .await
+            .await;
+        if created.is_err()
+            && let Some(m) = &session.multipart
         {
+            // Not this session's upload after all (best effort: an upload
+            // left here is dropped by the service's expiry).
+            let target = Key::new(session.target.as_str())?;
+            let _ = self.store.abort_multipart(&target, &m.upload).await;
+        }
+        match created {
             Ok(_) => Ok(Opened {
                 session,
                 resumed: false,
             }),
             Err(blocksmith_store::Error::AlreadyExists { .. }) => {
                 let existing = self.session(&id).await?;
-                if existing.target != session.target {
-                    return Err(Error::InvalidState {
-                        id,
-                        reason: "exists with another target",
-                    });
-                }
-                if session.length.is_some()
-                    && existing.length.is_some()
-                    && existing.length != session.length
-                {
-                    return Err(Error::InvalidState {
-                        id,
-                        reason: "exists with another length",
-                    });
-                }
-                Ok(Opened {
-                    session: existing,
-                    resumed: true,
-                })
+                Self::resumed(id, existing, &session)
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The answer of a create that found the session `existing`: resumed,
+    /// if it agrees with the one `asked` for on target and length.
+    fn resumed(id: String, existing: Session, asked: &Session) -> Result<Opened> {
+        if existing.target != asked.target {
+            return Err(Error::InvalidState {
+                id,
+                reason: "exists with another target",
+            });
+        }
+        if asked.length.is_some() && existing.length.is_some() && existing.length != asked.length {
+            return Err(Error::InvalidState {
+                id,
+                reason: "exists with another length",
+            });
+        }
+        Ok(Opened {
+            session: existing,
+            resumed: true,
+        })
+    }
+
+    /// The part size of a new session's multipart upload, if it gets one:
+    /// the store has them, the options allow them, the session is published
+    /// itself (not a tus partial or concatenation) and it cannot be an image
+    /// (longer than [`UploadOptions::max_image_bytes`], or of a length still
+    /// unknown), since finalize reads an image through and the parts in an
+    /// unfinished multipart upload cannot be read.
+    fn multipart_plan(&self, length: Option<u64>, partial: bool, plain: bool) -> Option<u64> {
+        if !self.options.multipart || partial || !plain {
+            return None;
+        }
+        let limits = self.store.capabilities().multipart?;
+        if length.is_some_and(|l| l <= self.options.max_image_bytes) {
+            return None;
+        }
+        // Enough parts for the longest upload the session may become.
+        let most = length.unwrap_or(self.options.max_size);
+        let by_count = most.div_ceil(u64::from(limits.max_parts.max(1)));
+        let size = self
+            .options
+            .multipart_part_size
+            .max(limits.min_part_size)
+            .max(by_count)
+            .max(1);
+        (size <= limits.max_part_size && size <= self.options.max_part_size).then_some(size)
+    }
+
+    /// The number of the multipart part that the part `offset..offset + len`
+    /// of `session` is, if it goes straight into the session's multipart
+    /// upload: it starts at a multiple of the part size and is that long (or
+    /// ends the upload), and the upload is known to be too long to be an
+    /// image (see [`Uploads::multipart_plan`]).
+    fn multipart_number(&self, session: &Session, offset: u64, len: u64) -> Option<u32> {
+        let size = session.multipart.as_ref()?.part_size;
+        let end = offset.checked_add(len)?;
+        let last = session.length == Some(end);
+        let shaped =
+            offset.is_multiple_of(size) && (len == size || (last && len > 0 && len < size));
+        let no_image = session
+            .length
+            .map_or(end, |l| l)
+            .gt(&self.options.max_image_bytes);
+        if !(shaped && no_image) {
+            return None;
+        }
+        u32::try_from(offset / size + 1).ok()
     }
 
     /// Reads a session record (any state).
@@ -846,12 +1129,12 @@ impl<S: Store> Uploads<S> {
     /// checks that copy against before it sends the rest.
     ///
     /// # Errors
-    /// [`Error::InvalidId`] if `id` is not a valid session id; [`Error::Store`]
-    /// if the store fails.
+    /// As [`Uploads::session`]; [`Error::Store`] if listing the parts (or
+    /// deleting a torn one) fails.
     pub async fn received(&self, id: &str) -> Result<Vec<Received>> {
-        validate_id(id)?;
+        let session = self.session(id).await?;
         Ok(self
-            .parts(id)
+            .parts(&session)
             .await?
             .into_iter()
             .map(|p| Received {
@@ -861,34 +1144,43 @@ impl<S: Store> Uploads<S> {
             .collect())
     }
 
-    pub(crate) async fn parts(&self, id: &str) -> Result<Vec<Part>> {
-        let prefix = self.parts_prefix(id);
+    /// The parts `session` holds, sorted by offset: stored parts and the
+    /// markers of parts in its multipart upload. Foreign keys and torn parts
+    /// are deleted on the way; markers of another upload than the session's
+    /// (one it no longer has, or, in a race, one it has just been given) are
+    /// left out, and go with the session's other parts.
+    pub(crate) async fn parts(&self, session: &Session) -> Result<Vec<Part>> {
+        let prefix = self.parts_prefix(&session.id);
         let mut out = Vec::new();
         for meta in self.store.list_all(&prefix).await? {
             let name = &meta.key.as_str()[prefix.len()..];
-            let parsed = (|| {
-                let mut it = name.split('-');
-                let off = u64::from_str_radix(it.next()?, 16).ok()?;
-                let len = u64::from_str_radix(it.next()?, 16).ok()?;
-                let crc = u32::from_str_radix(it.next()?, 16).ok()?;
-                (it.next().is_none() && len > 0).then_some((off, len, crc))
-            })();
-            match parsed {
-                Some((offset, len, crc)) if offset.checked_add(len).is_some() => out.push(Part {
-                    key: meta.key.clone(),
-                    offset,
-                    len,
-                    crc,
-                    stored: meta.size,
-                }),
-                // Not ours: a foreign key under our prefix is garbage.
-                _ => self.store.delete(&meta.key).await?,
-            }
+            let parsed = Self::parse_part(session, name)
+                .filter(|(offset, len, ..)| offset.checked_add(*len).is_some());
+            let Some((offset, len, crc, named)) = parsed else {
+                // Not ours (a foreign key under our prefix): garbage.
+                self.store.delete(&meta.key).await?;
+                continue;
+            };
+            let in_upload = match named {
+                Named::Stored => None,
+                Named::Marker(part) => Some(part),
+                Named::OtherUpload => continue,
+            };
+            out.push(Part {
+                key: meta.key.clone(),
+                offset,
+                len,
+                crc,
+                stored: meta.size,
+                in_upload,
+            });
         }
-        // A torn part (size differs from its name) is as good as missing.
+        // A torn part (size differs from its name; a marker is empty) is as
+        // good as missing.
         let mut sound = Vec::with_capacity(out.len());
         for p in out {
-            if p.stored == p.len {
+            let want = if p.in_upload.is_some() { 0 } else { p.len };
+            if p.stored == want {
                 sound.push(p);
             } else {
                 self.store.delete(&p.key).await?;
@@ -896,6 +1188,37 @@ impl<S: Store> Uploads<S> {
         }
         sound.sort_by_key(|p| (p.offset, p.len));
         Ok(sound)
+    }
+
+    /// Offset, length, CRC-32C and what a part's name says it is; `None`
+    /// for a name no engine writes.
+    fn parse_part(session: &Session, name: &str) -> Option<(u64, u64, u32, Named)> {
+        let mut it = name.splitn(4, '-');
+        let off = u64::from_str_radix(it.next()?, 16).ok()?;
+        let len = u64::from_str_radix(it.next()?, 16).ok()?;
+        let crc = u32::from_str_radix(it.next()?, 16).ok()?;
+        if len == 0 {
+            return None;
+        }
+        let Some(marker) = it.next() else {
+            return Some((off, len, crc, Named::Stored));
+        };
+        let rest = marker.strip_prefix('m')?;
+        let tag = u32::from_str_radix(rest.get(..8)?, 16).ok()?;
+        let content = URL_SAFE_NO_PAD.decode(rest.get(8..)?).ok()?;
+        let content = String::from_utf8(content).ok()?;
+        let Some(mp) = session
+            .multipart
+            .as_ref()
+            .filter(|mp| tag == upload_tag(&mp.upload))
+        else {
+            return Some((off, len, crc, Named::OtherUpload));
+        };
+        if !off.is_multiple_of(mp.part_size) {
+            return None;
+        }
+        let number = u32::try_from(off / mp.part_size + 1).ok()?;
+        Some((off, len, crc, Named::Marker(PartId::new(number, content))))
     }
 
     fn status_of(session: Session, parts: &[Part]) -> Status {
@@ -927,7 +1250,7 @@ impl<S: Store> Uploads<S> {
     pub async fn status(&self, id: &str) -> Result<Status> {
         let session = self.session(id).await?;
         let parts = if session.state == SessionState::Open {
-            self.parts(id).await?
+            self.parts(&session).await?
         } else {
             Vec::new()
         };
@@ -965,7 +1288,7 @@ impl<S: Store> Uploads<S> {
                 })
             };
         }
-        if let Some(last) = self.parts(id).await?.last() {
+        if let Some(last) = self.parts(&s).await?.last() {
             let end = last.end();
             if end > length {
                 return Err(Error::OutOfBounds {
@@ -1042,6 +1365,10 @@ impl<S: Store> Uploads<S> {
     /// part identical to one already stored is accepted again (a retry); any
     /// other overlap is refused. Returns the new status.
     ///
+    /// In a session with a multipart upload, a part of the session's part
+    /// size at a multiple of it (or the last part) goes straight into the
+    /// upload (see "Multipart uploads" in the module docs).
+    ///
     /// # Errors
     /// - [`Error::InvalidId`] if `id` is not a valid session id;
     ///   [`Error::NotFound`] if no session has it;
@@ -1058,14 +1385,18 @@ impl<S: Store> Uploads<S> {
     /// - on the first bytes of an upload (offset 0, not a partial one):
     ///   [`Error::ContentTypeNotAllowed`] if the sniffed type is not allowed,
     ///   [`Error::ImageBytesTooLarge`] for an image longer than
-    ///   [`UploadOptions::max_image_bytes`], [`Error::ImageTooLarge`] if its
+    ///   [`UploadOptions::max_image_bytes`] (or the first part of an image that
+    ///   would go into the session's multipart upload, which only an upload
+    ///   longer than that has), [`Error::ImageTooLarge`] if its
     ///   headers declare more than [`UploadOptions::max_image_pixels`], and
     ///   [`Error::InvalidImage`] if they are malformed;
     /// - [`Error::Overlap`] if the part overlaps one already received with other
     ///   bounds or content (the same part again is accepted);
     /// - [`Error::TooManyParts`] if the session holds `max_parts` parts already;
-    /// - [`Error::Store`] if the store fails or the session record is not of
-    ///   this version.
+    /// - [`Error::Gone`] or [`Error::InvalidState`] if the session's multipart
+    ///   upload was gone and the session was aborted or finalized meanwhile;
+    /// - [`Error::Store`] if the store fails (sending the part into the
+    ///   multipart upload too) or the session record is not of this version.
     pub async fn put_part(
         &self,
         id: &str,
@@ -1118,7 +1449,7 @@ impl<S: Store> Uploads<S> {
         if offset == 0 && !session.partial {
             self.check_head(&data, session.length == Some(len), session.length)?;
         }
-        let mut parts = self.parts(id).await?;
+        let mut parts = self.parts(&session).await?;
         if len == 0 {
             return Ok(Self::status_of(session, &parts));
         }
@@ -1139,36 +1470,157 @@ impl<S: Store> Uploads<S> {
                 }
             }
         }
-        if !duplicate {
-            if parts.len() as u64 >= self.options.max_parts {
-                return Err(Error::TooManyParts {
-                    limit: self.options.max_parts,
+        if duplicate {
+            return Ok(Self::status_of(session, &parts));
+        }
+        if parts.len() as u64 >= self.options.max_parts {
+            return Err(Error::TooManyParts {
+                limit: self.options.max_parts,
+            });
+        }
+        let mut session = session;
+        let (key, in_upload) = if let Some(number) = self.multipart_number(&session, offset, len) {
+            // Its bytes cannot be read back before the upload completes:
+            // an image (which finalize reads through) cannot go there,
+            // and this one is longer than an image may be.
+            if offset == 0 && is_image(&data) {
+                return Err(Error::ImageBytesTooLarge {
+                    size: session.length.unwrap_or(end),
+                    limit: self.options.max_image_bytes,
                 });
             }
+            let (upload, part, renewed) = self.put_into_upload(&session, number, data).await?;
+            let key = self.marker_key(id, offset, len, crc, &upload, &part)?;
+            self.store
+                .put(&key, Bytes::new(), PutOptions::new())
+                .await?;
+            if let Some(r) = renewed {
+                // Markers of the upload that was gone are stale now.
+                session = r;
+                parts = self.parts(&session).await?;
+                parts.retain(|p| p.key != key);
+            }
+            (key, Some(part))
+        } else {
             let key = self.part_key(id, offset, len, crc)?;
             self.store.put(&key, data, PutOptions::new()).await?;
-            if session.length.is_none() {
-                // The length may have been declared, by another engine, while
-                // this part was on its way: a part past it must not stay.
-                let now = self.session(id).await?;
-                if let Some(l) = now.length.filter(|&l| end > l) {
-                    self.store.delete(&key).await?;
-                    return Err(Error::OutOfBounds {
-                        range: offset..end,
-                        length: l,
+            (key, None)
+        };
+        if session.length.is_none() {
+            // The length may have been declared, by another engine, while
+            // this part was on its way: a part past it must not stay.
+            let now = self.session(id).await?;
+            if let Some(l) = now.length.filter(|&l| end > l) {
+                self.store.delete(&key).await?;
+                return Err(Error::OutOfBounds {
+                    range: offset..end,
+                    length: l,
+                });
+            }
+        }
+        parts.push(Part {
+            key,
+            offset,
+            len,
+            crc,
+            stored: if in_upload.is_some() { 0 } else { len },
+            in_upload,
+        });
+        parts.sort_by_key(|p| (p.offset, p.len));
+        Ok(Self::status_of(session, &parts))
+    }
+
+    /// Puts `data` as part `number` of `session`'s multipart upload: the
+    /// upload and the part, and the session as now stored if the upload was
+    /// gone (expired by the service, aborted) and had to be replaced.
+    async fn put_into_upload(
+        &self,
+        session: &Session,
+        number: u32,
+        data: Bytes,
+    ) -> Result<(MultipartId, PartId, Option<Session>)> {
+        let target = Key::new(session.target.as_str())?;
+        let Some(mp) = &session.multipart else {
+            return Err(Error::InvalidState {
+                id: session.id.clone(),
+                reason: "has no multipart upload",
+            });
+        };
+        match self
+            .store
+            .put_part(&target, &mp.upload, number, data.clone())
+            .await
+        {
+            Ok(part) => Ok((mp.upload.clone(), part, None)),
+            Err(blocksmith_store::Error::NotFound { .. }) => {
+                let renewed = self.renew_multipart(&session.id, &mp.upload).await?;
+                let upload = match (&renewed.state, &renewed.multipart) {
+                    (SessionState::Open, Some(m)) => m.upload.clone(),
+                    (SessionState::Finalized(_), _) => {
+                        return Err(Error::InvalidState {
+                            id: session.id.clone(),
+                            reason: "already finalized",
+                        });
+                    }
+                    _ => {
+                        return Err(Error::Gone {
+                            id: session.id.clone(),
+                            reason: "aborted",
+                        });
+                    }
+                };
+                let part = self.store.put_part(&target, &upload, number, data).await?;
+                Ok((upload, part, Some(renewed)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Gives the open session `id` a new multipart upload in place of `old`
+    /// (gone, or consumed by a completion whose object was then refused),
+    /// unless it has another one already; returns the session as stored.
+    /// The markers of `old` are stale from then on.
+    async fn renew_multipart(&self, id: &str, old: &MultipartId) -> Result<Session> {
+        let current = self.session(id).await?;
+        let Some(part_size) = current
+            .multipart
+            .as_ref()
+            .filter(|m| &m.upload == old && current.state == SessionState::Open)
+            .map(|m| m.part_size)
+        else {
+            return Ok(current);
+        };
+        let target = Key::new(current.target.as_str())?;
+        let upload = self.store.create_multipart(&target).await?;
+        let mut out = None;
+        let updated = self
+            .store
+            .update_record::<Session, _>(&self.session_key(id)?, |cur| {
+                let Some(mut cur) = cur else {
+                    return Err(blocksmith_store::Error::NotFound { key: id.into() });
+                };
+                let ours = cur.state == SessionState::Open
+                    && cur.multipart.as_ref().is_some_and(|m| &m.upload == old);
+                if ours {
+                    cur.multipart = Some(Multipart {
+                        upload: upload.clone(),
+                        part_size,
                     });
                 }
-            }
-            parts.push(Part {
-                key,
-                offset,
-                len,
-                crc,
-                stored: len,
-            });
-            parts.sort_by_key(|p| (p.offset, p.len));
+                out = Some(cur.clone());
+                Ok(ours.then_some(cur))
+            })
+            .await;
+        let applied = updated.is_ok()
+            && out
+                .as_ref()
+                .and_then(|s| s.multipart.as_ref())
+                .is_some_and(|m| m.upload == upload);
+        if !applied {
+            let _ = self.store.abort_multipart(&target, &upload).await;
         }
-        Ok(Self::status_of(session, &parts))
+        updated?;
+        out.ok_or_else(|| Error::NotFound { id: id.into() })
     }
 
     /// Reads and checks every part, in order: the assembled bytes and their
@@ -1178,7 +1630,7 @@ impl<S: Store> Uploads<S> {
     async fn assemble(&self, length: u64, parts: &[Part]) -> Result<(Bytes, u32)> {
         let mut out = BytesMut::with_capacity(usize::try_from(length).unwrap_or(0));
         let (crc, _) = self
-            .verify_parts(length, parts, &mut [], true, Collect::Bytes(&mut out))
+            .verify_parts(0..length, parts, &mut [], true, Collect::Bytes(&mut out))
             .await?;
         Ok((out.freeze(), crc))
     }
@@ -1208,6 +1660,10 @@ impl<S: Store> Uploads<S> {
     /// ([`Error::ChecksumMismatch`]), its parts are deleted: the session stays
     /// open, and sending the right bytes again completes it.
     ///
+    /// A session with a multipart upload is published by completing it, after
+    /// joining its stored parts into multipart parts (see "Multipart uploads"
+    /// in the module docs).
+    ///
     /// # Errors
     /// Finalizing a session finalized already returns its publication again.
     /// - [`Error::InvalidId`] if `id` is not a valid session id;
@@ -1218,15 +1674,19 @@ impl<S: Store> Uploads<S> {
     /// - [`Error::LengthUnknown`] if its length is still deferred;
     /// - [`Error::OutOfBounds`] if a part reaches past the length (it is deleted,
     ///   so its bytes can be sent again); [`Error::Incomplete`] if bytes are
-    ///   missing;
+    ///   missing, also when the session's multipart upload was found gone
+    ///   (the ranges that were in it are missing again);
     /// - [`Error::CorruptPart`] if a stored part no longer matches its size or its
-    ///   CRC-32C (it is deleted; send that range again);
+    ///   CRC-32C (it is deleted; send that range again), or two parts were sent
+    ///   into one multipart slot at once (both markers are deleted);
     /// - [`Error::ContentTypeNotAllowed`], [`Error::ImageBytesTooLarge`],
     ///   [`Error::ImageTooLarge`], [`Error::InvalidImage`] as for
     ///   [`Uploads::put_part`], checked on the whole file; [`Error::CannotStrip`]
     ///   if metadata stripping was asked for a BMP, TIFF, HEIF or AVIF image;
     /// - [`Error::ChecksumMismatch`] if the file does not match the session's
-    ///   expected checksum (its parts are deleted, see above);
+    ///   expected checksum (its parts are deleted, see above), or, with
+    ///   [`Verify::Reread`] on a multipart upload, the completed object is not
+    ///   the bytes its parts had (deleted with the parts);
     /// - [`Error::TargetExists`] if the target holds another object (without
     ///   `overwrite`);
     /// - [`Error::Random`] if the system's random source fails (stripping names
@@ -1260,7 +1720,7 @@ impl<S: Store> Uploads<S> {
             });
         }
         let length = session.length.ok_or(Error::LengthUnknown)?;
-        let parts = self.parts(id).await?;
+        let parts = self.parts(&session).await?;
         // A part stored while another engine declared a shorter length (its
         // check and the declaration raced): its bytes contradict the length.
         // Discarded, so the client can send those bytes again.
@@ -1272,11 +1732,20 @@ impl<S: Store> Uploads<S> {
             });
         }
         let st = Self::status_of(session.clone(), &parts);
-        if let Some(first) = st.missing.first() {
-            return Err(Error::Incomplete {
-                missing: st.missing.iter().map(|r| r.end - r.start).sum(),
-                first: first.clone(),
-            });
+        if let Some(e) = Self::incomplete(&st) {
+            return Err(e);
+        }
+        let in_upload = parts.iter().any(|p| p.in_upload.is_some());
+        if let Some(mp) = &session.multipart
+            && (in_upload || length > self.options.max_image_bytes)
+        {
+            let (published, leftover) =
+                self.publish_multipart(&session, mp, length, &parts).await?;
+            let published = self.record_published(id, published).await?;
+            if leftover {
+                self.drop_upload(&session).await;
+            }
+            return Ok(published);
         }
         let mut head = self.read_head(&parts, SNIFF_BYTES as u64).await?;
         if is_image(&head) && (head.len() as u64) < HEAD_BYTES.min(length) {
@@ -1287,7 +1756,376 @@ impl<S: Store> Uploads<S> {
         let published = self
             .publish(&session, length, &parts, &head, content)
             .await?;
-        self.record_published(id, published).await
+        let published = self.record_published(id, published).await?;
+        // A deferred length that turned out short enough for an image: the
+        // multipart upload went unused.
+        self.drop_upload(&session).await;
+        Ok(published)
+    }
+
+    /// [`Error::Incomplete`] for what `st` misses, if anything.
+    fn incomplete(st: &Status) -> Option<Error> {
+        st.missing.first().map(|first| Error::Incomplete {
+            missing: st.missing.iter().map(|r| r.end - r.start).sum(),
+            first: first.clone(),
+        })
+    }
+
+    /// Aborts the multipart upload of a session that no longer needs it,
+    /// best effort: [`Uploads::expire`] aborts it again with the session.
+    async fn drop_upload(&self, session: &Session) {
+        if let (Some(mp), Ok(target)) = (&session.multipart, Key::new(session.target.as_str())) {
+            let _ = self.store.abort_multipart(&target, &mp.upload).await;
+        }
+    }
+
+    /// Publishes a session whose parts went into the store's multipart
+    /// upload: the slots no marker covers are joined from the stored parts
+    /// (read back, checked against their CRCs) and put as their multipart
+    /// parts, then one completion publishes the object; nothing else is
+    /// read, unless a check needs the bytes (see "Multipart uploads" in the
+    /// module docs). Returns the publication and whether the upload may
+    /// still exist (the object was found published already).
+    async fn publish_multipart(
+        &self,
+        session: &Session,
+        mp: &Multipart,
+        length: u64,
+        parts: &[Part],
+    ) -> Result<(Published, bool)> {
+        let size = mp.part_size;
+        let slot = |k: u64| k * size..((k + 1) * size).min(length);
+        let slots = length.div_ceil(size);
+        let mut marked: BTreeMap<u64, &Part> = BTreeMap::new();
+        let mut raw: Vec<Part> = Vec::new();
+        for p in parts {
+            if p.in_upload.is_none() {
+                raw.push(p.clone());
+                continue;
+            }
+            let k = p.offset / size;
+            if (p.offset..p.end()) != slot(k) {
+                // Not a slot of this session: sent by an engine with other
+                // options.
+                self.store.delete(&p.key).await?;
+                return Err(Error::CorruptPart {
+                    range: p.offset..p.end(),
+                });
+            }
+            if let Some(q) = marked.insert(k, p) {
+                // Two parts sent for one slot at once: which one the upload
+                // holds is unknown. Both go; the client sends it again.
+                self.store.delete(&p.key).await?;
+                self.store.delete(&q.key).await?;
+                return Err(Error::CorruptPart { range: slot(k) });
+            }
+        }
+        // A stored part in a slot the upload holds raced its marker: the
+        // slot's bytes are in the upload, so it goes, and whatever else of
+        // it no other part covers is asked for again.
+        if let Some(p) = raw
+            .iter()
+            .find(|p| (p.offset / size..=(p.end() - 1) / size).any(|k| marked.contains_key(&k)))
+        {
+            self.store.delete(&p.key).await?;
+            let rest: Vec<Part> = parts.iter().filter(|q| q.key != p.key).cloned().collect();
+            let st = Self::status_of(session.clone(), &rest);
+            return Err(Self::incomplete(&st).unwrap_or(Error::Overlap {
+                range: p.offset..p.end(),
+            }));
+        }
+        // What the first bytes are: read when a stored part holds them,
+        // else they were checked on arrival.
+        let head = if marked.contains_key(&0) {
+            None
+        } else {
+            let head = self.read_head(&raw, SNIFF_BYTES as u64).await?;
+            self.check_type(&head, head.len() as u64 == length)?;
+            if is_image(&head) {
+                return Err(Error::ImageBytesTooLarge {
+                    size: length,
+                    limit: self.options.max_image_bytes,
+                });
+            }
+            Some(head)
+        };
+        let target = Key::new(session.target.as_str())?;
+        // The runs of slots no marker covers: their stored parts are joined.
+        let mut runs = Vec::new();
+        let mut k = 0;
+        while k < slots {
+            if marked.contains_key(&k) {
+                k += 1;
+                continue;
+            }
+            let first = k;
+            while k < slots && !marked.contains_key(&k) {
+                k += 1;
+            }
+            let run = slot(first).start..slot(k - 1).end;
+            let in_run: Vec<Part> = raw
+                .iter()
+                .filter(|p| p.offset < run.end && p.end() > run.start)
+                .cloned()
+                .collect();
+            runs.push((run, in_run));
+        }
+        // The object's CRC-32C, from the parts' names (or, where racing
+        // parts overlap, from their bytes).
+        let crc = if let Some(crc) = Self::named_crc(parts, length) {
+            crc
+        } else {
+            let mut by_slot: BTreeMap<u64, (u64, u32)> = marked
+                .values()
+                .map(|p| (p.offset, (p.len, p.crc)))
+                .collect();
+            for (run, in_run) in &runs {
+                let (c, _) = self
+                    .verify_parts(run.clone(), in_run, &mut [], true, Collect::Nothing)
+                    .await?;
+                by_slot.insert(run.start, (run.end - run.start, c));
+            }
+            by_slot.values().fold(0u32, |acc, &(len, c)| {
+                crc32c::crc32c_combine(acc, c, len as usize)
+            })
+        };
+        // The checks that need no bytes come first.
+        let digest = self.options.digest;
+        let mut algos = Vec::new();
+        if let Some(e) = &session.expected {
+            if e.algorithm == Algorithm::Crc32c {
+                if e.digest != crc.to_be_bytes() {
+                    self.delete_parts(&session.id).await?;
+                    return Err(Error::ChecksumMismatch {
+                        what: "upload",
+                        algorithm: e.algorithm.name(),
+                    });
+                }
+            } else {
+                algos.push(e.algorithm);
+            }
+        }
+        if digest != Algorithm::Crc32c && !algos.contains(&digest) {
+            algos.push(digest);
+        }
+        let mut read = None;
+        let mut leftover = false;
+        let existing = if session.overwrite {
+            None
+        } else {
+            // Create-only: the object is checked absent first (the
+            // completion itself takes no condition through `object_store`).
+            match self.store.head(&target).await {
+                Ok(meta) => Some(meta),
+                Err(blocksmith_store::Error::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if let Some(meta) = existing {
+            // Published by a finalize that crashed before recording it (the
+            // same bytes), or someone else's object.
+            let taken = || Error::TargetExists {
+                key: session.target.clone(),
+            };
+            if meta.size != length {
+                return Err(taken());
+            }
+            let back = self.read_back(&target, &algos).await?;
+            if back.crc != crc {
+                return Err(taken());
+            }
+            read = Some(back);
+            leftover = true;
+        } else {
+            match self
+                .join_and_complete(&target, mp, length, &marked, &runs)
+                .await
+            {
+                Ok(()) => {}
+                Err(Error::Store(blocksmith_store::Error::NotFound { .. })) => {
+                    // The upload is gone: completed by a racing finalize or
+                    // one that crashed (the object then holds these bytes),
+                    // or dropped by the service, with the parts in it.
+                    let ours = match self.store.head(&target).await {
+                        Ok(meta) if meta.size == length => {
+                            let back = self.read_back(&target, &algos).await?;
+                            (back.crc == crc).then_some(back)
+                        }
+                        Ok(_) | Err(blocksmith_store::Error::NotFound { .. }) => None,
+                        Err(e) => return Err(e.into()),
+                    };
+                    let Some(back) = ours else {
+                        self.renew_multipart(&session.id, &mp.upload).await?;
+                        let st = Self::status_of(session.clone(), &raw);
+                        return Err(Self::incomplete(&st).unwrap_or(Error::Incomplete {
+                            missing: length,
+                            first: 0..length,
+                        }));
+                    };
+                    read = Some(back);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let reread = self.options.verify == Verify::Reread;
+        if read.is_none() && (reread || !algos.is_empty()) {
+            read = Some(self.read_back(&target, &algos).await?);
+        }
+        if let Some(back) = &read {
+            let expected = session
+                .expected
+                .as_ref()
+                .filter(|e| e.algorithm != Algorithm::Crc32c);
+            let wrong = if back.size != length || back.crc != crc {
+                Some("crc32c")
+            } else {
+                expected
+                    .filter(|e| back.sum(e.algorithm).is_some_and(|c| c.digest != e.digest))
+                    .map(|e| e.algorithm.name())
+            };
+            if let Some(algorithm) = wrong {
+                // Published bytes that are not the ones that arrived, or not
+                // the ones expected: taken back, and the session starts over
+                // with a new upload (the old one is spent).
+                self.store.delete(&target).await?;
+                self.delete_parts(&session.id).await?;
+                self.renew_multipart(&session.id, &mp.upload).await?;
+                return Err(Error::ChecksumMismatch {
+                    what: "upload",
+                    algorithm,
+                });
+            }
+        }
+        let head = match (head, &read) {
+            (Some(head), _) => head,
+            (None, Some(back)) => Bytes::from(back.head.clone()),
+            (None, None) => {
+                let end = (SNIFF_BYTES as u64).min(length);
+                self.store
+                    .get(&target, GetOptions::new().with_range(0..end))
+                    .await?
+                    .data
+            }
+        };
+        let checksum = if digest == Algorithm::Crc32c {
+            Checksum {
+                algorithm: digest,
+                digest: crc.to_be_bytes().to_vec(),
+            }
+        } else {
+            read.as_ref()
+                .and_then(|b| b.sum(digest))
+                .cloned()
+                .expect("read back for its digest")
+        };
+        Ok((
+            Published {
+                key: session.target.clone(),
+                size: length,
+                checksum,
+                content_type: magic::sniff(&head).to_string(),
+                image: None,
+                stripped_bytes: 0,
+            },
+            leftover,
+        ))
+    }
+
+    /// The CRC-32C of `0..length` combined from the CRCs in the parts'
+    /// names, if they tile it (identical duplicates aside); `None` where
+    /// racing parts overlap partly.
+    fn named_crc(parts: &[Part], length: u64) -> Option<u32> {
+        let mut crc = 0u32;
+        let mut at = 0u64;
+        for p in parts {
+            if p.end() <= at {
+                continue;
+            }
+            if p.offset != at {
+                return None;
+            }
+            crc = crc32c::crc32c_combine(crc, p.crc, p.len as usize);
+            at = p.end();
+        }
+        (at == length).then_some(crc)
+    }
+
+    /// Joins the stored parts of each of `runs` into the multipart parts of
+    /// its slots (read back and checked against their CRCs), then completes
+    /// the upload with them and the `marked` slots' parts.
+    async fn join_and_complete(
+        &self,
+        target: &Key,
+        mp: &Multipart,
+        length: u64,
+        marked: &BTreeMap<u64, &Part>,
+        runs: &[(Range<u64>, Vec<Part>)],
+    ) -> Result<()> {
+        let mut sink = SlotSink {
+            target: target.clone(),
+            upload: mp.upload.clone(),
+            part_size: mp.part_size,
+            length,
+            at: 0,
+            buf: BytesMut::new(),
+            done: Vec::new(),
+        };
+        for (run, in_run) in runs {
+            sink.at = run.start;
+            sink.buf.clear();
+            self.verify_parts(
+                run.clone(),
+                in_run,
+                &mut [],
+                true,
+                Collect::Slots(&mut sink),
+            )
+            .await?;
+        }
+        let mut joined: BTreeMap<u64, PartId> = sink.done.into_iter().collect();
+        let slots = length.div_ceil(mp.part_size);
+        let mut ids = Vec::with_capacity(usize::try_from(slots).unwrap_or(0));
+        for k in 0..slots {
+            let part = match marked.get(&k) {
+                Some(p) => p.in_upload.clone(),
+                None => joined.remove(&k),
+            };
+            let Some(part) = part else {
+                let start = k * mp.part_size;
+                return Err(Error::Incomplete {
+                    missing: mp.part_size.min(length - start),
+                    first: start..(start + mp.part_size).min(length),
+                });
+            };
+            ids.push(part);
+        }
+        self.store
+            .complete_multipart(target, &mp.upload, &ids)
+            .await?;
+        Ok(())
+    }
+
+    /// Reads the object at `key` once, as a stream: its size, CRC-32C and
+    /// first bytes, and its digests by `algos`.
+    async fn read_back(&self, key: &Key, algos: &[Algorithm]) -> Result<ReadBack> {
+        let mut hashers: Vec<_> = algos.iter().map(|a| a.hasher()).collect();
+        let mut body = self.store.get_stream(key, GetOptions::new()).await?.body;
+        let mut back = ReadBack::default();
+        while let Some(chunk) = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
+            let chunk = chunk?;
+            back.crc = crc32c::crc32c_append(back.crc, &chunk);
+            back.size += chunk.len() as u64;
+            let room = (HEAD_BYTES as usize).saturating_sub(back.head.len());
+            back.head.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            for h in &mut hashers {
+                h.update(&chunk);
+            }
+        }
+        back.sums = hashers
+            .into_iter()
+            .map(crate::checksum::Hasher::finish)
+            .collect();
+        Ok(back)
     }
 
     /// The first bytes of the upload: the first part's, up to 64 KiB, and
@@ -1385,19 +2223,21 @@ impl<S: Store> Uploads<S> {
     /// Reads every part back in windows (all of them when `reread`, else only
     /// those a race made overlap) and checks it against the CRC-32C in
     /// its name (a corrupt part is deleted and reported), feeding the bytes
-    /// the object uses to `hashers` and to `collect`. Returns the object's
-    /// CRC-32C (combined from the parts', no extra pass) and the parts to
-    /// compose.
+    /// the object uses to `hashers` and to `collect`. Returns the CRC-32C of
+    /// the bytes `range` (the whole upload, `0..length`, or a run of it the
+    /// `parts` cover), combined from the parts' with no extra pass, and the
+    /// parts to compose.
     async fn verify_parts(
         &self,
-        length: u64,
+        range: Range<u64>,
         parts: &[Part],
         hashers: &mut [(Algorithm, crate::checksum::Hasher)],
         reread: bool,
         mut collect: Collect<'_>,
     ) -> Result<(u32, Vec<ComposePart>)> {
+        let length = range.end;
         let mut crc = 0u32;
-        let mut at = 0u64;
+        let mut at = range.start;
         let mut pieces = Vec::with_capacity(parts.len());
         for p in parts {
             if p.end() > length {
@@ -1464,6 +2304,10 @@ impl<S: Store> Uploads<S> {
                         sink.feed(used)?;
                         self.flush_sink(sink, false).await?;
                     }
+                    Collect::Slots(sink) => {
+                        sink.buf.extend_from_slice(used);
+                        self.flush_slots(sink).await?;
+                    }
                 }
                 off = end;
             }
@@ -1492,6 +2336,25 @@ impl<S: Store> Uploads<S> {
             });
         }
         Ok((crc, pieces))
+    }
+
+    /// Puts every whole slot a joining sink holds as its multipart part.
+    async fn flush_slots(&self, sink: &mut SlotSink) -> Result<()> {
+        while sink.at < sink.length && sink.buf.len() as u64 >= sink.slot_len() {
+            let n = sink.slot_len() as usize;
+            let data = sink.buf.split_to(n).freeze();
+            let slot = sink.at / sink.part_size;
+            let number = u32::try_from(slot + 1).map_err(|_| Error::TooManyParts {
+                limit: u64::from(u32::MAX),
+            })?;
+            let part = self
+                .store
+                .put_part(&sink.target, &sink.upload, number, data)
+                .await?;
+            sink.done.push((slot, part));
+            sink.at += n as u64;
+        }
+        Ok(())
     }
 
     /// Writes out what a stripping sink holds, in pieces of at most
@@ -1671,7 +2534,7 @@ impl<S: Store> Uploads<S> {
             None => Collect::Nothing,
         };
         let (crc, pieces) = self
-            .verify_parts(length, parts, &mut hashers, reread, collect)
+            .verify_parts(0..length, parts, &mut hashers, reread, collect)
             .await?;
         let scanned = match sink.as_deref_mut() {
             Some(s) => Some(self.finish_sink(s).await?),
@@ -1766,14 +2629,15 @@ impl<S: Store> Uploads<S> {
         Ok(winner.unwrap_or(published))
     }
 
-    /// Aborts a session and deletes its parts (tus termination). The record
+    /// Aborts a session, its multipart upload (if it has one) and deletes its
+    /// parts (tus termination), so no storage of it is left. The record
     /// stays as a tombstone until [`Uploads::expire`]. Idempotent.
     ///
     /// # Errors
     /// [`Error::InvalidId`] if `id` is not a valid session id; [`Error::NotFound`]
     /// if no session has it; [`Error::InvalidState`] if the session is
-    /// finalized; [`Error::Store`] if the store fails or the session record is not of this
-    /// version.
+    /// finalized; [`Error::Store`] if the store fails (aborting the multipart
+    /// upload too: call again) or the session record is not of this version.
     pub async fn abort(&self, id: &str) -> Result<()> {
         let s = self.session(id).await?;
         if let SessionState::Finalized(_) = s.state {
@@ -1782,24 +2646,33 @@ impl<S: Store> Uploads<S> {
                 reason: "already finalized",
             });
         }
+        let mut upload = s.multipart.clone();
         self.store
             .update_record::<Session, _>(&self.session_key(id)?, |cur| {
+                if let Some(c) = &cur {
+                    upload.clone_from(&c.multipart);
+                }
                 Ok(cur.filter(|c| c.state == SessionState::Open).map(|mut c| {
                     c.state = SessionState::Aborted;
                     c
                 }))
             })
             .await?;
+        if let Some(mp) = upload {
+            let target = Key::new(s.target.as_str())?;
+            self.store.abort_multipart(&target, &mp.upload).await?;
+        }
         self.delete_parts(id).await?;
         Ok(())
     }
 
-    /// Removes sessions past their expiry (open ones with their parts,
-    /// finalized and aborted tombstones), parts of no open session, and
-    /// undecodable session records.
+    /// Removes sessions past their expiry (open ones with their parts and
+    /// multipart upload, finalized and aborted tombstones), parts of no open
+    /// session, and undecodable session records.
     ///
     /// # Errors
-    /// [`Error::Store`] if the store fails to list or delete. A session record
+    /// [`Error::Store`] if the store fails to list, delete, or abort a
+    /// session's multipart upload (that session is kept for the next run). A session record
     /// that does not decode is deleted and counted, not an error.
     pub async fn expire(&self) -> Result<ExpireReport> {
         let now = self.now();
@@ -1818,6 +2691,10 @@ impl<S: Store> Uploads<S> {
                 }
             };
             if session.expires_at <= now {
+                if let Some(mp) = &session.multipart {
+                    let target = Key::new(session.target.as_str())?;
+                    self.store.abort_multipart(&target, &mp.upload).await?;
+                }
                 report.parts += self.delete_parts(&id).await?;
                 self.store.delete(&meta.key).await?;
                 report.sessions += 1;
@@ -1898,7 +2775,7 @@ impl<S: Store> Uploads<S> {
                 });
             }
             let len = st.session.length.unwrap_or(0);
-            plan.push((sid.clone(), total, len));
+            plan.push((st.session, total, len));
             total = total.checked_add(len).ok_or(Error::TooLarge {
                 what: "upload",
                 size: u64::MAX,
@@ -1912,13 +2789,13 @@ impl<S: Store> Uploads<S> {
         let opened = self.create_inner(options, sources.to_vec()).await?;
         let id = opened.session.id.clone();
         if opened.session.state == SessionState::Open {
-            for (sid, base, len) in plan {
+            for (partial, base, len) in plan {
                 // Each partial upload becomes one part of the final one,
                 // composed by the store (no copy where it can).
-                let parts = self.parts(&sid).await?;
+                let parts = self.parts(&partial).await?;
                 let reread = self.options.verify == Verify::Reread;
                 let (crc, pieces) = self
-                    .verify_parts(len, &parts, &mut [], reread, Collect::Nothing)
+                    .verify_parts(0..len, &parts, &mut [], reread, Collect::Nothing)
                     .await?;
                 if len == 0 {
                     continue;

@@ -3,7 +3,10 @@
 mod dedup;
 mod faults;
 mod images;
+mod multipart;
 mod reader;
+#[path = "../support/s3.rs"]
+mod s3;
 mod sessions;
 mod strip;
 mod tus;
