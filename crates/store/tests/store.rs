@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 #[path = "store/faulty.rs"]
 mod faulty;
+#[path = "store/multipart.rs"]
+mod multipart;
 #[cfg(feature = "postgres")]
 #[path = "store/postgres.rs"]
 mod postgres;
-#[path = "store/multipart.rs"]
-mod multipart;
 #[path = "store/security.rs"]
 mod security;
 #[cfg(feature = "sqlite")]
