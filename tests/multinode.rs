@@ -38,10 +38,18 @@ const ARGS: &str = "BLOCKSMITH_NODE_ARGS";
 type Shared = Arc<dyn DynStore>;
 
 /// Opens the backend a spec names: `dir:PATH`, `s3` (the server in the
-/// `BLOCKSMITH_S3_*` variables) or `postgres` (`BLOCKSMITH_POSTGRES_URL`).
+/// `BLOCKSMITH_S3_*` variables) or `postgres:TABLE_PREFIX` (the server in
+/// `BLOCKSMITH_POSTGRES_URL`).
 fn open(spec: &str) -> Shared {
     if let Some(path) = spec.strip_prefix("dir:") {
         return Arc::new(DirStore::open(path).expect("open the directory store"));
+    }
+    if let Some(prefix) = spec.strip_prefix("postgres:") {
+        let url = std::env::var("BLOCKSMITH_POSTGRES_URL").expect("BLOCKSMITH_POSTGRES_URL");
+        let options = blocksmith::store::PostgresOptions::new(url).with_table_prefix(prefix);
+        return Arc::new(
+            block_on(blocksmith::store::PostgresStore::open(options)).expect("open PostgreSQL"),
+        );
     }
     match spec {
         "s3" => {
@@ -55,9 +63,17 @@ fn open(spec: &str) -> Shared {
                 .with_allow_http(true)
                 .with_virtual_hosted_style_request(false)
                 .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch)
+                .with_copy_if_not_exists(object_store::aws::S3CopyIfNotExists::Multipart)
                 .build()
                 .expect("S3 builder");
-            Arc::new(blocksmith::store::ObjectStoreAdapter::new(Arc::new(s3)).expect("adapter"))
+            let s3 = Arc::new(s3);
+            // Multipart uploads: a tus session's aligned parts go straight
+            // into one S3 multipart upload, whichever node receives them.
+            Arc::new(
+                blocksmith::store::ObjectStoreAdapter::new(s3.clone())
+                    .expect("adapter")
+                    .with_multipart(s3),
+            )
         }
         other => panic!("unknown backend spec {other}"),
     }
@@ -76,6 +92,17 @@ fn backends() -> Vec<(String, tempfile::TempDir)> {
             "BLOCKSMITH_REQUIRE_S3 is set but BLOCKSMITH_S3_ENDPOINT is not"
         );
         eprintln!("S3 SKIPPED: set BLOCKSMITH_S3_ENDPOINT to run the nodes on a live S3 server");
+    }
+    if std::env::var("BLOCKSMITH_POSTGRES_URL").is_ok() {
+        // Tables of their own for each scenario of each run.
+        let prefix = format!("mn_{}", run_id().replace('-', "_"));
+        out.push((format!("postgres:{prefix}"), tempfile::tempdir().unwrap()));
+    } else {
+        assert!(
+            std::env::var("BLOCKSMITH_REQUIRE_POSTGRES").is_err(),
+            "BLOCKSMITH_REQUIRE_POSTGRES is set but BLOCKSMITH_POSTGRES_URL is not"
+        );
+        eprintln!("PostgreSQL SKIPPED: set BLOCKSMITH_POSTGRES_URL to run the nodes on PostgreSQL");
     }
     out
 }
@@ -163,6 +190,9 @@ fn tus_options() -> UploadOptions {
     UploadOptions::default()
         .with_part_size(1, 64 << 20)
         .with_max_size(1 << 30)
+        // Uploads past 1 MiB are not read through as images, so on S3 they
+        // go into a multipart upload.
+        .with_max_image_bytes(1 << 20)
 }
 
 /// A tus server on an ephemeral port; prints `PORT n`, serves until a
@@ -285,7 +315,11 @@ fn two_tus_servers_serve_one_upload_alternately() {
         let mut a = spawn("tus", &backend, std::slice::from_ref(&target));
         let mut b = spawn("tus", &backend, std::slice::from_ref(&target));
         let ports = [tus_port(&mut a), tus_port(&mut b)];
-        let len = 6 * (1 << 20) + 4321;
+        const MIB: usize = 1 << 20;
+        // An aligned 8 MiB part (straight into the multipart upload on S3),
+        // two odd ones (stored, joined at finalize), the short last part.
+        let sizes = [8 * MIB, MIB, 7 * MIB, 4 * MIB + 4321];
+        let len: usize = sizes.iter().sum();
         let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
         let tus = ("Tus-Resumable", "1.0.0".to_string());
         let (status, h) = http(
@@ -318,7 +352,7 @@ fn two_tus_servers_serve_one_upload_alternately() {
                 "{backend}: offset seen by server {}",
                 patches % 2
             );
-            let end = (offset + 512 * 1024 + patches * 1000).min(len);
+            let end = offset + sizes[patches];
             let (status, h) = http(
                 port,
                 "PATCH",
