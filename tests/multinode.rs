@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 const ROLE: &str = "BLOCKSMITH_NODE_ROLE";
+const MIB: usize = 1 << 20;
 const BACKEND: &str = "BLOCKSMITH_NODE_BACKEND";
 const ARGS: &str = "BLOCKSMITH_NODE_ARGS";
 
@@ -315,7 +316,6 @@ fn two_tus_servers_serve_one_upload_alternately() {
         let mut a = spawn("tus", &backend, std::slice::from_ref(&target));
         let mut b = spawn("tus", &backend, std::slice::from_ref(&target));
         let ports = [tus_port(&mut a), tus_port(&mut b)];
-        const MIB: usize = 1 << 20;
         // An aligned 8 MiB part (straight into the multipart upload on S3),
         // two odd ones (stored, joined at finalize), the short last part.
         let sizes = [8 * MIB, MIB, 7 * MIB, 4 * MIB + 4321];
