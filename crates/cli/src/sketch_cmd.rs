@@ -12,7 +12,7 @@ use blocksmith_sketch::frequency::{CountMin, SpaceSaving};
 use blocksmith_sketch::hll::{HllMode, HllSketch, HllType};
 use blocksmith_sketch::kll::{Criteria, KllItem, KllSketch};
 use blocksmith_sketch::theta::{self, CompactTheta, UpdateTheta};
-use blocksmith_store::{Key, StoreExt};
+use blocksmith_store::{Key, PutOptions, StoreExt, Version};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -170,6 +170,9 @@ fn numbers() -> Result<Vec<f64>, CliError> {
 struct Stored {
     store: CliStore,
     key: Key,
+    /// The version the merge started from (`None`: there was none), so
+    /// that a run racing another one fails instead of dropping its items.
+    version: Option<Version>,
 }
 
 /// The store handle and the previous bytes, when `--name` was given.
@@ -179,8 +182,17 @@ fn stored(store_dir: &Path, kind: &str, name: Option<&String>) -> Result<Previou
     let Some(name) = name else { return Ok(None) };
     let store = crate::backend::open(store_dir)?;
     let key = Key::new(format!("sketch/{kind}/{name}"))?;
-    let old = store.blocking().get_opt(&key)?.map(|r| r.data.to_vec());
-    Ok(Some((Stored { store, key }, old)))
+    let old = store.blocking().get_opt(&key)?;
+    let version = old.as_ref().map(|r| r.meta.version.clone());
+    let old = old.map(|r| r.data.to_vec());
+    Ok(Some((
+        Stored {
+            store,
+            key,
+            version,
+        },
+        old,
+    )))
 }
 
 fn finish(bytes: &[u8], io: &SketchIo, stored: Option<Stored>) -> Result<(), CliError> {
@@ -188,7 +200,14 @@ fn finish(bytes: &[u8], io: &SketchIo, stored: Option<Stored>) -> Result<(), Cli
         crate::files::write(path, bytes)?;
     }
     if let Some(s) = stored {
-        s.store.blocking().put(&s.key, bytes.to_vec())?;
+        // Compare-and-swap on what was merged: another run that stored
+        // the sketch meanwhile makes this one fail (run it again), never
+        // lose that run's items.
+        let mode = match s.version {
+            Some(v) => PutOptions::update(v),
+            None => PutOptions::create(),
+        };
+        s.store.blocking().put_opts(&s.key, bytes.to_vec(), mode)?;
     }
     Ok(())
 }
