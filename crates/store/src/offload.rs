@@ -398,21 +398,50 @@ impl<S: Store + 'static> Store for Offload<S> {
         mut body: ByteStream<'_>,
         options: PutOptions,
     ) -> Result<PutResult> {
-        let (mut tx, rx) = futures_channel::mpsc::channel::<Result<Bytes>>(1);
+        // `None` ends the body; a channel closed without it (the caller's
+        // future dropped mid-body) fails the inner put, never a truncated
+        // value.
+        let (mut tx, mut rx) = futures_channel::mpsc::channel::<Option<Result<Bytes>>>(1);
         let key = key.clone();
-        let job = self.run(move |s| async move { s.put_stream(&key, Box::pin(rx), options).await });
+        let job = self.run(move |s| async move {
+            let mut ended = false;
+            let inner_body = crate::stream::PollStream(move |cx: &mut std::task::Context<'_>| {
+                use futures_core::Stream;
+                if ended {
+                    return std::task::Poll::Ready(None);
+                }
+                match std::pin::Pin::new(&mut rx).poll_next(cx) {
+                    std::task::Poll::Pending => std::task::Poll::Pending,
+                    std::task::Poll::Ready(Some(Some(item))) => std::task::Poll::Ready(Some(item)),
+                    std::task::Poll::Ready(Some(None)) => {
+                        ended = true;
+                        std::task::Poll::Ready(None)
+                    }
+                    std::task::Poll::Ready(None) => {
+                        ended = true;
+                        std::task::Poll::Ready(Some(Err(Error::other(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the body stopped before its end (the put was cancelled)",
+                        )))))
+                    }
+                }
+            });
+            s.put_stream(&key, Box::pin(inner_body), options).await
+        });
         let feed = async move {
+            let mut send = async |item| {
+                std::future::poll_fn(|cx| tx.poll_ready(cx)).await.is_ok()
+                    && tx.start_send(item).is_ok()
+            };
             while let Some(item) = next(&mut body).await {
                 let failed = item.is_err();
                 // A closed channel: the inner put ended early (its error is
                 // the answer).
-                if std::future::poll_fn(|cx| tx.poll_ready(cx)).await.is_err()
-                    || tx.start_send(item).is_err()
-                    || failed
-                {
-                    break;
+                if !send(Some(item)).await || failed {
+                    return;
                 }
             }
+            send(None).await;
         };
         futures_util::future::join(job, feed).await.0
     }

@@ -32,8 +32,9 @@
 //! one statement, whose snapshot holds one committed version: never a
 //! half-written value.
 
+use crate::stream::next;
 use crate::{
-    BoxFuture, ByteRange, Capabilities, ComposePart, Error, GetOptions, GetResult, Key,
+    BoxFuture, ByteRange, ByteStream, Capabilities, ComposePart, Error, GetOptions, GetResult, Key,
     ListOptions, ListPage, ObjectMeta, PutMode, PutOptions, PutResult, Result, Store, Version,
 };
 use bytes::{Bytes, BytesMut};
@@ -1062,6 +1063,91 @@ impl Store for PostgresStore {
                 })
             })
             .await?;
+        Ok(PutResult {
+            version: version_of(key.as_str(), version)?,
+        })
+    }
+
+    /// One transaction: the condition first (which takes the key's row
+    /// lock), then the body's chunks as they arrive (fed to the store's
+    /// runtime through a channel of two chunks), then the size; readers see
+    /// the old value until the commit. Memory use is one chunk; a body that
+    /// fails rolls everything back.
+    async fn put_stream(
+        &self,
+        key: &Key,
+        mut body: ByteStream<'_>,
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        // `None` ends the body; a channel closed without it (the caller's
+        // future dropped mid-body) rolls the transaction back.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Result<Bytes>>>(2);
+        let k = key.as_str().to_owned();
+        let mode = options.mode;
+        let set_size = format!(
+            "UPDATE {p}_objects SET size = $3::bigint WHERE key = $1::text AND version = $2::bigint",
+            p = self.pool.sql.prefix
+        );
+        let job = self.run(move |conn| {
+            Box::pin(async move {
+                let Conn { client, statements } = conn;
+                let txn = client.transaction().await.map_err(err)?;
+                let version = cas(&txn, statements, &k, &mode, 0, &[]).await?;
+                let insert = &statements[INSERT_CHUNK];
+                let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+                let mut at: i64 = 0;
+                loop {
+                    let chunk = match rx.recv().await {
+                        Some(Some(item)) => item?,
+                        Some(None) => break,
+                        None => {
+                            return Err(Error::other(std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "the body stopped before its end (the put was cancelled)",
+                            )));
+                        }
+                    };
+                    let mut rest = &chunk[..];
+                    while !rest.is_empty() {
+                        let take = rest.len().min(CHUNK - buf.len());
+                        buf.extend_from_slice(&rest[..take]);
+                        rest = &rest[take..];
+                        if buf.len() == CHUNK {
+                            txn.execute(insert, &[&version, &at, &&buf[..]])
+                                .await
+                                .map_err(err)?;
+                            at += CHUNK as i64;
+                            buf.clear();
+                        }
+                    }
+                }
+                if !buf.is_empty() {
+                    txn.execute(insert, &[&version, &at, &&buf[..]])
+                        .await
+                        .map_err(err)?;
+                    at += buf.len() as i64;
+                }
+                if at > 0 {
+                    txn.execute(&set_size, &[&k, &version, &at])
+                        .await
+                        .map_err(err)?;
+                }
+                txn.commit().await.map_err(err)?;
+                Ok(version)
+            })
+        });
+        let feed = async move {
+            while let Some(item) = next(&mut body).await {
+                let failed = item.is_err();
+                // A closed channel: the transaction ended early (its error
+                // is the answer).
+                if tx.send(Some(item)).await.is_err() || failed {
+                    return;
+                }
+            }
+            let _ = tx.send(None).await;
+        };
+        let version = futures_util::future::join(job, feed).await.0?;
         Ok(PutResult {
             version: version_of(key.as_str(), version)?,
         })

@@ -883,3 +883,46 @@ fn a_new_dir_store_opened_by_many_at_once() {
         });
     }
 }
+
+/// A streamed put whose caller goes away mid-body (its future dropped)
+/// writes nothing, on the backends that finish the put elsewhere than in
+/// the caller's future (`Offload`'s pool here; `PostgresStore`'s runtime in
+/// `store/postgres.rs`): the body's end is a message, not the channel closing.
+#[test]
+fn a_cancelled_streamed_put_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Offload::new(DirStore::open(dir.path()).unwrap()).unwrap();
+    let key = Key::new("cancelled/put").unwrap();
+    cancel_mid_body(&store, &key);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        store.blocking().get_opt(&key).unwrap().is_none(),
+        "a truncated value was published"
+    );
+}
+
+/// Starts a streamed put whose body sends one chunk and then waits forever,
+/// and drops it after a moment.
+pub(crate) fn cancel_mid_body<S: Store>(store: &S, key: &Key) {
+    let mut sent = false;
+    let body = Box::pin(futures_util::stream::poll_fn(move |_| {
+        if sent {
+            std::task::Poll::Pending
+        } else {
+            sent = true;
+            std::task::Poll::Ready(Some(Ok(Bytes::from(vec![7u8; 3 << 20]))))
+        }
+    }));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let r = rt.block_on(async {
+        tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            store.put_stream(key, body, PutOptions::new()),
+        )
+        .await
+    });
+    assert!(r.is_err(), "the put finished without the end of its body");
+}

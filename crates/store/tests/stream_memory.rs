@@ -4,7 +4,8 @@
 //! the peak resident size (Linux `VmHWM`, reset through
 //! `/proc/self/clear_refs` before each) belongs to one backend at a time.
 //!
-//! The S3-compatible server joins when `BLOCKSMITH_S3_ENDPOINT` is set.
+//! PostgreSQL and the S3-compatible server join when `BLOCKSMITH_POSTGRES_URL`
+//! and `BLOCKSMITH_S3_ENDPOINT` are set.
 
 use blocksmith_store::{
     ByteStream, Bytes, DirStore, GetOptions, Key, ObjectStoreAdapter, Offload, PutOptions,
@@ -140,6 +141,16 @@ fn a_gib_streams_through_every_backend_within_64_mib() {
     let sqlite = SqliteStore::open(dir.path().join("store.sqlite")).unwrap();
     rises.push(("SqliteStore", stream_through("sqlite", &sqlite, 900 << 20)));
     drop(sqlite);
+
+    #[cfg(feature = "postgres")]
+    if let Ok(url) = std::env::var("BLOCKSMITH_POSTGRES_URL") {
+        let prefix = format!("stream_memory_{}", std::process::id());
+        let options = blocksmith_store::PostgresOptions::new(url).with_table_prefix(&prefix);
+        let pg = block_on(blocksmith_store::PostgresStore::open(options)).unwrap();
+        rises.push(("PostgresStore", stream_through("postgres", &pg, GIB)));
+    } else {
+        eprintln!("PostgreSQL SKIPPED: set BLOCKSMITH_POSTGRES_URL to stream through a server");
+    }
 
     if let Ok(endpoint) = std::env::var("BLOCKSMITH_S3_ENDPOINT") {
         let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
