@@ -606,7 +606,14 @@ impl Store for ObjectStoreAdapter {
             Ok(r) => r,
             // Ranges the object cannot serve: the whole-value path says why.
             Err(e) if options.range.is_some() && !e.is_not_found() => {
-                self.get(key, options).await?;
+                // Resolve the range against the size (a head, no bytes): an
+                // invalid range says so, anything else is the error itself.
+                let meta = self.head(key).await?;
+                if let Some(Err(range_err)) =
+                    options.range.as_ref().map(|r| r.resolve(key, meta.size))
+                {
+                    return Err(range_err);
+                }
                 return Err(e);
             }
             Err(e) => return Err(e),

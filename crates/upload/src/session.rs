@@ -579,6 +579,10 @@ pub struct ExpireReport {
     pub orphans: usize,
     /// Session records removed because they could not be decoded.
     pub corrupt_records: usize,
+    /// Expired sessions left for the next run because their multipart
+    /// upload could not be aborted (the store failed, or the record names
+    /// an invalid target): one such session does not stop the others.
+    pub deferred: usize,
 }
 
 /// What [`Uploads::read_back`] found.
@@ -987,7 +991,7 @@ impl<S: Store> Uploads<S> {
         if let Some(part_size) = plan {
             // A session that exists is resumed as it is: no upload for it.
             if let Some((existing, _)) = self.store.get_record::<Session>(&key).await? {
-                return Self::resumed(id, existing, &session);
+                return Self::resumed(id, self.checked(existing)?, &session);
             }
             let target = Key::new(session.target.as_str())?;
             let upload = self.store.create_multipart(&target).await?;
@@ -1099,9 +1103,33 @@ impl<S: Store> Uploads<S> {
             .get_record::<Session>(&self.session_key(id)?)
             .await?
         {
-            Some((s, _)) => Ok(s),
+            Some((s, _)) => self.checked(s),
             None => Err(Error::NotFound { id: id.into() }),
         }
+    }
+
+    /// Refuses a session record whose multipart part size this engine
+    /// would not have chosen (zero, under the store's minimum, over its or
+    /// the options' maximum): a damaged or forged record gives a typed
+    /// error, never a division by zero or an allocation it asks for.
+    fn checked(&self, s: Session) -> Result<Session> {
+        if let Some(mp) = &s.multipart {
+            let ok = self.store.capabilities().multipart.is_some_and(|limits| {
+                mp.part_size >= limits.min_part_size.max(1)
+                    && mp.part_size <= limits.max_part_size
+                    && mp.part_size <= self.options.max_part_size
+            });
+            if !ok {
+                return Err(Error::Invalid {
+                    what: "session record",
+                    reason: format!(
+                        "multipart part size {} is outside what this store and these options allow",
+                        mp.part_size
+                    ),
+                });
+            }
+        }
+        Ok(s)
     }
 
     /// A session that can still receive parts.
@@ -2692,8 +2720,16 @@ impl<S: Store> Uploads<S> {
             };
             if session.expires_at <= now {
                 if let Some(mp) = &session.multipart {
-                    let target = Key::new(session.target.as_str())?;
-                    self.store.abort_multipart(&target, &mp.upload).await?;
+                    let aborted = match Key::new(session.target.as_str()) {
+                        Ok(target) => self.store.abort_multipart(&target, &mp.upload).await,
+                        Err(e) => Err(e),
+                    };
+                    if aborted.is_err() {
+                        // Kept (with its parts) so the next run tries again.
+                        report.deferred += 1;
+                        live.insert(id);
+                        continue;
+                    }
                 }
                 report.parts += self.delete_parts(&id).await?;
                 self.store.delete(&meta.key).await?;

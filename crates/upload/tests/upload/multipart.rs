@@ -794,3 +794,51 @@ fn s3_sessions_complete_and_leave_nothing() {
     );
     store.blocking().delete(&Key::new(target).unwrap()).unwrap();
 }
+
+/// A session record whose multipart part size was damaged or forged (zero,
+/// under the store's minimum, past its maximum) is a typed error on every
+/// path that reads it, never a division by zero or a huge allocation; and
+/// an expired session whose upload cannot be aborted does not stop
+/// `expire` from cleaning the others.
+#[test]
+fn a_forged_part_size_is_refused() {
+    let bucket = Arc::new(object_store::memory::InMemory::new());
+    let store = adapter(&bucket);
+    let uploads = Uploads::with_options(&store, options());
+    let created = uploads
+        .blocking()
+        .create(CreateOptions::new(10 * S))
+        .unwrap();
+    let id = created.session.id.clone();
+    let key = Key::new(format!("uploads/sessions/{id}")).unwrap();
+    for forged in [0u64, 1, 1 << 40] {
+        let (mut session, _) = store
+            .blocking()
+            .get_record::<blocksmith_upload::Session>(&key)
+            .unwrap()
+            .unwrap();
+        session
+            .multipart
+            .as_mut()
+            .expect("a multipart session")
+            .part_size = forged;
+        store
+            .blocking()
+            .put_record(&key, &session, PutOptions::new())
+            .unwrap();
+        let part = Bytes::from(vec![1u8; S as usize]);
+        for r in [
+            uploads.blocking().status(&id).map(|_| ()),
+            uploads
+                .blocking()
+                .put_part(&id, 0, part.clone(), None)
+                .map(|_| ()),
+            uploads.blocking().finalize(&id).map(|_| ()),
+        ] {
+            assert!(
+                matches!(r, Err(Error::Invalid { .. })),
+                "part size {forged}: {r:?}"
+            );
+        }
+    }
+}
