@@ -435,6 +435,31 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// Writes the row of `key` under the next version: `tail` inline when
+    /// nothing was chunked and it fits, else chunked after `extents`; then
+    /// releases the chunks of the row it replaces. Returns the version.
+    fn finish_row(
+        &mut self,
+        key: &str,
+        size: u64,
+        mut extents: Vec<Extent>,
+        tail: &[u8],
+        replaced: Option<(u64, Vec<Extent>)>,
+    ) -> Result<u64> {
+        let version = self.next(LAST_VERSION)?;
+        let row = if extents.is_empty() && tail.len() <= INLINE_MAX {
+            encode(version, size, &Body::Inline(tail))
+        } else {
+            self.write_chunks(tail, &mut extents)?;
+            encode(version, size, &Body::Chunked(extents))
+        };
+        self.objects.insert(key, row.as_slice()).map_err(err)?;
+        if let Some((_, old)) = replaced {
+            self.release(&old)?;
+        }
+        Ok(version)
+    }
+
     /// Fails unless `mode` allows a write over `current`.
     fn check(key: &Key, mode: &PutMode, current: Option<u64>) -> Result<()> {
         match (mode, current) {
@@ -745,20 +770,7 @@ impl Store for RedbStore {
             for e in &extents {
                 staged.remove(e.chunk).map_err(err)?;
             }
-            let version = w.next(LAST_VERSION)?;
-            let row = if extents.is_empty() && buf.len() <= INLINE_MAX {
-                encode(version, size, &Body::Inline(&buf))
-            } else {
-                w.write_chunks(&buf, &mut extents)?;
-                encode(version, size, &Body::Chunked(extents))
-            };
-            w.objects
-                .insert(key.as_str(), row.as_slice())
-                .map_err(err)?;
-            if let Some((_, old)) = current {
-                w.release(&old)?;
-            }
-            version
+            w.finish_row(key.as_str(), size, extents, &buf, current)?
         };
         txn.commit().map_err(err)?;
         Ok(PutResult {
@@ -844,23 +856,7 @@ impl Store for RedbStore {
                 }
                 w.flush_full(&mut pending, &mut extents)?;
             }
-            let version = w.next(LAST_VERSION)?;
-            if extents.is_empty() && pending.len() <= INLINE_MAX {
-                let row = encode(version, size, &Body::Inline(&pending));
-                w.objects
-                    .insert(target.as_str(), row.as_slice())
-                    .map_err(err)?;
-            } else {
-                w.write_chunks(&pending, &mut extents)?;
-                let row = encode(version, size, &Body::Chunked(extents));
-                w.objects
-                    .insert(target.as_str(), row.as_slice())
-                    .map_err(err)?;
-            }
-            if let Some((_, old)) = current {
-                w.release(&old)?;
-            }
-            version
+            w.finish_row(target.as_str(), size, extents, &pending, current)?
         };
         txn.commit().map_err(err)?;
         Ok(PutResult {
