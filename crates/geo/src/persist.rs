@@ -175,9 +175,16 @@ async fn save<S: Store + ?Sized>(store: &S, name: &str, index: &GeoIndex) -> Res
     store
         .put_record(&manifest_key, &manifest, PutOptions::new().with_mode(mode))
         .await?;
-    let keep = format!("{prefix}/snap/{epoch:016x}/");
+    // Only older epochs go: a save on another node that started after
+    // this one may have committed a newer epoch meanwhile, and its parts
+    // are the snapshot the manifest names now.
     for meta in store.list_all(&snap).await? {
-        if !meta.key.as_str().starts_with(&keep) {
+        let older = meta.key.as_str()[snap.len()..]
+            .split('/')
+            .next()
+            .and_then(|e| u64::from_str_radix(e, 16).ok())
+            .is_some_and(|e| e < epoch);
+        if older {
             store.delete(&meta.key).await?;
         }
     }
