@@ -2699,9 +2699,12 @@ impl<S: Store> Uploads<S> {
     /// session, and undecodable session records.
     ///
     /// # Errors
-    /// [`Error::Store`] if the store fails to list, delete, or abort a
-    /// session's multipart upload (that session is kept for the next run). A session record
-    /// that does not decode is deleted and counted, not an error.
+    /// [`Error::Store`] if the store fails to list, read or delete (nothing
+    /// is deleted on a failed read). A session record whose bytes are
+    /// damaged is deleted and counted, not an error; one written by a newer
+    /// release is kept with its parts; a session whose multipart upload
+    /// cannot be aborted is kept for the next run
+    /// ([`ExpireReport::deferred`]).
     pub async fn expire(&self) -> Result<ExpireReport> {
         let now = self.now();
         let mut report = ExpireReport::default();
@@ -2712,11 +2715,27 @@ impl<S: Store> Uploads<S> {
             let session = match self.store.get_record::<Session>(&meta.key).await {
                 Ok(Some((s, _))) => s,
                 Ok(None) => continue,
-                Err(_) => {
+                // A record a newer release wrote (a rolling upgrade): its
+                // session lives on, parts included.
+                Err(blocksmith_store::Error::SchemaMismatch {
+                    found, expected, ..
+                }) if found > expected => {
+                    live.insert(id);
+                    continue;
+                }
+                // Damaged bytes: nothing can resume that session.
+                Err(
+                    blocksmith_store::Error::Corrupt { .. }
+                    | blocksmith_store::Error::Serde { .. }
+                    | blocksmith_store::Error::SchemaMismatch { .. },
+                ) => {
                     self.store.delete(&meta.key).await?;
                     report.corrupt_records += 1;
                     continue;
                 }
+                // The store failed (perhaps only for a moment): say so, and
+                // delete nothing on a guess.
+                Err(e) => return Err(e.into()),
             };
             if session.expires_at <= now {
                 if let Some(mp) = &session.multipart {

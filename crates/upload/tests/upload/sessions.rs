@@ -964,3 +964,42 @@ fn a_target_among_the_engines_own_records_is_refused() {
     // Its own default area for published objects is fine.
     block_on(uploads.create(CreateOptions::new(3).with_target("uploads/objects/x"))).unwrap();
 }
+
+/// `expire` deletes a session record only when its bytes are damaged: one
+/// written by a newer release (a rolling upgrade) is kept with its parts.
+#[test]
+fn expire_keeps_records_of_a_newer_release_and_drops_damaged_ones() {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct NewerSession {
+        note: String,
+    }
+    impl blocksmith_store::Record for NewerSession {
+        const KIND: &'static str = "upload.session";
+        const VERSION: u32 = 99;
+    }
+    let store = MemoryStore::new();
+    let up = Uploads::with_options(&store, small());
+    let id = up
+        .blocking()
+        .create(CreateOptions::new(1000))
+        .unwrap()
+        .session
+        .id;
+    up.blocking().put_part(&id, 0, noise(500, 3), None).unwrap();
+    let record = Key::new(format!("uploads/sessions/{id}")).unwrap();
+    let newer = NewerSession {
+        note: "from the future".into(),
+    };
+    store
+        .blocking()
+        .put_record(&record, &newer, blocksmith_store::PutOptions::new())
+        .unwrap();
+    let report = up.blocking().expire().unwrap();
+    assert_eq!(report.corrupt_records, 0);
+    assert_eq!(report.orphans, 0, "the newer session's part was deleted");
+    assert!(store.blocking().get_opt(&record).unwrap().is_some());
+    store.blocking().put(&record, "not a record").unwrap();
+    let report = up.blocking().expire().unwrap();
+    assert_eq!(report.corrupt_records, 1);
+    assert!(store.blocking().get_opt(&record).unwrap().is_none());
+}
