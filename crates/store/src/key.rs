@@ -81,6 +81,15 @@ fn validate(key: &str) -> Result<()> {
         return Err(invalid(key, "longer than 1024 bytes"));
     }
     validate_chars(key)?;
+    // The common case without walking segments: no empty segment and no
+    // segment that starts with '.'.
+    if !key.starts_with(['/', '.'])
+        && !key.ends_with('/')
+        && !key.contains("//")
+        && !key.contains("/.")
+    {
+        return Ok(());
+    }
     for seg in key.split('/') {
         match seg {
             "" => {
@@ -97,6 +106,10 @@ fn validate(key: &str) -> Result<()> {
 }
 
 fn validate_chars(key: &str) -> Result<()> {
+    // The common case in one pass over bytes: printable ASCII, no backslash.
+    if key.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\') {
+        return Ok(());
+    }
     if key.chars().any(char::is_control) {
         return Err(invalid(key, "control character"));
     }

@@ -498,7 +498,7 @@ impl Store for SqliteStore {
         };
         let mut stmt = conn.prepare_cached(sql).map_err(err)?;
         let mut rows = stmt.query(params![lower]).map_err(err)?;
-        let mut objects = Vec::new();
+        let mut objects = Vec::with_capacity(options.limit.min(1024) + 1);
         // Rows come in key order: stop at the first one past the prefix (or
         // one past the page, which tells the page there is more).
         while let Some(row) = rows.next().map_err(err)? {

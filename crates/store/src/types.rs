@@ -11,35 +11,74 @@ use std::sync::Arc;
 ///
 /// Versions are never reused for a key, even after a delete and re-create, so
 /// a stale compare-and-swap cannot succeed by accident (no ABA).
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Version(Arc<str>);
+#[derive(Clone)]
+pub struct Version(Repr);
+
+/// A number's hex digits kept inline (what the embedded backends make, once
+/// per object a listing returns: no allocation), or a shared string.
+#[derive(Clone)]
+enum Repr {
+    Hex { buf: [u8; 16], at: usize },
+    Shared(Arc<str>),
+}
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Version {}
+
+impl std::hash::Hash for Version {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
 
 impl Version {
     /// Wraps a backend's version string (an ETag, a counter).
     pub fn new(v: impl Into<Arc<str>>) -> Self {
-        Version(v.into())
+        Version(Repr::Shared(v.into()))
     }
 
-    /// A version from a number (what the embedded backends use).
+    /// A version from a number (what the embedded backends use): its
+    /// lower-case hex digits, as `format!("{v:x}")` writes them.
     pub fn from_u64(v: u64) -> Self {
-        Version(format!("{v:x}").into())
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [0u8; 16];
+        let mut at = buf.len();
+        let mut n = v;
+        loop {
+            at -= 1;
+            buf[at] = HEX[(n & 15) as usize];
+            n >>= 4;
+            if n == 0 {
+                break;
+            }
+        }
+        Version(Repr::Hex { buf, at })
     }
 
     /// The version as a string; only meaningful to the backend that made it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Hex digits are ASCII: never the empty fallback.
+            Repr::Hex { buf, at } => std::str::from_utf8(&buf[*at..]).unwrap_or_default(),
+            Repr::Shared(s) => s,
+        }
     }
 }
 
 impl fmt::Debug for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Version({})", self.0)
+        write!(f, "Version({})", self.as_str())
     }
 }
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -380,6 +419,22 @@ impl Capabilities {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn numeric_versions_are_their_hex_digits_and_equal_the_same_string() {
+        use std::hash::{BuildHasher, RandomState};
+        let hasher = RandomState::new();
+        for v in [0u64, 1, 15, 16, 255, 0xdead_beef, u64::MAX] {
+            let n = Version::from_u64(v);
+            let s = Version::new(format!("{v:x}"));
+            assert_eq!(n.as_str(), format!("{v:x}"));
+            assert_eq!(n, s);
+            assert_eq!(hasher.hash_one(&n), hasher.hash_one(&s));
+            assert_eq!(n.to_string(), s.to_string());
+        }
+        assert_ne!(Version::from_u64(1), Version::from_u64(16));
+    }
+
     use super::*;
 
     #[test]
