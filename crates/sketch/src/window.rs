@@ -599,6 +599,59 @@ where
     /// (`sketch/window/<name>`: no empty segment, `.`, `..`, backslash or
     /// control character), the checkpoint cannot be encoded, or the store fails.
     pub async fn save<S: Store + ?Sized>(&self, store: &S, name: &str) -> Result<Version> {
+        self.save_with(store, name, PutOptions::new()).await
+    }
+
+    /// Writes the checkpoint only over the one this job was loaded from or
+    /// last saved (`expected`: the version [`Windowed::load_versioned`] or
+    /// the last save returned; `None`: only if there is no checkpoint yet).
+    /// With several instances of one job (a failover that left the old one
+    /// running), the stale instance's save fails instead of overwriting the
+    /// live one's checkpoint.
+    ///
+    /// ```
+    /// use blocksmith_sketch::aggregate::DistinctCount;
+    /// use blocksmith_sketch::window::{WindowKind, WindowOptions, Windowed};
+    /// use blocksmith_store::{MemoryStore, block_on};
+    /// type Job = Windowed<String, u64, DistinctCount>;
+    /// let store = MemoryStore::new();
+    /// let opts = WindowOptions::new(WindowKind::Tumbling { size: 60_000 });
+    /// block_on(async {
+    ///     let v = Job::new(opts)?.save_if(&store, "users", None).await?;
+    ///     let (a, va) = Job::load_versioned(&store, "users").await?.unwrap();
+    ///     let (b, vb) = Job::load_versioned(&store, "users").await?.unwrap();
+    ///     assert_eq!((&va, &vb), (&v, &v));
+    ///     a.save_if(&store, "users", Some(va)).await?;
+    ///     // The other instance is stale now.
+    ///     assert!(b.save_if(&store, "users", Some(vb)).await.is_err());
+    ///     Ok::<_, blocksmith_sketch::Error>(())
+    /// })?;
+    /// # Ok::<_, blocksmith_sketch::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Windowed::save`]; [`Error::Store`] holding
+    /// `blocksmith_store::Error::PreconditionFailed` (or `AlreadyExists` for
+    /// `None`) when another instance saved meanwhile.
+    pub async fn save_if<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        name: &str,
+        expected: Option<Version>,
+    ) -> Result<Version> {
+        let mode = match expected {
+            Some(v) => PutOptions::update(v),
+            None => PutOptions::create(),
+        };
+        self.save_with(store, name, mode).await
+    }
+
+    async fn save_with<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        name: &str,
+        mode: PutOptions,
+    ) -> Result<Version> {
         let cp = Checkpoint {
             opts: self.opts.clone(),
             max_time: self.max_time,
@@ -613,10 +666,7 @@ where
             template: self.template.clone(),
         };
         let key = Self::checkpoint_key(name)?;
-        Ok(store
-            .put_record(&key, &cp, PutOptions::new())
-            .await?
-            .version)
+        Ok(store.put_record(&key, &cp, mode).await?.version)
     }
 
     /// Loads the job saved by [`Windowed::save`] under `name` (its options
@@ -629,8 +679,20 @@ where
     /// - [`Error::InvalidArgument`] if the checkpoint's options are out of range
     ///   (as for [`Windowed::with_aggregator`]).
     pub async fn load<S: Store + ?Sized>(store: &S, name: &str) -> Result<Option<Self>> {
+        Ok(Self::load_versioned(store, name).await?.map(|(job, _)| job))
+    }
+
+    /// [`Windowed::load`], with the checkpoint's version for
+    /// [`Windowed::save_if`].
+    ///
+    /// # Errors
+    /// As [`Windowed::load`].
+    pub async fn load_versioned<S: Store + ?Sized>(
+        store: &S,
+        name: &str,
+    ) -> Result<Option<(Self, Version)>> {
         let key = Self::checkpoint_key(name)?;
-        let Some((cp, _)) = store.get_record::<Checkpoint<K, A>>(&key).await? else {
+        let Some((cp, version)) = store.get_record::<Checkpoint<K, A>>(&key).await? else {
             return Ok(None);
         };
         cp.opts.validate()?;
@@ -645,6 +707,6 @@ where
             job.slots.insert((k, s), slot);
         }
         job.retained = cp.retained.into_iter().collect();
-        Ok(Some(job))
+        Ok(Some((job, version)))
     }
 }
