@@ -197,6 +197,11 @@ pub struct Series<S> {
     head: Vec<Point>,
     next_seq: u64,
     meta_version: Option<Version>,
+    /// The version of the head record under the current number, when this
+    /// handle read or wrote it: the next flush replaces exactly that one
+    /// (create-only when `None`), so a second writer of the series fails
+    /// instead of erasing points the first one flushed.
+    head_version: Option<Version>,
     /// Keys to remove once the head's points are durable elsewhere (after
     /// the next flush or seal): superseded or sealed heads, torn chunks.
     stale: Vec<Key>,
@@ -286,9 +291,12 @@ impl<S: Store> Series<S> {
                 _ => stale.push(meta.key),
             }
         }
-        let mut head = match &live {
-            Some((_, key)) => Chunk::decode(&store.get(key, GetOptions::new()).await?.data)?.1,
-            None => Vec::new(),
+        let (mut head, live_version) = match &live {
+            Some((_, key)) => {
+                let r = store.get(key, GetOptions::new()).await?;
+                (Chunk::decode(&r.data)?.1, Some(r.meta.version))
+            }
+            None => (Vec::new(), None),
         };
         // A head from before numbered heads, if any.
         let legacy_key = Key::new(format!("{prefix}/head"))?;
@@ -314,6 +322,12 @@ impl<S: Store> Series<S> {
         let next_seq = next_seq
             .max(chunks_end)
             .max(live.as_ref().map_or(0, |l| l.0));
+        // The live head is the one the next flush replaces when it is under
+        // that number.
+        let head_version = match &live {
+            Some((seq, _)) if *seq == next_seq => live_version,
+            _ => None,
+        };
         Ok(Series {
             store,
             name: name.to_string(),
@@ -323,6 +337,7 @@ impl<S: Store> Series<S> {
             head,
             next_seq,
             meta_version,
+            head_version,
             stale,
         })
     }
@@ -496,6 +511,7 @@ impl<S: Store> Series<S> {
             .ok_or(Error::Corrupt("series chunk sequence exhausted"))?;
         self.stale.push(self.head_key()?);
         self.next_seq = next;
+        self.head_version = None;
         // The counter is saved first: a crash between the two leaves a gap in
         // sequence numbers, never two chunks with the same key.
         self.save_meta().await?;
@@ -510,18 +526,25 @@ impl<S: Store> Series<S> {
     /// Makes the unsealed head durable.
     ///
     /// # Errors
-    /// [`Error::Store`] if the store fails, or
-    /// [`blocksmith_store::Error::AlreadyExists`] inside it if another writer
-    /// created this new series' meta record since it was opened.
+    /// [`Error::Store`] if the store fails, or holding
+    /// [`blocksmith_store::Error::AlreadyExists`] or
+    /// [`blocksmith_store::Error::PreconditionFailed`] if another writer of
+    /// this series flushed its head, or created this new series' meta
+    /// record, since this handle opened or last flushed it (reopen the
+    /// series: one writer per series).
     pub async fn flush(&mut self) -> Result<()> {
         let head_key = self.head_key()?;
         if self.head.is_empty() {
             self.store.delete(&head_key).await?;
+            self.head_version = None;
         } else {
             let bytes = Chunk::encode(&self.head, self.config.unit, Policy::Best)?;
-            self.store
-                .put(&head_key, bytes.into(), PutOptions::new())
-                .await?;
+            let mode = match self.head_version.clone() {
+                Some(v) => PutOptions::update(v),
+                None => PutOptions::create(),
+            };
+            let r = self.store.put(&head_key, bytes.into(), mode).await?;
+            self.head_version = Some(r.version);
         }
         if self.meta_version.is_none() {
             self.save_meta().await?;

@@ -292,3 +292,26 @@ fn series_blocking_twin() {
     assert_eq!(ts, [2, 3, 4, 5, 6]);
     assert!(sync.drop_before(5).unwrap() > 0);
 }
+
+/// Two handles writing one series (two nodes that each opened it): the
+/// second one's flush fails instead of overwriting the head the first one
+/// flushed, and the first one's points survive a reopen.
+#[test]
+fn a_second_writer_cannot_erase_flushed_points() {
+    let store = MemoryStore::new();
+    let mut a = block_on(Series::open(&store, "cpu", cfg())).unwrap();
+    block_on(a.append(10, 1.0)).unwrap();
+    block_on(a.flush()).unwrap();
+    let mut b = block_on(Series::open(&store, "cpu", cfg())).unwrap();
+    block_on(a.append(20, 2.0)).unwrap();
+    block_on(a.flush()).unwrap();
+    block_on(b.append(30, 3.0)).unwrap();
+    let r = block_on(b.flush());
+    assert!(
+        matches!(&r, Err(Error::Store(e)) if e.is_conflict()),
+        "the stale writer's flush: {r:?}"
+    );
+    let s = block_on(Series::open(&store, "cpu", cfg())).unwrap();
+    let (got, _) = block_on(s.range(i64::MIN, i64::MAX)).unwrap();
+    assert_eq!(got, vec![(10, 1.0), (20, 2.0)]);
+}
