@@ -419,10 +419,7 @@ impl<S: Store + 'static> Store for Offload<S> {
                     }
                     std::task::Poll::Ready(None) => {
                         ended = true;
-                        std::task::Poll::Ready(Some(Err(Error::other(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            "the body stopped before its end (the put was cancelled)",
-                        )))))
+                        std::task::Poll::Ready(Some(Err(crate::stream::cancelled_body())))
                     }
                 }
             });

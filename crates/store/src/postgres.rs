@@ -1100,12 +1100,7 @@ impl Store for PostgresStore {
                     let chunk = match rx.recv().await {
                         Some(Some(item)) => item?,
                         Some(None) => break,
-                        None => {
-                            return Err(Error::other(std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                "the body stopped before its end (the put was cancelled)",
-                            )));
-                        }
+                        None => return Err(crate::stream::cancelled_body()),
                     };
                     let mut rest = &chunk[..];
                     while !rest.is_empty() {

@@ -156,6 +156,16 @@ pub(crate) async fn next<S: Stream + Unpin + ?Sized>(s: &mut S) -> Option<S::Ite
     std::future::poll_fn(|cx| Pin::new(&mut *s).poll_next(cx)).await
 }
 
+/// What the receiving side of a streamed put fed through a channel reports
+/// when the channel closed without the end message (`None`): the caller's
+/// future was dropped mid-body.
+pub(crate) fn cancelled_body() -> Error {
+    Error::other(std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        "the body stopped before its end (the put was cancelled)",
+    ))
+}
+
 /// The portable [`Store::get_stream`]: ranged gets of [`STREAM_CHUNK`]
 /// bytes, each checked to be of the version the first one read.
 ///
