@@ -6,6 +6,10 @@
 //! - two tus servers serve one upload alternately, the client switching
 //!   server after every PATCH; the published object is byte-identical;
 //! - two vault devices add items while a third rotates the vault key;
+//! - two feed writers follow and publish (fanning posts out into inboxes)
+//!   while a reader pages through timelines, refreshing between pages; the
+//!   stored feed is the one a single writer makes by replaying every change
+//!   in the order the saves committed;
 //! - two sketch aggregators, each over half of a stream, merge their
 //!   per-window HyperLogLogs into shared keys by compare-and-swap; the
 //!   merged estimates equal one aggregator's over the whole stream.
@@ -17,6 +21,7 @@
 //! `BLOCKSMITH_REQUIRE_POSTGRES=1`). Each scenario prints its throughput,
 //! quoted in `docs/scaling.md`.
 
+use blocksmith::feed::{CursorKey, Feed, FeedOptions, FeedStore, Kind, UserId};
 use blocksmith::sketch::hll::{HllSketch, HllType};
 use blocksmith::store::{Bytes, DirStore, DynStore, Key, StoreExt, block_on};
 use blocksmith::upload::tus::{TusOptions, TusRequest, TusServer};
@@ -180,6 +185,8 @@ fn node() {
         "vault-writer" => vault_writer(&store, &args),
         "vault-rotator" => vault_rotator(&store, &args),
         "sketch" => sketch_node(&store, &args),
+        "feed-writer" => feed_writer(&store, &args),
+        "feed-reader" => feed_reader(&store, &args),
         other => panic!("unknown role {other}"),
     }
 }
@@ -517,6 +524,175 @@ fn two_vault_devices_write_while_a_third_rotates() {
             2 * per_device,
             (2 * per_device) as f64 / secs,
             stat(&stats, "retries")
+        );
+    }
+}
+
+// ---------------------------------------------------------------- feed ----
+
+/// Updates per feed writer; each follows and publishes.
+const FEED_UPDATES: u64 = 100;
+/// Authors 0..20 post (writer 0 for even ones, writer 1 for odd ones);
+/// readers 20..60 follow them.
+const FEED_AUTHORS: u32 = 20;
+const FEED_USERS: u32 = 60;
+/// After the last post (writer 1's update 99 at 199 minutes).
+const FEED_NOW: i64 = 4 * 3_600_000;
+
+fn feed_options() -> FeedOptions {
+    // A low celebrity threshold: some authors are pulled at read, the rest
+    // fanned out into bounded inboxes.
+    FeedOptions::default()
+        .with_celebrity_threshold(6)
+        .with_inbox_cap(16)
+        .with_page_size(5)
+}
+
+fn feed_key() -> CursorKey {
+    CursorKey::derive(b"multinode feed")
+}
+
+/// Writer `w`'s update `i`: reader `follower` follows `author`, and
+/// `poster` publishes at `ts`.
+fn feed_op(w: u64, i: u64) -> (u32, u32, u32, i64) {
+    let x = (w * 1_000 + i).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+    let follower = FEED_AUTHORS + (x % u64::from(FEED_USERS - FEED_AUTHORS)) as u32;
+    let author = ((x >> 12) % u64::from(FEED_AUTHORS)) as u32;
+    let poster = (((x >> 24) % u64::from(FEED_AUTHORS / 2)) * 2 + w) as u32;
+    let ts = (i as i64 * 2 + w as i64) * 60_000 + 1;
+    (follower, author, poster, ts)
+}
+
+fn apply_feed_op(f: &mut Feed, (follower, author, poster, ts): (u32, u32, u32, i64)) {
+    f.follow(UserId(follower), UserId(author)).unwrap();
+    f.publish(UserId(poster), ts, Kind::Text).unwrap();
+}
+
+/// Makes writer `w`'s updates through `FeedStore::update`; prints the
+/// generation each committed as, and how many races it lost.
+fn feed_writer(store: &Shared, args: &[String]) {
+    let (name, w): (&str, u64) = (&args[0], args[1].parse().unwrap());
+    let fs = FeedStore::new(store.clone(), name).unwrap();
+    let mut f = fs.blocking().load(feed_options(), feed_key()).unwrap();
+    let mut runs = 0u64;
+    for i in 0..FEED_UPDATES {
+        let op = feed_op(w, i);
+        let ((), stats) = fs
+            .blocking()
+            .update(&mut f, |f| {
+                runs += 1;
+                apply_feed_op(f, op);
+                Ok(())
+            })
+            .unwrap();
+        println!("STAT op-{w}-{i} {}", stats.generation);
+    }
+    println!("STAT conflicts {}", runs - FEED_UPDATES);
+}
+
+/// Pages through readers' timelines until both writers are done,
+/// refreshing the feed between pages; a session never serves a post twice.
+fn feed_reader(store: &Shared, args: &[String]) {
+    let fs = FeedStore::new(store.clone(), &args[0]).unwrap();
+    let mut f = fs.blocking().load(feed_options(), feed_key()).unwrap();
+    let deadline = Instant::now() + std::time::Duration::from_secs(600);
+    let (mut sessions, mut pages) = (0u64, 0u64);
+    let mut last = false;
+    while !last {
+        assert!(Instant::now() < deadline, "the writers never finished");
+        // One more round after the last save, on the final feed.
+        last = f.generation() >= 2 * FEED_UPDATES;
+        for u in FEED_AUTHORS..FEED_USERS {
+            let mut served = std::collections::BTreeSet::new();
+            let mut page = f.read(UserId(u), None, FEED_NOW).unwrap();
+            loop {
+                pages += 1;
+                for item in &page.items {
+                    assert!(
+                        served.insert(item.post),
+                        "user {u}: {} served twice",
+                        item.post
+                    );
+                }
+                let Some(next) = page.next else { break };
+                fs.blocking().refresh(&mut f).unwrap();
+                page = f.read(UserId(u), Some(&next), FEED_NOW).unwrap();
+            }
+            sessions += 1;
+        }
+        fs.blocking().refresh(&mut f).unwrap();
+    }
+    println!("STAT sessions {sessions}");
+    println!("STAT pages {pages}");
+}
+
+/// Every page of `u`'s timeline, followed from the first.
+fn feed_session(f: &Feed, u: UserId) -> Vec<blocksmith::feed::Page> {
+    let mut pages = vec![f.read(u, None, FEED_NOW).unwrap()];
+    while let Some(next) = pages.last().unwrap().next.clone() {
+        pages.push(f.read(u, Some(&next), FEED_NOW).unwrap());
+    }
+    pages
+}
+
+#[test]
+fn two_feed_writers_fan_out_while_a_reader_pages() {
+    for (backend, _dir) in backends() {
+        let name = format!("mn-{}", run_id());
+        let started = Instant::now();
+        let nodes: Vec<_> = (0..2)
+            .map(|w| spawn("feed-writer", &backend, &[name.clone(), w.to_string()]))
+            .chain([spawn("feed-reader", &backend, std::slice::from_ref(&name))])
+            .collect();
+        let stats: Vec<_> = nodes.into_iter().flat_map(|c| finish(c, "feed")).collect();
+        let secs = started.elapsed().as_secs_f64();
+        // Every update is a save of its own, and the saves form one chain.
+        let mut committed: Vec<(u64, (u32, u32, u32, i64))> = (0..2)
+            .flat_map(|w| {
+                let stats = &stats;
+                (0..FEED_UPDATES)
+                    .map(move |i| (stat(stats, &format!("op-{w}-{i}")) as u64, feed_op(w, i)))
+            })
+            .collect();
+        committed.sort_by_key(|c| c.0);
+        let gens: Vec<u64> = committed.iter().map(|c| c.0).collect();
+        assert_eq!(
+            gens,
+            (1..=2 * FEED_UPDATES).collect::<Vec<_>>(),
+            "{backend}"
+        );
+        // Replaying them in that order gives the stored feed exactly.
+        let mut replay = Feed::new(feed_options(), feed_key());
+        for &(_, op) in &committed {
+            apply_feed_op(&mut replay, op);
+        }
+        let store = open(&backend);
+        let fs = FeedStore::new(store, &name).unwrap();
+        let stored = fs.blocking().load(feed_options(), feed_key()).unwrap();
+        assert_eq!(stored.posts(), replay.posts(), "{backend}");
+        for u in 0..FEED_USERS {
+            let u = UserId(u);
+            assert_eq!(stored.followees(u), replay.followees(u), "{backend}: {u}");
+            assert_eq!(stored.inbox(u), replay.inbox(u), "{backend}: {u}");
+            assert_eq!(
+                feed_session(&stored, u),
+                feed_session(&replay, u),
+                "{backend}: {u}"
+            );
+        }
+        assert!(
+            stored.stats().pulled_posts > 0,
+            "{backend}: some authors are pulled"
+        );
+        println!(
+            "{backend}: feed, {} updates (follow + publish with fan-out) from two writers in \
+             {secs:.1} s ({:.0} saves/s), {} lost races retried; the reader paged {} sessions \
+             ({} pages) meanwhile",
+            2 * FEED_UPDATES,
+            2.0 * FEED_UPDATES as f64 / secs,
+            stat(&stats, "conflicts"),
+            stat(&stats, "sessions"),
+            stat(&stats, "pages")
         );
     }
 }

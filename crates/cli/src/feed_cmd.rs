@@ -79,6 +79,7 @@ impl From<blocksmith_feed::Error> for CliError {
         match e {
             E::Store(e) => e.into(),
             E::Corrupt { .. } => CliError::Internal(crate::output::report(&e)),
+            E::Conflict(_) => CliError::Conflict(crate::output::report(&e)),
             _ => CliError::BadInput(crate::output::report(&e)),
         }
     }
@@ -192,7 +193,14 @@ pub(crate) fn run(cmd: FeedCmd, store_dir: &Path, out: &Output) -> Result<(), Cl
                 Some(name) => {
                     let store = open(store_dir)?;
                     let fs = FeedStore::new(&store, name)?;
-                    Some(block_on(fs.save(&mut feed))?)
+                    // A feed saves on top of the one it was loaded from:
+                    // a new simulation never overwrites a stored feed.
+                    Some(block_on(fs.save(&mut feed)).map_err(|e| match e {
+                        blocksmith_feed::Error::Conflict(_) => CliError::Conflict(format!(
+                            "a feed named {name:?} already exists in this store"
+                        )),
+                        e => e.into(),
+                    })?)
                 }
                 None => None,
             };

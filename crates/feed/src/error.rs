@@ -37,6 +37,10 @@ pub enum Error {
         /// The configured limit.
         max_age_ms: i64,
     },
+    /// Another writer saved the feed first: this feed's changes were not
+    /// saved (see [`crate::FeedStore::update`]).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// Bytes that do not decode (a persisted record, an inbox block).
     #[error("corrupt {what}: {reason}")]
     Corrupt {

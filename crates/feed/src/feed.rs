@@ -238,6 +238,32 @@ pub(crate) struct Dirty {
     pub(crate) post_blocks: BTreeSet<u64>,
 }
 
+impl Dirty {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.graph.is_empty()
+            && self.inbox.is_empty()
+            && self.state.is_empty()
+            && self.post_blocks.is_empty()
+    }
+
+    pub(crate) fn merge(&mut self, other: Dirty) {
+        self.graph |= other.graph;
+        self.inbox |= other.inbox;
+        self.state |= other.state;
+        self.post_blocks.extend(other.post_blocks);
+    }
+
+    pub(crate) fn mark(&mut self, rk: crate::persist::RecordKey) {
+        use crate::persist::RecordKey;
+        match rk {
+            RecordKey::Posts(b) => drop(self.post_blocks.insert(b)),
+            RecordKey::Graph(u) => drop(self.graph.insert(u.0)),
+            RecordKey::Inbox(u) => drop(self.inbox.insert(u.0)),
+            RecordKey::State(u) => drop(self.state.insert(u.0)),
+        }
+    }
+}
+
 /// Posts per persisted block.
 pub(crate) const POST_BLOCK: u64 = 1024;
 
@@ -256,6 +282,7 @@ pub struct Feed<S = EdgeRank> {
     pub(crate) pull_authors: RoaringBitmap,
     pub(crate) dirty: Dirty,
     pub(crate) inbox_inserts: u64,
+    pub(crate) sync: crate::persist::SyncState,
 }
 
 impl<S> std::fmt::Debug for Feed<S> {
@@ -327,7 +354,31 @@ impl<S: Scorer> Feed<S> {
             pull_authors: RoaringBitmap::new(),
             dirty: Dirty::default(),
             inbox_inserts: 0,
+            sync: crate::persist::SyncState::default(),
         }
+    }
+
+    /// Drops every user, post and inbox, keeping options, key and scorer.
+    pub(crate) fn clear_data(&mut self) {
+        self.users.clear();
+        self.inboxes.clear();
+        self.posts.clear();
+        self.pull_authors.clear();
+        self.dirty = Dirty::default();
+        self.inbox_inserts = 0;
+        self.sync = crate::persist::SyncState::default();
+    }
+
+    /// The generation of the last save this feed reflects (0 for a feed
+    /// never saved or loaded; see [`crate::FeedStore`]).
+    pub fn generation(&self) -> u64 {
+        self.sync.generation
+    }
+
+    /// Whether the feed has changes a [`crate::FeedStore::save`] has not
+    /// written yet.
+    pub fn has_unsaved_changes(&self) -> bool {
+        !self.dirty.is_empty()
     }
 
     /// The options it was made with.

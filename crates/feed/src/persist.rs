@@ -2,34 +2,53 @@
 //!
 //! # Layout in the store
 //! Under `feed/<name>/`:
-//! - `meta`: a typed record (`feed.meta` v1) with the post count;
+//! - `meta`: a typed record (`feed.meta` v1): the last save (the head of the
+//!   log: its generation and nonce) and the checkpoint (the save through
+//!   which every record is at its own key), with the post count there;
 //! - `graph/<user, 8 hex>`: a [`GraphRecord`]: followees, mutes and blocks as
 //!   roaring bitmaps in roaring's portable serialization (followers are the
 //!   transpose and are rebuilt on load: one source of truth, half the bytes);
 //! - `inbox/<user>`: the user's [`Inbox`] block (varint deltas);
 //! - `state/<user>`: a [`UserStateRecord`]: decayed affinities and seen posts;
 //! - `posts/<block, 8 hex>`: a [`PostBlock`] of 1024 consecutive posts;
-//! - `journal/<id, 16 hex>/<part, 6 digits>`: the records of a save in
-//!   progress (see below).
+//! - `log/<generation, 16 hex>-<nonce, 16 hex>`: a [`LogEntry`]: the records
+//!   one save changed, and the nonce of the save before it;
+//! - `journal/<nonce, 16 hex>/<part, 6 digits>`: the records of a save too
+//!   large to keep in its log entry.
 //!
-//! [`FeedStore::save`] writes only what changed since the last save (the
-//! engine tracks dirty users and post blocks). Authors' outboxes and the set
-//! of pulled authors are derived from the posts on load. One writer per feed.
+//! Records at their own keys are [`stamp`]ed with the generation of the
+//! save that wrote them. [`FeedStore::save`] writes only what changed since
+//! the feed was loaded, refreshed or saved (the engine tracks dirty users
+//! and post blocks). Authors' outboxes and the set of pulled authors are
+//! derived from the posts on load.
+//!
+//! # Several writers
+//! Any number of processes may load, change and save one feed. A save
+//! writes its log entry, then moves `meta`'s head from the save the feed
+//! reflects to its own by compare-and-swap: the commit point. A writer
+//! whose feed is behind the head gets [`Error::Conflict`] and writes
+//! nothing; [`FeedStore::update`] refreshes, reruns the change and saves
+//! again until it wins. So saves form one chain, post ids never collide,
+//! and a fan-out always sees the follower sets of every earlier save. After
+//! the commit, the saver writes the records of the saves since the
+//! checkpoint to their own keys (each by compare-and-swap on its stamp, so
+//! an older record never overwrites a newer one) and moves the checkpoint.
+//! [`FeedStore::refresh`] applies the saves since the feed's own from the
+//! log; readers use it between pages. Log entries are kept for the 256
+//! saves before the checkpoint, so that a load or refresh overlapping that
+//! many saves still finds them.
 //!
 //! # Crash safety
 //! A save is atomic: a crash at any store operation leaves the feed as the
 //! last save that returned `Ok` left it, or as the save in flight would
 //! have, never a mix of the two (which could break the engine's invariants:
-//! a follow saved without the inbox it backfilled). A save that changes
-//! records first writes them all, in order, into journal parts, then
-//! commits by writing `meta` naming the journal; then it writes the records
-//! to their own keys, writes `meta` without the journal, and deletes the
-//! journal parts. [`FeedStore::load`] reads the records named by a
-//! committed journal from the journal, and marks them changed, so the next
-//! save writes them again. Journal parts left by a save that never
-//! committed are ignored, and deleted by the next save that writes a
-//! journal. The journal doubles the bytes a save writes; a save that
-//! changes no record writes only `meta`.
+//! a follow saved without the inbox it backfilled). [`FeedStore::load`]
+//! reads the records at their keys, then the log entries from the
+//! checkpoint to the head (read after them, so none of those records is
+//! newer than the head), and applies the entries in order. A log entry or
+//! journal parts left by a save that never committed are never named by
+//! the chain from the head, and are removed with old entries. A save that
+//! changes no record writes nothing.
 
 use crate::codec::{Reader, put_ivarint, put_varint};
 use crate::feed::{POST_BLOCK, UserState};
@@ -300,15 +319,257 @@ impl PostBlock {
     }
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Meta {
-    posts: u64,
-    /// The committed save whose records may not all be at their keys yet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    journal: Option<Journal>,
+// ------------------------------------------------------------------------
+// Record keys, stamps and the log of saves.
+
+/// Which record a key under `feed/<name>/` holds.
+///
+/// The order (post blocks first, ascending) is the order in which records
+/// are applied to a feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordKey {
+    /// `posts/<block>`: a [`PostBlock`] of posts `block * 1024 ..`.
+    Posts(u64),
+    /// `graph/<user>`: a [`GraphRecord`].
+    Graph(UserId),
+    /// `inbox/<user>`: an [`Inbox`] block.
+    Inbox(UserId),
+    /// `state/<user>`: a [`UserStateRecord`].
+    State(UserId),
 }
 
-/// Where a save's records are, whole: `parts` parts under
+impl RecordKey {
+    /// The key's name under the feed's prefix, e.g. `graph/0000002a`.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Posts(b) => format!("posts/{b:08x}"),
+            Self::Graph(u) => format!("graph/{:08x}", u.0),
+            Self::Inbox(u) => format!("inbox/{:08x}", u.0),
+            Self::State(u) => format!("state/{:08x}", u.0),
+        }
+    }
+
+    /// Parses a name [`RecordKey::name`] wrote; `None` for anything else
+    /// (another kind, upper-case or extra digits).
+    pub fn parse(name: &str) -> Option<Self> {
+        let (kind, n) = name.split_once('/')?;
+        if n.len() < 8
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return None;
+        }
+        let v = u64::from_str_radix(n, 16).ok()?;
+        let user = || u32::try_from(v).ok().map(UserId);
+        let rk = match kind {
+            "posts" => Self::Posts(v),
+            "graph" => Self::Graph(user()?),
+            "inbox" => Self::Inbox(user()?),
+            "state" => Self::State(user()?),
+            _ => return None,
+        };
+        (rk.name() == name).then_some(rk)
+    }
+}
+
+/// The first byte of a record stored at its own key with the save that
+/// wrote it (no record version is this byte).
+const STAMP: u8 = 0xFE;
+
+/// `record` as stored at its own key: stamped with the generation of the
+/// save that writes it (see [`unstamp`]).
+pub fn stamp(generation: u64, record: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(record.len() + 10);
+    out.push(STAMP);
+    put_varint(&mut out, generation);
+    out.extend_from_slice(record);
+    out
+}
+
+/// Splits a record read from its own key into the generation of the save
+/// that wrote it and the record. A record written before stamps existed
+/// (it starts with its own version byte) is generation 0.
+///
+/// # Errors
+/// [`Error::Corrupt`] if the stamp is truncated or overflows.
+pub fn unstamp(bytes: &[u8]) -> Result<(u64, &[u8])> {
+    match bytes.split_first() {
+        Some((&STAMP, rest)) => {
+            let mut r = Reader::new(rest, "record stamp");
+            let generation = r.varint()?;
+            let used = rest.len() - r.remaining();
+            Ok((generation, &rest[used..]))
+        }
+        _ => Ok((0, bytes)),
+    }
+}
+
+/// Encodes records as a log body: `count | (name length, name, value
+/// length, value)*`, names ascending.
+pub fn encode_records(records: &[(RecordKey, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + records.iter().map(|r| r.1.len() + 24).sum::<usize>());
+    put_varint(&mut out, records.len() as u64);
+    for (k, v) in records {
+        let name = k.name();
+        put_varint(&mut out, name.len() as u64);
+        out.extend_from_slice(name.as_bytes());
+        put_varint(&mut out, v.len() as u64);
+        out.extend_from_slice(v);
+    }
+    out
+}
+
+/// Decodes [`encode_records`] bytes.
+///
+/// # Errors
+/// [`Error::Corrupt`] if `bytes` are truncated or have trailing bytes, name
+/// something that is not a [`RecordKey`], or list records out of order or
+/// twice.
+pub fn decode_records(bytes: &[u8]) -> Result<Vec<(RecordKey, Vec<u8>)>> {
+    let mut r = Reader::new(bytes, "feed log records");
+    let n = r.len(4)?;
+    let mut out: Vec<(RecordKey, Vec<u8>)> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = r.len(1)?;
+        let name = std::str::from_utf8(r.bytes(len)?).ok();
+        let rk = name
+            .and_then(RecordKey::parse)
+            .ok_or_else(|| r.corrupt("not a record key"))?;
+        if out.last().is_some_and(|(last, _)| *last >= rk) {
+            return Err(r.corrupt("records out of order"));
+        }
+        let len = r.len(1)?;
+        out.push((rk, r.bytes(len)?.to_vec()));
+    }
+    r.finish()?;
+    Ok(out)
+}
+
+/// One save in a feed's log, stored at `log/<generation>-<nonce>` (both 16
+/// hex digits): what the save changed, and the save before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The save's generation: 1 for a feed's first save, one more each save.
+    pub generation: u64,
+    /// The nonce of the save before it (0 before the first).
+    pub prev: u64,
+    /// Posts in the feed after this save.
+    pub posts: u64,
+    /// The records it changed.
+    pub body: LogBody,
+}
+
+/// Where a [`LogEntry`]'s records are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogBody {
+    /// In the entry, ascending by key.
+    Inline(Vec<(RecordKey, Vec<u8>)>),
+    /// In `parts` parts under `journal/<nonce>/` (the entry's own nonce):
+    /// [`encode_records`] bytes, `len` in all, with this BLAKE3 hash.
+    Parts {
+        /// How many parts.
+        parts: u32,
+        /// Their total length.
+        len: u64,
+        /// The BLAKE3 hash of their concatenation.
+        hash: [u8; 32],
+    },
+}
+
+const LOG_MAGIC: &[u8; 2] = b"FL";
+const LOG_VERSION: u8 = 1;
+
+impl LogEntry {
+    /// Encodes: `"FL" | version (1) | generation | prev | posts | 0 |
+    /// records` for an inline body, `... | 1 | parts | len | hash (32)` for
+    /// one in parts.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(LOG_MAGIC);
+        out.push(LOG_VERSION);
+        put_varint(&mut out, self.generation);
+        put_varint(&mut out, self.prev);
+        put_varint(&mut out, self.posts);
+        match &self.body {
+            LogBody::Inline(records) => {
+                out.push(0);
+                out.extend_from_slice(&encode_records(records));
+            }
+            LogBody::Parts { parts, len, hash } => {
+                out.push(1);
+                put_varint(&mut out, u64::from(*parts));
+                put_varint(&mut out, *len);
+                out.extend_from_slice(hash);
+            }
+        }
+        out
+    }
+
+    /// Decodes, rejecting anything malformed.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if `bytes` are truncated or have trailing bytes,
+    /// carry another magic, an unknown version or body kind, generation 0,
+    /// or records [`decode_records`] refuses.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(bytes, "feed log entry");
+        if r.bytes(2)? != LOG_MAGIC {
+            return Err(r.corrupt("not a feed log entry"));
+        }
+        let v = r.u8()?;
+        if v != LOG_VERSION {
+            return Err(r.corrupt(format!("unknown version {v}")));
+        }
+        let generation = r.varint()?;
+        if generation == 0 {
+            return Err(r.corrupt("generation 0"));
+        }
+        let prev = r.varint()?;
+        let posts = r.varint()?;
+        let body = match r.u8()? {
+            0 => {
+                let rest = r.bytes(r.remaining())?;
+                LogBody::Inline(decode_records(rest)?)
+            }
+            1 => {
+                let parts = u32::try_from(r.varint()?).map_err(|_| r.corrupt("too many parts"))?;
+                let len = r.varint()?;
+                let mut hash = [0; 32];
+                hash.copy_from_slice(r.bytes(32)?);
+                r.finish()?;
+                LogBody::Parts { parts, len, hash }
+            }
+            t => return Err(r.corrupt(format!("unknown body kind {t}"))),
+        };
+        Ok(Self {
+            generation,
+            prev,
+            posts,
+            body,
+        })
+    }
+}
+
+/// The feed's root record: the last save (the head of the log), and the
+/// save through which every record is at its own key (the checkpoint).
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
+struct Meta {
+    /// Posts at the checkpoint.
+    posts: u64,
+    /// Written by the single-writer format: a committed save whose records
+    /// may not all be at their keys yet (read, never written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    journal: Option<Journal>,
+    #[serde(default)]
+    checkpoint: u64,
+    #[serde(default)]
+    head: u64,
+    #[serde(default)]
+    head_nonce: u64,
+}
+
+/// A save of the single-writer format: `parts` parts under
 /// `journal/<id>/`, `len` bytes in all, with this BLAKE3 hash.
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 struct Journal {
@@ -318,33 +579,92 @@ struct Journal {
     hash: String,
 }
 
-/// A journal id no save of this process has used, and unlikely to be one
-/// another process left behind.
-fn journal_id() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    nanos.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
 impl Record for Meta {
     const KIND: &'static str = "feed.meta";
     const VERSION: u32 = 1;
+}
+
+/// How far a feed in memory is in the stored log (kept in the [`Feed`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SyncState {
+    /// The last save this feed reflects (0: none).
+    pub(crate) generation: u64,
+    /// That save's nonce.
+    pub(crate) nonce: u64,
+    /// Whether the feed came from (or went to) a stored feed.
+    pub(crate) stored: bool,
+    /// The records of the saves after the stored checkpoint that this feed
+    /// reflects: what its next checkpoint writes to their own keys.
+    pub(crate) pending: BTreeMap<u64, Vec<RecordKey>>,
+    /// A save whose commit failed with an unknown outcome.
+    pub(crate) in_doubt: Option<(u64, u64)>,
+}
+
+/// The largest log body kept inline in its entry.
+const INLINE_MAX: usize = 1 << 20;
+/// Saves whose log entries outlive the checkpoint (so that a load or a
+/// refresh that overlaps this many saves still finds them).
+const LOG_RETAIN: u64 = 256;
+/// A save whose generation is a multiple of this removes old log entries.
+const GC_EVERY: u64 = 64;
+/// Journal parts no log entry names are removed once this old (a save
+/// writes its parts before its entry).
+const ORPHAN_AGE_MS: u64 = 60 * 60 * 1000;
+/// Loads that find the log moved under them before giving up.
+const LOAD_ATTEMPTS: usize = 8;
+/// Attempts of [`FeedStore::update`].
+const UPDATE_ATTEMPTS: usize = 32;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A save's nonce: the time in milliseconds (above bit 20, so that
+/// orphaned parts can be aged) and 20 bits that differ between processes
+/// and calls.
+fn fresh_nonce() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = blake3::Hasher::new();
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    h.update(&nanos.to_le_bytes());
+    h.update(format!("{:?}", std::thread::current().id()).as_bytes());
+    let mut r = [0; 8];
+    r.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    ((now_ms() << 20) | (u64::from_le_bytes(r) & 0xF_FFFF)).max(1)
+}
+
+fn is_conflict(e: &blocksmith_store::Error) -> bool {
+    matches!(
+        e,
+        blocksmith_store::Error::AlreadyExists { .. }
+            | blocksmith_store::Error::PreconditionFailed { .. }
+    )
 }
 
 /// What a save wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SaveStats {
-    /// Keys written: the changed records and `meta` (not the journal).
+    /// Records the save changed (0 for a save with nothing to write).
     pub keys: usize,
-    /// Bytes of the changed records written (not counting the journal,
-    /// which holds them a second time).
+    /// Their bytes (written twice: into the log entry, then at their keys).
     pub bytes: u64,
+    /// The generation the feed is at after the save.
+    pub generation: u64,
+    /// The save committed, but writing its records to their own keys
+    /// failed; the next save by any writer does it (nothing is lost: until
+    /// then loads read them from the log).
+    pub checkpoint_deferred: bool,
 }
 
-/// A feed persisted in a [`Store`] under `feed/<name>/`.
+/// A feed persisted in a [`Store`] under `feed/<name>/`, shared by any
+/// number of writers and readers (see the module's "Several writers").
 ///
 /// ```
 /// use blocksmith_feed::{CursorKey, Feed, FeedOptions, FeedStore, Kind, UserId};
@@ -368,19 +688,228 @@ pub struct FeedStore<S> {
     prefix: String,
 }
 
-fn parse_hex_suffix(key: &Key, prefix: &str) -> Result<u32> {
-    let s = key.as_str();
-    let tail = s.strip_prefix(prefix).unwrap_or("");
-    if tail.len() != 8 {
-        return Err(Error::Corrupt {
-            what: "store key",
-            reason: format!("unexpected key {s}"),
-        });
+/// The bytes of record `rk` as the feed holds it now (`None` if it holds
+/// no such record).
+fn encode_record<Sc: Scorer>(feed: &Feed<Sc>, rk: RecordKey) -> Option<Vec<u8>> {
+    match rk {
+        RecordKey::Graph(u) => feed.user(u).map(|s| {
+            GraphRecord {
+                followees: s.followees.clone(),
+                muted: s.muted.clone(),
+                blocked: s.blocked.clone(),
+            }
+            .encode()
+        }),
+        RecordKey::Inbox(u) => {
+            feed.user(u)?;
+            feed.inboxes.get(u.0 as usize).map(Inbox::encode)
+        }
+        RecordKey::State(u) => feed.user(u).map(|s| {
+            let mut affinity: Vec<_> = s
+                .affinity
+                .iter()
+                .map(|(&a, &(v, t))| (UserId(a), v, t))
+                .collect();
+            affinity.sort_unstable_by_key(|x| x.0);
+            UserStateRecord {
+                affinity,
+                seen: s.seen.clone(),
+            }
+            .encode()
+        }),
+        RecordKey::Posts(b) => {
+            let lo = usize::try_from(b.checked_mul(POST_BLOCK)?).ok()?;
+            let hi = lo.saturating_add(POST_BLOCK as usize).min(feed.posts.len());
+            (lo < hi).then(|| {
+                PostBlock {
+                    posts: feed.posts[lo..hi].to_vec(),
+                }
+                .encode()
+            })
+        }
     }
-    u32::from_str_radix(tail, 16).map_err(|_| Error::Corrupt {
-        what: "store key",
-        reason: format!("unexpected key {s}"),
-    })
+}
+
+fn corrupt(reason: impl Into<String>) -> Error {
+    Error::Corrupt {
+        what: "feed",
+        reason: reason.into(),
+    }
+}
+
+/// The records a feed's dirty set names, ascending.
+fn dirty_keys(dirty: &crate::feed::Dirty) -> Vec<RecordKey> {
+    let mut keys: Vec<RecordKey> = dirty
+        .post_blocks
+        .iter()
+        .map(|&b| RecordKey::Posts(b))
+        .collect();
+    keys.extend(dirty.graph.iter().map(|u| RecordKey::Graph(UserId(u))));
+    keys.extend(dirty.inbox.iter().map(|u| RecordKey::Inbox(UserId(u))));
+    keys.extend(dirty.state.iter().map(|u| RecordKey::State(UserId(u))));
+    keys.sort_unstable();
+    keys
+}
+
+/// Applies one record to a feed, keeping what is derived from it (followers,
+/// blocked-by, outboxes, pulled authors) right. Inboxes it replaces are
+/// added to `inboxes`, to be checked once all posts are in.
+fn apply_record<Sc: Scorer>(
+    feed: &mut Feed<Sc>,
+    rk: RecordKey,
+    bytes: &[u8],
+    inboxes: &mut Vec<UserId>,
+) -> Result<()> {
+    match rk {
+        RecordKey::Posts(b) => apply_posts(feed, b, PostBlock::decode(bytes)?),
+        RecordKey::Graph(u) => apply_graph(feed, u, GraphRecord::decode(bytes)?),
+        RecordKey::Inbox(u) => {
+            let inbox = Inbox::decode(bytes)?;
+            feed.user_mut(u)?;
+            feed.inboxes[u.0 as usize] = inbox;
+            inboxes.push(u);
+            Ok(())
+        }
+        RecordKey::State(u) => {
+            let rec = UserStateRecord::decode(bytes)?;
+            let s: &mut UserState = feed.user_mut(u)?;
+            s.affinity = rec
+                .affinity
+                .iter()
+                .map(|&(a, v, t)| (a.0, (v, t)))
+                .collect();
+            s.seen = rec.seen;
+            Ok(())
+        }
+    }
+}
+
+fn apply_posts<Sc: Scorer>(feed: &mut Feed<Sc>, b: u64, block: PostBlock) -> Result<()> {
+    let first = b
+        .checked_mul(POST_BLOCK)
+        .ok_or_else(|| corrupt(format!("post block {b} is out of range")))?;
+    if block.posts.len() as u64 > POST_BLOCK || block.posts.first().is_some_and(|p| p.id.0 != first)
+    {
+        return Err(corrupt(format!(
+            "post block {b} does not hold posts {first}.."
+        )));
+    }
+    for p in block.posts {
+        let i = p.id.0;
+        let len = feed.posts.len() as u64;
+        match i.cmp(&len) {
+            std::cmp::Ordering::Less => {
+                let cur = &mut feed.posts[i as usize];
+                if (cur.author, cur.ts, cur.kind, cur.reshare_of, cur.pushed)
+                    != (p.author, p.ts, p.kind, p.reshare_of, p.pushed)
+                {
+                    return Err(corrupt(format!("{} changed what cannot change", p.id)));
+                }
+                cur.likes = p.likes;
+                cur.comments = p.comments;
+                cur.shares = p.shares;
+                cur.velocity = p.velocity;
+                cur.velocity_ts = p.velocity_ts;
+                cur.deleted = p.deleted;
+            }
+            std::cmp::Ordering::Equal => {
+                if let Some(o) = p.reshare_of
+                    && feed.posts[o.0 as usize].reshare_of.is_some()
+                {
+                    return Err(corrupt(format!("{} reshares a reshare", p.id)));
+                }
+                let e = Entry::new(p.ts, p.id);
+                let s = feed.user_mut(p.author)?;
+                let outbox = if p.pushed {
+                    &mut s.pushed
+                } else {
+                    &mut s.pulled
+                };
+                match outbox.last() {
+                    Some(&l) if l > e => {
+                        let at = outbox.partition_point(|x| *x < e);
+                        outbox.insert(at, e);
+                    }
+                    _ => outbox.push(e),
+                }
+                if !p.pushed {
+                    feed.pull_authors.insert(p.author.0);
+                }
+                feed.posts.push(p);
+            }
+            std::cmp::Ordering::Greater => {
+                return Err(corrupt(format!("posts before {} are missing", p.id)));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply_graph<Sc: Scorer>(feed: &mut Feed<Sc>, u: UserId, rec: GraphRecord) -> Result<()> {
+    let key = RecordKey::Graph(u).name();
+    let max = [&rec.followees, &rec.muted, &rec.blocked]
+        .iter()
+        .filter_map(|b| b.max())
+        .max();
+    if let Some(top) = max
+        && top >= feed.config.max_users
+    {
+        return Err(corrupt(format!("{key} names user {top}, beyond max_users")));
+    }
+    if [&rec.followees, &rec.muted, &rec.blocked]
+        .iter()
+        .any(|b| b.contains(u.0))
+    {
+        return Err(corrupt(format!("{u} refers to itself")));
+    }
+    // Nothing below can fail: every id is in range.
+    for a in rec.followees.iter().chain(&rec.muted).chain(&rec.blocked) {
+        feed.user_mut(UserId(a))?;
+    }
+    let s = feed.user_mut(u)?;
+    let old_followees = std::mem::take(&mut s.followees);
+    let old_blocked = std::mem::take(&mut s.blocked);
+    for a in &old_followees - &rec.followees {
+        if let Some(Some(x)) = feed.users.get_mut(a as usize) {
+            x.followers.remove(u.0);
+        }
+    }
+    for a in &rec.followees - &old_followees {
+        feed.user_mut(UserId(a))?.followers.insert(u.0);
+    }
+    for a in &old_blocked - &rec.blocked {
+        if let Some(Some(x)) = feed.users.get_mut(a as usize) {
+            x.blocked_by.remove(u.0);
+        }
+    }
+    for a in &rec.blocked - &old_blocked {
+        feed.user_mut(UserId(a))?.blocked_by.insert(u.0);
+    }
+    let s = feed.user_mut(u)?;
+    s.followees = rec.followees;
+    s.muted = rec.muted;
+    s.blocked = rec.blocked;
+    Ok(())
+}
+
+/// Checks a feed after records were applied: `posts` posts, and no inbox
+/// in `inboxes` naming a post beyond them.
+fn check_applied<Sc: Scorer>(feed: &Feed<Sc>, posts: u64, inboxes: &[UserId]) -> Result<()> {
+    if feed.posts.len() as u64 != posts {
+        return Err(corrupt(format!(
+            "{} posts stored where {posts} were saved",
+            feed.posts.len()
+        )));
+    }
+    for &u in inboxes {
+        if feed.inboxes[u.0 as usize]
+            .entries()
+            .any(|e| e.post.0 >= posts)
+        {
+            return Err(corrupt(format!("inbox of {u} names an unknown post")));
+        }
+    }
+    Ok(())
 }
 
 impl<S: Store> FeedStore<S> {
@@ -404,58 +933,159 @@ impl<S: Store> FeedStore<S> {
         &self.store
     }
 
-    fn key(&self, kind: &str, n: u64) -> Result<Key> {
-        Ok(Key::new(format!("{}{kind}/{n:08x}", self.prefix))?)
+    fn record_key(&self, rk: RecordKey) -> Result<Key> {
+        Ok(Key::new(format!("{}{}", self.prefix, rk.name()))?)
     }
 
     fn meta_key(&self) -> Result<Key> {
         Ok(Key::new(format!("{}meta", self.prefix))?)
     }
 
-    /// Writes `records` into journal parts; returns the journal to commit.
-    async fn write_journal(&self, records: &[(Key, Vec<u8>)]) -> Result<Journal> {
-        let mut body = Vec::new();
-        for (k, v) in records {
-            put_varint(&mut body, k.as_str().len() as u64);
-            body.extend_from_slice(k.as_str().as_bytes());
-            put_varint(&mut body, v.len() as u64);
-            body.extend_from_slice(v);
+    fn log_key(&self, generation: u64, nonce: u64) -> Result<Key> {
+        Ok(Key::new(format!(
+            "{}log/{generation:016x}-{nonce:016x}",
+            self.prefix
+        ))?)
+    }
+
+    fn part_key(&self, nonce: u64, i: u32) -> Result<Key> {
+        Ok(Key::new(format!(
+            "{}journal/{nonce:016x}/{i:06}",
+            self.prefix
+        ))?)
+    }
+
+    async fn meta(&self) -> Result<Option<(Meta, blocksmith_store::Version)>> {
+        Ok(self.store.get_record::<Meta>(&self.meta_key()?).await?)
+    }
+
+    /// Deletes every object under `journal/<nonce>/`.
+    async fn remove_parts(&self, nonce: u64) -> Result<()> {
+        let prefix = format!("{}journal/{nonce:016x}/", self.prefix);
+        for m in self.store.list_all(&prefix).await? {
+            self.store.delete(&m.key).await?;
         }
-        let part_size = self
+        Ok(())
+    }
+
+    /// Writes a save's log entry (and its parts if the body is large);
+    /// returns the entry's bytes.
+    async fn write_log(
+        &self,
+        generation: u64,
+        prev: u64,
+        posts: u64,
+        nonce: u64,
+        records: Vec<(RecordKey, Vec<u8>)>,
+    ) -> Result<Bytes> {
+        let limit = self
             .store
             .capabilities()
             .max_value_size
-            .map_or(JOURNAL_PART, |m| (m as usize).clamp(1, JOURNAL_PART));
-        let id = journal_id();
-        let mut parts = 0;
-        for (i, chunk) in body.chunks(part_size).enumerate() {
-            let key = Key::new(format!("{}journal/{id:016x}/{i:06}", self.prefix))?;
-            self.store
-                .put(
-                    &key,
-                    Bytes::copy_from_slice(chunk),
-                    blocksmith_store::PutOptions::new(),
-                )
-                .await?;
-            parts = i + 1;
+            .map_or(INLINE_MAX, |m| (m as usize).clamp(1, INLINE_MAX));
+        let size: usize = records.iter().map(|(_, v)| v.len() + 24).sum();
+        let body = if size + 64 <= limit {
+            LogBody::Inline(records)
+        } else {
+            let body = encode_records(&records);
+            drop(records);
+            let part_size = self
+                .store
+                .capabilities()
+                .max_value_size
+                .map_or(JOURNAL_PART, |m| (m as usize).clamp(1, JOURNAL_PART));
+            let mut parts = 0u32;
+            for chunk in body.chunks(part_size) {
+                let key = self.part_key(nonce, parts)?;
+                self.store
+                    .put(
+                        &key,
+                        Bytes::copy_from_slice(chunk),
+                        blocksmith_store::PutOptions::new(),
+                    )
+                    .await?;
+                parts = parts
+                    .checked_add(1)
+                    .ok_or_else(|| Error::Invalid("save too large".into()))?;
+            }
+            LogBody::Parts {
+                parts,
+                len: body.len() as u64,
+                hash: *blake3::hash(&body).as_bytes(),
+            }
+        };
+        let bytes = Bytes::from(
+            LogEntry {
+                generation,
+                prev,
+                posts,
+                body,
+            }
+            .encode(),
+        );
+        let key = self.log_key(generation, nonce)?;
+        match self
+            .store
+            .put(&key, bytes.clone(), blocksmith_store::PutOptions::create())
+            .await
+        {
+            Ok(_) => Ok(bytes),
+            // Our own put, retried by the store after a lost reply?
+            Err(e) if is_conflict(&e) => match self.store.get_opt(&key).await? {
+                Some(r) if r.data == bytes => Ok(bytes),
+                _ => Err(Error::Conflict(format!(
+                    "another save took nonce {nonce:016x}"
+                ))),
+            },
+            Err(e) => Err(e.into()),
         }
-        Ok(Journal {
-            id,
-            parts: u32::try_from(parts).map_err(|_| Error::Invalid("journal too large".into()))?,
-            len: body.len() as u64,
-            hash: blake3::hash(&body).to_hex().to_string(),
-        })
     }
 
-    /// The records of a committed journal, by key.
-    async fn read_journal(&self, j: &Journal) -> Result<BTreeMap<String, Vec<u8>>> {
+    /// Reads the log entry of save `(generation, nonce)` with its records
+    /// inline; `None` if it (or one of its parts) is gone.
+    async fn read_log(&self, generation: u64, nonce: u64) -> Result<Option<LogEntry>> {
+        let Some(r) = self
+            .store
+            .get_opt(&self.log_key(generation, nonce)?)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut entry = LogEntry::decode(&r.data)?;
+        if entry.generation != generation {
+            return Err(corrupt(format!(
+                "log entry {generation} says it is {}",
+                entry.generation
+            )));
+        }
+        if let LogBody::Parts { parts, len, hash } = entry.body {
+            let mut body = Vec::new();
+            for i in 0..parts {
+                let Some(part) = self.store.get_opt(&self.part_key(nonce, i)?).await? else {
+                    return Ok(None);
+                };
+                body.extend_from_slice(&part.data);
+                if body.len() as u64 > len {
+                    return Err(corrupt("a log entry's parts are longer than it says"));
+                }
+            }
+            if body.len() as u64 != len || *blake3::hash(&body).as_bytes() != hash {
+                return Err(corrupt("a log entry's parts do not match it"));
+            }
+            entry.body = LogBody::Inline(decode_records(&body)?);
+        }
+        Ok(Some(entry))
+    }
+
+    /// The records of a single-writer-format journal, by record.
+    async fn read_journal(&self, j: &Journal) -> Result<BTreeMap<RecordKey, Bytes>> {
         let corrupt = |reason: String| Error::Corrupt {
             what: "feed journal",
             reason,
         };
         let mut body = Vec::new();
         for i in 0..j.parts {
-            let key = Key::new(format!("{}journal/{:016x}/{i:06}", self.prefix, j.id))?;
+            let key = self.part_key(j.id, i)?;
             let data = self
                 .store
                 .get_opt(&key)
@@ -473,130 +1103,285 @@ impl<S: Store> FeedStore<S> {
         let mut out = BTreeMap::new();
         while !r.is_empty() {
             let n = r.len(1)?;
-            let key = std::str::from_utf8(r.bytes(n)?)
+            let rk = std::str::from_utf8(r.bytes(n)?)
                 .ok()
-                .filter(|k| k.starts_with(&self.prefix))
-                .ok_or_else(|| r.corrupt("bad key"))?
-                .to_string();
+                .and_then(|k| k.strip_prefix(&self.prefix))
+                .and_then(RecordKey::parse)
+                .ok_or_else(|| r.corrupt("bad key"))?;
             let n = r.len(1)?;
-            out.insert(key, r.bytes(n)?.to_vec());
+            out.insert(rk, Bytes::copy_from_slice(r.bytes(n)?));
         }
         Ok(out)
     }
 
-    /// Deletes every journal part (none is named by `meta` any more).
-    async fn remove_journals(&self) -> Result<()> {
-        for m in self
-            .store
-            .list_all(&format!("{}journal/", self.prefix))
-            .await?
+    /// Commits the records as the feed's next save: its log entry, then
+    /// `meta` naming it by compare-and-swap (the commit point).
+    async fn commit<Sc: Scorer>(
+        &self,
+        feed: &mut Feed<Sc>,
+        records: Vec<(RecordKey, Vec<u8>)>,
+    ) -> Result<()> {
+        let meta_key = self.meta_key()?;
+        let mut current = self.meta().await?;
+        if let Some((g, n)) = feed.sync.in_doubt.take()
+            && let Some((m, _)) = &current
+            && (m.head, m.head_nonce) == (g, n)
         {
-            self.store.delete(&m.key).await?;
+            // The save that failed with an unknown outcome had committed.
+            feed.sync.generation = g;
+            feed.sync.nonce = n;
+            feed.sync.stored = true;
+        }
+        let stale =
+            |current: &Option<(Meta, blocksmith_store::Version)>, sync: &SyncState| match current {
+                None => sync.stored,
+                Some((m, _)) => {
+                    !sync.stored || (m.head, m.head_nonce) != (sync.generation, sync.nonce)
+                }
+            };
+        let conflict = |current: &Option<(Meta, blocksmith_store::Version)>, sync: &SyncState| {
+            Error::Conflict(format!(
+                "another writer saved the feed first (stored save {}, this feed's {})",
+                current.as_ref().map_or(0, |(m, _)| m.head),
+                sync.generation
+            ))
+        };
+        if stale(&current, &feed.sync) {
+            return Err(conflict(&current, &feed.sync));
+        }
+        let generation = feed.sync.generation + 1;
+        let nonce = fresh_nonce();
+        let parts = records.iter().map(|(_, v)| v.len() + 24).sum::<usize>() + 64 > INLINE_MAX;
+        self.write_log(
+            generation,
+            feed.sync.nonce,
+            feed.posts.len() as u64,
+            nonce,
+            records,
+        )
+        .await?;
+        loop {
+            if let Some((m, _)) = &current
+                && (m.head, m.head_nonce) == (generation, nonce)
+            {
+                break;
+            }
+            if stale(&current, &feed.sync) {
+                // Never named by `meta`: remove it (the log's cleanup
+                // would, later).
+                let _ = self.store.delete(&self.log_key(generation, nonce)?).await;
+                if parts {
+                    let _ = self.remove_parts(nonce).await;
+                }
+                return Err(conflict(&current, &feed.sync));
+            }
+            let (next, options) = match &current {
+                None => (
+                    Meta {
+                        head: generation,
+                        head_nonce: nonce,
+                        ..Meta::default()
+                    },
+                    blocksmith_store::PutOptions::create(),
+                ),
+                Some((m, v)) => (
+                    Meta {
+                        head: generation,
+                        head_nonce: nonce,
+                        ..m.clone()
+                    },
+                    blocksmith_store::PutOptions::update(v.clone()),
+                ),
+            };
+            match self.store.put_record(&meta_key, &next, options).await {
+                Ok(_) => break,
+                Err(e) if is_conflict(&e) => current = self.meta().await?,
+                Err(e) => {
+                    // The outcome is unknown: look.
+                    if let Ok(Some((m, _))) = self.meta().await
+                        && (m.head, m.head_nonce) == (generation, nonce)
+                    {
+                        break;
+                    }
+                    feed.sync.in_doubt = Some((generation, nonce));
+                    return Err(e.into());
+                }
+            }
+        }
+        feed.sync.generation = generation;
+        feed.sync.nonce = nonce;
+        feed.sync.stored = true;
+        Ok(())
+    }
+
+    /// Writes `bytes` as record `rk` stamped `generation`, unless the stored
+    /// one is as new or newer (a compare-and-swap, so that a slow writer
+    /// never puts an older record over a newer one).
+    async fn put_stamped(&self, rk: RecordKey, generation: u64, bytes: &[u8]) -> Result<()> {
+        let key = self.record_key(rk)?;
+        let value = Bytes::from(stamp(generation, bytes));
+        loop {
+            let options = match self.store.get_opt(&key).await? {
+                None => blocksmith_store::PutOptions::create(),
+                Some(r) => {
+                    if unstamp(&r.data)?.0 >= generation {
+                        return Ok(());
+                    }
+                    blocksmith_store::PutOptions::update(r.meta.version)
+                }
+            };
+            match self.store.put(&key, value.clone(), options).await {
+                Ok(_) => return Ok(()),
+                Err(e) if is_conflict(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Writes the records of every save this feed reflects past the stored
+    /// checkpoint to their own keys, then moves the checkpoint to the
+    /// feed's generation.
+    async fn checkpoint<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<()> {
+        let generation = feed.sync.generation;
+        let Some((meta, _)) = self.meta().await? else {
+            return Ok(());
+        };
+        if meta.checkpoint < generation {
+            let keys: BTreeSet<RecordKey> = feed
+                .sync
+                .pending
+                .range(meta.checkpoint + 1..=generation)
+                .flat_map(|(_, keys)| keys.iter().copied())
+                .collect();
+            for rk in keys {
+                if let Some(bytes) = encode_record(feed, rk) {
+                    self.put_stamped(rk, generation, &bytes).await?;
+                }
+            }
+            let meta_key = self.meta_key()?;
+            let mut current = self.meta().await?;
+            while let Some((m, v)) = current {
+                if m.checkpoint >= generation {
+                    break;
+                }
+                let next = Meta {
+                    posts: feed.posts.len() as u64,
+                    journal: None,
+                    checkpoint: generation,
+                    ..m
+                };
+                match self
+                    .store
+                    .put_record(&meta_key, &next, blocksmith_store::PutOptions::update(v))
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(e) if is_conflict(&e) => current = self.meta().await?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        let done = meta.checkpoint.max(generation);
+        feed.sync.pending.retain(|&g, _| g > done);
+        if generation.is_multiple_of(GC_EVERY) {
+            self.remove_old_log(generation).await?;
         }
         Ok(())
     }
 
-    /// Writes everything that changed since the last save, atomically (see
-    /// the module's "Crash safety").
+    /// Removes log entries (and their parts) older than the last
+    /// [`LOG_RETAIN`] saves before `checkpoint`, and journal parts no entry
+    /// names that are older than [`ORPHAN_AGE_MS`].
+    async fn remove_old_log(&self, checkpoint: u64) -> Result<()> {
+        let cutoff = checkpoint.saturating_sub(LOG_RETAIN);
+        let log_prefix = format!("{}log/", self.prefix);
+        let mut named = BTreeSet::new();
+        for m in self.store.list_all(&log_prefix).await? {
+            let rest = &m.key.as_str()[log_prefix.len()..];
+            let Some((g, n)) = rest.split_once('-').and_then(|(g, n)| {
+                Some((
+                    u64::from_str_radix(g, 16).ok()?,
+                    u64::from_str_radix(n, 16).ok()?,
+                ))
+            }) else {
+                continue;
+            };
+            if g > cutoff {
+                named.insert(n);
+                continue;
+            }
+            self.remove_parts(n).await?;
+            self.store.delete(&m.key).await?;
+        }
+        let journal_prefix = format!("{}journal/", self.prefix);
+        let parts = self.store.list_all(&journal_prefix).await?;
+        if parts.is_empty() {
+            return Ok(());
+        }
+        if let Some((
+            Meta {
+                journal: Some(j), ..
+            },
+            _,
+        )) = self.meta().await?
+        {
+            named.insert(j.id);
+        }
+        let now = now_ms();
+        for m in parts {
+            let rest = &m.key.as_str()[journal_prefix.len()..];
+            let Some(n) = rest
+                .split_once('/')
+                .and_then(|(n, _)| u64::from_str_radix(n, 16).ok())
+            else {
+                continue;
+            };
+            if !named.contains(&n) && now.saturating_sub(n >> 20) > ORPHAN_AGE_MS {
+                self.store.delete(&m.key).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves everything that changed in `feed` since it was loaded, last
+    /// refreshed or saved, atomically, as the feed's next save.
     ///
     /// # Errors
-    /// [`Error::Store`] if the store fails; the changes stay marked dirty, so the
-    /// next save writes them again. A crash or failure mid-save leaves the
-    /// stored feed as the last completed save or this one, never a mix.
+    /// - [`Error::Conflict`] if another writer saved the feed since (or the
+    ///   feed was never loaded from this store and the store holds one):
+    ///   nothing is written, and the changes cannot be saved on top of the
+    ///   other writer's; reload and make them again ([`FeedStore::update`]
+    ///   does both);
+    /// - [`Error::Store`] if the store fails: the changes stay marked
+    ///   unsaved, and a later save writes them (a store failure after the
+    ///   commit point is not an error: see
+    ///   [`SaveStats::checkpoint_deferred`]).
     pub async fn save<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<SaveStats> {
-        let mut stats = SaveStats::default();
-        let dirty = std::mem::take(&mut feed.dirty);
-        let result = async {
-            let mut records: Vec<(Key, Vec<u8>)> = Vec::new();
-            for u in &dirty.graph {
-                if let Some(s) = feed.user(UserId(u)) {
-                    let rec = GraphRecord {
-                        followees: s.followees.clone(),
-                        muted: s.muted.clone(),
-                        blocked: s.blocked.clone(),
-                    };
-                    records.push((self.key("graph", u64::from(u))?, rec.encode()));
-                }
-            }
-            for u in &dirty.inbox {
-                if let Some(inbox) = feed.inbox(UserId(u)) {
-                    records.push((self.key("inbox", u64::from(u))?, inbox.encode()));
-                }
-            }
-            for u in &dirty.state {
-                if let Some(s) = feed.user(UserId(u)) {
-                    let mut affinity: Vec<_> = s
-                        .affinity
-                        .iter()
-                        .map(|(&a, &(v, t))| (UserId(a), v, t))
-                        .collect();
-                    affinity.sort_unstable_by_key(|x| x.0);
-                    let rec = UserStateRecord {
-                        affinity,
-                        seen: s.seen.clone(),
-                    };
-                    records.push((self.key("state", u64::from(u))?, rec.encode()));
-                }
-            }
-            for &b in &dirty.post_blocks {
-                let lo = (b * POST_BLOCK) as usize;
-                let hi = (lo + POST_BLOCK as usize).min(feed.posts.len());
-                if lo < hi {
-                    let block = PostBlock {
-                        posts: feed.posts[lo..hi].to_vec(),
-                    };
-                    records.push((self.key("posts", b)?, block.encode()));
-                }
-            }
-            let posts = feed.posts.len() as u64;
-            let meta_key = self.meta_key()?;
-            let journal = if records.is_empty() {
-                None
-            } else {
-                let journal = self.write_journal(&records).await?;
-                // The commit point.
-                let meta = Meta {
-                    posts,
-                    journal: Some(journal.clone()),
-                };
-                self.store
-                    .put_record(&meta_key, &meta, blocksmith_store::PutOptions::new())
-                    .await?;
-                Some(journal)
-            };
-            for (key, bytes) in records {
-                stats.keys += 1;
-                stats.bytes += bytes.len() as u64;
-                self.store
-                    .put(
-                        &key,
-                        Bytes::from(bytes),
-                        blocksmith_store::PutOptions::new(),
-                    )
-                    .await?;
-            }
-            let meta = Meta {
-                posts,
-                journal: None,
-            };
-            self.store
-                .put_record(&meta_key, &meta, blocksmith_store::PutOptions::new())
-                .await?;
-            stats.keys += 1;
-            if journal.is_some() {
-                self.remove_journals().await?;
-            }
-            Ok::<_, Error>(())
+        if feed.dirty.is_empty() {
+            return Ok(SaveStats {
+                generation: feed.sync.generation,
+                ..SaveStats::default()
+            });
         }
-        .await;
-        if let Err(e) = result {
-            // Nothing is lost: what was not written stays dirty.
-            feed.dirty.graph |= dirty.graph;
-            feed.dirty.inbox |= dirty.inbox;
-            feed.dirty.state |= dirty.state;
-            feed.dirty.post_blocks.extend(dirty.post_blocks);
+        let dirty = std::mem::take(&mut feed.dirty);
+        let keys = dirty_keys(&dirty);
+        let records: Vec<(RecordKey, Vec<u8>)> = keys
+            .iter()
+            .filter_map(|&rk| encode_record(feed, rk).map(|b| (rk, b)))
+            .collect();
+        let mut stats = SaveStats {
+            keys: records.len(),
+            bytes: records.iter().map(|(_, b)| b.len() as u64).sum(),
+            ..SaveStats::default()
+        };
+        let written: Vec<RecordKey> = records.iter().map(|(rk, _)| *rk).collect();
+        if let Err(e) = self.commit(feed, records).await {
+            feed.dirty.merge(dirty);
             return Err(e);
         }
+        stats.generation = feed.sync.generation;
+        feed.sync.pending.insert(feed.sync.generation, written);
+        stats.checkpoint_deferred = self.checkpoint(feed).await.is_err();
         Ok(stats)
     }
 
@@ -609,15 +1394,18 @@ impl<S: Store> FeedStore<S> {
             .await
     }
 
-    /// Loads the feed (an empty one if nothing was saved) with a custom scorer.
+    /// Loads the feed (an empty one if nothing was saved) with a custom
+    /// scorer: the latest save, whole, even while other writers save.
     ///
     /// # Errors
     /// - [`Error::Store`] if the store fails or a stored key is not valid;
     /// - [`Error::Corrupt`] if a stored record does not decode, is missing or
     ///   contradicts the others (a reshare of a reshare, a user following itself,
-    ///   an inbox naming an unknown post, a journal entry of an unknown kind);
+    ///   an inbox naming an unknown post, a key of an unknown kind);
     /// - [`Error::UserOutOfRange`] if the stored feed has users at or beyond
-    ///   `config.max_users` (it was saved with a larger bound).
+    ///   `config.max_users` (it was saved with a larger bound);
+    /// - [`Error::Conflict`] if other writers' saves kept removing the log
+    ///   entries this load needed (it tries 8 times).
     pub async fn load_with_scorer<Sc: Scorer>(
         &self,
         config: FeedOptions,
@@ -625,157 +1413,209 @@ impl<S: Store> FeedStore<S> {
         scorer: Sc,
     ) -> Result<Feed<Sc>> {
         let mut feed = Feed::with_scorer(config, key, scorer);
-        let Some((meta, _)) = self.store.get_record::<Meta>(&self.meta_key()?).await? else {
-            return Ok(feed);
-        };
-        // A committed save's records, some maybe not at their keys yet.
-        let journal = match &meta.journal {
-            Some(j) => self.read_journal(j).await?,
-            None => BTreeMap::new(),
-        };
-        let read = async |key: &Key| -> Result<Option<Bytes>> {
-            if let Some(b) = journal.get(key.as_str()) {
-                return Ok(Some(Bytes::copy_from_slice(b)));
-            }
-            Ok(self.store.get_opt(key).await?.map(|r| r.data))
-        };
-        // The keys under `prefix`: stored or journaled.
-        let keys_under = async |prefix: &str| -> Result<Vec<Key>> {
-            let mut keys: BTreeSet<String> = self
-                .store
-                .list_all(prefix)
-                .await?
-                .into_iter()
-                .map(|m| m.key.into_string())
-                .collect();
-            keys.extend(journal.keys().filter(|k| k.starts_with(prefix)).cloned());
-            keys.into_iter()
-                .map(|k| Key::new(k).map_err(Error::from))
-                .collect()
-        };
-        let corrupt = |reason: String| Error::Corrupt {
-            what: "feed",
-            reason,
-        };
-        // Posts.
-        let blocks = meta.posts.div_ceil(POST_BLOCK);
-        for b in 0..blocks {
-            let k = self.key("posts", b)?;
-            let data = read(&k)
-                .await?
-                .ok_or_else(|| corrupt(format!("missing {k}")))?;
-            let block = PostBlock::decode(&data)?;
-            let expect = (meta.posts - b * POST_BLOCK).min(POST_BLOCK) as usize;
-            if block.posts.len() != expect
-                || block
-                    .posts
-                    .first()
-                    .is_some_and(|p| p.id.0 != b * POST_BLOCK)
-            {
-                return Err(corrupt(format!(
-                    "{k} does not hold posts {}..",
-                    b * POST_BLOCK
-                )));
-            }
-            feed.posts.extend(block.posts);
-        }
-        for i in 0..feed.posts.len() {
-            let p = feed.posts[i].clone();
-            if let Some(o) = p.reshare_of
-                && feed.posts[o.0 as usize].reshare_of.is_some()
-            {
-                return Err(corrupt(format!("{} reshares a reshare", p.id)));
-            }
-            let s = feed.user_mut(p.author)?;
-            let e = Entry::new(p.ts, p.id);
-            if p.pushed {
-                s.pushed.push(e);
-            } else {
-                s.pulled.push(e);
-                feed.pull_authors.insert(p.author.0);
-            }
-        }
-        for s in feed.users.iter_mut().flatten() {
-            s.pushed.sort_unstable();
-            s.pulled.sort_unstable();
-        }
-        // Graph.
-        let graph_prefix = format!("{}graph/", self.prefix);
-        for key in keys_under(&graph_prefix).await? {
-            let u = UserId(parse_hex_suffix(&key, &graph_prefix)?);
-            let data = read(&key)
-                .await?
-                .ok_or_else(|| corrupt(format!("{key} vanished")))?;
-            let rec = GraphRecord::decode(&data)?;
-            let max = [&rec.followees, &rec.muted, &rec.blocked]
-                .iter()
-                .filter_map(|b| b.max())
-                .max();
-            if let Some(top) = max
-                && top >= feed.config.max_users
-            {
-                return Err(corrupt(format!("{key} names user {top}, beyond max_users")));
-            }
-            for a in rec.followees.iter().chain(&rec.muted).chain(&rec.blocked) {
-                if a == u.0 {
-                    return Err(corrupt(format!("{u} refers to itself")));
-                }
-                feed.user_mut(UserId(a))?;
-            }
-            for a in &rec.followees {
-                feed.user_mut(UserId(a))?.followers.insert(u.0);
-            }
-            for a in &rec.blocked {
-                feed.user_mut(UserId(a))?.blocked_by.insert(u.0);
-            }
-            let s = feed.user_mut(u)?;
-            s.followees = rec.followees;
-            s.muted = rec.muted;
-            s.blocked = rec.blocked;
-        }
-        let inbox_prefix = format!("{}inbox/", self.prefix);
-        for key in keys_under(&inbox_prefix).await? {
-            let u = UserId(parse_hex_suffix(&key, &inbox_prefix)?);
-            let data = read(&key)
-                .await?
-                .ok_or_else(|| corrupt(format!("{key} vanished")))?;
-            let inbox = Inbox::decode(&data)?;
-            if inbox.entries().any(|e| e.post.0 >= meta.posts) {
-                return Err(corrupt(format!("inbox of {u} names an unknown post")));
-            }
-            feed.user_mut(u)?;
-            feed.inboxes[u.0 as usize] = inbox;
-        }
-        let state_prefix = format!("{}state/", self.prefix);
-        for key in keys_under(&state_prefix).await? {
-            let u = UserId(parse_hex_suffix(&key, &state_prefix)?);
-            let data = read(&key)
-                .await?
-                .ok_or_else(|| corrupt(format!("{key} vanished")))?;
-            let rec = UserStateRecord::decode(&data)?;
-            let s: &mut UserState = feed.user_mut(u)?;
-            s.affinity = rec
-                .affinity
-                .iter()
-                .map(|&(a, v, t)| (a.0, (v, t)))
-                .collect();
-            s.seen = rec.seen;
-        }
-        // What the journal holds may not be at its keys: the next save
-        // writes it again (and a journal of its own first).
-        for key in journal.keys() {
-            let rest = &key[self.prefix.len()..];
-            let (kind, n) = rest.split_once('/').unwrap_or((rest, ""));
-            let n = u64::from_str_radix(n, 16).map_err(|_| corrupt(format!("journaled {key}")))?;
-            match kind {
-                "graph" => drop(feed.dirty.graph.insert(n as u32)),
-                "inbox" => drop(feed.dirty.inbox.insert(n as u32)),
-                "state" => drop(feed.dirty.state.insert(n as u32)),
-                "posts" => drop(feed.dirty.post_blocks.insert(n)),
-                _ => return Err(corrupt(format!("journaled {key}"))),
-            }
-        }
+        self.load_into(&mut feed).await?;
         Ok(feed)
+    }
+
+    /// Replaces what `feed` holds with the latest save.
+    async fn load_into<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<()> {
+        for _ in 0..LOAD_ATTEMPTS {
+            feed.clear_data();
+            let Some((m1, _)) = self.meta().await? else {
+                return Ok(());
+            };
+            // 1. The records at their keys (any of them maybe newer than
+            // `m1`, never newer than the head read below).
+            let mut records: BTreeMap<RecordKey, Bytes> = BTreeMap::new();
+            for kind in ["posts/", "graph/", "inbox/", "state/"] {
+                let prefix = format!("{}{kind}", self.prefix);
+                for m in self.store.list_all(&prefix).await? {
+                    let name = &m.key.as_str()[self.prefix.len()..];
+                    let rk = RecordKey::parse(name)
+                        .ok_or_else(|| corrupt(format!("unexpected key {}", m.key)))?;
+                    let data = self
+                        .store
+                        .get_opt(&m.key)
+                        .await?
+                        .ok_or_else(|| corrupt(format!("{} vanished", m.key)))?
+                        .data;
+                    let (_, body) = unstamp(&data)?;
+                    let at = data.len() - body.len();
+                    records.insert(rk, data.slice(at..));
+                }
+            }
+            // 2. A single-writer-format save not yet at its keys.
+            let legacy = match &m1.journal {
+                Some(j) => self.read_journal(j).await?,
+                None => BTreeMap::new(),
+            };
+            records.extend(legacy.iter().map(|(k, v)| (*k, v.clone())));
+            // 3. The saves after the checkpoint, newest first.
+            let Some((m2, _)) = self.meta().await? else {
+                continue;
+            };
+            let mut chain = Vec::new();
+            let (mut g, mut n) = (m2.head, m2.head_nonce);
+            let mut whole = m2.head >= m1.checkpoint;
+            while whole && g > m1.checkpoint {
+                match self.read_log(g, n).await? {
+                    Some(e) => {
+                        n = e.prev;
+                        g -= 1;
+                        chain.push(e);
+                    }
+                    None => whole = false,
+                }
+            }
+            if !whole {
+                continue; // removed under this load: read again
+            }
+            let posts = chain.first().map_or(m1.posts, |e| e.posts);
+            let mut pending = BTreeMap::new();
+            for e in chain.into_iter().rev() {
+                let LogBody::Inline(recs) = e.body else {
+                    unreachable!("read_log inlines")
+                };
+                pending.insert(e.generation, recs.iter().map(|(k, _)| *k).collect());
+                records.extend(recs.into_iter().map(|(k, v)| (k, Bytes::from(v))));
+            }
+            let mut inboxes = Vec::new();
+            for (rk, bytes) in records {
+                apply_record(feed, rk, &bytes, &mut inboxes)?;
+            }
+            check_applied(feed, posts, &inboxes)?;
+            feed.sync = SyncState {
+                generation: m2.head,
+                nonce: m2.head_nonce,
+                stored: true,
+                pending,
+                in_doubt: None,
+            };
+            // What a single-writer journal holds may not be at its keys:
+            // the next save writes it again.
+            for rk in legacy.keys() {
+                feed.dirty.mark(*rk);
+            }
+            return Ok(());
+        }
+        Err(Error::Conflict(format!(
+            "the log moved under {LOAD_ATTEMPTS} loads in a row"
+        )))
+    }
+
+    /// Brings `feed` up to the latest save by applying the saves made since
+    /// (by other writers) in order; returns how many were applied. A feed
+    /// too far behind (its saves' log entries removed) is reloaded whole.
+    ///
+    /// # Errors
+    /// - [`Error::Invalid`] if the feed has unsaved changes (save them
+    ///   first, or use [`FeedStore::update`]);
+    /// - as [`FeedStore::load_with_scorer`].
+    pub async fn refresh<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<u64> {
+        if !feed.dirty.is_empty() {
+            return Err(Error::Invalid(
+                "the feed has unsaved changes: save them before a refresh".into(),
+            ));
+        }
+        let before = feed.sync.generation;
+        let Some((m, _)) = self.meta().await? else {
+            if feed.sync.stored || before != 0 {
+                self.load_into(feed).await?;
+            }
+            return Ok(0);
+        };
+        if feed.sync.stored && (m.head, m.head_nonce) == (before, feed.sync.nonce) {
+            return Ok(0);
+        }
+        if !feed.sync.stored || m.head <= before {
+            self.load_into(feed).await?;
+            return Ok(feed.sync.generation.abs_diff(before));
+        }
+        let mut chain = Vec::new();
+        let (mut g, mut n) = (m.head, m.head_nonce);
+        while g > before {
+            match self.read_log(g, n).await? {
+                Some(e) => {
+                    chain.push((e.generation, n, e.posts, e.body));
+                    n = e.prev;
+                    g -= 1;
+                }
+                None => break,
+            }
+        }
+        if g > before || n != feed.sync.nonce {
+            // Too far behind, or not on the stored log at all.
+            self.load_into(feed).await?;
+            return Ok(feed.sync.generation.abs_diff(before));
+        }
+        let applied = chain.len() as u64;
+        for (generation, nonce, posts, body) in chain.into_iter().rev() {
+            let LogBody::Inline(recs) = body else {
+                unreachable!("read_log inlines")
+            };
+            let mut inboxes = Vec::new();
+            let result = recs
+                .iter()
+                .try_for_each(|(rk, v)| apply_record(feed, *rk, v, &mut inboxes))
+                .and_then(|()| check_applied(feed, posts, &inboxes));
+            if let Err(e) = result {
+                // Never leave half a save applied.
+                feed.clear_data();
+                return Err(e);
+            }
+            feed.sync
+                .pending
+                .insert(generation, recs.iter().map(|(k, _)| *k).collect());
+            feed.sync.generation = generation;
+            feed.sync.nonce = nonce;
+        }
+        Ok(applied)
+    }
+
+    /// Runs `f` on the latest feed and saves what it changed, again and
+    /// again until no other writer saved in between: the way several
+    /// writers share one feed. `f` may run several times (on a newer feed
+    /// each time), so it must make its changes from scratch. Returns what
+    /// the successful run returned.
+    ///
+    /// A lost race costs a reload of the feed.
+    ///
+    /// # Errors
+    /// - what `f` returns (its changes are dropped: the feed is reloaded);
+    /// - [`Error::Invalid`] if the feed has unsaved changes when called;
+    /// - [`Error::Conflict`] after 32 lost races in a row;
+    /// - as [`FeedStore::save`] and [`FeedStore::refresh`].
+    pub async fn update<Sc, T, F>(&self, feed: &mut Feed<Sc>, mut f: F) -> Result<(T, SaveStats)>
+    where
+        Sc: Scorer,
+        F: FnMut(&mut Feed<Sc>) -> Result<T> + Send,
+        T: Send,
+    {
+        if !feed.dirty.is_empty() {
+            return Err(Error::Invalid(
+                "the feed has unsaved changes: save them before an update".into(),
+            ));
+        }
+        for _ in 0..UPDATE_ATTEMPTS {
+            self.refresh(feed).await?;
+            let out = match f(feed) {
+                Ok(out) => out,
+                Err(e) => {
+                    if !feed.dirty.is_empty() {
+                        self.load_into(feed).await?;
+                    }
+                    return Err(e);
+                }
+            };
+            match self.save(feed).await {
+                Ok(stats) => return Ok((out, stats)),
+                Err(Error::Conflict(_)) => self.load_into(feed).await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "{UPDATE_ATTEMPTS} saves in a row lost the race to other writers"
+        )))
     }
 }
 
@@ -819,5 +1659,24 @@ impl<S: Store> BlockingFeedStore<'_, S> {
         scorer: Sc,
     ) -> Result<Feed<Sc>> {
         blocksmith_store::block_on(self.0.load_with_scorer(config, key, scorer))
+    }
+    /// [`FeedStore::refresh`].
+    ///
+    /// # Errors
+    /// As [`FeedStore::refresh`].
+    pub fn refresh<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<u64> {
+        blocksmith_store::block_on(self.0.refresh(feed))
+    }
+    /// [`FeedStore::update`].
+    ///
+    /// # Errors
+    /// As [`FeedStore::update`].
+    pub fn update<Sc, T, F>(&self, feed: &mut Feed<Sc>, f: F) -> Result<(T, SaveStats)>
+    where
+        Sc: Scorer,
+        F: FnMut(&mut Feed<Sc>) -> Result<T> + Send,
+        T: Send,
+    {
+        blocksmith_store::block_on(self.0.update(feed, f))
     }
 }

@@ -264,6 +264,19 @@ fn every_subcommand_json_parses() {
     let user = v["timelines"][0]["user"].as_u64().unwrap().to_string();
     s.ok(&["feed", "timeline", "net", &user]);
     s.ok(&["feed", "stats", "net"]);
+    // A new simulation never overwrites a stored feed.
+    let err = s.step(
+        4,
+        &[],
+        None,
+        &[
+            "feed", "simulate", "--users", "10", "--posts", "20", "--save", "net",
+        ],
+    );
+    assert!(
+        err["error"].as_str().unwrap().contains("already exists"),
+        "{err}"
+    );
 
     // upload
     let blob: Vec<u8> = (0..200_000u32)

@@ -6,6 +6,7 @@ mod extremes;
 mod pagination;
 mod persistence;
 mod reference;
+mod writers;
 
 use blocksmith_feed::{CursorKey, Feed, FeedItem, FeedOptions, Page, UserId};
 
