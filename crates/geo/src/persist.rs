@@ -25,7 +25,7 @@
 //! the next save succeeds and deletes what the crashed one left behind.
 
 use crate::{Error, GeoIndex, GeoOptions, Result, snapshot};
-use blocksmith_store::{Key, PutMode, PutOptions, Store, StoreExt, record::Record};
+use blocksmith_store::{Key, PutMode, PutOptions, Store, StoreExt, Version, record::Record};
 
 const PART_SIZE: usize = 8 << 20;
 
@@ -98,7 +98,63 @@ impl GeoIndex {
     /// [`Error::InvalidId`] for a bad name, [`Error::Store`] if the store
     /// fails (or another saver swapped the manifest first).
     pub async fn save<S: Store + ?Sized>(&self, store: &S, name: &str) -> Result<SaveInfo> {
-        save(store, name, self).await
+        save(store, name, self, Over::Any).await.map(|(info, _)| info)
+    }
+
+    /// Saves the index as [`GeoIndex::save`] does, but only over the
+    /// snapshot it was loaded from or last saved as (`expected`: the
+    /// manifest version [`GeoIndex::load_versioned`] or the last `save_if`
+    /// returned; `None`: only if there is no snapshot yet). Returns the new
+    /// version. With several nodes that loaded one snapshot, the first save
+    /// wins and the others fail instead of overwriting it (the last-writer-
+    /// wins of [`GeoIndex::save`]); a loser loads again and re-applies its
+    /// changes.
+    ///
+    /// ```
+    /// use blocksmith_geo::{Fix, GeoIndex, GeoOptions, Kind};
+    /// use blocksmith_store::{MemoryStore, block_on};
+    /// let store = MemoryStore::new();
+    /// block_on(async {
+    ///     let (_, v) = GeoIndex::new(GeoOptions::default()).save_if(&store, "paris", None).await?;
+    ///     let (mut a, va) = GeoIndex::load_versioned(&store, "paris").await?.unwrap();
+    ///     let (mut b, vb) = GeoIndex::load_versioned(&store, "paris").await?.unwrap();
+    ///     assert_eq!((&va, &vb), (&v, &v));
+    ///     a.upsert("car-1", &Kind::Driver, Fix::new(48.85, 2.35, 1_000))?;
+    ///     a.save_if(&store, "paris", Some(va)).await?;
+    ///     b.upsert("car-2", &Kind::Driver, Fix::new(48.86, 2.34, 1_000))?;
+    ///     // `b` is stale now: its save fails and car-1 stays.
+    ///     assert!(b.save_if(&store, "paris", Some(vb)).await.is_err());
+    ///     let back = GeoIndex::load(&store, "paris").await?.unwrap();
+    ///     assert_eq!(back.len(), 1);
+    ///     Ok::<_, blocksmith_geo::Error>(())
+    /// })?;
+    /// # Ok::<_, blocksmith_geo::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`GeoIndex::save`]; [`Error::Store`] holding
+    /// `blocksmith_store::Error::PreconditionFailed` (or `AlreadyExists` for
+    /// `None`) when the stored snapshot is not the expected one; nothing is
+    /// written then.
+    pub async fn save_if<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        name: &str,
+        expected: Option<Version>,
+    ) -> Result<(SaveInfo, Version)> {
+        save(store, name, self, Over::Exactly(expected)).await
+    }
+
+    /// Loads the snapshot `name` as [`GeoIndex::load`] does, with the
+    /// version of its manifest, for [`GeoIndex::save_if`].
+    ///
+    /// # Errors
+    /// As [`GeoIndex::load`].
+    pub async fn load_versioned<S: Store + ?Sized>(
+        store: &S,
+        name: &str,
+    ) -> Result<Option<(GeoIndex, Version)>> {
+        load(store, name, None).await
     }
 
     /// Loads the snapshot `name` with the options it was saved with;
@@ -108,7 +164,7 @@ impl GeoIndex {
     /// [`Error::Snapshot`] if the parts do not match their manifest or do
     /// not decode, [`Error::Store`] if the store fails.
     pub async fn load<S: Store + ?Sized>(store: &S, name: &str) -> Result<Option<GeoIndex>> {
-        load(store, name, None).await
+        Ok(load(store, name, None).await?.map(|(i, _)| i))
     }
 
     /// Loads the snapshot `name` with other `options`: the snapshot holds
@@ -122,14 +178,38 @@ impl GeoIndex {
         name: &str,
         options: GeoOptions,
     ) -> Result<Option<GeoIndex>> {
-        load(store, name, Some(options)).await
+        Ok(load(store, name, Some(options)).await?.map(|(i, _)| i))
     }
 }
 
-async fn save<S: Store + ?Sized>(store: &S, name: &str, index: &GeoIndex) -> Result<SaveInfo> {
+/// What a save may replace.
+enum Over {
+    /// Whatever is stored (by CAS against the version read at the save).
+    Any,
+    /// Only this version (`None`: only where nothing is stored).
+    Exactly(Option<Version>),
+}
+
+async fn save<S: Store + ?Sized>(
+    store: &S,
+    name: &str,
+    index: &GeoIndex,
+    over: Over,
+) -> Result<(SaveInfo, Version)> {
     let prefix = prefix(name)?;
     let manifest_key = Key::new(format!("{prefix}/manifest"))?;
     let current = store.get_record::<Manifest>(&manifest_key).await?;
+    if let Over::Exactly(expected) = &over {
+        let stored = current.as_ref().map(|(_, v)| v);
+        if stored != expected.as_ref() {
+            // Refused before any part is written.
+            let key = manifest_key.as_str().to_string();
+            return Err(Error::Store(match expected {
+                None => blocksmith_store::Error::AlreadyExists { key },
+                Some(_) => blocksmith_store::Error::PreconditionFailed { key },
+            }));
+        }
+    }
     // Past every epoch with parts: a save that crashed before its manifest
     // swap left parts of `current + 1`, which create-only puts would refuse.
     let snap = format!("{prefix}/snap/");
@@ -172,9 +252,10 @@ async fn save<S: Store + ?Sized>(store: &S, name: &str, index: &GeoIndex) -> Res
         Some((_, v)) => PutMode::Update(v),
         None => PutMode::Create,
     };
-    store
+    let version = store
         .put_record(&manifest_key, &manifest, PutOptions::new().with_mode(mode))
-        .await?;
+        .await?
+        .version;
     // Only older epochs go: a save on another node that started after
     // this one may have committed a newer epoch meanwhile, and its parts
     // are the snapshot the manifest names now.
@@ -188,21 +269,24 @@ async fn save<S: Store + ?Sized>(store: &S, name: &str, index: &GeoIndex) -> Res
             store.delete(&meta.key).await?;
         }
     }
-    Ok(SaveInfo {
-        epoch,
-        bytes: bytes.len() as u64,
-        parts: manifest.parts,
-    })
+    Ok((
+        SaveInfo {
+            epoch,
+            bytes: bytes.len() as u64,
+            parts: manifest.parts,
+        },
+        version,
+    ))
 }
 
 async fn load<S: Store + ?Sized>(
     store: &S,
     name: &str,
     options: Option<GeoOptions>,
-) -> Result<Option<GeoIndex>> {
+) -> Result<Option<(GeoIndex, Version)>> {
     let prefix = prefix(name)?;
     let manifest_key = Key::new(format!("{prefix}/manifest"))?;
-    let Some((m, _)) = store.get_record::<Manifest>(&manifest_key).await? else {
+    let Some((m, version)) = store.get_record::<Manifest>(&manifest_key).await? else {
         return Ok(None);
     };
     let corrupt = |reason: String| Error::Snapshot { offset: 0, reason };
@@ -226,7 +310,7 @@ async fn load<S: Store + ?Sized>(
             m.epoch
         )));
     }
-    snapshot::decode(&bytes, options.unwrap_or(m.options)).map(Some)
+    snapshot::decode(&bytes, options.unwrap_or(m.options)).map(|i| Some((i, version)))
 }
 
 /// Deletes the snapshot `name` (manifest and parts); succeeds if absent.

@@ -154,6 +154,9 @@ pub struct RunReport {
     pub failed: usize,
     /// Jobs found cancelled while running.
     pub cancelled: usize,
+    /// Jobs another worker took over while this one ran them (its lease ran
+    /// out): this worker stopped writing to them.
+    pub lost: usize,
 }
 
 /// A job queue persisted in a store.
@@ -183,6 +186,8 @@ fn system_clock_ms() -> u64 {
 enum Outcome {
     Done,
     Cancelled,
+    /// Another worker claimed the job (this one's lease ran out).
+    Lost,
     /// Worth another attempt (the recogniser failed).
     Error(String),
     /// Never worth another attempt (the input does not decode).
@@ -406,16 +411,29 @@ impl<S: Store> JobQueue<S> {
         }
     }
 
-    /// Updates the record unless the job was cancelled; returns false if it was.
-    async fn progress(&self, id: &JobId, f: impl Fn(&mut JobRecord) + Send + Sync) -> Result<bool> {
+    /// Updates the record (and extends the lease) if the job is still this
+    /// worker's: not cancelled, and not claimed again since the claim
+    /// numbered `claim` (the record's attempt count, which every claim
+    /// increments: the fencing token of a lease).
+    async fn progress(
+        &self,
+        id: &JobId,
+        claim: u32,
+        f: impl Fn(&mut JobRecord) + Send + Sync,
+    ) -> Result<Option<Outcome>> {
         let key = self.key(id, "job")?;
-        let mut live = true;
+        let mut stop = None;
         let lease = self.opts.lease.as_millis() as u64;
         self.store
             .update_record::<JobRecord, _>(&key, |r| {
+                stop = None;
                 let Some(mut r) = r else { return Ok(None) };
                 if r.status == JobStatus::Cancelled {
-                    live = false;
+                    stop = Some(Outcome::Cancelled);
+                    return Ok(None);
+                }
+                if r.attempts != claim || !matches!(r.status, JobStatus::Running { .. }) {
+                    stop = Some(Outcome::Lost);
                     return Ok(None);
                 }
                 f(&mut r);
@@ -423,10 +441,10 @@ impl<S: Store> JobQueue<S> {
                 Ok(Some(r))
             })
             .await?;
-        Ok(live)
+        Ok(stop)
     }
 
-    async fn execute(&self, engine: &Engine, id: &JobId) -> Result<Outcome> {
+    async fn execute(&self, engine: &Engine, id: &JobId, claim: u32) -> Result<Outcome> {
         let b = &self.store;
         let input = b
             .get(&self.key(id, "input")?, blocksmith_store::GetOptions::new())
@@ -462,8 +480,8 @@ impl<S: Store> JobQueue<S> {
                     .await?;
             }
             let done = i as u32 + 1;
-            let live = self
-                .progress(id, |r| {
+            let stop = self
+                .progress(id, claim, |r| {
                     r.pages_total = total;
                     r.pages_done = done;
                     r.status = JobStatus::Running {
@@ -472,8 +490,8 @@ impl<S: Store> JobQueue<S> {
                     };
                 })
                 .await?;
-            if !live {
-                return Ok(Outcome::Cancelled);
+            if let Some(stop) = stop {
+                return Ok(stop);
             }
         }
         Ok(Outcome::Done)
@@ -492,17 +510,26 @@ impl<S: Store> JobQueue<S> {
     /// takes it over). An input that does not decode or a recognizer failure is
     /// not an error of this call: it is recorded in the job (retried, or `Failed`).
     pub async fn process(&self, engine: &Engine, id: &JobId, report: &mut RunReport) -> Result<()> {
-        match self.execute(engine, id).await? {
-            Outcome::Cancelled => report.cancelled += 1,
-            Outcome::Done => {
-                if self.progress(id, |r| r.status = JobStatus::Done).await? {
-                    report.done += 1;
-                } else {
-                    report.cancelled += 1;
-                }
+        // The claim this worker holds: the attempt count its claim wrote. A
+        // worker whose lease ran out and whose job another worker claimed
+        // finds a higher count at its next write, and stops.
+        let (rec, _) = self.load(id).await?;
+        let claim = rec.attempts;
+        let outcome = match self.execute(engine, id, claim).await? {
+            Outcome::Done => self
+                .progress(id, claim, |r| r.status = JobStatus::Done)
+                .await?
+                .unwrap_or(Outcome::Done),
+            Outcome::Error(msg) => {
+                return self.record_failure(id, claim, &msg, false, report).await;
             }
-            Outcome::Error(msg) => self.record_failure(id, &msg, false, report).await?,
-            Outcome::Fatal(msg) => self.record_failure(id, &msg, true, report).await?,
+            Outcome::Fatal(msg) => return self.record_failure(id, claim, &msg, true, report).await,
+            other => other,
+        };
+        match outcome {
+            Outcome::Done => report.done += 1,
+            Outcome::Cancelled => report.cancelled += 1,
+            _ => report.lost += 1,
         }
         Ok(())
     }
@@ -510,27 +537,30 @@ impl<S: Store> JobQueue<S> {
     async fn record_failure(
         &self,
         id: &JobId,
+        claim: u32,
         msg: &str,
         fatal: bool,
         report: &mut RunReport,
     ) -> Result<()> {
         let max = self.opts.max_attempts;
-        self.progress(id, |r| {
-            r.last_error = Some(msg.to_string());
-            r.status = if fatal || r.attempts >= max {
-                JobStatus::Failed {
-                    error: msg.to_string(),
-                    attempts: r.attempts,
-                }
-            } else {
-                JobStatus::Queued
-            };
-        })
-        .await?;
-        if self.status(id).await? == JobStatus::Queued {
-            report.retried += 1;
-        } else {
-            report.failed += 1;
+        let stop = self
+            .progress(id, claim, |r| {
+                r.last_error = Some(msg.to_string());
+                r.status = if fatal || r.attempts >= max {
+                    JobStatus::Failed {
+                        error: msg.to_string(),
+                        attempts: r.attempts,
+                    }
+                } else {
+                    JobStatus::Queued
+                };
+            })
+            .await?;
+        match stop {
+            Some(Outcome::Cancelled) => report.cancelled += 1,
+            Some(_) => report.lost += 1,
+            None if self.status(id).await? == JobStatus::Queued => report.retried += 1,
+            None => report.failed += 1,
         }
         Ok(())
     }
@@ -682,6 +712,7 @@ impl<S: Store> BlockingJobQueue<'_, S> {
                                 rep.retried += local.retried;
                                 rep.failed += local.failed;
                                 rep.cancelled += local.cancelled;
+                                rep.lost += local.lost;
                             }
                             if let (Err(e), Ok(mut fe)) = (r, first_error.lock()) {
                                 fe.get_or_insert(e);

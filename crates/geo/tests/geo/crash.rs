@@ -207,3 +207,32 @@ fn a_save_keeps_a_newer_epoch_another_node_committed() {
         .expect("a snapshot");
     assert_eq!(snapshot::encode(&loaded), snapshot::encode(&index_at(2)));
 }
+
+/// `save_if` from a stale node is refused before it writes a part, and
+/// the snapshot it would have replaced stays whole.
+#[test]
+fn a_stale_save_if_writes_nothing() {
+    let store = MemoryStore::new();
+    let (_, v1) = block_on(index_at(1).save_if(&store, "city", None)).unwrap();
+    assert!(block_on(index_at(9).save_if(&store, "city", None)).is_err());
+    let (a, va) = block_on(GeoIndex::load_versioned(&store, "city"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(va, v1);
+    let (_, v2) = block_on(index_at(2).save_if(&store, "city", Some(va.clone()))).unwrap();
+    let before = store.blocking().list_all("geo/city/").unwrap();
+    let err = block_on(a.save_if(&store, "city", Some(va))).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            blocksmith_geo::Error::Store(blocksmith_store::Error::PreconditionFailed { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(store.blocking().list_all("geo/city/").unwrap(), before);
+    let (back, v) = block_on(GeoIndex::load_versioned(&store, "city"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(v, v2);
+    assert_eq!(snapshot::encode(&back), snapshot::encode(&index_at(2)));
+}

@@ -324,3 +324,69 @@ fn a_stored_page_that_does_not_read_back_is_done_again() {
     assert_eq!(probe.calls.load(Ordering::SeqCst), 2);
     assert_eq!(q.blocking().result(&id).unwrap().pages.len(), 2);
 }
+
+/// On its first line, lets the worker's lease run out and has another
+/// worker claim the job and finish it.
+struct Overtaken {
+    queue: Arc<JobQueue<MemoryStore>>,
+    clock: Arc<AtomicU64>,
+    id: std::sync::OnceLock<blocksmith_ocr::JobId>,
+    done: AtomicBool,
+}
+
+impl Recognizer for Overtaken {
+    fn recognize_line(&self, _: &LineImage<'_>) -> Vec<WordGuess> {
+        if let Some(id) = self.id.get()
+            && !self.done.swap(true, Ordering::SeqCst)
+        {
+            self.clock.fetch_add(10_000, Ordering::SeqCst);
+            assert!(
+                self.queue.blocking().claim(id).unwrap(),
+                "the lease ran out"
+            );
+            let other = Engine::new(EngineOptions::default(), Arc::new(Probe::default()));
+            let mut report = blocksmith_ocr::jobs::RunReport::default();
+            self.queue
+                .blocking()
+                .process(&other, id, &mut report)
+                .unwrap();
+            assert_eq!(report.done, 1);
+        }
+        Vec::new()
+    }
+}
+
+/// A worker whose lease ran out while it worked, and whose job another
+/// worker took over and finished, stops writing: it neither moves the
+/// finished job back to running nor marks it done a second time.
+#[test]
+fn a_worker_that_lost_its_lease_stops_writing() {
+    let clock = Arc::new(AtomicU64::new(1_000_000));
+    let q = Arc::new(
+        JobQueue::new(
+            MemoryStore::new(),
+            "jobs",
+            JobOptions::default().with_lease(Duration::from_secs(1)),
+        )
+        .with_clock({
+            let clock = clock.clone();
+            move || clock.load(Ordering::SeqCst)
+        }),
+    );
+    let pages: Vec<_> = (0..3).map(|_| text_page(400, 150, 18.0, 1).0).collect();
+    let id = q
+        .blocking()
+        .submit(&tiff_pages(&pages), &EngineOptions::default())
+        .unwrap();
+    let rec = Arc::new(Overtaken {
+        queue: q.clone(),
+        clock,
+        id: std::sync::OnceLock::new(),
+        done: AtomicBool::new(false),
+    });
+    rec.id.set(id.clone()).unwrap();
+    let engine = Engine::new(EngineOptions::default(), rec);
+    let rep = q.blocking().run_pending(&engine, 1).unwrap();
+    assert_eq!((rep.lost, rep.done), (1, 0), "{rep:?}");
+    assert_eq!(q.blocking().status(&id).unwrap(), JobStatus::Done);
+}
