@@ -41,6 +41,15 @@ pub enum Error {
     /// saved (see [`crate::FeedStore::update`]).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The store's reply to a save's commit was lost, and the log no longer
+    /// tells whether it took effect. The feed keeps the save as in doubt:
+    /// the next [`crate::FeedStore::save`] or [`crate::FeedStore::update`]
+    /// settles it.
+    #[error("save {generation} may or may not have committed")]
+    InDoubt {
+        /// The generation the save would have.
+        generation: u64,
+    },
     /// Bytes that do not decode (a persisted record, an inbox block).
     #[error("corrupt {what}: {reason}")]
     Corrupt {

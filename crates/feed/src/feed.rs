@@ -252,16 +252,6 @@ impl Dirty {
         self.state |= other.state;
         self.post_blocks.extend(other.post_blocks);
     }
-
-    pub(crate) fn mark(&mut self, rk: crate::persist::RecordKey) {
-        use crate::persist::RecordKey;
-        match rk {
-            RecordKey::Posts(b) => drop(self.post_blocks.insert(b)),
-            RecordKey::Graph(u) => drop(self.graph.insert(u.0)),
-            RecordKey::Inbox(u) => drop(self.inbox.insert(u.0)),
-            RecordKey::State(u) => drop(self.state.insert(u.0)),
-        }
-    }
 }
 
 /// Posts per persisted block.
@@ -378,7 +368,7 @@ impl<S: Scorer> Feed<S> {
     /// Whether the feed has changes a [`crate::FeedStore::save`] has not
     /// written yet.
     pub fn has_unsaved_changes(&self) -> bool {
-        !self.dirty.is_empty()
+        !self.dirty.is_empty() || !self.sync.legacy.is_empty()
     }
 
     /// The options it was made with.

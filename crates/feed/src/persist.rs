@@ -2,7 +2,7 @@
 //!
 //! # Layout in the store
 //! Under `feed/<name>/`:
-//! - `meta`: a typed record (`feed.meta` v1): the last save (the head of the
+//! - `meta`: a typed record (`feed.meta` v2): the last save (the head of the
 //!   log: its generation and nonce) and the checkpoint (the save through
 //!   which every record is at its own key), with the post count there;
 //! - `graph/<user, 8 hex>`: a [`GraphRecord`]: followees, mutes and blocks as
@@ -24,19 +24,34 @@
 //!
 //! # Several writers
 //! Any number of processes may load, change and save one feed. A save
-//! writes its log entry, then moves `meta`'s head from the save the feed
-//! reflects to its own by compare-and-swap: the commit point. A writer
-//! whose feed is behind the head gets [`Error::Conflict`] and writes
-//! nothing; [`FeedStore::update`] refreshes, reruns the change and saves
-//! again until it wins. So saves form one chain, post ids never collide,
-//! and a fan-out always sees the follower sets of every earlier save. After
-//! the commit, the saver writes the records of the saves since the
-//! checkpoint to their own keys (each by compare-and-swap on its stamp, so
-//! an older record never overwrites a newer one) and moves the checkpoint.
-//! [`FeedStore::refresh`] applies the saves since the feed's own from the
-//! log; readers use it between pages. Log entries are kept for the 256
-//! saves before the checkpoint, so that a load or refresh overlapping that
-//! many saves still finds them.
+//! writes its log entry (then its parts, if any), then moves `meta`'s head
+//! from the save the feed reflects to its own by compare-and-swap: the
+//! commit point. A writer whose feed is behind the head gets
+//! [`Error::Conflict`] and commits nothing; [`FeedStore::update`] undoes
+//! the change (reading back only the records it touched), applies the saves
+//! made since from the log, reruns the change and saves again until it
+//! wins. So saves form one chain, post ids never collide, and a fan-out
+//! always sees the follower sets of every earlier save. When the store's
+//! reply to the commit is lost, the saver looks along the chain for its
+//! entry (another save may already stand on it) rather than guessing from
+//! the head; if it cannot tell, the save is kept in doubt
+//! ([`Error::InDoubt`]) and settled by the next save or update, so a
+//! change is never applied twice. After the commit, the saver writes the
+//! records of the saves since the checkpoint to their own keys (each by
+//! compare-and-swap on its stamp, so an older record never overwrites a
+//! newer one) and moves the checkpoint. [`FeedStore::refresh`] applies the
+//! saves since the feed's own from the log; readers use it between pages.
+//! Log entries are kept for the 1024 saves before the checkpoint
+//! ([`FeedStore::with_log_retention`]): a load must read the records while
+//! fewer saves than that are made (it starts again otherwise, up to 8
+//! times). Every writer should use the same [`FeedOptions`] (they decide
+//! fan-out, trimming and the celebrity threshold, and are not stored).
+//!
+//! The format before several writers (a `meta` of version 1 naming a
+//! journal) loads, and its first save moves it to the log. A process of
+//! that format must not run beside this one: it overwrites `meta` and the
+//! records without looking; stop every such writer before the first new
+//! save (its loads of the new format fail with a schema mismatch).
 //!
 //! # Crash safety
 //! A save is atomic: a crash at any store operation leaves the feed as the
@@ -45,10 +60,11 @@
 //! a follow saved without the inbox it backfilled). [`FeedStore::load`]
 //! reads the records at their keys, then the log entries from the
 //! checkpoint to the head (read after them, so none of those records is
-//! newer than the head), and applies the entries in order. A log entry or
-//! journal parts left by a save that never committed are never named by
-//! the chain from the head, and are removed with old entries. A save that
-//! changes no record writes nothing.
+//! newer than the head: a record that is, or records without any `meta`,
+//! are refused as corrupt rather than mixed into a second history), and
+//! applies the entries in order. A log entry or parts left by a save that
+//! never committed are never named by the chain from the head, and are
+//! removed with old entries. A save that changes no record writes nothing.
 
 use crate::codec::{Reader, put_ivarint, put_varint};
 use crate::feed::{POST_BLOCK, UserState};
@@ -428,8 +444,10 @@ pub fn encode_records(records: &[(RecordKey, Vec<u8>)]) -> Vec<u8> {
 /// twice.
 pub fn decode_records(bytes: &[u8]) -> Result<Vec<(RecordKey, Vec<u8>)>> {
     let mut r = Reader::new(bytes, "feed log records");
-    let n = r.len(4)?;
-    let mut out: Vec<(RecordKey, Vec<u8>)> = Vec::with_capacity(n);
+    // The smallest record: a name of 14 bytes and an empty value, with
+    // their lengths.
+    let n = r.len(16)?;
+    let mut out: Vec<(RecordKey, Vec<u8>)> = Vec::with_capacity(n.min(4096));
     for _ in 0..n {
         let len = r.len(1)?;
         let name = std::str::from_utf8(r.bytes(len)?).ok();
@@ -561,17 +579,33 @@ struct Meta {
     /// may not all be at their keys yet (read, never written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     journal: Option<Journal>,
-    #[serde(default)]
     checkpoint: u64,
-    #[serde(default)]
     head: u64,
-    #[serde(default)]
     head_nonce: u64,
+}
+
+impl Record for Meta {
+    const KIND: &'static str = "feed.meta";
+    /// Version 1 was the single-writer format's (`posts` and `journal`):
+    /// a process of that format finds this one a schema mismatch, and stops.
+    const VERSION: u32 = 2;
+}
+
+/// The single-writer format's root record.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MetaV1 {
+    posts: u64,
+    journal: Option<Journal>,
+}
+
+impl Record for MetaV1 {
+    const KIND: &'static str = "feed.meta";
+    const VERSION: u32 = 1;
 }
 
 /// A save of the single-writer format: `parts` parts under
 /// `journal/<id>/`, `len` bytes in all, with this BLAKE3 hash.
-#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 struct Journal {
     id: u64,
     parts: u32,
@@ -579,9 +613,14 @@ struct Journal {
     hash: String,
 }
 
-impl Record for Meta {
-    const KIND: &'static str = "feed.meta";
-    const VERSION: u32 = 1;
+/// A save whose commit failed with an unknown outcome.
+#[derive(Clone, Debug)]
+pub(crate) struct InDoubt {
+    generation: u64,
+    nonce: u64,
+    keys: Vec<RecordKey>,
+    /// Posts after it.
+    posts: u64,
 }
 
 /// How far a feed in memory is in the stored log (kept in the [`Feed`]).
@@ -591,39 +630,34 @@ pub(crate) struct SyncState {
     pub(crate) generation: u64,
     /// That save's nonce.
     pub(crate) nonce: u64,
+    /// Posts after that save.
+    pub(crate) posts: u64,
     /// Whether the feed came from (or went to) a stored feed.
     pub(crate) stored: bool,
     /// The records of the saves after the stored checkpoint that this feed
     /// reflects: what its next checkpoint writes to their own keys.
     pub(crate) pending: BTreeMap<u64, Vec<RecordKey>>,
     /// A save whose commit failed with an unknown outcome.
-    pub(crate) in_doubt: Option<(u64, u64)>,
+    pub(crate) in_doubt: Option<InDoubt>,
+    /// Records a single-writer-format journal held when the feed was
+    /// loaded, maybe not at their keys: the next save writes them again.
+    pub(crate) legacy: BTreeSet<RecordKey>,
 }
 
 /// The largest log body kept inline in its entry.
 const INLINE_MAX: usize = 1 << 20;
 /// Saves whose log entries outlive the checkpoint (so that a load or a
 /// refresh that overlaps this many saves still finds them).
-const LOG_RETAIN: u64 = 256;
+const LOG_RETAIN: u64 = 1024;
 /// A save whose generation is a multiple of this removes old log entries.
 const GC_EVERY: u64 = 64;
-/// Journal parts no log entry names are removed once this old (a save
-/// writes its parts before its entry).
-const ORPHAN_AGE_MS: u64 = 60 * 60 * 1000;
 /// Loads that find the log moved under them before giving up.
 const LOAD_ATTEMPTS: usize = 8;
 /// Attempts of [`FeedStore::update`].
 const UPDATE_ATTEMPTS: usize = 32;
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// A save's nonce: the time in milliseconds (above bit 20, so that
-/// orphaned parts can be aged) and 20 bits that differ between processes
-/// and calls.
+/// A save's nonce: 64 random bits (from the process, a counter, the time
+/// and the thread), never 0.
 fn fresh_nonce() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = blake3::Hasher::new();
@@ -636,7 +670,7 @@ fn fresh_nonce() -> u64 {
     h.update(format!("{:?}", std::thread::current().id()).as_bytes());
     let mut r = [0; 8];
     r.copy_from_slice(&h.finalize().as_bytes()[..8]);
-    ((now_ms() << 20) | (u64::from_le_bytes(r) & 0xF_FFFF)).max(1)
+    u64::from_le_bytes(r).max(1)
 }
 
 fn is_conflict(e: &blocksmith_store::Error) -> bool {
@@ -655,11 +689,12 @@ pub struct SaveStats {
     pub keys: usize,
     /// Their bytes (written twice: into the log entry, then at their keys).
     pub bytes: u64,
-    /// The generation the feed is at after the save.
+    /// The generation of the save (the feed's, for a save with nothing to
+    /// write).
     pub generation: u64,
-    /// The save committed, but writing its records to their own keys
-    /// failed; the next save by any writer does it (nothing is lost: until
-    /// then loads read them from the log).
+    /// The save committed, but writing records to their own keys failed;
+    /// the next save by any writer does it (nothing is lost: until then
+    /// loads read them from the log).
     pub checkpoint_deferred: bool,
 }
 
@@ -686,6 +721,7 @@ pub struct SaveStats {
 pub struct FeedStore<S> {
     store: S,
     prefix: String,
+    retain: u64,
 }
 
 /// The bytes of record `rk` as the feed holds it now (`None` if it holds
@@ -912,20 +948,103 @@ fn check_applied<Sc: Scorer>(feed: &Feed<Sc>, posts: u64, inboxes: &[UserId]) ->
     Ok(())
 }
 
+/// Drops the posts from `n` on (posts made by a change being discarded),
+/// with their outbox entries; an author left without pulled posts stops
+/// being pulled.
+fn truncate_posts<Sc: Scorer>(feed: &mut Feed<Sc>, n: usize) {
+    while feed.posts.len() > n {
+        let p = feed.posts.pop().expect("longer than n");
+        let e = Entry::new(p.ts, p.id);
+        if let Some(Some(s)) = feed.users.get_mut(p.author.0 as usize) {
+            let outbox = if p.pushed {
+                &mut s.pushed
+            } else {
+                &mut s.pulled
+            };
+            if let Ok(at) = outbox.binary_search(&e) {
+                outbox.remove(at);
+            }
+            if !p.pushed && s.pulled.is_empty() {
+                feed.pull_authors.remove(p.author.0);
+            }
+        }
+    }
+}
+
+/// Sets record `rk` to what a feed without it holds (a record a discarded
+/// change created).
+fn clear_record<Sc: Scorer>(
+    feed: &mut Feed<Sc>,
+    rk: RecordKey,
+    inboxes: &mut Vec<UserId>,
+) -> Result<()> {
+    match rk {
+        RecordKey::Posts(_) => Ok(()), // `truncate_posts` took them
+        RecordKey::Graph(u) => apply_graph(feed, u, GraphRecord::default()),
+        RecordKey::Inbox(u) => {
+            if let Some(inbox) = feed.inboxes.get_mut(u.0 as usize) {
+                *inbox = Inbox::default();
+                inboxes.push(u);
+            }
+            Ok(())
+        }
+        RecordKey::State(u) => {
+            if let Some(Some(s)) = feed.users.get_mut(u.0 as usize) {
+                s.affinity.clear();
+                s.seen = RoaringTreemap::new();
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Record kinds at their own keys, in the order they are applied.
+const RECORD_KINDS: [&str; 4] = ["posts/", "graph/", "inbox/", "state/"];
+
+/// Checkpoint puts in flight at once.
+const CHECKPOINT_CONCURRENCY: usize = 16;
+
 impl<S: Store> FeedStore<S> {
     /// A feed named `name` (a valid key segment) in `store`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if `name` is empty or contains `/`; [`Error::Store`] if
-    /// it cannot be a key segment (`.`, `..`, a backslash or a control
-    /// character).
+    /// [`Error::Invalid`] if `name` is empty or contains `/`, or if the
+    /// store lacks create-only puts or compare-and-swap (saves commit by
+    /// them); [`Error::Store`] if `name` cannot be a key segment (`.`, `..`,
+    /// a backslash or a control character).
     pub fn new(store: S, name: &str) -> Result<Self> {
         if name.is_empty() || name.contains('/') {
             return Err(Error::Invalid(format!("bad feed name {name:?}")));
         }
         let prefix = format!("feed/{name}/");
         Key::new(format!("{prefix}meta"))?;
-        Ok(Self { store, prefix })
+        let caps = store.capabilities();
+        if !caps.create_only || !caps.compare_and_swap {
+            return Err(Error::Invalid(
+                "a feed needs a store with create-only puts and compare-and-swap".into(),
+            ));
+        }
+        Ok(Self {
+            store,
+            prefix,
+            retain: LOG_RETAIN,
+        })
+    }
+
+    /// Keeps the log entries of the last `saves` saves before the
+    /// checkpoint (default 1024, at least 1): a load must read the feed's
+    /// records while fewer saves than that are made, and a reader that far
+    /// behind refreshes from the log instead of loading whole. More costs
+    /// the entries' bytes in the store.
+    #[must_use]
+    pub fn with_log_retention(mut self, saves: u64) -> Self {
+        self.retain = saves.max(1);
+        self
+    }
+
+    /// Saves between two removals of old log entries.
+    fn gc_every(&self) -> u64 {
+        (self.retain / 4).clamp(1, GC_EVERY)
     }
 
     /// The underlying store.
@@ -955,8 +1074,27 @@ impl<S: Store> FeedStore<S> {
         ))?)
     }
 
+    /// The root record (either format) and its version.
     async fn meta(&self) -> Result<Option<(Meta, blocksmith_store::Version)>> {
-        Ok(self.store.get_record::<Meta>(&self.meta_key()?).await?)
+        let key = self.meta_key()?;
+        let Some(r) = self.store.get_opt(&key).await? else {
+            return Ok(None);
+        };
+        let env = blocksmith_store::record::peek(key.as_str(), &r.data)?;
+        let meta = if env.kind == MetaV1::KIND && env.version == MetaV1::VERSION {
+            let old: MetaV1 = blocksmith_store::record::decode(key.as_str(), &r.data)?;
+            Meta {
+                posts: old.posts,
+                journal: old.journal,
+                ..Meta::default()
+            }
+        } else {
+            blocksmith_store::record::decode::<Meta>(key.as_str(), &r.data)?
+        };
+        if meta.checkpoint > meta.head {
+            return Err(corrupt("meta's checkpoint is past its head"));
+        }
+        Ok(Some((meta, r.meta.version)))
     }
 
     /// Deletes every object under `journal/<nonce>/`.
@@ -968,8 +1106,8 @@ impl<S: Store> FeedStore<S> {
         Ok(())
     }
 
-    /// Writes a save's log entry (and its parts if the body is large);
-    /// returns the entry's bytes.
+    /// Writes a save's log entry, then its parts if the body is too large
+    /// for the entry (so that every part is named by an entry).
     async fn write_log(
         &self,
         generation: u64,
@@ -977,44 +1115,26 @@ impl<S: Store> FeedStore<S> {
         posts: u64,
         nonce: u64,
         records: Vec<(RecordKey, Vec<u8>)>,
-    ) -> Result<Bytes> {
-        let limit = self
-            .store
-            .capabilities()
-            .max_value_size
-            .map_or(INLINE_MAX, |m| (m as usize).clamp(1, INLINE_MAX));
+    ) -> Result<()> {
+        let max = self.store.capabilities().max_value_size;
+        let limit = max.map_or(INLINE_MAX, |m| (m as usize).clamp(1, INLINE_MAX));
         let size: usize = records.iter().map(|(_, v)| v.len() + 24).sum();
-        let body = if size + 64 <= limit {
-            LogBody::Inline(records)
+        let (body, parts) = if size + 64 <= limit {
+            (LogBody::Inline(records), None)
         } else {
-            let body = encode_records(&records);
+            let bytes = encode_records(&records);
             drop(records);
-            let part_size = self
-                .store
-                .capabilities()
-                .max_value_size
-                .map_or(JOURNAL_PART, |m| (m as usize).clamp(1, JOURNAL_PART));
-            let mut parts = 0u32;
-            for chunk in body.chunks(part_size) {
-                let key = self.part_key(nonce, parts)?;
-                self.store
-                    .put(
-                        &key,
-                        Bytes::copy_from_slice(chunk),
-                        blocksmith_store::PutOptions::new(),
-                    )
-                    .await?;
-                parts = parts
-                    .checked_add(1)
-                    .ok_or_else(|| Error::Invalid("save too large".into()))?;
-            }
-            LogBody::Parts {
+            let part_size = max.map_or(JOURNAL_PART, |m| (m as usize).clamp(1, JOURNAL_PART));
+            let parts = u32::try_from(bytes.len().div_ceil(part_size))
+                .map_err(|_| Error::Invalid("save too large".into()))?;
+            let body = LogBody::Parts {
                 parts,
-                len: body.len() as u64,
-                hash: *blake3::hash(&body).as_bytes(),
-            }
+                len: bytes.len() as u64,
+                hash: *blake3::hash(&bytes).as_bytes(),
+            };
+            (body, Some((bytes, part_size)))
         };
-        let bytes = Bytes::from(
+        let entry = Bytes::from(
             LogEntry {
                 generation,
                 prev,
@@ -1026,24 +1146,34 @@ impl<S: Store> FeedStore<S> {
         let key = self.log_key(generation, nonce)?;
         match self
             .store
-            .put(&key, bytes.clone(), blocksmith_store::PutOptions::create())
+            .put(&key, entry.clone(), blocksmith_store::PutOptions::create())
             .await
         {
-            Ok(_) => Ok(bytes),
+            Ok(_) => {}
             // Our own put, retried by the store after a lost reply?
             Err(e) if is_conflict(&e) => match self.store.get_opt(&key).await? {
-                Some(r) if r.data == bytes => Ok(bytes),
-                _ => Err(Error::Conflict(format!(
-                    "another save took nonce {nonce:016x}"
-                ))),
+                Some(r) if r.data == entry => {}
+                _ => return Err(e.into()),
             },
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
         }
+        if let Some((bytes, part_size)) = parts {
+            for (i, chunk) in (0u32..).zip(bytes.chunks(part_size)) {
+                self.store
+                    .put(
+                        &self.part_key(nonce, i)?,
+                        Bytes::copy_from_slice(chunk),
+                        blocksmith_store::PutOptions::new(),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
-    /// Reads the log entry of save `(generation, nonce)` with its records
-    /// inline; `None` if it (or one of its parts) is gone.
-    async fn read_log(&self, generation: u64, nonce: u64) -> Result<Option<LogEntry>> {
+    /// The log entry of save `(generation, nonce)` as stored (its parts not
+    /// read); `None` if it is gone.
+    async fn read_log_entry(&self, generation: u64, nonce: u64) -> Result<Option<LogEntry>> {
         let Some(r) = self
             .store
             .get_opt(&self.log_key(generation, nonce)?)
@@ -1051,17 +1181,30 @@ impl<S: Store> FeedStore<S> {
         else {
             return Ok(None);
         };
-        let mut entry = LogEntry::decode(&r.data)?;
+        let entry = LogEntry::decode(&r.data)?;
         if entry.generation != generation {
             return Err(corrupt(format!(
                 "log entry {generation} says it is {}",
                 entry.generation
             )));
         }
+        Ok(Some(entry))
+    }
+
+    /// The log entry of save `(generation, nonce)` with its records inline;
+    /// `None` if it is gone (removed by the log's cleanup).
+    async fn read_log(&self, generation: u64, nonce: u64) -> Result<Option<LogEntry>> {
+        let Some(mut entry) = self.read_log_entry(generation, nonce).await? else {
+            return Ok(None);
+        };
         if let LogBody::Parts { parts, len, hash } = entry.body {
             let mut body = Vec::new();
             for i in 0..parts {
                 let Some(part) = self.store.get_opt(&self.part_key(nonce, i)?).await? else {
+                    // Removed with the entry, or missing from a committed one.
+                    if self.read_log_entry(generation, nonce).await?.is_some() {
+                        return Err(corrupt(format!("log entry {generation} misses part {i}")));
+                    }
                     return Ok(None);
                 };
                 body.extend_from_slice(&part.data);
@@ -1077,20 +1220,18 @@ impl<S: Store> FeedStore<S> {
         Ok(Some(entry))
     }
 
-    /// The records of a single-writer-format journal, by record.
-    async fn read_journal(&self, j: &Journal) -> Result<BTreeMap<RecordKey, Bytes>> {
+    /// The records of a single-writer-format journal, by record; `None` if
+    /// a part is gone.
+    async fn read_journal(&self, j: &Journal) -> Result<Option<BTreeMap<RecordKey, Bytes>>> {
         let corrupt = |reason: String| Error::Corrupt {
             what: "feed journal",
             reason,
         };
         let mut body = Vec::new();
         for i in 0..j.parts {
-            let key = self.part_key(j.id, i)?;
-            let data = self
-                .store
-                .get_opt(&key)
-                .await?
-                .ok_or_else(|| corrupt(format!("missing {key}")))?;
+            let Some(data) = self.store.get_opt(&self.part_key(j.id, i)?).await? else {
+                return Ok(None);
+            };
             body.extend_from_slice(&data.data);
             if body.len() as u64 > j.len {
                 return Err(corrupt("longer than its meta says".into()));
@@ -1111,11 +1252,66 @@ impl<S: Store> FeedStore<S> {
             let n = r.len(1)?;
             out.insert(rk, Bytes::copy_from_slice(r.bytes(n)?));
         }
-        Ok(out)
+        Ok(Some(out))
+    }
+
+    /// Whether save `(generation, nonce)` is on the chain that ends at
+    /// `m`'s head: `None` if the log no longer tells.
+    async fn committed_in(&self, m: &Meta, generation: u64, nonce: u64) -> Result<Option<bool>> {
+        if (m.head, m.head_nonce) == (generation, nonce) {
+            return Ok(Some(true));
+        }
+        if m.head <= generation {
+            return Ok(Some(false));
+        }
+        let (mut g, mut n) = (m.head, m.head_nonce);
+        while g > generation + 1 {
+            let Some(e) = self.read_log_entry(g, n).await? else {
+                return Ok(None);
+            };
+            n = e.prev;
+            g -= 1;
+        }
+        Ok(self.read_log_entry(g, n).await?.map(|e| e.prev == nonce))
+    }
+
+    /// Settles a save whose outcome was unknown, against the stored head
+    /// `m`: adopts it if it committed. Returns whether it did (`None`: no
+    /// save was in doubt).
+    async fn settle<Sc: Scorer>(
+        &self,
+        feed: &mut Feed<Sc>,
+        m: Option<&Meta>,
+    ) -> Result<Option<bool>> {
+        let Some(d) = feed.sync.in_doubt.clone() else {
+            return Ok(None);
+        };
+        let verdict = match m {
+            None => Some(false),
+            Some(m) => self.committed_in(m, d.generation, d.nonce).await?,
+        };
+        match verdict {
+            Some(true) => {
+                feed.sync.generation = d.generation;
+                feed.sync.nonce = d.nonce;
+                feed.sync.posts = d.posts;
+                feed.sync.stored = true;
+                feed.sync.pending.insert(d.generation, d.keys);
+                feed.sync.in_doubt = None;
+                Ok(Some(true))
+            }
+            Some(false) => {
+                feed.sync.in_doubt = None;
+                Ok(Some(false))
+            }
+            None => Err(Error::InDoubt {
+                generation: d.generation,
+            }),
+        }
     }
 
     /// Commits the records as the feed's next save: its log entry, then
-    /// `meta` naming it by compare-and-swap (the commit point).
+    /// `meta`'s head moved to it by compare-and-swap (the commit point).
     async fn commit<Sc: Scorer>(
         &self,
         feed: &mut Feed<Sc>,
@@ -1123,15 +1319,7 @@ impl<S: Store> FeedStore<S> {
     ) -> Result<()> {
         let meta_key = self.meta_key()?;
         let mut current = self.meta().await?;
-        if let Some((g, n)) = feed.sync.in_doubt.take()
-            && let Some((m, _)) = &current
-            && (m.head, m.head_nonce) == (g, n)
-        {
-            // The save that failed with an unknown outcome had committed.
-            feed.sync.generation = g;
-            feed.sync.nonce = n;
-            feed.sync.stored = true;
-        }
+        self.settle(feed, current.as_ref().map(|(m, _)| m)).await?;
         let stale =
             |current: &Option<(Meta, blocksmith_store::Version)>, sync: &SyncState| match current {
                 None => sync.stored,
@@ -1149,17 +1337,21 @@ impl<S: Store> FeedStore<S> {
         if stale(&current, &feed.sync) {
             return Err(conflict(&current, &feed.sync));
         }
-        let generation = feed.sync.generation + 1;
+        let generation = feed
+            .sync
+            .generation
+            .checked_add(1)
+            .ok_or_else(|| corrupt("the generation overflows"))?;
         let nonce = fresh_nonce();
-        let parts = records.iter().map(|(_, v)| v.len() + 24).sum::<usize>() + 64 > INLINE_MAX;
-        self.write_log(
+        let posts = feed.posts.len() as u64;
+        let doubt = InDoubt {
             generation,
-            feed.sync.nonce,
-            feed.posts.len() as u64,
             nonce,
-            records,
-        )
-        .await?;
+            keys: records.iter().map(|(k, _)| *k).collect(),
+            posts,
+        };
+        self.write_log(generation, feed.sync.nonce, posts, nonce, records)
+            .await?;
         loop {
             if let Some((m, _)) = &current
                 && (m.head, m.head_nonce) == (generation, nonce)
@@ -1167,13 +1359,22 @@ impl<S: Store> FeedStore<S> {
                 break;
             }
             if stale(&current, &feed.sync) {
-                // Never named by `meta`: remove it (the log's cleanup
-                // would, later).
-                let _ = self.store.delete(&self.log_key(generation, nonce)?).await;
-                if parts {
-                    let _ = self.remove_parts(nonce).await;
+                // Our compare-and-swap may have gone through before another
+                // save went on top of it (a retried request answered as a
+                // conflict): the chain tells. An entry is never deleted
+                // here: the log's cleanup removes it if it is not on it.
+                let m = current.as_ref().map(|(m, _)| m.clone());
+                match m {
+                    Some(m) => match self.committed_in(&m, generation, nonce).await {
+                        Ok(Some(true)) => break,
+                        Ok(Some(false)) => return Err(conflict(&current, &feed.sync)),
+                        _ => {
+                            feed.sync.in_doubt = Some(doubt);
+                            return Err(Error::InDoubt { generation });
+                        }
+                    },
+                    None => return Err(conflict(&current, &feed.sync)),
                 }
-                return Err(conflict(&current, &feed.sync));
             }
             let (next, options) = match &current {
                 None => (
@@ -1195,36 +1396,43 @@ impl<S: Store> FeedStore<S> {
             };
             match self.store.put_record(&meta_key, &next, options).await {
                 Ok(_) => break,
-                Err(e) if is_conflict(&e) => current = self.meta().await?,
+                Err(e) if is_conflict(&e) => match self.meta().await {
+                    Ok(m) => current = m,
+                    Err(e) => {
+                        feed.sync.in_doubt = Some(doubt);
+                        return Err(e);
+                    }
+                },
                 Err(e) => {
                     // The outcome is unknown: look.
                     if let Ok(Some((m, _))) = self.meta().await
-                        && (m.head, m.head_nonce) == (generation, nonce)
+                        && let Ok(Some(true)) = self.committed_in(&m, generation, nonce).await
                     {
                         break;
                     }
-                    feed.sync.in_doubt = Some((generation, nonce));
+                    feed.sync.in_doubt = Some(doubt);
                     return Err(e.into());
                 }
             }
         }
         feed.sync.generation = generation;
         feed.sync.nonce = nonce;
+        feed.sync.posts = posts;
         feed.sync.stored = true;
+        feed.sync.pending.insert(generation, doubt.keys);
         Ok(())
     }
 
-    /// Writes `bytes` as record `rk` stamped `generation`, unless the stored
-    /// one is as new or newer (a compare-and-swap, so that a slow writer
-    /// never puts an older record over a newer one).
-    async fn put_stamped(&self, rk: RecordKey, generation: u64, bytes: &[u8]) -> Result<()> {
-        let key = self.record_key(rk)?;
-        let value = Bytes::from(stamp(generation, bytes));
+    /// Writes `value` (a stamped record) at `key` unless the stored one is
+    /// as new or newer (a compare-and-swap, so that a slow writer never puts
+    /// an older record over a newer one). A stored record whose stamp does
+    /// not decode is overwritten.
+    async fn put_stamped(&self, key: Key, generation: u64, value: Bytes) -> Result<()> {
         loop {
             let options = match self.store.get_opt(&key).await? {
                 None => blocksmith_store::PutOptions::create(),
                 Some(r) => {
-                    if unstamp(&r.data)?.0 >= generation {
+                    if unstamp(&r.data).map_or(0, |(s, _)| s) >= generation {
                         return Ok(());
                     }
                     blocksmith_store::PutOptions::update(r.meta.version)
@@ -1242,6 +1450,7 @@ impl<S: Store> FeedStore<S> {
     /// checkpoint to their own keys, then moves the checkpoint to the
     /// feed's generation.
     async fn checkpoint<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<()> {
+        use futures_util::{StreamExt, TryStreamExt};
         let generation = feed.sync.generation;
         let Some((meta, _)) = self.meta().await? else {
             return Ok(());
@@ -1253,11 +1462,17 @@ impl<S: Store> FeedStore<S> {
                 .range(meta.checkpoint + 1..=generation)
                 .flat_map(|(_, keys)| keys.iter().copied())
                 .collect();
+            let mut puts = Vec::with_capacity(keys.len());
             for rk in keys {
                 if let Some(bytes) = encode_record(feed, rk) {
-                    self.put_stamped(rk, generation, &bytes).await?;
+                    puts.push((self.record_key(rk)?, Bytes::from(stamp(generation, &bytes))));
                 }
             }
+            futures_util::stream::iter(puts)
+                .map(|(key, value)| self.put_stamped(key, generation, value))
+                .buffer_unordered(CHECKPOINT_CONCURRENCY)
+                .try_collect::<()>()
+                .await?;
             let meta_key = self.meta_key()?;
             let mut current = self.meta().await?;
             while let Some((m, v)) = current {
@@ -1265,7 +1480,7 @@ impl<S: Store> FeedStore<S> {
                     break;
                 }
                 let next = Meta {
-                    posts: feed.posts.len() as u64,
+                    posts: feed.sync.posts,
                     journal: None,
                     checkpoint: generation,
                     ..m
@@ -1283,17 +1498,22 @@ impl<S: Store> FeedStore<S> {
         }
         let done = meta.checkpoint.max(generation);
         feed.sync.pending.retain(|&g, _| g > done);
-        if generation.is_multiple_of(GC_EVERY) {
-            self.remove_old_log(generation).await?;
+        if generation.is_multiple_of(self.gc_every()) {
+            // Best effort: the next multiple tries again.
+            let _ = self.remove_old_log(generation).await;
         }
         Ok(())
     }
 
-    /// Removes log entries (and their parts) older than the last
-    /// [`LOG_RETAIN`] saves before `checkpoint`, and journal parts no entry
-    /// names that are older than [`ORPHAN_AGE_MS`].
+    /// Removes log entries (and their parts) of saves more than the
+    /// retention before `checkpoint`, and journal parts no entry (nor
+    /// a single-writer `meta`) names.
     async fn remove_old_log(&self, checkpoint: u64) -> Result<()> {
-        let cutoff = checkpoint.saturating_sub(LOG_RETAIN);
+        let cutoff = checkpoint.saturating_sub(self.retain);
+        // Parts first: a part is written after its entry, so an entry the
+        // listing below misses has no part in this one.
+        let journal_prefix = format!("{}journal/", self.prefix);
+        let parts = self.store.list_all(&journal_prefix).await?;
         let log_prefix = format!("{}log/", self.prefix);
         let mut named = BTreeSet::new();
         for m in self.store.list_all(&log_prefix).await? {
@@ -1310,11 +1530,17 @@ impl<S: Store> FeedStore<S> {
                 named.insert(n);
                 continue;
             }
-            self.remove_parts(n).await?;
+            let in_parts = self
+                .read_log_entry(g, n)
+                .await
+                .ok()
+                .flatten()
+                .is_none_or(|e| matches!(e.body, LogBody::Parts { .. }));
+            if in_parts {
+                self.remove_parts(n).await?;
+            }
             self.store.delete(&m.key).await?;
         }
-        let journal_prefix = format!("{}journal/", self.prefix);
-        let parts = self.store.list_all(&journal_prefix).await?;
         if parts.is_empty() {
             return Ok(());
         }
@@ -1327,16 +1553,12 @@ impl<S: Store> FeedStore<S> {
         {
             named.insert(j.id);
         }
-        let now = now_ms();
         for m in parts {
             let rest = &m.key.as_str()[journal_prefix.len()..];
-            let Some(n) = rest
+            let n = rest
                 .split_once('/')
-                .and_then(|(n, _)| u64::from_str_radix(n, 16).ok())
-            else {
-                continue;
-            };
-            if !named.contains(&n) && now.saturating_sub(n >> 20) > ORPHAN_AGE_MS {
+                .and_then(|(n, _)| u64::from_str_radix(n, 16).ok());
+            if n.is_some_and(|n| !named.contains(&n)) {
                 self.store.delete(&m.key).await?;
             }
         }
@@ -1349,38 +1571,62 @@ impl<S: Store> FeedStore<S> {
     /// # Errors
     /// - [`Error::Conflict`] if another writer saved the feed since (or the
     ///   feed was never loaded from this store and the store holds one):
-    ///   nothing is written, and the changes cannot be saved on top of the
-    ///   other writer's; reload and make them again ([`FeedStore::update`]
-    ///   does both);
+    ///   the save did not commit, and its changes cannot be saved on top of
+    ///   the other writer's; reload and make them again
+    ///   ([`FeedStore::update`] does both);
+    /// - [`Error::InDoubt`] if the store's reply to the commit was lost and
+    ///   the log cannot tell whether it took effect; the next save or
+    ///   update settles it;
+    /// - [`Error::Invalid`] if a changed record is larger than the store's
+    ///   `max_value_size`;
     /// - [`Error::Store`] if the store fails: the changes stay marked
     ///   unsaved, and a later save writes them (a store failure after the
     ///   commit point is not an error: see
     ///   [`SaveStats::checkpoint_deferred`]).
     pub async fn save<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<SaveStats> {
-        if feed.dirty.is_empty() {
+        if feed.dirty.is_empty() && feed.sync.legacy.is_empty() {
+            if feed.sync.in_doubt.is_some() {
+                let current = self.meta().await?;
+                self.settle(feed, current.as_ref().map(|(m, _)| m)).await?;
+            }
             return Ok(SaveStats {
                 generation: feed.sync.generation,
                 ..SaveStats::default()
             });
         }
         let dirty = std::mem::take(&mut feed.dirty);
-        let keys = dirty_keys(&dirty);
+        let legacy = std::mem::take(&mut feed.sync.legacy);
+        let mut keys = dirty_keys(&dirty);
+        keys.extend(legacy.iter().copied());
+        keys.sort_unstable();
+        keys.dedup();
         let records: Vec<(RecordKey, Vec<u8>)> = keys
             .iter()
             .filter_map(|&rk| encode_record(feed, rk).map(|b| (rk, b)))
             .collect();
+        let too_large = self.store.capabilities().max_value_size.and_then(|max| {
+            records
+                .iter()
+                .find(|(_, b)| b.len() as u64 + 10 > max)
+                .map(|(rk, b)| (rk.name(), b.len(), max))
+        });
         let mut stats = SaveStats {
             keys: records.len(),
             bytes: records.iter().map(|(_, b)| b.len() as u64).sum(),
             ..SaveStats::default()
         };
-        let written: Vec<RecordKey> = records.iter().map(|(rk, _)| *rk).collect();
-        if let Err(e) = self.commit(feed, records).await {
+        let result = match too_large {
+            Some((name, len, max)) => Err(Error::Invalid(format!(
+                "{name} is {len} bytes, more than the store takes ({max})"
+            ))),
+            None => self.commit(feed, records).await,
+        };
+        if let Err(e) = result {
             feed.dirty.merge(dirty);
+            feed.sync.legacy.extend(legacy);
             return Err(e);
         }
         stats.generation = feed.sync.generation;
-        feed.sync.pending.insert(feed.sync.generation, written);
         stats.checkpoint_deferred = self.checkpoint(feed).await.is_err();
         Ok(stats)
     }
@@ -1400,12 +1646,14 @@ impl<S: Store> FeedStore<S> {
     /// # Errors
     /// - [`Error::Store`] if the store fails or a stored key is not valid;
     /// - [`Error::Corrupt`] if a stored record does not decode, is missing or
-    ///   contradicts the others (a reshare of a reshare, a user following itself,
-    ///   an inbox naming an unknown post, a key of an unknown kind);
+    ///   contradicts the others (a reshare of a reshare, a user following
+    ///   itself, an inbox naming an unknown post, a record newer than the
+    ///   last save, records without a `meta`);
     /// - [`Error::UserOutOfRange`] if the stored feed has users at or beyond
     ///   `config.max_users` (it was saved with a larger bound);
     /// - [`Error::Conflict`] if other writers' saves kept removing the log
-    ///   entries this load needed (it tries 8 times).
+    ///   entries this load needed (more than 1024 saves during each of 8
+    ///   attempts).
     pub async fn load_with_scorer<Sc: Scorer>(
         &self,
         config: FeedOptions,
@@ -1422,12 +1670,25 @@ impl<S: Store> FeedStore<S> {
         for _ in 0..LOAD_ATTEMPTS {
             feed.clear_data();
             let Some((m1, _)) = self.meta().await? else {
+                // No feed, unless records say otherwise: a lost `meta` is
+                // refused rather than starting a second history over them.
+                for kind in RECORD_KINDS {
+                    let prefix = format!("{}{kind}", self.prefix);
+                    let page = self
+                        .store
+                        .list(blocksmith_store::ListOptions::prefix(prefix).with_limit(1))
+                        .await?;
+                    if !page.objects.is_empty() {
+                        return Err(corrupt("records are stored but no meta names them"));
+                    }
+                }
                 return Ok(());
             };
             // 1. The records at their keys (any of them maybe newer than
             // `m1`, never newer than the head read below).
             let mut records: BTreeMap<RecordKey, Bytes> = BTreeMap::new();
-            for kind in ["posts/", "graph/", "inbox/", "state/"] {
+            let mut newest = 0;
+            for kind in RECORD_KINDS {
                 let prefix = format!("{}{kind}", self.prefix);
                 for m in self.store.list_all(&prefix).await? {
                     let name = &m.key.as_str()[self.prefix.len()..];
@@ -1439,40 +1700,56 @@ impl<S: Store> FeedStore<S> {
                         .await?
                         .ok_or_else(|| corrupt(format!("{} vanished", m.key)))?
                         .data;
-                    let (_, body) = unstamp(&data)?;
+                    let (stamp, body) = unstamp(&data)?;
+                    newest = newest.max(stamp);
                     let at = data.len() - body.len();
                     records.insert(rk, data.slice(at..));
                 }
             }
             // 2. A single-writer-format save not yet at its keys.
-            let legacy = match &m1.journal {
-                Some(j) => self.read_journal(j).await?,
-                None => BTreeMap::new(),
-            };
+            let mut legacy = BTreeMap::new();
+            if let Some(j) = &m1.journal {
+                let Some(records) = self.read_journal(j).await? else {
+                    let now = self.meta().await?.and_then(|(m, _)| m.journal);
+                    if now.as_ref() == Some(j) {
+                        return Err(corrupt("a part of the feed's journal is missing"));
+                    }
+                    continue; // written out and removed under this load
+                };
+                legacy = records;
+            }
             records.extend(legacy.iter().map(|(k, v)| (*k, v.clone())));
             // 3. The saves after the checkpoint, newest first.
             let Some((m2, _)) = self.meta().await? else {
-                continue;
+                return Err(corrupt("meta vanished during a load"));
             };
+            if newest > m2.head {
+                return Err(corrupt(format!(
+                    "a record of save {newest} is stored, but the last save is {}",
+                    m2.head
+                )));
+            }
+            if m2.head < m1.head || m2.checkpoint < m1.checkpoint {
+                return Err(corrupt("meta went back during a load"));
+            }
             let mut chain = Vec::new();
             let (mut g, mut n) = (m2.head, m2.head_nonce);
-            let mut whole = m2.head >= m1.checkpoint;
-            while whole && g > m1.checkpoint {
-                match self.read_log(g, n).await? {
-                    Some(e) => {
-                        n = e.prev;
-                        g -= 1;
-                        chain.push(e);
-                    }
-                    None => whole = false,
-                }
+            let mut whole = true;
+            while g > m1.checkpoint {
+                let Some(e) = self.read_log(g, n).await? else {
+                    whole = false;
+                    break;
+                };
+                n = e.prev;
+                g -= 1;
+                chain.push((e, n));
             }
             if !whole {
                 continue; // removed under this load: read again
             }
-            let posts = chain.first().map_or(m1.posts, |e| e.posts);
+            let posts = chain.first().map_or(m1.posts, |(e, _)| e.posts);
             let mut pending = BTreeMap::new();
-            for e in chain.into_iter().rev() {
+            for (e, _) in chain.into_iter().rev() {
                 let LogBody::Inline(recs) = e.body else {
                     unreachable!("read_log inlines")
                 };
@@ -1487,15 +1764,12 @@ impl<S: Store> FeedStore<S> {
             feed.sync = SyncState {
                 generation: m2.head,
                 nonce: m2.head_nonce,
+                posts,
                 stored: true,
                 pending,
                 in_doubt: None,
+                legacy: legacy.into_keys().collect(),
             };
-            // What a single-writer journal holds may not be at its keys:
-            // the next save writes it again.
-            for rk in legacy.keys() {
-                feed.dirty.mark(*rk);
-            }
             return Ok(());
         }
         Err(Error::Conflict(format!(
@@ -1524,52 +1798,158 @@ impl<S: Store> FeedStore<S> {
             }
             return Ok(0);
         };
+        feed.sync.pending.retain(|&g, _| g > m.checkpoint);
         if feed.sync.stored && (m.head, m.head_nonce) == (before, feed.sync.nonce) {
             return Ok(0);
         }
-        if !feed.sync.stored || m.head <= before {
-            self.load_into(feed).await?;
-            return Ok(feed.sync.generation.abs_diff(before));
-        }
+        let behind = !feed.sync.stored
+            || m.head <= before
+            || before.saturating_add(self.retain) < m.checkpoint;
         let mut chain = Vec::new();
         let (mut g, mut n) = (m.head, m.head_nonce);
-        while g > before {
+        let mut whole = !behind;
+        while whole && g > before {
             match self.read_log(g, n).await? {
                 Some(e) => {
-                    chain.push((e.generation, n, e.posts, e.body));
-                    n = e.prev;
+                    let prev = e.prev;
+                    chain.push((n, e));
+                    n = prev;
                     g -= 1;
                 }
-                None => break,
+                None => whole = false,
             }
         }
-        if g > before || n != feed.sync.nonce {
-            // Too far behind, or not on the stored log at all.
+        // Too far behind, or not on the stored chain at all: load whole.
+        if !whole || n != feed.sync.nonce {
             self.load_into(feed).await?;
             return Ok(feed.sync.generation.abs_diff(before));
         }
         let applied = chain.len() as u64;
-        for (generation, nonce, posts, body) in chain.into_iter().rev() {
-            let LogBody::Inline(recs) = body else {
+        for (nonce, e) in chain.into_iter().rev() {
+            let LogBody::Inline(recs) = e.body else {
                 unreachable!("read_log inlines")
             };
             let mut inboxes = Vec::new();
             let result = recs
                 .iter()
                 .try_for_each(|(rk, v)| apply_record(feed, *rk, v, &mut inboxes))
-                .and_then(|()| check_applied(feed, posts, &inboxes));
-            if let Err(e) = result {
+                .and_then(|()| check_applied(feed, e.posts, &inboxes));
+            if let Err(err) = result {
                 // Never leave half a save applied.
                 feed.clear_data();
-                return Err(e);
+                return Err(err);
             }
-            feed.sync
-                .pending
-                .insert(generation, recs.iter().map(|(k, _)| *k).collect());
-            feed.sync.generation = generation;
+            if e.generation > m.checkpoint {
+                feed.sync
+                    .pending
+                    .insert(e.generation, recs.iter().map(|(k, _)| *k).collect());
+            }
+            feed.sync.generation = e.generation;
             feed.sync.nonce = nonce;
+            feed.sync.posts = e.posts;
         }
         Ok(applied)
+    }
+
+    /// Drops the feed's unsaved changes and brings it to the latest save:
+    /// the records the changes touched are read back as the stored feed
+    /// holds them now, and the saves since the feed's own are applied from
+    /// the log, so a lost race costs what changed, not a reload. Falls back
+    /// to a whole load when the log no longer reaches the feed's save.
+    async fn discard_and_refresh<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<()> {
+        let dirty = std::mem::take(&mut feed.dirty);
+        feed.sync.in_doubt = None;
+        let keys: BTreeSet<RecordKey> = dirty_keys(&dirty).into_iter().collect();
+        match self.undo_and_refresh(feed, &keys).await {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => self.load_into(feed).await,
+        }
+    }
+
+    /// [`FeedStore::discard_and_refresh`] without the fallback: `Ok(false)`
+    /// if the log does not reach the feed's save.
+    async fn undo_and_refresh<Sc: Scorer>(
+        &self,
+        feed: &mut Feed<Sc>,
+        keys: &BTreeSet<RecordKey>,
+    ) -> Result<bool> {
+        let base = feed.sync.generation;
+        // 1. The touched records at their keys (read before `meta`, so none
+        // is newer than the head read next).
+        let mut at_keys = Vec::with_capacity(keys.len());
+        for &rk in keys {
+            let data = self.store.get_opt(&self.record_key(rk)?).await?;
+            at_keys.push((rk, data.map(|r| r.data)));
+        }
+        let Some((m, _)) = self.meta().await? else {
+            return Ok(false);
+        };
+        if !feed.sync.stored || m.head < base {
+            return Ok(false);
+        }
+        // 2. The log back to the older of the checkpoint and the feed's save.
+        let floor = m.checkpoint.min(base);
+        let mut chain = Vec::new();
+        let (mut g, mut n) = (m.head, m.head_nonce);
+        let mut base_nonce = (m.head == base).then_some(m.head_nonce);
+        while g > floor {
+            let Some(e) = self.read_log(g, n).await? else {
+                return Ok(false);
+            };
+            let prev = e.prev;
+            chain.push((n, e));
+            g -= 1;
+            n = prev;
+            if g == base {
+                base_nonce = Some(n);
+            }
+        }
+        if base_nonce != Some(feed.sync.nonce) {
+            return Ok(false); // not on the stored chain
+        }
+        // 3. Undo: the touched records as stored.
+        truncate_posts(feed, usize::try_from(feed.sync.posts).unwrap_or(usize::MAX));
+        let mut inboxes = Vec::new();
+        for (rk, data) in at_keys {
+            match data {
+                Some(d) => {
+                    let (stamp, body) = unstamp(&d)?;
+                    if stamp > m.head {
+                        return Err(corrupt(format!(
+                            "{} is newer than the last save",
+                            rk.name()
+                        )));
+                    }
+                    apply_record(feed, rk, body, &mut inboxes)?;
+                }
+                None => clear_record(feed, rk, &mut inboxes)?,
+            }
+        }
+        // 4. The log: every record of the saves after the feed's own, and
+        // the touched records of those after the checkpoint.
+        let posts = chain.first().map_or(m.posts, |(_, e)| e.posts);
+        for (nonce, e) in chain.into_iter().rev() {
+            let LogBody::Inline(recs) = e.body else {
+                unreachable!("read_log inlines")
+            };
+            let g = e.generation;
+            for (rk, v) in &recs {
+                if g > base || (g > m.checkpoint && keys.contains(rk)) {
+                    apply_record(feed, *rk, v, &mut inboxes)?;
+                }
+            }
+            if g > base {
+                feed.sync
+                    .pending
+                    .insert(g, recs.iter().map(|(k, _)| *k).collect());
+                feed.sync.generation = g;
+                feed.sync.nonce = nonce;
+            }
+        }
+        check_applied(feed, posts, &inboxes)?;
+        feed.sync.posts = posts;
+        feed.sync.pending.retain(|&g, _| g > m.checkpoint);
+        Ok(true)
     }
 
     /// Runs `f` on the latest feed and saves what it changed, again and
@@ -1578,19 +1958,32 @@ impl<S: Store> FeedStore<S> {
     /// each time), so it must make its changes from scratch. Returns what
     /// the successful run returned.
     ///
-    /// A lost race costs a reload of the feed.
+    /// A lost race costs reading back the records the change touched and
+    /// the saves made since; a save of an earlier call whose outcome was
+    /// unknown ([`Error::InDoubt`]) is settled first.
     ///
     /// # Errors
-    /// - what `f` returns (its changes are dropped: the feed is reloaded);
+    /// - what `f` returns (its changes are dropped);
     /// - [`Error::Invalid`] if the feed has unsaved changes when called;
     /// - [`Error::Conflict`] after 32 lost races in a row;
-    /// - as [`FeedStore::save`] and [`FeedStore::refresh`].
+    /// - as [`FeedStore::save`] and [`FeedStore::refresh`]; after a store
+    ///   error the changes are dropped (or kept in doubt, see
+    ///   [`Error::InDoubt`]), so calling `update` again is safe.
     pub async fn update<Sc, T, F>(&self, feed: &mut Feed<Sc>, mut f: F) -> Result<(T, SaveStats)>
     where
         Sc: Scorer,
         F: FnMut(&mut Feed<Sc>) -> Result<T> + Send,
         T: Send,
     {
+        if feed.sync.in_doubt.is_some() {
+            let current = self.meta().await?;
+            if self.settle(feed, current.as_ref().map(|(m, _)| m)).await? == Some(true) {
+                // The earlier call's changes are saved.
+                feed.dirty = crate::feed::Dirty::default();
+            } else {
+                self.discard_and_refresh(feed).await?;
+            }
+        }
         if !feed.dirty.is_empty() {
             return Err(Error::Invalid(
                 "the feed has unsaved changes: save them before an update".into(),
@@ -1602,15 +1995,22 @@ impl<S: Store> FeedStore<S> {
                 Ok(out) => out,
                 Err(e) => {
                     if !feed.dirty.is_empty() {
-                        self.load_into(feed).await?;
+                        self.discard_and_refresh(feed).await?;
                     }
                     return Err(e);
                 }
             };
             match self.save(feed).await {
                 Ok(stats) => return Ok((out, stats)),
-                Err(Error::Conflict(_)) => self.load_into(feed).await?,
-                Err(e) => return Err(e),
+                Err(Error::Conflict(_)) => self.discard_and_refresh(feed).await?,
+                Err(e) => {
+                    if feed.sync.in_doubt.is_none() {
+                        // Not committed: drop the changes, so that calling
+                        // again starts clean.
+                        let _ = self.discard_and_refresh(feed).await;
+                    }
+                    return Err(e);
+                }
             }
         }
         Err(Error::Conflict(format!(
@@ -1678,5 +2078,103 @@ impl<S: Store> BlockingFeedStore<'_, S> {
         T: Send,
     {
         blocksmith_store::block_on(self.0.update(feed, f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Interaction, Kind};
+    use blocksmith_store::{MemoryStore, block_on};
+
+    fn options() -> FeedOptions {
+        FeedOptions::default()
+            .with_inbox_cap(3)
+            .with_celebrity_threshold(3)
+    }
+
+    fn same<Sc: Scorer>(a: &Feed<Sc>, b: &Feed<Sc>) {
+        assert_eq!(a.posts(), b.posts());
+        for u in 0..12 {
+            let u = UserId(u);
+            let or_empty = |f: &Feed<Sc>, g: fn(&Feed<Sc>, UserId) -> Option<&RoaringBitmap>| {
+                g(f, u).cloned().unwrap_or_default()
+            };
+            assert_eq!(
+                or_empty(a, Feed::followees),
+                or_empty(b, Feed::followees),
+                "{u}"
+            );
+            assert_eq!(
+                or_empty(a, Feed::followers),
+                or_empty(b, Feed::followers),
+                "{u}"
+            );
+            assert_eq!(
+                a.inbox(u).cloned().unwrap_or_default(),
+                b.inbox(u).cloned().unwrap_or_default(),
+                "{u}"
+            );
+            assert_eq!(a.is_seen(u, PostId(0)), b.is_seen(u, PostId(0)));
+            assert_eq!(
+                a.affinity(u, UserId(2), 10_000).to_bits(),
+                b.affinity(u, UserId(2), 10_000).to_bits()
+            );
+            assert_eq!(
+                a.read(u, None, 10_000).unwrap(),
+                b.read(u, None, 10_000).unwrap()
+            );
+        }
+        assert_eq!(a.pull_authors, b.pull_authors);
+    }
+
+    /// A lost race is undone from the records the change touched and the
+    /// log, without a reload, and leaves exactly the stored feed.
+    #[test]
+    fn a_discarded_change_is_undone_without_a_reload() {
+        let store = MemoryStore::new();
+        let fs = FeedStore::new(&store, "t").unwrap();
+        let key = CursorKey::derive(b"t");
+        let mut f = Feed::new(options(), key.clone());
+        for u in 1..8 {
+            f.follow(UserId(u), UserId(0)).unwrap(); // 0 is pulled
+        }
+        f.follow(UserId(1), UserId(2)).unwrap();
+        f.follow(UserId(3), UserId(2)).unwrap();
+        f.publish(UserId(2), 1_000, Kind::Text).unwrap();
+        f.publish(UserId(0), 1_500, Kind::Text).unwrap();
+        block_on(fs.save(&mut f)).unwrap();
+        let mut a = block_on(fs.load(options(), key.clone())).unwrap();
+        // Another writer saves twice meanwhile.
+        for ts in [2_000, 2_500] {
+            block_on(fs.update(&mut f, |f| {
+                f.follow(UserId(4), UserId(2))?;
+                f.publish(UserId(2), ts, Kind::Photo)?;
+                f.interact(UserId(1), PostId(0), Interaction::Like, ts)
+            }))
+            .unwrap();
+        }
+        // `a`'s change touches posts (new and old), inboxes, graph and state.
+        a.publish(UserId(2), 3_000, Kind::Video).unwrap();
+        a.publish(UserId(0), 3_100, Kind::Video).unwrap();
+        a.follow(UserId(5), UserId(2)).unwrap();
+        a.follow(UserId(9), UserId(10)).unwrap(); // users the store never saw
+        a.interact(UserId(3), PostId(0), Interaction::Comment, 3_200)
+            .unwrap();
+        a.mark_seen(UserId(1), [PostId(0)]).unwrap();
+        a.delete(PostId(1)).unwrap();
+        assert!(matches!(block_on(fs.save(&mut a)), Err(Error::Conflict(_))));
+        let keys: BTreeSet<RecordKey> = dirty_keys(&a.dirty).into_iter().collect();
+        a.dirty = crate::feed::Dirty::default();
+        assert!(
+            block_on(fs.undo_and_refresh(&mut a, &keys)).unwrap(),
+            "no reload"
+        );
+        let stored = block_on(fs.load(options(), key)).unwrap();
+        assert_eq!(a.generation(), stored.generation());
+        same(&a, &stored);
+        // And it saves on top as any up-to-date feed does.
+        a.publish(UserId(2), 4_000, Kind::Text).unwrap();
+        block_on(fs.save(&mut a)).unwrap();
     }
 }

@@ -98,7 +98,9 @@ impl GeoIndex {
     /// [`Error::InvalidId`] for a bad name, [`Error::Store`] if the store
     /// fails (or another saver swapped the manifest first).
     pub async fn save<S: Store + ?Sized>(&self, store: &S, name: &str) -> Result<SaveInfo> {
-        save(store, name, self, Over::Any).await.map(|(info, _)| info)
+        save(store, name, self, Over::Any)
+            .await
+            .map(|(info, _)| info)
     }
 
     /// Saves the index as [`GeoIndex::save`] does, but only over the

@@ -135,6 +135,7 @@ fn concurrent_writers_make_the_feed_a_single_writer_would() {
     let store = MemoryStore::new();
     let fs = FeedStore::new(&store, "shared").unwrap();
     let mut committed: Vec<(u64, bool, Op)> = Vec::new();
+    let mut own = Vec::new();
     std::thread::scope(|s| {
         let writers: Vec<_> = (0..3u64)
             .map(|w| {
@@ -152,7 +153,7 @@ fn concurrent_writers_make_the_feed_a_single_writer_would() {
                             .unwrap();
                         done.push((stats.generation, stats.keys == 0, op));
                     }
-                    done
+                    (done, f)
                 })
             })
             .collect();
@@ -178,7 +179,9 @@ fn concurrent_writers_make_the_feed_a_single_writer_would() {
             sessions
         });
         for w in writers {
-            committed.extend(w.join().unwrap());
+            let (done, f) = w.join().unwrap();
+            committed.extend(done);
+            own.push(f);
         }
         assert_eq!(reader.join().unwrap(), 40);
     });
@@ -201,6 +204,12 @@ fn concurrent_writers_make_the_feed_a_single_writer_would() {
         .sum();
     assert!(served > 100, "timelines are not empty: {served}");
     assert_eq!(summary(&stored), summary(&replay));
+    // Each writer's own feed, after the races it lost (each undone by
+    // reading back what its change touched), refreshes to the same feed.
+    for mut f in own {
+        fs.blocking().refresh(&mut f).unwrap();
+        assert_eq!(summary(&f), summary(&stored));
+    }
 }
 
 /// A plain `save` from a feed that is behind gets a typed conflict, keeps
@@ -280,7 +289,9 @@ fn an_update_whose_change_fails_changes_nothing() {
 #[test]
 fn refresh_catches_up_and_the_log_stays_bounded() {
     let store = MemoryStore::new();
-    let fs = FeedStore::new(&store, "big").unwrap();
+    let fs = FeedStore::new(&store, "big")
+        .unwrap()
+        .with_log_retention(100);
     // One save too large for its log entry: its records go into parts.
     let mut f = Feed::new(config().with_max_users(1 << 20), key());
     for u in 0..30_000u32 {
@@ -312,7 +323,7 @@ fn refresh_catches_up_and_the_log_stays_bounded() {
         }
     }
     let logs = store.blocking().list_all("feed/big/log/").unwrap().len();
-    assert!(logs <= 256 + 64 + 1, "{logs} log entries kept");
+    assert!(logs <= 100 + 25 + 1, "{logs} log entries kept");
     assert!(
         store
             .blocking()
@@ -470,4 +481,231 @@ proptest! {
         let _ = unstamp(&bytes);
         let _ = RecordKey::parse(&String::from_utf8_lossy(&bytes));
     }
+}
+
+/// A store whose reply to the next compare-and-swap of a feed's `meta` is
+/// lost: the put is applied, `meanwhile` runs (another writer saving on
+/// top), then the caller gets `reply` and, for `blind_reads` more reads of
+/// `meta`, an error.
+/// What runs while the reply is lost, and the reply.
+type Armed<'a> = (Box<dyn FnOnce() + Send + 'a>, blocksmith_store::Error);
+
+struct LostReply<'a> {
+    inner: &'a MemoryStore,
+    armed: std::sync::Mutex<Option<Armed<'a>>>,
+    blind_reads: std::sync::atomic::AtomicUsize,
+}
+
+impl<'a> LostReply<'a> {
+    fn new(inner: &'a MemoryStore) -> Self {
+        Self {
+            inner,
+            armed: std::sync::Mutex::new(None),
+            blind_reads: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+    fn arm(
+        &self,
+        meanwhile: impl FnOnce() + Send + 'a,
+        reply: blocksmith_store::Error,
+        blind: usize,
+    ) {
+        *self.armed.lock().unwrap() = Some((Box::new(meanwhile), reply));
+        self.blind_reads
+            .store(blind, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl blocksmith_store::Store for LostReply<'_> {
+    fn capabilities(&self) -> blocksmith_store::Capabilities {
+        self.inner.capabilities()
+    }
+    async fn get(
+        &self,
+        key: &Key,
+        options: blocksmith_store::GetOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::GetResult> {
+        if key.as_str().ends_with("/meta")
+            && self.armed.lock().unwrap().is_none()
+            && self
+                .blind_reads
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| n.checked_sub(1),
+                )
+                .is_ok()
+        {
+            return Err(blocksmith_store::Error::other(std::io::Error::other(
+                "network down",
+            )));
+        }
+        self.inner.get(key, options).await
+    }
+    async fn head(&self, key: &Key) -> blocksmith_store::Result<blocksmith_store::ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn put(
+        &self,
+        key: &Key,
+        value: blocksmith_store::Bytes,
+        options: blocksmith_store::PutOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::PutResult> {
+        let cas = key.as_str().ends_with("/meta")
+            && matches!(options.mode, blocksmith_store::PutMode::Update(_));
+        let armed = if cas {
+            self.armed.lock().unwrap().take()
+        } else {
+            None
+        };
+        let result = self.inner.put(key, value, options).await;
+        match armed {
+            Some((meanwhile, reply)) => {
+                result.unwrap();
+                meanwhile();
+                Err(reply)
+            }
+            None => result,
+        }
+    }
+    async fn delete(&self, key: &Key) -> blocksmith_store::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(
+        &self,
+        options: blocksmith_store::ListOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::ListPage> {
+        self.inner.list(options).await
+    }
+}
+
+/// Another writer publishes on top of whatever is stored.
+fn other_writer_publishes(store: &MemoryStore, author: u32) {
+    let fs = FeedStore::new(store, "x").unwrap();
+    let mut f = fs.blocking().load(config(), key()).unwrap();
+    fs.blocking()
+        .update(&mut f, |f| f.publish(UserId(author), 2 * HOUR, Kind::Photo))
+        .unwrap();
+}
+
+/// The store applies a save's commit but its reply is lost (answered as a
+/// conflict by a retried request, or as an error), and another writer
+/// saves on top before the saver looks: the save is found on the chain and
+/// reported saved, its log entry stays, and `update` never runs the change
+/// twice.
+#[test]
+fn a_commit_whose_reply_is_lost_is_found_on_the_chain() {
+    let replies = [
+        blocksmith_store::Error::PreconditionFailed { key: "meta".into() },
+        blocksmith_store::Error::other(std::io::Error::other("connection reset")),
+    ];
+    for (i, reply) in replies.into_iter().enumerate() {
+        let store = MemoryStore::new();
+        let plain = FeedStore::new(&store, "x").unwrap();
+        let mut base = Feed::new(config(), key());
+        base.follow(UserId(1), UserId(2)).unwrap();
+        plain.blocking().save(&mut base).unwrap();
+        let lossy = LostReply::new(&store);
+        let fs = FeedStore::new(&lossy, "x").unwrap();
+        let mut f = fs.blocking().load(config(), key()).unwrap();
+        lossy.arm(|| other_writer_publishes(&store, 3), reply, 0);
+        let mut runs = 0;
+        let (p, stats) = fs
+            .blocking()
+            .update(&mut f, |f| {
+                runs += 1;
+                f.publish(UserId(2), HOUR, Kind::Text)
+            })
+            .unwrap_or_else(|e| panic!("reply {i}: {e}"));
+        assert_eq!((runs, p, stats.generation), (1, PostId(0), 2), "reply {i}");
+        let stored = plain.blocking().load(config(), key()).unwrap();
+        assert_eq!(stored.posts().len(), 2, "reply {i}: each post once");
+        assert_eq!(stored.generation(), 3);
+        // The chain is whole: a feed at the base save refreshes across it.
+        let mut behind = base;
+        assert_eq!(plain.blocking().refresh(&mut behind).unwrap(), 2);
+        assert_eq!(summary(&behind), summary(&stored));
+    }
+}
+
+/// When the saver cannot even read `meta` after the lost reply, the save is
+/// kept in doubt; the next `update` settles it from the chain and does not
+/// run the earlier change again.
+#[test]
+fn a_save_in_doubt_is_settled_by_the_next_update() {
+    let store = MemoryStore::new();
+    let plain = FeedStore::new(&store, "x").unwrap();
+    let mut base = Feed::new(config(), key());
+    base.follow(UserId(1), UserId(2)).unwrap();
+    plain.blocking().save(&mut base).unwrap();
+    let lossy = LostReply::new(&store);
+    let fs = FeedStore::new(&lossy, "x").unwrap();
+    let mut f = fs.blocking().load(config(), key()).unwrap();
+    lossy.arm(
+        || other_writer_publishes(&store, 3),
+        blocksmith_store::Error::other(std::io::Error::other("connection reset")),
+        1,
+    );
+    let err = fs
+        .blocking()
+        .update(&mut f, |f| f.publish(UserId(2), HOUR, Kind::Text))
+        .unwrap_err();
+    assert!(matches!(err, Error::Store(_)), "{err}");
+    assert!(f.has_unsaved_changes(), "kept in doubt");
+    // The next update settles it (it had committed) and makes only its own change.
+    let (p, _) = fs
+        .blocking()
+        .update(&mut f, |f| f.publish(UserId(4), 3 * HOUR, Kind::Video))
+        .unwrap();
+    assert_eq!(p, PostId(2));
+    let stored = plain.blocking().load(config(), key()).unwrap();
+    assert_eq!(
+        stored
+            .posts()
+            .iter()
+            .map(|p| p.author.0)
+            .collect::<Vec<_>>(),
+        [2, 3, 4]
+    );
+    assert_eq!(summary(&f), summary(&stored));
+}
+
+/// Records newer than the last save, or records with no `meta` at all, are
+/// refused instead of being mixed into a second history; a process of the
+/// single-writer format cannot read the new `meta`.
+#[test]
+fn records_the_chain_does_not_explain_are_refused() {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct OldMeta {
+        posts: u64,
+    }
+    impl Record for OldMeta {
+        const KIND: &'static str = "feed.meta";
+        const VERSION: u32 = 1;
+    }
+    let store = MemoryStore::new();
+    let fs = FeedStore::new(&store, "x").unwrap();
+    let mut f = Feed::new(config(), key());
+    f.follow(UserId(1), UserId(2)).unwrap();
+    fs.blocking().save(&mut f).unwrap();
+    let meta = Key::new("feed/x/meta").unwrap();
+    assert!(matches!(
+        store.blocking().get_record::<OldMeta>(&meta),
+        Err(blocksmith_store::Error::SchemaMismatch { .. })
+    ));
+    let graph = Key::new("feed/x/graph/00000001").unwrap();
+    let good = store.blocking().get(&graph).unwrap().data;
+    let (_, record) = unstamp(&good).unwrap();
+    store.blocking().put(&graph, stamp(99, record)).unwrap();
+    assert!(matches!(
+        fs.blocking().load(config(), key()),
+        Err(Error::Corrupt { .. })
+    ));
+    store.blocking().put(&graph, good).unwrap();
+    assert!(fs.blocking().load(config(), key()).is_ok());
+    store.blocking().delete(&meta).unwrap();
+    assert!(matches!(
+        fs.blocking().load(config(), key()),
+        Err(Error::Corrupt { .. })
+    ));
 }
