@@ -11,7 +11,10 @@
 //! - `manifest`: the encrypted item list (see [`crate::item`]);
 //! - `items/<item id>/<version>-<tag>`: one item blob per version, the tag
 //!   random per write (the previous blob is deleted once the manifest names
-//!   the new one; [`Vault::vacuum`] removes blobs orphaned by a crash);
+//!   the new one; [`Vault::vacuum`] removes blobs orphaned by a crash, in
+//!   two passes so that another device's write in flight keeps its blob);
+//! - `vacuum`: a typed record (`vault.vacuum` v1), the blobs the last
+//!   vacuum pass found unnamed;
 //! - `rotation`: a typed record (`vault.rotation` v2) while a key rotation is
 //!   under way: the recovery key it will install (sealed by the next key), a
 //!   resume cursor and a count, authenticated by a MAC under a key derived
@@ -54,6 +57,7 @@ use crate::share::{self, PublicKey, ReceivedShare, SharedItem};
 use crate::{Error, Result};
 use blocksmith_store::{Key, PutOptions, Store, StoreExt, Version, record::Record};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 use x25519_dalek::StaticSecret;
@@ -210,6 +214,18 @@ struct RotationRecord {
 impl Record for RotationRecord {
     const KIND: &'static str = "vault.rotation";
     const VERSION: u32 = 2;
+}
+
+/// The item blobs the last [`Vault::vacuum`] pass found unnamed (their
+/// keys): the next pass deletes those still unnamed.
+#[derive(Serialize, Deserialize)]
+struct VacuumMarks {
+    unnamed: Vec<String>,
+}
+
+impl Record for VacuumMarks {
+    const KIND: &'static str = "vault.vacuum";
+    const VERSION: u32 = 1;
 }
 
 impl RotationRecord {
@@ -1379,10 +1395,14 @@ impl<S: Store> Vault<S> {
         Ok(())
     }
 
-    /// Deletes item blobs the manifest does not name: left behind by writes
-    /// interrupted between the blob and the manifest. Returns how many. Run
-    /// it when no other writer is active (their uncommitted blobs look the
-    /// same).
+    /// Deletes item blobs the manifest does not name (left behind by writes
+    /// interrupted between the blob and the manifest), safely while other
+    /// devices write: a blob is deleted only if it was unnamed at the
+    /// previous `vacuum` too. Each pass records the blobs it found unnamed
+    /// (under `vault/<id>/vacuum`), so a blob another device wrote but had
+    /// not yet named during one pass is named (or its writer gone) by the
+    /// next. Run it periodically, further apart than any write takes.
+    /// Returns how many blobs it deleted.
     ///
     /// # Errors
     /// - [`Error::Rollback`] if the stored manifest is older than
@@ -1393,13 +1413,59 @@ impl<S: Store> Vault<S> {
     ///   [`Error::UnsupportedVersion`], [`Error::WrongKind`] or
     ///   [`Error::Inconsistent`] if the stored manifest is damaged or forged;
     /// - [`Error::Store`] if the store fails (blobs deleted before the failure
-    ///   stay deleted).
+    ///   stay deleted) or the record of the previous pass does not decode.
     pub async fn vacuum(&self) -> Result<usize> {
+        let marks_key = key_of(&self.id, "vacuum")?;
+        let previous: BTreeSet<String> = self
+            .store
+            .get_record::<VacuumMarks>(&marks_key)
+            .await?
+            .map(|(m, _)| m.unnamed.into_iter().collect())
+            .unwrap_or_default();
+        let unnamed = self.unnamed_blobs().await?;
+        let mut n = 0;
+        let mut left = Vec::new();
+        for key in unnamed {
+            if previous.contains(key.as_str()) {
+                self.store.delete(&key).await?;
+                n += 1;
+            } else {
+                left.push(key.into_string());
+            }
+        }
+        // Last writer wins: a pass that overwrites another device's marks
+        // only delays a deletion by one pass.
+        self.store
+            .put_record(
+                &marks_key,
+                &VacuumMarks { unnamed: left },
+                PutOptions::new(),
+            )
+            .await?;
+        Ok(n)
+    }
+
+    /// Deletes every item blob the manifest does not name, at once. Only
+    /// when no other device writes: their blobs not yet named look the
+    /// same ([`Vault::vacuum`] is the safe one). Returns how many.
+    ///
+    /// # Errors
+    /// As [`Vault::vacuum`].
+    pub async fn vacuum_now(&self) -> Result<usize> {
+        let unnamed = self.unnamed_blobs().await?;
+        for key in &unnamed {
+            self.store.delete(key).await?;
+        }
+        Ok(unnamed.len())
+    }
+
+    /// The item blobs the stored manifest does not name.
+    async fn unnamed_blobs(&self) -> Result<Vec<Key>> {
         let prefix = format!("{}/items/", prefix(&self.id));
         // Decide from the manifest as stored now, not this handle's copy: a
         // blob named by a newer manifest (another device's write) is live.
         let (manifest, _) = self.load_manifest().await?;
-        let mut n = 0;
+        let mut out = Vec::new();
         for m in self.store.list_all(&prefix).await? {
             let live = m.key.as_str()[prefix.len()..]
                 .split_once('/')
@@ -1409,11 +1475,10 @@ impl<S: Store> Vault<S> {
                 })
                 .unwrap_or(false);
             if !live {
-                self.store.delete(&m.key).await?;
-                n += 1;
+                out.push(m.key);
             }
         }
-        Ok(n)
+        Ok(out)
     }
 
     async fn save_header(&mut self, next: Header) -> Result<()> {
@@ -2198,6 +2263,13 @@ impl<S: Store> BlockingVault<'_, S> {
     /// As [`Vault::vacuum`].
     pub fn vacuum(&self) -> Result<usize> {
         blocksmith_store::block_on(self.0.vacuum())
+    }
+    /// [`Vault::vacuum_now`].
+    ///
+    /// # Errors
+    /// As [`Vault::vacuum_now`].
+    pub fn vacuum_now(&self) -> Result<usize> {
+        blocksmith_store::block_on(self.0.vacuum_now())
     }
 
     /// [`Vault::change_password`].

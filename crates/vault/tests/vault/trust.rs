@@ -328,3 +328,88 @@ fn a_replayed_rotation_record_does_not_stop_a_rotation() {
         );
     });
 }
+
+/// Runs `before` just before the next manifest write reaches the store:
+/// another device acting while this one's write is in flight (its blob
+/// written, its manifest not yet).
+struct BeforeManifest<'a> {
+    inner: &'a MemoryStore,
+    before: std::sync::Mutex<Option<Box<dyn FnOnce() + Send + 'a>>>,
+}
+
+impl Store for BeforeManifest<'_> {
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn get(&self, key: &Key, options: GetOptions) -> blocksmith_store::Result<GetResult> {
+        self.inner.get(key, options).await
+    }
+    async fn head(&self, key: &Key) -> blocksmith_store::Result<ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn put(
+        &self,
+        key: &Key,
+        value: Bytes,
+        options: PutOptions,
+    ) -> blocksmith_store::Result<PutResult> {
+        if key.as_str().ends_with("/manifest") {
+            let before = self.before.lock().unwrap().take();
+            if let Some(before) = before {
+                before();
+            }
+        }
+        self.inner.put(key, value, options).await
+    }
+    async fn delete(&self, key: &Key) -> blocksmith_store::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, options: ListOptions) -> blocksmith_store::Result<ListPage> {
+        self.inner.list(options).await
+    }
+}
+
+/// A vacuum on one device while another device's write is between its
+/// blob and its manifest keeps the blob (the write then commits and
+/// opens); `vacuum_now` would have deleted it.
+#[test]
+fn vacuum_keeps_the_blob_of_a_write_in_flight_on_another_device() {
+    for now in [false, true] {
+        let data = MemoryStore::new();
+        let vid = block_on(async {
+            let (mut v, _) = Vault::create(&data, &creds(), opts()).await.unwrap();
+            v.add(NewItem::new("first", "1")).await.unwrap();
+            v.id()
+        });
+        let other = block_on(Vault::unlock(&data, vid, &creds(), opts())).unwrap();
+        let hooked = BeforeManifest {
+            inner: &data,
+            before: std::sync::Mutex::new(Some(Box::new(move || {
+                let mut other = other;
+                let deleted = if now {
+                    other.blocking().vacuum_now().unwrap()
+                } else {
+                    // Two passes while the write is in flight would delete
+                    // it: the passes must be further apart than a write.
+                    other.blocking().vacuum().unwrap()
+                };
+                assert_eq!(deleted, usize::from(now), "now={now}");
+            }))),
+        };
+        block_on(async {
+            let mut v = Vault::unlock(&hooked, vid, &creds(), opts()).await.unwrap();
+            let added = v.add(NewItem::new("second", "2")).await;
+            let v = Vault::unlock(&data, vid, &creds(), opts()).await.unwrap();
+            if now {
+                // The manifest names a blob that is gone.
+                assert!(added.is_err() || v.get_by_name("second").await.is_err());
+            } else {
+                added.unwrap();
+                assert_eq!(v.get_by_name("second").await.unwrap().as_str(), Some("2"));
+                // The next pass finds it named: nothing to delete.
+                assert_eq!(v.vacuum().await.unwrap(), 0);
+                assert_eq!(v.get_by_name("second").await.unwrap().as_str(), Some("2"));
+            }
+        });
+    }
+}
