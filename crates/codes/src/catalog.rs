@@ -170,6 +170,52 @@ impl<S: Store> StoreCatalog<S> {
         Ok(())
     }
 
+    /// Changes a product by compare-and-swap: `f` gets the stored product
+    /// (`None` if there is none) and returns the new one (`None`: leave it
+    /// as stored). On a concurrent change `f` runs again on the newer
+    /// product, so two nodes editing one product never lose an edit (where
+    /// [`StoreCatalog::put`] is last-writer-wins). The product keeps the
+    /// GTIN it is stored under. Returns the product as stored after.
+    ///
+    /// ```
+    /// use blocksmith_codes::catalog::{Product, StoreCatalog};
+    /// use blocksmith_codes::gtin::Gtin;
+    /// use blocksmith_store::MemoryStore;
+    /// let catalog = StoreCatalog::new(MemoryStore::new(), "catalog");
+    /// let gtin = Gtin::parse("4006381333931").unwrap();
+    /// catalog.blocking().put(&Product::new(&gtin, "Pen"))?;
+    /// let p = catalog.blocking().update(&gtin, |p| {
+    ///     p.map(|p| p.with_attribute("colour", "blue"))
+    /// })?;
+    /// assert_eq!(p.unwrap().attributes["colour"], "blue");
+    /// # Ok::<(), blocksmith_codes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Store`](crate::Error::Store) if the prefix does not make a
+    /// valid key, the store fails, the stored record does not decode, or the
+    /// product kept changing under 1000 attempts.
+    pub async fn update<F>(&self, gtin: &Gtin, mut f: F) -> Result<Option<Product>>
+    where
+        F: FnMut(Option<Product>) -> Option<Product> + Send,
+    {
+        let key = self.key(gtin)?;
+        let canonical = gtin.as_gtin14().to_string();
+        let mut after = None;
+        self.store
+            .update_record::<Product, _>(&key, |old| {
+                after.clone_from(&old);
+                let Some(mut next) = f(old) else {
+                    return Ok(None);
+                };
+                next.gtin.clone_from(&canonical);
+                after = Some(next.clone());
+                Ok(Some(next))
+            })
+            .await?;
+        Ok(after)
+    }
+
     /// Removes a product (idempotent).
     ///
     /// # Errors
@@ -224,6 +270,16 @@ impl<S: Store> Catalog for StoreCatalog<S> {
 pub struct BlockingCatalog<'a, S>(&'a StoreCatalog<S>);
 
 impl<S: Store> BlockingCatalog<'_, S> {
+    /// [`StoreCatalog::update`].
+    ///
+    /// # Errors
+    /// As [`StoreCatalog::update`].
+    pub fn update<F>(&self, gtin: &Gtin, f: F) -> Result<Option<Product>>
+    where
+        F: FnMut(Option<Product>) -> Option<Product> + Send,
+    {
+        blocksmith_store::block_on(self.0.update(gtin, f))
+    }
     /// [`StoreCatalog::put`].
     ///
     /// # Errors

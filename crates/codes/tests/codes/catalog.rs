@@ -61,3 +61,39 @@ fn store_catalog_lookup_from_scans() {
         "04006381333931"
     );
 }
+
+/// Four writers each add their own attributes to one product at once
+/// through `update`: no edit is lost (with `put` the last writer would
+/// win), and the GTIN stays the one the product is stored under.
+#[test]
+fn concurrent_updates_never_lose_an_edit() {
+    let store = blocksmith_store::MemoryStore::new();
+    let catalog = StoreCatalog::new(&store, "catalog");
+    let gtin = Gtin::parse("4006381333931").unwrap();
+    catalog.blocking().put(&Product::new(&gtin, "Pen")).unwrap();
+    std::thread::scope(|s| {
+        for w in 0..4 {
+            let catalog = &catalog;
+            let gtin = &gtin;
+            s.spawn(move || {
+                for i in 0..25 {
+                    catalog
+                        .blocking()
+                        .update(gtin, |p| {
+                            let mut p = p?;
+                            p.gtin = "forged".into();
+                            Some(p.with_attribute(format!("w{w}-{i}"), "x"))
+                        })
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let p = catalog.blocking().lookup(&gtin).unwrap().unwrap();
+    assert_eq!(p.attributes.len(), 100);
+    assert_eq!(p.gtin, gtin.as_gtin14());
+    // `None` leaves the product as stored; a missing one stays missing.
+    let other = Gtin::parse("96385074").unwrap();
+    assert_eq!(catalog.blocking().update(&other, |p| p).unwrap(), None);
+    assert_eq!(catalog.blocking().lookup(&other).unwrap(), None);
+}
