@@ -171,8 +171,8 @@ impl<S: Store> StoreCatalog<S> {
     }
 
     /// Changes a product by compare-and-swap: `f` gets the stored product
-    /// (`None` if there is none) and returns the new one (`None`: leave it
-    /// as stored). On a concurrent change `f` runs again on the newer
+    /// (`None` if there is none) and returns the new one (`Ok(None)`: leave
+    /// it as stored; an error stops the update and is returned). On a concurrent change `f` runs again on the newer
     /// product, so two nodes editing one product never lose an edit (where
     /// [`StoreCatalog::put`] is last-writer-wins). The product keeps the
     /// GTIN it is stored under. Returns the product as stored after.
@@ -185,7 +185,7 @@ impl<S: Store> StoreCatalog<S> {
     /// let gtin = Gtin::parse("4006381333931").unwrap();
     /// catalog.blocking().put(&Product::new(&gtin, "Pen"))?;
     /// let p = catalog.blocking().update(&gtin, |p| {
-    ///     p.map(|p| p.with_attribute("colour", "blue"))
+    ///     Ok(p.map(|p| p.with_attribute("colour", "blue")))
     /// })?;
     /// assert_eq!(p.unwrap().attributes["colour"], "blue");
     /// # Ok::<(), blocksmith_codes::Error>(())
@@ -194,25 +194,37 @@ impl<S: Store> StoreCatalog<S> {
     /// # Errors
     /// [`Error::Store`](crate::Error::Store) if the prefix does not make a
     /// valid key, the store fails, the stored record does not decode, or the
-    /// product kept changing under 1000 attempts.
+    /// product kept changing under 1000 attempts; what `f` returns.
     pub async fn update<F>(&self, gtin: &Gtin, mut f: F) -> Result<Option<Product>>
     where
-        F: FnMut(Option<Product>) -> Option<Product> + Send,
+        F: FnMut(Option<Product>) -> Result<Option<Product>> + Send,
     {
         let key = self.key(gtin)?;
         let canonical = gtin.as_gtin14().to_string();
         let mut after = None;
-        self.store
+        let mut failed = None;
+        let r = self
+            .store
             .update_record::<Product, _>(&key, |old| {
                 after.clone_from(&old);
-                let Some(mut next) = f(old) else {
-                    return Ok(None);
+                let next = match f(old) {
+                    Ok(Some(next)) => next,
+                    Ok(None) => return Ok(None),
+                    Err(e) => {
+                        failed = Some(e);
+                        return Ok(None);
+                    }
                 };
+                let mut next = next;
                 next.gtin.clone_from(&canonical);
                 after = Some(next.clone());
                 Ok(Some(next))
             })
-            .await?;
+            .await;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        r?;
         Ok(after)
     }
 
@@ -276,7 +288,7 @@ impl<S: Store> BlockingCatalog<'_, S> {
     /// As [`StoreCatalog::update`].
     pub fn update<F>(&self, gtin: &Gtin, f: F) -> Result<Option<Product>>
     where
-        F: FnMut(Option<Product>) -> Option<Product> + Send,
+        F: FnMut(Option<Product>) -> Result<Option<Product>> + Send,
     {
         blocksmith_store::block_on(self.0.update(gtin, f))
     }

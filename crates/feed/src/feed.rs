@@ -29,27 +29,32 @@ pub enum SeenPolicy {
 #[non_exhaustive]
 pub struct FeedOptions {
     /// Authors with at least this many followers are celebrities: their
-    /// posts are not pushed into inboxes but pulled at read time.
+    /// posts are not pushed into inboxes but pulled at read time (default
+    /// 10 000).
     pub celebrity_threshold: u64,
-    /// Entries kept per inbox; older ones are trimmed (and pulled when needed).
+    /// Entries kept per inbox; older ones are trimmed (and pulled when
+    /// needed). Default 1000.
     pub inbox_cap: usize,
-    /// Only posts younger than this (relative to the ranking time) are candidates.
+    /// Only posts younger than this (relative to the ranking time) are
+    /// candidates. Default 3 days.
     pub max_age_ms: i64,
-    /// At most this many of the newest eligible entries are ranked per session.
+    /// At most this many of the newest eligible entries are ranked per
+    /// session (default 500).
     pub max_candidates: usize,
-    /// Items per page.
+    /// Items per page (default 20).
     pub page_size: usize,
     /// Diversity re-ranking limits.
     pub diversity: Diversity,
-    /// Treatment of posts already seen.
+    /// Treatment of posts already seen (default: demoted, score times 0.3).
     pub seen: SeenPolicy,
-    /// Half-life of a user's affinity for an author.
+    /// Half-life of a user's affinity for an author (default 14 days).
     pub affinity_half_life_ms: i64,
-    /// Half-life of a post's engagement velocity.
+    /// Half-life of a post's engagement velocity (default 1 hour).
     pub velocity_half_life_ms: i64,
     /// User ids must be below this. The engine indexes users densely (about
     /// 64 bytes per id up to the largest one used, plus each user's state),
-    /// so this bounds what a hostile id can make it allocate.
+    /// so this bounds what a hostile id can make it allocate. Default
+    /// 4 194 304 (`1 << 22`).
     pub max_users: u32,
     /// Cursors issued more than this long before the read that presents
     /// them are refused with [`Error::CursorExpired`]. `None` (the default):

@@ -1328,11 +1328,18 @@ impl<S: Store> FeedStore<S> {
                 }
             };
         let conflict = |current: &Option<(Meta, blocksmith_store::Version)>, sync: &SyncState| {
-            Error::Conflict(format!(
-                "another writer saved the feed first (stored save {}, this feed's {})",
-                current.as_ref().map_or(0, |(m, _)| m.head),
-                sync.generation
-            ))
+            Error::Conflict(if sync.stored {
+                format!(
+                    "another writer saved the feed first (stored save {}, this feed's {}): \
+                     discard_changes and make them again, or use update",
+                    current.as_ref().map_or(0, |(m, _)| m.head),
+                    sync.generation
+                )
+            } else {
+                "a feed is stored under this name already, and this feed was not loaded \
+                 from it: load it and make the changes on that"
+                    .into()
+            })
         };
         if stale(&current, &feed.sync) {
             return Err(conflict(&current, &feed.sync));
@@ -1572,8 +1579,9 @@ impl<S: Store> FeedStore<S> {
     /// - [`Error::Conflict`] if another writer saved the feed since (or the
     ///   feed was never loaded from this store and the store holds one):
     ///   the save did not commit, and its changes cannot be saved on top of
-    ///   the other writer's; reload and make them again
-    ///   ([`FeedStore::update`] does both);
+    ///   the other writer's; drop them with [`FeedStore::discard_changes`]
+    ///   and make them again ([`FeedStore::update`] does both). Post ids
+    ///   the changes returned are provisional until a save commits them;
     /// - [`Error::InDoubt`] if the store's reply to the commit was lost and
     ///   the log cannot tell whether it took effect; the next save or
     ///   update settles it;
@@ -1788,7 +1796,9 @@ impl<S: Store> FeedStore<S> {
     pub async fn refresh<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<u64> {
         if !feed.dirty.is_empty() {
             return Err(Error::Invalid(
-                "the feed has unsaved changes: save them before a refresh".into(),
+                "the feed has unsaved changes: save them, or drop them with \
+                 FeedStore::discard_changes, before a refresh"
+                    .into(),
             ));
         }
         let before = feed.sync.generation;
@@ -1852,10 +1862,20 @@ impl<S: Store> FeedStore<S> {
     }
 
     /// Drops the feed's unsaved changes and brings it to the latest save:
-    /// the records the changes touched are read back as the stored feed
-    /// holds them now, and the saves since the feed's own are applied from
-    /// the log, so a lost race costs what changed, not a reload. Falls back
-    /// to a whole load when the log no longer reaches the feed's save.
+    /// what to do after [`FeedStore::save`] returned [`Error::Conflict`]
+    /// (then make the changes again; [`FeedStore::update`] does both). The
+    /// records the changes touched are read back as the stored feed holds
+    /// them now and the saves since the feed's own are applied from the
+    /// log, so it costs what changed, not a reload (it falls back to a
+    /// whole load when the log no longer reaches the feed's save). Post ids
+    /// the dropped changes returned may now name other writers' posts.
+    ///
+    /// # Errors
+    /// As [`FeedStore::load_with_scorer`].
+    pub async fn discard_changes<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<()> {
+        self.discard_and_refresh(feed).await
+    }
+
     async fn discard_and_refresh<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<()> {
         let dirty = std::mem::take(&mut feed.dirty);
         feed.sync.in_doubt = None;
@@ -1986,7 +2006,9 @@ impl<S: Store> FeedStore<S> {
         }
         if !feed.dirty.is_empty() {
             return Err(Error::Invalid(
-                "the feed has unsaved changes: save them before an update".into(),
+                "the feed has unsaved changes: save them, or drop them with \
+                 FeedStore::discard_changes, before an update"
+                    .into(),
             ));
         }
         for _ in 0..UPDATE_ATTEMPTS {
@@ -2066,6 +2088,13 @@ impl<S: Store> BlockingFeedStore<'_, S> {
     /// As [`FeedStore::refresh`].
     pub fn refresh<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<u64> {
         blocksmith_store::block_on(self.0.refresh(feed))
+    }
+    /// [`FeedStore::discard_changes`].
+    ///
+    /// # Errors
+    /// As [`FeedStore::discard_changes`].
+    pub fn discard_changes<Sc: Scorer>(&self, feed: &mut Feed<Sc>) -> Result<()> {
+        blocksmith_store::block_on(self.0.discard_changes(feed))
     }
     /// [`FeedStore::update`].
     ///

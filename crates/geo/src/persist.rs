@@ -94,9 +94,14 @@ impl GeoIndex {
     /// # Ok::<(), blocksmith_geo::Error>(())
     /// ```
     ///
+    /// Last writer wins: it replaces whatever snapshot is stored, even one
+    /// saved after this index was loaded ([`GeoIndex::save_if`] refuses
+    /// that).
+    ///
     /// # Errors
     /// [`Error::InvalidId`] for a bad name, [`Error::Store`] if the store
-    /// fails (or another saver swapped the manifest first).
+    /// fails, or holding `PreconditionFailed` when another save swapped the
+    /// manifest during this one (retry it).
     pub async fn save<S: Store + ?Sized>(&self, store: &S, name: &str) -> Result<SaveInfo> {
         save(store, name, self, Over::Any)
             .await

@@ -86,6 +86,11 @@ pub struct VaultOptions {
     /// rotation, which would otherwise seal new secrets under the retired
     /// key).
     pub min_epoch: u32,
+    /// How long a blob [`Vault::vacuum`] found unnamed must stay unnamed
+    /// before a later pass deletes it (seconds, by the clock of the device
+    /// that runs the pass; default 900): longer than any write takes
+    /// between its blob and its manifest.
+    pub vacuum_grace_secs: u64,
 }
 
 impl Default for VaultOptions {
@@ -96,6 +101,7 @@ impl Default for VaultOptions {
             min_manifest_seq: 0,
             rotation_batch: 64,
             min_epoch: 0,
+            vacuum_grace_secs: 900,
         }
     }
 }
@@ -143,6 +149,13 @@ impl VaultOptions {
     #[must_use]
     pub fn with_rotation_batch(mut self, n: usize) -> Self {
         self.rotation_batch = n.max(1);
+        self
+    }
+
+    /// Sets [`VaultOptions::vacuum_grace_secs`].
+    #[must_use]
+    pub fn with_vacuum_grace_secs(mut self, secs: u64) -> Self {
+        self.vacuum_grace_secs = secs;
         self
     }
 }
@@ -217,10 +230,12 @@ impl Record for RotationRecord {
 }
 
 /// The item blobs the last [`Vault::vacuum`] pass found unnamed (their
-/// keys): the next pass deletes those still unnamed.
+/// keys), and when (Unix seconds): a pass the grace later deletes those
+/// still unnamed.
 #[derive(Serialize, Deserialize)]
 struct VacuumMarks {
     unnamed: Vec<String>,
+    at: u64,
 }
 
 impl Record for VacuumMarks {
@@ -1397,12 +1412,14 @@ impl<S: Store> Vault<S> {
 
     /// Deletes item blobs the manifest does not name (left behind by writes
     /// interrupted between the blob and the manifest), safely while other
-    /// devices write: a blob is deleted only if it was unnamed at the
-    /// previous `vacuum` too. Each pass records the blobs it found unnamed
-    /// (under `vault/<id>/vacuum`), so a blob another device wrote but had
-    /// not yet named during one pass is named (or its writer gone) by the
-    /// next. Run it periodically, further apart than any write takes.
-    /// Returns how many blobs it deleted.
+    /// devices write: a blob is deleted only once it has stayed unnamed for
+    /// [`VaultOptions::vacuum_grace_secs`]. A pass records the blobs it
+    /// finds unnamed, with the time (under `vault/<id>/vacuum`, shared by
+    /// every device); a pass at least the grace later deletes those still
+    /// unnamed and records the rest, and a pass earlier than that deletes
+    /// nothing. So a blob another device wrote but has not yet named is
+    /// named (or its writer gone) before it can be deleted, however many
+    /// devices vacuum. Returns how many blobs it deleted.
     ///
     /// # Errors
     /// - [`Error::Rollback`] if the stored manifest is older than
@@ -1416,32 +1433,59 @@ impl<S: Store> Vault<S> {
     ///   stay deleted) or the record of the previous pass does not decode.
     pub async fn vacuum(&self) -> Result<usize> {
         let marks_key = key_of(&self.id, "vacuum")?;
-        let previous: BTreeSet<String> = self
-            .store
-            .get_record::<VacuumMarks>(&marks_key)
-            .await?
-            .map(|(m, _)| m.unnamed.into_iter().collect())
-            .unwrap_or_default();
-        let unnamed = self.unnamed_blobs().await?;
-        let mut n = 0;
-        let mut left = Vec::new();
-        for key in unnamed {
-            if previous.contains(key.as_str()) {
-                self.store.delete(&key).await?;
-                n += 1;
-            } else {
-                left.push(key.into_string());
+        let previous = self.store.get_record::<VacuumMarks>(&marks_key).await?;
+        let now = now();
+        let (marked, at) = match previous {
+            Some((m, version)) => {
+                if now.saturating_sub(m.at) < self.options.vacuum_grace_secs {
+                    return Ok(0); // too soon after the pass that marked them
+                }
+                (
+                    m.unnamed.into_iter().collect::<BTreeSet<String>>(),
+                    Some(version),
+                )
             }
-        }
-        // Last writer wins: a pass that overwrites another device's marks
-        // only delays a deletion by one pass.
-        self.store
+            None => (BTreeSet::new(), None),
+        };
+        // Decide from the manifest as stored now (read after the marks).
+        let unnamed = self.unnamed_blobs().await?;
+        // Claim this pass by compare-and-swap: of two devices vacuuming at
+        // once, one deletes, the other stops.
+        let left: Vec<String> = unnamed
+            .iter()
+            .filter(|k| !marked.contains(k.as_str()))
+            .map(|k| k.as_str().to_string())
+            .collect();
+        let mode = match at {
+            Some(v) => PutOptions::update(v),
+            None => PutOptions::create(),
+        };
+        match self
+            .store
             .put_record(
                 &marks_key,
-                &VacuumMarks { unnamed: left },
-                PutOptions::new(),
+                &VacuumMarks {
+                    unnamed: left,
+                    at: now,
+                },
+                mode,
             )
-            .await?;
+            .await
+        {
+            Ok(_) => {}
+            Err(
+                blocksmith_store::Error::PreconditionFailed { .. }
+                | blocksmith_store::Error::AlreadyExists { .. },
+            ) => return Ok(0),
+            Err(e) => return Err(e.into()),
+        }
+        let mut n = 0;
+        for key in unnamed {
+            if marked.contains(key.as_str()) {
+                self.store.delete(&key).await?;
+                n += 1;
+            }
+        }
         Ok(n)
     }
 

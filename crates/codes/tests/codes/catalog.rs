@@ -80,9 +80,9 @@ fn concurrent_updates_never_lose_an_edit() {
                     catalog
                         .blocking()
                         .update(gtin, |p| {
-                            let mut p = p?;
+                            let Some(mut p) = p else { return Ok(None) };
                             p.gtin = "forged".into();
-                            Some(p.with_attribute(format!("w{w}-{i}"), "x"))
+                            Ok(Some(p.with_attribute(format!("w{w}-{i}"), "x")))
                         })
                         .unwrap();
                 }
@@ -94,6 +94,21 @@ fn concurrent_updates_never_lose_an_edit() {
     assert_eq!(p.gtin, gtin.as_gtin14());
     // `None` leaves the product as stored; a missing one stays missing.
     let other = Gtin::parse("96385074").unwrap();
-    assert_eq!(catalog.blocking().update(&other, |p| p).unwrap(), None);
+    assert_eq!(catalog.blocking().update(&other, Ok).unwrap(), None);
     assert_eq!(catalog.blocking().lookup(&other).unwrap(), None);
+    // An error from the closure stops the update and is returned.
+    let refused = catalog.blocking().update(&gtin, |_| {
+        Err(blocksmith_codes::Error::InvalidOption("no".into()))
+    });
+    assert!(refused.is_err());
+    assert_eq!(
+        catalog
+            .blocking()
+            .lookup(&gtin)
+            .unwrap()
+            .unwrap()
+            .attributes
+            .len(),
+        100
+    );
 }
