@@ -9,6 +9,8 @@ use blocksmith_store::{
 use proptest::strategy::Strategy as _;
 use std::sync::Arc;
 
+#[path = "store/adapter.rs"]
+mod adapter;
 #[path = "store/faulty.rs"]
 mod faulty;
 #[path = "store/multipart.rs"]
