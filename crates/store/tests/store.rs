@@ -18,6 +18,8 @@ mod multipart;
 #[cfg(feature = "postgres")]
 #[path = "store/postgres.rs"]
 mod postgres;
+#[path = "store/scratch.rs"]
+mod scratch;
 #[path = "store/security.rs"]
 mod security;
 #[cfg(feature = "sqlite")]
