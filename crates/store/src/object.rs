@@ -501,7 +501,11 @@ fn map_err(key: &Key, e: object_store::Error) -> Error {
 /// [`map_err`] for the multipart calls, where a missing upload is
 /// [`Error::NotFound`]: S3 answers `404 NoSuchUpload`, which `object_store`
 /// maps to `NotFound`; its `InMemory` store answers a generic
-/// "MultipartUpload not found", recognised here by its message.
+/// "MultipartUpload not found", recognised here by its message. A
+/// completion naming a part the service does not hold under that id (S3's
+/// `400 InvalidPart`: the part was sent again with other bytes since) is
+/// [`Error::InvalidMultipart`]: nothing was completed, and the caller can
+/// send the part again.
 fn map_multipart_err(key: &Key, e: object_store::Error) -> Error {
     match e {
         object_store::Error::Generic {
@@ -510,6 +514,16 @@ fn map_multipart_err(key: &Key, e: object_store::Error) -> Error {
         } if source.to_string().starts_with("MultipartUpload not found") => Error::NotFound {
             key: key.to_string(),
         },
+        object_store::Error::Generic { ref source, .. }
+            if source.to_string().contains("<Code>InvalidPart</Code>") =>
+        {
+            Error::InvalidMultipart {
+                key: key.to_string(),
+                reason: "the service holds another part under a listed part's number \
+                         (InvalidPart): send that part again"
+                    .into(),
+            }
+        }
         e => map_err(key, e),
     }
 }
