@@ -1063,7 +1063,7 @@ impl<S: Store> Uploads<S> {
         if let Some(part_size) = plan {
             // A session that exists is resumed as it is: no upload for it.
             if let Some((existing, _)) = self.store.get_record::<Session>(&key).await? {
-                return Self::resumed(id, self.checked(existing)?, &session);
+                return Self::resumed(id.clone(), self.checked(&id, existing)?, &session);
             }
             // A create-only custom target is published by a conditional
             // copy from a key only this engine writes: the completion
@@ -1187,16 +1187,18 @@ impl<S: Store> Uploads<S> {
             .get_record::<Session>(&self.session_key(id)?)
             .await?
         {
-            Some((s, _)) => self.checked(s),
+            Some((s, _)) => self.checked(id, s),
             None => Err(Error::NotFound { id: id.into() }),
         }
     }
 
     /// Refuses a session record whose multipart part size this engine
     /// would not have chosen (zero, under the store's minimum, over its or
-    /// the options' maximum): a damaged or forged record gives a typed
-    /// error, never a division by zero or an allocation it asks for.
-    fn checked(&self, s: Session) -> Result<Session> {
+    /// the options' maximum), or whose staging key is not the one of the
+    /// session `id`: a damaged or forged record gives a typed error, never
+    /// a division by zero, an allocation it asks for or a delete of a key
+    /// it names.
+    fn checked(&self, id: &str, s: Session) -> Result<Session> {
         if let Some(mp) = &s.multipart {
             let ok = self.store.capabilities().multipart.is_some_and(|limits| {
                 mp.part_size >= limits.min_part_size.max(1)
@@ -1210,6 +1212,16 @@ impl<S: Store> Uploads<S> {
                         "multipart part size {} is outside what this store and these options allow",
                         mp.part_size
                     ),
+                });
+            }
+            // The one staging key an engine gives this session: a record
+            // naming another (damaged, forged) would have finalize, abort
+            // and expire delete it.
+            let staging = format!("{}/staging/{id}", self.options.prefix);
+            if mp.staging.as_ref().is_some_and(|k| *k != staging) {
+                return Err(Error::Invalid {
+                    what: "session record",
+                    reason: "its multipart staging key is not this session's".into(),
                 });
             }
         }

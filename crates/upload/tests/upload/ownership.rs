@@ -402,3 +402,40 @@ fn a_part_id_too_long_for_its_marker_is_a_typed_error() {
         "{r:?}"
     );
 }
+
+/// A session record whose staging key was damaged or forged (it names
+/// another key, here another session's record) is a typed error on every
+/// path that reads it, and that key is never deleted.
+#[test]
+fn a_forged_staging_key_is_refused() {
+    let bucket = Arc::new(object_store::memory::InMemory::new());
+    let store = adapter(&bucket);
+    let up = Uploads::with_options(&store, options());
+    let victim = block_on(up.create(CreateOptions::new(2 * S).with_id("victim")))
+        .unwrap()
+        .session;
+    let id = block_on(up.create(CreateOptions::new(2 * S).with_target("media/forged-staging")))
+        .unwrap()
+        .session
+        .id;
+    let key = Key::new(format!("uploads/sessions/{id}")).unwrap();
+    let (mut session, _) = store
+        .blocking()
+        .get_record::<blocksmith_upload::Session>(&key)
+        .unwrap()
+        .unwrap();
+    session.multipart.as_mut().unwrap().staging = Some("uploads/sessions/victim".into());
+    store
+        .blocking()
+        .put_record(&key, &session, PutOptions::new())
+        .unwrap();
+    for r in [
+        block_on(up.status(&id)).map(|_| ()),
+        block_on(up.put_part(&id, 0, noise(S as usize, 1), None)).map(|_| ()),
+        block_on(up.finalize(&id)).map(|_| ()),
+        block_on(up.abort(&id)),
+    ] {
+        assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
+    }
+    assert_eq!(block_on(up.session("victim")).unwrap(), victim);
+}
