@@ -68,8 +68,11 @@ pub const MAX_TABLE_PREFIX_LEN: usize = 40;
 /// let options = PostgresOptions::new("postgres://app@127.0.0.1:5432/app")
 ///     .with_table_prefix("uploads")
 ///     .with_pool_size(16)
-///     .with_statement_timeout(Some(Duration::from_secs(30)));
+///     .with_statement_timeout(Some(Duration::from_secs(30)))
+///     .with_call_timeout(Some(Duration::from_secs(60)))
+///     .with_schema("app");
 /// assert_eq!(options.table_prefix, "uploads");
+/// assert_eq!(options.schema.as_deref(), Some("app"));
 /// // The URL's password never shows in debug output.
 /// let secret = PostgresOptions::new("postgres://app:hunter2@db/app");
 /// assert!(!format!("{secret:?}").contains("hunter2"));
@@ -180,10 +183,11 @@ impl PostgresOptions {
         self
     }
 
-    /// Sets [`PostgresOptions::schema`] (checked when the store opens).
+    /// Puts the store in the schema `schema` ([`PostgresOptions::schema`],
+    /// checked when the store opens).
     #[must_use]
-    pub fn with_schema(mut self, schema: Option<impl Into<String>>) -> Self {
-        self.schema = schema.map(Into::into);
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
         self
     }
 }

@@ -957,7 +957,7 @@ fn a_schema_qualifies_every_name() {
     );
     let options = PostgresOptions::new(&url)
         .with_table_prefix(&prefix)
-        .with_schema(Some(&schema));
+        .with_schema(&schema);
     let store = block_on(PostgresStore::open(options.clone())).unwrap();
     let r = check(&store);
     assert!(r.skipped.is_empty(), "{:?}", r.skipped);
