@@ -122,7 +122,11 @@
 //!   written as before. Engines from before multipart uploads read markers as
 //!   foreign keys and delete them: upgrade every engine that serves the same
 //!   sessions before creating sessions on a multipart store, and give them
-//!   the same options.
+//!   the same options. The same goes for staging keys and the completion
+//!   intent ([`Multipart::staging`], [`Multipart::completing`]): an engine
+//!   from before them ignores both (it would send parts to the target, find
+//!   the upload gone and start one there, and write the record without
+//!   them), so run one release of engines at a time.
 //!
 //! tus partial uploads and their concatenation keep stored parts (they are
 //! joined by [`Store::compose`]), and so do sessions of at most the image
