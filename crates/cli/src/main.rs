@@ -49,11 +49,18 @@ struct Cli {
     /// several processes may share, or `postgres://USER@HOST:PORT/DB` for
     /// tables in a PostgreSQL server (`?table_prefix=NAME` picks the tables,
     /// default `blocksmith`).
+    ///
+    /// A URL with a password belongs in `BLOCKSMITH_STORE`, not on the command
+    /// line, where `ps`, `/proc` and shell history show it. PostgreSQL
+    /// connections have no TLS: use a loopback address, a Unix socket or a
+    /// trusted network (`sslmode=prefer`, the default, connects in plaintext;
+    /// `sslmode=require` refuses to connect).
     #[arg(
         long,
         global = true,
         value_name = "DIR",
         env = "BLOCKSMITH_STORE",
+        hide_env_values = true,
         default_value = ".blocksmith"
     )]
     store: PathBuf,

@@ -655,6 +655,44 @@ impl<'a, S: Store + ?Sized> Suite<'a, S> {
                 Err(Error::AlreadyExists { .. }) => {}
                 other => return Err(format!("create-only compose over a key gave {other:?}")),
             }
+            // One whole object, create-only: a copy (server-side on the
+            // object_store adapter), once.
+            let copied = Self::key(base, "copied")?;
+            let v = ok(
+                "create-only compose of one object",
+                b.compose(&copied, &parts[1..2], PutOptions::create()),
+            )?
+            .version;
+            ensure!(
+                ok("get copied", b.get(&copied))?.data == pb,
+                "create-only compose of one object differs"
+            );
+            ensure!(
+                ok("head copied", b.head(&copied))?.version == v,
+                "copied version differs from compose's"
+            );
+            match b.compose(&copied, &parts[..1], PutOptions::create()) {
+                Err(Error::AlreadyExists { .. }) => {}
+                other => {
+                    return Err(format!(
+                        "create-only compose of one object over a key gave {other:?}"
+                    ));
+                }
+            }
+            ok("delete copied", b.delete(&copied))?;
+            let none = Self::key(base, "parts/none")?;
+            match b.compose(&copied, &[ComposePart::new(none)], PutOptions::create()) {
+                Err(Error::NotFound { .. }) => {}
+                other => {
+                    return Err(format!(
+                        "create-only compose of a missing object gave {other:?}"
+                    ));
+                }
+            }
+            ensure!(
+                ok("get_opt", b.get_opt(&copied))?.is_none(),
+                "a failed create-only compose wrote its target"
+            );
         }
         if self.store.capabilities().compare_and_swap {
             let stale = ok("head nested", b.head(&twice))?.version;

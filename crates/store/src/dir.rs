@@ -738,6 +738,18 @@ fn stays_under(path: &Path, root: &Path) -> bool {
     })
 }
 
+/// A temp file of a streamed put, removed when dropped while it holds its
+/// path (the put failed, or its future was dropped mid-body).
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
 /// Last modified more than [`STALE_TEMP`] before `now`.
 fn is_stale(entry: &fs::DirEntry, now: SystemTime) -> bool {
     entry
@@ -1167,6 +1179,9 @@ impl Store for DirStore {
             .create_new(true)
             .open(&tmp)
             .map_err(|e| Error::io("create temp file", e))?;
+        // Ours from here: removed on any error, and when the caller drops
+        // this future mid-body, unless it was published.
+        let mut scratch = TempFile(Some(tmp.clone()));
         let io = |e| Error::io("write temp file", e);
         let written: Result<()> = async {
             f.write_all(&header(*MAGIC, version, 0)).map_err(io)?;
@@ -1182,16 +1197,11 @@ impl Store for DirStore {
         }
         .await;
         drop(f);
-        let published = written.and_then(|()| self.publish(key, &path, &tmp, &options.mode));
-        match published {
-            Ok(()) => Ok(PutResult {
-                version: version_of(version),
-            }),
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                Err(e)
-            }
-        }
+        written.and_then(|()| self.publish(key, &path, &tmp, &options.mode))?;
+        scratch.0 = None;
+        Ok(PutResult {
+            version: version_of(version),
+        })
     }
 
     async fn delete(&self, key: &Key) -> Result<()> {

@@ -129,6 +129,18 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A call did not finish within the time limit the backend was given
+    /// (`PostgresOptions::call_timeout`). Temporary; like any error after
+    /// a request went out, a write that timed out may still have taken
+    /// effect (its commit was on its way), so read before writing again
+    /// where that matters.
+    #[error("{backend} call did not finish within {after:?}")]
+    TimedOut {
+        /// The backend's name.
+        backend: &'static str,
+        /// The limit that passed.
+        after: std::time::Duration,
+    },
     /// An error of the caller's, carried through a store call: what an
     /// [`crate::StoreExt::update`] closure returns when its own logic fails
     /// (see [`Error::other`]). The original error is the source; find it with
@@ -159,6 +171,7 @@ impl Error {
     pub fn is_temporary(&self) -> bool {
         match self {
             Error::Backend { temporary, .. } => *temporary,
+            Error::TimedOut { .. } => true,
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted

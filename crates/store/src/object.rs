@@ -3,9 +3,9 @@
 
 use crate::stream::next;
 use crate::{
-    ByteRange, ByteStream, Capabilities, Error, GetOptions, GetResult, GetStream, Key, ListOptions,
-    ListPage, MultipartId, MultipartLimits, ObjectMeta, PartId, PutMode, PutOptions, PutResult,
-    Result, Store, Version,
+    ByteRange, ByteStream, Capabilities, ComposePart, Error, GetOptions, GetResult, GetStream, Key,
+    ListOptions, ListPage, MultipartId, MultipartLimits, ObjectMeta, PartId, PutMode, PutOptions,
+    PutResult, Result, Store, Version,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -52,6 +52,20 @@ const BACKEND: &str = "object_store";
 /// the staging object behind (expire `.blocksmith-staging/` with a
 /// lifecycle rule).
 ///
+/// # Incomplete multipart uploads
+/// An unconditional streamed put (and a large create-only one, on its way
+/// to the staging key) is a multipart upload. When the put fails, or its
+/// future is dropped before the upload completes (a client disconnected, a
+/// `timeout` or `select!` gave up on it), the adapter stops the parts in
+/// flight and aborts the upload on its runtime, without waiting for the
+/// caller. A process that dies mid-put cannot, and neither can an abort the
+/// service refuses: its parts stay stored, and billed, out of sight of
+/// listings. Keep a lifecycle rule on the bucket that aborts incomplete
+/// multipart uploads after a day or so (S3: `AbortIncompleteMultipartUpload`
+/// with `DaysAfterInitiation`; GCS: the `AbortIncompleteMultipartUpload`
+/// lifecycle action). The same rule covers the uploads of
+/// [`Store::create_multipart`] that their callers never complete.
+///
 /// ```
 /// use blocksmith_store::{Key, ObjectStoreAdapter, StoreExt};
 /// use std::sync::Arc;
@@ -92,6 +106,45 @@ impl Drop for OwnedRuntime {
         if let Some(rt) = self.0.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+/// The multipart upload of a streamed put, from its creation until its
+/// completion. Dropped before that (the caller's future went away, or the
+/// put failed), it stops the part uploads in flight and aborts the upload
+/// on the adapter's runtime, so no parts are left stored (and billed) and
+/// no part keeps sending after the caller is gone.
+struct PendingUpload {
+    upload: Option<Box<dyn object_store::MultipartUpload>>,
+    in_flight: std::collections::VecDeque<tokio::task::JoinHandle<object_store::Result<()>>>,
+    handle: Handle,
+}
+
+impl PendingUpload {
+    /// Starts sending `data` as the next part, on the runtime.
+    fn put_part(&mut self, data: Bytes) {
+        let upload = self.upload.as_mut().expect("the upload is pending");
+        let sending = upload.put_part(data.into());
+        self.in_flight.push_back(self.handle.spawn(sending));
+    }
+
+    /// Stops the parts in flight and aborts the upload (spawned on the
+    /// runtime: it finishes even if nobody awaits it); `None` once it was
+    /// completed or aborted.
+    fn abort(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        for h in self.in_flight.drain(..) {
+            h.abort();
+        }
+        let mut upload = self.upload.take()?;
+        Some(self.handle.spawn(async move {
+            let _ = upload.abort().await;
+        }))
+    }
+}
+
+impl Drop for PendingUpload {
+    fn drop(&mut self) {
+        drop(self.abort());
     }
 }
 
@@ -234,7 +287,8 @@ impl ObjectStoreAdapter {
 
     /// Streams `first`, then `body`, into `key` as one unconditional
     /// multipart upload of [`PART_SIZE`] parts, [`PARTS_IN_FLIGHT`] at a
-    /// time; aborted on any error.
+    /// time; aborted on any error, and when the future is dropped before
+    /// the upload completes (see [`PendingUpload`]).
     async fn stream_multipart(
         &self,
         key: &Key,
@@ -243,12 +297,16 @@ impl ObjectStoreAdapter {
     ) -> Result<PutResult> {
         let p = path(key)?;
         let k = key.clone();
-        let mut upload =
+        let upload =
             self.run(move |inner| async move {
                 inner.put_multipart(&p).await.map_err(|e| map_err(&k, e))
             })
             .await?;
-        let mut in_flight = std::collections::VecDeque::new();
+        let mut pending = PendingUpload {
+            upload: Some(upload),
+            in_flight: std::collections::VecDeque::new(),
+            handle: self.handle.clone(),
+        };
         let mut part = Vec::new();
         let mut parts_sent = 0usize;
         let sent: Result<()> = async {
@@ -269,10 +327,11 @@ impl ObjectStoreAdapter {
                         }
                         Bytes::from(std::mem::take(&mut part))
                     };
-                    if in_flight.len() >= PARTS_IN_FLIGHT {
-                        self.wait_part(key, in_flight.pop_front()).await?;
+                    if pending.in_flight.len() >= PARTS_IN_FLIGHT {
+                        let h = pending.in_flight.pop_front();
+                        self.wait_part(key, h).await?;
                     }
-                    in_flight.push_back(self.handle.spawn(upload.put_part(full.into())));
+                    pending.put_part(full);
                     parts_sent += 1;
                 }
                 match next(&mut body).await.transpose()? {
@@ -282,10 +341,9 @@ impl ObjectStoreAdapter {
             }
             // The last part may be short; an empty object is one empty part.
             if !part.is_empty() || parts_sent == 0 {
-                let last = std::mem::take(&mut part);
-                in_flight.push_back(self.handle.spawn(upload.put_part(last.into())));
+                pending.put_part(Bytes::from(std::mem::take(&mut part)));
             }
-            while let Some(h) = in_flight.pop_front() {
+            while let Some(h) = pending.in_flight.pop_front() {
                 self.wait_part(key, Some(h)).await?;
             }
             Ok(())
@@ -294,6 +352,9 @@ impl ObjectStoreAdapter {
         let k = key.clone();
         match sent {
             Ok(()) => {
+                // Disarmed: from here the completion runs on the runtime
+                // whether or not this future is still awaited.
+                let mut upload = pending.upload.take().expect("the upload is pending");
                 let r = self
                     .on_runtime(async move { upload.complete().await.map_err(|e| map_err(&k, e)) })
                     .await?;
@@ -302,11 +363,11 @@ impl ObjectStoreAdapter {
                 })
             }
             Err(e) => {
-                for h in in_flight {
-                    h.abort();
+                // Best effort, awaited: the error that stopped the upload is
+                // the news.
+                if let Some(aborted) = pending.abort() {
+                    let _ = aborted.await;
                 }
-                // Best effort: the error that stopped the upload is the news.
-                let _ = self.handle.spawn(async move { upload.abort().await }).await;
                 Err(e)
             }
         }
@@ -342,32 +403,39 @@ impl ObjectStoreAdapter {
         }
         let staging = staging_key()?;
         self.stream_multipart(&staging, first, body).await?;
-        let (from, to) = (path(&staging)?, path(key)?);
-        let k = key.clone();
+        let copied = self.copy_if_absent(&staging, key).await;
+        // The staging object goes whatever happened; once the copy is done,
+        // a failed delete leaves garbage, not a failed put.
+        let deleted = self.delete(&staging).await;
+        drop(deleted);
+        match copied {
+            Err(Error::Unsupported { .. }) => Err(unsupported()),
+            other => other,
+        }
+    }
+
+    /// Copies `from` to `to` server-side unless `to` exists
+    /// (`copy_if_not_exists`): [`Error::AlreadyExists`] if it does,
+    /// [`Error::Unsupported`] (remembered) if the backend has no such copy.
+    async fn copy_if_absent(&self, from: &Key, to: &Key) -> Result<PutResult> {
+        let (src, dst) = (path(from)?, path(to)?);
+        let k = to.clone();
         let copied = self
             .run(move |inner| async move {
                 inner
-                    .copy_if_not_exists(&from, &to)
+                    .copy_if_not_exists(&src, &dst)
                     .await
                     .map_err(|e| map_err(&k, e))
             })
             .await;
-        // The staging object goes whatever happened; once the copy is done,
-        // a failed delete leaves garbage, not a failed put.
-        let deleted = self.delete(&staging).await;
-        match copied {
-            Ok(()) => {}
-            Err(Error::Unsupported { .. }) => {
-                self.no_conditional_copy.store(true, Ordering::Relaxed);
-                return Err(unsupported());
-            }
-            Err(e) => return Err(e),
+        if let Err(Error::Unsupported { .. }) = copied {
+            self.no_conditional_copy.store(true, Ordering::Relaxed);
         }
-        drop(deleted);
+        copied?;
         // The copy answers no version: read it (the object was created just
         // now; only an overwriting writer could have replaced it since).
         Ok(PutResult {
-            version: self.head(key).await?.version,
+            version: self.head(to).await?.version,
         })
     }
 
@@ -433,7 +501,11 @@ fn map_err(key: &Key, e: object_store::Error) -> Error {
 /// [`map_err`] for the multipart calls, where a missing upload is
 /// [`Error::NotFound`]: S3 answers `404 NoSuchUpload`, which `object_store`
 /// maps to `NotFound`; its `InMemory` store answers a generic
-/// "MultipartUpload not found", recognised here by its message.
+/// "MultipartUpload not found", recognised here by its message. A
+/// completion naming a part the service does not hold under that id (S3's
+/// `400 InvalidPart`: the part was sent again with other bytes since) is
+/// [`Error::InvalidMultipart`]: nothing was completed, and the caller can
+/// send the part again.
 fn map_multipart_err(key: &Key, e: object_store::Error) -> Error {
     match e {
         object_store::Error::Generic {
@@ -442,6 +514,16 @@ fn map_multipart_err(key: &Key, e: object_store::Error) -> Error {
         } if source.to_string().starts_with("MultipartUpload not found") => Error::NotFound {
             key: key.to_string(),
         },
+        object_store::Error::Generic { ref source, .. }
+            if source.to_string().contains("<Code>InvalidPart</Code>") =>
+        {
+            Error::InvalidMultipart {
+                key: key.to_string(),
+                reason: "the service holds another part under a listed part's number \
+                         (InvalidPart): send that part again"
+                    .into(),
+            }
+        }
         e => map_err(key, e),
     }
 }
@@ -636,17 +718,35 @@ impl Store for ObjectStoreAdapter {
             }
         });
         // A body that ends short (the reading task was cancelled with the
-        // runtime, or panicked) ends in an error, never a silent truncation.
+        // runtime, or panicked) ends in an error, never a silent truncation;
+        // one longer than its range (a server whose body disagrees with its
+        // Content-Range) ends in an error too, before the extra bytes reach
+        // the consumer.
         let mut left = range.end - range.start;
         let k = key.clone();
+        let mut ended = false;
         let body = crate::stream::PollStream(move |cx: &mut std::task::Context<'_>| {
+            if ended {
+                return std::task::Poll::Ready(None);
+            }
             match rx.poll_recv(cx) {
+                std::task::Poll::Ready(Some(Ok(chunk))) if chunk.len() as u64 > left => {
+                    let extra = chunk.len() as u64 - left;
+                    ended = true;
+                    rx.close();
+                    std::task::Poll::Ready(Some(Err(Error::Corrupt {
+                        key: k.to_string(),
+                        reason: format!(
+                            "the server sent {extra} bytes more than the range it answered"
+                        ),
+                    })))
+                }
                 std::task::Poll::Ready(Some(Ok(chunk))) => {
-                    left = left.saturating_sub(chunk.len() as u64);
+                    left -= chunk.len() as u64;
                     std::task::Poll::Ready(Some(Ok(chunk)))
                 }
                 std::task::Poll::Ready(None) if left > 0 => {
-                    left = 0;
+                    ended = true;
                     std::task::Poll::Ready(Some(Err(Error::backend(
                         BACKEND,
                         std::io::Error::new(
@@ -656,7 +756,8 @@ impl Store for ObjectStoreAdapter {
                     ))))
                 }
                 std::task::Poll::Ready(Some(Err(e))) => {
-                    left = 0;
+                    ended = true;
+                    rx.close();
                     std::task::Poll::Ready(Some(Err(e)))
                 }
                 other => other,
@@ -704,6 +805,43 @@ impl Store for ObjectStoreAdapter {
             buf.extend_from_slice(&chunk);
         }
         self.put(key, Bytes::from(buf), options).await
+    }
+
+    /// One whole object composed create-only is a conditional server-side
+    /// copy (`copy_if_not_exists`) where the backend has one: no byte
+    /// passes through the client (on S3 with
+    /// `S3CopyIfNotExists::Multipart`, one `UploadPartCopy`, so up to
+    /// 5 GiB). Everything else, and an empty source, is the portable
+    /// [`crate::compose_by_copy`].
+    async fn compose(
+        &self,
+        target: &Key,
+        parts: &[ComposePart],
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        if let [
+            ComposePart {
+                key: from,
+                range: None,
+            },
+        ] = parts
+            && options.mode == PutMode::Create
+            && self.capabilities.create_only
+            && !self.no_conditional_copy.load(Ordering::Relaxed)
+            && self.head(from).await?.size > 0
+        {
+            match self.copy_if_absent(from, target).await {
+                Err(Error::Unsupported { .. }) => {}
+                // A source gone between the head and the copy.
+                Err(Error::NotFound { .. }) => {
+                    return Err(Error::NotFound {
+                        key: from.to_string(),
+                    });
+                }
+                other => return other,
+            }
+        }
+        crate::compose_by_copy(self, target, parts, options).await
     }
 
     async fn create_multipart(&self, key: &Key) -> Result<MultipartId> {

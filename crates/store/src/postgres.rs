@@ -68,8 +68,11 @@ pub const MAX_TABLE_PREFIX_LEN: usize = 40;
 /// let options = PostgresOptions::new("postgres://app@127.0.0.1:5432/app")
 ///     .with_table_prefix("uploads")
 ///     .with_pool_size(16)
-///     .with_statement_timeout(Some(Duration::from_secs(30)));
+///     .with_statement_timeout(Some(Duration::from_secs(30)))
+///     .with_call_timeout(Some(Duration::from_secs(60)))
+///     .with_schema("app");
 /// assert_eq!(options.table_prefix, "uploads");
+/// assert_eq!(options.schema.as_deref(), Some("app"));
 /// // The URL's password never shows in debug output.
 /// let secret = PostgresOptions::new("postgres://app:hunter2@db/app");
 /// assert!(!format!("{secret:?}").contains("hunter2"));
@@ -79,7 +82,11 @@ pub const MAX_TABLE_PREFIX_LEN: usize = 40;
 pub struct PostgresOptions {
     /// The server: a `postgres://user:password@host:port/database` URL or a
     /// `host=... user=...` connection string, as libpq reads them (TLS is not
-    /// built in: use a loopback address, a Unix socket or a trusted network).
+    /// built in: use a loopback address, a Unix socket or a trusted network;
+    /// `sslmode=prefer`, the default, connects in plaintext, and
+    /// `sslmode=require` fails to connect). Keepalive and
+    /// `tcp_user_timeout` parameters set here replace the store's defaults
+    /// (30 s).
     pub url: String,
     /// Names the store's tables (`PREFIX_objects`, ...): `[a-z_][a-z0-9_]*`, at
     /// most [`MAX_TABLE_PREFIX_LEN`] bytes (default `blocksmith`). Stores with
@@ -97,6 +104,26 @@ pub struct PostgresOptions {
     /// The `application_name` the connections report to the server (default
     /// `blocksmith-store`), as seen in `pg_stat_activity`.
     pub application_name: String,
+    /// The longest a call may take, from waiting for a connection to the
+    /// answer (default `None`: no limit). One that takes longer fails with
+    /// [`Error::TimedOut`] (temporary), and its connection is closed rather
+    /// than pooled, so the server rolls back whatever it was doing. A
+    /// streamed put counts each server round trip on its own (and the wait
+    /// for a connection), not the time its body takes to arrive. A write
+    /// that timed out may still have committed (its commit was on its way):
+    /// read before writing again where that matters.
+    pub call_timeout: Option<Duration>,
+    /// The schema the store's tables live in (default `None`: the tables'
+    /// names are resolved through the connections' `search_path`, as the
+    /// server sets it). With a schema, every table, sequence and function
+    /// name in the store's SQL is qualified with it (`"app".P_objects`), the
+    /// schema is created if missing, the connections run with `search_path`
+    /// set to `pg_catalog` and it, and the trigger function (in a new
+    /// store) with `search_path` set to `pg_catalog, pg_temp`: a role that
+    /// can create objects in another schema of the default path (`public`
+    /// on PostgreSQL 14 and older) cannot put look-alike tables in the
+    /// store's way. `[a-z_][a-z0-9_]*`, at most 63 bytes, not `pg_...`.
+    pub schema: Option<String>,
 }
 
 impl PostgresOptions {
@@ -109,6 +136,8 @@ impl PostgresOptions {
             connect_timeout: Duration::from_secs(10),
             statement_timeout: None,
             application_name: "blocksmith-store".into(),
+            call_timeout: None,
+            schema: None,
         }
     }
 
@@ -146,6 +175,21 @@ impl PostgresOptions {
         self.application_name = name.into();
         self
     }
+
+    /// Sets [`PostgresOptions::call_timeout`].
+    #[must_use]
+    pub fn with_call_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// Puts the store in the schema `schema` ([`PostgresOptions::schema`],
+    /// checked when the store opens).
+    #[must_use]
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
 }
 
 impl fmt::Debug for PostgresOptions {
@@ -157,6 +201,8 @@ impl fmt::Debug for PostgresOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("application_name", &self.application_name)
+            .field("call_timeout", &self.call_timeout)
+            .field("schema", &self.schema)
             .finish()
     }
 }
@@ -307,10 +353,100 @@ fn validate_prefix(prefix: &str) -> Result<()> {
     }
 }
 
-/// The SQL of every statement, for one table prefix.
+/// Checks a schema name: `[a-z_][a-z0-9_]*`, at most 63 bytes, not one of
+/// PostgreSQL's own (`pg_...`). It is written into SQL text, quoted.
+fn validate_schema(schema: &str) -> Result<()> {
+    let mut chars = schema.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if first_ok && rest_ok && schema.len() <= 63 && !schema.starts_with("pg_") {
+        Ok(())
+    } else {
+        Err(config_error(format!(
+            "invalid schema {:?}: use [a-z_][a-z0-9_]*, at most 63 bytes, not pg_...",
+            schema.chars().take(64).collect::<String>()
+        )))
+    }
+}
+
+/// How long a connection may sit idle before TCP keepalive probes start,
+/// and how long sent data may go unacknowledged before the kernel gives the
+/// connection up (`tcp_user_timeout`, Linux): a server gone without a word
+/// (a partition, a NAT that forgot the flow) fails the calls on that
+/// connection within about a minute, not after the operating system's two
+/// hours.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// Between keepalive probes.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered keepalive probes before the connection is given up.
+const KEEPALIVE_RETRIES: u32 = 3;
+/// See [`KEEPALIVE_IDLE`].
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether the connection string `url` sets the parameter `name`
+/// (`name=` in a URL's query or a `key=value` string).
+fn url_sets(url: &str, name: &str) -> bool {
+    url.contains(&format!("{name}="))
+}
+
+/// The store's keepalive and TCP user timeout defaults, for every one of
+/// them the connection string leaves unset.
+fn network_defaults(config: &mut tokio_postgres::Config, url: &str) {
+    if !url_sets(url, "keepalives_idle") {
+        config.keepalives_idle(KEEPALIVE_IDLE);
+    }
+    if !url_sets(url, "keepalives_interval") {
+        config.keepalives_interval(KEEPALIVE_INTERVAL);
+    }
+    if !url_sets(url, "keepalives_retries") {
+        config.keepalives_retries(KEEPALIVE_RETRIES);
+    }
+    if !url_sets(url, "tcp_user_timeout") {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+}
+
+/// Appends `-c name=value` to the server options of `config`.
+fn add_server_option(config: &mut tokio_postgres::Config, name: &str, value: &str) {
+    let mut server_options = config.get_options().unwrap_or("").to_owned();
+    if !server_options.is_empty() {
+        server_options.push(' ');
+    }
+    server_options.push_str("-c ");
+    server_options.push_str(name);
+    server_options.push('=');
+    server_options.push_str(value);
+    config.options(&server_options);
+}
+
+/// Awaits `fut` for at most `limit`: past it, [`Error::TimedOut`].
+async fn within<T>(
+    limit: Option<Duration>,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match limit {
+        None => fut.await,
+        Some(after) => tokio::time::timeout(after, fut)
+            .await
+            .unwrap_or(Err(Error::TimedOut {
+                backend: BACKEND,
+                after,
+            })),
+    }
+}
+
+/// The SQL of every statement, for one table prefix (in one schema).
 #[derive(Debug)]
 struct Sql {
+    /// The table prefix as configured.
     prefix: String,
+    /// The schema, if the names are qualified.
+    schema: Option<String>,
+    /// The prefix as it goes into SQL: qualified with the quoted schema
+    /// when there is one (`"app".P`), so `{p}_objects` names the table.
+    p: String,
     texts: [String; STATEMENTS],
 }
 
@@ -329,8 +465,12 @@ const LOCK_PARTS: usize = 10;
 const COPY_PART: usize = 11;
 
 impl Sql {
-    fn new(prefix: &str) -> Self {
-        let p = prefix;
+    fn new(prefix: &str, schema: Option<&str>) -> Self {
+        let qualified = match schema {
+            Some(schema) => format!("\"{schema}\".{prefix}"),
+            None => prefix.to_owned(),
+        };
+        let p = qualified.as_str();
         // The chunk insert after a compare-and-swap: only when it succeeded
         // (a row in `cas`) and the value is not empty.
         let ins = format!(
@@ -444,13 +584,23 @@ impl Sql {
         ];
         Sql {
             prefix: prefix.to_owned(),
+            schema: schema.map(str::to_owned),
+            p: qualified.clone(),
             texts,
         }
     }
 
-    /// Creates schema version 1 (inside the migration transaction).
+    /// Creates schema version 1 (inside the migration transaction). In a
+    /// schema of its own, the trigger function runs with a fixed
+    /// `search_path` (its table names are qualified).
     fn create_schema(&self) -> String {
-        let p = &self.prefix;
+        let p = &self.p;
+        let raw = &self.prefix;
+        let pinned = if self.schema.is_some() {
+            "SET search_path = pg_catalog, pg_temp"
+        } else {
+            ""
+        };
         format!(
             "CREATE SEQUENCE {p}_versions AS bigint;
              CREATE TABLE {p}_objects (
@@ -464,12 +614,12 @@ impl Sql {
                  data bytea NOT NULL,
                  PRIMARY KEY (object, start)
              );
-             CREATE FUNCTION {p}_drop_chunks() RETURNS trigger LANGUAGE plpgsql AS $$
+             CREATE FUNCTION {p}_drop_chunks() RETURNS trigger LANGUAGE plpgsql {pinned} AS $$
              BEGIN
                  DELETE FROM {p}_chunks WHERE object = OLD.version;
                  RETURN NULL;
              END $$;
-             CREATE CONSTRAINT TRIGGER {p}_objects_drop_chunks
+             CREATE CONSTRAINT TRIGGER {raw}_objects_drop_chunks
                  AFTER UPDATE OF version OR DELETE ON {p}_objects
                  DEFERRABLE INITIALLY DEFERRED
                  FOR EACH ROW EXECUTE FUNCTION {p}_drop_chunks();"
@@ -496,12 +646,18 @@ struct Pool {
     sql: Sql,
     idle: Mutex<Vec<Conn>>,
     permits: Semaphore,
+    /// [`PostgresOptions::call_timeout`].
+    call_timeout: Option<Duration>,
 }
 
-/// A connection lent by the pool; back to it when dropped, unless closed.
+/// A connection lent by the pool; back to it when dropped after its call
+/// finished (`done`), unless closed. A lease dropped mid-call (a call
+/// timeout, a panic) closes its connection: whatever it was waiting for
+/// must not reach the next call.
 struct Lease<'a> {
     pool: &'a Pool,
     conn: Option<Conn>,
+    done: bool,
     _permit: tokio::sync::SemaphorePermit<'a>,
 }
 
@@ -524,7 +680,11 @@ impl std::ops::DerefMut for Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take().filter(|c| !c.client.is_closed()) {
+        if let Some(conn) = self
+            .conn
+            .take()
+            .filter(|c| self.done && !c.client.is_closed())
+        {
             self.pool.idle().push(conn);
         }
     }
@@ -581,6 +741,7 @@ impl Pool {
         Ok(Lease {
             pool: self,
             conn: Some(conn),
+            done: false,
             _permit: permit,
         })
     }
@@ -588,11 +749,29 @@ impl Pool {
     /// Creates the tables or checks their schema version, under an advisory
     /// lock so that stores opening at once do not race.
     async fn migrate(&self, client: &mut Client) -> Result<()> {
-        let p = &self.sql.prefix;
+        let p = &self.sql.p;
         let txn = client.transaction().await.map_err(err)?;
         txn.execute("SELECT pg_advisory_xact_lock($1::bigint)", &[&lock_id(p)])
             .await
             .map_err(err)?;
+        if let Some(schema) = &self.sql.schema {
+            // Look first: a role that may use the schema but not create
+            // one opens a store in an existing schema.
+            let exists: bool = txn
+                .query_one(
+                    "SELECT to_regnamespace($1::text) IS NOT NULL",
+                    &[&format!("\"{schema}\"")],
+                )
+                .await
+                .map_err(err)?
+                .try_get(0)
+                .map_err(err)?;
+            if !exists {
+                txn.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                    .await
+                    .map_err(err)?;
+            }
+        }
         // Look before creating: a role that may use the tables but not
         // create any opens an existing store.
         let exists: bool = txn
@@ -705,7 +884,13 @@ impl Drop for OwnedRuntime {
 /// shutting down, `statement_timeout`, serialization or deadlock) are
 /// [`Error::Backend`] with [`Error::is_temporary`] true; other SQL errors are
 /// backend errors that are not. After a temporary error the pool drops the
-/// broken connection and opens a new one for the next call.
+/// broken connection and opens a new one for the next call. Connections
+/// use TCP keepalives after 30 s idle and a 30 s `tcp_user_timeout` unless
+/// the connection string sets them, so a server gone without a word fails
+/// the calls on it within about a minute; [`PostgresOptions::call_timeout`]
+/// bounds every call ([`Error::TimedOut`]). Table names resolve through the
+/// connections' `search_path` unless [`PostgresOptions::schema`] qualifies
+/// them.
 ///
 /// ```no_run
 /// use blocksmith_store::{Key, PostgresOptions, PostgresStore, StoreExt, block_on};
@@ -763,6 +948,9 @@ impl PostgresStore {
     /// As [`PostgresStore::open`], except [`Error::Io`].
     pub async fn open_with_handle(options: PostgresOptions, handle: Handle) -> Result<Self> {
         validate_prefix(&options.table_prefix)?;
+        if let Some(schema) = &options.schema {
+            validate_schema(schema)?;
+        }
         let mut config: tokio_postgres::Config = options
             .url
             .parse()
@@ -770,20 +958,23 @@ impl PostgresStore {
         config
             .application_name(&options.application_name)
             .connect_timeout(options.connect_timeout);
+        network_defaults(&mut config, &options.url);
         if let Some(t) = options.statement_timeout {
-            let mut server_options = config.get_options().unwrap_or("").to_owned();
-            if !server_options.is_empty() {
-                server_options.push(' ');
-            }
-            server_options.push_str("-c statement_timeout=");
-            server_options.push_str(&t.as_millis().max(1).to_string());
-            config.options(&server_options);
+            add_server_option(
+                &mut config,
+                "statement_timeout",
+                &t.as_millis().max(1).to_string(),
+            );
+        }
+        if let Some(schema) = &options.schema {
+            add_server_option(&mut config, "search_path", &format!("pg_catalog,{schema}"));
         }
         let pool = Arc::new(Pool {
             config,
-            sql: Sql::new(&options.table_prefix),
+            sql: Sql::new(&options.table_prefix, options.schema.as_deref()),
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(options.pool_size.max(1)),
+            call_timeout: options.call_timeout,
         });
         let p = pool.clone();
         handle
@@ -807,20 +998,40 @@ impl PostgresStore {
     /// After a temporary error the connection is dropped rather than pooled:
     /// it may be closing (the client may not know it yet) or mid-way through
     /// something the server gave up on.
+    ///
+    /// The whole call, waiting for the connection included, is limited by
+    /// [`PostgresOptions::call_timeout`]; past it the lease is dropped
+    /// mid-call, which closes its connection.
     async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
+        self.run_limited(true, f).await
+    }
+
+    /// [`PostgresStore::run`], with the call timeout applied to the whole
+    /// call (`whole`) or only to waiting for the connection (the call then
+    /// limits its own round trips with [`within`]).
+    async fn run_limited<T, F>(&self, whole: bool, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
         let pool = self.pool.clone();
+        let limit = pool.call_timeout;
         self.handle
             .spawn(async move {
-                let mut lease = pool.get().await?;
-                let r = f(&mut lease).await;
-                if r.as_ref().is_err_and(Error::is_temporary) {
-                    lease.conn = None;
-                }
-                r
+                let call = async {
+                    let mut lease = within(limit, pool.get()).await?;
+                    let r = f(&mut lease).await;
+                    if r.as_ref().is_err_and(Error::is_temporary) {
+                        lease.conn = None;
+                    }
+                    lease.done = true;
+                    r
+                };
+                within(if whole { limit } else { None }, call).await
             })
             .await
             .map_err(|e| Error::backend(BACKEND, e))?
@@ -894,7 +1105,10 @@ async fn read_pieces(
         None => 0..size,
     };
     let len = want.end - want.start;
-    let mut out = BytesMut::with_capacity(usize::try_from(len.min(256 << 20)).unwrap_or(0));
+    // Grown as pieces arrive (at most doubling what arrived, never past the
+    // expected length): a row whose size lies costs what its chunks hold,
+    // not a reservation of its claimed size.
+    let mut out = BytesMut::new();
     let mut single: Option<Bytes> = None;
     let mut pos = want.start;
     let mut row = Some(first);
@@ -919,6 +1133,10 @@ async fn read_pieces(
                 // the end above): no second copy.
                 single = Some(Bytes::copy_from_slice(piece));
             } else {
+                if out.capacity() - out.len() < piece.len() {
+                    let left = usize::try_from(len).unwrap_or(usize::MAX) - out.len();
+                    out.reserve(left.min(out.len().max(piece.len())).max(piece.len()));
+                }
                 out.extend_from_slice(piece);
             }
         }
@@ -1086,13 +1304,15 @@ impl Store for PostgresStore {
         let mode = options.mode;
         let set_size = format!(
             "UPDATE {p}_objects SET size = $3::bigint WHERE key = $1::text AND version = $2::bigint",
-            p = self.pool.sql.prefix
+            p = self.pool.sql.p
         );
-        let job = self.run(move |conn| {
+        // Each round trip is limited, not the body's arrival.
+        let limit = self.pool.call_timeout;
+        let job = self.run_limited(false, move |conn| {
             Box::pin(async move {
                 let Conn { client, statements } = conn;
-                let txn = client.transaction().await.map_err(err)?;
-                let version = cas(&txn, statements, &k, &mode, 0, &[]).await?;
+                let txn = within(limit, async { client.transaction().await.map_err(err) }).await?;
+                let version = within(limit, cas(&txn, statements, &k, &mode, 0, &[])).await?;
                 let insert = &statements[INSERT_CHUNK];
                 let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
                 let mut at: i64 = 0;
@@ -1108,26 +1328,35 @@ impl Store for PostgresStore {
                         buf.extend_from_slice(&rest[..take]);
                         rest = &rest[take..];
                         if buf.len() == CHUNK {
-                            txn.execute(insert, &[&version, &at, &&buf[..]])
-                                .await
-                                .map_err(err)?;
+                            within(limit, async {
+                                txn.execute(insert, &[&version, &at, &&buf[..]])
+                                    .await
+                                    .map_err(err)
+                            })
+                            .await?;
                             at += CHUNK as i64;
                             buf.clear();
                         }
                     }
                 }
                 if !buf.is_empty() {
-                    txn.execute(insert, &[&version, &at, &&buf[..]])
-                        .await
-                        .map_err(err)?;
+                    within(limit, async {
+                        txn.execute(insert, &[&version, &at, &&buf[..]])
+                            .await
+                            .map_err(err)
+                    })
+                    .await?;
                     at += buf.len() as i64;
                 }
                 if at > 0 {
-                    txn.execute(&set_size, &[&k, &version, &at])
-                        .await
-                        .map_err(err)?;
+                    within(limit, async {
+                        txn.execute(&set_size, &[&k, &version, &at])
+                            .await
+                            .map_err(err)
+                    })
+                    .await?;
                 }
-                txn.commit().await.map_err(err)?;
+                within(limit, async { txn.commit().await.map_err(err) }).await?;
                 Ok(version)
             })
         });
@@ -1265,7 +1494,9 @@ impl Store for PostgresStore {
                         if r.start < r.end {
                             copies.push((to_i64(total), version, r.clone()));
                         }
-                        total += r.end - r.start;
+                        total = total.checked_add(r.end - r.start).ok_or_else(|| {
+                            corrupt(&target_key, "the parts' sizes add up past 2^64 bytes")
+                        })?;
                     }
                     let new = cas(&txn, stmts, &target_key, &mode, to_i64(total), &[]).await?;
                     for (offset, source, r) in copies {
@@ -1354,6 +1585,64 @@ mod tests {
         assert_eq!(parse_version(&Version::new("2A")), None);
         assert_eq!(parse_version(&Version::new("\"etag\"")), None);
         assert_eq!(parse_version(&Version::from_u64(u64::MAX)), None);
+    }
+
+    #[test]
+    fn network_defaults_apply_unless_the_connection_string_sets_them() {
+        let url = "postgres://app@db/app";
+        let mut c: tokio_postgres::Config = url.parse().unwrap();
+        network_defaults(&mut c, url);
+        assert_eq!(c.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(c.get_keepalives_interval(), Some(KEEPALIVE_INTERVAL));
+        assert_eq!(c.get_keepalives_retries(), Some(KEEPALIVE_RETRIES));
+        assert_eq!(c.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+        for url in [
+            "postgres://app@db/app?keepalives_idle=300&keepalives_interval=20\
+             &keepalives_retries=7&tcp_user_timeout=0",
+            "host=db user=app keepalives_idle=300 keepalives_interval=20 \
+             keepalives_retries=7 tcp_user_timeout=0",
+        ] {
+            let mut c: tokio_postgres::Config = url.parse().unwrap();
+            network_defaults(&mut c, url);
+            assert_eq!(c.get_keepalives_idle(), Duration::from_secs(300), "{url}");
+            assert_eq!(c.get_keepalives_interval(), Some(Duration::from_secs(20)));
+            assert_eq!(c.get_keepalives_retries(), Some(7));
+            // 0: the system's default, as the string asks.
+            assert_eq!(c.get_tcp_user_timeout(), None);
+        }
+    }
+
+    #[test]
+    fn schemas_are_identifiers_and_qualify_every_name() {
+        for good in ["app", "_x", "a1_b2", &"s".repeat(63)] {
+            assert!(validate_schema(good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "",
+            "1a",
+            "App",
+            "a-b",
+            "a\"b",
+            "pg_catalog",
+            &"s".repeat(64),
+        ] {
+            assert!(validate_schema(bad).is_err(), "{bad:?}");
+        }
+        let sql = Sql::new("bs", Some("app"));
+        for text in sql.texts.iter().chain([&sql.create_schema()]) {
+            for name in ["bs_objects", "bs_chunks", "bs_versions", "bs_drop_chunks"] {
+                let bare = text.match_indices(name).filter(|(i, _)| {
+                    !text[..*i].ends_with("\"app\".")
+                        && !text[..*i].ends_with("CONSTRAINT TRIGGER ")
+                });
+                assert_eq!(bare.count(), 0, "{name} unqualified in {text}");
+            }
+        }
+        assert!(
+            sql.create_schema()
+                .contains("SET search_path = pg_catalog, pg_temp")
+        );
+        assert!(!Sql::new("bs", None).create_schema().contains("search_path"));
     }
 
     #[test]

@@ -602,21 +602,29 @@ impl RedbStore {
     /// listed in `staged`, in a transaction of their own (not synced: the
     /// put's last commit syncs them with its row).
     fn stage(&self, buf: &mut Vec<u8>, extents: &mut Vec<Extent>) -> Result<()> {
-        let mut txn = self.db.begin_write().map_err(err)?;
-        txn.set_durability(Durability::None).map_err(err)?;
-        {
-            let mut w = Writer::open(&txn)?;
-            let mut staged = txn.open_table(STAGED).map_err(err)?;
-            let from = extents.len();
-            w.flush_full(buf, extents)?;
-            for e in &extents[from..] {
-                staged.insert(e.chunk, 0).map_err(err)?;
+        let from = extents.len();
+        let staged = (|| {
+            let mut txn = self.db.begin_write().map_err(err)?;
+            txn.set_durability(Durability::None).map_err(err)?;
+            {
+                let mut w = Writer::open(&txn)?;
+                let mut staged = txn.open_table(STAGED).map_err(err)?;
+                w.flush_full(buf, extents)?;
+                for e in &extents[from..] {
+                    staged.insert(e.chunk, 0).map_err(err)?;
+                }
             }
+            txn.commit().map_err(err)
+        })();
+        if staged.is_err() {
+            // Not committed: those chunk numbers are free again, maybe
+            // taken by another put by now, and must never be discarded.
+            extents.truncate(from);
         }
-        txn.commit().map_err(err)
+        staged
     }
 
-    /// Deletes staged chunks of a put that failed.
+    /// Deletes staged chunks of a put that failed (see [`Staged`]).
     fn discard(&self, extents: &[Extent]) -> Result<()> {
         if extents.is_empty() {
             return Ok(());
@@ -674,6 +682,25 @@ fn read_extents(
         }
     }
     Ok(Bytes::from(out))
+}
+
+/// The chunks a streamed put staged, discarded when dropped while armed:
+/// the put failed (while staging, at its condition, or writing its row) or
+/// its future was dropped mid-body. Disarmed once the row naming them is
+/// committed.
+struct Staged<'a> {
+    store: &'a RedbStore,
+    extents: Vec<Extent>,
+    armed: bool,
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            // Best effort: chunks left staged are freed at the next open.
+            let _ = self.store.discard(&self.extents);
+        }
+    }
 }
 
 impl Store for RedbStore {
@@ -737,42 +764,38 @@ impl Store for RedbStore {
         mut body: ByteStream<'_>,
         options: PutOptions,
     ) -> Result<PutResult> {
-        let mut extents = Vec::new();
+        // Every chunk staged is discarded unless the row below commits: on
+        // an error anywhere, and when the caller drops this future
+        // mid-body.
+        let mut staged = Staged {
+            store: self,
+            extents: Vec::new(),
+            armed: true,
+        };
         let mut buf: Vec<u8> = Vec::new();
         let mut size = 0u64;
-        let staged: Result<()> = async {
-            while let Some(chunk) = next(&mut body).await {
-                let chunk = chunk?;
-                size += chunk.len() as u64;
-                buf.extend_from_slice(&chunk);
-                if buf.len() >= STAGE_BYTES {
-                    self.stage(&mut buf, &mut extents)?;
-                }
+        while let Some(chunk) = next(&mut body).await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            buf.extend_from_slice(&chunk);
+            if buf.len() >= STAGE_BYTES {
+                self.stage(&mut buf, &mut staged.extents)?;
             }
-            Ok(())
         }
-        .await;
-        if let Err(e) = staged {
-            let _ = self.discard(&extents);
-            return Err(e);
-        }
+        // Declared after `staged`, so dropped (aborted) before it discards.
         let txn = self.db.begin_write().map_err(err)?;
         let version = {
             let mut w = Writer::open(&txn)?;
-            let mut staged = txn.open_table(STAGED).map_err(err)?;
+            let mut table = txn.open_table(STAGED).map_err(err)?;
             let current = w.current(key)?;
-            if let Err(e) = Writer::check(key, &options.mode, current.as_ref().map(|c| c.0)) {
-                drop((w, staged));
-                drop(txn);
-                let _ = self.discard(&extents);
-                return Err(e);
+            Writer::check(key, &options.mode, current.as_ref().map(|c| c.0))?;
+            for e in &staged.extents {
+                table.remove(e.chunk).map_err(err)?;
             }
-            for e in &extents {
-                staged.remove(e.chunk).map_err(err)?;
-            }
-            w.finish_row(key.as_str(), size, extents, &buf, current)?
+            w.finish_row(key.as_str(), size, staged.extents.clone(), &buf, current)?
         };
         txn.commit().map_err(err)?;
+        staged.armed = false;
         Ok(PutResult {
             version: Version::from_u64(version),
         })

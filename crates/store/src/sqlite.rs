@@ -169,6 +169,7 @@ impl SqliteStore {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        Spool::sweep(&spool_dir);
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             spool_dir,
@@ -263,31 +264,70 @@ fn write_row(
 /// a time.
 const SPOOL_CHUNK: usize = 1 << 20;
 
-/// A temp file beside the database, removed when dropped.
+/// The name every spool file starts with.
+const SPOOL_PREFIX: &str = ".blocksmith-spool-";
+/// A spool file not written for this long is left from a process that died
+/// mid-put (a live put writes it as its body arrives, then reads it back
+/// through the handle it holds).
+const STALE_SPOOL: Duration = Duration::from_secs(3600);
+
+/// A temp file beside the database, private to the owner, removed when
+/// dropped.
 struct Spool(PathBuf);
 
 impl Spool {
-    fn create(dir: &Path) -> Self {
+    /// Creates a new spool file in `dir`: `create_new` (never an existing
+    /// file), mode 0600 and `O_NOFOLLOW` on Unix, so other local users
+    /// cannot read the value while it streams in. Only a file this call
+    /// created is removed on drop.
+    fn create(dir: &Path) -> Result<(Self, std::fs::File)> {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            ".blocksmith-spool-{}-{}-{nanos}",
+        let path = dir.join(format!(
+            "{SPOOL_PREFIX}{}-{}-{nanos}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        Spool(dir.join(name))
+        ));
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true).write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+        }
+        let file = o
+            .open(&path)
+            .map_err(|e| Error::io("create the spool file", e))?;
+        Ok((Spool(path), file))
     }
 
-    fn file(&self) -> Result<std::fs::File> {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&self.0)
-            .map_err(|e| Error::io("create the spool file", e))
+    /// Removes the spool files in `dir` that nobody has written for
+    /// [`STALE_SPOOL`] (best effort): a crash or a kill mid-put leaves its
+    /// spool behind, up to 1 GB each.
+    fn sweep(dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        for e in entries.flatten() {
+            let stale = e
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(SPOOL_PREFIX))
+                && e.file_type().is_ok_and(|t| t.is_file())
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| now.duration_since(t).ok())
+                    .is_some_and(|age| age > STALE_SPOOL);
+            if stale {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 
@@ -412,15 +452,18 @@ impl Store for SqliteStore {
 
     /// Spools the body into a temp file beside the database (no lock held
     /// while the body arrives), then writes it in one transaction through
-    /// incremental blob I/O: memory use is one chunk.
+    /// incremental blob I/O: memory use is one chunk. The spool file
+    /// (`.blocksmith-spool-*`) is private to the owner (0600, not followed
+    /// through a symlink) and removed when the put ends or its future is
+    /// dropped; one a crash left behind is removed by the next open once
+    /// nobody has written it for an hour.
     async fn put_stream(
         &self,
         key: &Key,
         mut body: ByteStream<'_>,
         options: PutOptions,
     ) -> Result<PutResult> {
-        let spool = Spool::create(&self.spool_dir);
-        let mut file = spool.file()?;
+        let (_spool, mut file) = Spool::create(&self.spool_dir)?;
         let io = |e| Error::io("write the spool file", e);
         let mut size = 0u64;
         while let Some(chunk) = next(&mut body).await {

@@ -9,6 +9,8 @@ use blocksmith_store::{
 use proptest::strategy::Strategy as _;
 use std::sync::Arc;
 
+#[path = "store/adapter.rs"]
+mod adapter;
 #[path = "store/faulty.rs"]
 mod faulty;
 #[path = "store/multipart.rs"]
@@ -16,6 +18,8 @@ mod multipart;
 #[cfg(feature = "postgres")]
 #[path = "store/postgres.rs"]
 mod postgres;
+#[path = "store/scratch.rs"]
+mod scratch;
 #[path = "store/security.rs"]
 mod security;
 #[cfg(feature = "sqlite")]

@@ -75,19 +75,44 @@
 //!   one is spent), so sending the right bytes again completes it. With
 //!   `overwrite`, that leaves the target deleted rather than as it was.
 //!   Otherwise only the object's first bytes are read, for its content type.
-//! - **Create-only.** `object_store`'s completion takes no condition, so the
-//!   target is checked absent first (an object there with the same size and
-//!   CRC-32C is this session's, published by a finalize that crashed before
-//!   recording it; another one is [`Error::TargetExists`]). The default
-//!   target (`P/objects/<id>`) is written by no one else, and the session
-//!   record's compare-and-swap records one publication; for a custom target
-//!   a writer that creates it between the check and the completion is
-//!   overwritten (S3's `CompleteMultipartUpload` takes `If-None-Match`, which
-//!   `object_store` does not expose). An upload found gone at completion was
-//!   completed by a racing finalize (the object then holds these bytes) or
-//!   dropped by the service: then the session gets a new upload and the
-//!   ranges that were in the old one are missing again
-//!   ([`Error::Incomplete`]); a part sent into a gone upload does the same.
+//! - **Create-only.** `object_store`'s completion takes no condition. A
+//!   target that exists is refused ([`Error::TargetExists`]) before the
+//!   upload is completed, and its content is never compared: an object
+//!   with the upload's length and CRC-32C is no proof (CRC-32C is linear,
+//!   four chosen bytes match it). Just before completing, finalize records
+//!   its intent in the session record by compare-and-swap
+//!   ([`Multipart::completing`]); a finalize run again after a crash (or
+//!   racing one) that finds the upload gone takes the object it completed
+//!   for the session's only when that intent is recorded, and otherwise
+//!   starts a new upload. A digest mismatch deletes only an object this
+//!   completion (or the recorded one) made. A custom create-only target's
+//!   upload is created at a key of the engine's (`P/staging/<id>`) and
+//!   completed there; the object is then published with
+//!   [`Store::compose`] under [`PutOptions::create`], which the
+//!   `object_store` adapter does as a server-side `copy_if_not_exists` (on
+//!   S3 configure `S3CopyIfNotExists::Multipart`: one `UploadPartCopy`, up
+//!   to 5 GiB, the default [`UploadOptions::max_size`]); a writer that
+//!   creates the target meanwhile keeps its object and the session gets
+//!   [`Error::TargetExists`], and the staging object is deleted with the
+//!   session's parts. (Completing at the target would overwrite such a
+//!   writer: S3's `CompleteMultipartUpload` takes `If-None-Match`, which
+//!   `object_store` does not expose; refusing multipart uploads for these
+//!   targets would send every byte back through the client at finalize.)
+//!   The default target (`P/objects/<id>`) is written by no one else, so it
+//!   is completed in place. Sessions created by engines before staging
+//!   keys (a custom create-only target completed in place) keep that, with
+//!   its race. An upload found gone at completion otherwise was dropped by
+//!   the service (or completed by a racing finalize, which then recorded
+//!   the publication): the session gets a new upload and the ranges that
+//!   were in the old one are missing again ([`Error::Incomplete`]); a part
+//!   sent into a gone upload does the same.
+//! - **Parts sent twice.** A part sent again into a slot whose marker is
+//!   there goes into the upload again (under its number it replaces what
+//!   the upload holds, which may be another send of that slot whose marker
+//!   was lost). A completion the service refuses because it holds another
+//!   part under a listed number (S3's `InvalidPart`,
+//!   `blocksmith_store::Error::InvalidMultipart`) deletes the markers and
+//!   answers [`Error::Incomplete`], so the client sends those slots again.
 //! - **Abort and expiry** abort the multipart upload (idempotently) before
 //!   deleting the parts, so nothing is left to bill. An upload created for a
 //!   session whose record was then never written (a crash between the two)
@@ -97,7 +122,11 @@
 //!   written as before. Engines from before multipart uploads read markers as
 //!   foreign keys and delete them: upgrade every engine that serves the same
 //!   sessions before creating sessions on a multipart store, and give them
-//!   the same options.
+//!   the same options. The same goes for staging keys and the completion
+//!   intent ([`Multipart::staging`], [`Multipart::completing`]): an engine
+//!   from before them ignores both (it would send parts to the target, find
+//!   the upload gone and start one there, and write the record without
+//!   them), so run one release of engines at a time.
 //!
 //! tus partial uploads and their concatenation keep stored parts (they are
 //! joined by [`Store::compose`]), and so do sessions of at most the image
@@ -517,6 +546,19 @@ pub struct Multipart {
     pub upload: MultipartId,
     /// Bytes per part.
     pub part_size: u64,
+    /// The key the upload completes at when it is not the session's target:
+    /// for a create-only custom target, an engine key (`P/staging/<id>`),
+    /// published to the target by a conditional copy (see "Multipart
+    /// uploads" in the module docs). Absent: the target itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging: Option<String>,
+    /// Set by compare-and-swap just before a finalize completes `upload`:
+    /// a finalize run again (after a crash, or racing that one) finds the
+    /// upload gone and treats the object it completed as this session's
+    /// only when this is set. Nothing else makes an existing object the
+    /// session's: its content is never compared for that.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub completing: bool,
 }
 
 impl Record for Session {
@@ -607,6 +649,16 @@ fn system_clock() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// What [`Uploads::mark_completing`] found.
+enum Marked {
+    /// It recorded the intent.
+    Now,
+    /// Another finalize had recorded it (racing this one).
+    Already,
+    /// A racing finalize published the session meanwhile.
+    Published(Published),
 }
 
 /// A stored part, parsed from its key.
@@ -896,6 +948,31 @@ impl<S: Store> Uploads<S> {
         ))?)
     }
 
+    /// The key `session`'s multipart upload is at (and completes to): its
+    /// staging key, or its target.
+    fn upload_key(session: &Session) -> Result<Key> {
+        let key = session
+            .multipart
+            .as_ref()
+            .and_then(|m| m.staging.as_deref())
+            .unwrap_or(session.target.as_str());
+        Ok(Key::new(key)?)
+    }
+
+    /// [`Uploads::upload_key`] of a session with `target` and `mp`.
+    fn upload_key_of(target: &str, mp: &Multipart) -> Result<Key> {
+        Ok(Key::new(mp.staging.as_deref().unwrap_or(target))?)
+    }
+
+    /// Deletes the staging object of `session`'s multipart upload, if it
+    /// has one (published, or no longer needed).
+    async fn delete_staging(&self, session: &Session) -> Result<()> {
+        if let Some(staging) = session.multipart.as_ref().and_then(|m| m.staging.as_ref()) {
+            self.store.delete(&Key::new(staging.as_str())?).await?;
+        }
+        Ok(())
+    }
+
     fn check_length(&self, length: u64) -> Result<()> {
         if length > self.options.max_size {
             return Err(Error::TooLarge {
@@ -956,13 +1033,12 @@ impl<S: Store> Uploads<S> {
                 limit: MAX_METADATA as u64,
             });
         }
-        let target = match options.target {
-            Some(t) => t,
-            None => format!("{}/objects/{id}", self.options.prefix),
-        };
+        let default_target = format!("{}/objects/{id}", self.options.prefix);
+        let target = options.target.unwrap_or_else(|| default_target.clone());
+        let custom = target != default_target;
         Key::new(target.as_str())?;
         // The engine's own records are no place to publish to.
-        for area in ["sessions", "parts", "strip"] {
+        for area in ["sessions", "parts", "strip", "staging"] {
             if target.starts_with(&format!("{}/{area}/", self.options.prefix)) {
                 return Err(Error::invalid(
                     "target",
@@ -991,11 +1067,21 @@ impl<S: Store> Uploads<S> {
         if let Some(part_size) = plan {
             // A session that exists is resumed as it is: no upload for it.
             if let Some((existing, _)) = self.store.get_record::<Session>(&key).await? {
-                return Self::resumed(id, self.checked(existing)?, &session);
+                return Self::resumed(id.clone(), self.checked(&id, existing)?, &session);
             }
-            let target = Key::new(session.target.as_str())?;
-            let upload = self.store.create_multipart(&target).await?;
-            session.multipart = Some(Multipart { upload, part_size });
+            // A create-only custom target is published by a conditional
+            // copy from a key only this engine writes: the completion
+            // itself takes no condition.
+            let staging = (!session.overwrite && custom)
+                .then(|| format!("{}/staging/{id}", self.options.prefix));
+            let at = Key::new(staging.as_deref().unwrap_or(session.target.as_str()))?;
+            let upload = self.store.create_multipart(&at).await?;
+            session.multipart = Some(Multipart {
+                upload,
+                part_size,
+                staging,
+                completing: false,
+            });
         }
         let created = self
             .store
@@ -1006,8 +1092,10 @@ impl<S: Store> Uploads<S> {
         {
             // Not this session's upload after all (best effort: an upload
             // left here is dropped by the service's expiry).
-            let target = Key::new(session.target.as_str())?;
-            let _ = self.store.abort_multipart(&target, &m.upload).await;
+            let _ = self
+                .store
+                .abort_multipart(&Self::upload_key(&session)?, &m.upload)
+                .await;
         }
         match created {
             Ok(_) => Ok(Opened {
@@ -1103,16 +1191,18 @@ impl<S: Store> Uploads<S> {
             .get_record::<Session>(&self.session_key(id)?)
             .await?
         {
-            Some((s, _)) => self.checked(s),
+            Some((s, _)) => self.checked(id, s),
             None => Err(Error::NotFound { id: id.into() }),
         }
     }
 
     /// Refuses a session record whose multipart part size this engine
     /// would not have chosen (zero, under the store's minimum, over its or
-    /// the options' maximum): a damaged or forged record gives a typed
-    /// error, never a division by zero or an allocation it asks for.
-    fn checked(&self, s: Session) -> Result<Session> {
+    /// the options' maximum), or whose staging key is not the one of the
+    /// session `id`: a damaged or forged record gives a typed error, never
+    /// a division by zero, an allocation it asks for or a delete of a key
+    /// it names.
+    fn checked(&self, id: &str, s: Session) -> Result<Session> {
         if let Some(mp) = &s.multipart {
             let ok = self.store.capabilities().multipart.is_some_and(|limits| {
                 mp.part_size >= limits.min_part_size.max(1)
@@ -1126,6 +1216,16 @@ impl<S: Store> Uploads<S> {
                         "multipart part size {} is outside what this store and these options allow",
                         mp.part_size
                     ),
+                });
+            }
+            // The one staging key an engine gives this session: a record
+            // naming another (damaged, forged) would have finalize, abort
+            // and expire delete it.
+            let staging = format!("{}/staging/{id}", self.options.prefix);
+            if mp.staging.as_ref().is_some_and(|k| *k != staging) {
+                return Err(Error::Invalid {
+                    what: "session record",
+                    reason: "its multipart staging key is not this session's".into(),
                 });
             }
         }
@@ -1488,11 +1588,21 @@ impl<S: Store> Uploads<S> {
             }
             _ => crc32c::crc32c(&data),
         };
+        let number = self.multipart_number(&session, offset, len);
         let mut duplicate = false;
+        // The marker of the same part sent into the upload before: the part
+        // is sent again (idempotent), since the upload may hold another
+        // part under its number (two sends of a slot at once, the other's
+        // marker lost): what the marker names is then what it holds.
+        let mut resend: Option<Key> = None;
         for p in &parts {
             if p.offset < end && offset < p.end() {
                 if p.offset == offset && p.len == len && p.crc == crc {
-                    duplicate = true;
+                    if p.in_upload.is_some() && number.is_some() {
+                        resend = Some(p.key.clone());
+                    } else {
+                        duplicate = true;
+                    }
                 } else {
                     return Err(Error::Overlap { range: offset..end });
                 }
@@ -1501,13 +1611,13 @@ impl<S: Store> Uploads<S> {
         if duplicate {
             return Ok(Self::status_of(session, &parts));
         }
-        if parts.len() as u64 >= self.options.max_parts {
+        if resend.is_none() && parts.len() as u64 >= self.options.max_parts {
             return Err(Error::TooManyParts {
                 limit: self.options.max_parts,
             });
         }
         let mut session = session;
-        let (key, in_upload) = if let Some(number) = self.multipart_number(&session, offset, len) {
+        let (key, in_upload) = if let Some(number) = number {
             // Its bytes cannot be read back before the upload completes:
             // an image (which finalize reads through) cannot go there,
             // and this one is longer than an image may be.
@@ -1518,10 +1628,30 @@ impl<S: Store> Uploads<S> {
                 });
             }
             let (upload, part, renewed) = self.put_into_upload(&session, number, data).await?;
-            let key = self.marker_key(id, offset, len, crc, &upload, &part)?;
+            let key = self
+                .marker_key(id, offset, len, crc, &upload, &part)
+                .map_err(|e| match e {
+                    Error::Store(blocksmith_store::Error::InvalidKey { .. }) => Error::Invalid {
+                        what: "multipart part id",
+                        reason: format!(
+                            "the store's id of part {number} ({} bytes) makes its marker key \
+                             longer than a key may be ({} bytes): use a shorter upload prefix \
+                             or session id, or turn multipart uploads off",
+                            part.content_id().len(),
+                            blocksmith_store::MAX_KEY_LEN
+                        ),
+                    },
+                    e => e,
+                })?;
             self.store
                 .put(&key, Bytes::new(), PutOptions::new())
                 .await?;
+            if let Some(old) = resend.as_ref().filter(|old| **old != key) {
+                // Sent again under another id: the old marker names a part
+                // the upload no longer holds.
+                self.store.delete(old).await?;
+            }
+            parts.retain(|p| Some(&p.key) != resend.as_ref());
             if let Some(r) = renewed {
                 // Markers of the upload that was gone are stale now.
                 session = r;
@@ -1567,7 +1697,7 @@ impl<S: Store> Uploads<S> {
         number: u32,
         data: Bytes,
     ) -> Result<(MultipartId, PartId, Option<Session>)> {
-        let target = Key::new(session.target.as_str())?;
+        let target = Self::upload_key(session)?;
         let Some(mp) = &session.multipart else {
             return Err(Error::InvalidState {
                 id: session.id.clone(),
@@ -1610,15 +1740,15 @@ impl<S: Store> Uploads<S> {
     /// The markers of `old` are stale from then on.
     async fn renew_multipart(&self, id: &str, old: &MultipartId) -> Result<Session> {
         let current = self.session(id).await?;
-        let Some(part_size) = current
+        let Some((part_size, staging)) = current
             .multipart
             .as_ref()
             .filter(|m| &m.upload == old && current.state == SessionState::Open)
-            .map(|m| m.part_size)
+            .map(|m| (m.part_size, m.staging.clone()))
         else {
             return Ok(current);
         };
-        let target = Key::new(current.target.as_str())?;
+        let target = Self::upload_key(&current)?;
         let upload = self.store.create_multipart(&target).await?;
         let mut out = None;
         let updated = self
@@ -1633,6 +1763,8 @@ impl<S: Store> Uploads<S> {
                     cur.multipart = Some(Multipart {
                         upload: upload.clone(),
                         part_size,
+                        staging: staging.clone(),
+                        completing: false,
                     });
                 }
                 out = Some(cur.clone());
@@ -1725,6 +1857,7 @@ impl<S: Store> Uploads<S> {
         match &session.state {
             SessionState::Finalized(p) => {
                 self.delete_parts(id).await?;
+                self.delete_staging(&session).await?;
                 return Ok(p.clone());
             }
             SessionState::Aborted => {
@@ -1767,12 +1900,9 @@ impl<S: Store> Uploads<S> {
         if let Some(mp) = &session.multipart
             && (in_upload || length > self.options.max_image_bytes)
         {
-            let (published, leftover) =
-                self.publish_multipart(&session, mp, length, &parts).await?;
+            let published = self.publish_multipart(&session, mp, length, &parts).await?;
             let published = self.record_published(id, published).await?;
-            if leftover {
-                self.drop_upload(&session).await;
-            }
+            self.delete_staging(&session).await?;
             return Ok(published);
         }
         let mut head = self.read_head(&parts, SNIFF_BYTES as u64).await?;
@@ -1802,8 +1932,8 @@ impl<S: Store> Uploads<S> {
     /// Aborts the multipart upload of a session that no longer needs it,
     /// best effort: [`Uploads::expire`] aborts it again with the session.
     async fn drop_upload(&self, session: &Session) {
-        if let (Some(mp), Ok(target)) = (&session.multipart, Key::new(session.target.as_str())) {
-            let _ = self.store.abort_multipart(&target, &mp.upload).await;
+        if let (Some(mp), Ok(at)) = (&session.multipart, Self::upload_key(session)) {
+            let _ = self.store.abort_multipart(&at, &mp.upload).await;
         }
     }
 
@@ -1812,15 +1942,22 @@ impl<S: Store> Uploads<S> {
     /// (read back, checked against their CRCs) and put as their multipart
     /// parts, then one completion publishes the object; nothing else is
     /// read, unless a check needs the bytes (see "Multipart uploads" in the
-    /// module docs). Returns the publication and whether the upload may
-    /// still exist (the object was found published already).
+    /// module docs).
+    ///
+    /// The object a completion leaves is this session's only when this call
+    /// completed it, or when a finalize recorded its intent to complete
+    /// this upload (`completing`, set by compare-and-swap before the
+    /// completion) and the upload is gone; an object found anywhere else
+    /// is someone else's, whatever its bytes. A create-only target that
+    /// exists is refused before anything is completed; a staged upload is
+    /// published to it by a conditional copy.
     async fn publish_multipart(
         &self,
         session: &Session,
         mp: &Multipart,
         length: u64,
         parts: &[Part],
-    ) -> Result<(Published, bool)> {
+    ) -> Result<Published> {
         let size = mp.part_size;
         let slot = |k: u64| k * size..((k + 1) * size).min(length);
         let slots = length.div_ceil(size);
@@ -1936,69 +2073,94 @@ impl<S: Store> Uploads<S> {
         if digest != Algorithm::Crc32c && !algos.contains(&digest) {
             algos.push(digest);
         }
-        let mut read = None;
-        let mut leftover = false;
-        let existing = if session.overwrite {
-            None
-        } else {
-            // Create-only: the object is checked absent first (the
-            // completion itself takes no condition through `object_store`).
+        // Where the upload completes: the target, or the session's staging
+        // key (then published to the target by a conditional copy).
+        let at = Self::upload_key_of(&session.target, mp)?;
+        // A finalize recorded its intent to complete this upload before
+        // this call (then crashed, or races this one).
+        let mut recorded = mp.completing;
+        if !session.overwrite && !recorded {
+            // Create-only: a target that exists is someone else's; refused
+            // before the upload is spent (it waits: `abort` drops it). Its
+            // content is never compared.
             match self.store.head(&target).await {
-                Ok(meta) => Some(meta),
-                Err(blocksmith_store::Error::NotFound { .. }) => None,
+                Ok(_) => {
+                    return Err(Error::TargetExists {
+                        key: session.target.clone(),
+                    });
+                }
+                Err(blocksmith_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
-        };
-        if let Some(meta) = existing {
-            // Published by a finalize that crashed before recording it (the
-            // same bytes), or someone else's object.
-            let taken = || Error::TargetExists {
-                key: session.target.clone(),
-            };
-            if meta.size != length {
-                return Err(taken());
+        }
+        if !recorded {
+            match self.mark_completing(&session.id, &mp.upload).await? {
+                Marked::Now => {}
+                Marked::Already => recorded = true,
+                // Published by a racing finalize meanwhile.
+                Marked::Published(p) => return Ok(p),
             }
-            let back = self.read_back(&target, &algos).await?;
-            if back.crc != crc {
-                return Err(taken());
-            }
-            read = Some(back);
-            leftover = true;
-        } else {
-            match self
-                .join_and_complete(&target, mp, length, &marked, &runs)
-                .await
-            {
-                Ok(()) => {}
-                Err(Error::Store(blocksmith_store::Error::NotFound { .. })) => {
-                    // The upload is gone: completed by a racing finalize or
-                    // one that crashed (the object then holds these bytes),
-                    // or dropped by the service, with the parts in it.
-                    let ours = match self.store.head(&target).await {
-                        Ok(meta) if meta.size == length => {
-                            let back = self.read_back(&target, &algos).await?;
-                            (back.crc == crc).then_some(back)
-                        }
-                        Ok(_) | Err(blocksmith_store::Error::NotFound { .. }) => None,
-                        Err(e) => return Err(e.into()),
-                    };
-                    let Some(back) = ours else {
-                        self.renew_multipart(&session.id, &mp.upload).await?;
-                        let st = Self::status_of(session.clone(), &raw);
-                        return Err(Self::incomplete(&st).unwrap_or(Error::Incomplete {
-                            missing: length,
-                            first: 0..length,
-                        }));
-                    };
-                    read = Some(back);
+        }
+        let completed = match self
+            .join_and_complete(&at, mp, length, &marked, &runs)
+            .await
+        {
+            Ok(()) => true,
+            Err(Error::Store(blocksmith_store::Error::NotFound { .. })) => false,
+            Err(Error::Store(blocksmith_store::Error::InvalidMultipart { .. })) => {
+                // The service holds other parts than the markers name (a
+                // part sent twice at once whose marker lost the race): the
+                // upload was not completed. The marked slots are asked for
+                // again; a part sent again replaces the one in the upload.
+                for p in marked.values() {
+                    self.store.delete(&p.key).await?;
                 }
-                Err(e) => return Err(e),
+                self.clear_completing(&session.id, &mp.upload).await;
+                let st = Self::status_of(session.clone(), &raw);
+                return Err(Self::incomplete(&st).unwrap_or(Error::Incomplete {
+                    missing: length,
+                    first: 0..length,
+                }));
+            }
+            Err(e) => return Err(e),
+        };
+        if !completed {
+            // The upload is gone: completed by the finalize that recorded
+            // its intent before this call (its object is then at `at`), or
+            // dropped by the service, or completed by a racing finalize.
+            let ours = recorded
+                && match self.store.head(&at).await {
+                    Ok(meta) => meta.size == length,
+                    Err(blocksmith_store::Error::NotFound { .. }) => false,
+                    Err(e) => return Err(e.into()),
+                };
+            if !ours {
+                let now = self.session(&session.id).await?;
+                if let SessionState::Finalized(p) = now.state {
+                    return Ok(p);
+                }
+                if recorded && self.store.head(&at).await.is_ok() {
+                    // Something of another size where this upload
+                    // completed: not this session's, and left alone.
+                    return Err(Error::TargetExists {
+                        key: at.to_string(),
+                    });
+                }
+                // The ranges that were in the upload are missing again.
+                self.renew_multipart(&session.id, &mp.upload).await?;
+                let st = Self::status_of(session.clone(), &raw);
+                return Err(Self::incomplete(&st).unwrap_or(Error::Incomplete {
+                    missing: length,
+                    first: 0..length,
+                }));
             }
         }
         let reread = self.options.verify == Verify::Reread;
-        if read.is_none() && (reread || !algos.is_empty()) {
-            read = Some(self.read_back(&target, &algos).await?);
-        }
+        let read = if reread || !algos.is_empty() {
+            Some(self.read_back(&at, &algos).await?)
+        } else {
+            None
+        };
         if let Some(back) = &read {
             let expected = session
                 .expected
@@ -2012,10 +2174,12 @@ impl<S: Store> Uploads<S> {
                     .map(|e| e.algorithm.name())
             };
             if let Some(algorithm) = wrong {
-                // Published bytes that are not the ones that arrived, or not
-                // the ones expected: taken back, and the session starts over
-                // with a new upload (the old one is spent).
-                self.store.delete(&target).await?;
+                // Completed bytes that are not the ones that arrived, or not
+                // the ones expected: taken back (this call or the recorded
+                // completion put them there; a staged upload never reached
+                // the target), and the session starts over with a new
+                // upload (the old one is spent).
+                self.store.delete(&at).await?;
                 self.delete_parts(&session.id).await?;
                 self.renew_multipart(&session.id, &mp.upload).await?;
                 return Err(Error::ChecksumMismatch {
@@ -2030,11 +2194,29 @@ impl<S: Store> Uploads<S> {
             (None, None) => {
                 let end = (SNIFF_BYTES as u64).min(length);
                 self.store
-                    .get(&target, GetOptions::new().with_range(0..end))
+                    .get(&at, GetOptions::new().with_range(0..end))
                     .await?
                     .data
             }
         };
+        if mp.staging.is_some() {
+            // Published create-only, by a copy the server makes only if the
+            // target is absent. Found taken: published by the finalize
+            // whose crash this call resumes (the same SHA-256 as the staged
+            // object), or someone else's object, left as it is.
+            let staged = [ComposePart::new(at.clone())];
+            match self
+                .store
+                .compose(&target, &staged, PutOptions::create())
+                .await
+            {
+                Ok(_) => {}
+                Err(blocksmith_store::Error::AlreadyExists { .. }) => {
+                    self.check_taken(session, &target, &staged, length).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let checksum = if digest == Algorithm::Crc32c {
             Checksum {
                 algorithm: digest,
@@ -2046,17 +2228,83 @@ impl<S: Store> Uploads<S> {
                 .cloned()
                 .expect("read back for its digest")
         };
-        Ok((
-            Published {
-                key: session.target.clone(),
-                size: length,
-                checksum,
-                content_type: magic::sniff(&head).to_string(),
-                image: None,
-                stripped_bytes: 0,
-            },
-            leftover,
-        ))
+        Ok(Published {
+            key: session.target.clone(),
+            size: length,
+            checksum,
+            content_type: magic::sniff(&head).to_string(),
+            image: None,
+            stripped_bytes: 0,
+        })
+    }
+
+    /// Records, by compare-and-swap, that a finalize is about to complete
+    /// `upload` (see [`Multipart::completing`]).
+    ///
+    /// # Errors
+    /// [`Error::Gone`] if the session was aborted meanwhile;
+    /// [`Error::InvalidState`] if its upload was replaced meanwhile.
+    async fn mark_completing(&self, id: &str, upload: &MultipartId) -> Result<Marked> {
+        let mut seen = None;
+        self.store
+            .update_record::<Session, _>(&self.session_key(id)?, |cur| {
+                let Some(mut cur) = cur else {
+                    return Err(blocksmith_store::Error::NotFound { key: id.into() });
+                };
+                seen = Some(cur.clone());
+                let ours = cur.state == SessionState::Open
+                    && cur
+                        .multipart
+                        .as_ref()
+                        .is_some_and(|m| &m.upload == upload && !m.completing);
+                if !ours {
+                    return Ok(None);
+                }
+                if let Some(m) = cur.multipart.as_mut() {
+                    m.completing = true;
+                }
+                Ok(Some(cur))
+            })
+            .await?;
+        let Some(seen) = seen else {
+            return Err(Error::NotFound { id: id.into() });
+        };
+        let same = seen.multipart.as_ref().filter(|m| &m.upload == upload);
+        match seen.state {
+            SessionState::Finalized(p) => Ok(Marked::Published(p)),
+            SessionState::Aborted => Err(Error::Gone {
+                id: id.into(),
+                reason: "aborted",
+            }),
+            SessionState::Open if same.is_some_and(|m| m.completing) => Ok(Marked::Already),
+            SessionState::Open if same.is_some() => Ok(Marked::Now),
+            SessionState::Open => Err(Error::InvalidState {
+                id: id.into(),
+                reason: "its multipart upload was replaced meanwhile; finalize again",
+            }),
+        }
+    }
+
+    /// Takes back the intent [`Uploads::mark_completing`] recorded, once a
+    /// completion of `upload` was refused (best effort: left set, a later
+    /// finalize completes the upload again, or finds it gone).
+    async fn clear_completing(&self, id: &str, upload: &MultipartId) {
+        let Ok(key) = self.session_key(id) else {
+            return;
+        };
+        let _ = self
+            .store
+            .update_record::<Session, _>(&key, |cur| {
+                let Some(mut cur) = cur else { return Ok(None) };
+                match cur.multipart.as_mut() {
+                    Some(m) if &m.upload == upload && m.completing => {
+                        m.completing = false;
+                        Ok(Some(cur))
+                    }
+                    _ => Ok(None),
+                }
+            })
+            .await;
     }
 
     /// The CRC-32C of `0..length` combined from the CRCs in the parts'
@@ -2687,10 +2935,11 @@ impl<S: Store> Uploads<S> {
             })
             .await?;
         if let Some(mp) = upload {
-            let target = Key::new(s.target.as_str())?;
-            self.store.abort_multipart(&target, &mp.upload).await?;
+            let at = Self::upload_key_of(&s.target, &mp)?;
+            self.store.abort_multipart(&at, &mp.upload).await?;
         }
         self.delete_parts(id).await?;
+        self.delete_staging(&s).await?;
         Ok(())
     }
 
@@ -2739,8 +2988,12 @@ impl<S: Store> Uploads<S> {
             };
             if session.expires_at <= now {
                 if let Some(mp) = &session.multipart {
-                    let aborted = match Key::new(session.target.as_str()) {
-                        Ok(target) => self.store.abort_multipart(&target, &mp.upload).await,
+                    let aborted = match Self::upload_key(&session) {
+                        Ok(at) => self
+                            .store
+                            .abort_multipart(&at, &mp.upload)
+                            .await
+                            .map_err(Error::from),
                         Err(e) => Err(e),
                     };
                     if aborted.is_err() {
@@ -2757,7 +3010,9 @@ impl<S: Store> Uploads<S> {
                 live.insert(id);
             }
         }
-        for dir in ["parts", "strip"] {
+        // Parts, pieces of stripped images and staging objects of no open
+        // session (a published one's staging object is garbage too).
+        for dir in ["parts", "strip", "staging"] {
             let pprefix = format!("{}/{dir}/", self.options.prefix);
             for meta in self.store.list_all(&pprefix).await? {
                 let rest = &meta.key.as_str()[pprefix.len()..];

@@ -745,6 +745,31 @@ fn store_dir_from_the_environment() {
     assert_eq!(o.status.code(), Some(3), "{o:?}");
 }
 
+/// `--help` recommends the variable for a URL with a password, says there
+/// is no TLS, and never prints the variable's value (clap shows an `env`
+/// argument's current value unless told not to).
+#[test]
+fn help_never_shows_the_store_url_and_says_where_a_password_goes() {
+    let env = [("BLOCKSMITH_STORE", "postgres://app:hunter2@127.0.0.1:1/app")];
+    for flag in ["--help", "-h"] {
+        let o = call(None, &env, None, &[flag]);
+        assert!(o.status.success(), "{o:?}");
+        let help = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            !help.contains("hunter2"),
+            "{flag} shows the password: {help}"
+        );
+        assert!(help.contains("BLOCKSMITH_STORE"), "{help}");
+    }
+    let o = call(None, &[], None, &["--help"]);
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        help.contains("password belongs in `BLOCKSMITH_STORE`"),
+        "{help}"
+    );
+    assert!(help.contains("no TLS"), "{help}");
+}
+
 #[test]
 fn long_work_keeps_its_order_and_positions() {
     let dir = tempfile::tempdir().unwrap();

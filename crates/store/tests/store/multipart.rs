@@ -299,3 +299,30 @@ fn s3_large_create_only_stream() {
     assert!(matches!(r, Err(Error::Unsupported { .. })), "{r:?}");
     plain.blocking().delete(&key).unwrap();
 }
+
+/// The live S3 server: a completion naming a part that was sent again
+/// with other bytes since (S3's `InvalidPart`) is `Error::InvalidMultipart`,
+/// completes nothing, and the upload completes with the part it holds.
+#[test]
+fn s3_a_completion_naming_a_replaced_part_is_invalid_multipart() {
+    let Some(endpoint) = crate::s3_endpoint() else {
+        return;
+    };
+    let s3 = Arc::new(crate::s3_builder(&endpoint).build().unwrap());
+    let store = ObjectStoreAdapter::new(s3.clone())
+        .unwrap()
+        .with_multipart(s3);
+    let key = Key::new("mp-test/invalid-part").unwrap();
+    let _ = store.blocking().delete(&key);
+    let b = store.blocking();
+    let upload = b.create_multipart(&key).unwrap();
+    let first = b.put_part(&key, &upload, 1, "first bytes").unwrap();
+    let second = b.put_part(&key, &upload, 1, "other bytes").unwrap();
+    assert_ne!(first, second, "S3's part ids are the parts' ETags");
+    let r = b.complete_multipart(&key, &upload, &[first]);
+    assert!(matches!(r, Err(Error::InvalidMultipart { .. })), "{r:?}");
+    assert!(b.get_opt(&key).unwrap().is_none());
+    b.complete_multipart(&key, &upload, &[second]).unwrap();
+    assert_eq!(&b.get(&key).unwrap().data[..], b"other bytes");
+    b.delete(&key).unwrap();
+}

@@ -877,3 +877,123 @@ fn streamed_puts_commit_whole_or_not_at_all() {
     drop(store);
     drop_tables(&admin, &prefix);
 }
+
+/// A call past `call_timeout` (a read that waits on a table lock the test
+/// holds) fails with the typed, temporary `Error::TimedOut`; its connection
+/// is closed rather than pooled, so the store's one connection is a new
+/// one and works once the lock goes.
+#[test]
+fn a_call_timeout_is_a_typed_temporary_error() {
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "calltimeout");
+    let app = format!("blocksmith-calltimeout-{}", std::process::id());
+    let store = block_on(PostgresStore::open(
+        PostgresOptions::new(&url)
+            .with_table_prefix(&prefix)
+            .with_pool_size(1)
+            .with_application_name(&app)
+            .with_call_timeout(Some(Duration::from_millis(300))),
+    ))
+    .unwrap();
+    let key = Key::new("k").unwrap();
+    store.blocking().put(&key, "one").unwrap();
+    admin.exec(&format!(
+        "BEGIN; LOCK TABLE {prefix}_objects IN ACCESS EXCLUSIVE MODE"
+    ));
+    let err = store.blocking().get(&key).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TimedOut {
+                backend: "postgres",
+                after
+            } if after == Duration::from_millis(300)
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_temporary());
+    admin.exec("ROLLBACK");
+    // The abandoned connection is not the one the next call gets.
+    assert_eq!(&store.blocking().get(&key).unwrap().data[..], b"one");
+    store.blocking().put(&key, "two").unwrap();
+    assert_eq!(&store.blocking().get(&key).unwrap().data[..], b"two");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let backends =
+        format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}'");
+    while admin.int(&backends) > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the timed-out connection stayed open"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(store);
+    drop_tables(&admin, &prefix);
+}
+
+/// With a schema, the store's tables, sequence and function live in it (it
+/// is created), every statement names them qualified, and look-alike
+/// tables in the default `search_path` (here a `P_meta` in `public` that
+/// claims a newer schema, which would refuse an unqualified open) are never
+/// touched; the trigger function runs with a fixed `search_path`.
+#[test]
+fn a_schema_qualifies_every_name() {
+    let Some(url) = url() else { return };
+    let admin = Admin::connect(&url);
+    let prefix = fresh_prefix(&admin, "schema");
+    let schema = format!("bs_schema_{}", std::process::id());
+    admin.exec(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    admin.exec(&format!(
+        "CREATE TABLE public.{prefix}_meta (name text PRIMARY KEY, value bigint NOT NULL);
+         INSERT INTO public.{prefix}_meta VALUES ('schema', 99)"
+    ));
+    let unqualified = block_on(PostgresStore::open(
+        PostgresOptions::new(&url).with_table_prefix(&prefix),
+    ));
+    assert!(
+        matches!(unqualified, Err(Error::Corrupt { .. })),
+        "the decoy was not in the way: {unqualified:?}"
+    );
+    let options = PostgresOptions::new(&url)
+        .with_table_prefix(&prefix)
+        .with_schema(&schema);
+    let store = block_on(PostgresStore::open(options.clone())).unwrap();
+    let r = check(&store);
+    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+    let key = Key::new("kept").unwrap();
+    store.blocking().put(&key, vec![4u8; 3 << 20]).unwrap();
+    drop(store);
+    let store = block_on(PostgresStore::open(options)).unwrap();
+    assert_eq!(store.blocking().get(&key).unwrap().data.len(), 3 << 20);
+    drop(store);
+    let in_schema = admin.int(&format!(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = '{schema}' AND c.relname LIKE '{prefix}\\_%'"
+    ));
+    // meta, objects, chunks, versions, and the three primary keys' indexes.
+    assert_eq!(in_schema, 7);
+    assert_eq!(
+        admin.int(&format!(
+            "SELECT count(*) FROM {schema}.{prefix}_chunks
+             WHERE object NOT IN (SELECT version FROM {schema}.{prefix}_objects)"
+        )),
+        0
+    );
+    assert_eq!(
+        admin.int(&format!(
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = '{schema}' AND p.proname = '{prefix}_drop_chunks'
+               AND 'search_path=pg_catalog, pg_temp' = ANY(p.proconfig)"
+        )),
+        1
+    );
+    assert_eq!(
+        admin.int(&format!("SELECT value FROM public.{prefix}_meta")),
+        99,
+        "the decoy changed"
+    );
+    admin.exec(&format!(
+        "DROP SCHEMA {schema} CASCADE; DROP TABLE public.{prefix}_meta"
+    ));
+}

@@ -4,6 +4,7 @@ mod dedup;
 mod faults;
 mod images;
 mod multipart;
+mod ownership;
 mod reader;
 #[path = "../support/s3.rs"]
 mod s3;

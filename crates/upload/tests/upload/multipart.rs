@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The multipart part size of these tests (the store's minimum is lower).
-const S: u64 = 4096;
+pub(crate) const S: u64 = 4096;
 
 /// An adapter over `bucket` with multipart uploads of parts from 1 KiB.
-fn adapter(bucket: &Arc<object_store::memory::InMemory>) -> ObjectStoreAdapter {
+pub(crate) fn adapter(bucket: &Arc<object_store::memory::InMemory>) -> ObjectStoreAdapter {
     ObjectStoreAdapter::new(bucket.clone())
         .unwrap()
         .with_multipart(bucket.clone())
@@ -34,7 +34,7 @@ fn adapter(bucket: &Arc<object_store::memory::InMemory>) -> ObjectStoreAdapter {
         ))))
 }
 
-fn options() -> UploadOptions {
+pub(crate) fn options() -> UploadOptions {
     UploadOptions::default()
         .with_part_size(1, 1 << 30)
         .with_max_image_bytes(1024)
@@ -105,13 +105,16 @@ impl<S: Store> Store for Metered<S> {
     async fn list(&self, options: ListOptions) -> blocksmith_store::Result<ListPage> {
         self.inner.list(options).await
     }
+    /// The inner store's compose: where it is a server-side copy (a
+    /// staged upload published to its target), no byte passes through the
+    /// client, so none is counted.
     async fn compose(
         &self,
         target: &Key,
         parts: &[ComposePart],
         options: PutOptions,
     ) -> blocksmith_store::Result<PutResult> {
-        blocksmith_store::compose_by_copy(self, target, parts, options).await
+        self.inner.compose(target, parts, options).await
     }
     async fn create_multipart(&self, key: &Key) -> blocksmith_store::Result<MultipartId> {
         self.inner.create_multipart(key).await
@@ -143,11 +146,11 @@ impl<S: Store> Store for Metered<S> {
     }
 }
 
-fn object<S: Store>(store: &S, key: &str) -> Bytes {
+pub(crate) fn object<S: Store>(store: &S, key: &str) -> Bytes {
     store.blocking().get(&Key::new(key).unwrap()).unwrap().data
 }
 
-fn part_names<S: Store>(store: &S, id: &str) -> Vec<(String, u64)> {
+pub(crate) fn part_names<S: Store>(store: &S, id: &str) -> Vec<(String, u64)> {
     store
         .blocking()
         .list_all(&format!("uploads/parts/{id}/"))
@@ -160,6 +163,18 @@ fn part_names<S: Store>(store: &S, id: &str) -> Vec<(String, u64)> {
             )
         })
         .collect()
+}
+
+/// The key a session's multipart upload is at: its staging key (a
+/// create-only custom target) or its target.
+pub(crate) fn upload_at(s: &blocksmith_upload::Session) -> String {
+    let mp = s.multipart.as_ref().expect("a multipart session");
+    mp.staging.clone().unwrap_or_else(|| s.target.clone())
+}
+
+/// Sends `file[from..to]` as a part of session `id`.
+pub(crate) fn send_to<S: Store>(up: &Uploads<S>, id: &str, file: &Bytes, from: u64, to: u64) {
+    block_on(up.put_part(id, from, file.slice(from as usize..to as usize), None)).unwrap();
 }
 
 /// Whether the store still has the multipart upload `upload` of `target`.
@@ -195,7 +210,9 @@ fn aligned_parts_go_straight_into_the_upload_and_another_engine_completes_it() {
         let part = file.slice(range.start as usize..range.end as usize);
         block_on(up.put_part(&session.id, range.start, part, None)).unwrap();
     }
-    // A retried part is accepted again and changes nothing.
+    // A retried part is accepted again: sent into the upload again under
+    // its number (what the upload holds is then what its marker names),
+    // and still one marker.
     block_on(up.put_part(&session.id, 0, file.slice(..S as usize), None)).unwrap();
     let st = block_on(up.status(&session.id)).unwrap();
     assert_eq!(st.missing, vec![2 * S..3 * S, 4 * S..5 * S]);
@@ -213,11 +230,7 @@ fn aligned_parts_go_straight_into_the_upload_and_another_engine_completes_it() {
         (0, 0),
         "no part bytes stored as objects or read"
     );
-    assert_eq!(
-        sent,
-        3 * S + 100,
-        "the retry was recognised, not sent again"
-    );
+    assert_eq!(sent, 4 * S + 100, "the retry was sent again");
     assert!(matches!(
         block_on(up.finalize(&session.id)),
         Err(Error::Incomplete { missing, .. }) if missing == 2 * S
@@ -662,7 +675,9 @@ fn crash_at_every_operation_then_resume_on_the_adapter() {
     for odd in [false, true] {
         let report = CrashTest::new()
             .with_faults([Fault::FailBefore, Fault::FailAfter, Fault::Tear])
-            .with_tear_prefix("media/")
+            // The parts going into the upload (at its staging key: the
+            // target is a create-only custom one).
+            .with_tear_prefix("uploads/staging/")
             .run(
                 make,
                 |faulty| {
@@ -734,10 +749,14 @@ fn s3_sessions_complete_and_leave_nothing() {
     let file = noise(length as usize, 20);
     let target = "mp-upload-test/out/session.bin";
     let _ = store.blocking().delete(&Key::new(target).unwrap());
-    let id = block_on(up.create(CreateOptions::new(length).with_target(target)))
+    let session = block_on(up.create(CreateOptions::new(length).with_target(target)))
         .unwrap()
-        .session
-        .id;
+        .session;
+    // A create-only custom target: the upload completes at a staging key
+    // and is copied to the target only if it is absent.
+    let staged = upload_at(&session);
+    assert_eq!(staged, format!("mp-upload-test/staging/{}", session.id));
+    let id = session.id;
     let send = |up: &Uploads<&ObjectStoreAdapter>, from: u64, to: u64| {
         block_on(up.put_part(&id, from, file.slice(from as usize..to as usize), None)).unwrap();
     };
@@ -754,7 +773,38 @@ fn s3_sessions_complete_and_leave_nothing() {
         crate::s3::sha256_of(&other_store, target),
         Algorithm::Sha256.digest(&file)
     );
-    assert!(crate::s3::pending_uploads(&endpoint, target).is_empty());
+    assert!(crate::s3::pending_uploads(&endpoint, &staged).is_empty());
+    assert!(
+        store
+            .blocking()
+            .get_opt(&Key::new(&*staged).unwrap())
+            .unwrap()
+            .is_none(),
+        "the staging object outlived the publication"
+    );
+    // Published create-only: a second session for the same target is
+    // refused before its upload is spent, and the object stays.
+    let again = block_on(up.create(CreateOptions::new(length).with_target(target)))
+        .unwrap()
+        .session;
+    for k in 0..4u64 {
+        send_to(
+            &up,
+            &again.id,
+            &file,
+            k * 5 * mb,
+            ((k + 1) * 5 * mb).min(length),
+        );
+    }
+    assert!(matches!(
+        block_on(up.finalize(&again.id)),
+        Err(Error::TargetExists { .. })
+    ));
+    block_on(up.abort(&again.id)).unwrap();
+    assert_eq!(
+        crate::s3::sha256_of(&store, target),
+        Algorithm::Sha256.digest(&file)
+    );
 
     // Abort and expiry: no upload left on the server.
     let a = block_on(
@@ -778,13 +828,16 @@ fn s3_sessions_complete_and_leave_nothing() {
     .session;
     for s in [&a, &e] {
         block_on(up.put_part(&s.id, 0, file.slice(..(5 * mb) as usize), None)).unwrap();
-        assert_eq!(crate::s3::pending_uploads(&endpoint, &s.target).len(), 1);
+        assert_eq!(
+            crate::s3::pending_uploads(&endpoint, &upload_at(s)).len(),
+            1
+        );
     }
     block_on(up.abort(&a.id)).unwrap();
-    assert!(crate::s3::pending_uploads(&endpoint, &a.target).is_empty());
+    assert!(crate::s3::pending_uploads(&endpoint, &upload_at(&a)).is_empty());
     let later = Uploads::with_options(&store, opts).with_clock(|| u64::MAX / 4);
     block_on(later.expire()).unwrap();
-    assert!(crate::s3::pending_uploads(&endpoint, &e.target).is_empty());
+    assert!(crate::s3::pending_uploads(&endpoint, &upload_at(&e)).is_empty());
     assert!(
         store
             .blocking()
