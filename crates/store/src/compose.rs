@@ -16,7 +16,7 @@ use crate::{ByteRange, Key, PutOptions, PutResult, Result, Store};
 pub struct ComposePart {
     /// The source object.
     pub key: Key,
-    /// The bytes of it to use (resolved like [`GetOptions::range`]); all of it
+    /// The bytes of it to use (resolved like the range of [`crate::GetOptions::with_range`]); all of it
     /// when `None`.
     pub range: Option<ByteRange>,
 }

@@ -182,6 +182,16 @@ impl Error {
         }
     }
 
+    /// An I/O error from the caller's side of a stream (a reader feeding a
+    /// [`crate::ByteStream`], such as `tokio_util::io::ReaderStream`), as
+    /// [`Error::Io`].
+    pub fn from_io(source: std::io::Error) -> Self {
+        Error::Io {
+            context: "reading the body".to_string(),
+            source,
+        }
+    }
+
     /// Wraps an error of the caller's, so that a closure handed to a store
     /// helper ([`crate::StoreExt::update`], [`crate::StoreExt::update_record`])
     /// can fail with it and the caller get it back.

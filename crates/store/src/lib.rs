@@ -37,11 +37,20 @@ pub use compose::{ComposePart, compose_by_copy};
 pub use dir::DirStore;
 pub use error::{Error, Result};
 pub use ext::{Blocking, BlockingBody, DEFAULT_UPDATE_ATTEMPTS, StoreExt};
+/// The stream traits a user of [`Store::get_stream`] and
+/// [`Store::put_stream`] needs (`next().await`, `map`, `try_collect`...),
+/// re-exported so that no other dependency is needed for them.
+pub use futures_core::Stream;
+pub use futures_util::{StreamExt, TryStreamExt};
 pub use key::{Key, MAX_KEY_LEN};
 pub use memory::MemoryStore;
 pub use multipart::{MultipartId, MultipartLimits, PartId};
 #[cfg(feature = "object-store")]
 pub use object::ObjectStoreAdapter;
+/// The `object_store` crate the adapter is built on, re-exported so that a
+/// host builds its `AmazonS3` (or other) client with the same version.
+#[cfg(feature = "object-store")]
+pub use object_store;
 pub use offload::{BlockingPool, Offload};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

@@ -171,7 +171,7 @@ pub(crate) fn check_parts(key: &Key, parts: &[PartId]) -> Result<()> {
 /// What the provided multipart methods of [`crate::Store`] answer.
 pub(crate) fn unsupported() -> Error {
     Error::Unsupported {
-        backend: "this store",
-        operation: "multipart uploads",
+        backend: "this backend",
+        operation: "multipart uploads (it declares none in Capabilities::multipart)",
     }
 }

@@ -28,7 +28,9 @@ const BACKEND: &str = "object_store";
 /// Versions are the backend's ETags. Create-only and compare-and-swap map to
 /// `object_store`'s `PutMode::Create` and `PutMode::Update`; declare with
 /// [`ObjectStoreAdapter::with_capabilities`] what your backend really
-/// enforces (for S3, configure conditional put on the builder). Listing relies
+/// enforces (`object_store`'s S3 client sends `If-None-Match` and, with its
+/// default `S3ConditionalPut::ETagMatch`, `If-Match`; check your server with
+/// the conformance suite). Listing relies
 /// on the backend returning keys in byte order, as S3, GCS, Azure and
 /// `InMemory` do; `object_store`'s `LocalFileSystem` does not (use
 /// [`crate::DirStore`] for local disks).
