@@ -3011,19 +3011,55 @@ impl<S: Store> Uploads<S> {
             }
         }
         // Parts, pieces of stripped images and staging objects of no open
-        // session (a published one's staging object is garbage too).
+        // session (a published one's staging object is garbage too). A
+        // session another node created after the listing above has its
+        // record written before any of its parts, so reading the record
+        // again before deleting keeps its parts.
+        let mut rechecked: std::collections::HashMap<String, bool> =
+            std::collections::HashMap::new();
         for dir in ["parts", "strip", "staging"] {
             let pprefix = format!("{}/{dir}/", self.options.prefix);
             for meta in self.store.list_all(&pprefix).await? {
                 let rest = &meta.key.as_str()[pprefix.len()..];
                 let id = rest.split('/').next().unwrap_or("");
-                if !live.contains(id) {
+                if live.contains(id) {
+                    continue;
+                }
+                let keep = if let Some(&keep) = rechecked.get(id) {
+                    keep
+                } else {
+                    let keep = self.still_open(id, now).await?;
+                    rechecked.insert(id.to_string(), keep);
+                    keep
+                };
+                if !keep {
                     self.store.delete(&meta.key).await?;
                     report.orphans += 1;
                 }
             }
         }
         Ok(report)
+    }
+
+    /// Whether session `id` is open and not expired as stored now (or
+    /// written by a newer release): its parts are not garbage.
+    async fn still_open(&self, id: &str, now: u64) -> Result<bool> {
+        let Ok(key) = self.session_key(id) else {
+            return Ok(false);
+        };
+        match self.store.get_record::<Session>(&key).await {
+            Ok(Some((s, _))) => Ok(s.state == SessionState::Open && s.expires_at > now),
+            Err(blocksmith_store::Error::SchemaMismatch {
+                found, expected, ..
+            }) if found > expected => Ok(true),
+            Ok(None)
+            | Err(
+                blocksmith_store::Error::Corrupt { .. }
+                | blocksmith_store::Error::Serde { .. }
+                | blocksmith_store::Error::SchemaMismatch { .. },
+            ) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Lists the ids of every stored session.

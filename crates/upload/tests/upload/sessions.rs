@@ -1003,3 +1003,79 @@ fn expire_keeps_records_of_a_newer_release_and_drops_damaged_ones() {
     assert_eq!(report.corrupt_records, 1);
     assert!(store.blocking().get_opt(&record).unwrap().is_none());
 }
+
+/// Runs `meanwhile` when the store is first asked to list `prefix`: another
+/// node acting between two steps of this one.
+struct Meanwhile<'a> {
+    inner: &'a MemoryStore,
+    prefix: &'static str,
+    hook: std::sync::Mutex<Option<Box<dyn FnOnce() + Send + 'a>>>,
+}
+
+impl blocksmith_store::Store for Meanwhile<'_> {
+    fn capabilities(&self) -> blocksmith_store::Capabilities {
+        self.inner.capabilities()
+    }
+    async fn get(
+        &self,
+        key: &Key,
+        options: blocksmith_store::GetOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::GetResult> {
+        blocksmith_store::Store::get(self.inner, key, options).await
+    }
+    async fn head(&self, key: &Key) -> blocksmith_store::Result<blocksmith_store::ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn put(
+        &self,
+        key: &Key,
+        value: Bytes,
+        options: blocksmith_store::PutOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::PutResult> {
+        blocksmith_store::Store::put(self.inner, key, value, options).await
+    }
+    async fn delete(&self, key: &Key) -> blocksmith_store::Result<()> {
+        blocksmith_store::Store::delete(self.inner, key).await
+    }
+    async fn list(
+        &self,
+        options: blocksmith_store::ListOptions,
+    ) -> blocksmith_store::Result<blocksmith_store::ListPage> {
+        if options.prefix == self.prefix {
+            let hook = self.hook.lock().unwrap().take();
+            if let Some(hook) = hook {
+                hook();
+            }
+        }
+        blocksmith_store::Store::list(self.inner, options).await
+    }
+}
+
+/// A session another node creates and uploads to while `expire` runs (after
+/// its listing of sessions, before its sweep of parts) keeps its parts.
+#[test]
+fn expire_keeps_the_parts_of_a_session_created_while_it_runs() {
+    let store = MemoryStore::new();
+    let other = Uploads::with_options(&store, small());
+    let file = noise(300, 4);
+    let created = std::sync::Mutex::new(None);
+    let hooked = Meanwhile {
+        inner: &store,
+        prefix: "uploads/parts/",
+        hook: std::sync::Mutex::new(Some(Box::new(|| {
+            let id = block_on(other.create(CreateOptions::new(300)))
+                .unwrap()
+                .session
+                .id;
+            block_on(other.put_part(&id, 0, file.slice(..200), None)).unwrap();
+            *created.lock().unwrap() = Some(id);
+        }))),
+    };
+    let up = Uploads::with_options(&hooked, small());
+    let report = block_on(up.expire()).unwrap();
+    assert_eq!(report.orphans, 0, "{report:?}");
+    let id = created.lock().unwrap().clone().unwrap();
+    block_on(other.put_part(&id, 200, file.slice(200..), None)).unwrap();
+    let done = block_on(other.finalize(&id)).unwrap();
+    assert_eq!(done.size, 300);
+}
