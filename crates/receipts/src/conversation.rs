@@ -15,6 +15,10 @@ pub(crate) const DELETED: u32 = 1 << 31;
 pub(crate) const SENDER: u32 = DELETED - 1;
 /// The most members a conversation holds (member indices are 31 bits).
 pub(crate) const MAX_MEMBERS: usize = (SENDER - 1) as usize;
+/// Conversations with at most this many member slots index every
+/// watermark move at once (a 1:1 chat has nothing to coalesce in its
+/// indexes, and no queue to pay for).
+const SMALL: usize = 8;
 
 /// A watermark update: what a client reports for a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -130,8 +134,8 @@ pub(crate) struct Member {
     /// Incremented by every settings change (privacy, mark unread):
     /// the newer setting wins a merge.
     pub(crate) settings: u32,
-    pub(crate) lag_read: u32,
-    pub(crate) lag_delivered: u32,
+    pub(crate) lag_read: u16,
+    pub(crate) lag_delivered: u16,
     pub(crate) privacy: Privacy,
     /// In `Conversation::queue` (index lags).
     pub(crate) queued: bool,
@@ -428,12 +432,13 @@ impl Conversation {
         if m.active() {
             let lr = Seq::from(m.lag_read) + (rp - old_rp);
             let ld = Seq::from(m.lag_delivered) + (d - old_d);
-            if lr > Seq::from(u32::MAX) || ld > Seq::from(u32::MAX) {
-                // A jump of more than 2^32 messages: index it at once.
+            if self.members.len() <= SMALL || lr > Seq::from(u16::MAX) || ld > Seq::from(u16::MAX) {
+                // A small conversation, or a jump too long to hold: index it now.
                 self.settle_exact(i, rp - lr, d - ld);
             } else {
-                m.lag_read = lr as u32;
-                m.lag_delivered = ld as u32;
+                let m = &mut self.members[i as usize];
+                m.lag_read = lr as u16;
+                m.lag_delivered = ld as u16;
                 if (lr > 0 || ld > 0) && !m.queued {
                     m.queued = true;
                     self.queue.push(i);
@@ -458,14 +463,18 @@ impl Conversation {
         let (r, d) = (m.read_public, m.delivered);
         m.lag_read = 0;
         m.lag_delivered = 0;
-        self.fw_read.dec(old_r);
-        self.fw_read.inc(r);
-        self.by_read.remove(&(old_r, i));
-        self.by_read.insert((r, i));
-        self.fw_delivered.dec(old_d);
-        self.fw_delivered.inc(d);
-        self.by_delivered.remove(&(old_d, i));
-        self.by_delivered.insert((d, i));
+        if r != old_r {
+            self.fw_read.dec(old_r);
+            self.fw_read.inc(r);
+            self.by_read.remove(&(old_r, i));
+            self.by_read.insert((r, i));
+        }
+        if d != old_d {
+            self.fw_delivered.dec(old_d);
+            self.fw_delivered.inc(d);
+            self.by_delivered.remove(&(old_d, i));
+            self.by_delivered.insert((d, i));
+        }
     }
 
     // ---- changes ----------------------------------------------------------
@@ -480,6 +489,10 @@ impl Conversation {
                 return Err(Error::TooManyMembers(self.id.clone()));
             }
             let i = self.members.len() as u32;
+            if self.members.len() < 2 * SMALL {
+                // Small tables grow one slot at a time: no spare slots.
+                self.members.reserve_exact(1);
+            }
             self.members.push(Member::new(user));
             self.index.insert(user, i);
             (i, true)
@@ -964,12 +977,12 @@ impl Conversation {
         })
     }
 
-    /// Heap and inline bytes of the write-coalescing state: the two lag
-    /// counters and the queued flag of every member slot (9 bytes, counted
-    /// over the member table's capacity) and the queue of lagging members
-    /// (4 bytes per slot of its capacity).
+    /// Bytes of the write-coalescing state: the two 16-bit lags and the
+    /// queued flag of every member slot (5 bytes, counted over the member
+    /// table's capacity) and the queue of lagging members (4 bytes per slot
+    /// of its capacity).
     pub(crate) fn aggregator_bytes(&self) -> usize {
-        self.members.capacity() * 9 + self.queue.capacity() * 4
+        self.members.capacity() * 5 + self.queue.capacity() * 4
     }
 
     /// Rebuilds every derived structure (own and mention lists, gone list,

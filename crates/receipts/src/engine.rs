@@ -32,11 +32,12 @@ pub struct MemoryStats {
     pub conversations: usize,
     /// (conversation, member) pairs: member slots, active or not.
     pub pairs: usize,
-    /// Bytes of the write-coalescing state: per member slot the index lags
-    /// and the queued flag (9 bytes, over each member table's capacity), the
-    /// queues of lagging members (4 bytes per slot of capacity), per
-    /// conversation the flush bookkeeping (dirty-since time, update count,
-    /// flag: 13 bytes) and the dirty-conversation queue (4 bytes per slot).
+    /// Bytes of the write-coalescing state: per member slot the two 16-bit
+    /// index lags and the queued flag (5 bytes, over each member table's
+    /// capacity), the queues of lagging members (4 bytes per slot of
+    /// capacity), per conversation the flush bookkeeping (dirty-since time,
+    /// update count, flag: 13 bytes) and the dirty-conversation queue (4
+    /// bytes per slot of capacity).
     pub aggregator_bytes: usize,
     /// Updates waiting to be folded into the indexes (lagging members).
     pub lagging: usize,
@@ -56,11 +57,8 @@ impl MemoryStats {
 }
 
 /// One conversation in memory with its write bookkeeping.
-#[allow(dead_code)] // `flushed`: the store handle (next step)
 pub(crate) struct Slot {
     pub(crate) conv: Conversation,
-    /// `conv.changes` as of the last write (or load).
-    pub(crate) flushed: u64,
     /// When the first unwritten change came (clock ms).
     pub(crate) dirty_since: u64,
     /// Updates since the last write.
@@ -124,7 +122,6 @@ impl Receipts {
         self
     }
 
-    #[allow(dead_code)] // the store handle (next step)
     pub(crate) fn with_shared_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -140,6 +137,13 @@ impl Receipts {
             .get(conv)
             .copied()
             .ok_or_else(|| Error::UnknownConversation(conv.to_string()))
+    }
+
+    /// Whether `conv` has changes not yet written (by [`crate::ReceiptStore`]).
+    pub fn is_dirty(&self, conv: &str) -> bool {
+        self.ids
+            .get(conv)
+            .is_some_and(|&k| self.slots[k as usize].in_dirty)
     }
 
     /// Whether the conversation is in memory.
@@ -197,10 +201,8 @@ impl Receipts {
         self.ids.insert(conv.id().to_string(), k);
         let mut conv = conv;
         conv.policy = self.policy;
-        let changes = conv.changes;
         self.slots.push(Slot {
             conv,
-            flushed: changes,
             dirty_since: 0,
             updates: 0,
             in_dirty: false,
@@ -218,7 +220,6 @@ impl Receipts {
     }
 
     /// Merges a stored copy into slot `k` (a lost compare-and-swap).
-    #[allow(dead_code)] // the store handle (next step)
     pub(crate) fn merge_stored(&mut self, k: u32, stored: &Conversation, version: Version) {
         let before_members = self.slots[k as usize].conv.members.len();
         let before = self.slots[k as usize].conv.changes;
@@ -524,7 +525,6 @@ impl Receipts {
 
     /// Conversations with unwritten changes whose interval has passed (or
     /// all with `all`), or with [`ReceiptsOptions::flush_max_updates`] waiting.
-    #[allow(dead_code)] // the store handle (next step)
     pub(crate) fn due(&mut self, now: u64, all: bool) -> Vec<String> {
         let slots = &self.slots;
         self.dirty.retain(|&k| slots[k as usize].in_dirty);
@@ -539,7 +539,6 @@ impl Receipts {
     }
 
     /// Whether `conv` must be written now (write-through, or its size trigger).
-    #[allow(dead_code)] // the store handle (next step)
     pub(crate) fn must_flush(&self, k: u32) -> bool {
         let s = &self.slots[k as usize];
         s.in_dirty
@@ -547,12 +546,10 @@ impl Receipts {
     }
 
     /// Records a completed write of `changes` at `version`.
-    #[allow(dead_code)] // the store handle (next step)
     pub(crate) fn flushed(&mut self, k: u32, changes: u64, version: Version) {
         let now = self.clock.now_ms();
         let s = &mut self.slots[k as usize];
         s.version = Some(version);
-        s.flushed = changes;
         if s.conv.changes == changes {
             s.in_dirty = false;
             s.updates = 0;

@@ -8,12 +8,14 @@ mod conversation;
 mod engine;
 mod error;
 mod fenwick;
+mod handle;
 
 pub use conversation::{
     Conversation, ListKind, MemberView, MessageState, MessageStatus, ReceiptKind, Unread,
 };
 pub use engine::{Badge, MemoryStats, Receipts};
 pub use error::{Error, Result};
+pub use handle::{BlockingReceiptStore, FlushStats, ReceiptStore};
 
 use std::fmt;
 use std::sync::Arc;

@@ -2,5 +2,10 @@
 //! brute-force reference, the block format, crashes, several writers,
 //! the change feed and privacy.
 
+mod blocks;
+mod crash;
+mod memory;
 mod model;
+mod persist;
 mod reference;
+mod writers;
