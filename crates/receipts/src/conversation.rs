@@ -780,7 +780,7 @@ impl Conversation {
     }
 
     /// Whether the viewer may see read receipts here.
-    fn sees_reads(&self, viewer: UserId) -> bool {
+    pub(crate) fn sees_reads(&self, viewer: UserId) -> bool {
         !(self.policy.reciprocal
             && self
                 .index
@@ -968,7 +968,6 @@ impl Conversation {
     }
 
     /// Whether `user` sent any message in `from..=to` that is not gone.
-    #[allow(dead_code)] // the change feed (next step)
     pub(crate) fn sent_any(&self, user: UserId, from: Seq, to: Seq) -> bool {
         self.index.get(&user).is_some_and(|&i| {
             let own = &self.members[i as usize].own;
@@ -1135,7 +1134,6 @@ impl Conversation {
 
     /// Takes the range of messages whose counts may have changed and the
     /// members whose own position moved since the last call.
-    #[allow(dead_code)] // the change feed (next step)
     pub(crate) fn take_touched(&mut self) -> (Option<(Seq, Seq)>, Vec<u32>) {
         let range =
             (self.touched_lo <= self.touched_hi).then_some((self.touched_lo, self.touched_hi));
@@ -1148,7 +1146,6 @@ impl Conversation {
         (range, users)
     }
 
-    #[allow(dead_code)] // the change feed (next step)
     pub(crate) fn has_touched(&self) -> bool {
         self.touched_lo <= self.touched_hi || !self.touched_users.is_empty()
     }

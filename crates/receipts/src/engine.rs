@@ -3,6 +3,7 @@
 //! which conversation blocks to write and when.
 
 use crate::conversation::{Conversation, Policy};
+use crate::feed::FeedLog;
 use crate::{
     Clock, DeviceId, Error, ListKind, MessageStatus, Privacy, ReceiptKind, ReceiptsOptions, Result,
     Seq, SystemClock, Unread, UserId,
@@ -66,6 +67,7 @@ pub(crate) struct Slot {
     pub(crate) in_dirty: bool,
     /// The stored block's version (`None`: not stored yet).
     pub(crate) version: Option<Version>,
+    pub(crate) feed: FeedLog,
 }
 
 /// Receipts of many conversations, in memory: the pure engine under
@@ -84,6 +86,7 @@ pub struct Receipts {
     pub(crate) slots: Vec<Slot>,
     users: HashMap<UserId, Vec<(u32, u32)>>,
     dirty: Vec<u32>,
+    pub(crate) feed_epoch: u64,
 }
 
 impl std::fmt::Debug for Receipts {
@@ -112,6 +115,7 @@ impl Receipts {
             slots: Vec::new(),
             users: HashMap::default(),
             dirty: Vec::new(),
+            feed_epoch: crate::feed::new_epoch(),
         }
     }
 
@@ -207,6 +211,7 @@ impl Receipts {
             updates: 0,
             in_dirty: false,
             version,
+            feed: FeedLog::default(),
         });
         self.index_members(k, 0);
         k

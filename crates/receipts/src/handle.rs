@@ -3,8 +3,8 @@
 //! another writer got there first.
 
 use crate::{
-    Badge, Clock, Conversation, DeviceId, Error, ListKind, MessageStatus, Privacy, ReceiptKind,
-    Receipts, ReceiptsOptions, Result, Seq, SystemClock, Unread, UserId,
+    Badge, ChangePage, Clock, Conversation, DeviceId, Error, ListKind, MessageStatus, Privacy,
+    ReceiptKind, Receipts, ReceiptsOptions, Result, Seq, SystemClock, Unread, UserId,
 };
 use blocksmith_store::{Key, PutOptions, Store, StoreExt, block_on};
 use std::fmt;
@@ -375,20 +375,41 @@ impl<S: Store> ReceiptStore<S> {
         self.lock().badge(user)
     }
 
-    /// Writes the conversations whose flush interval has passed (or whose
-    /// update count reached the limit). Call it about every
-    /// [`ReceiptsOptions::flush_interval_ms`].
+    /// Forms the change-feed batches that are due ([`Receipts::feed_tick`]),
+    /// then writes the conversations whose flush interval has passed (or
+    /// whose update count reached the limit). Call it about every
+    /// [`ReceiptsOptions::flush_interval_ms`] or
+    /// [`ReceiptsOptions::feed_interval_ms`], whichever is shorter.
     ///
     /// # Errors
     /// The first failed write (the others still wait, in memory).
     pub async fn tick(&self) -> Result<FlushStats> {
         let now = self.lock().clock.now_ms();
         let due = self.lock().due(now, false);
-        let mut stats = FlushStats::default();
+        let mut stats = FlushStats {
+            batches: self.lock().feed_tick(),
+            ..FlushStats::default()
+        };
         for c in due {
             self.write(&c, &mut stats).await?;
         }
         Ok(stats)
+    }
+
+    /// [`Receipts::changes`] (the conversation loaded first). Batches form
+    /// in [`ReceiptStore::tick`].
+    ///
+    /// # Errors
+    /// As [`ReceiptStore::status`] and [`Receipts::changes`].
+    pub async fn changes(
+        &self,
+        conv: &str,
+        viewer: UserId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ChangePage> {
+        self.load(conv).await?;
+        self.lock().changes(conv, viewer, cursor, limit)
     }
 
     /// Writes every conversation with unwritten changes (at shutdown, or
@@ -624,6 +645,19 @@ impl<S: Store> BlockingReceiptStore<'_, S> {
     /// As [`ReceiptStore::tick`].
     pub fn tick(&self) -> Result<FlushStats> {
         block_on(self.0.tick())
+    }
+    /// [`ReceiptStore::changes`].
+    ///
+    /// # Errors
+    /// As [`ReceiptStore::changes`].
+    pub fn changes(
+        &self,
+        conv: &str,
+        viewer: UserId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ChangePage> {
+        block_on(self.0.changes(conv, viewer, cursor, limit))
     }
     /// [`ReceiptStore::flush`].
     ///

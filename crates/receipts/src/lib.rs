@@ -7,6 +7,7 @@ pub mod block;
 mod conversation;
 mod engine;
 mod error;
+pub mod feed;
 mod fenwick;
 mod handle;
 
@@ -15,6 +16,7 @@ pub use conversation::{
 };
 pub use engine::{Badge, MemoryStats, Receipts};
 pub use error::{Error, Result};
+pub use feed::{Change, ChangeBatch, ChangePage};
 pub use handle::{BlockingReceiptStore, FlushStats, ReceiptStore};
 
 use std::fmt;

@@ -4,8 +4,10 @@
 
 mod blocks;
 mod crash;
+mod feed;
 mod memory;
 mod model;
 mod persist;
+mod privacy;
 mod reference;
 mod writers;
