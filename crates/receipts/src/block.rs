@@ -163,6 +163,21 @@ impl Conversation {
     /// the offset where decoding stopped); [`Error::UnsupportedFormat`] for a
     /// block of another format version.
     pub fn from_bytes(bytes: &[u8], options: &ReceiptsOptions) -> Result<Conversation> {
+        Self::decode(bytes, options, true)
+    }
+
+    /// [`Conversation::from_bytes`] without the checksum test (the four
+    /// trailing bytes are still required): for fuzzing the structure
+    /// checks behind it, and for salvaging a block whose checksum alone is
+    /// damaged. Every other check applies.
+    ///
+    /// # Errors
+    /// As [`Conversation::from_bytes`], save the checksum.
+    pub fn from_bytes_unverified(bytes: &[u8], options: &ReceiptsOptions) -> Result<Conversation> {
+        Self::decode(bytes, options, false)
+    }
+
+    fn decode(bytes: &[u8], options: &ReceiptsOptions, verify: bool) -> Result<Conversation> {
         let mut r = Reader { bytes, pos: 0 };
         if bytes.len() < MAGIC.len() + 1 + 4 || &bytes[..4] != MAGIC {
             return Err(r.corrupt("not a conversation block (magic)"));
@@ -182,7 +197,7 @@ impl Conversation {
             bytes[body + 2],
             bytes[body + 3],
         ]);
-        if crc32fast::hash(&bytes[..body]) != stored {
+        if verify && crc32fast::hash(&bytes[..body]) != stored {
             return Err(Error::Corrupt {
                 reason: "checksum mismatch",
                 offset: body,
