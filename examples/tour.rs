@@ -13,6 +13,8 @@ use std::time::Instant;
 
 #[path = "autocorrect.rs"]
 mod autocorrect;
+#[path = "chat_receipts.rs"]
+mod chat_receipts;
 #[path = "codes_campaign.rs"]
 mod codes_campaign;
 #[path = "config_drift.rs"]
@@ -100,6 +102,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", ocr_document::demo(&store)?);
     println!("{}", tenant_onboarding::demo(store.clone())?);
     println!("{}", dispute_desk::demo(store.clone())?);
+    println!("{}", chat_receipts::demo(store.clone())?);
     println!("tour complete");
     Ok(())
 }

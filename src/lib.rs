@@ -37,6 +37,7 @@
 //! - `flow`: [`flow`], durable workflows: sagas, timers, signals, leased workers.
 //! - `tenant`: [`tenant`], tenant provisioning and lifecycle on flow.
 //! - `dispute`: [`dispute`], payment dispute lifecycle, evidence, deadlines and ledger on flow.
+//! - `receipts`: [`receipts`], delivery and read receipts, unread counts and privacy at chat scale.
 //! - `full`: everything.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -117,3 +118,8 @@ pub use blocksmith_tenant as tenant;
 #[cfg_attr(docsrs, doc(cfg(feature = "dispute")))]
 #[doc(inline)]
 pub use blocksmith_dispute as dispute;
+
+#[cfg(feature = "receipts")]
+#[cfg_attr(docsrs, doc(cfg(feature = "receipts")))]
+#[doc(inline)]
+pub use blocksmith_receipts as receipts;

@@ -291,3 +291,8 @@ fn tenant_service() {
 fn dispute_desk() {
     on_every_backend::<engines::Dispute>();
 }
+
+#[test]
+fn receipts_blocks() {
+    on_every_backend::<engines::Receipts>();
+}

@@ -131,6 +131,10 @@ fn engine_errors_wrapping_the_store_do_not_repeat_it() {
             "spell",
             Box::new(blocksmith::spell::Error::from(store_io_error())),
         ),
+        (
+            "receipts",
+            Box::new(blocksmith::receipts::Error::from(store_io_error())),
+        ),
     ];
     for (label, e) in &cases {
         assert_no_repeat(label, e.as_ref());

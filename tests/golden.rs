@@ -1427,3 +1427,53 @@ fn store_dir_tree() {
         check_store(&store).unwrap_or_else(|e| panic!("{version} DirStore tree: {e}"));
     }
 }
+
+// ----------------------------------------------------------- receipts ----
+
+#[test]
+fn receipts() {
+    use blocksmith::receipts::{DeviceId, Privacy, ReceiptStore, ReceiptsOptions, UserId};
+    let store = Arc::new(MemoryStore::new());
+    block_on(async {
+        let rs = ReceiptStore::new(store.clone(), ReceiptsOptions::default());
+        for u in 1..=6 {
+            rs.join("team", UserId(u)).await?;
+        }
+        for seq in 1..=12 {
+            rs.post("team", seq, UserId(seq % 6 + 1), &[UserId(3)])
+                .await?;
+        }
+        rs.read("team", UserId(2), 9).await?;
+        rs.read_private("team", UserId(4), 12).await?;
+        rs.delivered_to_device("team", UserId(5), DeviceId(77), 11)
+            .await?;
+        rs.set_privacy("team", UserId(6), Privacy::Hidden).await?;
+        rs.mark_unread("team", UserId(2), 4).await?;
+        rs.delete("team", 7).await?;
+        rs.leave("team", UserId(1)).await?;
+        rs.flush().await?;
+        Outcome::Ok(())
+    })
+    .expect("workload");
+    golden(
+        "receipts",
+        "blocksmith-receipts: one conversation block (format 1)",
+        &golden_of(&store),
+        Compare::Exact,
+        |g| {
+            use blocksmith::receipts::{ReceiptStore, ReceiptsOptions, UserId};
+            let store = g.store();
+            block_on(async {
+                let rs = ReceiptStore::new(store, ReceiptsOptions::default());
+                let s = rs.status("team", 6, UserId(2)).await?;
+                assert_eq!(s.sender, UserId(1));
+                let u = rs.unread("team", UserId(2)).await?;
+                assert_eq!(u.messages, 8, "marked unread from 4, and 7 deleted");
+                let v =
+                    rs.with_engine(|e| e.conversation("team").and_then(|c| c.member(UserId(4))));
+                assert_eq!(v.map(|v| (v.read, v.read_public)), Some((12, 9)));
+                Ok(())
+            })
+        },
+    );
+}

@@ -455,6 +455,35 @@ fn dispute_on_both_runtimes() {
     on_both_runtimes(dispute);
 }
 
+async fn receipts<S: Store + 'static>(store: Arc<S>) -> Outcome {
+    use blocksmith::receipts::{ReceiptStore, ReceiptsOptions, UserId};
+    // Write-through: every call writes its block by compare-and-swap.
+    let options = ReceiptsOptions::default().with_flush_interval_ms(0);
+    let rs = ReceiptStore::new(store.clone(), options.clone());
+    for u in 1..=3 {
+        rs.join("team", UserId(u)).await?;
+    }
+    rs.post("team", 1, UserId(1), &[UserId(3)]).await?;
+    rs.read("team", UserId(2), 1).await?;
+    rs.delivered("team", UserId(3), 1).await?;
+    // A fresh handle over the same store (and a second writer merging).
+    let other = ReceiptStore::new(store, options);
+    other.read("team", UserId(3), 1).await?;
+    rs.post("team", 2, UserId(2), &[]).await?;
+    let s = other.status("team", 1, UserId(1)).await?;
+    assert_eq!((s.recipients, s.delivered, s.read), (2, 2, Some(2)));
+    rs.tick().await?;
+    let after = ReceiptStore::new(rs.store().clone(), ReceiptsOptions::default());
+    assert_eq!(after.status("team", 2, UserId(2)).await?.read, Some(0));
+    assert_eq!(after.unread("team", UserId(3)).await?.mentions, 0);
+    Ok(())
+}
+
+#[test]
+fn receipts_on_both_runtimes() {
+    on_both_runtimes(receipts);
+}
+
 async fn geo<S: Store + 'static>(store: Arc<S>) -> Outcome {
     let options = GeoOptions::default()
         .with_ttl_ms(None)

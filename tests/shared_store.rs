@@ -165,6 +165,7 @@ fn all_engines() -> Vec<Run> {
         run::<engines::Flow>(),
         run::<engines::Tenant>(),
         run::<engines::Dispute>(),
+        run::<engines::Receipts>(),
     ]
 }
 

@@ -111,6 +111,7 @@ fn main() {
     codes(&mut o);
     ocr(&mut o);
     flow(&mut o);
+    receipts(&mut o);
     println!("{} bytes of seeds under {}", o.total, o.root.display());
 }
 
@@ -1039,4 +1040,29 @@ fn disputes(o: &mut Out) {
         "hostile",
         [&[0u8][..], &serde_json::to_vec(&v).unwrap()].concat(),
     );
+}
+
+fn receipts(o: &mut Out) {
+    use blocksmith_receipts::{DeviceId, Privacy, Receipts, UserId};
+    let mut r = Receipts::default();
+    for u in 0..12 {
+        r.join("team", UserId(1_000 + u)).unwrap();
+    }
+    for seq in 1..=40 {
+        let mention = if seq % 9 == 0 { vec![UserId(1_003)] } else { vec![] };
+        r.post("team", seq, UserId(1_000 + seq % 12), &mention).unwrap();
+    }
+    r.read("team", UserId(1_001), 25).unwrap();
+    r.read_private("team", UserId(1_002), 33).unwrap();
+    r.delivered_to_device("team", UserId(1_004), DeviceId(9), 38).unwrap();
+    r.set_privacy("team", UserId(1_005), Privacy::Hidden).unwrap();
+    r.mark_unread("team", UserId(1_006), 20).unwrap();
+    r.delete("team", 17).unwrap();
+    r.leave("team", UserId(1_011)).unwrap();
+    r.join("dm", UserId(1)).unwrap();
+    r.join("dm", UserId(2)).unwrap();
+    r.post("dm", 1, UserId(1), &[]).unwrap();
+    r.delivered("dm", UserId(2), 1).unwrap();
+    o.variants("receipts_block", "group", &r.conversation("team").unwrap().to_bytes());
+    o.put("receipts_block", "dm", r.conversation("dm").unwrap().to_bytes());
 }

@@ -882,3 +882,53 @@ impl Engine for Dispute {
         Ok(())
     }
 }
+
+// ----------------------------------------------------------- receipts ----
+
+/// Receipts of a group: posts with mentions, public, private and hidden
+/// reads, a delivery, written by one flush.
+pub(crate) struct Receipts;
+
+impl Engine for Receipts {
+    const NAME: &'static str = "receipts";
+    const PREFIXES: &'static [&'static str] = &["receipts/"];
+    type Expect = ();
+
+    async fn write<S: Store + ?Sized + 'static>(store: Arc<S>) -> Outcome {
+        use blocksmith::receipts::{Privacy, ReceiptStore, ReceiptsOptions, UserId};
+        let rs = ReceiptStore::new(store, ReceiptsOptions::default());
+        for u in 1..=5 {
+            rs.join("team", UserId(u)).await?;
+        }
+        for seq in 1..=8 {
+            rs.post("team", seq, UserId(seq % 5 + 1), &[UserId(2)])
+                .await?;
+        }
+        rs.read("team", UserId(3), 6).await?; // stale: 3 sent 7
+        rs.read_private("team", UserId(4), 8).await?;
+        rs.set_privacy("team", UserId(5), Privacy::Hidden).await?;
+        rs.read("team", UserId(5), 8).await?;
+        rs.delivered("team", UserId(2), 8).await?;
+        rs.flush().await?;
+        Ok(())
+    }
+
+    async fn check<S: Store + ?Sized + 'static>(store: Arc<S>, (): ()) -> Outcome {
+        use blocksmith::receipts::{ListKind, ReceiptStore, ReceiptsOptions, UserId};
+        let rs = ReceiptStore::new(store, ReceiptsOptions::default());
+        // Message 6 (by 2): to 1, 3, 4, 5; delivered to 3, 4 and 5 (who read
+        // it hidden), read publicly by 3 and 4 (their own later posts).
+        let s = rs.status("team", 6, UserId(1)).await?;
+        assert_eq!((s.recipients, s.delivered, s.read), (4, 3, Some(2)));
+        let mut readers = rs.list("team", 6, UserId(1), ListKind::Read, 10).await?;
+        readers.sort();
+        assert_eq!(readers, [UserId(3), UserId(4)]);
+        let u = rs.unread("team", UserId(2)).await?;
+        assert_eq!((u.messages, u.mentions), (2, 2));
+        rs.read("team", UserId(1), 8).await?;
+        rs.flush().await?;
+        let again = ReceiptStore::new(rs.store(), ReceiptsOptions::default());
+        assert_eq!(again.status("team", 6, UserId(2)).await?.read, Some(3));
+        Ok(())
+    }
+}

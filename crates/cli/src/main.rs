@@ -17,6 +17,7 @@ mod geo_cmd;
 mod ocr_cmd;
 mod output;
 mod progress;
+mod receipts_cmd;
 mod sketch_cmd;
 mod spell_cmd;
 mod store_cmd;
@@ -116,6 +117,10 @@ enum Command {
     /// ledger, show, stats, reconcile.
     #[command(subcommand)]
     Dispute(dispute_cmd::DisputeCmd),
+    /// Delivery and read receipts: simulate a chat workload, read, status
+    /// ("read by N of M"), unread badges.
+    #[command(subcommand)]
+    Receipts(receipts_cmd::ReceiptsCmd),
     /// Print a shell completion script, e.g.
     /// `blocksmith completions bash > ~/.local/share/bash-completion/completions/blocksmith`.
     Completions {
@@ -189,6 +194,7 @@ fn main() -> ExitCode {
         Command::Flow(cmd) => flow_cmd::run_flow(cmd, &cli.store, &out),
         Command::Tenant(cmd) => flow_cmd::run_tenant(cmd, &cli.store, &out),
         Command::Dispute(cmd) => dispute_cmd::run(cmd, &cli.store, &out),
+        Command::Receipts(cmd) => receipts_cmd::run(cmd, &cli.store, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

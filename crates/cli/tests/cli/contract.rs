@@ -501,6 +501,45 @@ fn every_subcommand_json_parses() {
     ]);
     s.ok(&["dispute", "accept", "dp_ch_2"]);
 
+    // receipts
+    let sim = s.ok(&[
+        "receipts",
+        "simulate",
+        "--conversations",
+        "3",
+        "--members",
+        "4",
+        "--messages",
+        "6",
+    ]);
+    assert_eq!(sim["messages"], 6, "{sim}");
+    s.step(
+        4,
+        &[],
+        None,
+        &[
+            "receipts",
+            "simulate",
+            "--conversations",
+            "1",
+            "--messages",
+            "1",
+        ],
+    );
+    let r = s.ok(&[
+        "receipts",
+        "read",
+        "sim-0",
+        &sim["sample"]["sender"].to_string(),
+        "6",
+    ]);
+    assert_eq!(r["read"], 6, "{r}");
+    s.ok(&["receipts", "status", "sim-0", "6"]);
+    s.ok(&["receipts", "unread", "0"]);
+    s.step(3, &[], None, &["receipts", "status", "nope", "1"]);
+    s.step(3, &[], None, &["receipts", "status", "sim-0", "99"]);
+    s.step(2, &[], None, &["receipts", "read", "sim-0", "999999", "1"]);
+
     let missing: Vec<_> = runnable
         .iter()
         .filter(|p| !s.ran.contains(*p) && p.as_str() != "completions")

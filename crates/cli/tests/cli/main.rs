@@ -7,6 +7,7 @@ mod dispute;
 mod feed;
 mod geo;
 mod ocr;
+mod receipts;
 mod sketch;
 mod spell;
 mod tenant;
