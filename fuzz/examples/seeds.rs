@@ -1049,13 +1049,20 @@ fn receipts(o: &mut Out) {
         r.join("team", UserId(1_000 + u)).unwrap();
     }
     for seq in 1..=40 {
-        let mention = if seq % 9 == 0 { vec![UserId(1_003)] } else { vec![] };
-        r.post("team", seq, UserId(1_000 + seq % 12), &mention).unwrap();
+        let mention = if seq % 9 == 0 {
+            vec![UserId(1_003)]
+        } else {
+            vec![]
+        };
+        r.post("team", seq, UserId(1_000 + seq % 12), &mention)
+            .unwrap();
     }
     r.read("team", UserId(1_001), 25).unwrap();
     r.read_private("team", UserId(1_002), 33).unwrap();
-    r.delivered_to_device("team", UserId(1_004), DeviceId(9), 38).unwrap();
-    r.set_privacy("team", UserId(1_005), Privacy::Hidden).unwrap();
+    r.delivered_to_device("team", UserId(1_004), DeviceId(9), 38)
+        .unwrap();
+    r.set_privacy("team", UserId(1_005), Privacy::Hidden)
+        .unwrap();
     r.mark_unread("team", UserId(1_006), 20).unwrap();
     r.delete("team", 17).unwrap();
     r.leave("team", UserId(1_011)).unwrap();
@@ -1063,6 +1070,14 @@ fn receipts(o: &mut Out) {
     r.join("dm", UserId(2)).unwrap();
     r.post("dm", 1, UserId(1), &[]).unwrap();
     r.delivered("dm", UserId(2), 1).unwrap();
-    o.variants("receipts_block", "group", &r.conversation("team").unwrap().to_bytes());
-    o.put("receipts_block", "dm", r.conversation("dm").unwrap().to_bytes());
+    o.variants(
+        "receipts_block",
+        "group",
+        &r.conversation("team").unwrap().to_bytes(),
+    );
+    o.put(
+        "receipts_block",
+        "dm",
+        r.conversation("dm").unwrap().to_bytes(),
+    );
 }
