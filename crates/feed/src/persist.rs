@@ -1255,6 +1255,28 @@ impl<S: Store> FeedStore<S> {
         Ok(Some(out))
     }
 
+    /// The saves after `floor` on the chain that ends at `m`'s head, newest
+    /// first, each with its nonce, and the nonce of save `floor`; `None` if
+    /// an entry is gone (removed by the log's cleanup).
+    async fn read_chain(
+        &self,
+        m: &Meta,
+        floor: u64,
+    ) -> Result<Option<(Vec<(u64, LogEntry)>, u64)>> {
+        let mut chain = Vec::new();
+        let (mut g, mut n) = (m.head, m.head_nonce);
+        while g > floor {
+            let Some(e) = self.read_log(g, n).await? else {
+                return Ok(None);
+            };
+            let prev = e.prev;
+            chain.push((n, e));
+            n = prev;
+            g -= 1;
+        }
+        Ok(Some((chain, n)))
+    }
+
     /// Whether save `(generation, nonce)` is on the chain that ends at
     /// `m`'s head: `None` if the log no longer tells.
     async fn committed_in(&self, m: &Meta, generation: u64, nonce: u64) -> Result<Option<bool>> {
@@ -1740,24 +1762,12 @@ impl<S: Store> FeedStore<S> {
             if m2.head < m1.head || m2.checkpoint < m1.checkpoint {
                 return Err(corrupt("meta went back during a load"));
             }
-            let mut chain = Vec::new();
-            let (mut g, mut n) = (m2.head, m2.head_nonce);
-            let mut whole = true;
-            while g > m1.checkpoint {
-                let Some(e) = self.read_log(g, n).await? else {
-                    whole = false;
-                    break;
-                };
-                n = e.prev;
-                g -= 1;
-                chain.push((e, n));
-            }
-            if !whole {
+            let Some((chain, _)) = self.read_chain(&m2, m1.checkpoint).await? else {
                 continue; // removed under this load: read again
-            }
-            let posts = chain.first().map_or(m1.posts, |(e, _)| e.posts);
+            };
+            let posts = chain.first().map_or(m1.posts, |(_, e)| e.posts);
             let mut pending = BTreeMap::new();
-            for (e, _) in chain.into_iter().rev() {
+            for (_, e) in chain.into_iter().rev() {
                 let LogBody::Inline(recs) = e.body else {
                     unreachable!("read_log inlines")
                 };
@@ -1815,25 +1825,16 @@ impl<S: Store> FeedStore<S> {
         let behind = !feed.sync.stored
             || m.head <= before
             || before.saturating_add(self.retain) < m.checkpoint;
-        let mut chain = Vec::new();
-        let (mut g, mut n) = (m.head, m.head_nonce);
-        let mut whole = !behind;
-        while whole && g > before {
-            match self.read_log(g, n).await? {
-                Some(e) => {
-                    let prev = e.prev;
-                    chain.push((n, e));
-                    n = prev;
-                    g -= 1;
-                }
-                None => whole = false,
-            }
-        }
+        let chain = if behind {
+            None
+        } else {
+            self.read_chain(&m, before).await?
+        };
         // Too far behind, or not on the stored chain at all: load whole.
-        if !whole || n != feed.sync.nonce {
+        let Some((chain, _)) = chain.filter(|(_, n)| *n == feed.sync.nonce) else {
             self.load_into(feed).await?;
             return Ok(feed.sync.generation.abs_diff(before));
-        }
+        };
         let applied = chain.len() as u64;
         for (nonce, e) in chain.into_iter().rev() {
             let LogBody::Inline(recs) = e.body else {
@@ -1909,21 +1910,17 @@ impl<S: Store> FeedStore<S> {
         }
         // 2. The log back to the older of the checkpoint and the feed's save.
         let floor = m.checkpoint.min(base);
-        let mut chain = Vec::new();
-        let (mut g, mut n) = (m.head, m.head_nonce);
-        let mut base_nonce = (m.head == base).then_some(m.head_nonce);
-        while g > floor {
-            let Some(e) = self.read_log(g, n).await? else {
-                return Ok(false);
-            };
-            let prev = e.prev;
-            chain.push((n, e));
-            g -= 1;
-            n = prev;
-            if g == base {
-                base_nonce = Some(n);
-            }
-        }
+        let Some((chain, floor_nonce)) = self.read_chain(&m, floor).await? else {
+            return Ok(false);
+        };
+        let base_nonce = if base == floor {
+            Some(floor_nonce)
+        } else {
+            chain
+                .iter()
+                .find(|(_, e)| e.generation == base)
+                .map(|(n, _)| *n)
+        };
         if base_nonce != Some(feed.sync.nonce) {
             return Ok(false); // not on the stored chain
         }

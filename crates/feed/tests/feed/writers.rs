@@ -579,6 +579,14 @@ impl blocksmith_store::Store for LostReply<'_> {
     }
 }
 
+/// Saves the first save of the lost-reply tests (1 follows 2); returns it.
+fn save_base(fs: &FeedStore<&MemoryStore>) -> Feed {
+    let mut base = Feed::new(config(), key());
+    base.follow(UserId(1), UserId(2)).unwrap();
+    fs.blocking().save(&mut base).unwrap();
+    base
+}
+
 /// Another writer publishes on top of whatever is stored.
 fn other_writer_publishes(store: &MemoryStore, author: u32) {
     let fs = FeedStore::new(store, "x").unwrap();
@@ -602,9 +610,7 @@ fn a_commit_whose_reply_is_lost_is_found_on_the_chain() {
     for (i, reply) in replies.into_iter().enumerate() {
         let store = MemoryStore::new();
         let plain = FeedStore::new(&store, "x").unwrap();
-        let mut base = Feed::new(config(), key());
-        base.follow(UserId(1), UserId(2)).unwrap();
-        plain.blocking().save(&mut base).unwrap();
+        let base = save_base(&plain);
         let lossy = LostReply::new(&store);
         let fs = FeedStore::new(&lossy, "x").unwrap();
         let mut f = fs.blocking().load(config(), key()).unwrap();
@@ -635,9 +641,7 @@ fn a_commit_whose_reply_is_lost_is_found_on_the_chain() {
 fn a_save_in_doubt_is_settled_by_the_next_update() {
     let store = MemoryStore::new();
     let plain = FeedStore::new(&store, "x").unwrap();
-    let mut base = Feed::new(config(), key());
-    base.follow(UserId(1), UserId(2)).unwrap();
-    plain.blocking().save(&mut base).unwrap();
+    save_base(&plain);
     let lossy = LostReply::new(&store);
     let fs = FeedStore::new(&lossy, "x").unwrap();
     let mut f = fs.blocking().load(config(), key()).unwrap();
